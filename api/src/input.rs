@@ -1,0 +1,574 @@
+//! Parsing and validation of SAP request bodies into stored jobs and schedules.
+//!
+//! Pure functions of the JSON and an explicit `now`; every error names the field.
+
+use crate::error::ApiError;
+use chime_shared::model::{Job, Schedule};
+use chime_shared::schedfmt::{parse_repeat_at, parse_repeat_interval, parse_sap_datetime, SapCron};
+use chime_shared::schedule::{format_instant, Plan};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
+const MAX_NAME: usize = 255;
+const MAX_TEXT: usize = 5000;
+const MAX_TIMEOUT_MS: u64 = 600_000;
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError::BadRequest(msg.into())
+}
+
+/// The body as a JSON object.
+pub fn object(body: &Value, what: &str) -> Result<Map<String, Value>, ApiError> {
+    body.as_object()
+        .cloned()
+        .ok_or_else(|| bad(format!("{what}: the body must be a JSON object")))
+}
+
+fn string(obj: &Map<String, Value>, field: &str, ctx: &str) -> Result<Option<String>, ApiError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(bad(format!("{ctx}: '{field}' must be a string"))),
+    }
+}
+
+/// SAP sends booleans and, in examples, the strings "true"/"false".
+fn boolean(obj: &Map<String, Value>, field: &str, ctx: &str) -> Result<Option<bool>, ApiError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s == "true" => Ok(Some(true)),
+        Some(Value::String(s)) if s == "false" => Ok(Some(false)),
+        Some(_) => Err(bad(format!("{ctx}: '{field}' must be a boolean"))),
+    }
+}
+
+fn instant(
+    obj: &Map<String, Value>,
+    field: &str,
+    ctx: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, ApiError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => parse_sap_datetime(v, now)
+            .map(|d| Some(format_instant(d.timestamp_millis())))
+            .map_err(|e| bad(format!("{ctx}: '{field}': {e}"))),
+    }
+}
+
+fn check_len(value: &str, field: &str, max: usize, ctx: &str) -> Result<(), ApiError> {
+    if value.len() > max {
+        return Err(bad(format!(
+            "{ctx}: '{field}' is longer than {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Validates a job name: SAP forbids special characters and names of only digits.
+pub fn job_name(name: &str, ctx: &str) -> Result<(), ApiError> {
+    if name.is_empty() {
+        return Err(bad(format!("{ctx}: 'name' must not be empty")));
+    }
+    check_len(name, "name", MAX_NAME, ctx)?;
+    if name.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad(format!(
+            "{ctx}: 'name' must not consist of digits only"
+        )));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(bad(format!(
+            "{ctx}: 'name' may contain only letters, digits, '_', '-' and '.'"
+        )));
+    }
+    Ok(())
+}
+
+fn action_url(url: &str, ctx: &str) -> Result<(), ApiError> {
+    check_len(url, "action", 2048, ctx)?;
+    let parsed = url::Url::parse(url)
+        .map_err(|e| bad(format!("{ctx}: 'action' is not a valid URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(bad(format!(
+            "{ctx}: 'action' must be an absolute http or https URL"
+        )));
+    }
+    Ok(())
+}
+
+fn method(m: &str, ctx: &str) -> Result<String, ApiError> {
+    let up = m.to_uppercase();
+    if METHODS.contains(&up.as_str()) {
+        Ok(up)
+    } else {
+        Err(bad(format!(
+            "{ctx}: 'httpMethod' must be one of GET, POST, PUT, DELETE, PATCH"
+        )))
+    }
+}
+
+fn headers(
+    obj: &Map<String, Value>,
+    ctx: &str,
+) -> Result<Option<BTreeMap<String, String>>, ApiError> {
+    match obj.get("headers") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => {
+            if m.len() > 50 {
+                return Err(bad(format!("{ctx}: 'headers' may hold at most 50 entries")));
+            }
+            let mut out = BTreeMap::new();
+            for (k, v) in m {
+                let v = v
+                    .as_str()
+                    .ok_or_else(|| bad(format!("{ctx}: 'headers.{k}' must be a string")))?;
+                http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                    bad(format!(
+                        "{ctx}: 'headers': '{k}' is not a valid header name"
+                    ))
+                })?;
+                http::HeaderValue::from_str(v).map_err(|_| {
+                    bad(format!("{ctx}: 'headers.{k}' is not a valid header value"))
+                })?;
+                out.insert(k.clone(), v.to_string());
+            }
+            Ok(Some(out))
+        }
+        Some(_) => Err(bad(format!(
+            "{ctx}: 'headers' must be an object of strings"
+        ))),
+    }
+}
+
+fn timeout(obj: &Map<String, Value>, ctx: &str) -> Result<Option<u64>, ApiError> {
+    match obj.get("timeoutMs") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(t) if (1..=MAX_TIMEOUT_MS).contains(&t) => Ok(Some(t)),
+            _ => Err(bad(format!(
+                "{ctx}: 'timeoutMs' must be an integer from 1 to {MAX_TIMEOUT_MS}"
+            ))),
+        },
+    }
+}
+
+/// A new job from a Create Job body (without schedules; see [`schedules_of`]).
+pub fn new_job(
+    obj: &Map<String, Value>,
+    id: u64,
+    default_timeout_ms: u64,
+    now: DateTime<Utc>,
+) -> Result<Job, ApiError> {
+    let ctx = "Error while creating job";
+    let name =
+        string(obj, "name", ctx)?.ok_or_else(|| bad(format!("{ctx}: 'name' is required")))?;
+    job_name(&name, ctx)?;
+    let action =
+        string(obj, "action", ctx)?.ok_or_else(|| bad(format!("{ctx}: 'action' is required")))?;
+    action_url(&action, ctx)?;
+    let description = string(obj, "description", ctx)?.unwrap_or_default();
+    check_len(&description, "description", MAX_TEXT, ctx)?;
+    let http_method = method(
+        &string(obj, "httpMethod", ctx)?.unwrap_or_else(|| "POST".into()),
+        ctx,
+    )?;
+    let stamp = format_instant(now.timestamp_millis());
+    Ok(Job {
+        id,
+        name,
+        description,
+        action,
+        active: boolean(obj, "active", ctx)?.unwrap_or(false),
+        http_method,
+        start_time: instant(obj, "startTime", ctx, now)?,
+        end_time: instant(obj, "endTime", ctx, now)?,
+        headers: headers(obj, ctx)?.unwrap_or_default(),
+        timeout_ms: timeout(obj, ctx)?.unwrap_or(default_timeout_ms),
+        created_at: stamp.clone(),
+        modified_at: stamp,
+    })
+}
+
+/// Applies a Configure Job (by id) body: fields not given keep their values.
+pub fn update_job(
+    job: &Job,
+    obj: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<Job, ApiError> {
+    let ctx = "Error while updating job";
+    let mut j = job.clone();
+    if let Some(name) = string(obj, "name", ctx)? {
+        job_name(&name, ctx)?;
+        j.name = name;
+    }
+    if let Some(a) = string(obj, "action", ctx)? {
+        action_url(&a, ctx)?;
+        j.action = a;
+    }
+    if let Some(d) = string(obj, "description", ctx)? {
+        check_len(&d, "description", MAX_TEXT, ctx)?;
+        j.description = d;
+    }
+    if let Some(m) = string(obj, "httpMethod", ctx)? {
+        j.http_method = method(&m, ctx)?;
+    }
+    if let Some(a) = boolean(obj, "active", ctx)? {
+        j.active = a;
+    }
+    if obj.contains_key("startTime") {
+        j.start_time = instant(obj, "startTime", ctx, now)?;
+    }
+    if obj.contains_key("endTime") {
+        j.end_time = instant(obj, "endTime", ctx, now)?;
+    }
+    if let Some(h) = headers(obj, ctx)? {
+        j.headers = h;
+    }
+    if let Some(t) = timeout(obj, ctx)? {
+        j.timeout_ms = t;
+    }
+    j.modified_at = format_instant(now.timestamp_millis());
+    Ok(j)
+}
+
+/// The schedules of a Create Job body.
+pub fn schedules_of(
+    obj: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Schedule>, ApiError> {
+    match obj.get("schedules") {
+        None | Some(Value::Null) => Ok(vec![]),
+        Some(Value::Array(items)) => {
+            if items.len() > 100 {
+                return Err(bad(
+                    "Error while creating job: at most 100 schedules per job",
+                ));
+            }
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let ctx = format!("Error while creating job: schedules[{i}]");
+                    let o = v
+                        .as_object()
+                        .ok_or_else(|| bad(format!("{ctx}: must be an object")))?;
+                    new_schedule(o, &ctx, now)
+                })
+                .collect()
+        }
+        Some(_) => Err(bad(
+            "Error while creating job: 'schedules' must be an array",
+        )),
+    }
+}
+
+const MODES: [&str; 4] = ["cron", "time", "repeatInterval", "repeatAt"];
+
+/// Validates the scheduling-mode field that is set and stores its normalised value.
+fn apply_mode(
+    s: &mut Schedule,
+    obj: &Map<String, Value>,
+    ctx: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let given: Vec<&str> = MODES
+        .iter()
+        .copied()
+        .filter(|m| !matches!(obj.get(*m), None | Some(Value::Null)))
+        .collect();
+    match given.as_slice() {
+        [] => Err(bad(format!(
+            "{ctx}: one of 'cron', 'time', 'repeatInterval' or 'repeatAt' is required"
+        ))),
+        [_, _, ..] => Err(bad(format!(
+            "{ctx}: only one scheduling mode may be given, found {}",
+            given.join(", ")
+        ))),
+        [mode] => {
+            s.cron = None;
+            s.time = None;
+            s.repeat_interval = None;
+            s.repeat_at = None;
+            match *mode {
+                "cron" => {
+                    let c = string(obj, "cron", ctx)?.unwrap_or_default();
+                    let parsed: SapCron =
+                        c.parse().map_err(|e| bad(format!("{ctx}: 'cron': {e}")))?;
+                    s.cron = Some(parsed.as_str().to_string());
+                }
+                "time" => s.time = instant(obj, "time", ctx, now)?,
+                "repeatInterval" => {
+                    let v = string(obj, "repeatInterval", ctx)?.unwrap_or_default();
+                    parse_repeat_interval(&v).map_err(|e| bad(format!("{ctx}: {e}")))?;
+                    s.repeat_interval = Some(v);
+                }
+                _ => {
+                    let v = string(obj, "repeatAt", ctx)?.unwrap_or_default();
+                    parse_repeat_at(&v).map_err(|e| bad(format!("{ctx}: {e}")))?;
+                    s.repeat_at = Some(v);
+                }
+            }
+            s.kind = if s.time.is_some() {
+                "one-time"
+            } else {
+                "recurring"
+            }
+            .into();
+            Ok(())
+        }
+    }
+}
+
+fn mode_of(s: &Schedule) -> &'static str {
+    if s.cron.is_some() {
+        "cron"
+    } else if s.time.is_some() {
+        "time"
+    } else if s.repeat_interval.is_some() {
+        "repeatInterval"
+    } else {
+        "repeatAt"
+    }
+}
+
+fn data(obj: &Map<String, Value>, ctx: &str) -> Result<Option<Value>, ApiError> {
+    match obj.get("data") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ (Value::Object(_) | Value::String(_))) => Ok(Some(v.clone())),
+        Some(_) => Err(bad(format!("{ctx}: 'data' must be an object or a string"))),
+    }
+}
+
+/// A new schedule from a Create Schedule body (or an element of a job's `schedules`).
+pub fn new_schedule(
+    obj: &Map<String, Value>,
+    ctx: &str,
+    now: DateTime<Utc>,
+) -> Result<Schedule, ApiError> {
+    let stamp = format_instant(now.timestamp_millis());
+    let mut s = Schedule {
+        schedule_id: uuid::Uuid::new_v4().to_string(),
+        description: string(obj, "description", ctx)?.unwrap_or_default(),
+        data: data(obj, ctx)?,
+        kind: String::new(),
+        cron: None,
+        time: None,
+        repeat_interval: None,
+        repeat_at: None,
+        active: boolean(obj, "active", ctx)?
+            .ok_or_else(|| bad(format!("{ctx}: 'active' is required")))?,
+        start_time: instant(obj, "startTime", ctx, now)?,
+        end_time: instant(obj, "endTime", ctx, now)?,
+        created_at: stamp.clone(),
+        modified_at: stamp,
+    };
+    check_len(&s.description, "description", MAX_TEXT, ctx)?;
+    apply_mode(&mut s, obj, ctx, now)?;
+    check_window(&s, ctx)?;
+    Ok(s)
+}
+
+/// Applies a Configure Schedule body. Changing the scheduling mode is refused (SAP).
+pub fn update_schedule(
+    old: &Schedule,
+    obj: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<Schedule, ApiError> {
+    let ctx = "Error while updating schedule";
+    if obj.is_empty() {
+        return Err(bad(format!("{ctx}: at least one field is required")));
+    }
+    let mut s = old.clone();
+    if let Some(d) = string(obj, "description", ctx)? {
+        check_len(&d, "description", MAX_TEXT, ctx)?;
+        s.description = d;
+    }
+    if obj.contains_key("data") {
+        s.data = data(obj, ctx)?;
+    }
+    if let Some(a) = boolean(obj, "active", ctx)? {
+        s.active = a;
+    }
+    if obj.contains_key("startTime") {
+        s.start_time = instant(obj, "startTime", ctx, now)?;
+    }
+    if obj.contains_key("endTime") {
+        s.end_time = instant(obj, "endTime", ctx, now)?;
+    }
+    let modes: Vec<&str> = MODES
+        .iter()
+        .copied()
+        .filter(|m| !matches!(obj.get(*m), None | Some(Value::Null)))
+        .collect();
+    if !modes.is_empty() {
+        let old_mode = mode_of(old);
+        if modes.iter().any(|m| *m != old_mode) {
+            return Err(bad(format!(
+                "{ctx}: the scheduling mode cannot be changed (schedule uses '{old_mode}')"
+            )));
+        }
+        apply_mode(&mut s, obj, ctx, now)?;
+    }
+    check_window(&s, ctx)?;
+    s.modified_at = format_instant(now.timestamp_millis());
+    Ok(s)
+}
+
+fn check_window(s: &Schedule, ctx: &str) -> Result<(), ApiError> {
+    if let (Some(a), Some(b)) = (&s.start_time, &s.end_time) {
+        if b < a {
+            return Err(bad(format!("{ctx}: 'endTime' is before 'startTime'")));
+        }
+    }
+    Plan::from_schedule(s).map_err(|e| bad(format!("{ctx}: {e}")))?;
+    Ok(())
+}
+
+/// Parses a non-negative integer query parameter; the error names it.
+pub fn query_u64(
+    q: &std::collections::HashMap<String, String>,
+    name: &str,
+    ctx: &str,
+) -> Result<Option<u64>, ApiError> {
+    match q.get(name) {
+        None => Ok(None),
+        Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
+            bad(format!(
+                "{ctx}: '{name}' must be a non-negative integer, got '{v}'"
+            ))
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn job_defaults_follow_sap() {
+        let j = new_job(
+            &obj(json!({"name": "n1", "action": "http://127.0.0.1:1/x"})),
+            1,
+            15000,
+            now(),
+        )
+        .unwrap();
+        assert!(!j.active);
+        assert_eq!(j.http_method, "POST");
+        assert_eq!(j.description, "");
+        assert_eq!(j.end_time, None);
+    }
+
+    #[test]
+    fn job_errors_name_the_field() {
+        let cases = [
+            (json!({"action": "http://a/"}), "'name'"),
+            (json!({"name": "123", "action": "http://a/"}), "'name'"),
+            (json!({"name": "a b", "action": "http://a/"}), "'name'"),
+            (json!({"name": "a"}), "'action'"),
+            (json!({"name": "a", "action": "ftp://a/"}), "'action'"),
+            (
+                json!({"name": "a", "action": "http://a/", "httpMethod": "TRACE"}),
+                "'httpMethod'",
+            ),
+            (
+                json!({"name": "a", "action": "http://a/", "active": 3}),
+                "'active'",
+            ),
+            (
+                json!({"name": "a", "action": "http://a/", "timeoutMs": 0}),
+                "'timeoutMs'",
+            ),
+            (
+                json!({"name": "a", "action": "http://a/", "headers": {"bad header": "x"}}),
+                "'headers'",
+            ),
+            (
+                json!({"name": "a", "action": "http://a/", "startTime": "yesterday-ish"}),
+                "'startTime'",
+            ),
+        ];
+        for (body, field) in cases {
+            let e = new_job(&obj(body.clone()), 1, 1, now())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(field), "{body}: {e}");
+        }
+    }
+
+    #[test]
+    fn schedule_modes() {
+        let s = new_schedule(
+            &obj(json!({"cron": "* * * * * */10 0", "active": true})),
+            "c",
+            now(),
+        )
+        .unwrap();
+        assert_eq!(s.kind, "recurring");
+        let s = new_schedule(&obj(json!({"time": "now", "active": "true"})), "c", now()).unwrap();
+        assert_eq!(s.kind, "one-time");
+        assert_eq!(s.time.as_deref(), Some("2026-01-01T00:00:00.000Z"));
+        let e = new_schedule(&obj(json!({"active": true})), "c", now())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'cron'"), "{e}");
+        let e = new_schedule(
+            &obj(json!({"cron": "* * * * * * *", "time": "now", "active": true})),
+            "c",
+            now(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("only one"), "{e}");
+        let e = new_schedule(
+            &obj(json!({"cron": "* 2 30 * 0 0 0", "active": true})),
+            "c",
+            now(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cron"), "{e}");
+        let e = new_schedule(
+            &obj(json!({"repeatInterval": "often", "active": true})),
+            "c",
+            now(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("repeatInterval"), "{e}");
+        let e = new_schedule(&obj(json!({"repeatInterval": "2 seconds"})), "c", now())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'active'"), "{e}");
+    }
+
+    #[test]
+    fn schedule_mode_cannot_change() {
+        let s = new_schedule(
+            &obj(json!({"cron": "* * * * * */10 0", "active": true})),
+            "c",
+            now(),
+        )
+        .unwrap();
+        let e =
+            update_schedule(&s, &obj(json!({"repeatInterval": "2 seconds"})), now()).unwrap_err();
+        assert!(e.to_string().contains("cannot be changed"), "{e}");
+        let u = update_schedule(&s, &obj(json!({"cron": "* * * * * */5 0"})), now()).unwrap();
+        assert_eq!(u.cron.as_deref(), Some("* * * * * */5 0"));
+    }
+}

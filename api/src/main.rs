@@ -1,0 +1,20 @@
+//! `chime-api`: the REST API.
+
+use chime_shared::config::Settings;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    chime_shared::telemetry::init_logs(&settings.log_format);
+    chime_shared::telemetry::metrics();
+    let api = chime_api::Api::build(settings).await?;
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        chime_shared::ops::shutdown_signal().await;
+        tracing::info!("shutdown signal received");
+        trigger.cancel();
+    });
+    api.run(cancel).await
+}

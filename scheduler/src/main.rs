@@ -1,0 +1,20 @@
+//! `chime-scheduler`: one scheduler replica (leader or standby).
+
+use chime_shared::config::Settings;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    chime_shared::telemetry::init_logs(&settings.log_format);
+    chime_shared::telemetry::metrics();
+    let scheduler = chime_scheduler::Scheduler::build(settings).await?;
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        chime_shared::ops::shutdown_signal().await;
+        tracing::info!("shutdown signal received");
+        trigger.cancel();
+    });
+    scheduler.run(cancel).await
+}

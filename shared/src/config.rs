@@ -1,0 +1,266 @@
+//! Typed settings for every chime service.
+//!
+//! Layering: defaults in code, then an optional TOML file named by `CHIME_CONFIG`, then
+//! `CHIME_*` environment variables (the upper-cased field name, e.g. `CHIME_REDIS_URL`).
+//! Only binaries call [`Settings::load`]; libraries take a `Settings` value.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Settings shared by the scheduler, the worker and the API.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Redis connection URL.
+    pub redis_url: String,
+    /// AMQP connection URL.
+    pub amqp_url: String,
+    /// Prefix of every Redis key and every RabbitMQ exchange and queue.
+    pub namespace: String,
+    /// Listen address of the API.
+    pub api_addr: String,
+    /// Listen address of the health and metrics endpoints of the scheduler and the worker
+    /// (port 0 picks a free port; the bound address is logged).
+    pub ops_addr: String,
+    /// Bearer token for `/admin` calls. The API refuses to start without one.
+    pub admin_token: Option<String>,
+    /// Comma-separated CIDRs the SSRF guard lets through (e.g. `127.0.0.0/8`).
+    pub allow_targets: String,
+    /// Runs a worker executes at once (also its AMQP prefetch).
+    pub worker_concurrency: usize,
+    /// Leader lease time to live.
+    pub leader_ttl_ms: u64,
+    /// Longest pause of the leader loop between two looks at the due index.
+    pub scheduler_tick_ms: u64,
+    /// Due entries the leader takes from one partition per pass.
+    pub scheduler_batch: usize,
+    /// Partitions of the due index.
+    pub due_partitions: u32,
+    /// Deliveries of one run before RabbitMQ dead-letters it.
+    pub delivery_limit: u32,
+    /// Bytes of a target's response body kept in the run log.
+    pub response_body_cap: usize,
+    /// HTTP timeout of an action when its job sets none.
+    pub default_timeout_ms: u64,
+    /// TCP connect timeout of an action.
+    pub connect_timeout_ms: u64,
+    /// Largest request body the API accepts (SAP: 100 KB).
+    pub max_request_bytes: usize,
+    /// Outages shorter than this replay every missed fire; longer ones fire only the last.
+    pub misfire_threshold_secs: u64,
+    /// How long an asynchronous run (answered 202) may stay RUNNING before it is COMPLETED/UNKNOWN.
+    pub async_timeout_secs: u64,
+    /// Run records are kept this long.
+    pub run_retention_days: u64,
+    /// Most runs kept in one schedule's run log.
+    pub runs_per_schedule_cap: u64,
+    /// Base URL of the API as seen by job endpoints (sent as `x-sap-scheduler-host`).
+    pub public_url: String,
+    /// Grace period for in-flight runs on shutdown.
+    pub shutdown_grace_secs: u64,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            redis_url: "redis://127.0.0.1:6379".into(),
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            namespace: "chime".into(),
+            api_addr: "127.0.0.1:8080".into(),
+            ops_addr: "127.0.0.1:0".into(),
+            admin_token: None,
+            allow_targets: String::new(),
+            worker_concurrency: 64,
+            leader_ttl_ms: 3000,
+            scheduler_tick_ms: 100,
+            scheduler_batch: 1000,
+            due_partitions: 16,
+            delivery_limit: 5,
+            response_body_cap: 1024,
+            default_timeout_ms: 15_000,
+            connect_timeout_ms: 5_000,
+            max_request_bytes: 100 * 1024,
+            misfire_threshold_secs: 20 * 60,
+            async_timeout_secs: 30 * 60,
+            run_retention_days: 30,
+            runs_per_schedule_cap: 10_000,
+            public_url: "http://127.0.0.1:8080".into(),
+            shutdown_grace_secs: 30,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Toml {
+        path: String,
+        source: toml::de::Error,
+    },
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Defaults, then the file named by `CHIME_CONFIG`, then `CHIME_*` variables of the process.
+    pub fn load() -> Result<Settings, ConfigError> {
+        Self::load_from(std::env::vars())
+    }
+
+    /// [`Settings::load`] over an explicit environment (tests).
+    pub fn load_from(
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let mut merged = serde_json::to_value(Settings::default()).expect("settings serialise");
+        let obj = merged.as_object_mut().expect("settings are an object");
+        if let Some((_, path)) = env.iter().find(|(k, _)| k == "CHIME_CONFIG") {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let table: toml::Table = toml::from_str(&text).map_err(|source| ConfigError::Toml {
+                path: path.clone(),
+                source,
+            })?;
+            for (k, v) in table {
+                if !obj.contains_key(&k) {
+                    return Err(ConfigError::Invalid(format!(
+                        "unknown setting '{k}' in {path}"
+                    )));
+                }
+                let v = serde_json::to_value(v).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+                obj.insert(k, v);
+            }
+        }
+        apply_env(obj, &env)?;
+        let settings: Settings =
+            serde_json::from_value(merged).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.namespace.is_empty()
+            || !self
+                .namespace
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
+            return bad(
+                "namespace must be non-empty and use only letters, digits, '-', '_' and '.'",
+            );
+        }
+        if self.worker_concurrency == 0 || self.worker_concurrency > u16::MAX as usize {
+            return bad("worker_concurrency must be between 1 and 65535");
+        }
+        if self.leader_ttl_ms < 500 {
+            return bad("leader_ttl_ms must be at least 500");
+        }
+        if self.due_partitions == 0 || self.due_partitions > 4096 {
+            return bad("due_partitions must be between 1 and 4096");
+        }
+        if self.delivery_limit == 0 {
+            return bad("delivery_limit must be at least 1");
+        }
+        if self.scheduler_batch == 0 {
+            return bad("scheduler_batch must be at least 1");
+        }
+        crate::ssrf::TargetPolicy::parse(&self.allow_targets)
+            .map_err(|e| ConfigError::Invalid(format!("allow_targets: {e}")))?;
+        Ok(())
+    }
+}
+
+/// Overlays `CHIME_<FIELD>` variables, typed after the default value of each field.
+fn apply_env(obj: &mut Map<String, Value>, env: &[(String, String)]) -> Result<(), ConfigError> {
+    let keys: Vec<String> = obj.keys().cloned().collect();
+    for key in keys {
+        let var = format!("CHIME_{}", key.to_uppercase());
+        let Some((_, raw)) = env.iter().find(|(k, _)| *k == var) else {
+            continue;
+        };
+        let value = match &obj[&key] {
+            Value::Number(_) => raw.trim().parse::<u64>().map(Value::from).map_err(|_| {
+                ConfigError::Invalid(format!("{var} must be a whole number, got '{raw}'"))
+            })?,
+            Value::Bool(_) => match raw.trim() {
+                "1" | "true" | "yes" => Value::Bool(true),
+                "0" | "false" | "no" => Value::Bool(false),
+                _ => return Err(ConfigError::Invalid(format!("{var} must be true or false"))),
+            },
+            _ => Value::String(raw.clone()),
+        };
+        obj.insert(key, value);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_then_env() {
+        let s = Settings::load_from(env(&[
+            ("CHIME_NAMESPACE", "t1"),
+            ("CHIME_WORKER_CONCURRENCY", "8"),
+            ("CHIME_ADMIN_TOKEN", "x"),
+            ("CHIME_ALLOW_TARGETS", "127.0.0.0/8"),
+        ]))
+        .unwrap();
+        assert_eq!(s.namespace, "t1");
+        assert_eq!(s.worker_concurrency, 8);
+        assert_eq!(s.admin_token.as_deref(), Some("x"));
+        assert_eq!(s.redis_url, "redis://127.0.0.1:6379");
+        assert_eq!(s.amqp_url, "amqp://guest:guest@127.0.0.1:5672/%2f");
+    }
+
+    #[test]
+    fn toml_file_under_env() {
+        let dir = std::env::temp_dir().join(format!("chime-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&dir, "namespace = \"fromfile\"\nworker_concurrency = 3\n").unwrap();
+        let path = dir.to_string_lossy().to_string();
+        let s = Settings::load_from(env(&[
+            ("CHIME_CONFIG", &path),
+            ("CHIME_WORKER_CONCURRENCY", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(s.namespace, "fromfile");
+        assert_eq!(s.worker_concurrency, 5);
+        std::fs::write(&dir, "nonsense = 1\n").unwrap();
+        let err = Settings::load_from(env(&[("CHIME_CONFIG", &path)])).unwrap_err();
+        assert!(err.to_string().contains("nonsense"), "{err}");
+        std::fs::remove_file(&dir).ok();
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = Settings::load_from(env(&[("CHIME_WORKER_CONCURRENCY", "many")])).unwrap_err();
+        assert!(
+            err.to_string().contains("CHIME_WORKER_CONCURRENCY"),
+            "{err}"
+        );
+        let err = Settings::load_from(env(&[("CHIME_ALLOW_TARGETS", "10.0.0.0/33")])).unwrap_err();
+        assert!(err.to_string().contains("allow_targets"), "{err}");
+        let err = Settings::load_from(env(&[("CHIME_NAMESPACE", "a b")])).unwrap_err();
+        assert!(err.to_string().contains("namespace"), "{err}");
+    }
+}

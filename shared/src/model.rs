@@ -1,0 +1,184 @@
+//! The domain types that cross service boundaries: jobs and schedules as stored, the run
+//! message on the queue, and the run record with SAP's lifecycle states.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A job as stored (`def` field of the job hash) and as the API shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    #[serde(rename = "_id")]
+    pub id: u64,
+    pub name: String,
+    pub description: String,
+    pub action: String,
+    pub active: bool,
+    pub http_method: String,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    /// chime: extra request headers sent with every call.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// chime: HTTP timeout of the action in milliseconds.
+    pub timeout_ms: u64,
+    pub created_at: String,
+    pub modified_at: String,
+}
+
+/// A schedule as stored (value in the job's schedules hash) and as the API shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Schedule {
+    pub schedule_id: String,
+    pub description: String,
+    /// Sent as the body (POST, PUT, PATCH) or as the query string (GET, DELETE).
+    pub data: Option<serde_json::Value>,
+    /// `one-time` or `recurring`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub cron: Option<String>,
+    pub time: Option<String>,
+    pub repeat_interval: Option<String>,
+    pub repeat_at: Option<String>,
+    pub active: bool,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    pub created_at: String,
+    pub modified_at: String,
+}
+
+/// What a worker needs to execute one run; the body of a message on the runs queue.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunMessage {
+    pub run_id: String,
+    pub tenant: String,
+    pub job_id: u64,
+    pub schedule_id: String,
+    /// Nominal scheduled instant (ms since the epoch).
+    pub scheduled_at: i64,
+    /// Leader that published it, and its fencing epoch.
+    pub owner: String,
+    pub epoch: u64,
+    pub action: ActionSpec,
+}
+
+/// The HTTP call of a run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ActionSpec {
+    pub url: String,
+    pub method: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    pub timeout_ms: u64,
+}
+
+/// SAP `runStatus`.
+pub mod run_status {
+    pub const SCHEDULED: &str = "SCHEDULED";
+    pub const RUNNING: &str = "RUNNING";
+    pub const COMPLETED: &str = "COMPLETED";
+}
+
+/// SAP `runState`.
+pub mod run_state {
+    pub const SCHEDULED: &str = "SCHEDULED";
+    pub const TRIGGERED: &str = "TRIGGERED";
+    pub const ACK_RECVD: &str = "ACK_RECVD";
+    pub const SUCCESS: &str = "SUCCESS";
+    pub const ERROR: &str = "ERROR";
+    pub const REQUEST_ERROR: &str = "REQUEST_ERROR";
+    pub const UNKNOWN: &str = "UNKNOWN";
+}
+
+/// A run record as read back from Redis (the `run` hash).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub tenant: String,
+    pub job_id: u64,
+    pub schedule_id: String,
+    /// Per-job run number, 1, 2, 3 … in fire order.
+    pub number: u64,
+    pub scheduled_at: i64,
+    pub created_at: i64,
+    pub status: String,
+    pub state: String,
+    pub executed_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub http_status: Option<u16>,
+    pub run_text: String,
+    /// `success`, `failure`, `error` or `timeout` once completed.
+    pub outcome: Option<String>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub attempt: u32,
+    pub worker: Option<String>,
+    /// The run's text log: one line per step, each starting with an RFC 3339 timestamp.
+    pub log: String,
+}
+
+impl RunRecord {
+    /// Builds a record from the flat field list of `HGETALL`.
+    pub fn from_fields(fields: &[(String, String)]) -> Option<RunRecord> {
+        let mut r = RunRecord::default();
+        let mut seen_id = false;
+        for (k, v) in fields {
+            match k.as_str() {
+                "id" => {
+                    r.run_id = v.clone();
+                    seen_id = true;
+                }
+                "tenant" => r.tenant = v.clone(),
+                "job" => r.job_id = v.parse().ok()?,
+                "sched" => r.schedule_id = v.clone(),
+                "n" => r.number = v.parse().unwrap_or(0),
+                "sched_at" => r.scheduled_at = v.parse().unwrap_or(0),
+                "created" => r.created_at = v.parse().unwrap_or(0),
+                "status" => r.status = v.clone(),
+                "state" => r.state = v.clone(),
+                "exec_at" => r.executed_at = v.parse().ok(),
+                "done_at" => r.completed_at = v.parse().ok(),
+                "http" => r.http_status = v.parse().ok(),
+                "text" => r.run_text = v.clone(),
+                "outcome" => r.outcome = Some(v.clone()),
+                "body" => r.response_body = Some(v.clone()),
+                "err" => r.error = Some(v.clone()),
+                "dur" => r.duration_ms = v.parse().ok(),
+                "attempt" => r.attempt = v.parse().unwrap_or(0),
+                "worker" => r.worker = Some(v.clone()),
+                "log" => r.log = v.clone(),
+                _ => {}
+            }
+        }
+        seen_id.then_some(r)
+    }
+}
+
+/// The deterministic id of the run of `schedule` at nominal instant `at_ms`: 32 upper-case hex
+/// digits (the shape of SAP's run ids), the same for every publish of that fire.
+pub fn run_id(schedule: &str, at_ms: i64) -> String {
+    const NS: uuid::Uuid = uuid::Uuid::from_u128(0x6368_696d_6500_4a6f_6252_756e_4964_0001);
+    uuid::Uuid::new_v5(&NS, format!("{schedule}|{at_ms}").as_bytes())
+        .simple()
+        .to_string()
+        .to_uppercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_deterministic_and_distinct() {
+        let a = run_id("s1", 1_000);
+        assert_eq!(a, run_id("s1", 1_000));
+        assert_eq!(a.len(), 32);
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
+        assert_ne!(a, run_id("s1", 2_000));
+        assert_ne!(a, run_id("s2", 1_000));
+    }
+}

@@ -1,0 +1,53 @@
+//! Schedule formats of the chime job scheduler, following SAP BTP Job Scheduling
+//! Service: the 7-field SAP cron ([`SapCron`]), `repeatInterval`
+//! ([`parse_repeat_interval`]), `repeatAt` ([`parse_repeat_at`]) and the date
+//! values of `time`, `startTime` and `endTime` ([`parse_sap_datetime`]).
+//! All times are UTC.
+
+pub mod datetime;
+pub mod interval;
+pub mod sapcron;
+
+pub use datetime::{parse_repeat_at, parse_sap_datetime};
+pub use interval::parse_repeat_interval;
+pub use sapcron::{CronError, SapCron};
+
+/// A rejected schedule value. Messages name the value and the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    /// An invalid `repeatInterval`.
+    #[error("invalid repeatInterval '{value}': {problem}")]
+    Interval {
+        /// The value as given.
+        value: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// An invalid `time`, `startTime` or `endTime` value.
+    #[error("invalid date/time '{value}': {problem}")]
+    DateTime {
+        /// The value as given (JSON text for non-string values).
+        value: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A moment.js format token that chime does not parse.
+    #[error("unsupported date format token '{token}' in format '{format}'")]
+    UnsupportedToken {
+        /// The token, e.g. `Q` or `DDDD`.
+        token: String,
+        /// The whole format.
+        format: String,
+    },
+    /// An invalid `repeatAt` value.
+    #[error("invalid repeatAt '{value}': {problem}")]
+    RepeatAt {
+        /// The value as given.
+        value: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// An invalid `cron` value.
+    #[error(transparent)]
+    Cron(#[from] CronError),
+}

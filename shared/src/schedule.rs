@@ -1,0 +1,285 @@
+//! Fire-time computation of a schedule: pure functions of the schedule and an explicit `now`.
+//!
+//! Times are milliseconds since the Unix epoch (UTC). A schedule has one [`Kind`]; its
+//! optional start and end bound every fire. The leader asks [`Plan::first`] when a schedule is
+//! created or activated and [`Plan::fire`] when its due entry comes up.
+
+use crate::model::Schedule;
+use crate::schedfmt::{parse_repeat_at, parse_repeat_interval, FormatError, SapCron};
+use chrono::{DateTime, TimeZone, Timelike, Utc};
+
+/// How a schedule fires.
+#[derive(Clone, Debug)]
+pub enum Kind {
+    /// SAP 7-field cron, a fixed grid.
+    Cron(Box<SapCron>),
+    /// One-time at this instant.
+    Time(i64),
+    /// Every interval, measured from the previous run's start.
+    Interval(i64),
+    /// Daily at this UTC time of day (seconds after midnight).
+    RepeatAt(i64),
+}
+
+/// A parsed schedule: its kind and its window.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub kind: Kind,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+}
+
+/// What the leader does with a due entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FireDecision {
+    /// Nominal instants to fire now (run ids derive from these).
+    pub fire: Vec<i64>,
+    /// Missed instants coalesced into the last one (outage past the misfire threshold).
+    pub skipped: u64,
+    /// Next nominal instant, or `None` when the schedule is finished.
+    pub next: Option<i64>,
+}
+
+const DAY_MS: i64 = 86_400_000;
+/// Bound on the instants walked to find the last missed fire after a long outage.
+const MAX_MISFIRE_WALK: u64 = 1_000_000;
+
+fn to_dt(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+/// Parses an RFC 3339 instant stored by chime into milliseconds.
+pub fn parse_stored_instant(s: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.timestamp_millis())
+}
+
+/// Formats milliseconds as chime stores and shows instants (`2024-01-25T14:00:00.000Z`).
+pub fn format_instant(ms: i64) -> String {
+    to_dt(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Plan {
+    /// The plan of a stored schedule (whose times are normalised RFC 3339).
+    pub fn from_schedule(s: &Schedule) -> Result<Plan, FormatError> {
+        let kind = if let Some(c) = &s.cron {
+            Kind::Cron(Box::new(c.parse::<SapCron>()?))
+        } else if let Some(t) = &s.time {
+            Kind::Time(
+                parse_stored_instant(t).ok_or_else(|| FormatError::DateTime {
+                    value: t.clone(),
+                    problem: "not RFC 3339".into(),
+                })?,
+            )
+        } else if let Some(i) = &s.repeat_interval {
+            Kind::Interval(parse_repeat_interval(i)?.as_millis() as i64)
+        } else if let Some(a) = &s.repeat_at {
+            let (h, m, sec) = parse_repeat_at(a)?;
+            Kind::RepeatAt((h * 3600 + m * 60 + sec) as i64)
+        } else {
+            return Err(FormatError::DateTime {
+                value: String::new(),
+                problem: "schedule has no cron, time, repeatInterval or repeatAt".into(),
+            });
+        };
+        Ok(Plan {
+            kind,
+            start: s.start_time.as_deref().and_then(parse_stored_instant),
+            end: s.end_time.as_deref().and_then(parse_stored_instant),
+        })
+    }
+
+    fn within_end(&self, at: i64) -> Option<i64> {
+        match self.end {
+            Some(end) if at > end => None,
+            _ => Some(at),
+        }
+    }
+
+    /// The first nominal instant at or after `now` (and after the start), when the schedule is
+    /// created or activated. A one-time schedule whose time has passed fires at once unless its
+    /// end has passed too (SAP); an interval schedule fires at once, then every interval.
+    pub fn first(&self, now: i64) -> Option<i64> {
+        let from = self.start.map_or(now, |s| s.max(now));
+        let at = match &self.kind {
+            Kind::Cron(c) => c
+                .next_after(to_dt(from - 1))
+                .map(|d| d.timestamp_millis())?,
+            Kind::Time(t) => {
+                if *t < now && self.end.is_some_and(|e| e < now) {
+                    return None;
+                }
+                *t
+            }
+            Kind::Interval(_) => from,
+            Kind::RepeatAt(secs) => next_daily(*secs, from - 1),
+        };
+        self.within_end(at)
+    }
+
+    /// The next nominal instant strictly after `at` on the schedule's grid (cron, daily), if any.
+    fn grid_after(&self, at: i64) -> Option<i64> {
+        match &self.kind {
+            Kind::Cron(c) => c.next_after(to_dt(at)).map(|d| d.timestamp_millis()),
+            Kind::RepeatAt(secs) => Some(next_daily(*secs, at)),
+            Kind::Time(_) | Kind::Interval(_) => None,
+        }
+    }
+
+    /// Decides what to fire for the due entry scored `due`, looked at when Redis says `now`.
+    ///
+    /// Grid schedules (cron, daily) replay every missed instant while the entry is less than
+    /// `misfire_threshold` late (each call fires one; the next one is due at once); past the
+    /// threshold only the last missed instant fires and the rest are counted as skipped.
+    /// Intervals never replay a backlog: a late start shifts the following runs (SAP).
+    pub fn fire(&self, due: i64, now: i64, misfire_threshold: i64) -> FireDecision {
+        match &self.kind {
+            Kind::Time(_) => FireDecision {
+                fire: vec![due],
+                skipped: 0,
+                next: None,
+            },
+            Kind::Interval(every) => {
+                let next = if due + every > now {
+                    due + every
+                } else {
+                    now + every
+                };
+                FireDecision {
+                    fire: vec![due],
+                    skipped: 0,
+                    next: self.within_end(next),
+                }
+            }
+            Kind::Cron(_) | Kind::RepeatAt(_) => {
+                let mut last = due;
+                let mut skipped = 0;
+                if now - due >= misfire_threshold {
+                    while let Some(n) = self.grid_after(last) {
+                        if n > now || skipped >= MAX_MISFIRE_WALK {
+                            break;
+                        }
+                        last = n;
+                        skipped += 1;
+                    }
+                }
+                FireDecision {
+                    fire: vec![last],
+                    skipped,
+                    next: self.grid_after(last).and_then(|n| self.within_end(n)),
+                }
+            }
+        }
+    }
+
+    /// `one-time` or `recurring`.
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Time(_) => "one-time",
+            _ => "recurring",
+        }
+    }
+}
+
+/// Next instant strictly after `after` whose UTC time of day is `secs` after midnight.
+fn next_daily(secs: i64, after: i64) -> i64 {
+    let day_start = after.div_euclid(DAY_MS) * DAY_MS;
+    let candidate = day_start + secs * 1000;
+    if candidate > after {
+        candidate
+    } else {
+        candidate + DAY_MS
+    }
+}
+
+/// Seconds after midnight of a UTC instant (used by tests and by `repeatAt` display).
+pub fn seconds_of_day(ms: i64) -> u32 {
+    to_dt(ms).num_seconds_from_midnight()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(kind: Kind) -> Plan {
+        Plan {
+            kind,
+            start: None,
+            end: None,
+        }
+    }
+
+    fn ms(s: &str) -> i64 {
+        parse_stored_instant(s).unwrap()
+    }
+
+    #[test]
+    fn cron_fires_on_grid_and_replays_short_outages() {
+        let p = plan(Kind::Cron(Box::new("* * * * * * */10".parse().unwrap())));
+        let t0 = ms("2026-01-01T00:00:00Z");
+        assert_eq!(p.first(t0 + 1), Some(t0 + 10_000));
+        assert_eq!(p.first(t0), Some(t0));
+        // 35 s late, under the threshold: fire the due instant, the next is already due.
+        let d = p.fire(t0, t0 + 35_000, 1_200_000);
+        assert_eq!(
+            d,
+            FireDecision {
+                fire: vec![t0],
+                skipped: 0,
+                next: Some(t0 + 10_000)
+            }
+        );
+    }
+
+    #[test]
+    fn cron_coalesces_long_outages_into_the_last_instant() {
+        let p = plan(Kind::Cron(Box::new("* * * * * * */10".parse().unwrap())));
+        let t0 = ms("2026-01-01T00:00:00Z");
+        let now = t0 + 3_600_000 + 5_000; // an hour and 5 s late
+        let d = p.fire(t0, now, 1_200_000);
+        assert_eq!(d.fire, vec![t0 + 3_600_000]);
+        assert_eq!(d.skipped, 360);
+        assert_eq!(d.next, Some(t0 + 3_610_000));
+    }
+
+    #[test]
+    fn interval_shifts_after_a_late_start() {
+        let p = plan(Kind::Interval(2_000));
+        assert_eq!(p.first(5_000), Some(5_000));
+        assert_eq!(p.fire(5_000, 5_050, 1_200_000).next, Some(7_000));
+        assert_eq!(p.fire(5_000, 9_000, 1_200_000).next, Some(11_000));
+    }
+
+    #[test]
+    fn one_time_fires_once_even_if_late_unless_ended() {
+        let mut p = plan(Kind::Time(1_000));
+        assert_eq!(p.first(50_000), Some(1_000));
+        assert_eq!(p.fire(1_000, 50_000, 10).fire, vec![1_000]);
+        assert_eq!(p.fire(1_000, 50_000, 10).next, None);
+        p.end = Some(2_000);
+        assert_eq!(p.first(50_000), None);
+    }
+
+    #[test]
+    fn window_bounds_fires() {
+        let mut p = plan(Kind::Interval(1_000));
+        p.start = Some(10_000);
+        p.end = Some(12_500);
+        assert_eq!(p.first(0), Some(10_000));
+        assert_eq!(p.fire(12_000, 12_000, 1).next, None);
+    }
+
+    #[test]
+    fn daily_repeat_at() {
+        let p = plan(Kind::RepeatAt(16 * 3600 + 40 * 60));
+        let day = ms("2026-03-01T00:00:00Z");
+        assert_eq!(p.first(day), Some(day + (16 * 3600 + 40 * 60) * 1000));
+        let late = day + 17 * 3600 * 1000;
+        assert_eq!(
+            p.first(late),
+            Some(day + DAY_MS + (16 * 3600 + 40 * 60) * 1000)
+        );
+        assert_eq!(seconds_of_day(p.first(day).unwrap()), 16 * 3600 + 40 * 60);
+    }
+}

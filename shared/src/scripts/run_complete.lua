@@ -1,0 +1,23 @@
+-- A worker records the result of a run, once per run id.
+-- KEYS: as run_lib.lua.  ARGV: the common head, then
+--   13 worker id  14 runStatus  15 runState  16 outcome  17 HTTP status ('' if none)
+--   18 run text  19 response body ('' if none)  20 error ('' if none)  21 duration (ms)
+--   22 execution start (ms)  23 log line
+-- Returns 1 when recorded, 0 when the run already had its result, -1 when the job is gone.
+local m = materialize()
+if m == -1 then
+  return -1
+end
+if finished() then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[14], 'state', ARGV[15], 'outcome', ARGV[16],
+  'text', ARGV[18], 'dur', ARGV[21], 'exec_at', ARGV[22], 'worker', ARGV[13])
+if ARGV[14] == 'COMPLETED' then
+  redis.call('HSET', KEYS[1], 'done_at', ARGV[6])
+end
+if ARGV[17] ~= '' then redis.call('HSET', KEYS[1], 'http', ARGV[17]) end
+if ARGV[19] ~= '' then redis.call('HSET', KEYS[1], 'body', ARGV[19]) end
+if ARGV[20] ~= '' then redis.call('HSET', KEYS[1], 'err', ARGV[20]) end
+append_log(ARGV[23])
+return 1

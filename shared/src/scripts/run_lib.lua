@@ -1,0 +1,54 @@
+-- Functions shared by the run scripts (run_start, run_complete), prepended to each.
+--
+-- KEYS (one hash slot: the tenant's tag)
+--   1 run hash          2 job hash             3 job schedules hash
+--   4 job runs stream   5 schedule runs stream 6 job builds hash (run number -> run id)
+--   7 schedule events stream
+-- ARGV (common head)
+--   1 run id  2 tenant  3 job id  4 schedule id  5 nominal instant (ms)  6 now (ms)
+--   7 now as RFC 3339   8 leader owner  9 epoch  10 runs kept per stream  11 run record TTL (ms)
+--   12 check_active ("1": refuse when the job or schedule is inactive)
+--
+-- materialize() creates the run record in state SCHEDULED/SCHEDULED, gives it the next run
+-- number of the job and indexes it in the job's and the schedule's streams, exactly once per
+-- run id. Returns 1 when created, 0 when it existed, -1 when the job or schedule is gone,
+-- -2 when inactive (only with check_active).
+
+local function append_log(line)
+  local log = redis.call('HGET', KEYS[1], 'log') or ''
+  redis.call('HSET', KEYS[1], 'log', log .. ARGV[7] .. ' ' .. line .. '\n')
+end
+
+local function materialize()
+  if redis.call('EXISTS', KEYS[1]) == 1 then
+    return 0
+  end
+  local jobdef = redis.call('HGET', KEYS[2], 'def')
+  local scheddef = redis.call('HGET', KEYS[3], ARGV[4])
+  if not jobdef or not scheddef then
+    return -1
+  end
+  if ARGV[12] == '1' then
+    if not cjson.decode(jobdef)['active'] or not cjson.decode(scheddef)['active'] then
+      return -2
+    end
+  end
+  local n = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+  redis.call('HSET', KEYS[1],
+    'id', ARGV[1], 'tenant', ARGV[2], 'job', ARGV[3], 'sched', ARGV[4], 'n', n,
+    'sched_at', ARGV[5], 'created', ARGV[6], 'status', 'SCHEDULED', 'state', 'SCHEDULED',
+    'attempt', 0, 'owner', ARGV[8], 'epoch', ARGV[9], 'text', '',
+    'log', ARGV[7] .. ' run ' .. n .. ' scheduled (leader ' .. ARGV[8] .. ', epoch ' .. ARGV[9] .. ')\n')
+  redis.call('PEXPIRE', KEYS[1], ARGV[11])
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[10], '*', 'r', ARGV[1], 's', ARGV[4], 'n', n)
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[10], '*', 'r', ARGV[1])
+  redis.call('HSET', KEYS[6], n, ARGV[1])
+  redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000, '*', 'm', 'Schedule invoked', 'l', 'INFO')
+  return 1
+end
+
+local function finished()
+  local status = redis.call('HGET', KEYS[1], 'status')
+  local state = redis.call('HGET', KEYS[1], 'state')
+  return status == 'COMPLETED' or state == 'ACK_RECVD'
+end

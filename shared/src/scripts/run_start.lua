@@ -1,0 +1,16 @@
+-- A worker takes a delivery: decide whether to execute it and mark it RUNNING/TRIGGERED.
+-- KEYS: as run_lib.lua.  ARGV: the common head, then 13 worker id.
+-- Returns the attempt number (>= 1) to execute, 0 when the run already has its result
+-- (completed, or acknowledged asynchronously), -1 when its job or schedule is gone.
+local m = materialize()
+if m == -1 then
+  return -1
+end
+if finished() then
+  return 0
+end
+local attempt = redis.call('HINCRBY', KEYS[1], 'attempt', 1)
+redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'state', 'TRIGGERED', 'exec_at', ARGV[6],
+  'worker', ARGV[13])
+append_log('attempt ' .. attempt .. ' triggered by worker ' .. ARGV[13])
+return attempt

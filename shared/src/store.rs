@@ -1,0 +1,741 @@
+//! The Redis store: chime's system of record. Every read and write of tenants, keys, jobs,
+//! schedules, the due index, the leader lease and run records goes through [`Store`].
+//!
+//! One multiplexed, self-reconnecting connection serves all callers; concurrent calls are
+//! pipelined on it. Multi-key writes are Lua scripts (in `scripts/`) over keys of one hash
+//! slot, so each is atomic and Redis-Cluster ready.
+
+use crate::keys::Keys;
+use crate::model::{Job, RunMessage, RunRecord, Schedule};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use redis::RedisError;
+
+/// A failed store call.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("redis: {0}")]
+    Redis(#[from] RedisError),
+    #[error("unexpected reply from redis: {0}")]
+    Parse(#[from] redis::ParsingError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+struct Scripts {
+    materialize: Script,
+    run_start: Script,
+    run_complete: Script,
+    run_update: Script,
+    runs_page: Script,
+    lease_acquire: Script,
+    lease_renew: Script,
+    lease_release: Script,
+    advance: Script,
+    job_delete: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Scripts {
+            materialize: Script::new(concat!(
+                include_str!("scripts/run_lib.lua"),
+                include_str!("scripts/materialize.lua")
+            )),
+            run_start: Script::new(concat!(
+                include_str!("scripts/run_lib.lua"),
+                include_str!("scripts/run_start.lua")
+            )),
+            run_complete: Script::new(concat!(
+                include_str!("scripts/run_lib.lua"),
+                include_str!("scripts/run_complete.lua")
+            )),
+            run_update: Script::new(include_str!("scripts/run_update.lua")),
+            runs_page: Script::new(include_str!("scripts/runs_page.lua")),
+            lease_acquire: Script::new(include_str!("scripts/lease_acquire.lua")),
+            lease_renew: Script::new(include_str!("scripts/lease_renew.lua")),
+            lease_release: Script::new(include_str!("scripts/lease_release.lua")),
+            advance: Script::new(include_str!("scripts/advance.lua")),
+            job_delete: Script::new(include_str!("scripts/job_delete.lua")),
+        }
+    }
+}
+
+/// A stored API key.
+#[derive(Clone, Debug)]
+pub struct ApiKey {
+    pub id: String,
+    pub tenant: String,
+    pub secret_sha256: String,
+    pub scopes: Vec<String>,
+}
+
+/// How long run records live and how many a stream keeps.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    pub ttl_ms: u64,
+    pub per_stream: u64,
+}
+
+/// The result a worker records for a run.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub status: &'static str,
+    pub state: &'static str,
+    pub outcome: &'static str,
+    pub http_status: Option<u16>,
+    pub run_text: String,
+    pub body: Option<String>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    pub executed_at: i64,
+    pub log_line: String,
+}
+
+/// Handle on the Redis store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    conn: ConnectionManager,
+    keys: Keys,
+    scripts: Arc<Scripts>,
+    retention: Retention,
+}
+
+/// SHA-256 of an API key secret, hex.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+impl Store {
+    /// Connects to Redis. The connection reconnects by itself after Redis restarts.
+    pub async fn connect(url: &str, namespace: &str, retention: Retention) -> Result<Store> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(3)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = ConnectionManager::new_with_config(client, config).await?;
+        Ok(Store {
+            conn,
+            keys: Keys::new(namespace),
+            scripts: Arc::new(Scripts::new()),
+            retention,
+        })
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    fn c(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// Round trip to Redis.
+    pub async fn ping(&self) -> Result<()> {
+        let _: String = redis::cmd("PING").query_async(&mut self.c()).await?;
+        Ok(())
+    }
+
+    /// Redis's clock in milliseconds: the one clock every replica decides "due" against.
+    pub async fn now_ms(&self) -> Result<i64> {
+        let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(&mut self.c()).await?;
+        Ok(secs * 1000 + micros / 1000)
+    }
+
+    // ---- tenants and keys ----
+
+    pub async fn create_tenant(&self, id: &str, name: &str, now: &str) -> Result<()> {
+        let mut c = self.c();
+        redis::pipe()
+            .atomic()
+            .hset_multiple(self.keys.tenant(id), &[("name", name), ("created", now)])
+            .ignore()
+            .sadd(self.keys.tenants(), id)
+            .ignore()
+            .query_async::<()>(&mut c)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn tenant_exists(&self, id: &str) -> Result<bool> {
+        Ok(self.c().exists(self.keys.tenant(id)).await?)
+    }
+
+    pub async fn create_api_key(&self, key: &ApiKey) -> Result<()> {
+        let _: () = self
+            .c()
+            .hset_multiple(
+                self.keys.api_key(&key.id),
+                &[
+                    ("tenant", key.tenant.as_str()),
+                    ("secret", key.secret_sha256.as_str()),
+                    ("scopes", &key.scopes.join(",")),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn api_key(&self, id: &str) -> Result<Option<ApiKey>> {
+        let fields: Vec<(String, String)> = self.c().hgetall(self.keys.api_key(id)).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let get = |k: &str| {
+            fields
+                .iter()
+                .find(|(f, _)| f == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        Ok(Some(ApiKey {
+            id: id.to_string(),
+            tenant: get("tenant"),
+            secret_sha256: get("secret"),
+            scopes: get("scopes")
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        }))
+    }
+
+    // ---- jobs and schedules ----
+
+    /// A new, globally unique job id.
+    pub async fn next_job_id(&self) -> Result<u64> {
+        Ok(self.c().incr(self.keys.job_seq(), 1).await?)
+    }
+
+    /// Reserves a job name for a job id; false when the tenant already has a job of that name.
+    pub async fn reserve_job_name(&self, tenant: &str, name: &str, job: u64) -> Result<bool> {
+        Ok(self
+            .c()
+            .hset_nx(self.keys.job_names(tenant), name, job)
+            .await?)
+    }
+
+    pub async fn release_job_name(&self, tenant: &str, name: &str) -> Result<()> {
+        let _: () = self.c().hdel(self.keys.job_names(tenant), name).await?;
+        Ok(())
+    }
+
+    pub async fn job_id_by_name(&self, tenant: &str, name: &str) -> Result<Option<u64>> {
+        Ok(self.c().hget(self.keys.job_names(tenant), name).await?)
+    }
+
+    /// Writes a job and its schedules (creation or full replacement), atomically.
+    pub async fn put_job(&self, tenant: &str, job: &Job, schedules: &[Schedule]) -> Result<()> {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset(self.keys.job(tenant, job.id), "def", to_json(job))
+            .ignore()
+            .zadd(self.keys.jobs(tenant), job.id, job.id)
+            .ignore();
+        for s in schedules {
+            pipe.hset(
+                self.keys.schedules(tenant, job.id),
+                &s.schedule_id,
+                to_json(s),
+            )
+            .ignore();
+        }
+        pipe.query_async::<()>(&mut self.c()).await?;
+        Ok(())
+    }
+
+    pub async fn job(&self, tenant: &str, job: u64) -> Result<Option<Job>> {
+        let def: Option<String> = self.c().hget(self.keys.job(tenant, job), "def").await?;
+        def.map(|d| from_json(&d)).transpose()
+    }
+
+    /// A page of the tenant's jobs in id order, and the total.
+    pub async fn jobs_page(&self, tenant: &str, offset: u64, size: u64) -> Result<(u64, Vec<Job>)> {
+        let mut c = self.c();
+        let total: u64 = c.zcard(self.keys.jobs(tenant)).await?;
+        if size == 0 || offset >= total {
+            return Ok((total, vec![]));
+        }
+        let ids: Vec<u64> = c
+            .zrange(
+                self.keys.jobs(tenant),
+                offset as isize,
+                (offset + size - 1) as isize,
+            )
+            .await?;
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.hget(self.keys.job(tenant, *id), "def");
+        }
+        let defs: Vec<Option<String>> = pipe.query_async(&mut c).await?;
+        let jobs = defs
+            .into_iter()
+            .flatten()
+            .map(|d| from_json(&d))
+            .collect::<Result<Vec<Job>>>()?;
+        Ok((total, jobs))
+    }
+
+    /// Counts of the tenant's active and inactive jobs.
+    pub async fn job_counts(&self, tenant: &str) -> Result<(u64, u64)> {
+        let (total, jobs) = self.jobs_page(tenant, 0, u64::MAX / 2).await?;
+        let active = jobs.iter().filter(|j| j.active).count() as u64;
+        Ok((active, total.saturating_sub(active)))
+    }
+
+    pub async fn schedules(&self, tenant: &str, job: u64) -> Result<Vec<Schedule>> {
+        let all: Vec<(String, String)> = self.c().hgetall(self.keys.schedules(tenant, job)).await?;
+        let mut out = all
+            .iter()
+            .map(|(_, v)| from_json::<Schedule>(v))
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.schedule_id.cmp(&b.schedule_id))
+        });
+        Ok(out)
+    }
+
+    pub async fn schedule(
+        &self,
+        tenant: &str,
+        job: u64,
+        schedule: &str,
+    ) -> Result<Option<Schedule>> {
+        let def: Option<String> = self
+            .c()
+            .hget(self.keys.schedules(tenant, job), schedule)
+            .await?;
+        def.map(|d| from_json(&d)).transpose()
+    }
+
+    pub async fn put_schedule(&self, tenant: &str, job: u64, s: &Schedule) -> Result<()> {
+        let _: () = self
+            .c()
+            .hset(self.keys.schedules(tenant, job), &s.schedule_id, to_json(s))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_schedule(&self, tenant: &str, job: u64, schedule: &str) -> Result<bool> {
+        let mut c = self.c();
+        let n: u64 = c.hdel(self.keys.schedules(tenant, job), schedule).await?;
+        Ok(n > 0)
+    }
+
+    /// Deletes a job and everything under it. Due entries must be removed first by the caller.
+    pub async fn delete_job(&self, tenant: &str, job: &Job) -> Result<bool> {
+        let k = &self.keys;
+        let sched_prefix = k.schedule_runs(tenant, "");
+        let sched_prefix = sched_prefix.trim_end_matches(":runs");
+        let r: i64 = self
+            .scripts
+            .job_delete
+            .key(k.job(tenant, job.id))
+            .key(k.schedules(tenant, job.id))
+            .key(k.job_runs(tenant, job.id))
+            .key(k.job_builds(tenant, job.id))
+            .key(k.jobs(tenant))
+            .key(k.job_names(tenant))
+            .arg(job.id)
+            .arg(&job.name)
+            .arg(k.run(tenant, ""))
+            .arg(sched_prefix)
+            .invoke_async(&mut self.c())
+            .await?;
+        Ok(r == 1)
+    }
+
+    // ---- due index ----
+
+    fn due_key(&self, schedule: &str, partitions: u32) -> String {
+        self.keys.due(Keys::partition_of(schedule, partitions))
+    }
+
+    /// Sets (or with `None` removes) a schedule's next fire in the due index.
+    pub async fn set_due(
+        &self,
+        partitions: u32,
+        tenant: &str,
+        job: u64,
+        schedule: &str,
+        next: Option<i64>,
+    ) -> Result<()> {
+        let key = self.due_key(schedule, partitions);
+        let member = Keys::due_member(tenant, job, schedule);
+        let mut c = self.c();
+        match next {
+            Some(at) => {
+                let _: () = c.zadd(key, member, at).await?;
+            }
+            None => {
+                let _: () = c.zrem(key, member).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A schedule's next fire (ms), if it is in the due index.
+    pub async fn due_of(
+        &self,
+        partitions: u32,
+        tenant: &str,
+        job: u64,
+        schedule: &str,
+    ) -> Result<Option<i64>> {
+        let score: Option<f64> = self
+            .c()
+            .zscore(
+                self.due_key(schedule, partitions),
+                Keys::due_member(tenant, job, schedule),
+            )
+            .await?;
+        Ok(score.map(|s| s as i64))
+    }
+
+    /// Up to `limit` entries of one partition due at or before `now`, earliest first.
+    pub async fn due_batch(
+        &self,
+        partition: u32,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>> {
+        let out: Vec<(String, f64)> = self
+            .c()
+            .zrangebyscore_limit_withscores(
+                self.keys.due(partition),
+                "-inf",
+                now,
+                0,
+                limit as isize,
+            )
+            .await?;
+        Ok(out.into_iter().map(|(m, s)| (m, s as i64)).collect())
+    }
+
+    /// The earliest entry of one partition, if any.
+    pub async fn due_head(&self, partition: u32) -> Result<Option<i64>> {
+        let out: Vec<(String, f64)> = self
+            .c()
+            .zrange_withscores(self.keys.due(partition), 0, 0)
+            .await?;
+        Ok(out.first().map(|(_, s)| *s as i64))
+    }
+
+    /// Entries in the whole due index.
+    pub async fn due_len(&self, partitions: u32) -> Result<u64> {
+        let mut pipe = redis::pipe();
+        for p in 0..partitions {
+            pipe.zcard(self.keys.due(p));
+        }
+        let lens: Vec<u64> = pipe.query_async(&mut self.c()).await?;
+        Ok(lens.iter().sum())
+    }
+
+    /// Fenced compare-and-set of a due entry: 1 advanced, 0 changed meanwhile, -1 fenced off.
+    pub async fn advance(
+        &self,
+        token: &str,
+        partition: u32,
+        member: &str,
+        read: i64,
+        next: Option<i64>,
+    ) -> Result<i64> {
+        Ok(self
+            .scripts
+            .advance
+            .key(self.keys.lease())
+            .key(self.keys.due(partition))
+            .arg(token)
+            .arg(member)
+            .arg(read)
+            .arg(next.map(|n| n.to_string()).unwrap_or_default())
+            .invoke_async(&mut self.c())
+            .await?)
+    }
+
+    // ---- leader lease ----
+
+    /// Takes the lease if free: the new epoch, or 0 when another owner holds it.
+    pub async fn lease_acquire(&self, owner: &str, ttl_ms: u64) -> Result<u64> {
+        Ok(self
+            .scripts
+            .lease_acquire
+            .key(self.keys.lease())
+            .key(self.keys.epoch())
+            .arg(owner)
+            .arg(ttl_ms)
+            .invoke_async(&mut self.c())
+            .await?)
+    }
+
+    pub async fn lease_renew(&self, token: &str, ttl_ms: u64) -> Result<bool> {
+        let r: i64 = self
+            .scripts
+            .lease_renew
+            .key(self.keys.lease())
+            .arg(token)
+            .arg(ttl_ms)
+            .invoke_async(&mut self.c())
+            .await?;
+        Ok(r == 1)
+    }
+
+    pub async fn lease_release(&self, token: &str) -> Result<bool> {
+        let r: i64 = self
+            .scripts
+            .lease_release
+            .key(self.keys.lease())
+            .arg(token)
+            .invoke_async(&mut self.c())
+            .await?;
+        Ok(r == 1)
+    }
+
+    /// The current lease holder token, if any.
+    pub async fn lease_holder(&self) -> Result<Option<String>> {
+        Ok(self.c().get(self.keys.lease()).await?)
+    }
+
+    // ---- runs ----
+
+    fn run_invocation<'a>(
+        &'a self,
+        script: &'a Script,
+        m: &RunMessage,
+        now: i64,
+        check_active: bool,
+    ) -> redis::ScriptInvocation<'a> {
+        let k = &self.keys;
+        let t = &m.tenant;
+        let mut inv = script.prepare_invoke();
+        inv.key(k.run(t, &m.run_id))
+            .key(k.job(t, m.job_id))
+            .key(k.schedules(t, m.job_id))
+            .key(k.job_runs(t, m.job_id))
+            .key(k.schedule_runs(t, &m.schedule_id))
+            .key(k.job_builds(t, m.job_id))
+            .key(k.schedule_events(t, &m.schedule_id))
+            .arg(&m.run_id)
+            .arg(t)
+            .arg(m.job_id)
+            .arg(&m.schedule_id)
+            .arg(m.scheduled_at)
+            .arg(now)
+            .arg(crate::schedule::format_instant(now))
+            .arg(&m.owner)
+            .arg(m.epoch)
+            .arg(self.retention.per_stream)
+            .arg(self.retention.ttl_ms)
+            .arg(if check_active { "1" } else { "0" });
+        inv
+    }
+
+    /// Creates the run record of a fire before it is published (idempotent on the run id):
+    /// 1 created, 0 existed, -1 job or schedule gone, -2 job or schedule inactive.
+    pub async fn materialize(&self, m: &RunMessage, now: i64) -> Result<i64> {
+        Ok(self
+            .run_invocation(&self.scripts.materialize, m, now, true)
+            .invoke_async(&mut self.c())
+            .await?)
+    }
+
+    /// Marks a delivered run RUNNING/TRIGGERED: the attempt number to execute, 0 when it already
+    /// has its result, -1 when its job is gone.
+    pub async fn run_start(&self, m: &RunMessage, now: i64, worker: &str) -> Result<i64> {
+        let mut inv = self.run_invocation(&self.scripts.run_start, m, now, false);
+        inv.arg(worker);
+        Ok(inv.invoke_async(&mut self.c()).await?)
+    }
+
+    /// Records a run's result once: 1 recorded, 0 already recorded, -1 job gone.
+    pub async fn run_complete(
+        &self,
+        m: &RunMessage,
+        now: i64,
+        worker: &str,
+        r: &RunResult,
+    ) -> Result<i64> {
+        let mut inv = self.run_invocation(&self.scripts.run_complete, m, now, false);
+        inv.arg(worker)
+            .arg(r.status)
+            .arg(r.state)
+            .arg(r.outcome)
+            .arg(r.http_status.map(|s| s.to_string()).unwrap_or_default())
+            .arg(&r.run_text)
+            .arg(r.body.as_deref().unwrap_or(""))
+            .arg(r.error.as_deref().unwrap_or(""))
+            .arg(r.duration_ms)
+            .arg(r.executed_at)
+            .arg(&r.log_line);
+        Ok(inv.invoke_async(&mut self.c()).await?)
+    }
+
+    /// An asynchronous job's report on its run: false when no such run of that schedule.
+    /// `run` is (job id, schedule id, run id).
+    pub async fn run_update(
+        &self,
+        tenant: &str,
+        run: (u64, &str, &str),
+        success: bool,
+        message: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let (job, schedule, run) = run;
+        let r: i64 = self
+            .scripts
+            .run_update
+            .key(self.keys.run(tenant, run))
+            .arg(if success { "true" } else { "false" })
+            .arg(message)
+            .arg(now)
+            .arg(crate::schedule::format_instant(now))
+            .arg(job)
+            .arg(schedule)
+            .invoke_async(&mut self.c())
+            .await?;
+        Ok(r == 1)
+    }
+
+    pub async fn run(&self, tenant: &str, run: &str) -> Result<Option<RunRecord>> {
+        let fields: Vec<(String, String)> = self.c().hgetall(self.keys.run(tenant, run)).await?;
+        Ok(RunRecord::from_fields(&fields))
+    }
+
+    /// A page of a schedule's runs, newest first when `desc`, and the stream's length.
+    pub async fn schedule_runs_page(
+        &self,
+        tenant: &str,
+        schedule: &str,
+        offset: u64,
+        size: u64,
+        desc: bool,
+    ) -> Result<(u64, Vec<RunRecord>)> {
+        self.runs_page(
+            &self.keys.schedule_runs(tenant, schedule),
+            tenant,
+            offset,
+            size,
+            desc,
+        )
+        .await
+    }
+
+    /// A page of a job's runs (all its schedules), newest first when `desc`.
+    pub async fn job_runs_page(
+        &self,
+        tenant: &str,
+        job: u64,
+        offset: u64,
+        size: u64,
+        desc: bool,
+    ) -> Result<(u64, Vec<RunRecord>)> {
+        self.runs_page(&self.keys.job_runs(tenant, job), tenant, offset, size, desc)
+            .await
+    }
+
+    async fn runs_page(
+        &self,
+        stream: &str,
+        tenant: &str,
+        offset: u64,
+        size: u64,
+        desc: bool,
+    ) -> Result<(u64, Vec<RunRecord>)> {
+        let raw: Vec<redis::Value> = self
+            .scripts
+            .runs_page
+            .key(stream)
+            .arg(offset)
+            .arg(size)
+            .arg(if desc { "desc" } else { "asc" })
+            .arg(self.keys.run(tenant, ""))
+            .invoke_async(&mut self.c())
+            .await?;
+        let mut it = raw.into_iter();
+        let total: u64 = match it.next() {
+            Some(v) => redis::from_redis_value(v)?,
+            None => 0,
+        };
+        let mut runs = Vec::new();
+        for v in it {
+            let pairs: Vec<String> = redis::from_redis_value(v)?;
+            let fields: Vec<(String, String)> = pairs
+                .chunks(2)
+                .filter(|c| c.len() == 2)
+                .map(|c| (c[0].clone(), c[1].clone()))
+                .collect();
+            runs.push(
+                RunRecord::from_fields(&fields)
+                    .ok_or_else(|| StoreError::Corrupt("run record without id".into()))?,
+            );
+        }
+        Ok((total, runs))
+    }
+
+    /// The schedule's event log, newest first, at most `limit` entries: (ms, level, message).
+    pub async fn schedule_events(
+        &self,
+        tenant: &str,
+        schedule: &str,
+        limit: usize,
+    ) -> Result<Vec<(i64, String, String)>> {
+        let reply: redis::streams::StreamRangeReply = self
+            .c()
+            .xrevrange_count(self.keys.schedule_events(tenant, schedule), "+", "-", limit)
+            .await?;
+        Ok(reply
+            .ids
+            .into_iter()
+            .map(|e| {
+                let ms =
+                    e.id.split('-')
+                        .next()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
+                let get = |f: &str| e.get::<String>(f).unwrap_or_default();
+                (ms, get("l"), get("m"))
+            })
+            .collect())
+    }
+
+    /// Appends an entry to a schedule's event log (kept to the latest 1,000).
+    pub async fn schedule_event(
+        &self,
+        tenant: &str,
+        schedule: &str,
+        level: &str,
+        message: &str,
+    ) -> Result<()> {
+        let _: String = redis::cmd("XADD")
+            .arg(self.keys.schedule_events(tenant, schedule))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(1000)
+            .arg("*")
+            .arg("m")
+            .arg(message)
+            .arg("l")
+            .arg(level)
+            .query_async(&mut self.c())
+            .await?;
+        Ok(())
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("domain types serialise")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

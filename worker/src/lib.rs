@@ -1,0 +1,375 @@
+//! The chime worker: consumes runs from RabbitMQ, calls each job's action through the guarded
+//! executor, records the result in Redis, and only then acknowledges the delivery.
+//!
+//! Per delivery: `run_start` (marks RUNNING/TRIGGERED; says 0 when the run already has its
+//! result, so a redelivery is acknowledged without calling the target again), execute,
+//! `run_complete` (records once per run id), ack. A crash before the ack redelivers the run;
+//! the record scripts make that harmless. At most `worker_concurrency` deliveries are in flight
+//! (the AMQP prefetch).
+//!
+//! Shutdown order: stop consuming (cancel the consumer), let in-flight runs finish under
+//! `shutdown_grace_secs`, then close the channel so what is unfinished goes back to the queue.
+
+use anyhow::Context;
+use chime_shared::broker::{self, BasicAckOptions, BasicNackOptions, Delivery, Topology};
+use chime_shared::config::Settings;
+use chime_shared::executor::{Action, CallMeta, Executor, ExecutorConfig, Outcome, OutcomeKind};
+use chime_shared::keys::Keys;
+use chime_shared::model::{run_state, run_status, RunMessage};
+use chime_shared::ssrf::TargetPolicy;
+use chime_shared::store::{Retention, RunResult, Store, StoreError};
+use futures::StreamExt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// A built worker; [`Worker::run`] consumes until cancelled.
+pub struct Worker {
+    inner: Arc<Inner>,
+    ops_addr: SocketAddr,
+    ops_cancel: CancellationToken,
+}
+
+struct Inner {
+    settings: Settings,
+    store: Store,
+    executor: Executor,
+    topology: Topology,
+    id: String,
+}
+
+impl Worker {
+    pub async fn build(settings: Settings) -> anyhow::Result<Worker> {
+        let retention = Retention {
+            ttl_ms: settings.run_retention_days * 86_400_000,
+            per_stream: settings.runs_per_schedule_cap,
+        };
+        let store = Store::connect(&settings.redis_url, &settings.namespace, retention)
+            .await
+            .context("connecting to Redis")?;
+        let policy = TargetPolicy::parse(&settings.allow_targets).context("CHIME_ALLOW_TARGETS")?;
+        let executor = Executor::new(ExecutorConfig {
+            policy,
+            body_cap: settings.response_body_cap,
+            connect_timeout: Duration::from_millis(settings.connect_timeout_ms),
+            user_agent: format!("chime/{}", env!("CARGO_PKG_VERSION")),
+        })
+        .context("building the HTTP client")?;
+        let topology = Topology {
+            keys: Keys::new(&settings.namespace),
+            delivery_limit: settings.delivery_limit,
+        };
+        let id = format!("worker-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let ops_cancel = CancellationToken::new();
+        let ready = {
+            let store = store.clone();
+            let url = settings.amqp_url.clone();
+            Arc::new(move || {
+                let store = store.clone();
+                let url = url.clone();
+                Box::pin(async move {
+                    store.ping().await.map_err(|e| format!("redis: {e}"))?;
+                    let conn = broker::connect(&url)
+                        .await
+                        .map_err(|e| format!("rabbitmq: {e}"))?;
+                    let _ = conn.close(200, "readiness probe".into()).await;
+                    Ok(())
+                }) as futures::future::BoxFuture<'static, Result<(), String>>
+            })
+        };
+        let ops_addr = chime_shared::ops::serve(
+            &settings.ops_addr,
+            chime_shared::ops::router(ready),
+            ops_cancel.clone(),
+        )
+        .await
+        .context("binding the ops address")?;
+        Ok(Worker {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                executor,
+                topology,
+                id,
+            }),
+            ops_addr,
+            ops_cancel,
+        })
+    }
+
+    pub fn ops_addr(&self) -> SocketAddr {
+        self.ops_addr
+    }
+
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// Consumes until `cancel` fires, reconnecting to RabbitMQ whenever the connection drops.
+    pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
+        let me = &self.inner;
+        tracing::info!(worker = %me.id, ops = %self.ops_addr, concurrency = me.settings.worker_concurrency, "worker started");
+        let tracker = TaskTracker::new();
+        let mut backoff = Duration::from_millis(200);
+        while !cancel.is_cancelled() {
+            let conn = match broker::connect(&me.settings.amqp_url).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "RabbitMQ unreachable; retrying");
+                    sleep_or_cancel(&cancel, backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            let prefetch = me.settings.worker_concurrency as u16;
+            let (channel, mut consumer) = match me.topology.consume(&conn, prefetch, &me.id).await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot consume; retrying");
+                    sleep_or_cancel(&cancel, backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(200);
+            tracing::info!(queue = %me.topology.keys.runs_queue(), "consuming");
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    next = consumer.next() => match next {
+                        Some(Ok(delivery)) => {
+                            let inner = self.inner.clone();
+                            tracker.spawn(async move { inner.handle(delivery).await });
+                        }
+                        Some(Err(e)) => {
+                            tracing::warn!(error = %e, "consumer failed; reconnecting");
+                            break;
+                        }
+                        None => {
+                            tracing::warn!("consumer ended; reconnecting");
+                            break;
+                        }
+                    }
+                }
+            }
+            if cancel.is_cancelled() {
+                // Quiet: no new deliveries. Then drain in-flight runs under the grace period.
+                let _ = channel
+                    .basic_cancel(me.id.as_str().into(), Default::default())
+                    .await;
+                tracker.close();
+                let grace = Duration::from_secs(me.settings.shutdown_grace_secs);
+                if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+                    tracing::warn!("grace period over; unfinished runs go back to the queue");
+                }
+                let _ = channel.close(200, "shutdown".into()).await;
+                let _ = conn.close(200, "shutdown".into()).await;
+            }
+        }
+        self.ops_cancel.cancel();
+        tracing::info!(worker = %me.id, "worker stopped");
+        Ok(())
+    }
+}
+
+impl Inner {
+    async fn handle(self: Arc<Self>, delivery: Delivery) {
+        let msg: RunMessage = match serde_json::from_slice(&delivery.data) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "unreadable run message; dead-lettering it");
+                metrics::counter!("chime_runs_poison_total").increment(1);
+                let _ = delivery
+                    .nack(BasicNackOptions {
+                        requeue: false,
+                        ..Default::default()
+                    })
+                    .await;
+                return;
+            }
+        };
+        let span = tracing::info_span!("run", run_id = %msg.run_id, job_id = msg.job_id, schedule_id = %msg.schedule_id, tenant = %msg.tenant);
+        let _enter = span.enter();
+        drop(_enter);
+        let me = self.clone();
+        let m = msg.clone();
+        // A panic while executing a run must not take the worker (and its prefetched runs) down.
+        let outcome = tokio::spawn(async move {
+            me.process(&m, broker::delivery_count(&delivery))
+                .await
+                .map(|r| (r, delivery))
+        })
+        .await;
+        match outcome {
+            Ok(Ok((Processed::Ack(reason), delivery))) => {
+                tracing::debug!(run_id = %msg.run_id, reason, "acknowledged");
+                if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+                    tracing::warn!(run_id = %msg.run_id, error = %e, "ack failed; the run will be redelivered and recorded once");
+                }
+            }
+            Ok(Err(e)) => {
+                // Redis unreachable for the whole retry window: leave the delivery unacked; the
+                // broker redelivers it when this channel closes.
+                tracing::error!(run_id = %msg.run_id, error = %e, "could not record run");
+            }
+            Err(join) => {
+                tracing::error!(run_id = %msg.run_id, error = %join, "run handler panicked");
+                metrics::counter!("chime_worker_panics_total").increment(1);
+            }
+        }
+    }
+
+    async fn process(
+        &self,
+        msg: &RunMessage,
+        delivery_count: u32,
+    ) -> Result<Processed, StoreError> {
+        let now = self
+            .store
+            .now_ms()
+            .await
+            .unwrap_or_else(|_| chrono::Utc::now().timestamp_millis());
+        let attempt = retry(|| self.store.run_start(msg, now, &self.id)).await?;
+        if attempt == -1 {
+            metrics::counter!("chime_runs_dropped_total", "reason" => "job_gone").increment(1);
+            return Ok(Processed::Ack("job gone"));
+        }
+        if attempt == 0 {
+            metrics::counter!("chime_runs_duplicate_deliveries_total").increment(1);
+            return Ok(Processed::Ack("already recorded"));
+        }
+        if attempt > 1 || delivery_count > 0 {
+            metrics::counter!("chime_runs_reexecuted_total").increment(1);
+        }
+        metrics::histogram!("chime_run_start_lag_seconds")
+            .record((now - msg.scheduled_at).max(0) as f64 / 1000.0);
+        let action = Action {
+            url: msg.action.url.clone(),
+            method: msg.action.method.clone(),
+            headers: msg.action.headers.clone(),
+            body: msg.action.body.clone(),
+            timeout: Duration::from_millis(if msg.action.timeout_ms == 0 {
+                self.settings.default_timeout_ms
+            } else {
+                msg.action.timeout_ms
+            }),
+        };
+        let meta = CallMeta {
+            job_id: msg.job_id.to_string(),
+            schedule_id: msg.schedule_id.clone(),
+            run_id: msg.run_id.clone(),
+            scheduler_host: self.settings.public_url.clone(),
+            signing_secret: None,
+        };
+        let outcome = self.executor.execute(&action, &meta).await;
+        let result = to_result(&outcome, attempt);
+        metrics::counter!("chime_runs_executed_total", "outcome" => result.outcome_label())
+            .increment(1);
+        let recorded = retry(|| {
+            self.store
+                .run_complete(msg, chrono_now(), &self.id, &result.0)
+        })
+        .await?;
+        if recorded == 1 {
+            metrics::counter!("chime_runs_recorded_total").increment(1);
+        }
+        tracing::info!(run_id = %msg.run_id, job_id = msg.job_id, schedule_id = %msg.schedule_id, tenant = %msg.tenant, state = result.0.state, http = ?result.0.http_status, "run finished");
+        Ok(Processed::Ack("recorded"))
+    }
+}
+
+enum Processed {
+    Ack(&'static str),
+}
+
+struct Recorded(RunResult);
+
+impl Recorded {
+    fn outcome_label(&self) -> &'static str {
+        if self.0.outcome.is_empty() {
+            "accepted"
+        } else {
+            self.0.outcome
+        }
+    }
+}
+
+fn chrono_now() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// SAP's reading of an HTTP outcome.
+fn to_result(o: &Outcome, attempt: i64) -> Recorded {
+    let (status, state, outcome) = match o.kind {
+        OutcomeKind::Success => (run_status::COMPLETED, run_state::SUCCESS, "success"),
+        OutcomeKind::Accepted => (run_status::RUNNING, run_state::ACK_RECVD, ""),
+        OutcomeKind::Failure if o.http_status.unwrap_or(500) >= 500 => {
+            (run_status::COMPLETED, run_state::ERROR, "failure")
+        }
+        OutcomeKind::Failure => (run_status::COMPLETED, run_state::REQUEST_ERROR, "failure"),
+        OutcomeKind::Error => (run_status::COMPLETED, run_state::REQUEST_ERROR, "error"),
+        OutcomeKind::Timeout => (run_status::COMPLETED, run_state::REQUEST_ERROR, "timeout"),
+    };
+    let run_text = match (&o.error, &o.body) {
+        (Some(e), _) => e.clone(),
+        (None, Some(b)) if !b.trim().is_empty() => b.clone(),
+        _ => match o.http_status {
+            Some(s) => format!("HTTP {s}"),
+            None => String::new(),
+        },
+    };
+    let log_line = format!(
+        "attempt {attempt}: {} {}{} in {} ms",
+        state,
+        o.http_status
+            .map(|s| format!("HTTP {s}"))
+            .unwrap_or_default(),
+        o.error
+            .as_ref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default(),
+        o.duration.as_millis()
+    );
+    Recorded(RunResult {
+        status,
+        state,
+        outcome,
+        http_status: o.http_status,
+        run_text,
+        body: o.body.clone(),
+        error: o.error.clone(),
+        duration_ms: o.duration.as_millis() as u64,
+        executed_at: o.started_at.timestamp_millis(),
+        log_line,
+    })
+}
+
+/// Retries a store call for up to about 30 s (Redis restarting), then gives up.
+async fn retry<T, F, Fut>(mut f: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut delay = Duration::from_millis(50);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if tokio::time::Instant::now() + delay < deadline => {
+                tracing::warn!(error = %e, "store call failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn sleep_or_cancel(cancel: &CancellationToken, d: Duration) {
+    tokio::select! {
+        _ = cancel.cancelled() => {},
+        _ = tokio::time::sleep(d) => {},
+    }
+}
