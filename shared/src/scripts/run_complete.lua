@@ -9,6 +9,7 @@ if m == -1 then
   return -1
 end
 if finished() then
+  append_log('duplicate result from worker ' .. ARGV[13] .. ' ignored: the run already has its result')
   return 0
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[14], 'state', ARGV[15], 'outcome', ARGV[16],

@@ -7,6 +7,7 @@ if m == -1 then
   return -1
 end
 if finished() then
+  append_log('duplicate delivery to worker ' .. ARGV[13] .. ' ignored: the run already has its result')
   return 0
 end
 local attempt = redis.call('HINCRBY', KEYS[1], 'attempt', 1)

@@ -1,0 +1,212 @@
+//! The store's guarantees on the real Redis: the fenced lease and idempotent run records.
+
+use chime_shared::model::{run_id, ActionSpec, RunMessage};
+use chime_shared::store::{Retention, RunResult, Store};
+use chime_tests::test_settings;
+
+async fn store() -> (Store, chime_shared::config::Settings) {
+    let s = test_settings();
+    let store = Store::connect(
+        &s.redis_url,
+        &s.namespace,
+        Retention {
+            ttl_ms: 60_000,
+            per_stream: 100,
+        },
+    )
+    .await
+    .expect("redis reachable");
+    (store, s)
+}
+
+#[tokio::test]
+async fn a_deposed_leader_cannot_renew_or_advance() {
+    let (store, settings) = store().await;
+    let e1 = store.lease_acquire("a", 10_000).await.unwrap();
+    assert!(e1 >= 1);
+    assert_eq!(
+        store.lease_acquire("b", 10_000).await.unwrap(),
+        0,
+        "held by a"
+    );
+    let token_a = format!("a:{e1}");
+    assert!(store.lease_renew(&token_a, 10_000).await.unwrap());
+
+    store.set_due(4, "t", 1, "s1", Some(1_000)).await.unwrap();
+    let p = chime_shared::keys::Keys::partition_of("s1", 4);
+    let member = chime_shared::keys::Keys::due_member("t", 1, "s1");
+
+    // The lease expires while "a" is paused; "b" takes it with a newer epoch.
+    let _: () = redis::cmd("DEL")
+        .arg(store.keys().lease())
+        .query_async(
+            &mut redis::Client::open(settings.redis_url.as_str())
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let e2 = store.lease_acquire("b", 10_000).await.unwrap();
+    assert!(e2 > e1);
+    let token_b = format!("b:{e2}");
+
+    // "a" wakes up: it can neither renew nor advance.
+    assert!(!store.lease_renew(&token_a, 10_000).await.unwrap());
+    assert_eq!(
+        store
+            .advance(&token_a, p, &member, 1_000, Some(2_000))
+            .await
+            .unwrap(),
+        -1
+    );
+    // Same owner name, old epoch: still fenced (owner and epoch are both checked).
+    assert_eq!(
+        store
+            .advance(&format!("b:{e1}"), p, &member, 1_000, Some(2_000))
+            .await
+            .unwrap(),
+        -1
+    );
+    // "b" advances only from the score it read.
+    assert_eq!(
+        store
+            .advance(&token_b, p, &member, 999, Some(2_000))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .advance(&token_b, p, &member, 1_000, Some(2_000))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.due_of(4, "t", 1, "s1").await.unwrap(), Some(2_000));
+    assert_eq!(
+        store
+            .advance(&token_b, p, &member, 2_000, None)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.due_of(4, "t", 1, "s1").await.unwrap(), None);
+    assert!(store.lease_release(&token_b).await.unwrap());
+    chime_tests::purge(&settings).await;
+}
+
+#[tokio::test]
+async fn run_records_are_idempotent_on_the_run_id() {
+    let (store, settings) = store().await;
+    let job = chime_shared::model::Job {
+        id: 7,
+        name: "j".into(),
+        description: String::new(),
+        action: "http://127.0.0.1:9/".into(),
+        active: true,
+        http_method: "POST".into(),
+        start_time: None,
+        end_time: None,
+        headers: Default::default(),
+        timeout_ms: 1000,
+        created_at: String::new(),
+        modified_at: String::new(),
+    };
+    let sched: chime_shared::model::Schedule = serde_json::from_value(serde_json::json!({
+        "scheduleId": "s1", "description": "", "data": null, "type": "recurring", "cron": null,
+        "time": null, "repeatInterval": "1 second", "repeatAt": null, "active": true,
+        "startTime": null, "endTime": null, "createdAt": "", "modifiedAt": ""
+    }))
+    .unwrap();
+    store
+        .put_job("t", &job, std::slice::from_ref(&sched))
+        .await
+        .unwrap();
+    let msg = RunMessage {
+        run_id: run_id("s1", 5_000),
+        tenant: "t".into(),
+        job_id: 7,
+        schedule_id: "s1".into(),
+        scheduled_at: 5_000,
+        owner: "o".into(),
+        epoch: 1,
+        action: ActionSpec {
+            url: job.action.clone(),
+            method: "POST".into(),
+            headers: vec![],
+            body: None,
+            timeout_ms: 1000,
+        },
+    };
+    assert_eq!(store.materialize(&msg, 5_001).await.unwrap(), 1);
+    assert_eq!(store.materialize(&msg, 5_002).await.unwrap(), 0);
+    assert_eq!(store.run_start(&msg, 5_003, "w1").await.unwrap(), 1);
+    let result = RunResult {
+        status: "COMPLETED",
+        state: "SUCCESS",
+        outcome: "success",
+        http_status: Some(200),
+        run_text: "ok".into(),
+        body: Some("ok".into()),
+        error: None,
+        duration_ms: 3,
+        executed_at: 5_003,
+        log_line: "done".into(),
+    };
+    assert_eq!(
+        store
+            .run_complete(&msg, 5_006, "w1", &result)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .run_complete(&msg, 5_007, "w2", &result)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store.run_start(&msg, 5_008, "w2").await.unwrap(),
+        0,
+        "no second execution once recorded"
+    );
+    let (total, page) = store
+        .schedule_runs_page("t", "s1", 0, 10, true)
+        .await
+        .unwrap();
+    assert_eq!((total, page.len()), (1, 1));
+    assert_eq!(page[0].completed_at, Some(5_006));
+    assert_eq!(page[0].worker.as_deref(), Some("w1"));
+
+    // A second fire gets the next run number; deleting the job removes everything.
+    let msg2 = RunMessage {
+        run_id: run_id("s1", 6_000),
+        scheduled_at: 6_000,
+        ..msg.clone()
+    };
+    assert_eq!(store.materialize(&msg2, 6_001).await.unwrap(), 1);
+    assert_eq!(
+        store.run("t", &msg2.run_id).await.unwrap().unwrap().number,
+        2
+    );
+    assert!(store.delete_job("t", &job).await.unwrap());
+    assert!(store.run("t", &msg.run_id).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .schedule_runs_page("t", "s1", 0, 10, true)
+            .await
+            .unwrap()
+            .0,
+        0
+    );
+    assert_eq!(
+        store.materialize(&msg2, 7_000).await.unwrap(),
+        -1,
+        "job gone"
+    );
+    chime_tests::purge(&settings).await;
+}
