@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 /// A built worker; [`Worker::run`] consumes until cancelled.
 pub struct Worker {
@@ -191,32 +192,34 @@ impl Inner {
             }
         };
         let span = tracing::info_span!("run", run_id = %msg.run_id, job_id = msg.job_id, schedule_id = %msg.schedule_id, tenant = %msg.tenant);
-        let _enter = span.enter();
-        drop(_enter);
         let me = self.clone();
         let m = msg.clone();
-        // A panic while executing a run must not take the worker (and its prefetched runs) down.
-        let outcome = tokio::spawn(async move {
-            me.process(&m, broker::delivery_count(&delivery))
-                .await
-                .map(|r| (r, delivery))
-        })
-        .await;
+        let count = broker::delivery_count(&delivery);
+        // A panic while executing a run must not take the worker (and its prefetched runs)
+        // down: the run is processed in its own task and a panic surfaces as a join error.
+        let outcome =
+            tokio::spawn(async move { me.process(&m, count).await }.instrument(span)).await;
+        let requeue = BasicNackOptions {
+            requeue: true,
+            ..Default::default()
+        };
         match outcome {
-            Ok(Ok((Processed::Ack(reason), delivery))) => {
+            Ok(Ok(reason)) => {
                 tracing::debug!(run_id = %msg.run_id, reason, "acknowledged");
                 if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
                     tracing::warn!(run_id = %msg.run_id, error = %e, "ack failed; the run will be redelivered and recorded once");
                 }
             }
             Ok(Err(e)) => {
-                // Redis unreachable for the whole retry window: leave the delivery unacked; the
-                // broker redelivers it when this channel closes.
-                tracing::error!(run_id = %msg.run_id, error = %e, "could not record run");
+                // Redis unreachable for the whole retry window: hand the run back. Each requeue
+                // counts toward the delivery limit, after which the run is dead-lettered.
+                tracing::error!(run_id = %msg.run_id, error = %e, "could not record run; requeueing it");
+                let _ = delivery.nack(requeue).await;
             }
             Err(join) => {
-                tracing::error!(run_id = %msg.run_id, error = %join, "run handler panicked");
+                tracing::error!(run_id = %msg.run_id, error = %join, "run handler panicked; requeueing it");
                 metrics::counter!("chime_worker_panics_total").increment(1);
+                let _ = delivery.nack(requeue).await;
             }
         }
     }
@@ -225,7 +228,7 @@ impl Inner {
         &self,
         msg: &RunMessage,
         delivery_count: u32,
-    ) -> Result<Processed, StoreError> {
+    ) -> Result<&'static str, StoreError> {
         let now = self
             .store
             .now_ms()
@@ -234,11 +237,11 @@ impl Inner {
         let attempt = retry(|| self.store.run_start(msg, now, &self.id)).await?;
         if attempt == -1 {
             metrics::counter!("chime_runs_dropped_total", "reason" => "job_gone").increment(1);
-            return Ok(Processed::Ack("job gone"));
+            return Ok("job gone");
         }
         if attempt == 0 {
             metrics::counter!("chime_runs_duplicate_deliveries_total").increment(1);
-            return Ok(Processed::Ack("already recorded"));
+            return Ok("already recorded");
         }
         if attempt > 1 || delivery_count > 0 {
             metrics::counter!("chime_runs_reexecuted_total").increment(1);
@@ -276,12 +279,8 @@ impl Inner {
             metrics::counter!("chime_runs_recorded_total").increment(1);
         }
         tracing::info!(run_id = %msg.run_id, job_id = msg.job_id, schedule_id = %msg.schedule_id, tenant = %msg.tenant, state = result.0.state, http = ?result.0.http_status, "run finished");
-        Ok(Processed::Ack("recorded"))
+        Ok("recorded")
     }
-}
-
-enum Processed {
-    Ack(&'static str),
 }
 
 struct Recorded(RunResult);
