@@ -154,3 +154,125 @@ async fn killing_the_leader_loses_and_doubles_no_fire() {
     drop((a, b));
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paused_leader_wakes_up_fenced_off() {
+    let mut env = TestEnv::new();
+    env.start_api().await;
+    env.start_worker().await;
+    let target = Target::start().await;
+    let (_, token) = env.tenant(&["read", "write"]).await;
+    let bin = env!("CARGO_BIN_EXE_chime");
+    let a = env.spawn_process(bin, "scheduler", "pause-a");
+    let b = env.spawn_process(bin, "scheduler", "pause-b");
+    let redis = redis::Client::open(env.settings.redis_url.as_str()).unwrap();
+    let conn = redis.get_multiplexed_async_connection().await.unwrap();
+    let lease_key = Keys::new(env.namespace()).lease();
+
+    let (job, sid) = create_job(
+        &env,
+        &token,
+        "paused",
+        &target.url("/tick"),
+        json!({"cron": "* * * * * * *", "active": true}),
+    )
+    .await;
+    wait_until("2 completed runs", Duration::from_secs(30), || async {
+        let (_, list) = runs(&env, &token, job, &sid).await;
+        (list
+            .iter()
+            .filter(|r| r["runStatus"] == "COMPLETED")
+            .count()
+            >= 2)
+            .then_some(())
+    })
+    .await;
+    let holder: String = conn.clone().get(&lease_key).await.unwrap();
+    let (paused, standby) = if holder.starts_with("pause-a") {
+        (&a, "pause-b")
+    } else {
+        (&b, "pause-a")
+    };
+    let pid = paused.id().unwrap().to_string();
+    let signal = |sig: &str| {
+        let st = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+
+    // Freeze the leader past its lease; the standby takes over and fires on.
+    signal("-STOP");
+    let paused_at = chrono::Utc::now().timestamp_millis();
+    wait_until(
+        "the standby takes the lease",
+        Duration::from_secs(15),
+        || async {
+            let h: Option<String> = conn.clone().get(&lease_key).await.unwrap();
+            h.filter(|h| h.starts_with(standby))
+        },
+    )
+    .await;
+    wait_until("the standby fires", Duration::from_secs(15), || async {
+        let (_, list) = runs(&env, &token, job, &sid).await;
+        list.iter()
+            .any(|r| {
+                r["runStatus"] == "COMPLETED" && ms(&r["scheduleTimestamp"]) > paused_at + 2000
+            })
+            .then_some(())
+    })
+    .await;
+    // Wake the old leader: it must not take part any more.
+    signal("-CONT");
+    let woke_at = chrono::Utc::now().timestamp_millis();
+    wait_until(
+        "more fires after the old leader woke",
+        Duration::from_secs(15),
+        || async {
+            let (_, list) = runs(&env, &token, job, &sid).await;
+            list.iter()
+                .any(|r| {
+                    r["runStatus"] == "COMPLETED" && ms(&r["scheduleTimestamp"]) > woke_at + 2000
+                })
+                .then_some(())
+        },
+    )
+    .await;
+    let h: String = conn.clone().get(&lease_key).await.unwrap();
+    assert!(
+        h.starts_with(standby),
+        "the lease stays with the new leader: {h}"
+    );
+    let (st, _) = env
+        .call(
+            "POST",
+            &format!("/scheduler/jobs/{job}/schedules/activationStatus"),
+            &token,
+            Some(json!({"activationStatus": false})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let list = wait_until("all runs completed", Duration::from_secs(20), || async {
+        let (_, list) = runs(&env, &token, job, &sid).await;
+        list.iter()
+            .all(|r| r["runStatus"] == "COMPLETED")
+            .then_some(list)
+    })
+    .await;
+    let instants: Vec<i64> = list.iter().map(|r| ms(&r["scheduleTimestamp"])).collect();
+    let distinct: BTreeSet<i64> = instants.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        instants.len(),
+        "an instant was recorded twice"
+    );
+    let first = *distinct.iter().next().unwrap();
+    let last = *distinct.iter().last().unwrap();
+    let expected: BTreeSet<i64> = (0..=(last - first) / 1000)
+        .map(|i| first + i * 1000)
+        .collect();
+    assert_eq!(distinct, expected, "the cron grid has a gap");
+    drop((a, b));
+    env.cleanup().await;
+}
