@@ -19,6 +19,7 @@ pub const SCOPES: [&str; 4] = ["read", "write", "run-update", "admin"];
 #[derive(Clone, Debug)]
 pub struct Tenant {
     pub id: String,
+    pub key_id: String,
     pub scopes: Vec<String>,
 }
 
@@ -73,6 +74,11 @@ fn credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ApiError
             "unsupported authorization scheme '{scheme}'"
         )));
     }
+    if let Some(v) = headers.get("x-auth-token") {
+        let v = v.to_str().map_err(|_| bad())?.trim();
+        let (id, secret) = v.split_once('.').ok_or_else(bad)?;
+        return Ok(Some((id.to_string(), secret.to_string())));
+    }
     match (headers.get("x-api-key"), headers.get("x-api-secret")) {
         (Some(id), Some(secret)) => Ok(Some((
             id.to_str().map_err(|_| bad())?.to_string(),
@@ -92,6 +98,46 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Authenticates the key presented in `headers` (or `fallback`, e.g. a `token` query
+/// parameter, as `<id>.<secret>`). Errors are `Unauthorized` or `Internal`.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    fallback: Option<&str>,
+) -> Result<Tenant, ApiError> {
+    let (id, secret) = match credentials(headers)? {
+        Some(c) => c,
+        None => {
+            let token = fallback.ok_or_else(|| {
+                ApiError::Unauthorized("missing credentials: send an API key".into())
+            })?;
+            let (id, secret) = token
+                .split_once('.')
+                .ok_or_else(|| ApiError::Unauthorized("malformed credentials".into()))?;
+            (id.to_string(), secret.to_string())
+        }
+    };
+    if id.is_empty() || id.len() > 64 {
+        return Err(ApiError::Unauthorized("invalid API key".into()));
+    }
+    let key = state
+        .store
+        .api_key(&id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("invalid API key".into()))?;
+    if !constant_time_eq(
+        hash_secret(&secret).as_bytes(),
+        key.secret_sha256.as_bytes(),
+    ) {
+        return Err(ApiError::Unauthorized("invalid API key".into()));
+    }
+    Ok(Tenant {
+        id: key.tenant,
+        key_id: key.id,
+        scopes: key.scopes,
+    })
+}
+
 impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
@@ -99,26 +145,7 @@ impl FromRequestParts<AppState> for Tenant {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let (id, secret) = credentials(&parts.headers)?
-            .ok_or_else(|| ApiError::Unauthorized("missing credentials: send an API key".into()))?;
-        if id.is_empty() || id.len() > 64 {
-            return Err(ApiError::Unauthorized("invalid API key".into()));
-        }
-        let key = state
-            .store
-            .api_key(&id)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("invalid API key".into()))?;
-        if !constant_time_eq(
-            hash_secret(&secret).as_bytes(),
-            key.secret_sha256.as_bytes(),
-        ) {
-            return Err(ApiError::Unauthorized("invalid API key".into()));
-        }
-        Ok(Tenant {
-            id: key.tenant,
-            scopes: key.scopes,
-        })
+        authenticate(state, &parts.headers, None).await
     }
 }
 

@@ -5,6 +5,7 @@
 //! validation), [`views`] (response shapes), [`routes`] (handlers).
 
 pub mod auth;
+pub mod dialects;
 pub mod error;
 pub mod input;
 pub mod routes;

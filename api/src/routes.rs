@@ -13,7 +13,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chime_shared::model::{Job, Schedule};
 use chime_shared::schedule::Plan;
-use chime_shared::store::{hash_secret, ApiKey};
+use chime_shared::store::{hash_secret, ActionLog, ApiKey, Order, RunQuery, Scope};
 use chrono::{DateTime, TimeZone, Utc};
 use rand::RngCore;
 use serde_json::{json, Value};
@@ -33,7 +33,9 @@ pub fn router(state: AppState) -> Router {
             get(|| async { chime_shared::telemetry::metrics().render() }),
         )
         .route("/admin/tenants", post(create_tenant))
+        .route("/admin/tenants/{tenant}", put(configure_tenant))
         .route("/admin/tenants/{tenant}/keys", post(create_key))
+        .route("/scheduler/actionLogs", get(action_logs))
         .route("/scheduler/jobs", get(list_jobs).post(create_job))
         .route("/scheduler/jobCount", get(job_count))
         .route(
@@ -62,6 +64,7 @@ pub fn router(state: AppState) -> Router {
             "/scheduler/jobs/{job}/schedules/{schedule}/runs/{run}",
             put(update_run).get(get_run),
         )
+        .merge(crate::dialects::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(observe))
@@ -304,6 +307,19 @@ async fn store_new_job(
         views_out.push(views::schedule(sc, job.id, next));
     }
     tracing::info!(tenant = %tenant.id, job_id = job.id, schedules = schedules.len(), "job created");
+    audit(
+        s,
+        tenant,
+        job.id,
+        None,
+        "CREATE_JOB",
+        format!(
+            "job '{}' created with {} schedules",
+            job.name,
+            schedules.len()
+        ),
+    )
+    .await;
     Ok((job, views_out))
 }
 
@@ -415,6 +431,16 @@ async fn put_job(
             sync_due(&s, &tenant.id, &job, &sc, ms).await?;
         }
     }
+    let fields: Vec<&str> = obj.keys().map(String::as_str).collect();
+    audit(
+        &s,
+        &tenant,
+        job.id,
+        None,
+        "UPDATE_JOB",
+        format!("updated {}", fields.join(", ")),
+    )
+    .await;
     Ok(Json(json!({"success": true})).into_response())
 }
 
@@ -480,6 +506,15 @@ async fn upsert_job_by_name(
                 let next = sync_due(s, &tenant.id, &job, sc, ms).await?;
                 views_out.push(views::schedule(sc, job.id, next));
             }
+            audit(
+                s,
+                tenant,
+                job.id,
+                None,
+                "UPDATE_JOB",
+                format!("job '{}' replaced by name", job.name),
+            )
+            .await;
             Ok(Json(views::job(&job, Some(views_out))).into_response())
         }
     }
@@ -505,6 +540,15 @@ async fn delete_job(
     }
     s.store.delete_job(&tenant.id, &job).await?;
     tracing::info!(tenant = %tenant.id, job_id = job.id, "job deleted");
+    audit(
+        &s,
+        &tenant,
+        job.id,
+        None,
+        "DELETE_JOB",
+        format!("job '{}' deleted with its runs", job.name),
+    )
+    .await;
     Ok(Json(json!({"success": true})))
 }
 
@@ -543,6 +587,15 @@ async fn create_schedule(
     }
     s.store.put_schedule(&tenant.id, job.id, &sc).await?;
     let next = sync_due(&s, &tenant.id, &job, &sc, ms).await?;
+    audit(
+        &s,
+        &tenant,
+        job.id,
+        Some(&sc.schedule_id),
+        "CREATE_SCHEDULE",
+        format!("{} schedule created", sc.kind),
+    )
+    .await;
     Ok((
         StatusCode::CREATED,
         [(
@@ -629,6 +682,16 @@ async fn put_schedule(
     let sc = input::update_schedule(&old, &obj, now)?;
     s.store.put_schedule(&tenant.id, job.id, &sc).await?;
     let next = sync_due(&s, &tenant.id, &job, &sc, ms).await?;
+    let fields: Vec<&str> = obj.keys().map(String::as_str).collect();
+    audit(
+        &s,
+        &tenant,
+        job.id,
+        Some(&sid),
+        "UPDATE_SCHEDULE",
+        format!("updated {}", fields.join(", ")),
+    )
+    .await;
     Ok(Json(views::schedule(&sc, job.id, next)))
 }
 
@@ -644,6 +707,15 @@ async fn delete_schedule(
         .set_due(s.settings.due_partitions, &tenant.id, job.id, &sid, None)
         .await?;
     s.store.delete_schedule(&tenant.id, job.id, &sid).await?;
+    audit(
+        &s,
+        &tenant,
+        job.id,
+        Some(&sid),
+        "DELETE_SCHEDULE",
+        "schedule deleted".into(),
+    )
+    .await;
     Ok(Json(json!({"success": true})))
 }
 
@@ -668,6 +740,15 @@ async fn delete_schedules(
             .delete_schedule(&tenant.id, job.id, &sc.schedule_id)
             .await?;
     }
+    audit(
+        &s,
+        &tenant,
+        job.id,
+        None,
+        "DELETE_ALL_SCHEDULES",
+        "all schedules deleted".into(),
+    )
+    .await;
     Ok(Json(json!({"success": true})))
 }
 
@@ -697,6 +778,23 @@ async fn activation_status(
         s.store.put_schedule(&tenant.id, job.id, &sc).await?;
         sync_due(&s, &tenant.id, &job, &sc, ms).await?;
     }
+    let action = if active {
+        "ACTIVATE_ALL_SCHEDULES"
+    } else {
+        "DEACTIVATE_ALL_SCHEDULES"
+    };
+    audit(
+        &s,
+        &tenant,
+        job.id,
+        None,
+        action,
+        format!(
+            "all schedules {}",
+            if active { "activated" } else { "deactivated" }
+        ),
+    )
+    .await;
     Ok(Json(json!({"success": true})))
 }
 
@@ -747,14 +845,158 @@ async fn list_runs(
     let job = load_job(&s, &tenant, &raw).await?;
     load_schedule(&s, &tenant, &job, &sid).await?;
     let (skip, size) = run_paging(&q)?;
-    let (total, runs) = s
-        .store
-        .schedule_runs_page(&tenant.id, &sid, skip, size, true)
-        .await?;
-    Ok(Json(json!({
-        "total": total,
-        "results": runs.iter().map(views::run).collect::<Vec<_>>(),
-    })))
+    let mut query = RunQuery::new(&tenant.id, Scope::Schedule(sid.clone()));
+    query.from_ms = Some(crate::dialects::retention_floor(&s, &tenant.id).await?);
+    query.size = size;
+    let cursor = |run: &str| {
+        let (s, t) = (&s, &tenant);
+        let run = run.to_string();
+        async move {
+            s.store.run_stream_id(&t.id, &run).await?.ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "Error while fetching run logs: unknown run id '{run}' in the cursor"
+                ))
+            })
+        }
+    };
+    let backwards = q.contains_key("prev");
+    match (q.get("next"), q.get("prev")) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "Error while fetching run logs: give either 'next' or 'prev', not both".into(),
+            ))
+        }
+        (Some(n), None) => query.after = Some(cursor(n).await?),
+        (None, Some(p)) => {
+            query.after = Some(cursor(p).await?);
+            query.order = Order::OldestFirst;
+        }
+        (None, None) => query.skip = skip,
+    }
+    let page = s.store.query_runs(&query).await?;
+    let mut runs: Vec<&chime_shared::model::RunRecord> = page.runs.iter().map(|(_, r)| r).collect();
+    if backwards {
+        runs.reverse();
+    }
+    // Cursor links, as SAP's run log gives them: omitted when there is nothing that way.
+    let base = format!(
+        "/scheduler/jobs/{}/schedules/{sid}/runs?page_size={size}",
+        job.id
+    );
+    let (older, newer) = if backwards {
+        (!runs.is_empty(), page.has_more)
+    } else {
+        (
+            page.has_more,
+            !runs.is_empty() && (query.skip > 0 || query.after.is_some()),
+        )
+    };
+    let mut body = json!({
+        "total": page.total.unwrap_or(0),
+        "results": runs.iter().map(|r| views::run(r)).collect::<Vec<_>>(),
+    });
+    if let (true, Some(last)) = (older, runs.last()) {
+        body["next_url"] = json!(format!("{base}&next={}", last.run_id));
+    }
+    if let (true, Some(first)) = (newer, runs.first()) {
+        body["prev_url"] = json!(format!("{base}&prev={}", first.run_id));
+    }
+    Ok(Json(body))
+}
+
+/// SAP's audit trail: `GET /scheduler/actionLogs?jobId=<id>[&scheduleId=<id>]`, newest first.
+async fn action_logs(
+    State(s): State<AppState>,
+    tenant: Tenant,
+    Query(q): Q,
+) -> ApiResult<Json<Value>> {
+    tenant.require("read")?;
+    let raw = q.get("jobId").ok_or_else(|| {
+        ApiError::BadRequest("Error while fetching action logs: 'jobId' is required".into())
+    })?;
+    let job = load_job(&s, &tenant, raw).await?;
+    let sched = q.get("scheduleId").map(String::as_str);
+    if let Some(sid) = sched {
+        load_schedule(&s, &tenant, &job, sid).await?;
+    }
+    let logs = s.store.action_logs(&tenant.id, job.id, sched, 200).await?;
+    let results: Vec<Value> = logs
+        .iter()
+        .map(|(ms, a)| {
+            json!({
+                "jobId": a.job_id,
+                "scheduleId": a.schedule_id,
+                "action": a.action,
+                "message": a.detail,
+                "user": a.actor,
+                "timestamp": chime_shared::schedule::format_instant(*ms),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"total": results.len(), "results": results})))
+}
+
+/// Records a configuration change in the tenant's audit trail (best effort: a failure is
+/// logged, the change itself has been made).
+async fn audit(
+    s: &AppState,
+    tenant: &Tenant,
+    job: u64,
+    schedule: Option<&str>,
+    action: &str,
+    detail: String,
+) {
+    let entry = ActionLog {
+        job_id: job,
+        schedule_id: schedule.map(String::from),
+        action: action.to_string(),
+        detail,
+        actor: tenant.key_id.clone(),
+    };
+    if let Err(e) = s.store.record_action(&tenant.id, &entry).await {
+        tracing::warn!(error = %e, "could not record the action log");
+    }
+}
+
+/// `PUT /admin/tenants/{tenantId}` `{ "runRetentionDays": n }` or `{ "runRetentionSeconds": n }`:
+/// how long the tenant's runs are kept (`null` restores the default).
+async fn configure_tenant(
+    State(s): State<AppState>,
+    _: Admin,
+    Path(tenant): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    if !s.store.tenant_exists(&tenant).await? {
+        return Err(ApiError::NotFound(format!(
+            "tenant {tenant} does not exist"
+        )));
+    }
+    let obj = object(&body, "Error while configuring tenant")?;
+    let ms = match (obj.get("runRetentionDays"), obj.get("runRetentionSeconds")) {
+        (Some(Value::Null), None) | (None, Some(Value::Null)) => None,
+        (Some(v), None) => Some(
+            v.as_u64()
+                .filter(|d| (1..=3650).contains(d))
+                .ok_or_else(|| ApiError::BadRequest("'runRetentionDays' must be an integer from 1 to 3650".into()))?
+                * 86_400_000,
+        ),
+        (None, Some(v)) => Some(
+            v.as_u64()
+                .filter(|d| (1..=315_360_000).contains(d))
+                .ok_or_else(|| ApiError::BadRequest("'runRetentionSeconds' must be a positive integer".into()))?
+                * 1000,
+        ),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "Error while configuring tenant: give one of 'runRetentionDays' or 'runRetentionSeconds'".into(),
+            ))
+        }
+    };
+    s.store.set_tenant_retention(&tenant, ms).await?;
+    let effective = s.store.tenant_retention(&tenant).await?;
+    Ok(Json(
+        json!({"id": tenant, "runRetentionSeconds": effective / 1000}),
+    ))
 }
 
 async fn get_run(

@@ -119,6 +119,7 @@ impl Scheduler {
         let ttl = Duration::from_millis(self.settings.leader_ttl_ms);
         let mut lease: Option<Lease> = None;
         let mut last_depth = Instant::now() - Duration::from_secs(60);
+        let mut last_sweep = Instant::now();
         while !cancel.is_cancelled() {
             let Some(l) = lease.clone() else {
                 lease = self.try_acquire(ttl).await;
@@ -151,6 +152,10 @@ impl Scheduler {
                     metrics::gauge!("chime_queue_depth", "queue" => "dead").set(dead as f64);
                 }
             }
+            if last_sweep.elapsed() > Duration::from_secs(self.settings.retention_sweep_secs) {
+                last_sweep = Instant::now();
+                self.sweep().await;
+            }
             match self.tick(&l).await {
                 Ok(TickResult::Worked) => {}
                 Ok(TickResult::Idle(wait)) => pause(&cancel, wait).await,
@@ -176,6 +181,24 @@ impl Scheduler {
         self.ops_cancel.cancel();
         tracing::info!("scheduler stopped");
         Ok(())
+    }
+
+    /// Trims every tenant's run streams to its retention age.
+    async fn sweep(&self) {
+        let Ok(now) = self.store.now_ms().await else {
+            return;
+        };
+        let Ok(tenants) = self.store.tenants().await else {
+            return;
+        };
+        let mut removed = 0;
+        for t in tenants {
+            match self.store.sweep_retention(&t, now).await {
+                Ok(n) => removed += n,
+                Err(e) => tracing::warn!(tenant = %t, error = %e, "retention sweep failed"),
+            }
+        }
+        tracing::info!(removed, "retention sweep done");
     }
 
     async fn try_acquire(&self, ttl: Duration) -> Option<Lease> {
@@ -349,7 +372,18 @@ impl Scheduler {
                     to_publish.push((*m).clone());
                     owner_of.push(*i);
                 }
-                Ok(_) => {} // job or schedule gone or inactive meanwhile: nothing to fire
+                Ok(-2) => {
+                    let _ = self
+                        .store
+                        .schedule_event(
+                            &m.tenant,
+                            &m.schedule_id,
+                            "ERROR",
+                            "Cannot start run: the job or the schedule is inactive",
+                        )
+                        .await;
+                }
+                Ok(_) => {} // job or schedule gone meanwhile: nothing to fire
                 Err(e) => {
                     tracing::warn!(run_id = %m.run_id, error = %e, "materialize failed");
                     failed[*i] = true;

@@ -54,6 +54,8 @@ pub struct Settings {
     pub run_retention_days: u64,
     /// Most runs kept in one schedule's run log.
     pub runs_per_schedule_cap: u64,
+    /// How often the leader trims run streams of every tenant to their retention age.
+    pub retention_sweep_secs: u64,
     /// Base URL of the API as seen by job endpoints (sent as `x-sap-scheduler-host`).
     pub public_url: String,
     /// Grace period for in-flight runs on shutdown.
@@ -86,6 +88,7 @@ impl Default for Settings {
             async_timeout_secs: 30 * 60,
             run_retention_days: 30,
             runs_per_schedule_cap: 10_000,
+            retention_sweep_secs: 300,
             public_url: "http://127.0.0.1:8080".into(),
             shutdown_grace_secs: 30,
             log_format: "text".into(),

@@ -17,6 +17,10 @@
 //! | `ns:T:sched:<scheduleId>:runs` | stream | one entry per run of the schedule (`r` run id) |
 //! | `ns:T:sched:<scheduleId>:events` | stream | the schedule's event log (`m` message, `l` level) |
 //! | `ns:T:run:<runId>` | hash | the run record |
+//! | `ns:T:runs` | stream | one entry per run of the tenant (`r` run, `j` job, `s` schedule, `n` number); its ids are the ids of the run in every run stream |
+//! | `ns:T:job:<jobId>:done` | stream | run ids as their results are recorded (live tails) |
+//! | `ns:T:schedjobs` | hash | schedule id → job id |
+//! | `ns:T:actions` | stream | the audit trail of configuration changes |
 //! | `ns:{sched}:lease` | string | `<owner>:<epoch>` of the leader, with a TTL |
 //! | `ns:{sched}:epoch` | string | fencing epoch counter |
 //! | `ns:{sched}:due:<p>` | zset | partition `p` of the due index: `<tenant>|<jobId>|<scheduleId>` scored by next fire (ms) |
@@ -80,6 +84,18 @@ impl Keys {
     }
     pub fn schedule_events(&self, tenant: &str, schedule: &str) -> String {
         format!("{}:sched:{}:events", self.t(tenant), schedule)
+    }
+    pub fn tenant_runs(&self, tenant: &str) -> String {
+        format!("{}:runs", self.t(tenant))
+    }
+    pub fn job_done(&self, tenant: &str, job: u64) -> String {
+        format!("{}:job:{}:done", self.t(tenant), job)
+    }
+    pub fn schedule_jobs(&self, tenant: &str) -> String {
+        format!("{}:schedjobs", self.t(tenant))
+    }
+    pub fn actions(&self, tenant: &str) -> String {
+        format!("{}:actions", self.t(tenant))
     }
     pub fn run(&self, tenant: &str, run: &str) -> String {
         format!("{}:run:{}", self.t(tenant), run)
@@ -155,6 +171,10 @@ mod tests {
             k.schedule_runs("abc", "s"),
             k.schedule_events("abc", "s"),
             k.run("abc", "R"),
+            k.tenant_runs("abc"),
+            k.job_done("abc", 7),
+            k.schedule_jobs("abc"),
+            k.actions("abc"),
         ] {
             assert!(key.starts_with("ns1:"), "{key}");
             assert_eq!(key.matches(tag).count(), 1, "{key}");

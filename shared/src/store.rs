@@ -34,6 +34,7 @@ struct Scripts {
     run_complete: Script,
     run_update: Script,
     runs_page: Script,
+    runs_query: Script,
     lease_acquire: Script,
     lease_renew: Script,
     lease_release: Script,
@@ -58,6 +59,7 @@ impl Scripts {
             )),
             run_update: Script::new(include_str!("scripts/run_update.lua")),
             runs_page: Script::new(include_str!("scripts/runs_page.lua")),
+            runs_query: Script::new(include_str!("scripts/runs_query.lua")),
             lease_acquire: Script::new(include_str!("scripts/lease_acquire.lua")),
             lease_renew: Script::new(include_str!("scripts/lease_renew.lua")),
             lease_release: Script::new(include_str!("scripts/lease_release.lua")),
@@ -96,6 +98,8 @@ pub struct RunResult {
     pub duration_ms: u64,
     pub executed_at: i64,
     pub log_line: String,
+    /// An ERROR entry for the schedule's event log (e.g. the target was blocked).
+    pub event: Option<String>,
 }
 
 /// Handle on the Redis store; cheap to clone.
@@ -319,16 +323,32 @@ impl Store {
     }
 
     pub async fn put_schedule(&self, tenant: &str, job: u64, s: &Schedule) -> Result<()> {
-        let _: () = self
-            .c()
+        redis::pipe()
+            .atomic()
             .hset(self.keys.schedules(tenant, job), &s.schedule_id, to_json(s))
+            .ignore()
+            .hset(self.keys.schedule_jobs(tenant), &s.schedule_id, job)
+            .ignore()
+            .query_async::<()>(&mut self.c())
             .await?;
         Ok(())
     }
 
+    /// The job a schedule of the tenant belongs to.
+    pub async fn job_of_schedule(&self, tenant: &str, schedule: &str) -> Result<Option<u64>> {
+        Ok(self
+            .c()
+            .hget(self.keys.schedule_jobs(tenant), schedule)
+            .await?)
+    }
+
     pub async fn delete_schedule(&self, tenant: &str, job: u64, schedule: &str) -> Result<bool> {
-        let mut c = self.c();
-        let n: u64 = c.hdel(self.keys.schedules(tenant, job), schedule).await?;
+        let (n, _): (u64, u64) = redis::pipe()
+            .atomic()
+            .hdel(self.keys.schedules(tenant, job), schedule)
+            .hdel(self.keys.schedule_jobs(tenant), schedule)
+            .query_async(&mut self.c())
+            .await?;
         Ok(n > 0)
     }
 
@@ -346,6 +366,9 @@ impl Store {
             .key(k.job_builds(tenant, job.id))
             .key(k.jobs(tenant))
             .key(k.job_names(tenant))
+            .key(k.tenant_runs(tenant))
+            .key(k.job_done(tenant, job.id))
+            .key(k.schedule_jobs(tenant))
             .arg(job.id)
             .arg(&job.name)
             .arg(k.run(tenant, ""))
@@ -525,6 +548,9 @@ impl Store {
             .key(k.schedule_runs(t, &m.schedule_id))
             .key(k.job_builds(t, m.job_id))
             .key(k.schedule_events(t, &m.schedule_id))
+            .key(k.tenant_runs(t))
+            .key(k.job_done(t, m.job_id))
+            .key(k.tenant(t))
             .arg(&m.run_id)
             .arg(t)
             .arg(m.job_id)
@@ -576,7 +602,8 @@ impl Store {
             .arg(r.error.as_deref().unwrap_or(""))
             .arg(r.duration_ms)
             .arg(r.executed_at)
-            .arg(&r.log_line);
+            .arg(&r.log_line)
+            .arg(r.event.as_deref().unwrap_or(""));
         Ok(inv.invoke_async(&mut self.c()).await?)
     }
 
@@ -595,6 +622,7 @@ impl Store {
             .scripts
             .run_update
             .key(self.keys.run(tenant, run))
+            .key(self.keys.job_done(tenant, job))
             .arg(if success { "true" } else { "false" })
             .arg(message)
             .arg(now)
@@ -730,6 +758,334 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+impl Store {
+    /// Runs one [`RunQuery`] through the query engine (`runs_query.lua`).
+    pub async fn query_runs(&self, q: &RunQuery) -> Result<RunPage> {
+        let stream = match &q.scope {
+            Scope::Schedule(s) => self.keys.schedule_runs(&q.tenant, s),
+            Scope::Job(j) => self.keys.job_runs(&q.tenant, *j),
+            Scope::Tenant => self.keys.tenant_runs(&q.tenant),
+        };
+        let (mut lo, mut hi) = (
+            q.from_ms
+                .map_or("-".to_string(), |m| format!("{}-0", m.max(0))),
+            q.to_ms
+                .map_or("+".to_string(), |m| format!("{m}-18446744073709551615")),
+        );
+        if let Some(c) = &q.after {
+            match q.order {
+                Order::NewestFirst => hi = format!("({c}"),
+                Order::OldestFirst => lo = format!("({c}"),
+            }
+        }
+        let raw: Vec<redis::Value> = self
+            .scripts
+            .runs_query
+            .key(stream)
+            .arg(lo)
+            .arg(hi)
+            .arg(match q.order {
+                Order::NewestFirst => "desc",
+                Order::OldestFirst => "asc",
+            })
+            .arg(q.skip)
+            .arg(q.size)
+            .arg(self.keys.run(&q.tenant, ""))
+            .arg(q.outcomes.join(","))
+            .arg(if q.count { "1" } else { "0" })
+            .invoke_async(&mut self.c())
+            .await?;
+        let mut it = raw.into_iter();
+        let total: i64 = it
+            .next()
+            .map(redis::from_redis_value)
+            .transpose()?
+            .unwrap_or(-1);
+        let more: i64 = it
+            .next()
+            .map(redis::from_redis_value)
+            .transpose()?
+            .unwrap_or(0);
+        let mut runs = Vec::new();
+        while let (Some(id), Some(rec)) = (it.next(), it.next()) {
+            let id: String = redis::from_redis_value(id)?;
+            let pairs: Vec<String> = redis::from_redis_value(rec)?;
+            let fields: Vec<(String, String)> = pairs
+                .chunks(2)
+                .filter(|c| c.len() == 2)
+                .map(|c| (c[0].clone(), c[1].clone()))
+                .collect();
+            if let Some(r) = RunRecord::from_fields(&fields) {
+                runs.push((id, r));
+            }
+        }
+        Ok(RunPage {
+            total: (total >= 0).then_some(total as u64),
+            has_more: more == 1,
+            runs,
+        })
+    }
+
+    /// The run id of a job's run number (Huawei's `build_no`).
+    pub async fn run_by_number(
+        &self,
+        tenant: &str,
+        job: u64,
+        number: u64,
+    ) -> Result<Option<String>> {
+        Ok(self
+            .c()
+            .hget(self.keys.job_builds(tenant, job), number)
+            .await?)
+    }
+
+    /// The stream id of a run (its position in every run stream), for cursors.
+    pub async fn run_stream_id(&self, tenant: &str, run: &str) -> Result<Option<String>> {
+        Ok(self.c().hget(self.keys.run(tenant, run), "xid").await?)
+    }
+
+    /// Sets how long the tenant's runs are kept (ms); `None` restores the default.
+    pub async fn set_tenant_retention(&self, tenant: &str, ms: Option<u64>) -> Result<()> {
+        let mut c = self.c();
+        match ms {
+            Some(ms) => {
+                let _: () = c.hset(self.keys.tenant(tenant), "retention_ms", ms).await?;
+            }
+            None => {
+                let _: () = c.hdel(self.keys.tenant(tenant), "retention_ms").await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// How long the tenant's runs are kept (ms).
+    pub async fn tenant_retention(&self, tenant: &str) -> Result<u64> {
+        let v: Option<u64> = self
+            .c()
+            .hget(self.keys.tenant(tenant), "retention_ms")
+            .await?;
+        Ok(v.unwrap_or(self.retention.ttl_ms))
+    }
+
+    /// Waits up to `block_ms` for run ids recorded on a job's "done" stream after stream id
+    /// `after` (`$` for "from now"). Uses its own connection: the call blocks.
+    pub async fn wait_done(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        tenant: &str,
+        job: u64,
+        after: &str,
+        block_ms: usize,
+    ) -> Result<Vec<(String, String)>> {
+        let opts = redis::streams::StreamReadOptions::default()
+            .block(block_ms)
+            .count(100);
+        let reply: Option<redis::streams::StreamReadReply> = conn
+            .xread_options(&[self.keys.job_done(tenant, job)], &[after], &opts)
+            .await?;
+        Ok(reply
+            .into_iter()
+            .flat_map(|r| r.keys)
+            .flat_map(|k| k.ids)
+            .map(|e| {
+                let run = e.get::<String>("r").unwrap_or_default();
+                (e.id, run)
+            })
+            .collect())
+    }
+
+    /// The last id of a job's "done" stream ("0-0" when empty).
+    pub async fn done_head(&self, tenant: &str, job: u64) -> Result<String> {
+        let reply: redis::streams::StreamRangeReply = self
+            .c()
+            .xrevrange_count(self.keys.job_done(tenant, job), "+", "-", 1)
+            .await?;
+        Ok(reply
+            .ids
+            .first()
+            .map_or("0-0".to_string(), |e| e.id.clone()))
+    }
+
+    /// Trims every run stream of the tenant to its retention age (streams of schedules that
+    /// stopped firing are otherwise trimmed only by the next fire). Returns entries removed.
+    pub async fn sweep_retention(&self, tenant: &str, now: i64) -> Result<u64> {
+        let minid = (now - self.tenant_retention(tenant).await? as i64).max(0);
+        let mut c = self.c();
+        let jobs: Vec<u64> = c.zrange(self.keys.jobs(tenant), 0, -1).await?;
+        let mut removed: u64 = redis::cmd("XTRIM")
+            .arg(self.keys.tenant_runs(tenant))
+            .arg("MINID")
+            .arg(minid)
+            .query_async(&mut c)
+            .await?;
+        for job in jobs {
+            let scheds: Vec<String> = c.hkeys(self.keys.schedules(tenant, job)).await?;
+            let mut pipe = redis::pipe();
+            pipe.cmd("XTRIM")
+                .arg(self.keys.job_runs(tenant, job))
+                .arg("MINID")
+                .arg(minid);
+            for sid in &scheds {
+                pipe.cmd("XTRIM")
+                    .arg(self.keys.schedule_runs(tenant, sid))
+                    .arg("MINID")
+                    .arg(minid);
+            }
+            let counts: Vec<u64> = pipe.query_async(&mut c).await?;
+            removed += counts.iter().sum::<u64>();
+        }
+        Ok(removed)
+    }
+
+    /// Every tenant id.
+    pub async fn tenants(&self) -> Result<Vec<String>> {
+        Ok(self.c().smembers(self.keys.tenants()).await?)
+    }
+
+    /// Appends to the tenant's audit trail of configuration changes.
+    pub async fn record_action(&self, tenant: &str, a: &ActionLog) -> Result<()> {
+        let _: String = redis::cmd("XADD")
+            .arg(self.keys.actions(tenant))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(100_000)
+            .arg("*")
+            .arg("j")
+            .arg(a.job_id)
+            .arg("s")
+            .arg(a.schedule_id.as_deref().unwrap_or(""))
+            .arg("a")
+            .arg(&a.action)
+            .arg("d")
+            .arg(&a.detail)
+            .arg("k")
+            .arg(&a.actor)
+            .query_async(&mut self.c())
+            .await?;
+        Ok(())
+    }
+
+    /// The audit trail of a job (and one of its schedules), newest first, at most `limit`.
+    pub async fn action_logs(
+        &self,
+        tenant: &str,
+        job: u64,
+        schedule: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(i64, ActionLog)>> {
+        let mut out = Vec::new();
+        let mut hi = "+".to_string();
+        let job_s = job.to_string();
+        loop {
+            let reply: redis::streams::StreamRangeReply = self
+                .c()
+                .xrevrange_count(self.keys.actions(tenant), &hi, "-", 1000)
+                .await?;
+            let n = reply.ids.len();
+            for e in &reply.ids {
+                let get = |f: &str| e.get::<String>(f).unwrap_or_default();
+                if get("j") != job_s || schedule.is_some_and(|s| get("s") != s) {
+                    continue;
+                }
+                let ms =
+                    e.id.split('-')
+                        .next()
+                        .and_then(|x| x.parse().ok())
+                        .unwrap_or(0);
+                let sched = get("s");
+                out.push((
+                    ms,
+                    ActionLog {
+                        job_id: job,
+                        schedule_id: (!sched.is_empty()).then_some(sched),
+                        action: get("a"),
+                        detail: get("d"),
+                        actor: get("k"),
+                    },
+                ));
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+            match reply.ids.last() {
+                Some(last) if n == 1000 => hi = format!("({}", last.id),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+/// Which runs a query reads.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scope {
+    Schedule(String),
+    Job(u64),
+    Tenant,
+}
+
+/// The order of a run page.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Order {
+    NewestFirst,
+    OldestFirst,
+}
+
+/// One question to the run-log query engine; every dialect builds one of these.
+#[derive(Clone, Debug)]
+pub struct RunQuery {
+    pub tenant: String,
+    pub scope: Scope,
+    /// Keep runs with one of these outcomes (`success`, `failure`, `error`, `timeout`); empty
+    /// keeps every run, finished or not.
+    pub outcomes: Vec<String>,
+    /// Stream-time bounds (ms, inclusive): when the run was created, i.e. its fire.
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub order: Order,
+    /// Start after this stream id (cursor paging), in the query's order.
+    pub after: Option<String>,
+    pub skip: u64,
+    pub size: u64,
+    /// Count every match (the total); costs a walk of the range when filtered.
+    pub count: bool,
+}
+
+impl RunQuery {
+    pub fn new(tenant: &str, scope: Scope) -> RunQuery {
+        RunQuery {
+            tenant: tenant.to_string(),
+            scope,
+            outcomes: vec![],
+            from_ms: None,
+            to_ms: None,
+            order: Order::NewestFirst,
+            after: None,
+            skip: 0,
+            size: 10,
+            count: true,
+        }
+    }
+}
+
+/// One page of runs: (stream id, record), in the query's order.
+#[derive(Clone, Debug)]
+pub struct RunPage {
+    pub total: Option<u64>,
+    pub has_more: bool,
+    pub runs: Vec<(String, RunRecord)>,
+}
+
+/// An entry of the audit trail (SAP `actionLogs`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionLog {
+    pub job_id: u64,
+    pub schedule_id: Option<String>,
+    pub action: String,
+    pub detail: String,
+    /// The API key that made the change.
+    pub actor: String,
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> String {

@@ -154,6 +154,7 @@ async fn run_records_are_idempotent_on_the_run_id() {
         duration_ms: 3,
         executed_at: 5_003,
         log_line: "done".into(),
+        event: None,
     };
     assert_eq!(
         store

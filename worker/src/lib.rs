@@ -342,6 +342,11 @@ fn to_result(o: &Outcome, attempt: i64) -> Recorded {
         duration_ms: o.duration.as_millis() as u64,
         executed_at: o.started_at.timestamp_millis(),
         log_line,
+        event: o
+            .error
+            .as_ref()
+            .filter(|e| o.kind == OutcomeKind::Error && e.contains("SSRF guard"))
+            .map(|e| format!("Cannot start run: the target is blocked: {e}")),
     })
 }
 

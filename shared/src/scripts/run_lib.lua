@@ -3,15 +3,19 @@
 -- KEYS (one hash slot: the tenant's tag)
 --   1 run hash          2 job hash             3 job schedules hash
 --   4 job runs stream   5 schedule runs stream 6 job builds hash (run number -> run id)
---   7 schedule events stream
+--   7 schedule events stream  8 tenant runs stream  9 job "done" stream (completions, for live
+--   tails)  10 tenant hash (its optional `retention_ms` overrides ARGV 11)
 -- ARGV (common head)
 --   1 run id  2 tenant  3 job id  4 schedule id  5 nominal instant (ms)  6 now (ms)
 --   7 now as RFC 3339   8 leader owner  9 epoch  10 runs kept per stream  11 run record TTL (ms)
 --   12 check_active ("1": refuse when the job or schedule is inactive)
 --
 -- materialize() creates the run record in state SCHEDULED/SCHEDULED, gives it the next run
--- number of the job and indexes it in the job's and the schedule's streams, exactly once per
--- run id. Returns 1 when created, 0 when it existed, -1 when the job or schedule is gone,
+-- number of the job and indexes it in the tenant's, the job's and the schedule's streams under
+-- one stream id (the tenant stream's new id, so it is greater than the last id of the other
+-- two, which only ever receive ids from it), exactly once per run id. The streams are trimmed
+-- to the retention age (MINID) and to ARGV 10 entries (MAXLEN); the record expires with the
+-- retention age. Returns 1 when created, 0 when it existed, -1 when the job or schedule is gone,
 -- -2 when inactive (only with check_active).
 
 local function append_log(line)
@@ -34,17 +38,28 @@ local function materialize()
     end
   end
   local n = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+  local retention = tonumber(redis.call('HGET', KEYS[10], 'retention_ms') or ARGV[11])
+  local minid = tostring(math.max(0, tonumber(ARGV[6]) - retention))
+  local id = redis.call('XADD', KEYS[8], '*', 'r', ARGV[1], 'j', ARGV[3], 's', ARGV[4], 'n', n)
   redis.call('HSET', KEYS[1],
     'id', ARGV[1], 'tenant', ARGV[2], 'job', ARGV[3], 'sched', ARGV[4], 'n', n,
     'sched_at', ARGV[5], 'created', ARGV[6], 'status', 'SCHEDULED', 'state', 'SCHEDULED',
-    'attempt', 0, 'owner', ARGV[8], 'epoch', ARGV[9], 'text', '',
+    'attempt', 0, 'owner', ARGV[8], 'epoch', ARGV[9], 'text', '', 'xid', id,
     'log', ARGV[7] .. ' run ' .. n .. ' scheduled (leader ' .. ARGV[8] .. ', epoch ' .. ARGV[9] .. ')\n')
-  redis.call('PEXPIRE', KEYS[1], ARGV[11])
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[10], '*', 'r', ARGV[1], 's', ARGV[4], 'n', n)
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[10], '*', 'r', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], retention)
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[10], id, 'r', ARGV[1], 's', ARGV[4], 'n', n)
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[10], id, 'r', ARGV[1])
+  for _, i in ipairs({ 4, 5, 8 }) do
+    redis.call('XTRIM', KEYS[i], 'MINID', minid)
+  end
   redis.call('HSET', KEYS[6], n, ARGV[1])
   redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000, '*', 'm', 'Schedule invoked', 'l', 'INFO')
   return 1
+end
+
+-- Announces a run's result on the job's "done" stream (live tails read it).
+local function announce()
+  redis.call('XADD', KEYS[9], 'MAXLEN', '~', 1000, '*', 'r', ARGV[1])
 end
 
 local function finished()

@@ -1,5 +1,5 @@
 -- An asynchronous job reports its result (SAP "Update Job Run Log").
--- KEYS 1 run hash.  ARGV 1 "true"/"false"  2 message  3 now (ms)  4 now as RFC 3339
+-- KEYS 1 run hash  2 the job's "done" stream.  ARGV 1 "true"/"false"  2 message  3 now (ms)  4 now as RFC 3339
 --   5 job id  6 schedule id (the run must belong to them)
 -- Returns 1 when updated, -1 when no such run of that job and schedule.
 if redis.call('HGET', KEYS[1], 'job') ~= ARGV[5] or redis.call('HGET', KEYS[1], 'sched') ~= ARGV[6] then
@@ -15,4 +15,5 @@ redis.call('HSET', KEYS[1], 'status', 'COMPLETED', 'state', state, 'outcome', ou
   'text', ARGV[2], 'done_at', ARGV[3])
 local log = redis.call('HGET', KEYS[1], 'log') or ''
 redis.call('HSET', KEYS[1], 'log', log .. ARGV[4] .. ' job reported ' .. state .. ': ' .. ARGV[2] .. '\n')
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', 1000, '*', 'r', redis.call('HGET', KEYS[1], 'id'))
 return 1

@@ -1,0 +1,96 @@
+-- The run-log query engine: one page of a run stream, filtered, with the records it points to.
+--
+-- KEYS 1 stream (a tenant's, a job's or a schedule's runs).
+-- ARGV 1 lowest stream id ('-' or an id; '(' prefix = exclusive)
+--      2 highest stream id ('+' or an id; '(' prefix = exclusive)
+--      3 'desc' (newest first) or 'asc'
+--      4 matches to skip  5 page size  6 key prefix of run hashes
+--      7 outcomes to keep, comma-separated ('' keeps every run; e.g. 'failure,error')
+--      8 '1' to count every match (the total), '0' to stop after the page
+-- Returns { total (-1 when not counted), has_more (0/1), id1, record1, id2, record2, ... }
+-- where each record is an HGETALL field list. Entries whose record has expired are skipped.
+local lo, hi, order = ARGV[1], ARGV[2], ARGV[3]
+local skip, size = tonumber(ARGV[4]), tonumber(ARGV[5])
+local prefix, count = ARGV[6], ARGV[8] == '1'
+local want = {}
+local filtered = ARGV[7] ~= ''
+for o in string.gmatch(ARGV[7], '[^,]+') do want[o] = true end
+local out = { -1, 0 }
+
+-- Fast path: no filter, no upper bound, and no entry of the stream older than the lower bound
+-- (nothing past retention): the total is the stream length.
+local function ms_of(id)
+  return tonumber(string.match(id, '^%(?(%d+)'))
+end
+local whole = false
+if not filtered and hi == '+' then
+  if lo == '-' then
+    whole = true
+  else
+    local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+    whole = #first == 0 or ms_of(first[1][1]) >= ms_of(lo)
+  end
+end
+if whole then
+  local total = redis.call('XLEN', KEYS[1])
+  local entries
+  if order == 'desc' then
+    entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', skip + size + 1)
+  else
+    entries = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', skip + size + 1)
+  end
+  for i = skip + 1, math.min(#entries, skip + size) do
+    local e = entries[i]
+    local run = e[2][2]
+    local rec = redis.call('HGETALL', prefix .. run)
+    if #rec > 0 then
+      out[#out + 1] = e[1]
+      out[#out + 1] = rec
+    end
+  end
+  out[1] = total
+  if #entries > skip + size then out[2] = 1 end
+  return out
+end
+
+local matched, taken = 0, 0
+local batch = 512
+while true do
+  local entries
+  if order == 'desc' then
+    entries = redis.call('XREVRANGE', KEYS[1], hi, lo, 'COUNT', batch)
+  else
+    entries = redis.call('XRANGE', KEYS[1], lo, hi, 'COUNT', batch)
+  end
+  for i = 1, #entries do
+    local e = entries[i]
+    local key = prefix .. e[2][2]
+    local ok
+    if filtered then
+      local o = redis.call('HGET', key, 'outcome')
+      ok = o and want[o]
+    else
+      ok = redis.call('EXISTS', key) == 1
+    end
+    if ok then
+      matched = matched + 1
+      if matched > skip and taken < size then
+        taken = taken + 1
+        out[#out + 1] = e[1]
+        out[#out + 1] = redis.call('HGETALL', key)
+      elseif matched > skip + size then
+        out[2] = 1
+        if not count then
+          return out
+        end
+      end
+    end
+  end
+  if #entries < batch then
+    break
+  end
+  local last = entries[#entries][1]
+  if order == 'desc' then hi = '(' .. last else lo = '(' .. last end
+end
+if count then out[1] = matched end
+return out
