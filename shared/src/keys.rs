@@ -17,6 +17,7 @@
 //! | `ns:T:sched:<scheduleId>:runs` | stream | one entry per run of the schedule (`r` run id) |
 //! | `ns:T:sched:<scheduleId>:events` | stream | the schedule's event log (`m` message, `l` level) |
 //! | `ns:T:run:<runId>` | hash | the run record |
+//! | `ns:T:run:<runId>:log` | list | extra lines of the run's text log, when there are any |
 //! | `ns:T:runs` | stream | one entry per run of the tenant (`r` run, `j` job, `s` schedule, `n` number); its ids are the ids of the run in every run stream |
 //! | `ns:T:job:<jobId>:done` | stream | run ids as their results are recorded (live tails) |
 //! | `ns:T:schedjobs` | hash | schedule id → job id |
@@ -84,6 +85,10 @@ impl Keys {
     }
     pub fn schedule_events(&self, tenant: &str, schedule: &str) -> String {
         format!("{}:sched:{}:events", self.t(tenant), schedule)
+    }
+    /// Extra lines of a run's text log (redeliveries, duplicates, async reports).
+    pub fn run_log(&self, tenant: &str, run: &str) -> String {
+        format!("{}:run:{}:log", self.t(tenant), run)
     }
     pub fn tenant_runs(&self, tenant: &str) -> String {
         format!("{}:runs", self.t(tenant))

@@ -115,7 +115,11 @@ pub struct RunRecord {
     pub duration_ms: Option<u64>,
     pub attempt: u32,
     pub worker: Option<String>,
+    /// Leader that materialised the run, and its fencing epoch.
+    pub owner: String,
+    pub epoch: u64,
     /// The run's text log: one line per step, each starting with an RFC 3339 timestamp.
+    /// Filled by [`RunRecord::text_log`] where a caller asks for it.
     pub log: String,
 }
 
@@ -142,17 +146,61 @@ impl RunRecord {
                 "done_at" => r.completed_at = v.parse().ok(),
                 "http" => r.http_status = v.parse().ok(),
                 "text" => r.run_text = v.clone(),
-                "outcome" => r.outcome = Some(v.clone()),
+                "outcome" => r.outcome = Some(v.clone()).filter(|o| !o.is_empty()),
                 "body" => r.response_body = Some(v.clone()),
                 "err" => r.error = Some(v.clone()),
                 "dur" => r.duration_ms = v.parse().ok(),
                 "attempt" => r.attempt = v.parse().unwrap_or(0),
                 "worker" => r.worker = Some(v.clone()),
-                "log" => r.log = v.clone(),
+                "owner" => r.owner = v.clone(),
+                "epoch" => r.epoch = v.parse().unwrap_or(0),
                 _ => {}
             }
         }
         seen_id.then_some(r)
+    }
+}
+
+impl RunRecord {
+    /// The run's text log: lines derived from the record's fields, merged in time order with
+    /// the `extra` lines stored beside it (redeliveries, duplicates, async reports).
+    pub fn text_log(&self, extra: &[String]) -> String {
+        let at = crate::schedule::format_instant;
+        let mut lines: Vec<String> = vec![format!(
+            "{} run {} scheduled for {} by leader {} (epoch {})",
+            at(self.created_at),
+            self.number,
+            at(self.scheduled_at),
+            self.owner,
+            self.epoch
+        )];
+        if let Some(exec) = self.executed_at {
+            lines.push(format!(
+                "{} attempt {} started on {}",
+                at(exec),
+                self.attempt,
+                self.worker.as_deref().unwrap_or("a worker")
+            ));
+            if self.state != "TRIGGERED" {
+                let end = exec + self.duration_ms.unwrap_or(0) as i64;
+                let http = self.http_status.map(|h| format!(" HTTP {h}")).unwrap_or_default();
+                let err = self.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default();
+                lines.push(format!(
+                    "{} attempt {}: {}{}{} in {} ms",
+                    at(end),
+                    self.attempt,
+                    self.state,
+                    http,
+                    err,
+                    self.duration_ms.unwrap_or(0)
+                ));
+            }
+        }
+        lines.extend(extra.iter().cloned());
+        lines.sort();
+        let mut out = lines.join("\n");
+        out.push('\n');
+        out
     }
 }
 

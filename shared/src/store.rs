@@ -97,7 +97,6 @@ pub struct RunResult {
     pub error: Option<String>,
     pub duration_ms: u64,
     pub executed_at: i64,
-    pub log_line: String,
     /// An ERROR entry for the schedule's event log (e.g. the target was blocked).
     pub event: Option<String>,
 }
@@ -551,6 +550,7 @@ impl Store {
             .key(k.tenant_runs(t))
             .key(k.job_done(t, m.job_id))
             .key(k.tenant(t))
+            .key(k.run_log(t, &m.run_id))
             .arg(&m.run_id)
             .arg(t)
             .arg(m.job_id)
@@ -602,7 +602,6 @@ impl Store {
             .arg(r.error.as_deref().unwrap_or(""))
             .arg(r.duration_ms)
             .arg(r.executed_at)
-            .arg(&r.log_line)
             .arg(r.event.as_deref().unwrap_or(""));
         Ok(inv.invoke_async(&mut self.c()).await?)
     }
@@ -623,6 +622,7 @@ impl Store {
             .run_update
             .key(self.keys.run(tenant, run))
             .key(self.keys.job_done(tenant, job))
+            .key(self.keys.run_log(tenant, run))
             .arg(if success { "true" } else { "false" })
             .arg(message)
             .arg(now)
@@ -634,9 +634,17 @@ impl Store {
         Ok(r == 1)
     }
 
+    /// One run with its complete text log.
     pub async fn run(&self, tenant: &str, run: &str) -> Result<Option<RunRecord>> {
-        let fields: Vec<(String, String)> = self.c().hgetall(self.keys.run(tenant, run)).await?;
-        Ok(RunRecord::from_fields(&fields))
+        let (fields, extra): (Vec<(String, String)>, Vec<String>) = redis::pipe()
+            .hgetall(self.keys.run(tenant, run))
+            .lrange(self.keys.run_log(tenant, run), 0, -1)
+            .query_async(&mut self.c())
+            .await?;
+        Ok(RunRecord::from_fields(&fields).map(|mut r| {
+            r.log = r.text_log(&extra);
+            r
+        }))
     }
 
     /// A page of a schedule's runs, newest first when `desc`, and the stream's length.

@@ -153,7 +153,6 @@ async fn run_records_are_idempotent_on_the_run_id() {
         error: None,
         duration_ms: 3,
         executed_at: 5_003,
-        log_line: "done".into(),
         event: None,
     };
     assert_eq!(

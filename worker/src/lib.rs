@@ -267,7 +267,7 @@ impl Inner {
             signing_secret: None,
         };
         let outcome = self.executor.execute(&action, &meta).await;
-        let result = to_result(&outcome, attempt);
+        let result = to_result(&outcome);
         metrics::counter!("chime_runs_executed_total", "outcome" => result.outcome_label())
             .increment(1);
         let recorded = retry(|| {
@@ -300,7 +300,7 @@ fn chrono_now() -> i64 {
 }
 
 /// SAP's reading of an HTTP outcome.
-fn to_result(o: &Outcome, attempt: i64) -> Recorded {
+fn to_result(o: &Outcome) -> Recorded {
     let (status, state, outcome) = match o.kind {
         OutcomeKind::Success => (run_status::COMPLETED, run_state::SUCCESS, "success"),
         OutcomeKind::Accepted => (run_status::RUNNING, run_state::ACK_RECVD, ""),
@@ -319,18 +319,6 @@ fn to_result(o: &Outcome, attempt: i64) -> Recorded {
             None => String::new(),
         },
     };
-    let log_line = format!(
-        "attempt {attempt}: {} {}{} in {} ms",
-        state,
-        o.http_status
-            .map(|s| format!("HTTP {s}"))
-            .unwrap_or_default(),
-        o.error
-            .as_ref()
-            .map(|e| format!(" ({e})"))
-            .unwrap_or_default(),
-        o.duration.as_millis()
-    );
     Recorded(RunResult {
         status,
         state,
@@ -341,7 +329,6 @@ fn to_result(o: &Outcome, attempt: i64) -> Recorded {
         error: o.error.clone(),
         duration_ms: o.duration.as_millis() as u64,
         executed_at: o.started_at.timestamp_millis(),
-        log_line,
         event: o
             .error
             .as_ref()

@@ -12,7 +12,9 @@ for i = 1, #entries do
   redis.call('XDEL', KEYS[7], entries[i][1])
   local fields = entries[i][2]
   for j = 1, #fields, 2 do
-    if fields[j] == 'r' then redis.call('DEL', ARGV[3] .. fields[j + 1]) end
+    if fields[j] == 'r' then
+      redis.call('DEL', ARGV[3] .. fields[j + 1], ARGV[3] .. fields[j + 1] .. ':log')
+    end
   end
 end
 local scheds = redis.call('HKEYS', KEYS[2])

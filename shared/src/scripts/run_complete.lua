@@ -2,7 +2,7 @@
 -- KEYS: as run_lib.lua.  ARGV: the common head, then
 --   13 worker id  14 runStatus  15 runState  16 outcome  17 HTTP status ('' if none)
 --   18 run text  19 response body ('' if none)  20 error ('' if none)  21 duration (ms)
---   22 execution start (ms)  23 log line  24 entry for the schedule's event log ('' if none)
+--   22 execution start (ms)  23 entry for the schedule's event log ('' if none)
 -- Returns 1 when recorded, 0 when the run already had its result, -1 when the job is gone.
 local m = materialize()
 if m == -1 then
@@ -20,9 +20,8 @@ end
 if ARGV[17] ~= '' then redis.call('HSET', KEYS[1], 'http', ARGV[17]) end
 if ARGV[19] ~= '' then redis.call('HSET', KEYS[1], 'body', ARGV[19]) end
 if ARGV[20] ~= '' then redis.call('HSET', KEYS[1], 'err', ARGV[20]) end
-append_log(ARGV[23])
-if ARGV[24] ~= '' then
-  redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000, '*', 'm', ARGV[24], 'l', 'ERROR')
+if ARGV[23] ~= '' then
+  redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000, '*', 'm', ARGV[23], 'l', 'ERROR')
 end
 announce()
 return 1

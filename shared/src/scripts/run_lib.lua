@@ -4,7 +4,9 @@
 --   1 run hash          2 job hash             3 job schedules hash
 --   4 job runs stream   5 schedule runs stream 6 job builds hash (run number -> run id)
 --   7 schedule events stream  8 tenant runs stream  9 job "done" stream (completions, for live
---   tails)  10 tenant hash (its optional `retention_ms` overrides ARGV 11)
+--   tails)  10 tenant hash (its optional `retention_ms` overrides ARGV 11)  11 the run's list of
+--   extra log lines (redeliveries, duplicates, async reports; the usual lines derive from the
+--   record's fields, which keeps the record a small listpack-encoded hash)
 -- ARGV (common head)
 --   1 run id  2 tenant  3 job id  4 schedule id  5 nominal instant (ms)  6 now (ms)
 --   7 now as RFC 3339   8 leader owner  9 epoch  10 runs kept per stream  11 run record TTL (ms)
@@ -19,8 +21,11 @@
 -- -2 when inactive (only with check_active).
 
 local function append_log(line)
-  local log = redis.call('HGET', KEYS[1], 'log') or ''
-  redis.call('HSET', KEYS[1], 'log', log .. ARGV[7] .. ' ' .. line .. '\n')
+  redis.call('RPUSH', KEYS[11], ARGV[7] .. ' ' .. line)
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then
+    redis.call('PEXPIRE', KEYS[11], ttl)
+  end
 end
 
 local function materialize()
@@ -44,8 +49,7 @@ local function materialize()
   redis.call('HSET', KEYS[1],
     'id', ARGV[1], 'tenant', ARGV[2], 'job', ARGV[3], 'sched', ARGV[4], 'n', n,
     'sched_at', ARGV[5], 'created', ARGV[6], 'status', 'SCHEDULED', 'state', 'SCHEDULED',
-    'attempt', 0, 'owner', ARGV[8], 'epoch', ARGV[9], 'text', '', 'xid', id,
-    'log', ARGV[7] .. ' run ' .. n .. ' scheduled (leader ' .. ARGV[8] .. ', epoch ' .. ARGV[9] .. ')\n')
+    'attempt', 0, 'owner', ARGV[8], 'epoch', ARGV[9], 'xid', id)
   redis.call('PEXPIRE', KEYS[1], retention)
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[10], id, 'r', ARGV[1], 's', ARGV[4], 'n', n)
   redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[10], id, 'r', ARGV[1])

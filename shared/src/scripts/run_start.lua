@@ -13,5 +13,7 @@ end
 local attempt = redis.call('HINCRBY', KEYS[1], 'attempt', 1)
 redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'state', 'TRIGGERED', 'exec_at', ARGV[6],
   'worker', ARGV[13])
-append_log('attempt ' .. attempt .. ' triggered by worker ' .. ARGV[13])
+if attempt > 1 then
+  append_log('attempt ' .. (attempt - 1) .. ' did not finish; run redelivered to worker ' .. ARGV[13])
+end
 return attempt

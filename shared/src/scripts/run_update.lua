@@ -1,5 +1,5 @@
 -- An asynchronous job reports its result (SAP "Update Job Run Log").
--- KEYS 1 run hash  2 the job's "done" stream.  ARGV 1 "true"/"false"  2 message  3 now (ms)  4 now as RFC 3339
+-- KEYS 1 run hash  2 the job's "done" stream  3 the run's extra log lines.  ARGV 1 "true"/"false"  2 message  3 now (ms)  4 now as RFC 3339
 --   5 job id  6 schedule id (the run must belong to them)
 -- Returns 1 when updated, -1 when no such run of that job and schedule.
 if redis.call('HGET', KEYS[1], 'job') ~= ARGV[5] or redis.call('HGET', KEYS[1], 'sched') ~= ARGV[6] then
@@ -13,7 +13,10 @@ if ARGV[1] == 'true' then
 end
 redis.call('HSET', KEYS[1], 'status', 'COMPLETED', 'state', state, 'outcome', outcome,
   'text', ARGV[2], 'done_at', ARGV[3])
-local log = redis.call('HGET', KEYS[1], 'log') or ''
-redis.call('HSET', KEYS[1], 'log', log .. ARGV[4] .. ' job reported ' .. state .. ': ' .. ARGV[2] .. '\n')
+redis.call('RPUSH', KEYS[3], ARGV[4] .. ' job reported ' .. state .. ': ' .. ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[3], ttl)
+end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', 1000, '*', 'r', redis.call('HGET', KEYS[1], 'id'))
 return 1
