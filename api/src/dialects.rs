@@ -114,6 +114,20 @@ fn a1base_run(r: &RunRecord) -> Value {
 /// A1Base: a cron job's execution history, newest first, with `page` (from 1), `limit`
 /// (1-100, default 20), `status`, `start_date` and `end_date`. Only executed runs (those with
 /// an outcome) are listed.
+#[utoipa::path(
+    get, path = "/v1/cron-jobs/{accountId}/logs/{cronJobId}", tag = "a1base", operation_id = "a1baseCronJobLogs",
+    summary = "A cron job's execution history, newest first (executed runs only)",
+    params(
+        ("accountId" = String, Path, description = "The account: the key's tenant id"),
+        ("cronJobId" = String, Path, description = "The cron job: a job id"),
+        crate::openapi::A1BaseQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of executions", body = crate::openapi::A1BaseLogPage),
+        crate::openapi::A1BaseErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn a1base_logs(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -182,7 +196,7 @@ async fn a1base_inner(
     query.outcomes = outcomes;
     query.from_ms = Some(start.unwrap_or(floor).max(floor));
     query.to_ms = end;
-    query.skip = ((page - 1) * limit) as u64;
+    query.skip = ((page - 1) as u64).saturating_mul(limit as u64);
     query.size = limit as u64;
     let res = s.store.query_runs(&query).await?;
     let total = res.total.unwrap_or(0);
@@ -215,6 +229,19 @@ fn apify_error(e: ApiError) -> Response {
 
 /// Apify: the schedule's event log, oldest first, the latest 1,000 entries at most. The key
 /// may also be given as the `token` query parameter, as Apify allows.
+#[utoipa::path(
+    get, path = "/v2/schedules/{scheduleId}/log", tag = "apify", operation_id = "apifyScheduleLog",
+    summary = "A schedule's event log, oldest first (the latest 1,000 entries at most)",
+    params(
+        ("scheduleId" = String, Path, description = "The schedule id"),
+        crate::openapi::ApifyQuery,
+    ),
+    responses(
+        (status = 200, description = "The log", body = crate::openapi::ApifyLog),
+        crate::openapi::ApifyErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []), ("queryToken" = []))
+)]
 async fn apify_log(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -258,6 +285,20 @@ fn huawei_error(e: ApiError) -> Response {
 /// from `start_offset` up to `end_offset` or `size` bytes, whichever is first, and `has_more`
 /// is true while the run is live or more text remains. `sort=DESC` returns the lines of that
 /// slice newest first.
+#[utoipa::path(
+    get, path = "/v1/log/{jobId}/{buildNo}/real-time-log", tag = "huawei", operation_id = "huaweiRealTimeLog",
+    summary = "A slice of a run's text log, by byte offsets",
+    params(
+        ("jobId" = String, Path, description = "The job id"),
+        ("buildNo" = u64, Path, minimum = 1, description = "The run number (1, 2, 3 … in fire order)"),
+        crate::openapi::HuaweiQuery,
+    ),
+    responses(
+        (status = 200, description = "The slice", body = crate::openapi::HuaweiLog),
+        crate::openapi::HuaweiErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn huawei_log(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -309,13 +350,9 @@ async fn huawei_log(
             s.store.run(&tenant.id, &run_id).await?.ok_or_else(|| {
                 ApiError::NotFound(format!("build {number} of job {raw} not found"))
             })?;
-        let log = run.log.as_bytes();
-        let from = (start as usize).min(log.len());
-        let to = (end as usize)
-            .min(from + size as usize)
-            .min(log.len())
-            .max(from);
-        let mut text = String::from_utf8_lossy(&log[from..to]).to_string();
+        let log = run.log.as_str();
+        let (from, to) = log_window(log, start, end, size);
+        let mut text = log[from..to].to_string();
         if desc {
             text = text.split_inclusive('\n').rev().collect();
         }
@@ -337,6 +374,29 @@ async fn huawei_log(
     }
     .await
     .unwrap_or_else(huawei_error)
+}
+
+/// The byte window `[from, to)` of `log` for a request: from `start` up to `end` or `size`
+/// bytes, whichever is first, never splitting a character (a window that would hold only part
+/// of one holds the whole character), so reading on from `to` reassembles the text exactly.
+fn log_window(log: &str, start: u64, end: u64, size: u64) -> (usize, usize) {
+    let len = log.len();
+    let mut from = (start.min(len as u64)) as usize;
+    while !log.is_char_boundary(from) {
+        from += 1;
+    }
+    let limit = (end.min(start.saturating_add(size)).min(len as u64) as usize).max(from);
+    let mut to = limit;
+    while !log.is_char_boundary(to) {
+        to -= 1;
+    }
+    if to == from && limit > from {
+        to = from + 1;
+        while !log.is_char_boundary(to) {
+            to += 1;
+        }
+    }
+    (from, to)
 }
 
 // ------------------------------------------------------------------------------------ Losant
@@ -421,6 +481,19 @@ async fn job_names(
 }
 
 /// Losant: one job log (a run) of the application.
+#[utoipa::path(
+    get, path = "/applications/{applicationId}/jobLogs/{jobLogId}", tag = "losant", operation_id = "losantJobLog",
+    summary = "One job log (a run) of the application",
+    params(
+        ("applicationId" = String, Path, description = "The application: the key's tenant id"),
+        ("jobLogId" = String, Path, description = "The job log: a run id"),
+    ),
+    responses(
+        (status = 200, description = "The job log", body = crate::openapi::LosantJobLog),
+        crate::openapi::LosantErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn losant_one(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -445,6 +518,19 @@ async fn losant_one(
 /// Losant: the application's job logs, `page` (from 0), `perPage` (1-1000, default 100),
 /// `sortField` (`runQueuedAt`, the only order the run log keeps), `sortDirection` (`asc`
 /// default, or `desc`).
+#[utoipa::path(
+    get, path = "/applications/{applicationId}/jobLogs", tag = "losant", operation_id = "losantJobLogs",
+    summary = "The application's job logs (runs)",
+    params(
+        ("applicationId" = String, Path, description = "The application: the key's tenant id"),
+        crate::openapi::LosantQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of job logs", body = crate::openapi::LosantJobLogList),
+        crate::openapi::LosantErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn losant_list(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -489,7 +575,7 @@ async fn losant_list(
         let mut query = RunQuery::new(&tenant.id, Scope::Tenant);
         query.from_ms = Some(retention_floor(&s, &tenant.id).await?);
         query.order = order;
-        query.skip = (page * per_page) as u64;
+        query.skip = (page as u64).saturating_mul(per_page as u64);
         query.size = per_page as u64;
         let res = s.store.query_runs(&query).await?;
         let records: Vec<&RunRecord> = res.runs.iter().map(|(_, r)| r).collect();
@@ -518,6 +604,17 @@ async fn losant_list(
 
 /// Server-Sent Events: each run of the job as its result is recorded (event `run`, SAP's
 /// run-log entry with chime's details).
+#[utoipa::path(
+    get, path = "/scheduler/jobs/{jobId}/runs/stream", tag = "live", operation_id = "liveTail",
+    summary = "Server-Sent Events: each run of the job as its result is recorded",
+    description = "Each event is named `run`, has the run id as its id, and carries the run in detail (the `RunDetail` schema) as JSON data. Comments keep the connection alive.",
+    params(("jobId" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn live_tail(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -577,6 +674,24 @@ async fn live_tail(
 
 /// Streams the job's runs oldest first as NDJSON (or CSV with `Accept: text/csv`), optionally
 /// within `from` and `to` (ISO 8601).
+#[utoipa::path(
+    get, path = "/scheduler/jobs/{jobId}/runs/export", tag = "live", operation_id = "exportRuns",
+    summary = "The job's runs, oldest first, as NDJSON or (with `Accept: text/csv`) CSV",
+    params(
+        ("jobId" = String, Path, description = "The job id"),
+        ("Accept" = Option<String>, Header, nullable = false, description = "`text/csv` for CSV; NDJSON otherwise"),
+        crate::openapi::ExportQuery,
+    ),
+    responses(
+        (status = 200, description = "The runs: one `RunDetail` JSON object per line, or CSV with the header `runId,runNumber,scheduleId,scheduleTimestamp,executionTimestamp,completionTimestamp,runStatus,runState,outcome,httpStatus,durationMs,errorMessage`",
+            content(
+                (crate::openapi::RunDetail = "application/x-ndjson"),
+                (String = "text/csv"),
+            )),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn export(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -697,6 +812,26 @@ mod tests {
         assert_eq!(parse_iso("2024-01-01T00:00:00Z"), Some(1_704_067_200_000));
         assert_eq!(parse_iso("2024-01-01"), Some(1_704_067_200_000));
         assert_eq!(parse_iso("yesterday"), None);
+    }
+
+    #[test]
+    fn log_windows_never_split_characters() {
+        let log = "ab✓cd注文\n";
+        let mut out = String::new();
+        let mut at = 0u64;
+        loop {
+            let (from, to) = log_window(log, at, u64::MAX, 2);
+            if from == to {
+                break;
+            }
+            out.push_str(&log[from..to]);
+            at = to as u64;
+        }
+        assert_eq!(out, log);
+        assert_eq!(log_window(log, 3, 100, 1), (5, 5));
+        assert_eq!(log_window(log, 2, 100, 1), (2, 5), "a whole character");
+        assert_eq!(log_window(log, 0, 0, 10), (0, 0));
+        assert_eq!(log_window(log, 100, 200, 10), (log.len(), log.len()));
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! `/scheduler`, and the ops endpoints. Stateless: every request reads and writes Redis.
 //!
 //! Modules: [`auth`] (who is calling), [`error`] (the one error shape), [`input`] (request
-//! validation), [`views`] (response shapes), [`routes`] (handlers).
+//! validation), [`views`] (response shapes), [`routes`] (handlers), [`openapi`] (the OpenAPI
+//! document served at `/openapi.json` and rendered at `/docs`).
 
 pub mod auth;
 pub mod dialects;
 pub mod error;
 pub mod input;
+pub mod openapi;
 pub mod routes;
 pub mod views;
 

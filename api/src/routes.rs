@@ -3,6 +3,7 @@
 use crate::auth::{Admin, Tenant, SCOPES};
 use crate::error::{ApiError, ApiResult};
 use crate::input::{self, object, query_u64};
+use crate::openapi::ApiDoc;
 use crate::{views, AppState};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
@@ -19,6 +20,8 @@ use rand::RngCore;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Instant;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
 
 type Q = Query<HashMap<String, String>>;
 
@@ -26,12 +29,9 @@ type Q = Query<HashMap<String, String>>;
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_request_bytes;
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route(
-            "/metrics",
-            get(|| async { chime_shared::telemetry::metrics().render() }),
-        )
+        .route("/metrics", get(metrics))
         .route("/admin/tenants", post(create_tenant))
         .route("/admin/tenants/{tenant}", put(configure_tenant))
         .route("/admin/tenants/{tenant}/keys", post(create_key))
@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
             put(update_run).get(get_run),
         )
         .merge(crate::dialects::routes())
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(observe))
@@ -83,6 +84,32 @@ async fn observe(req: Request, next: Next) -> Response {
     resp
 }
 
+#[utoipa::path(
+    get, path = "/healthz", tag = "ops", operation_id = "healthz",
+    summary = "Liveness",
+    responses((status = 200, description = "The process is up", body = String, content_type = "text/plain", example = "ok"))
+)]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+#[utoipa::path(
+    get, path = "/metrics", tag = "ops", operation_id = "metrics",
+    summary = "Prometheus metrics",
+    responses((status = 200, description = "Metrics in the Prometheus text format", body = String, content_type = "text/plain"))
+)]
+async fn metrics() -> String {
+    chime_shared::telemetry::metrics().render()
+}
+
+#[utoipa::path(
+    get, path = "/readyz", tag = "ops", operation_id = "readyz",
+    summary = "Readiness: Redis and RabbitMQ reachable",
+    responses(
+        (status = 200, description = "Ready", body = String, content_type = "text/plain", example = "ready"),
+        (status = 503, description = "Redis or RabbitMQ is not reachable; the text names which", body = String, content_type = "text/plain"),
+    )
+)]
 async fn readyz(State(s): State<AppState>) -> Response {
     if let Err(e) = s.store.ping().await {
         return (StatusCode::SERVICE_UNAVAILABLE, format!("redis: {e}")).into_response();
@@ -135,6 +162,19 @@ fn random_hex(bytes: usize) -> String {
 
 // ---------------------------------------------------------------- admin
 
+#[utoipa::path(
+    post, path = "/admin/tenants", tag = "admin", operation_id = "createTenant",
+    summary = "Create a tenant",
+    request_body = crate::openapi::CreateTenantRequest,
+    responses(
+        (status = 201, description = "The tenant", body = crate::openapi::TenantCreated),
+        (status = 400, description = "Invalid body", body = crate::openapi::SapError),
+        (status = 401, description = "Missing or invalid admin token", body = crate::openapi::SapError),
+        (status = 413, description = "The body is too large", body = crate::openapi::SapError),
+        (status = 500, description = "A server fault", body = crate::openapi::SapError),
+    ),
+    security(("adminToken" = []))
+)]
 async fn create_tenant(
     State(s): State<AppState>,
     _: Admin,
@@ -158,6 +198,21 @@ async fn create_tenant(
     Ok((StatusCode::CREATED, Json(json!({"id": id, "name": name}))).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/admin/tenants/{tenantId}/keys", tag = "admin", operation_id = "createKey",
+    summary = "Create an API key for a tenant",
+    params(("tenantId" = String, Path, description = "The tenant id")),
+    request_body = crate::openapi::CreateKeyRequest,
+    responses(
+        (status = 201, description = "The key; its secret is shown only here", body = crate::openapi::ApiKeyCreated),
+        (status = 400, description = "Invalid body", body = crate::openapi::SapError),
+        (status = 401, description = "Missing or invalid admin token", body = crate::openapi::SapError),
+        (status = 404, description = "No such tenant", body = crate::openapi::SapError),
+        (status = 413, description = "The body is too large", body = crate::openapi::SapError),
+        (status = 500, description = "A server fault", body = crate::openapi::SapError),
+    ),
+    security(("adminToken" = []))
+)]
 async fn create_key(
     State(s): State<AppState>,
     _: Admin,
@@ -263,6 +318,19 @@ async fn schedule_views(s: &AppState, tenant: &str, job: &Job) -> ApiResult<Vec<
     Ok(out)
 }
 
+#[utoipa::path(
+    post, path = "/scheduler/jobs", tag = "sap", operation_id = "createJob",
+    summary = "Create a job with its schedules",
+    request_body = crate::openapi::JobRequest,
+    responses(
+        (status = 201, description = "The job with its schedules", body = crate::openapi::SapJob,
+            headers(("Location" = String, description = "`/scheduler/jobs/{jobId}`"))),
+        (status = 409, description = "A job of that name exists", body = crate::openapi::SapError),
+        (status = 413, description = "The body is too large", body = crate::openapi::SapError),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn create_job(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -323,6 +391,16 @@ async fn store_new_job(
     Ok((job, views_out))
 }
 
+#[utoipa::path(
+    get, path = "/scheduler/jobs/{jobId}", tag = "sap", operation_id = "getJob",
+    summary = "Read a job",
+    params(("jobId" = String, Path, description = "The job id"), crate::openapi::DisplaySchedulesQuery),
+    responses(
+        (status = 200, description = "The job", body = crate::openapi::SapJob),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn get_job(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -340,6 +418,16 @@ async fn get_job(
     Ok(Json(views::job(&job, schedules)))
 }
 
+#[utoipa::path(
+    get, path = "/scheduler/jobs", tag = "sap", operation_id = "listJobs",
+    summary = "List jobs, or fetch one by name or id",
+    params(crate::openapi::JobListQuery),
+    responses(
+        (status = 200, description = "A page of jobs; with `name` or `jobId`, the one job", body = crate::openapi::JobListOrJob),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn list_jobs(State(s): State<AppState>, tenant: Tenant, Query(q): Q) -> ApiResult<Response> {
     tenant.require("read")?;
     let display = q.get("displaySchedules").is_some_and(|v| v == "true");
@@ -398,6 +486,21 @@ async fn list_jobs(State(s): State<AppState>, tenant: Tenant, Query(q): Q) -> Ap
     .into_response())
 }
 
+#[utoipa::path(
+    put, path = "/scheduler/jobs/{jobId}", tag = "sap", operation_id = "configureJob",
+    summary = "Configure a job by id, or replace or create one by name",
+    params(("jobId" = String, Path, description = "The job id, or (for PUT) a job name: configuring by name replaces the job or creates it")),
+    request_body = crate::openapi::JobUpdateRequest,
+    responses(
+        (status = 200, description = "By id: `{\"success\": true}`. By name, an existing job: the job with its new schedules", body = crate::openapi::Success),
+        (status = 201, description = "By name, a new job: the job with its schedules", body = crate::openapi::SapJob,
+            headers(("Location" = String, description = "`/scheduler/jobs/{jobId}`"))),
+        (status = 409, description = "Another job has that name", body = crate::openapi::SapError),
+        (status = 413, description = "The body is too large", body = crate::openapi::SapError),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn put_job(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -520,6 +623,16 @@ async fn upsert_job_by_name(
     }
 }
 
+#[utoipa::path(
+    delete, path = "/scheduler/jobs/{jobId}", tag = "sap", operation_id = "deleteJob",
+    summary = "Delete a job with its schedules and runs",
+    params(("jobId" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "Deleted", body = crate::openapi::Success),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn delete_job(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -552,6 +665,15 @@ async fn delete_job(
     Ok(Json(json!({"success": true})))
 }
 
+#[utoipa::path(
+    get, path = "/scheduler/jobCount", tag = "sap", operation_id = "jobCount",
+    summary = "Count the tenant's active and inactive jobs",
+    responses(
+        (status = 200, description = "The counts", body = crate::openapi::JobCount),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn job_count(State(s): State<AppState>, tenant: Tenant) -> ApiResult<Json<Value>> {
     tenant.require("read")?;
     let (active, inactive) = s.store.job_counts(&tenant.id).await?;
@@ -569,6 +691,19 @@ async fn load_schedule(s: &AppState, tenant: &Tenant, job: &Job, sid: &str) -> A
         })
 }
 
+#[utoipa::path(
+    post, path = "/scheduler/jobs/{jobId}/schedules", tag = "sap", operation_id = "createSchedule",
+    summary = "Create a schedule of a job",
+    params(("jobId" = String, Path, description = "The job id")),
+    request_body = crate::openapi::ScheduleRequest,
+    responses(
+        (status = 201, description = "The schedule", body = crate::openapi::SapSchedule,
+            headers(("Location" = String, description = "`/scheduler/jobs/{jobId}/schedules/{scheduleId}`"))),
+        (status = 413, description = "The body is too large", body = crate::openapi::SapError),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn create_schedule(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -607,6 +742,16 @@ async fn create_schedule(
         .into_response())
 }
 
+#[utoipa::path(
+    get, path = "/scheduler/jobs/{jobId}/schedules", tag = "sap", operation_id = "listSchedules",
+    summary = "List a job's schedules",
+    params(("jobId" = String, Path, description = "The job id"), crate::openapi::ScheduleListQuery),
+    responses(
+        (status = 200, description = "A page of schedules", body = crate::openapi::ScheduleList),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn list_schedules(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -644,6 +789,16 @@ async fn list_schedules(
     ))
 }
 
+#[utoipa::path(
+    get, path = "/scheduler/jobs/{jobId}/schedules/{scheduleId}", tag = "sap", operation_id = "getSchedule",
+    summary = "Read a schedule",
+    params(("jobId" = String, Path, description = "The job id"), ("scheduleId" = String, Path, description = "The schedule id"), crate::openapi::DisplayLogsQuery),
+    responses(
+        (status = 200, description = "The schedule", body = crate::openapi::SapSchedule),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn get_schedule(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -668,6 +823,18 @@ async fn get_schedule(
     Ok(Json(v))
 }
 
+#[utoipa::path(
+    put, path = "/scheduler/jobs/{jobId}/schedules/{scheduleId}", tag = "sap", operation_id = "configureSchedule",
+    summary = "Configure a schedule",
+    params(("jobId" = String, Path, description = "The job id"), ("scheduleId" = String, Path, description = "The schedule id")),
+    request_body = crate::openapi::ScheduleUpdateRequest,
+    responses(
+        (status = 200, description = "The schedule", body = crate::openapi::SapSchedule),
+        (status = 413, description = "The body is too large", body = crate::openapi::SapError),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn put_schedule(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -695,6 +862,16 @@ async fn put_schedule(
     Ok(Json(views::schedule(&sc, job.id, next)))
 }
 
+#[utoipa::path(
+    delete, path = "/scheduler/jobs/{jobId}/schedules/{scheduleId}", tag = "sap", operation_id = "deleteSchedule",
+    summary = "Delete a schedule",
+    params(("jobId" = String, Path, description = "The job id"), ("scheduleId" = String, Path, description = "The schedule id")),
+    responses(
+        (status = 200, description = "Deleted", body = crate::openapi::Success),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn delete_schedule(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -719,6 +896,16 @@ async fn delete_schedule(
     Ok(Json(json!({"success": true})))
 }
 
+#[utoipa::path(
+    delete, path = "/scheduler/jobs/{jobId}/schedules", tag = "sap", operation_id = "deleteSchedules",
+    summary = "Delete all schedules of a job",
+    params(("jobId" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "Deleted", body = crate::openapi::Success),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn delete_schedules(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -752,6 +939,18 @@ async fn delete_schedules(
     Ok(Json(json!({"success": true})))
 }
 
+#[utoipa::path(
+    post, path = "/scheduler/jobs/{jobId}/schedules/activationStatus", tag = "sap", operation_id = "activationStatus",
+    summary = "Activate or deactivate all schedules of a job",
+    params(("jobId" = String, Path, description = "The job id")),
+    request_body = crate::openapi::ActivationStatusRequest,
+    responses(
+        (status = 200, description = "Done", body = crate::openapi::Success),
+        (status = 413, description = "The body is too large", body = crate::openapi::SapError),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn activation_status(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -835,6 +1034,16 @@ pub fn run_paging(q: &HashMap<String, String>) -> ApiResult<(u64, u64)> {
     Ok((offset.unwrap_or(1).saturating_sub(1), size))
 }
 
+#[utoipa::path(
+    get, path = "/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs", tag = "sap", operation_id = "listRuns",
+    summary = "A schedule's run log, newest first",
+    params(("jobId" = String, Path, description = "The job id"), ("scheduleId" = String, Path, description = "The schedule id"), crate::openapi::RunLogQuery),
+    responses(
+        (status = 200, description = "A page of the run log", body = crate::openapi::RunLogPage),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn list_runs(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -873,7 +1082,15 @@ async fn list_runs(
         }
         (None, None) => query.skip = skip,
     }
-    let page = s.store.query_runs(&query).await?;
+    let mut page = s.store.query_runs(&query).await?;
+    if query.after.is_some() {
+        // A cursor page still reports the whole log's total, as offset pages do.
+        let mut count = query.clone();
+        count.after = None;
+        count.order = Order::NewestFirst;
+        count.size = 0;
+        page.total = s.store.query_runs(&count).await?.total;
+    }
     let mut runs: Vec<&chime_shared::model::RunRecord> = page.runs.iter().map(|(_, r)| r).collect();
     if backwards {
         runs.reverse();
@@ -905,6 +1122,16 @@ async fn list_runs(
 }
 
 /// SAP's audit trail: `GET /scheduler/actionLogs?jobId=<id>[&scheduleId=<id>]`, newest first.
+#[utoipa::path(
+    get, path = "/scheduler/actionLogs", tag = "sap", operation_id = "actionLogs",
+    summary = "The audit trail of a job (or one of its schedules), newest first",
+    params(crate::openapi::ActionLogQuery),
+    responses(
+        (status = 200, description = "The audit trail", body = crate::openapi::ActionLogList),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn action_logs(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -960,6 +1187,21 @@ async fn audit(
 
 /// `PUT /admin/tenants/{tenantId}` `{ "runRetentionDays": n }` or `{ "runRetentionSeconds": n }`:
 /// how long the tenant's runs are kept (`null` restores the default).
+#[utoipa::path(
+    put, path = "/admin/tenants/{tenantId}", tag = "admin", operation_id = "configureTenant",
+    summary = "Set a tenant's run retention",
+    params(("tenantId" = String, Path, description = "The tenant id")),
+    request_body = crate::openapi::ConfigureTenantRequest,
+    responses(
+        (status = 200, description = "The effective retention", body = crate::openapi::TenantRetention),
+        (status = 400, description = "Invalid body", body = crate::openapi::SapError),
+        (status = 401, description = "Missing or invalid admin token", body = crate::openapi::SapError),
+        (status = 404, description = "No such tenant", body = crate::openapi::SapError),
+        (status = 413, description = "The body is too large", body = crate::openapi::SapError),
+        (status = 500, description = "A server fault", body = crate::openapi::SapError),
+    ),
+    security(("adminToken" = []))
+)]
 async fn configure_tenant(
     State(s): State<AppState>,
     _: Admin,
@@ -999,6 +1241,16 @@ async fn configure_tenant(
     ))
 }
 
+#[utoipa::path(
+    get, path = "/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs/{runId}", tag = "sap", operation_id = "getRun",
+    summary = "One run in detail",
+    params(("jobId" = String, Path, description = "The job id"), ("scheduleId" = String, Path, description = "The schedule id"), ("runId" = String, Path, description = "The run id")),
+    responses(
+        (status = 200, description = "The run", body = crate::openapi::RunDetail),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn get_run(
     State(s): State<AppState>,
     tenant: Tenant,
@@ -1015,6 +1267,18 @@ async fn get_run(
     Ok(Json(views::run_detail(&rec)))
 }
 
+#[utoipa::path(
+    put, path = "/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs/{runId}", tag = "sap", operation_id = "updateRun",
+    summary = "Report an asynchronous job's result (scope `run-update` or `write`)",
+    params(("jobId" = String, Path, description = "The job id"), ("scheduleId" = String, Path, description = "The schedule id"), ("runId" = String, Path, description = "The run id")),
+    request_body = crate::openapi::RunUpdateRequest,
+    responses(
+        (status = 200, description = "Recorded", body = crate::openapi::Success),
+        (status = 413, description = "The body is too large", body = crate::openapi::SapError),
+        crate::openapi::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
 async fn update_run(
     State(s): State<AppState>,
     tenant: Tenant,

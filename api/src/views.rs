@@ -83,7 +83,7 @@ pub fn run_detail(r: &RunRecord) -> Value {
         "durationMs": r.duration_ms,
         "attempt": r.attempt,
         "worker": r.worker,
-        "log": r.log,
+        "log": if r.log.is_empty() { r.text_log(&[]) } else { r.log.clone() },
     });
     if let (Value::Object(a), Value::Object(b)) = (&mut v, extra) {
         a.extend(b);

@@ -182,21 +182,42 @@ impl RunRecord {
                 self.worker.as_deref().unwrap_or("a worker")
             ));
             if self.state != "TRIGGERED" {
+                // An asynchronous run's line stays as the worker saw it (ACK_RECVD); the job's
+                // report is a line of its own, so the log only ever grows.
+                let state = if self.http_status == Some(202) {
+                    "ACK_RECVD"
+                } else {
+                    self.state.as_str()
+                };
                 let end = exec + self.duration_ms.unwrap_or(0) as i64;
-                let http = self.http_status.map(|h| format!(" HTTP {h}")).unwrap_or_default();
-                let err = self.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default();
+                let http = self
+                    .http_status
+                    .map(|h| format!(" HTTP {h}"))
+                    .unwrap_or_default();
+                let err = self
+                    .error
+                    .as_ref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default();
                 lines.push(format!(
                     "{} attempt {}: {}{}{} in {} ms",
                     at(end),
                     self.attempt,
-                    self.state,
+                    state,
                     http,
                     err,
                     self.duration_ms.unwrap_or(0)
                 ));
             }
         }
-        lines.extend(extra.iter().cloned());
+        lines.extend(extra.iter().map(
+            |l| match l.strip_prefix('@').and_then(|r| r.split_once(' ')) {
+                Some((ms, rest)) if ms.parse::<i64>().is_ok() => {
+                    format!("{} {rest}", at(ms.parse().unwrap_or(0)))
+                }
+                _ => l.clone(),
+            },
+        ));
         lines.sort();
         let mut out = lines.join("\n");
         out.push('\n');

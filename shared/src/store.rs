@@ -798,8 +798,8 @@ impl Store {
                 Order::NewestFirst => "desc",
                 Order::OldestFirst => "asc",
             })
-            .arg(q.skip)
-            .arg(q.size)
+            .arg(q.skip.min(MAX_SKIP))
+            .arg(q.size.min(MAX_SKIP))
             .arg(self.keys.run(&q.tenant, ""))
             .arg(q.outcomes.join(","))
             .arg(if q.count { "1" } else { "0" })
@@ -1024,6 +1024,9 @@ impl Store {
         }
     }
 }
+
+/// Past any stream's length: larger skips and sizes are clamped to it.
+const MAX_SKIP: u64 = 1 << 40;
 
 /// Which runs a query reads.
 #[derive(Clone, Debug, PartialEq)]

@@ -14,6 +14,13 @@ local attempt = redis.call('HINCRBY', KEYS[1], 'attempt', 1)
 redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'state', 'TRIGGERED', 'exec_at', ARGV[6],
   'worker', ARGV[13])
 if attempt > 1 then
+  -- Keep the earlier attempt's start line (the derived one now shows this attempt), so the
+  -- text log only ever grows. '@<ms> ' lines get their timestamp formatted when read.
+  local prev_at = redis.call('HGET', KEYS[1], 'exec_at')
+  local prev_worker = redis.call('HGET', KEYS[1], 'worker') or 'a worker'
+  if prev_at then
+    redis.call('RPUSH', KEYS[11], '@' .. prev_at .. ' attempt ' .. (attempt - 1) .. ' started on ' .. prev_worker)
+  end
   append_log('attempt ' .. (attempt - 1) .. ' did not finish; run redelivered to worker ' .. ARGV[13])
 end
 return attempt

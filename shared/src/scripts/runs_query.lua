@@ -33,6 +33,10 @@ if not filtered and hi == '+' then
 end
 if whole then
   local total = redis.call('XLEN', KEYS[1])
+  out[1] = total
+  if skip >= total or size == 0 then
+    return out
+  end
   local entries
   if order == 'desc' then
     entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', skip + size + 1)

@@ -1,0 +1,492 @@
+//! chime-bench: how many runs a chime cluster fires on time and how fast its run logs answer,
+//! each figure beside what this machine can do at best, measured in the same run.
+//!
+//! Layout:
+//! - [`Bench`]: a cluster of chime services in its own namespace on the local Redis and
+//!   RabbitMQ (in-process), a local HTTP target, and an API client.
+//! - [`baseline`]: the ideal pipeline without chime (publish with confirms to a quorum queue →
+//!   consume → HTTP POST → XADD → ack), flat out or paced.
+//! - the scenarios: [`throughput`], [`lateness`], [`scale`], [`query`], [`fairness`].
+//! - [`Report`]: the figures as a table, JSON or Markdown.
+
+pub mod baseline;
+pub mod scenarios;
+
+use anyhow::{bail, Context};
+use chime_shared::config::Settings;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use scenarios::{fairness, lateness, query, scale, throughput};
+
+const ADMIN: &str = "bench-admin-token";
+
+/// Percentiles of a sample, in milliseconds.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Latency {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Latency {
+    pub fn of(mut samples: Vec<f64>) -> Latency {
+        if samples.is_empty() {
+            return Latency::default();
+        }
+        samples.sort_by(|a, b| a.total_cmp(b));
+        let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+        Latency {
+            count: samples.len(),
+            p50_ms: at(0.50),
+            p99_ms: at(0.99),
+            max_ms: *samples.last().unwrap(),
+        }
+    }
+}
+
+/// A local HTTP target answering 200 with a small JSON body after an optional delay, counting
+/// the calls it gets.
+#[derive(Clone)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub hits: Arc<AtomicU64>,
+}
+
+impl Target {
+    pub async fn start(latency: Duration) -> anyhow::Result<Target> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let hits = Arc::new(AtomicU64::new(0));
+        let counter = hits.clone();
+        let app = axum::Router::new().fallback(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::Relaxed);
+                if !latency.is_zero() {
+                    tokio::time::sleep(latency).await;
+                }
+                ([("content-type", "application/json")], "{\"ok\":true}")
+            }
+        });
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Target { addr, hits })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    pub fn count(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+}
+
+/// What the bench runs against.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub redis_url: String,
+    pub amqp_url: String,
+    /// Workers started in-process.
+    pub workers: usize,
+    /// Runs each worker executes at once (also the baseline's concurrency per consumer).
+    pub concurrency: usize,
+    /// Target latency.
+    pub target_latency: Duration,
+    /// Attach to a running API instead of starting a cluster: (URL, admin token).
+    pub attach: Option<(String, String)>,
+}
+
+struct Service {
+    cancel: CancellationToken,
+    handle: JoinHandle<anyhow::Result<()>>,
+}
+
+/// A chime cluster in its own namespace, a target and a client.
+pub struct Bench {
+    pub settings: Settings,
+    pub api: String,
+    admin: String,
+    pub http: reqwest::Client,
+    pub target: Target,
+    services: Vec<Service>,
+    pub opts: Options,
+}
+
+impl Bench {
+    /// Starts the API, one scheduler and `opts.workers` workers in a fresh namespace (or
+    /// attaches to a running API).
+    pub async fn start(opts: &Options, with_scheduler: bool) -> anyhow::Result<Bench> {
+        let namespace = format!("bench{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let settings = Settings::load_from(vec![
+            ("CHIME_NAMESPACE".into(), namespace),
+            ("CHIME_REDIS_URL".into(), opts.redis_url.clone()),
+            ("CHIME_AMQP_URL".into(), opts.amqp_url.clone()),
+            ("CHIME_ADMIN_TOKEN".into(), ADMIN.into()),
+            ("CHIME_ALLOW_TARGETS".into(), "127.0.0.0/8".into()),
+            ("CHIME_API_ADDR".into(), "127.0.0.1:0".into()),
+            ("CHIME_OPS_ADDR".into(), "127.0.0.1:0".into()),
+            (
+                "CHIME_WORKER_CONCURRENCY".into(),
+                opts.concurrency.to_string(),
+            ),
+            ("CHIME_SHUTDOWN_GRACE_SECS".into(), "2".into()),
+            ("CHIME_RETENTION_SWEEP_SECS".into(), "100000".into()),
+        ])?;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(64)
+            .build()?;
+        let target = Target::start(opts.target_latency).await?;
+        let mut services = Vec::new();
+        let (api, admin) = if let Some((url, token)) = &opts.attach {
+            (url.trim_end_matches('/').to_string(), token.clone())
+        } else {
+            let api = chime_api::Api::build(settings.clone()).await?;
+            let addr = api.local_addr();
+            let cancel = CancellationToken::new();
+            services.push(Service {
+                handle: tokio::spawn(api.run(cancel.clone())),
+                cancel,
+            });
+            if with_scheduler {
+                let s = chime_scheduler::Scheduler::build(settings.clone()).await?;
+                let cancel = CancellationToken::new();
+                services.push(Service {
+                    handle: tokio::spawn(s.run(cancel.clone())),
+                    cancel,
+                });
+            }
+            for _ in 0..opts.workers {
+                let w = chime_worker::Worker::build(settings.clone()).await?;
+                let cancel = CancellationToken::new();
+                services.push(Service {
+                    handle: tokio::spawn(w.run(cancel.clone())),
+                    cancel,
+                });
+            }
+            (format!("http://{addr}"), ADMIN.to_string())
+        };
+        Ok(Bench {
+            settings,
+            api,
+            admin,
+            http,
+            target,
+            services,
+            opts: opts.clone(),
+        })
+    }
+
+    /// Stops the services and deletes the namespace's keys and queues.
+    pub async fn stop(mut self) {
+        for s in self.services.drain(..) {
+            s.cancel.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(10), s.handle).await;
+        }
+        purge(&self.settings).await;
+    }
+
+    /// A tenant and a read/write key: (tenant id, token).
+    pub async fn tenant(&self, name: &str) -> anyhow::Result<(String, String)> {
+        let t = self
+            .admin_call("POST", "/admin/tenants", json!({ "name": name }))
+            .await?;
+        let id = t["id"].as_str().context("tenant id")?.to_string();
+        let k = self
+            .admin_call(
+                "POST",
+                &format!("/admin/tenants/{id}/keys"),
+                json!({"scopes": ["read", "write", "run-update"]}),
+            )
+            .await?;
+        Ok((id, k["token"].as_str().context("token")?.to_string()))
+    }
+
+    async fn admin_call(&self, method: &str, path: &str, body: Value) -> anyhow::Result<Value> {
+        let resp = self
+            .http
+            .request(method.parse()?, format!("{}{}", self.api, path))
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .await?;
+        let status = resp.status();
+        let v: Value = resp.json().await?;
+        if !status.is_success() {
+            bail!("{method} {path}: {status} {v}");
+        }
+        Ok(v)
+    }
+
+    /// A tenant API call; fails on a non-2xx answer.
+    pub async fn call(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut req = self
+            .http
+            .request(method.parse()?, format!("{}{}", self.api, path))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("{method} {path}: {status} {v}");
+        }
+        Ok(v)
+    }
+
+    /// Creates a job with `schedules` (at most 100); returns (job id, schedule ids).
+    pub async fn job(
+        &self,
+        token: &str,
+        name: &str,
+        schedules: Vec<Value>,
+    ) -> anyhow::Result<(u64, Vec<String>)> {
+        let v = self
+            .call(
+                token,
+                "POST",
+                "/scheduler/jobs",
+                Some(json!({
+                    "name": name, "description": "bench", "action": self.target.url(),
+                    "active": true, "httpMethod": "POST", "schedules": schedules,
+                })),
+            )
+            .await?;
+        let id = v["_id"].as_u64().context("job id")?;
+        let sids = v["schedules"]
+            .as_array()
+            .context("schedules")?
+            .iter()
+            .filter_map(|s| s["scheduleId"].as_str().map(String::from))
+            .collect();
+        Ok((id, sids))
+    }
+
+    /// Stops all schedules of a job.
+    pub async fn deactivate(&self, token: &str, job: u64) -> anyhow::Result<()> {
+        self.call(
+            token,
+            "POST",
+            &format!("/scheduler/jobs/{job}/schedules/activationStatus"),
+            Some(json!({"activationStatus": false})),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Deletes every Redis key and RabbitMQ queue and exchange of a namespace.
+pub async fn purge(s: &Settings) {
+    if let Ok(client) = redis::Client::open(s.redis_url.as_str()) {
+        if let Ok(mut c) = client.get_multiplexed_async_connection().await {
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, keys): (u64, Vec<String>) = match redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(format!("{}:*", s.namespace))
+                    .arg("COUNT")
+                    .arg(10_000)
+                    .query_async(&mut c)
+                    .await
+                {
+                    Ok(x) => x,
+                    Err(_) => break,
+                };
+                if !keys.is_empty() {
+                    let _: Result<(), _> =
+                        redis::cmd("UNLINK").arg(&keys).query_async(&mut c).await;
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+    }
+    if let Ok(conn) = chime_shared::broker::connect(&s.amqp_url).await {
+        if let Ok(ch) = conn.create_channel().await {
+            let topo = chime_shared::broker::Topology {
+                keys: chime_shared::keys::Keys::new(&s.namespace),
+                delivery_limit: s.delivery_limit,
+            };
+            let _ = topo.delete(&ch).await;
+            let _ = ch
+                .queue_delete(
+                    baseline::queue_name(&s.namespace).as_str().into(),
+                    Default::default(),
+                )
+                .await;
+        }
+        let _ = conn.close(200, "bench done".into()).await;
+    }
+}
+
+/// A progress bar for a long phase.
+pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>24} [{bar:40}] {pos}/{len} ({eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// The versions and machine facts printed with the figures.
+pub async fn environment(opts: &Options) -> Value {
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let redis_version = async {
+        let client = redis::Client::open(opts.redis_url.as_str()).ok()?;
+        let mut c = client.get_multiplexed_async_connection().await.ok()?;
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut c)
+            .await
+            .ok()?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("redis_version:"))
+            .map(|v| v.trim().to_string())
+    }
+    .await
+    .unwrap_or_else(|| "unknown".into());
+    // The broker's version as its own tool reports it (when it runs on this machine).
+    let rabbit = std::process::Command::new("rabbitmqctl")
+        .args(["version"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+        })
+        .map(|kb| (kb / 1024.0 / 1024.0 * 10.0).round() / 10.0)
+        .unwrap_or(0.0);
+    json!({
+        "chime_commit": commit,
+        "redis": redis_version,
+        "rabbitmq": rabbit,
+        "cores": cores,
+        "memory_gib": mem_gib,
+        "workers": opts.workers,
+        "concurrency_per_worker": opts.concurrency,
+        "target_latency_ms": opts.target_latency.as_millis() as u64,
+    })
+}
+
+/// The results of a bench run.
+#[derive(Default)]
+pub struct Report {
+    pub environment: Value,
+    /// (scenario, metric, value, unit, target, met)
+    pub rows: Vec<(String, String, f64, String, String, Option<bool>)>,
+    pub details: serde_json::Map<String, Value>,
+}
+
+impl Report {
+    pub fn add(
+        &mut self,
+        scenario: &str,
+        metric: &str,
+        value: f64,
+        unit: &str,
+        target: &str,
+        met: Option<bool>,
+    ) {
+        self.rows.push((
+            scenario.into(),
+            metric.into(),
+            value,
+            unit.into(),
+            target.into(),
+            met,
+        ));
+    }
+
+    pub fn json(&self) -> Value {
+        json!({
+            "environment": self.environment,
+            "results": self.rows.iter().map(|(s, m, v, u, t, met)| json!({
+                "scenario": s, "metric": m, "value": v, "unit": u, "target": t, "met": met,
+            })).collect::<Vec<_>>(),
+            "details": self.details,
+        })
+    }
+
+    fn lines(&self, md: bool) -> String {
+        let mut out = String::new();
+        let sep = if md { " | " } else { "  " };
+        let row = |cells: [&str; 6]| {
+            if md {
+                format!("| {} |\n", cells.join(sep))
+            } else {
+                format!(
+                    "{:<11}{sep}{:<34}{sep}{:>12}{sep}{:<8}{sep}{:<28}{sep}{}\n",
+                    cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
+                )
+            }
+        };
+        out.push_str(&row([
+            "scenario", "metric", "value", "unit", "target", "met",
+        ]));
+        if md {
+            out.push_str("| --- | --- | ---: | --- | --- | --- |\n");
+        }
+        for (s, m, v, u, t, met) in &self.rows {
+            let value = if v.abs() >= 100.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.2}")
+            };
+            let met = match met {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "",
+            };
+            out.push_str(&row([s, m, &value, u, t, met]));
+        }
+        out
+    }
+
+    pub fn table(&self) -> String {
+        self.lines(false)
+    }
+
+    pub fn markdown(&self) -> String {
+        format!(
+            "Environment: `{}`\n\n{}",
+            self.environment,
+            self.lines(true)
+        )
+    }
+}

@@ -1,0 +1,311 @@
+//! `chime-bench`: runs the scenarios and prints a table (or JSON, or Markdown).
+
+use chime_bench::{baseline, environment, Bench, Options, Report};
+use clap::Parser;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "chime-bench",
+    about = "Measure a chime cluster against this machine's own ceiling"
+)]
+struct Cli {
+    /// Scenarios to run: baseline, throughput, lateness, scale, query, fairness (comma-separated), or all.
+    #[arg(long, default_value = "all")]
+    scenario: String,
+    /// A short run (under about two minutes) with small numbers.
+    #[arg(long)]
+    quick: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also write the report as Markdown to this file.
+    #[arg(long)]
+    markdown: Option<std::path::PathBuf>,
+    #[arg(
+        long,
+        env = "CHIME_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    redis_url: String,
+    #[arg(
+        long,
+        env = "CHIME_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    amqp_url: String,
+    /// Workers (in-process) and baseline consumers.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Runs in flight per worker (prefetch).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Latency of the HTTP target, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    target_latency_ms: u64,
+    /// Messages of the flat-out baseline.
+    #[arg(long)]
+    baseline_runs: Option<u64>,
+    /// Seconds of the lateness and fairness phases.
+    #[arg(long)]
+    seconds: Option<u64>,
+    /// Schedules of the scale scenario.
+    #[arg(long)]
+    schedules: Option<usize>,
+    /// Stored runs of the query scenario.
+    #[arg(long)]
+    stored_runs: Option<u64>,
+    /// Concurrent readers of the query scenario.
+    #[arg(long, default_value_t = 8)]
+    readers: usize,
+    /// Attach to a running API (its URL) instead of starting a cluster; needs --admin-token.
+    #[arg(long)]
+    attach: Option<String>,
+    #[arg(long, env = "CHIME_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let opts = Options {
+        redis_url: cli.redis_url.clone(),
+        amqp_url: cli.amqp_url.clone(),
+        workers: cli.workers,
+        concurrency: cli.concurrency,
+        target_latency: Duration::from_millis(cli.target_latency_ms),
+        attach: cli
+            .attach
+            .clone()
+            .map(|u| (u, cli.admin_token.clone().unwrap_or_default())),
+    };
+    let report = run(&cli, &opts).await?;
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&report.json())?);
+    } else {
+        println!("{}", report.environment);
+        print!("{}", report.table());
+    }
+    if let Some(path) = &cli.markdown {
+        std::fs::write(path, report.markdown())?;
+    }
+    Ok(())
+}
+
+async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
+    let all = cli.scenario == "all";
+    let want = |s: &str| all || cli.scenario.split(',').any(|x| x.trim() == s);
+    let q = cli.quick;
+    let secs = Duration::from_secs(cli.seconds.unwrap_or(if q { 8 } else { 60 }));
+    let mut report = Report {
+        environment: environment(opts).await,
+        ..Default::default()
+    };
+
+    let b = Bench::start(opts, true).await?;
+    let mut ceiling = None;
+    if want("baseline") || want("throughput") || want("lateness") {
+        let n = cli.baseline_runs.unwrap_or(if q { 5_000 } else { 50_000 });
+        let rate = baseline::flat_out(opts, &b.target, &b.settings.namespace, n).await?;
+        report.add(
+            "baseline",
+            "runs/s (publish→ack, flat out)",
+            rate,
+            "runs/s",
+            "the ceiling",
+            None,
+        );
+        ceiling = Some(rate);
+    }
+    let mut measured = None;
+    if want("throughput") {
+        let base = ceiling.unwrap_or(5_000.0);
+        let offered = ((base * 1.2) as usize).clamp(200, if q { 3_000 } else { 20_000 });
+        let window = Duration::from_secs(if q { 5 } else { 20 });
+        let (hits, recorded) = chime_bench::throughput(&b, offered, window).await?;
+        let rate = hits.min(recorded);
+        report.add(
+            "throughput",
+            "runs/s end to end",
+            rate,
+            "runs/s",
+            "≥ 0.8 × baseline",
+            None,
+        );
+        let ratio = rate / base;
+        report.add(
+            "throughput",
+            "ratio to baseline",
+            ratio,
+            "×",
+            "≥ 0.8",
+            Some(ratio >= 0.8),
+        );
+        report.details.insert("throughput".into(), serde_json::json!({"offered": offered, "target_hits_per_s": hits, "runs_logged_per_s": recorded}));
+        measured = Some(rate);
+    }
+    if want("lateness") {
+        let rate = (measured.unwrap_or(1_000.0) / 2.0).max(50.0) as usize;
+        let (start, record) = chime_bench::lateness(&b, rate, secs, "lateness").await?;
+        let paced =
+            baseline::paced(opts, &b.target, &b.settings.namespace, rate as f64, secs).await?;
+        report.add(
+            "lateness",
+            &format!("start p50 at {rate} runs/s"),
+            start.p50_ms,
+            "ms",
+            "",
+            None,
+        );
+        report.add(
+            "lateness",
+            "start p99",
+            start.p99_ms,
+            "ms",
+            "≤ 100 ms, ≤ 2× paced p99",
+            Some(start.p99_ms <= 100.0 && start.p99_ms <= 2.0 * paced.p99_ms.max(1.0)),
+        );
+        report.add(
+            "lateness",
+            "start max",
+            start.max_ms,
+            "ms",
+            "≤ 1000 ms",
+            Some(start.max_ms <= 1000.0),
+        );
+        report.add("lateness", "record p50", record.p50_ms, "ms", "", None);
+        report.add("lateness", "record p99", record.p99_ms, "ms", "", None);
+        report.add(
+            "lateness",
+            "paced baseline p50 (publish→ack)",
+            paced.p50_ms,
+            "ms",
+            "",
+            None,
+        );
+        report.add(
+            "lateness",
+            "paced baseline p99",
+            paced.p99_ms,
+            "ms",
+            "",
+            None,
+        );
+        report.details.insert("lateness".into(), serde_json::json!({"rate": rate, "start": start, "record": record, "paced_baseline": paced}));
+    }
+    if want("scale") {
+        let n = cli.schedules.unwrap_or(if q { 20_000 } else { 1_000_000 });
+        let (load, redis_mib, rss, lat) = chime_bench::scale(&b, n, secs).await?;
+        report.add("scale", &format!("load {n} schedules"), load, "s", "", None);
+        report.add("scale", "Redis memory added", redis_mib, "MiB", "", None);
+        match rss {
+            Some(r) => report.add(
+                "scale",
+                "leader RSS",
+                r,
+                "MiB",
+                "≤ 1024 MiB",
+                Some(r <= 1024.0),
+            ),
+            None => report.add(
+                "scale",
+                "leader RSS (not measured: no chime-scheduler binary beside chime-bench)",
+                0.0,
+                "MiB",
+                "≤ 1024 MiB",
+                None,
+            ),
+        }
+        report.add(
+            "scale",
+            &format!("lateness p99 ({} fires)", lat.count),
+            lat.p99_ms,
+            "ms",
+            "≤ 100 ms",
+            Some(lat.count > 0 && lat.p99_ms <= 100.0),
+        );
+        report.details.insert(
+            "scale".into(),
+            serde_json::json!({"schedules": n, "lateness": lat}),
+        );
+    }
+    if want("fairness") {
+        let steady = if q { 50 } else { 200 };
+        let (alone, flooded) = chime_bench::fairness(&b, steady, secs).await?;
+        report.add(
+            "fairness",
+            "steady tenant p99 alone",
+            alone.p99_ms,
+            "ms",
+            "",
+            None,
+        );
+        report.add(
+            "fairness",
+            "steady tenant p99 during 10× flood",
+            flooded.p99_ms,
+            "ms",
+            "≤ 2× alone",
+            Some(flooded.p99_ms <= 2.0 * alone.p99_ms.max(1.0)),
+        );
+        report.details.insert(
+            "fairness".into(),
+            serde_json::json!({"steady_rate": steady, "alone": alone, "flooded": flooded}),
+        );
+    }
+    if want("query") {
+        let n = cli
+            .stored_runs
+            .unwrap_or(if q { 50_000 } else { 10_000_000 });
+        let per_schedule = if n >= 1_000_000 { 10_000 } else { 1_000 };
+        let requests = if q { 500 } else { 5_000 };
+        let f = chime_bench::query(&b, n, per_schedule, cli.readers, requests).await?;
+        report.add(
+            "query",
+            &format!("load {n} runs"),
+            f.load_secs,
+            "s",
+            "",
+            None,
+        );
+        report.add("query", "Redis memory added", f.redis_mib, "MiB", "", None);
+        let raw = f.raw_xrevrange.p99_ms.max(0.001);
+        for (name, l) in [
+            ("first page", &f.first_page),
+            ("deep offset", &f.deep_offset),
+            ("date range", &f.date_range),
+            ("run by id", &f.by_id),
+        ] {
+            report.add("query", &format!("{name} p50"), l.p50_ms, "ms", "", None);
+            report.add(
+                "query",
+                &format!("{name} p99"),
+                l.p99_ms,
+                "ms",
+                "≤ 5 ms, ≤ 3× raw",
+                Some(l.p99_ms <= 5.0 && l.p99_ms <= 3.0 * raw),
+            );
+        }
+        report.add(
+            "query",
+            "raw XREVRANGE p50",
+            f.raw_xrevrange.p50_ms,
+            "ms",
+            "",
+            None,
+        );
+        report.add(
+            "query",
+            "raw XREVRANGE p99",
+            f.raw_xrevrange.p99_ms,
+            "ms",
+            "",
+            None,
+        );
+        report
+            .details
+            .insert("query".into(), serde_json::to_value(&f)?);
+    }
+    b.stop().await;
+    Ok(report)
+}

@@ -1,0 +1,539 @@
+//! The scenarios. Each drives load through chime's public API and reads its figures back
+//! through the API and the target's counter, as a user would see them.
+
+use crate::{progress, Bench, Latency};
+use anyhow::Context;
+use chime_shared::model::{run_id, ActionSpec, RunMessage};
+use chime_shared::store::{RunResult, Store};
+use futures::stream::{self, StreamExt};
+use rand::Rng;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+fn ms(v: &Value) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str()?)
+        .ok()
+        .map(|d| d.timestamp_millis())
+}
+
+/// Creates `count` schedules (100 per job) from `make(i)`, 8 API calls at a time. Returns the
+/// job ids with their schedule ids.
+async fn create_schedules(
+    b: &Bench,
+    token: &str,
+    count: usize,
+    prefix: &str,
+    make: impl Fn(usize) -> Value,
+) -> anyhow::Result<Vec<(u64, Vec<String>)>> {
+    let jobs = count.div_ceil(100);
+    let bar = progress(jobs as u64, &format!("{prefix}: jobs"));
+    let bodies: Vec<(String, Vec<Value>)> = (0..jobs)
+        .map(|j| {
+            let n = (count - j * 100).min(100);
+            (
+                format!("{prefix}-{j}"),
+                (0..n).map(|i| make(j * 100 + i)).collect(),
+            )
+        })
+        .collect();
+    let created: Vec<anyhow::Result<(u64, Vec<String>)>> = stream::iter(bodies)
+        .map(|(name, scheds)| {
+            let bar = bar.clone();
+            async move {
+                let r = b.job(token, &name, scheds).await;
+                bar.inc(1);
+                r
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    created.into_iter().collect()
+}
+
+async fn deactivate_all(b: &Bench, token: &str, jobs: &[(u64, Vec<String>)]) {
+    stream::iter(jobs)
+        .for_each_concurrent(8, |(j, _)| async move {
+            let _ = b.deactivate(token, *j).await;
+        })
+        .await;
+}
+
+/// The total of the tenant's run log (Losant's list answers it from the stream length).
+async fn tenant_runs(b: &Bench, tenant: &str, token: &str) -> anyhow::Result<u64> {
+    let v = b
+        .call(
+            token,
+            "GET",
+            &format!("/applications/{tenant}/jobLogs?perPage=1"),
+            None,
+        )
+        .await?;
+    v["totalCount"].as_u64().context("totalCount")
+}
+
+/// Throughput: `offered` schedules firing every second (more than the cluster can take);
+/// recorded runs per second over `window`, after a warm-up.
+pub async fn throughput(b: &Bench, offered: usize, window: Duration) -> anyhow::Result<(f64, f64)> {
+    let (tenant, token) = b.tenant("throughput").await?;
+    let jobs = create_schedules(
+        b,
+        &token,
+        offered,
+        "tp",
+        |_| json!({"cron": "* * * * * * *", "active": true}),
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(3)).await; // warm-up: let the pipeline fill
+    let (h0, r0, t0) = (
+        b.target.count(),
+        tenant_runs(b, &tenant, &token).await?,
+        Instant::now(),
+    );
+    tokio::time::sleep(window).await;
+    let (h1, r1) = (b.target.count(), tenant_runs(b, &tenant, &token).await?);
+    let secs = t0.elapsed().as_secs_f64();
+    deactivate_all(b, &token, &jobs).await;
+    Ok(((h1 - h0) as f64 / secs, (r1 - r0) as f64 / secs))
+}
+
+/// Lateness at a steady `rate` (runs per second, as that many schedules firing every
+/// second) for `duration`: from each run's scheduled instant to the start of its HTTP call and
+/// to its record, from the run log.
+pub async fn lateness(
+    b: &Bench,
+    rate: usize,
+    duration: Duration,
+    name: &str,
+) -> anyhow::Result<(Latency, Latency)> {
+    let (_, token) = b.tenant(name).await?;
+    let jobs = create_schedules(
+        b,
+        &token,
+        rate,
+        name,
+        |_| json!({"cron": "* * * * * * *", "active": true}),
+    )
+    .await?;
+    let start = chrono::Utc::now().timestamp_millis() + 2000;
+    tokio::time::sleep(duration + Duration::from_secs(2)).await;
+    let end = chrono::Utc::now().timestamp_millis();
+    deactivate_all(b, &token, &jobs).await;
+    tokio::time::sleep(Duration::from_secs(3)).await; // in-flight runs finish
+    let (starts, records) = collect_lateness(b, &token, &jobs, start, end).await?;
+    Ok((Latency::of(starts), Latency::of(records)))
+}
+
+async fn collect_lateness(
+    b: &Bench,
+    token: &str,
+    jobs: &[(u64, Vec<String>)],
+    from: i64,
+    to: i64,
+) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    let pairs: Vec<(u64, String)> = jobs
+        .iter()
+        .flat_map(|(j, s)| s.iter().map(move |sid| (*j, sid.clone())))
+        .collect();
+    let bar = progress(pairs.len() as u64, "reading run logs");
+    let pages: Vec<anyhow::Result<Value>> = stream::iter(pairs)
+        .map(|(j, sid)| {
+            let bar = bar.clone();
+            async move {
+                let r = b
+                    .call(
+                        token,
+                        "GET",
+                        &format!("/scheduler/jobs/{j}/schedules/{sid}/runs?page_size=200"),
+                        None,
+                    )
+                    .await;
+                bar.inc(1);
+                r
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    let (mut starts, mut records) = (Vec::new(), Vec::new());
+    for page in pages {
+        for r in page?["results"].as_array().into_iter().flatten() {
+            let Some(sched) = ms(&r["scheduleTimestamp"]) else {
+                continue;
+            };
+            if sched < from || sched > to {
+                continue;
+            }
+            if let Some(exec) = ms(&r["executionTimestamp"]) {
+                starts.push((exec - sched) as f64);
+            }
+            if let Some(done) = ms(&r["completionTimestamp"]) {
+                records.push((done - sched) as f64);
+            }
+        }
+    }
+    Ok((starts, records))
+}
+
+/// Scale: `count` schedules, each firing once an hour at a random minute and second (so about
+/// count/3600 fire each second). Returns (seconds to load, Redis memory added in MiB, leader RSS
+/// in MiB if a separate scheduler process was measured, lateness of the fires in `observe`).
+pub async fn scale(
+    b: &Bench,
+    count: usize,
+    observe: Duration,
+) -> anyhow::Result<(f64, f64, Option<f64>, Latency)> {
+    let redis_before = redis_used_mib(&b.settings.redis_url).await?;
+    let (tenant, token) = b.tenant("scale").await?;
+    let started = Instant::now();
+    let jobs = create_schedules(b, &token, count, "scale", |_| {
+        let mut rng = rand::rng();
+        json!({"cron": format!("* * * * * {} {}", rng.random_range(0..60), rng.random_range(0..60)), "active": true})
+    })
+    .await?;
+    let load = started.elapsed().as_secs_f64();
+    let redis_mib = redis_used_mib(&b.settings.redis_url).await? - redis_before;
+
+    // The leader as its own process, so its memory is its own.
+    let mut leader = spawn_scheduler(b)?;
+    let from = chrono::Utc::now().timestamp_millis() + 3000;
+    tokio::time::sleep(observe + Duration::from_secs(3)).await;
+    let to = chrono::Utc::now().timestamp_millis();
+    let rss = leader.as_ref().and_then(|c| c.id()).and_then(rss_mib);
+    if let Some(c) = leader.as_mut() {
+        let _ = c.start_kill();
+    }
+    // Fires of the window, from the tenant-wide run log (newest first).
+    let mut lat = Vec::new();
+    let mut page = 0;
+    'pages: loop {
+        let v = b
+            .call(
+                &token,
+                "GET",
+                &format!(
+                    "/applications/{tenant}/jobLogs?perPage=1000&sortDirection=desc&page={page}"
+                ),
+                None,
+            )
+            .await?;
+        let items = v["items"].as_array().cloned().unwrap_or_default();
+        if items.is_empty() {
+            break;
+        }
+        for it in &items {
+            let (Some(sched), Some(start)) = (ms(&it["scheduledAt"]), ms(&it["runStartedAt"]))
+            else {
+                continue;
+            };
+            if sched < from {
+                break 'pages;
+            }
+            if sched <= to {
+                lat.push((start - sched) as f64);
+            }
+        }
+        page += 1;
+    }
+    deactivate_all(b, &token, &jobs).await;
+    Ok((load, redis_mib, rss, Latency::of(lat)))
+}
+
+fn spawn_scheduler(b: &Bench) -> anyhow::Result<Option<tokio::process::Child>> {
+    let exe = std::env::current_exe()?;
+    let bin = exe.with_file_name("chime-scheduler");
+    if !bin.exists() {
+        return Ok(None);
+    }
+    let s = &b.settings;
+    let child = tokio::process::Command::new(bin)
+        .env("CHIME_NAMESPACE", &s.namespace)
+        .env("CHIME_REDIS_URL", &s.redis_url)
+        .env("CHIME_AMQP_URL", &s.amqp_url)
+        .env("CHIME_OPS_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    Ok(Some(child))
+}
+
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+async fn redis_used_mib(url: &str) -> anyhow::Result<f64> {
+    let mut c = redis::Client::open(url)?
+        .get_multiplexed_async_connection()
+        .await?;
+    let info: String = redis::cmd("INFO").arg("memory").query_async(&mut c).await?;
+    let bytes: f64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .context("used_memory")?
+        .trim()
+        .parse()?;
+    Ok(bytes / 1024.0 / 1024.0)
+}
+
+/// The figures of the query scenario.
+#[derive(Debug, serde::Serialize)]
+pub struct QueryFigures {
+    pub stored_runs: u64,
+    pub load_secs: f64,
+    pub redis_mib: f64,
+    pub first_page: Latency,
+    pub deep_offset: Latency,
+    pub date_range: Latency,
+    pub by_id: Latency,
+    pub raw_xrevrange: Latency,
+}
+
+/// Query: `runs` stored runs over tenants × jobs × schedules (at most `per_schedule` runs a
+/// schedule), written by the bulk loader through the same scripts a worker runs (`run_start`
+/// then `run_complete`); then `requests` run-log reads per query kind through the HTTP API from
+/// `readers` concurrent readers, beside raw `XREVRANGE` on the same streams.
+pub async fn query(
+    b: &Bench,
+    runs: u64,
+    per_schedule: u64,
+    readers: usize,
+    requests: usize,
+) -> anyhow::Result<QueryFigures> {
+    let schedules_needed = runs.div_ceil(per_schedule) as usize;
+    let tenants = schedules_needed.div_ceil(100).clamp(1, 10);
+    let per_tenant = schedules_needed.div_ceil(tenants);
+    let mut layout: Vec<(String, String, u64, String)> = Vec::new(); // tenant, token, job, schedule
+    for t in 0..tenants {
+        let (tenant, token) = b.tenant(&format!("query-{t}")).await?;
+        // Inactive: nothing fires; the loader writes the runs.
+        let jobs = create_schedules(
+            b,
+            &token,
+            per_tenant,
+            &format!("q{t}"),
+            |_| json!({"repeatInterval": "1 hour", "active": false}),
+        )
+        .await?;
+        for (j, sids) in jobs {
+            for sid in sids {
+                layout.push((tenant.clone(), token.clone(), j, sid));
+            }
+        }
+    }
+    let layout = &layout[..schedules_needed.min(layout.len())];
+    let redis_before = redis_used_mib(&b.settings.redis_url).await?;
+    let store = Store::connect(
+        &b.settings.redis_url,
+        &b.settings.namespace,
+        chime_scheduler::retention(&b.settings),
+    )
+    .await?;
+    let bar = progress(runs, "loading runs");
+    let started = Instant::now();
+    let base = chrono::Utc::now().timestamp_millis() - per_schedule as i64 * 1000;
+    let mut loaded = 0u64;
+    let batch = 2000u64;
+    while loaded < runs {
+        let n = (runs - loaded).min(batch);
+        let work: Vec<RunMessage> = (loaded..loaded + n)
+            .map(|i| {
+                let (tenant, _, job, sid) = &layout[(i % layout.len() as u64) as usize];
+                let at = base + (i / layout.len() as u64) as i64 * 1000;
+                RunMessage {
+                    run_id: run_id(sid, at),
+                    tenant: tenant.clone(),
+                    job_id: *job,
+                    schedule_id: sid.clone(),
+                    scheduled_at: at,
+                    owner: "bench-loader".into(),
+                    epoch: 0,
+                    action: ActionSpec {
+                        url: b.target.url(),
+                        method: "POST".into(),
+                        headers: vec![],
+                        body: None,
+                        timeout_ms: 1000,
+                    },
+                }
+            })
+            .collect();
+        let results: Vec<anyhow::Result<()>> = stream::iter(work)
+            .map(|m| {
+                let store = store.clone();
+                async move {
+                    let now = m.scheduled_at + 3;
+                    store.run_start(&m, now, "bench-loader").await?;
+                    let ok = !m.run_id.ends_with('7');
+                    let r = RunResult {
+                        status: "COMPLETED",
+                        state: if ok { "SUCCESS" } else { "ERROR" },
+                        outcome: if ok { "success" } else { "failure" },
+                        http_status: Some(if ok { 200 } else { 500 }),
+                        run_text: "{\"ok\":true}".into(),
+                        body: Some("{\"ok\":true}".into()),
+                        error: (!ok).then(|| "endpoint returned status code 500".into()),
+                        duration_ms: 2,
+                        executed_at: now,
+                        event: None,
+                    };
+                    store.run_complete(&m, now + 2, "bench-loader", &r).await?;
+                    Ok(())
+                }
+            })
+            .buffer_unordered(256)
+            .collect()
+            .await;
+        for r in results {
+            r?;
+        }
+        loaded += n;
+        bar.set_position(loaded);
+    }
+    bar.finish_and_clear();
+    let load_secs = started.elapsed().as_secs_f64();
+    let redis_mib = redis_used_mib(&b.settings.redis_url).await? - redis_before;
+
+    // Known run ids and a date range in the middle of the load.
+    let known: Vec<(String, String, u64, String, String)> = {
+        let mut v = Vec::new();
+        for (tenant, token, job, sid) in layout.iter().take(50) {
+            let page = b
+                .call(
+                    token,
+                    "GET",
+                    &format!("/scheduler/jobs/{job}/schedules/{sid}/runs?page_size=5"),
+                    None,
+                )
+                .await?;
+            for r in page["results"].as_array().into_iter().flatten() {
+                v.push((
+                    tenant.clone(),
+                    token.clone(),
+                    *job,
+                    sid.clone(),
+                    r["runId"].as_str().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+        v
+    };
+    let mid = chime_shared::schedule::format_instant(
+        started.elapsed().as_millis() as i64 / 2
+            + (chrono::Utc::now().timestamp_millis() - started.elapsed().as_millis() as i64),
+    );
+    let mid_end = chime_shared::schedule::format_instant(ms(&json!(mid)).unwrap_or(0) + 60_000);
+    let deep = (per_schedule / 2).max(1);
+
+    let pick = |i: usize| &layout[(i * 7919) % layout.len()];
+    let time = |kind: &'static str| {
+        let known = &known;
+        let (mid, mid_end) = (&mid, &mid_end);
+        async move {
+            let bar = progress(requests as u64, kind);
+            let samples: Vec<f64> = stream::iter(0..requests)
+                .map(|i| {
+                    let bar = bar.clone();
+                    async move {
+                        let (tenant, token, job, sid) = pick(i);
+                        let path = match kind {
+                            "first page" => format!("/scheduler/jobs/{job}/schedules/{sid}/runs?page_size=50"),
+                            "deep offset" => format!("/scheduler/jobs/{job}/schedules/{sid}/runs?page_size=50&offset={deep}"),
+                            "date range" => format!("/v1/cron-jobs/{tenant}/logs/{job}?limit=50&start_date={mid}&end_date={mid_end}"),
+                            _ => {
+                                let (_, _, j, s, r) = &known[i % known.len()];
+                                format!("/scheduler/jobs/{j}/schedules/{s}/runs/{r}")
+                            }
+                        };
+                        let token = if kind == "by id" { &known[i % known.len()].1 } else { token };
+                        let t = Instant::now();
+                        let ok = b.call(token, "GET", &path, None).await.is_ok();
+                        bar.inc(1);
+                        ok.then(|| t.elapsed().as_secs_f64() * 1000.0)
+                    }
+                })
+                .buffer_unordered(readers)
+                .filter_map(|x| async move { x })
+                .collect()
+                .await;
+            bar.finish_and_clear();
+            Latency::of(samples)
+        }
+    };
+    let first_page = time("first page").await;
+    let deep_offset = time("deep offset").await;
+    let date_range = time("date range").await;
+    let by_id = time("by id").await;
+
+    // Raw XREVRANGE of the same page size on the same streams, at the same concurrency.
+    let keys = chime_shared::keys::Keys::new(&b.settings.namespace);
+    let conn = redis::Client::open(b.settings.redis_url.as_str())?
+        .get_multiplexed_async_connection()
+        .await?;
+    let raw: Vec<f64> = stream::iter(0..requests)
+        .map(|i| {
+            let mut conn = conn.clone();
+            let (tenant, _, _, sid) = pick(i);
+            let key = keys.schedule_runs(tenant, sid);
+            async move {
+                let t = Instant::now();
+                let _: redis::Value = redis::cmd("XREVRANGE")
+                    .arg(&key)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(50)
+                    .query_async(&mut conn)
+                    .await
+                    .ok()?;
+                Some(t.elapsed().as_secs_f64() * 1000.0)
+            }
+        })
+        .buffer_unordered(readers)
+        .filter_map(|x| async move { x })
+        .collect()
+        .await;
+    Ok(QueryFigures {
+        stored_runs: runs,
+        load_secs,
+        redis_mib,
+        first_page,
+        deep_offset,
+        date_range,
+        by_id,
+        raw_xrevrange: Latency::of(raw),
+    })
+}
+
+/// Fairness: a steady tenant's lateness alone, then while another tenant floods at 10 times
+/// its rate. Returns (alone, during the flood).
+pub async fn fairness(
+    b: &Bench,
+    steady_rate: usize,
+    duration: Duration,
+) -> anyhow::Result<(Latency, Latency)> {
+    let (alone, _) = lateness(b, steady_rate, duration, "steady-alone").await?;
+    let (_, flood_token) = b.tenant("flood").await?;
+    let flood = create_schedules(
+        b,
+        &flood_token,
+        steady_rate * 10,
+        "flood",
+        |_| json!({"cron": "* * * * * * *", "active": true}),
+    )
+    .await?;
+    let (with_flood, _) = lateness(b, steady_rate, duration, "steady-flooded").await?;
+    deactivate_all(b, &flood_token, &flood).await;
+    Ok((alone, with_flood))
+}
