@@ -66,7 +66,14 @@ fn dialect_error(e: ApiError, body: impl Fn(StatusCode, &str) -> Value) -> Respo
     } else {
         e.to_string()
     };
-    (status, Json(body(status, &msg))).into_response()
+    let mut resp = (status, Json(body(status, &msg))).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer realm=\"chime\", Basic realm=\"chime\""),
+        );
+    }
+    resp
 }
 
 async fn job_of(s: &AppState, tenant: &str, raw: &str) -> Result<Option<Job>, ApiError> {
@@ -281,7 +288,7 @@ fn huawei_error(e: ApiError) -> Response {
 }
 
 /// Huawei CodeArts Build: run number `build` of a job, its text log read by byte offsets.
-/// `start_offset`, `end_offset` and `size` (0-1000) are required; the answer holds the bytes
+/// `start_offset` and `end_offset` are required, `size` (0-1000) defaults to 1000; the answer holds the bytes
 /// from `start_offset` up to `end_offset` or `size` bytes, whichever is first, and `has_more`
 /// is true while the run is live or more text remains. `sort=DESC` returns the lines of that
 /// slice newest first.
@@ -327,7 +334,12 @@ async fn huawei_log(
         };
         let start = required("start_offset")?;
         let end = required("end_offset")?;
-        let size = required("size")?;
+        // `size` is marked mandatory by the seed, with a default of 1000: absent means 1000.
+        let size = if q.contains_key("size") {
+            required("size")?
+        } else {
+            1000
+        };
         if size > 1000 {
             return Err(ApiError::BadRequest("'size' must be at most 1000".into()));
         }

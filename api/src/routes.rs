@@ -14,7 +14,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chime_shared::model::{Job, Schedule};
 use chime_shared::schedule::Plan;
-use chime_shared::store::{hash_secret, ActionLog, ApiKey, Order, RunQuery, Scope};
+use chime_shared::store::{hash_secret, ActionLog, ApiKey, Order, RunQuery, RunUpdate, Scope};
 use chrono::{DateTime, TimeZone, Utc};
 use rand::RngCore;
 use serde_json::{json, Value};
@@ -1307,14 +1307,17 @@ async fn update_run(
         }
     };
     let (ms, _) = now(&s).await?;
-    if !s
+    match s
         .store
         .run_update(&tenant.id, (job.id, &sid, &run), success, &message, ms)
         .await?
     {
-        return Err(ApiError::NotFound(format!("run {run} does not exist")));
+        RunUpdate::Updated => Ok(Json(json!({"success": true}))),
+        RunUpdate::AlreadyCompleted => Err(ApiError::Conflict(format!(
+            "{ctx}: run {run} is already completed; its result is written once"
+        ))),
+        RunUpdate::NoSuchRun => Err(ApiError::NotFound(format!("run {run} does not exist"))),
     }
-    Ok(Json(json!({"success": true})))
 }
 
 #[cfg(test)]

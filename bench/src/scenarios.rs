@@ -73,7 +73,7 @@ async fn tenant_runs(b: &Bench, tenant: &str, token: &str) -> anyhow::Result<u64
     v["totalCount"].as_u64().context("totalCount")
 }
 
-/// Throughput: `offered` schedules firing every second (more than the cluster can take);
+/// Throughput: `offered` interval schedules firing every second (more than the cluster can take);
 /// recorded runs per second over `window`, after a warm-up.
 pub async fn throughput(b: &Bench, offered: usize, window: Duration) -> anyhow::Result<(f64, f64)> {
     let (tenant, token) = b.tenant("throughput").await?;
@@ -82,7 +82,7 @@ pub async fn throughput(b: &Bench, offered: usize, window: Duration) -> anyhow::
         &token,
         offered,
         "tp",
-        |_| json!({"cron": "* * * * * * *", "active": true}),
+        |_| json!({"repeatInterval": "1 second", "active": true}),
     )
     .await?;
     tokio::time::sleep(Duration::from_secs(3)).await; // warm-up: let the pipeline fill
@@ -113,7 +113,7 @@ pub async fn lateness(
         &token,
         rate,
         name,
-        |_| json!({"cron": "* * * * * * *", "active": true}),
+        |_| json!({"repeatInterval": "1 second", "active": true}),
     )
     .await?;
     let start = chrono::Utc::now().timestamp_millis() + 2000;
@@ -530,7 +530,7 @@ pub async fn fairness(
         &flood_token,
         steady_rate * 10,
         "flood",
-        |_| json!({"cron": "* * * * * * *", "active": true}),
+        |_| json!({"repeatInterval": "1 second", "active": true}),
     )
     .await?;
     let (with_flood, _) = lateness(b, steady_rate, duration, "steady-flooded").await?;

@@ -263,21 +263,19 @@ impl Scheduler {
             (0..parts).map(|p| self.store.due_batch(p, now, self.settings.scheduler_batch)),
         )
         .await;
-        let mut worked = false;
+        // One combined batch over every partition: a pass costs a few round trips whatever
+        // the number of partitions.
+        let mut due: Vec<(u32, String, i64)> = Vec::new();
         for (p, batch) in batches.into_iter().enumerate() {
-            let batch = batch?;
-            if batch.is_empty() {
-                continue;
-            }
+            due.extend(batch?.into_iter().map(|(m, s)| (p as u32, m, s)));
+        }
+        if !due.is_empty() {
             if Instant::now() >= lease.valid_until {
                 return Ok(TickResult::Worked);
             }
-            worked = true;
-            if self.fire_batch(lease, p as u32, batch, now).await? {
+            if self.fire_batch(lease, due, now).await? {
                 return Ok(TickResult::Fenced);
             }
-        }
-        if worked {
             return Ok(TickResult::Worked);
         }
         let heads = join_all((0..parts).map(|p| self.store.due_head(p))).await;
@@ -287,19 +285,19 @@ impl Scheduler {
         Ok(TickResult::Idle(Duration::from_millis(wait as u64)))
     }
 
-    /// Fires one batch of due entries of partition `p`. Returns true when fenced off.
+    /// Fires a batch of due entries (partition, member, score). Returns true when fenced off.
     async fn fire_batch(
         &self,
         lease: &Lease,
-        p: u32,
-        batch: Vec<(String, i64)>,
+        batch: Vec<(u32, String, i64)>,
         now: i64,
     ) -> anyhow::Result<bool> {
-        let loaded = join_all(batch.iter().map(|(member, _)| self.load(member))).await;
+        let loaded = join_all(batch.iter().map(|(_, member, _)| self.load(member))).await;
         let threshold = self.settings.misfire_threshold_secs as i64 * 1000;
         let mut plans: Vec<Planned> = Vec::with_capacity(batch.len());
-        for ((member, score), loaded) in batch.into_iter().zip(loaded) {
+        for ((partition, member, score), loaded) in batch.into_iter().zip(loaded) {
             let mut planned = Planned {
+                partition,
                 member,
                 score,
                 next: None,
@@ -415,7 +413,7 @@ impl Scheduler {
             |(_, pl)| async move {
                 let r = self
                     .store
-                    .advance(&lease.token, p, &pl.member, pl.score, pl.next)
+                    .advance(&lease.token, pl.partition, &pl.member, pl.score, pl.next)
                     .await;
                 (pl, r)
             },
@@ -466,6 +464,7 @@ impl Scheduler {
 }
 
 struct Planned {
+    partition: u32,
     member: String,
     score: i64,
     next: Option<i64>,

@@ -249,6 +249,8 @@ impl Store {
                 &s.schedule_id,
                 to_json(s),
             )
+            .ignore()
+            .hset(self.keys.schedule_jobs(tenant), &s.schedule_id, job.id)
             .ignore();
         }
         pipe.query_async::<()>(&mut self.c()).await?;
@@ -606,8 +608,7 @@ impl Store {
         Ok(inv.invoke_async(&mut self.c()).await?)
     }
 
-    /// An asynchronous job's report on its run: false when no such run of that schedule.
-    /// `run` is (job id, schedule id, run id).
+    /// An asynchronous job's report on its run. `run` is (job id, schedule id, run id).
     pub async fn run_update(
         &self,
         tenant: &str,
@@ -615,7 +616,7 @@ impl Store {
         success: bool,
         message: &str,
         now: i64,
-    ) -> Result<bool> {
+    ) -> Result<RunUpdate> {
         let (job, schedule, run) = run;
         let r: i64 = self
             .scripts
@@ -631,7 +632,11 @@ impl Store {
             .arg(schedule)
             .invoke_async(&mut self.c())
             .await?;
-        Ok(r == 1)
+        Ok(match r {
+            1 => RunUpdate::Updated,
+            0 => RunUpdate::AlreadyCompleted,
+            _ => RunUpdate::NoSuchRun,
+        })
     }
 
     /// One run with its complete text log.
@@ -1023,6 +1028,15 @@ impl Store {
             }
         }
     }
+}
+
+/// What an asynchronous run report did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunUpdate {
+    Updated,
+    /// The run already has its final result, which is written once.
+    AlreadyCompleted,
+    NoSuchRun,
 }
 
 /// Past any stream's length: larger skips and sizes are clamped to it.

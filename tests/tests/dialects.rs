@@ -687,6 +687,20 @@ async fn sap_async_run_update_and_action_logs() {
             "{d}"
         );
     }
+    // A run's result is written once: a second report is a conflict and changes nothing.
+    let (st, b) = env
+        .call(
+            "PUT",
+            &url1,
+            &token,
+            Some(json!({"success": false, "message": "late"})),
+        )
+        .await;
+    assert_eq!(st, 409, "{b}");
+    assert_eq!(
+        detail(&env, &token, job, &s1, r1).await["runState"],
+        "SUCCESS"
+    );
     // Huawei: the completed run's log is whole, with the report, and has no more.
     let (st, h) = get(&env, &huawei, whole, Auth::XAuthToken(&token)).await;
     assert_eq!(st, 200, "{h}");
@@ -1599,7 +1613,6 @@ async fn huawei_real_time_log_builds_offsets_and_errors() {
         "",
         "end_offset=10&size=10",
         "start_offset=0&size=10",
-        "start_offset=0&end_offset=10",
         "start_offset=-1&end_offset=10&size=10",
         "start_offset=0&end_offset=-10&size=10",
         "start_offset=0&end_offset=10&size=-1",
@@ -1613,6 +1626,16 @@ async fn huawei_real_time_log_builds_offsets_and_errors() {
         assert_eq!(st, 400, "?{q}: {body}");
         huawei_error(&body);
     }
+    // `size` defaults to 1000, as the seed gives it.
+    let (st, body) = get(
+        &env,
+        &path,
+        "start_offset=0&end_offset=10",
+        Auth::XAuthToken(&token),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["result"]["end_offset"], "10");
     let ok = "start_offset=0&end_offset=10&size=10";
     for (p, code) in [
         (format!("/v1/log/{job}/0/real-time-log"), 400),

@@ -217,6 +217,24 @@ async fn blocked_and_failing_targets_are_recorded_with_the_reason() {
         "{blocked}"
     );
     assert_eq!(blocked["httpStatus"], Value::Null);
+    // The schedule's event log (Apify's dialect) says it was invoked and why the run failed.
+    let (st, log) = env
+        .call("GET", &format!("/v2/schedules/{s1}/log"), &token, None)
+        .await;
+    assert_eq!(st, 200, "{log}");
+    let entries = log["data"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["message"] == "Schedule invoked" && e["level"] == "INFO"),
+        "{log}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["level"] == "ERROR" && e["message"].as_str().unwrap().contains("blocked")),
+        "{log}"
+    );
 
     let failed = wait_until("failing run recorded", Duration::from_secs(20), || async {
         let (_, l) = runs(&env, &token, j2, &s2).await;

@@ -1,9 +1,13 @@
 -- An asynchronous job reports its result (SAP "Update Job Run Log").
 -- KEYS 1 run hash  2 the job's "done" stream  3 the run's extra log lines.  ARGV 1 "true"/"false"  2 message  3 now (ms)  4 now as RFC 3339
 --   5 job id  6 schedule id (the run must belong to them)
--- Returns 1 when updated, -1 when no such run of that job and schedule.
+-- Returns 1 when updated, -1 when no such run of that job and schedule, 0 when the run already
+-- has its final result (a run's result is written once).
 if redis.call('HGET', KEYS[1], 'job') ~= ARGV[5] or redis.call('HGET', KEYS[1], 'sched') ~= ARGV[6] then
   return -1
+end
+if redis.call('HGET', KEYS[1], 'status') == 'COMPLETED' then
+  return 0
 end
 local state = 'ERROR'
 local outcome = 'failure'
