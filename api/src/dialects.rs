@@ -198,10 +198,10 @@ async fn a1base_inner(
             ));
         }
     }
-    let floor = retention_floor(s, &tenant.id).await?;
+    // The query engine itself hides what is past the tenant's retention age.
     let mut query = RunQuery::new(&tenant.id, Scope::Job(job.id));
     query.outcomes = outcomes;
-    query.from_ms = Some(start.unwrap_or(floor).max(floor));
+    query.from_ms = start;
     query.to_ms = end;
     query.skip = ((page - 1) as u64).saturating_mul(limit as u64);
     query.size = limit as u64;
@@ -585,7 +585,6 @@ async fn losant_list(
             }
         };
         let mut query = RunQuery::new(&tenant.id, Scope::Tenant);
-        query.from_ms = Some(retention_floor(&s, &tenant.id).await?);
         query.order = order;
         query.skip = (page as u64).saturating_mul(per_page as u64);
         query.size = per_page as u64;
@@ -724,9 +723,8 @@ async fn export(
             })
             .transpose()
     };
-    let floor = retention_floor(&s, &tenant.id).await?;
     let mut query = RunQuery::new(&tenant.id, Scope::Job(job.id));
-    query.from_ms = Some(date("from")?.unwrap_or(floor).max(floor));
+    query.from_ms = date("from")?;
     query.to_ms = date("to")?;
     query.order = Order::OldestFirst;
     query.size = 500;

@@ -29,6 +29,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub admin_token: Arc<str>,
     pub broker: Arc<Publisher>,
+    /// API keys looked up in the last few seconds (saves a round trip per request).
+    pub key_cache: auth::KeyCache,
 }
 
 /// A built API server; [`Api::run`] serves until cancelled.
@@ -67,6 +69,7 @@ impl Api {
             settings: Arc::new(settings),
             admin_token: admin_token.into(),
             broker,
+            key_cache: auth::KeyCache::default(),
         };
         Ok(Api {
             listener,

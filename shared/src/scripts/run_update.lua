@@ -1,5 +1,6 @@
 -- An asynchronous job reports its result (SAP "Update Job Run Log").
--- KEYS 1 run hash  2 the job's "done" stream  3 the run's extra log lines.  ARGV 1 "true"/"false"  2 message  3 now (ms)  4 now as RFC 3339
+-- KEYS 1 run hash  2 the job's "done" stream  3 the run's extra log lines
+--   4 the job's outcome index for the reported outcome (success or failure).  ARGV 1 "true"/"false"  2 message  3 now (ms)  4 now as RFC 3339
 --   5 job id  6 schedule id (the run must belong to them)
 -- Returns 1 when updated, -1 when no such run of that job and schedule, 0 when the run already
 -- has its final result (a run's result is written once).
@@ -23,4 +24,8 @@ if ttl > 0 then
   redis.call('PEXPIRE', KEYS[3], ttl)
 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', 1000, '*', 'r', redis.call('HGET', KEYS[1], 'id'))
+local xid = redis.call('HGET', KEYS[1], 'xid')
+if xid then
+  redis.call('ZADD', KEYS[4], tonumber(string.match(xid, '^(%d+)')), redis.call('HGET', KEYS[1], 'id'))
+end
 return 1

@@ -1,12 +1,14 @@
 -- The run-log query engine: one page of a run stream, filtered, with the records it points to.
 --
--- KEYS 1 stream (a tenant's, a job's or a schedule's runs).
+-- KEYS 1 stream (a tenant's, a job's or a schedule's runs)  2 the tenant hash (its optional
+--   `retention_ms` overrides ARGV 9).
 -- ARGV 1 lowest stream id ('-' or an id; '(' prefix = exclusive)
 --      2 highest stream id ('+' or an id; '(' prefix = exclusive)
 --      3 'desc' (newest first) or 'asc'
 --      4 matches to skip  5 page size  6 key prefix of run hashes
 --      7 outcomes to keep, comma-separated ('' keeps every run; e.g. 'failure,error')
 --      8 '1' to count every match (the total), '0' to stop after the page
+--      9 default retention (ms): nothing older than now minus the retention is shown
 -- Returns { total (-1 when not counted), has_more (0/1), id1, record1, id2, record2, ... }
 -- where each record is an HGETALL field list. Entries whose record has expired are skipped.
 local lo, hi, order = ARGV[1], ARGV[2], ARGV[3]
@@ -17,11 +19,19 @@ local filtered = ARGV[7] ~= ''
 for o in string.gmatch(ARGV[7], '[^,]+') do want[o] = true end
 local out = { -1, 0 }
 
--- Fast path: no filter, no upper bound, and no entry of the stream older than the lower bound
--- (nothing past retention): the total is the stream length.
 local function ms_of(id)
   return tonumber(string.match(id, '^%(?(%d+)'))
 end
+-- Nothing past the retention age: raise the lower bound to now - retention.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local floor = now - tonumber(redis.call('HGET', KEYS[2], 'retention_ms') or ARGV[9])
+if lo == '-' or ms_of(lo) < floor then
+  lo = math.max(floor, 0) .. '-0'
+end
+
+-- Fast path: no filter, no upper bound, and no entry of the stream older than the lower bound
+-- (nothing past retention): the total is the stream length.
 local whole = false
 if not filtered and hi == '+' then
   if lo == '-' then
