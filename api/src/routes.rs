@@ -281,6 +281,23 @@ async fn load_job(s: &AppState, tenant: &Tenant, raw: &str) -> ApiResult<Job> {
         .ok_or_else(|| ApiError::NotFound(format!("job {raw} does not exist")))
 }
 
+/// Takes every schedule of a job out of the due index; returns the schedules.
+async fn unschedule_all(s: &AppState, tenant: &str, job: u64) -> ApiResult<Vec<Schedule>> {
+    let schedules = s.store.schedules(tenant, job).await?;
+    for sc in &schedules {
+        s.store
+            .set_due(
+                s.settings.due_partitions,
+                tenant,
+                job,
+                &sc.schedule_id,
+                None,
+            )
+            .await?;
+    }
+    Ok(schedules)
+}
+
 /// Puts a schedule's next fire in the due index (or takes it out when it will not fire).
 async fn sync_due(
     s: &AppState,
@@ -589,16 +606,7 @@ async fn upsert_job_by_name(
                 .ok_or_else(|| ApiError::NotFound(format!("job {name} does not exist")))?;
             let mut job = input::new_job(&obj, id, s.settings.default_timeout_ms, now)?;
             job.created_at = old.created_at.clone();
-            for sc in s.store.schedules(&tenant.id, id).await? {
-                s.store
-                    .set_due(
-                        s.settings.due_partitions,
-                        &tenant.id,
-                        id,
-                        &sc.schedule_id,
-                        None,
-                    )
-                    .await?;
+            for sc in unschedule_all(s, &tenant.id, id).await? {
                 s.store
                     .delete_schedule(&tenant.id, id, &sc.schedule_id)
                     .await?;
@@ -640,17 +648,7 @@ async fn delete_job(
 ) -> ApiResult<Json<Value>> {
     tenant.require("write")?;
     let job = load_job(&s, &tenant, &raw).await?;
-    for sc in s.store.schedules(&tenant.id, job.id).await? {
-        s.store
-            .set_due(
-                s.settings.due_partitions,
-                &tenant.id,
-                job.id,
-                &sc.schedule_id,
-                None,
-            )
-            .await?;
-    }
+    unschedule_all(&s, &tenant.id, job.id).await?;
     s.store.delete_job(&tenant.id, &job).await?;
     tracing::info!(tenant = %tenant.id, job_id = job.id, "job deleted");
     audit(
@@ -913,16 +911,7 @@ async fn delete_schedules(
 ) -> ApiResult<Json<Value>> {
     tenant.require("write")?;
     let job = load_job(&s, &tenant, &raw).await?;
-    for sc in s.store.schedules(&tenant.id, job.id).await? {
-        s.store
-            .set_due(
-                s.settings.due_partitions,
-                &tenant.id,
-                job.id,
-                &sc.schedule_id,
-                None,
-            )
-            .await?;
+    for sc in unschedule_all(&s, &tenant.id, job.id).await? {
         s.store
             .delete_schedule(&tenant.id, job.id, &sc.schedule_id)
             .await?;

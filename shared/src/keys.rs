@@ -15,6 +15,7 @@
 //! | `ns:T:job:<jobId>:runs` | stream | one entry per run of the job (`r` run id, `s` schedule, `n` run number) |
 //! | `ns:T:job:<jobId>:builds` | hash | run number → run id |
 //! | `ns:T:sched:<scheduleId>:runs` | stream | one entry per run of the schedule (`r` run id) |
+//! | `ns:T:sched:<scheduleId>:rank` | zset | the schedule's run ids scored by stream id (offset pages by rank) |
 //! | `ns:T:sched:<scheduleId>:events` | stream | the schedule's event log (`m` message, `l` level) |
 //! | `ns:T:run:<runId>` | hash | the run record |
 //! | `ns:T:run:<runId>:log` | list | extra lines of the run's text log, when there are any |
@@ -83,6 +84,11 @@ impl Keys {
     }
     pub fn schedule_runs(&self, tenant: &str, schedule: &str) -> String {
         format!("{}:sched:{}:runs", self.t(tenant), schedule)
+    }
+    /// A schedule's runs by position: run ids scored by stream id (`ms + seq/4096`), so an
+    /// offset page is a rank lookup.
+    pub fn schedule_rank(&self, tenant: &str, schedule: &str) -> String {
+        format!("{}:sched:{}:rank", self.t(tenant), schedule)
     }
     pub fn schedule_events(&self, tenant: &str, schedule: &str) -> String {
         format!("{}:sched:{}:events", self.t(tenant), schedule)

@@ -33,7 +33,6 @@ struct Scripts {
     run_start: Script,
     run_complete: Script,
     run_update: Script,
-    runs_page: Script,
     runs_query: Script,
     runs_by_outcome: Script,
     lease_acquire: Script,
@@ -59,7 +58,6 @@ impl Scripts {
                 include_str!("scripts/run_complete.lua")
             )),
             run_update: Script::new(include_str!("scripts/run_update.lua")),
-            runs_page: Script::new(include_str!("scripts/runs_page.lua")),
             runs_query: Script::new(include_str!("scripts/runs_query.lua")),
             runs_by_outcome: Script::new(include_str!("scripts/runs_by_outcome.lua")),
             lease_acquire: Script::new(include_str!("scripts/lease_acquire.lua")),
@@ -563,6 +561,7 @@ impl Store {
             .key(k.job_outcome(t, m.job_id, "failure"))
             .key(k.job_outcome(t, m.job_id, "error"))
             .key(k.job_outcome(t, m.job_id, "timeout"))
+            .key(k.schedule_rank(t, &m.schedule_id))
             .arg(&m.run_id)
             .arg(t)
             .arg(m.job_id)
@@ -666,7 +665,8 @@ impl Store {
         }))
     }
 
-    /// A page of a schedule's runs, newest first when `desc`, and the stream's length.
+    /// A page of a schedule's runs (newest first when `desc`) and the log's total: the query
+    /// engine with no filter.
     pub async fn schedule_runs_page(
         &self,
         tenant: &str,
@@ -675,66 +675,19 @@ impl Store {
         size: u64,
         desc: bool,
     ) -> Result<(u64, Vec<RunRecord>)> {
-        self.runs_page(
-            &self.keys.schedule_runs(tenant, schedule),
-            tenant,
-            offset,
-            size,
-            desc,
-        )
-        .await
-    }
-
-    /// A page of a job's runs (all its schedules), newest first when `desc`.
-    pub async fn job_runs_page(
-        &self,
-        tenant: &str,
-        job: u64,
-        offset: u64,
-        size: u64,
-        desc: bool,
-    ) -> Result<(u64, Vec<RunRecord>)> {
-        self.runs_page(&self.keys.job_runs(tenant, job), tenant, offset, size, desc)
-            .await
-    }
-
-    async fn runs_page(
-        &self,
-        stream: &str,
-        tenant: &str,
-        offset: u64,
-        size: u64,
-        desc: bool,
-    ) -> Result<(u64, Vec<RunRecord>)> {
-        let raw: Vec<redis::Value> = self
-            .scripts
-            .runs_page
-            .key(stream)
-            .arg(offset)
-            .arg(size)
-            .arg(if desc { "desc" } else { "asc" })
-            .arg(self.keys.run(tenant, ""))
-            .invoke_async(&mut self.c())
-            .await?;
-        let mut it = raw.into_iter();
-        let total: u64 = match it.next() {
-            Some(v) => redis::from_redis_value(v)?,
-            None => 0,
+        let mut q = RunQuery::new(tenant, Scope::Schedule(schedule.to_string()));
+        q.skip = offset;
+        q.size = size;
+        q.order = if desc {
+            Order::NewestFirst
+        } else {
+            Order::OldestFirst
         };
-        let mut runs = Vec::new();
-        for v in it {
-            let pairs: Vec<String> = redis::from_redis_value(v)?;
-            let fields: Vec<(String, String)> = pairs
-                .chunks(2)
-                .filter(|c| c.len() == 2)
-                .map(|c| (c[0].clone(), c[1].clone()))
-                .collect();
-            runs.push(
-                RunRecord::from_fields(&fields)
-                    .ok_or_else(|| StoreError::Corrupt("run record without id".into()))?,
-            );
-        }
-        Ok((total, runs))
+        let page = self.query_runs(&q).await?;
+        Ok((
+            page.total.unwrap_or(0),
+            page.runs.into_iter().map(|(_, r)| r).collect(),
+        ))
     }
 
     /// The schedule's event log, newest first, at most `limit` entries: (ms, level, message).
@@ -830,11 +783,12 @@ impl Store {
                 inv.invoke_async(&mut self.c()).await?
             }
             _ => {
-                self.scripts
-                    .runs_query
-                    .key(stream)
-                    .key(self.keys.tenant(&q.tenant))
-                    .arg(lo)
+                let mut inv = self.scripts.runs_query.prepare_invoke();
+                inv.key(stream).key(self.keys.tenant(&q.tenant));
+                if let Scope::Schedule(sid) = &q.scope {
+                    inv.key(self.keys.schedule_rank(&q.tenant, sid));
+                }
+                inv.arg(lo)
                     .arg(hi)
                     .arg(order)
                     .arg(q.skip.min(MAX_SKIP))
@@ -842,9 +796,8 @@ impl Store {
                     .arg(self.keys.run(&q.tenant, ""))
                     .arg(q.outcomes.join(","))
                     .arg(if q.count { "1" } else { "0" })
-                    .arg(self.retention.ttl_ms)
-                    .invoke_async(&mut self.c())
-                    .await?
+                    .arg(self.retention.ttl_ms);
+                inv.invoke_async(&mut self.c()).await?
             }
         };
         let mut it = raw.into_iter();
@@ -988,6 +941,10 @@ impl Store {
                     .arg(self.keys.schedule_runs(tenant, sid))
                     .arg("MINID")
                     .arg(minid);
+                pipe.cmd("ZREMRANGEBYSCORE")
+                    .arg(self.keys.schedule_rank(tenant, sid))
+                    .arg("-inf")
+                    .arg(format!("({minid}"));
             }
             let counts: Vec<u64> = pipe.query_async(&mut c).await?;
             removed += counts.iter().sum::<u64>();

@@ -28,6 +28,7 @@ pub fn test_settings() -> Settings {
         ("CHIME_LEADER_TTL_MS".to_string(), "1500".to_string()),
         ("CHIME_WORKER_CONCURRENCY".to_string(), "16".to_string()),
         ("CHIME_SHUTDOWN_GRACE_SECS".to_string(), "5".to_string()),
+        ("CHIME_RETENTION_SWEEP_SECS".to_string(), "1".to_string()),
     ];
     let mut pass = env;
     for var in ["CHIME_REDIS_URL", "CHIME_AMQP_URL"] {

@@ -229,11 +229,9 @@ impl Inner {
         msg: &RunMessage,
         delivery_count: u32,
     ) -> Result<&'static str, StoreError> {
-        let now = self
-            .store
-            .now_ms()
-            .await
-            .unwrap_or_else(|_| chrono::Utc::now().timestamp_millis());
+        // The worker's own clock: its timestamps describe what it did; "due" is decided by the
+        // leader against Redis's clock.
+        let now = chrono::Utc::now().timestamp_millis();
         let attempt = retry(|| self.store.run_start(msg, now, &self.id)).await?;
         if attempt == -1 {
             metrics::counter!("chime_runs_dropped_total", "reason" => "job_gone").increment(1);

@@ -20,7 +20,8 @@ for i = 1, #entries do
 end
 local scheds = redis.call('HKEYS', KEYS[2])
 for i = 1, #scheds do
-  redis.call('DEL', ARGV[4] .. scheds[i] .. ':runs', ARGV[4] .. scheds[i] .. ':events')
+  redis.call('DEL', ARGV[4] .. scheds[i] .. ':runs', ARGV[4] .. scheds[i] .. ':events',
+    ARGV[4] .. scheds[i] .. ':rank')
   redis.call('HDEL', KEYS[9], scheds[i])
 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[8], KEYS[10], KEYS[11], KEYS[12], KEYS[13])

@@ -1,7 +1,8 @@
 -- The run-log query engine: one page of a run stream, filtered, with the records it points to.
 --
 -- KEYS 1 stream (a tenant's, a job's or a schedule's runs)  2 the tenant hash (its optional
---   `retention_ms` overrides ARGV 9).
+--   `retention_ms` overrides ARGV 9)  3 (optional) the schedule's rank index, used for offset
+--   pages without a filter or an upper bound.
 -- ARGV 1 lowest stream id ('-' or an id; '(' prefix = exclusive)
 --      2 highest stream id ('+' or an id; '(' prefix = exclusive)
 --      3 'desc' (newest first) or 'asc'
@@ -32,6 +33,38 @@ end
 
 -- Fast path: no filter, no upper bound, and no entry of the stream older than the lower bound
 -- (nothing past retention): the total is the stream length.
+-- Rank path: offset pages of a schedule's run log read its rank index, so a deep offset is a
+-- rank lookup (O(log N)) instead of a walk of the stream.
+if KEYS[3] and not filtered and hi == '+' and string.sub(lo, 1, 1) ~= '(' then
+  local min = ms_of(lo)
+  local total = redis.call('ZCOUNT', KEYS[3], min, '+inf')
+  out[1] = total
+  if skip >= total or size == 0 then
+    return out
+  end
+  local last = math.min(skip + size, total) - 1
+  local ids
+  if order == 'desc' then
+    ids = redis.call('ZRANGE', KEYS[3], skip, last, 'REV')
+  else
+    local expired = redis.call('ZCOUNT', KEYS[3], '-inf', '(' .. min)
+    ids = redis.call('ZRANGE', KEYS[3], expired + skip, expired + last)
+  end
+  if total > skip + size then out[2] = 1 end
+  for _, run in ipairs(ids) do
+    local rec = redis.call('HGETALL', prefix .. run)
+    if #rec > 0 then
+      local xid = ''
+      for j = 1, #rec, 2 do
+        if rec[j] == 'xid' then xid = rec[j + 1] end
+      end
+      out[#out + 1] = xid
+      out[#out + 1] = rec
+    end
+  end
+  return out
+end
+
 local whole = false
 if not filtered and hi == '+' then
   if lo == '-' then

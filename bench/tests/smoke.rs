@@ -1,0 +1,100 @@
+//! A short run of every chime-bench scenario with small numbers, so the tool cannot rot. It
+//! checks that each scenario produces figures, not what they are: speed lives in the
+//! benchmark's report, not in tests.
+
+use chime_bench::{baseline, Bench, Options, Report};
+use std::time::Duration;
+
+fn options() -> Options {
+    Options {
+        redis_url: std::env::var("CHIME_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        amqp_url: std::env::var("CHIME_AMQP_URL")
+            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
+        workers: 1,
+        concurrency: 16,
+        target_latency: Duration::ZERO,
+        attach: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_scenario_reports_figures() {
+    let opts = options();
+    let b = Bench::start(&opts, true).await.expect("cluster starts");
+    let mut report = Report {
+        environment: chime_bench::environment(&opts).await,
+        ..Default::default()
+    };
+    assert_eq!(
+        report.environment["cores"].as_u64().map(|c| c > 0),
+        Some(true)
+    );
+
+    let ceiling = baseline::flat_out(&opts, &b.target, &b.settings.namespace, 300)
+        .await
+        .unwrap();
+    assert!(ceiling > 0.0);
+    report.add("baseline", "runs/s", ceiling, "runs/s", "", None);
+
+    let (hits, logged) = chime_bench::throughput(&b, 100, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert!(hits > 0.0 && logged > 0.0, "throughput: {hits} {logged}");
+
+    let (start, record) = chime_bench::lateness(&b, 30, Duration::from_secs(2), "smoke-lateness")
+        .await
+        .unwrap();
+    assert!(start.count > 0 && record.count > 0);
+    assert!(start.p50_ms <= start.p99_ms && start.p99_ms <= start.max_ms);
+    let paced = baseline::paced(
+        &opts,
+        &b.target,
+        &b.settings.namespace,
+        50.0,
+        Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
+    assert!(paced.count > 0);
+
+    let (load, _, _, _) = chime_bench::scale(&b, 200, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert!(load > 0.0);
+
+    let figures = chime_bench::query(&b, 2_000, 100, &[1, 2], 40)
+        .await
+        .unwrap();
+    assert_eq!(figures.len(), 2);
+    for f in &figures {
+        for l in [
+            &f.first_page,
+            &f.deep_offset,
+            &f.date_range,
+            &f.by_id,
+            &f.raw_xrevrange,
+            &f.raw_page,
+        ] {
+            assert!(l.count > 0, "{f:?}");
+        }
+    }
+
+    let (alone, flooded) = chime_bench::fairness(&b, 10, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert!(alone.count > 0 && flooded.count > 0);
+
+    report.add(
+        "query",
+        "first page p99",
+        figures[0].first_page.p99_ms,
+        "ms",
+        "",
+        None,
+    );
+    assert!(report.table().contains("first page p99"));
+    assert!(report.markdown().contains("| query |"));
+    assert!(report.json()["results"].as_array().unwrap().len() >= 2);
+    b.stop().await;
+}
