@@ -116,6 +116,7 @@ pub struct Bench {
     pub http: reqwest::Client,
     pub target: Target,
     services: Vec<Service>,
+    scheduler: Option<Service>,
     pub opts: Options,
 }
 
@@ -145,6 +146,7 @@ impl Bench {
             .build()?;
         let target = Target::start(opts.target_latency).await?;
         let mut services = Vec::new();
+        let mut scheduler = None;
         let (api, admin) = if let Some((url, token)) = &opts.attach {
             (url.trim_end_matches('/').to_string(), token.clone())
         } else {
@@ -158,7 +160,7 @@ impl Bench {
             if with_scheduler {
                 let s = chime_scheduler::Scheduler::build(settings.clone()).await?;
                 let cancel = CancellationToken::new();
-                services.push(Service {
+                scheduler = Some(Service {
                     handle: tokio::spawn(s.run(cancel.clone())),
                     cancel,
                 });
@@ -180,12 +182,35 @@ impl Bench {
             http,
             target,
             services,
+            scheduler,
             opts: opts.clone(),
         })
     }
 
+    /// Starts an in-process scheduler (again).
+    pub async fn start_scheduler(&mut self) -> anyhow::Result<()> {
+        if self.scheduler.is_none() && self.opts.attach.is_none() {
+            let s = chime_scheduler::Scheduler::build(self.settings.clone()).await?;
+            let cancel = CancellationToken::new();
+            self.scheduler = Some(Service {
+                handle: tokio::spawn(s.run(cancel.clone())),
+                cancel,
+            });
+        }
+        Ok(())
+    }
+
+    /// Stops the in-process scheduler (it releases the lease), so another replica leads.
+    pub async fn stop_scheduler(&mut self) {
+        if let Some(s) = self.scheduler.take() {
+            s.cancel.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(10), s.handle).await;
+        }
+    }
+
     /// Stops the services and deletes the namespace's keys and queues.
     pub async fn stop(mut self) {
+        self.stop_scheduler().await;
         for s in self.services.drain(..) {
             s.cancel.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(10), s.handle).await;

@@ -102,7 +102,7 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
         ..Default::default()
     };
 
-    let b = Bench::start(opts, true).await?;
+    let mut b = Bench::start(opts, true).await?;
     let mut ceiling = None;
     if want("baseline") || want("throughput") || want("lateness") {
         let n = cli.baseline_runs.unwrap_or(if q { 5_000 } else { 50_000 });
@@ -195,7 +195,7 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
     }
     if want("scale") {
         let n = cli.schedules.unwrap_or(if q { 20_000 } else { 1_000_000 });
-        let (load, redis_mib, rss, lat) = chime_bench::scale(&b, n, secs).await?;
+        let (load, redis_mib, rss, lat) = chime_bench::scale(&mut b, n, secs).await?;
         report.add("scale", &format!("load {n} schedules"), load, "s", "", None);
         report.add("scale", "Redis memory added", redis_mib, "MiB", "", None);
         match rss {

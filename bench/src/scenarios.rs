@@ -181,7 +181,7 @@ async fn collect_lateness(
 /// count/3600 fire each second). Returns (seconds to load, Redis memory added in MiB, leader RSS
 /// in MiB if a separate scheduler process was measured, lateness of the fires in `observe`).
 pub async fn scale(
-    b: &Bench,
+    b: &mut Bench,
     count: usize,
     observe: Duration,
 ) -> anyhow::Result<(f64, f64, Option<f64>, Latency)> {
@@ -196,14 +196,20 @@ pub async fn scale(
     let load = started.elapsed().as_secs_f64();
     let redis_mib = redis_used_mib(&b.settings.redis_url).await? - redis_before;
 
-    // The leader as its own process, so its memory is its own.
+    // The leader as its own process, so its memory is its own: the in-process scheduler steps
+    // down (releasing the lease) when a separate one can be started.
     let mut leader = spawn_scheduler(b)?;
+    if leader.is_some() {
+        b.stop_scheduler().await;
+    }
     let from = chrono::Utc::now().timestamp_millis() + 3000;
     tokio::time::sleep(observe + Duration::from_secs(3)).await;
     let to = chrono::Utc::now().timestamp_millis();
     let rss = leader.as_ref().and_then(|c| c.id()).and_then(rss_mib);
     if let Some(c) = leader.as_mut() {
         let _ = c.start_kill();
+        let _ = c.wait().await;
+        b.start_scheduler().await?;
     }
     // Fires of the window, from the tenant-wide run log (newest first).
     let mut lat = Vec::new();

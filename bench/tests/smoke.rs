@@ -21,7 +21,7 @@ fn options() -> Options {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_scenario_reports_figures() {
     let opts = options();
-    let b = Bench::start(&opts, true).await.expect("cluster starts");
+    let mut b = Bench::start(&opts, true).await.expect("cluster starts");
     let mut report = Report {
         environment: chime_bench::environment(&opts).await,
         ..Default::default()
@@ -58,7 +58,7 @@ async fn every_scenario_reports_figures() {
     .unwrap();
     assert!(paced.count > 0);
 
-    let (load, _, _, _) = chime_bench::scale(&b, 200, Duration::from_secs(1))
+    let (load, _, _, _) = chime_bench::scale(&mut b, 200, Duration::from_secs(1))
         .await
         .unwrap();
     assert!(load > 0.0);
