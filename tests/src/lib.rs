@@ -89,6 +89,15 @@ impl TestEnv {
         }
     }
 
+    /// A test world with the API, a scheduler and a worker running in-process.
+    pub async fn cluster() -> TestEnv {
+        let mut env = TestEnv::new();
+        env.start_api().await;
+        env.start_scheduler().await;
+        env.start_worker().await;
+        env
+    }
+
     pub fn namespace(&self) -> &str {
         &self.settings.namespace
     }
@@ -429,4 +438,28 @@ pub async fn runs(env: &TestEnv, token: &str, job: u64, schedule: &str) -> (u64,
         body["total"].as_u64().unwrap(),
         body["results"].as_array().unwrap().clone(),
     )
+}
+
+/// Activates or deactivates every schedule of a job.
+pub async fn set_active(env: &TestEnv, token: &str, job: u64, on: bool) {
+    let (st, body) = env
+        .call(
+            "POST",
+            &format!("/scheduler/jobs/{job}/schedules/activationStatus"),
+            token,
+            Some(json!({"activationStatus": on})),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+}
+
+/// Waits until every run of a schedule is completed; returns its run log (newest first).
+pub async fn all_completed(env: &TestEnv, token: &str, job: u64, schedule: &str) -> Vec<Value> {
+    wait_until("every run completed", Duration::from_secs(20), || async {
+        let (_, list) = runs(env, token, job, schedule).await;
+        list.iter()
+            .all(|r| r["runStatus"] == "COMPLETED")
+            .then_some(list)
+    })
+    .await
 }

@@ -8,10 +8,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn interval_job_runs_are_logged_once_each() {
-    let mut env = TestEnv::new();
-    env.start_api().await;
-    env.start_scheduler().await;
-    env.start_worker().await;
+    let env = TestEnv::cluster().await;
     let target = Target::start().await;
     let (_, token) = env.tenant(&["read", "write"]).await;
 
@@ -180,10 +177,7 @@ async fn interval_job_runs_are_logged_once_each() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn blocked_and_failing_targets_are_recorded_with_the_reason() {
-    let mut env = TestEnv::new();
-    env.start_api().await;
-    env.start_scheduler().await;
-    env.start_worker().await;
+    let env = TestEnv::cluster().await;
     let target = Target::start().await;
     target.set_reply(500, "boom", false);
     let (_, token) = env.tenant(&["read", "write"]).await;

@@ -20,10 +20,7 @@ fn rabbitmqctl(args: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn services_reconnect_after_a_rabbitmq_restart() {
-    let mut env = TestEnv::new();
-    env.start_api().await;
-    env.start_scheduler().await;
-    env.start_worker().await;
+    let env = TestEnv::cluster().await;
     let target = Target::start().await;
     let (_, token) = env.tenant(&["read", "write"]).await;
     let (job, sid) = create_job(

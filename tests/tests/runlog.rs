@@ -2,7 +2,9 @@
 //! deletion of a job's runs.
 
 use chime_shared::keys::Keys;
-use chime_tests::{create_job, runs, wait_until, Target, TestEnv, ADMIN_TOKEN};
+use chime_tests::{
+    all_completed, create_job, runs, set_active, wait_until, Target, TestEnv, ADMIN_TOKEN,
+};
 use redis::AsyncCommands;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -13,34 +15,9 @@ fn ms(v: &Value) -> i64 {
         .timestamp_millis()
 }
 
-async fn activate(env: &TestEnv, token: &str, job: u64, on: bool) {
-    let (st, body) = env
-        .call(
-            "POST",
-            &format!("/scheduler/jobs/{job}/schedules/activationStatus"),
-            token,
-            Some(json!({"activationStatus": on})),
-        )
-        .await;
-    assert_eq!(st, 200, "{body}");
-}
-
-async fn all_completed(env: &TestEnv, token: &str, job: u64, sid: &str) -> Vec<Value> {
-    wait_until("every run completed", Duration::from_secs(20), || async {
-        let (_, list) = runs(env, token, job, sid).await;
-        list.iter()
-            .all(|r| r["runStatus"] == "COMPLETED")
-            .then_some(list)
-    })
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_live_tail_shows_each_run_within_a_second_of_completion() {
-    let mut env = TestEnv::new();
-    env.start_api().await;
-    env.start_scheduler().await;
-    env.start_worker().await;
+    let env = TestEnv::cluster().await;
     let target = Target::start().await;
     let (_, token) = env.tenant(&["read", "write"]).await;
     let (job, _) = create_job(
@@ -66,7 +43,7 @@ async fn a_live_tail_shows_each_run_within_a_second_of_completion() {
         .unwrap()
         .starts_with("text/event-stream"));
     let mut body = resp;
-    activate(&env, &token, job, true).await;
+    set_active(&env, &token, job, true).await;
 
     let mut buf = String::new();
     let mut seen = Vec::new();
@@ -96,16 +73,13 @@ async fn a_live_tail_shows_each_run_within_a_second_of_completion() {
     let mut unique = seen.clone();
     unique.dedup();
     assert_eq!(unique, seen, "each run once");
-    activate(&env, &token, job, false).await;
+    set_active(&env, &token, job, false).await;
     env.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn export_streams_every_run_as_ndjson_or_csv() {
-    let mut env = TestEnv::new();
-    env.start_api().await;
-    env.start_scheduler().await;
-    env.start_worker().await;
+    let env = TestEnv::cluster().await;
     let target = Target::start().await;
     let (_, token) = env.tenant(&["read", "write"]).await;
     let (job, sid) = create_job(
@@ -120,7 +94,7 @@ async fn export_streams_every_run_as_ndjson_or_csv() {
         (runs(&env, &token, job, &sid).await.0 >= 3).then_some(())
     })
     .await;
-    activate(&env, &token, job, false).await;
+    set_active(&env, &token, job, false).await;
     let list = all_completed(&env, &token, job, &sid).await;
 
     let resp = env
@@ -198,10 +172,7 @@ async fn export_streams_every_run_as_ndjson_or_csv() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn runs_past_the_retention_age_vanish_from_queries_and_from_redis() {
-    let mut env = TestEnv::new();
-    env.start_api().await;
-    env.start_scheduler().await;
-    env.start_worker().await;
+    let env = TestEnv::cluster().await;
     let target = Target::start().await;
     let (tenant, token) = env.tenant(&["read", "write"]).await;
     let resp = env
@@ -298,16 +269,13 @@ async fn runs_past_the_retention_age_vanish_from_queries_and_from_redis() {
     assert!(list
         .iter()
         .all(|r| now - ms(&r["scheduleTimestamp"]) < 3000 + 1500));
-    activate(&env, &token, job, false).await;
+    set_active(&env, &token, job, false).await;
     env.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deleting_a_job_deletes_its_runs_and_logs() {
-    let mut env = TestEnv::new();
-    env.start_api().await;
-    env.start_scheduler().await;
-    env.start_worker().await;
+    let env = TestEnv::cluster().await;
     let target = Target::start().await;
     let (tenant, token) = env.tenant(&["read", "write"]).await;
     let (job, sid) = create_job(
@@ -322,7 +290,7 @@ async fn deleting_a_job_deletes_its_runs_and_logs() {
         (runs(&env, &token, job, &sid).await.0 >= 2).then_some(())
     })
     .await;
-    activate(&env, &token, job, false).await;
+    set_active(&env, &token, job, false).await;
     let list = all_completed(&env, &token, job, &sid).await;
     let (st, _) = env
         .call("DELETE", &format!("/scheduler/jobs/{job}"), &token, None)
