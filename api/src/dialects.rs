@@ -50,8 +50,19 @@ pub fn parse_iso(s: &str) -> Option<i64> {
         .map(|d| d.and_utc().timestamp_millis())
 }
 
+/// An optional ISO 8601 query parameter in milliseconds; the error names it.
+fn date_param(q: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
+    q.get(name)
+        .map(|v| {
+            parse_iso(v).ok_or_else(|| {
+                ApiError::BadRequest(format!("'{name}' must be an ISO 8601 date, got '{v}'"))
+            })
+        })
+        .transpose()
+}
+
 /// The oldest instant a query may show: now minus the tenant's retention.
-pub async fn retention_floor(s: &AppState, tenant: &str) -> Result<i64, ApiError> {
+async fn retention_floor(s: &AppState, tenant: &str) -> Result<i64, ApiError> {
     let now = s.store.now_ms().await?;
     let keep = s.store.tenant_retention(tenant).await? as i64;
     Ok((now - keep).max(0))
@@ -181,15 +192,7 @@ async fn a1base_inner(
             )))
         }
     };
-    let date = |name: &str| -> Result<Option<i64>, ApiError> {
-        q.get(name)
-            .map(|v| {
-                parse_iso(v).ok_or_else(|| {
-                    ApiError::BadRequest(format!("'{name}' must be an ISO 8601 date, got '{v}'"))
-                })
-            })
-            .transpose()
-    };
+    let date = |name: &str| date_param(q, name);
     let (start, end) = (date("start_date")?, date("end_date")?);
     if let (Some(a), Some(b)) = (start, end) {
         if a > b {
@@ -714,15 +717,7 @@ async fn export(
     let job = job_of(&s, &tenant.id, &raw)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("job {raw} does not exist")))?;
-    let date = |name: &str| -> Result<Option<i64>, ApiError> {
-        q.get(name)
-            .map(|v| {
-                parse_iso(v).ok_or_else(|| {
-                    ApiError::BadRequest(format!("'{name}' must be an ISO 8601 date, got '{v}'"))
-                })
-            })
-            .transpose()
-    };
+    let date = |name: &str| date_param(&q, name);
     let mut query = RunQuery::new(&tenant.id, Scope::Job(job.id));
     query.from_ms = date("from")?;
     query.to_ms = date("to")?;

@@ -6,7 +6,7 @@
 //! its filters against a reference computed from SAP's run log of the same job, its error
 //! shape, and tenant isolation.
 
-use chime_tests::{create_job, runs, wait_until, Target, TestEnv};
+use chime_tests::{create_job, runs, set_active, wait_until, Target, TestEnv};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -84,17 +84,6 @@ async fn key(env: &TestEnv, tenant: &str, scopes: &[&str]) -> String {
     k["token"].as_str().unwrap().to_string()
 }
 
-/// API, scheduler and (when `worker`) a worker, in this test's own namespace.
-async fn cluster(worker: bool) -> TestEnv {
-    let mut env = TestEnv::new();
-    env.start_api().await;
-    env.start_scheduler().await;
-    if worker {
-        env.start_worker().await;
-    }
-    env
-}
-
 /// Creates a job from a full SAP body; returns (job id, first schedule id).
 async fn create_job_with(env: &TestEnv, token: &str, body: Value) -> (u64, String) {
     let (st, b) = env.call("POST", "/scheduler/jobs", token, Some(body)).await;
@@ -118,19 +107,6 @@ async fn set_action(env: &TestEnv, token: &str, job: u64, action: &str) {
         )
         .await;
     assert_eq!(st, 200, "update action: {b}");
-}
-
-/// Stops the job firing (every schedule deactivated).
-async fn deactivate(env: &TestEnv, token: &str, job: u64) {
-    let (st, b) = env
-        .call(
-            "POST",
-            &format!("/scheduler/jobs/{job}/schedules/activationStatus"),
-            token,
-            Some(json!({"activationStatus": false})),
-        )
-        .await;
-    assert_eq!(st, 200, "deactivate: {b}");
 }
 
 fn completed(list: &[Value]) -> usize {
@@ -284,7 +260,7 @@ fn keys_of(v: &Value) -> Vec<&str> {
 /// rule (1-based offset, defaults of 200 and 10, page_size 1-200), and cursor paging.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sap_run_log_seed_example_paging_and_cursors() {
-    let env = cluster(true).await;
+    let env = TestEnv::cluster().await;
     let target = Target::start().await;
     let (_, token) = env.tenant(&["read", "write"]).await;
     target.set_reply(200, "Sales order processed", false);
@@ -311,7 +287,7 @@ async fn sap_run_log_seed_example_paging_and_cursors() {
         completed(l) >= 12 && l.iter().any(|r| r["httpStatus"] == 404)
     })
     .await;
-    deactivate(&env, &token, job).await;
+    set_active(&env, &token, job, false).await;
     let all = settle(&env, &token, job, &sid, false).await;
     let n = all.len();
     assert!(n >= 12, "{n} runs");
@@ -549,7 +525,7 @@ async fn sap_run_log_seed_example_paging_and_cursors() {
 /// every dialect; and the action log of a job's configuration changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sap_async_run_update_and_action_logs() {
-    let env = cluster(true).await;
+    let env = TestEnv::cluster().await;
     let target = Target::start().await;
     target.set_reply(202, "accepted", false);
     let (tenant, token) = env.tenant(&["read", "write"]).await;
@@ -915,7 +891,7 @@ fn a1base_entry(job: u64, d: &Value) -> Value {
 /// reference from SAP's run log of the same job, and the parameter errors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a1base_logs_seed_example_filters_and_paging() {
-    let env = cluster(true).await;
+    let env = TestEnv::cluster().await;
     let target = Target::start().await;
     let (account, token) = env.tenant(&["read", "write"]).await;
     target.set_reply(
@@ -983,7 +959,7 @@ async fn a1base_logs_seed_example_filters_and_paging() {
         },
     )
     .await;
-    deactivate(&env, &token, job).await;
+    set_active(&env, &token, job, false).await;
     let all = settle(&env, &token, job, &sid, true).await;
 
     // The reference: every run, oldest first, with SAP's details.
@@ -1327,7 +1303,7 @@ async fn a1base_logs_seed_example_filters_and_paging() {
 /// guard refuses, oldest first; the token in the header or the query; its error shape.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn apify_schedule_log_invocations_and_blocked_targets() {
-    let env = cluster(true).await;
+    let env = TestEnv::cluster().await;
     let target = Target::start().await;
     let (_, token) = env.tenant(&["read", "write"]).await;
     let (job, sid) = create_job(
@@ -1348,7 +1324,7 @@ async fn apify_schedule_log_invocations_and_blocked_targets() {
         l.iter().any(is_blocked)
     })
     .await;
-    deactivate(&env, &token, job).await;
+    set_active(&env, &token, job, false).await;
     let all = settle(&env, &token, job, &sid, false).await;
     let blocked = all.iter().filter(|r| is_blocked(r)).count();
     assert!(blocked >= 1);
@@ -1481,7 +1457,7 @@ async fn huawei_read_all(
 /// in 40-byte steps, DESC, has_more, every parameter error, unknown builds, credentials.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn huawei_real_time_log_builds_offsets_and_errors() {
-    let env = cluster(true).await;
+    let env = TestEnv::cluster().await;
     let target = Target::start().await;
     let (_, token) = env.tenant(&["read", "write"]).await;
     let (job, sid) = create_job(
@@ -1499,7 +1475,7 @@ async fn huawei_real_time_log_builds_offsets_and_errors() {
             .any(|r| r["runStatus"] == "COMPLETED" && r["httpStatus"] == 500)
     })
     .await;
-    deactivate(&env, &token, job).await;
+    set_active(&env, &token, job, false).await;
     let all = settle(&env, &token, job, &sid, false).await;
     let n = all.len() as u64;
 
@@ -1688,7 +1664,7 @@ async fn acknowledged_run(env: &TestEnv, token: &str, name: &str) -> (Target, u6
 /// offset reached, is the completed run's log: lines are only ever appended.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn huawei_log_of_a_live_run_reads_on_from_the_last_offset() {
-    let env = cluster(true).await;
+    let env = TestEnv::cluster().await;
     let (_, token) = env.tenant(&["read", "write"]).await;
     let (_target, job, sid, run) = acknowledged_run(&env, &token, "async-build").await;
     let path = format!("/v1/log/{job}/1/real-time-log");
@@ -1751,7 +1727,7 @@ async fn huawei_log_of_a_live_run_reads_on_from_the_last_offset() {
 /// byte steps reassembles to the same text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn huawei_log_read_in_small_steps_keeps_multibyte_text() {
-    let env = cluster(true).await;
+    let env = TestEnv::cluster().await;
     let (_, token) = env.tenant(&["read", "write"]).await;
     let (_target, job, sid, run) = acknowledged_run(&env, &token, "async-build").await;
     let message = "Auftrag verarbeitet ✓ — 注文処理済み — ünïcödé ok";
@@ -1782,7 +1758,7 @@ async fn huawei_log_read_in_small_steps_keeps_multibyte_text() {
 /// shape), never a server fault, in every dialect that pages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn paging_far_past_the_end_is_never_a_server_fault() {
-    let env = cluster(true).await;
+    let env = TestEnv::cluster().await;
     let target = Target::start().await;
     let (a, token) = env.tenant(&["read", "write"]).await;
     let (job, sid) = create_job(
@@ -1867,7 +1843,7 @@ async fn paging_far_past_the_end_is_never_a_server_fault() {
 /// the schedule's log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sap_cursor_pages_report_the_schedule_total() {
-    let env = cluster(true).await;
+    let env = TestEnv::cluster().await;
     let target = Target::start().await;
     let (_, token) = env.tenant(&["read", "write"]).await;
     let (job, sid) = create_job(
@@ -1882,7 +1858,7 @@ async fn sap_cursor_pages_report_the_schedule_total() {
         completed(l) >= 3
     })
     .await;
-    deactivate(&env, &token, job).await;
+    set_active(&env, &token, job, false).await;
     let all = settle(&env, &token, job, &sid, false).await;
     let ids = run_ids(&all);
     let n = ids.len() as u64;
@@ -1907,7 +1883,10 @@ async fn sap_cursor_pages_report_the_schedule_total() {
 /// failed, errored, inProgress), one log and the list with its paging, sorting and errors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn losant_job_logs_statuses_list_and_errors() {
-    let mut env = cluster(false).await;
+    // No worker yet: runs stay queued until the test starts one.
+    let mut env = TestEnv::new();
+    env.start_api().await;
+    env.start_scheduler().await;
     let (app, token) = env.tenant(&["read", "write"]).await;
     let writer = key(&env, &app, &["write"]).await;
     let ok = Target::start().await;
@@ -2215,7 +2194,7 @@ async fn losant_job_logs_statuses_list_and_errors() {
 /// in each dialect's shape), and a wrong key is refused (401).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tenant_isolation_on_every_run_log_route() {
-    let env = cluster(true).await;
+    let env = TestEnv::cluster().await;
     let target = Target::start().await;
     let (a, token_a) = env.tenant(&["read", "write", "run-update"]).await;
     let (b, token_b) = env.tenant(&["read", "write", "run-update"]).await;
