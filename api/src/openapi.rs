@@ -116,7 +116,8 @@ pub struct ApiKeyCreated {
     pub tenant_id: String,
 }
 
-/// Configure Tenant body: give exactly one of the two fields; `null` restores the default.
+/// Configure Tenant body: at most one of the two retention fields, and/or the quota; `null`
+/// restores a default.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigureTenantRequest {
@@ -126,14 +127,20 @@ pub struct ConfigureTenantRequest {
     /// How long runs are kept, in seconds (1 to 315360000).
     #[schema(minimum = 1, maximum = 315_360_000)]
     pub run_retention_seconds: Option<u64>,
+    /// Runs the tenant may fire per minute (0: no limit). Fires beyond it are deferred to the
+    /// next free slot, in bursts of at most one second's worth.
+    #[schema(minimum = 0, maximum = 100_000_000)]
+    pub runs_per_minute: Option<u64>,
 }
 
-/// A tenant's effective run retention.
+/// A tenant's effective run retention and fire quota.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct TenantRetention {
+pub struct TenantSettings {
     pub id: String,
     pub run_retention_seconds: u64,
+    /// 0: no limit.
+    pub runs_per_minute: u64,
 }
 
 // ---------------------------------------------------------------------------------------- SAP
@@ -990,7 +997,7 @@ pub struct LosantQuery {
     ),
     components(schemas(
         SapError, Success, CreateTenantRequest, TenantCreated, KeyScope, CreateKeyRequest,
-        ApiKeyCreated, ConfigureTenantRequest, TenantRetention, ActionMethod, ScheduleRequest,
+        ApiKeyCreated, ConfigureTenantRequest, TenantSettings, ActionMethod, ScheduleRequest,
         ScheduleUpdateRequest, JobRequest, JobUpdateRequest, RunStatus, RunState, SapRunLog,
         Outcome, RunDetail, ScheduleType, SapSchedule, SapJob, JobList, JobListOrJob,
         ScheduleList, RunLogPage, ActivationStatusRequest, RunUpdateRequest, JobCount,

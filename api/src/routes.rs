@@ -1180,15 +1180,16 @@ async fn audit(
     }
 }
 
-/// `PUT /admin/tenants/{tenantId}` `{ "runRetentionDays": n }` or `{ "runRetentionSeconds": n }`:
-/// how long the tenant's runs are kept (`null` restores the default).
+/// `PUT /admin/tenants/{tenantId}` `{ "runRetentionDays": n }` or `{ "runRetentionSeconds": n }`
+/// (how long the tenant's runs are kept) and/or `{ "runsPerMinute": n }` (its fire quota; 0 no
+/// limit); `null` restores a default.
 #[utoipa::path(
     put, path = "/admin/tenants/{tenantId}", tag = "admin", operation_id = "configureTenant",
-    summary = "Set a tenant's run retention",
+    summary = "Set a tenant's run retention and fire quota",
     params(("tenantId" = String, Path, description = "The tenant id")),
     request_body = crate::openapi::ConfigureTenantRequest,
     responses(
-        (status = 200, description = "The effective retention", body = crate::openapi::TenantRetention),
+        (status = 200, description = "The effective settings", body = crate::openapi::TenantSettings),
         (status = 400, description = "Invalid body", body = crate::openapi::SapError),
         (status = 401, description = "Missing or invalid admin token", body = crate::openapi::SapError),
         (status = 404, description = "No such tenant", body = crate::openapi::SapError),
@@ -1209,30 +1210,57 @@ async fn configure_tenant(
         )));
     }
     let obj = object(&body, "Error while configuring tenant")?;
-    let ms = match (obj.get("runRetentionDays"), obj.get("runRetentionSeconds")) {
-        (Some(Value::Null), None) | (None, Some(Value::Null)) => None,
-        (Some(v), None) => Some(
+    let retention = match (obj.get("runRetentionDays"), obj.get("runRetentionSeconds")) {
+        (None, None) => None,
+        (Some(Value::Null), None) | (None, Some(Value::Null)) => Some(None),
+        (Some(v), None) => Some(Some(
             v.as_u64()
                 .filter(|d| (1..=3650).contains(d))
                 .ok_or_else(|| ApiError::BadRequest("'runRetentionDays' must be an integer from 1 to 3650".into()))?
                 * 86_400_000,
-        ),
-        (None, Some(v)) => Some(
+        )),
+        (None, Some(v)) => Some(Some(
             v.as_u64()
                 .filter(|d| (1..=315_360_000).contains(d))
                 .ok_or_else(|| ApiError::BadRequest("'runRetentionSeconds' must be a positive integer".into()))?
                 * 1000,
-        ),
+        )),
         _ => {
             return Err(ApiError::BadRequest(
-                "Error while configuring tenant: give one of 'runRetentionDays' or 'runRetentionSeconds'".into(),
+                "Error while configuring tenant: give only one of 'runRetentionDays' or 'runRetentionSeconds'".into(),
             ))
         }
     };
-    s.store.set_tenant_retention(&tenant, ms).await?;
+    let quota = match obj.get("runsPerMinute") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => Some(Some(v.as_u64().filter(|n| *n <= 100_000_000).ok_or_else(
+            || {
+                ApiError::BadRequest(
+                    "'runsPerMinute' must be an integer from 0 (no limit) to 100000000".into(),
+                )
+            },
+        )?)),
+    };
+    if retention.is_none() && quota.is_none() {
+        return Err(ApiError::BadRequest(
+            "Error while configuring tenant: give 'runRetentionDays', 'runRetentionSeconds' or 'runsPerMinute'".into(),
+        ));
+    }
+    if let Some(ms) = retention {
+        s.store.set_tenant_retention(&tenant, ms).await?;
+    }
+    if let Some(n) = quota {
+        s.store.set_tenant_runs_per_minute(&tenant, n).await?;
+    }
     let effective = s.store.tenant_retention(&tenant).await?;
+    let per_minute = s
+        .store
+        .tenant_runs_per_minute(&tenant)
+        .await?
+        .unwrap_or(s.settings.tenant_runs_per_minute);
     Ok(Json(
-        json!({"id": tenant, "runRetentionSeconds": effective / 1000}),
+        json!({"id": tenant, "runRetentionSeconds": effective / 1000, "runsPerMinute": per_minute}),
     ))
 }
 

@@ -219,11 +219,27 @@ impl Bench {
     }
 
     /// A tenant and a read/write key: (tenant id, token).
+    /// A new tenant without a fire quota, and an API key of it.
     pub async fn tenant(&self, name: &str) -> anyhow::Result<(String, String)> {
+        self.tenant_with_quota(name, 0).await
+    }
+
+    /// A new tenant allowed `runs_per_minute` fires (0: no limit), and an API key of it.
+    pub async fn tenant_with_quota(
+        &self,
+        name: &str,
+        runs_per_minute: u64,
+    ) -> anyhow::Result<(String, String)> {
         let t = self
             .admin_call("POST", "/admin/tenants", json!({ "name": name }))
             .await?;
         let id = t["id"].as_str().context("tenant id")?.to_string();
+        self.admin_call(
+            "PUT",
+            &format!("/admin/tenants/{id}"),
+            json!({ "runsPerMinute": runs_per_minute }),
+        )
+        .await?;
         let k = self
             .admin_call(
                 "POST",

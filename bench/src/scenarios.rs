@@ -99,8 +99,8 @@ pub async fn throughput(b: &Bench, offered: usize, window: Duration) -> anyhow::
 }
 
 /// Lateness at a steady `rate` (runs per second, as that many schedules firing every
-/// second) for `duration`: from each run's scheduled instant to the start of its HTTP call and
-/// to its record, from the run log.
+/// second, their first fires spread evenly over a second) for `duration`: from each run's
+/// scheduled instant to the start of its HTTP call and to its record, from the run log.
 pub async fn lateness(
     b: &Bench,
     rate: usize,
@@ -108,16 +108,17 @@ pub async fn lateness(
     name: &str,
 ) -> anyhow::Result<(Latency, Latency)> {
     let (_, token) = b.tenant(name).await?;
-    let jobs = create_schedules(
-        b,
-        &token,
-        rate,
-        name,
-        |_| json!({"repeatInterval": "1 second", "active": true}),
-    )
+    let first = chrono::Utc::now().timestamp_millis() + 3000;
+    let jobs = create_schedules(b, &token, rate, name, |i| {
+        let at = first + (i * 1000 / rate) as i64;
+        json!({"repeatInterval": "1 second", "active": true,
+            "startTime": chime_shared::schedule::format_instant(at)})
+    })
     .await?;
-    let start = chrono::Utc::now().timestamp_millis() + 2000;
-    tokio::time::sleep(duration + Duration::from_secs(2)).await;
+    // Measure after a second of warm-up past the first fires.
+    let start = first + 1000;
+    let wait = (start - chrono::Utc::now().timestamp_millis()).max(0) as u64;
+    tokio::time::sleep(Duration::from_millis(wait) + duration).await;
     let end = chrono::Utc::now().timestamp_millis();
     deactivate_all(b, &token, &jobs).await;
     tokio::time::sleep(Duration::from_secs(3)).await; // in-flight runs finish
@@ -571,7 +572,10 @@ pub async fn fairness(
     duration: Duration,
 ) -> anyhow::Result<(Latency, Latency)> {
     let (alone, _) = lateness(b, steady_rate, duration, "steady-alone").await?;
-    let (_, flood_token) = b.tenant("flood").await?;
+    // The flooding tenant's quota is the steady rate; it offers ten times that.
+    let (_, flood_token) = b
+        .tenant_with_quota("flood", steady_rate as u64 * 60)
+        .await?;
     let flood = create_schedules(
         b,
         &flood_token,

@@ -14,10 +14,12 @@ use chime_shared::config::Settings;
 use chime_shared::keys::Keys;
 use chime_shared::model::{run_id, ActionSpec, Job, RunMessage, Schedule};
 use chime_shared::schedule::{parse_stored_instant, Plan};
-use chime_shared::store::{Retention, Store};
+use chime_shared::store::{Advance, Deferral, Retention, RunStep, Store};
 use futures::future::join_all;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -39,6 +41,82 @@ pub struct Scheduler {
     owner: String,
     ops_addr: SocketAddr,
     ops_cancel: CancellationToken,
+    quotas: Mutex<Quotas>,
+}
+
+/// Per-tenant fire budgets, by the generic cell rate algorithm: a tenant allowed `q` runs per
+/// minute fires one run every `60 000 / q` ms on average, with bursts of up to one second's
+/// worth. A fire beyond that is deferred to the next free slot, which it reserves, so a tenant
+/// over its quota is late instead of crowding the others out, and loses nothing (interval
+/// schedules shift, cron fires replay within the misfire threshold). Held in the leader's
+/// memory: a new leader starts with full budgets.
+struct Quotas {
+    default_per_minute: u64,
+    tenants: HashMap<String, Budget>,
+}
+
+struct Budget {
+    per_minute: u64,
+    checked: Instant,
+    /// Theoretical arrival time of the next run (ms).
+    tat: f64,
+}
+
+impl Quotas {
+    /// How long a tenant's own quota is trusted before it is read again.
+    const REFRESH: Duration = Duration::from_secs(10);
+    /// Burst tolerance (ms): a second's worth of runs may fire at once.
+    const TOLERANCE_MS: f64 = 1000.0;
+
+    fn stale<'a>(&self, tenants: impl Iterator<Item = &'a str>) -> Vec<String> {
+        let mut out: Vec<String> = tenants
+            .filter(|t| {
+                self.tenants
+                    .get(*t)
+                    .is_none_or(|b| b.checked.elapsed() > Self::REFRESH)
+            })
+            .map(String::from)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn set(&mut self, tenant: String, own: Option<u64>) {
+        let per_minute = own.unwrap_or(self.default_per_minute);
+        let b = self.tenants.entry(tenant).or_insert(Budget {
+            per_minute,
+            checked: Instant::now(),
+            tat: 0.0,
+        });
+        b.per_minute = per_minute;
+        b.checked = Instant::now();
+    }
+
+    /// Takes one run of the tenant's budget at `now` (ms): `None` when it may fire now, or the
+    /// instant (ms) of the slot reserved for it.
+    fn take(&mut self, tenant: &str, now: i64) -> Option<i64> {
+        let per_minute = self
+            .tenants
+            .get(tenant)
+            .map_or(self.default_per_minute, |b| b.per_minute);
+        if per_minute == 0 {
+            return None;
+        }
+        let b = self.tenants.entry(tenant.to_string()).or_insert(Budget {
+            per_minute,
+            checked: Instant::now(),
+            tat: 0.0,
+        });
+        let now = now as f64;
+        let slot = b.tat.max(now);
+        b.tat = slot + 60_000.0 / per_minute as f64;
+        if slot - now <= Self::TOLERANCE_MS {
+            None
+        } else {
+            Some((slot - Self::TOLERANCE_MS).ceil() as i64)
+        }
+    }
 }
 
 /// Settings of the store's run retention.
@@ -95,7 +173,12 @@ impl Scheduler {
         )
         .await
         .context("binding the ops address")?;
+        let quotas = Mutex::new(Quotas {
+            default_per_minute: settings.tenant_runs_per_minute,
+            tenants: HashMap::new(),
+        });
         Ok(Scheduler {
+            quotas,
             settings,
             store,
             publisher,
@@ -257,12 +340,22 @@ impl Scheduler {
 
     /// One look at every partition of the due index.
     async fn tick(&self, lease: &Lease) -> anyhow::Result<TickResult> {
+        // Backpressure: take no more due entries than the run queue has room for.
+        let mut limit = self.settings.scheduler_batch;
+        let max = self.settings.max_queued_runs;
+        if max > 0 {
+            let queued = self.publisher.depths().await?.0 as u64;
+            metrics::gauge!("chime_queue_depth", "queue" => "runs").set(queued as f64);
+            let room = max.saturating_sub(queued) as usize;
+            if room == 0 {
+                metrics::counter!("chime_scheduler_held_back_total").increment(1);
+                return Ok(TickResult::Idle(Duration::from_millis(10)));
+            }
+            limit = limit.min(room.div_ceil(self.settings.due_partitions as usize));
+        }
         let now = self.store.now_ms().await?;
         let parts = self.settings.due_partitions;
-        let batches = join_all(
-            (0..parts).map(|p| self.store.due_batch(p, now, self.settings.scheduler_batch)),
-        )
-        .await;
+        let batches = join_all((0..parts).map(|p| self.store.due_batch(p, now, limit))).await;
         // One combined batch over every partition: a pass costs a few round trips whatever
         // the number of partitions.
         let mut due: Vec<(u32, String, i64)> = Vec::new();
@@ -285,6 +378,22 @@ impl Scheduler {
         Ok(TickResult::Idle(Duration::from_millis(wait as u64)))
     }
 
+    /// Reads the own quota of every tenant whose cached one is stale.
+    async fn refresh_quotas<'a>(&self, tenants: impl Iterator<Item = &'a str>) {
+        let stale = self.quotas.lock().unwrap().stale(tenants);
+        if stale.is_empty() {
+            return;
+        }
+        let own = join_all(stale.iter().map(|t| self.store.tenant_runs_per_minute(t))).await;
+        let mut q = self.quotas.lock().unwrap();
+        for (t, own) in stale.into_iter().zip(own) {
+            match own {
+                Ok(own) => q.set(t, own),
+                Err(e) => tracing::warn!(tenant = %t, error = %e, "cannot read the tenant's quota"),
+            }
+        }
+    }
+
     /// Fires a batch of due entries (partition, member, score). Returns true when fenced off.
     async fn fire_batch(
         &self,
@@ -292,10 +401,30 @@ impl Scheduler {
         batch: Vec<(u32, String, i64)>,
         now: i64,
     ) -> anyhow::Result<bool> {
-        let loaded = join_all(batch.iter().map(|(_, member, _)| self.load(member))).await;
+        let parsed: Vec<Option<(&str, u64, &str)>> = batch
+            .iter()
+            .map(|(_, member, _)| Keys::parse_due_member(member))
+            .collect();
+        let wanted: Vec<(&str, u64, &str)> = parsed.iter().flatten().copied().collect();
+        let mut phase = Phases::start();
+        let mut defs = self.store.due_definitions(&wanted).await?.into_iter();
+        let loaded: Vec<Option<(String, Arc<Job>, Schedule)>> = parsed
+            .iter()
+            .map(|p| {
+                let (tenant, _, _) = (*p)?;
+                let (job, schedule) = defs.next().flatten()?;
+                Some((tenant.to_string(), job, schedule))
+            })
+            .collect();
+        let members: Vec<&str> = batch.iter().map(|(_, m, _)| m.as_str()).collect();
+        let deferred = self.store.deferred_nominals(&members).await?;
+        self.refresh_quotas(loaded.iter().flatten().map(|(t, _, _)| t.as_str()))
+            .await;
         let threshold = self.settings.misfire_threshold_secs as i64 * 1000;
         let mut plans: Vec<Planned> = Vec::with_capacity(batch.len());
-        for ((partition, member, score), loaded) in batch.into_iter().zip(loaded) {
+        for (((partition, member, score), loaded), deferred) in
+            batch.into_iter().zip(loaded).zip(deferred)
+        {
             let mut planned = Planned {
                 partition,
                 member,
@@ -303,12 +432,29 @@ impl Scheduler {
                 next: None,
                 msgs: vec![],
                 one_time_done: None,
+                deferral: if deferred.is_some() {
+                    Deferral::Clear
+                } else {
+                    Deferral::None
+                },
             };
-            match loaded? {
+            match loaded {
                 Some((tenant, job, schedule)) if job.active && schedule.active => {
                     match Plan::from_schedule(&schedule) {
                         Ok(plan) => {
-                            let d = plan.fire(score, now, threshold);
+                            // A fire over its tenant's quota waits for its slot; a deferred
+                            // fire reached its slot with its budget reserved.
+                            if deferred.is_none() {
+                                let slot = self.quotas.lock().unwrap().take(&tenant, now);
+                                if let Some(slot) = slot {
+                                    planned.next = Some(slot);
+                                    planned.deferral = Deferral::Defer { nominal: score };
+                                    metrics::counter!("chime_fires_deferred_total").increment(1);
+                                    plans.push(planned);
+                                    continue;
+                                }
+                            }
+                            let d = plan.fire(deferred.unwrap_or(score), now, threshold);
                             let job_end = job.end_time.as_deref().and_then(parse_stored_instant);
                             planned.next = d.next.filter(|n| job_end.is_none_or(|e| *n <= e));
                             if d.skipped > 0 {
@@ -360,7 +506,15 @@ impl Scheduler {
             .enumerate()
             .flat_map(|(i, p)| p.msgs.iter().map(move |m| (i, m)))
             .collect();
-        let codes = join_all(all.iter().map(|(_, m)| self.store.materialize(m, now))).await;
+        phase.done("plan");
+        let steps: Vec<(&RunMessage, RunStep)> = all
+            .iter()
+            .map(|(_, m)| (*m, RunStep::Materialize))
+            .collect();
+        let codes: Vec<Result<i64, String>> = match self.store.run_steps(&steps, now, "").await {
+            Ok(c) => c.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e.to_string()); all.len()],
+        };
         let mut to_publish: Vec<RunMessage> = Vec::new();
         let mut owner_of: Vec<usize> = Vec::new();
         let mut failed = vec![false; plans.len()];
@@ -391,7 +545,9 @@ impl Scheduler {
         if Instant::now() >= lease.valid_until {
             return Ok(false);
         }
+        phase.done("materialize");
         let results = self.publisher.publish_all(&to_publish).await;
+        phase.done("publish");
         for ((m, r), i) in to_publish.iter().zip(results).zip(owner_of) {
             match r {
                 Ok(()) => {
@@ -409,16 +565,27 @@ impl Scheduler {
         }
 
         // Advance only entries whose every fire is durably published.
-        let advances = join_all(plans.iter().enumerate().filter(|(i, _)| !failed[*i]).map(
-            |(_, pl)| async move {
-                let r = self
-                    .store
-                    .advance(&lease.token, pl.partition, &pl.member, pl.score, pl.next)
-                    .await;
-                (pl, r)
-            },
-        ))
-        .await;
+        let ready: Vec<&Planned> = plans
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !failed[*i])
+            .map(|(_, p)| p)
+            .collect();
+        let entries: Vec<Advance> = ready
+            .iter()
+            .map(|p| Advance {
+                partition: p.partition,
+                member: &p.member,
+                read: p.score,
+                next: p.next,
+                deferral: p.deferral,
+            })
+            .collect();
+        let advances: Vec<(&Planned, Result<i64, String>)> =
+            match self.store.advance_many(&lease.token, &entries).await {
+                Ok(codes) => ready.into_iter().zip(codes.into_iter().map(Ok)).collect(),
+                Err(e) => ready.into_iter().map(|p| (p, Err(e.to_string()))).collect(),
+            };
         let mut fenced = false;
         for (pl, r) in advances {
             match r {
@@ -445,21 +612,23 @@ impl Scheduler {
                 }
             }
         }
+        phase.done("advance");
         Ok(fenced)
     }
+}
 
-    async fn load(&self, member: &str) -> anyhow::Result<Option<(String, Job, Schedule)>> {
-        let Some((tenant, job_id, sid)) = Keys::parse_due_member(member) else {
-            return Ok(None);
-        };
-        let (job, schedule) = tokio::try_join!(
-            self.store.job(tenant, job_id),
-            self.store.schedule(tenant, job_id, sid)
-        )?;
-        Ok(match (job, schedule) {
-            (Some(j), Some(s)) => Some((tenant.to_string(), j, s)),
-            _ => None,
-        })
+/// Times the phases of a pass into `chime_scheduler_phase_seconds{phase}`.
+struct Phases(Instant);
+
+impl Phases {
+    fn start() -> Self {
+        Phases(Instant::now())
+    }
+
+    fn done(&mut self, phase: &'static str) {
+        metrics::histogram!("chime_scheduler_phase_seconds", "phase" => phase)
+            .record(self.0.elapsed().as_secs_f64());
+        self.0 = Instant::now();
     }
 }
 
@@ -470,6 +639,7 @@ struct Planned {
     next: Option<i64>,
     msgs: Vec<RunMessage>,
     one_time_done: Option<(String, u64, Schedule)>,
+    deferral: Deferral,
 }
 
 enum TickResult {
@@ -571,4 +741,45 @@ fn hostname() -> String {
         })
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "scheduler".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quotas(default_per_minute: u64) -> Quotas {
+        Quotas {
+            default_per_minute,
+            tenants: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_tenant_fires_a_seconds_worth_at_once_then_one_slot_per_interval() {
+        let mut q = quotas(600); // 10 runs/s: one slot every 100 ms
+        let now = 1_000_000;
+        let fired = (0..30).filter(|_| q.take("a", now).is_none()).count();
+        assert_eq!(fired, 11, "a second's burst, plus the run at `now`");
+        // The 12th run got the next slot after the burst: reserved, so they never collide.
+        let slots: Vec<i64> = (0..3).map(|_| q.take("a", now).unwrap()).collect();
+        assert!(slots.windows(2).all(|w| w[1] - w[0] == 100), "{slots:?}");
+        // Another tenant has a budget of its own.
+        assert_eq!(q.take("b", now), None);
+    }
+
+    #[test]
+    fn no_quota_means_no_limit_and_a_tenants_own_quota_wins() {
+        let mut q = quotas(0);
+        assert!((0..10_000).all(|_| q.take("a", 0).is_none()));
+        q.set("b".into(), Some(60));
+        assert_eq!(q.take("b", 0), None);
+        assert_eq!(
+            q.take("b", 0),
+            None,
+            "burst: a second's worth (1) plus the first"
+        );
+        assert_eq!(q.take("b", 0), Some(1_000));
+        q.set("c".into(), Some(0));
+        assert!((0..1_000).all(|_| q.take("c", 0).is_none()));
+    }
 }

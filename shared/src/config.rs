@@ -36,6 +36,13 @@ pub struct Settings {
     pub scheduler_batch: usize,
     /// Partitions of the due index.
     pub due_partitions: u32,
+    /// Runs waiting in the run queue beyond which the leader holds fires back (0: no limit).
+    /// Held fires stay due: an interval schedule shifts, a cron fire replays within the misfire
+    /// threshold, so an overloaded cluster is late rather than buffering without bound.
+    pub max_queued_runs: u64,
+    /// Runs a tenant may fire per minute unless its own quota says otherwise (0: no limit).
+    /// Fires beyond it are deferred, not dropped: see docs/ARCHITECTURE.md, "Tenant quotas".
+    pub tenant_runs_per_minute: u64,
     /// Deliveries of one run before RabbitMQ dead-letters it.
     pub delivery_limit: u32,
     /// Bytes of a target's response body kept in the run log.
@@ -79,6 +86,8 @@ impl Default for Settings {
             scheduler_tick_ms: 100,
             scheduler_batch: 1000,
             due_partitions: 16,
+            max_queued_runs: 20_000,
+            tenant_runs_per_minute: 60_000,
             delivery_limit: 5,
             response_body_cap: 1024,
             default_timeout_ms: 15_000,

@@ -26,6 +26,7 @@
 //! | `ns:T:actions` | stream | the audit trail of configuration changes |
 //! | `ns:{sched}:lease` | string | `<owner>:<epoch>` of the leader, with a TTL |
 //! | `ns:{sched}:epoch` | string | fencing epoch counter |
+//! | `ns:{sched}:deferred` | hash | due member → nominal instant (ms) of a fire deferred by its tenant's quota |
 //! | `ns:{sched}:due:<p>` | zset | partition `p` of the due index: `<tenant>|<jobId>|<scheduleId>` scored by next fire (ms) |
 //!
 //! Every multi-key script touches keys of one hash slot: a tenant's keys share the tag
@@ -121,6 +122,9 @@ impl Keys {
     }
     pub fn epoch(&self) -> String {
         format!("{}:{{sched}}:epoch", self.ns)
+    }
+    pub fn deferred(&self) -> String {
+        format!("{}:{{sched}}:deferred", self.ns)
     }
     pub fn due(&self, partition: u32) -> String {
         format!("{}:{{sched}}:due:{}", self.ns, partition)

@@ -24,49 +24,78 @@ pub enum StoreError {
     Parse(#[from] redis::ParsingError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A grouped call carrying this one failed (the cause, as text: one error, many callers).
+    #[error("{0}")]
+    Grouped(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 struct Scripts {
-    materialize: Script,
-    run_start: Script,
-    run_complete: Script,
+    runs: Script,
+    advance: Script,
     run_update: Script,
     runs_query: Script,
     runs_by_outcome: Script,
     lease_acquire: Script,
     lease_renew: Script,
     lease_release: Script,
-    advance: Script,
     job_delete: Script,
 }
 
 impl Scripts {
     fn new() -> Self {
         Scripts {
-            materialize: Script::new(concat!(
-                include_str!("scripts/run_lib.lua"),
-                include_str!("scripts/materialize.lua")
-            )),
-            run_start: Script::new(concat!(
-                include_str!("scripts/run_lib.lua"),
-                include_str!("scripts/run_start.lua")
-            )),
-            run_complete: Script::new(concat!(
-                include_str!("scripts/run_lib.lua"),
-                include_str!("scripts/run_complete.lua")
-            )),
+            runs: Script::new(include_str!("scripts/runs.lua")),
+            advance: Script::new(include_str!("scripts/advance.lua")),
             run_update: Script::new(include_str!("scripts/run_update.lua")),
             runs_query: Script::new(include_str!("scripts/runs_query.lua")),
             runs_by_outcome: Script::new(include_str!("scripts/runs_by_outcome.lua")),
             lease_acquire: Script::new(include_str!("scripts/lease_acquire.lua")),
             lease_renew: Script::new(include_str!("scripts/lease_renew.lua")),
             lease_release: Script::new(include_str!("scripts/lease_release.lua")),
-            advance: Script::new(include_str!("scripts/advance.lua")),
             job_delete: Script::new(include_str!("scripts/job_delete.lua")),
         }
     }
+}
+
+/// Runs per script call of [`Store::run_steps`] and entries per call of [`Store::advance_many`]:
+/// large enough to make the call's fixed cost small, small enough to keep each call short
+/// (Redis serves nothing else while a script runs).
+const MAX_PER_CALL: usize = 32;
+
+/// One step of a run's record, for [`Store::run_steps`].
+#[derive(Clone, Copy, Debug)]
+pub enum RunStep<'a> {
+    /// The leader creates the record before publishing the fire (refused when inactive).
+    Materialize,
+    /// A worker takes a delivery and marks the run RUNNING/TRIGGERED.
+    Start,
+    /// A worker records the run's result.
+    Complete(&'a RunResult),
+}
+
+/// One entry of a batch for [`Store::advance_many`].
+#[derive(Clone, Debug)]
+pub struct Advance<'a> {
+    pub partition: u32,
+    pub member: &'a str,
+    /// The score the leader read.
+    pub read: i64,
+    /// The next fire, or `None` to remove the entry.
+    pub next: Option<i64>,
+    pub deferral: Deferral,
+}
+
+/// What an advance does to an entry's deferred nominal instant (see [`Keys::deferred`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deferral {
+    /// The entry was not deferred.
+    None,
+    /// The entry fired (or went away) after a deferral: forget its nominal instant.
+    Clear,
+    /// The fire is deferred to `next`: remember its nominal instant (the first one wins).
+    Defer { nominal: i64 },
 }
 
 /// A stored API key.
@@ -108,6 +137,25 @@ pub struct Store {
     keys: Keys,
     scripts: Arc<Scripts>,
     retention: Retention,
+}
+
+/// Runs script calls at most two at a time: a large batch must not queue every other client's
+/// commands behind all of its scripts at once.
+async fn invoke_two_at_a_time(
+    invocations: Vec<(redis::ScriptInvocation<'_>, ConnectionManager)>,
+) -> Vec<redis::RedisResult<Vec<i64>>> {
+    let mut replies = Vec::with_capacity(invocations.len());
+    let mut rest = invocations.into_iter();
+    loop {
+        let window: Vec<_> = rest.by_ref().take(2).collect();
+        if window.is_empty() {
+            return replies;
+        }
+        let calls = window
+            .into_iter()
+            .map(|(inv, mut conn)| async move { inv.invoke_async::<Vec<i64>>(&mut conn).await });
+        replies.extend(futures::future::join_all(calls).await);
+    }
 }
 
 /// SHA-256 of an API key secret, hex.
@@ -323,6 +371,54 @@ impl Store {
         def.map(|d| from_json(&d)).transpose()
     }
 
+    /// Jobs and schedules of many due entries `(tenant, job, schedule)` in one pipeline, each
+    /// job read once. `None` where either is gone.
+    pub async fn due_definitions(
+        &self,
+        entries: &[(&str, u64, &str)],
+    ) -> Result<Vec<Option<(Arc<Job>, Schedule)>>> {
+        let mut jobs: Vec<(&str, u64)> = entries.iter().map(|(t, j, _)| (*t, *j)).collect();
+        jobs.sort_unstable();
+        jobs.dedup();
+        let mut pipe = redis::pipe();
+        for (t, j) in &jobs {
+            pipe.hget(self.keys.job(t, *j), "def");
+        }
+        for (t, j, sid) in entries {
+            pipe.hget(self.keys.schedules(t, *j), *sid);
+        }
+        let mut defs: Vec<Option<String>> = pipe.query_async(&mut self.c()).await?;
+        let schedule_defs = defs.split_off(jobs.len());
+        let mut parsed = std::collections::HashMap::with_capacity(jobs.len());
+        for (key, def) in jobs.into_iter().zip(defs) {
+            // A definition that cannot be read counts as gone: one bad entry must not stop
+            // every other fire.
+            match def.map(|d| from_json::<Job>(&d)).transpose() {
+                Ok(Some(job)) => {
+                    parsed.insert(key, Arc::new(job));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(tenant = key.0, job = key.1, error = %e, "unreadable job")
+                }
+            }
+        }
+        Ok(entries
+            .iter()
+            .zip(schedule_defs)
+            .map(|((t, j, sid), sdef)| {
+                let job = parsed.get(&(*t, *j))?;
+                match from_json::<Schedule>(&sdef?) {
+                    Ok(s) => Some((job.clone(), s)),
+                    Err(e) => {
+                        tracing::error!(tenant = t, job = j, schedule = sid, error = %e, "unreadable schedule");
+                        None
+                    }
+                }
+            })
+            .collect())
+    }
+
     pub async fn put_schedule(&self, tenant: &str, job: u64, s: &Schedule) -> Result<()> {
         redis::pipe()
             .atomic()
@@ -400,15 +496,15 @@ impl Store {
     ) -> Result<()> {
         let key = self.due_key(schedule, partitions);
         let member = Keys::due_member(tenant, job, schedule);
-        let mut c = self.c();
+        // A new next fire replaces a deferred one along with its nominal instant.
+        let mut pipe = redis::pipe();
+        pipe.atomic();
         match next {
-            Some(at) => {
-                let _: () = c.zadd(key, member, at).await?;
-            }
-            None => {
-                let _: () = c.zrem(key, member).await?;
-            }
-        }
+            Some(at) => pipe.zadd(key, &member, at).ignore(),
+            None => pipe.zrem(key, &member).ignore(),
+        };
+        pipe.hdel(self.keys.deferred(), &member).ignore();
+        pipe.query_async::<()>(&mut self.c()).await?;
         Ok(())
     }
 
@@ -450,6 +546,43 @@ impl Store {
         Ok(out.into_iter().map(|(m, s)| (m, s as i64)).collect())
     }
 
+    /// The nominal instants of deferred due entries (`None` where an entry is not deferred).
+    pub async fn deferred_nominals(&self, members: &[&str]) -> Result<Vec<Option<i64>>> {
+        if members.is_empty() {
+            return Ok(vec![]);
+        }
+        let out: Vec<Option<i64>> = redis::cmd("HMGET")
+            .arg(self.keys.deferred())
+            .arg(members)
+            .query_async(&mut self.c())
+            .await?;
+        Ok(out)
+    }
+
+    /// A tenant's quota of runs per minute, if it has its own.
+    pub async fn tenant_runs_per_minute(&self, tenant: &str) -> Result<Option<u64>> {
+        Ok(self
+            .c()
+            .hget(self.keys.tenant(tenant), "runs_per_minute")
+            .await?)
+    }
+
+    /// Sets (or, with `None`, removes) a tenant's own quota of runs per minute.
+    pub async fn set_tenant_runs_per_minute(&self, tenant: &str, n: Option<u64>) -> Result<()> {
+        let mut c = self.c();
+        match n {
+            Some(n) => {
+                c.hset::<_, _, _, ()>(self.keys.tenant(tenant), "runs_per_minute", n)
+                    .await?
+            }
+            None => {
+                c.hdel::<_, _, ()>(self.keys.tenant(tenant), "runs_per_minute")
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
     /// The earliest entry of one partition, if any.
     pub async fn due_head(&self, partition: u32) -> Result<Option<i64>> {
         let out: Vec<(String, f64)> = self
@@ -478,17 +611,44 @@ impl Store {
         read: i64,
         next: Option<i64>,
     ) -> Result<i64> {
-        Ok(self
-            .scripts
-            .advance
-            .key(self.keys.lease())
-            .key(self.keys.due(partition))
-            .arg(token)
-            .arg(member)
-            .arg(read)
-            .arg(next.map(|n| n.to_string()).unwrap_or_default())
-            .invoke_async(&mut self.c())
-            .await?)
+        let one = Advance {
+            partition,
+            member,
+            read,
+            next,
+            deferral: Deferral::None,
+        };
+        Ok(self.advance_many(token, std::slice::from_ref(&one)).await?[0])
+    }
+
+    /// [`Store::advance`] for many entries: one script call per [`MAX_PER_CALL`] entries, the
+    /// calls pipelined. Codes in order.
+    pub async fn advance_many(&self, token: &str, entries: &[Advance<'_>]) -> Result<Vec<i64>> {
+        let invocations: Vec<_> = entries
+            .chunks(MAX_PER_CALL)
+            .map(|chunk| {
+                let mut inv = self.scripts.advance.prepare_invoke();
+                inv.key(self.keys.lease()).arg(token);
+                for e in chunk {
+                    inv.arg(e.partition)
+                        .arg(e.member)
+                        .arg(e.read)
+                        .arg(e.next.map(|n| n.to_string()).unwrap_or_default())
+                        .arg(match e.deferral {
+                            Deferral::None => String::new(),
+                            Deferral::Clear => "x".into(),
+                            Deferral::Defer { nominal } => nominal.to_string(),
+                        });
+                }
+                (inv, self.c())
+            })
+            .collect();
+        let replies = invoke_two_at_a_time(invocations).await;
+        let mut codes = Vec::with_capacity(entries.len());
+        for r in replies {
+            codes.extend(r?);
+        }
+        Ok(codes)
     }
 
     // ---- leader lease ----
@@ -536,62 +696,113 @@ impl Store {
 
     // ---- runs ----
 
-    fn run_invocation<'a>(
-        &'a self,
-        script: &'a Script,
-        m: &RunMessage,
+    /// Applies record steps to many runs: one script call per tenant and up to
+    /// [`MAX_PER_CALL`] runs, the calls pipelined. Returns each step's code, in order:
+    ///
+    /// - materialize: 1 created, 0 existed, -1 job or schedule gone, -2 job or schedule inactive;
+    /// - start: the attempt number to execute, 0 when the run already has its result, -1 when
+    ///   its job is gone;
+    /// - complete: 1 recorded, 0 already recorded, -1 job gone.
+    ///
+    /// Each step is idempotent on the run id, so a failed call can be retried whole.
+    pub async fn run_steps(
+        &self,
+        steps: &[(&RunMessage, RunStep<'_>)],
         now: i64,
-        check_active: bool,
-    ) -> redis::ScriptInvocation<'a> {
-        let k = &self.keys;
-        let t = &m.tenant;
-        let mut inv = script.prepare_invoke();
-        inv.key(k.run(t, &m.run_id))
-            .key(k.job(t, m.job_id))
-            .key(k.schedules(t, m.job_id))
-            .key(k.job_runs(t, m.job_id))
-            .key(k.schedule_runs(t, &m.schedule_id))
-            .key(k.job_builds(t, m.job_id))
-            .key(k.schedule_events(t, &m.schedule_id))
-            .key(k.tenant_runs(t))
-            .key(k.job_done(t, m.job_id))
-            .key(k.tenant(t))
-            .key(k.run_log(t, &m.run_id))
-            .key(k.job_outcome(t, m.job_id, "success"))
-            .key(k.job_outcome(t, m.job_id, "failure"))
-            .key(k.job_outcome(t, m.job_id, "error"))
-            .key(k.job_outcome(t, m.job_id, "timeout"))
-            .key(k.schedule_rank(t, &m.schedule_id))
-            .arg(&m.run_id)
-            .arg(t)
-            .arg(m.job_id)
-            .arg(&m.schedule_id)
-            .arg(m.scheduled_at)
-            .arg(now)
-            .arg(crate::schedule::format_instant(now))
-            .arg(&m.owner)
-            .arg(m.epoch)
-            .arg(self.retention.per_stream)
-            .arg(self.retention.ttl_ms)
-            .arg(if check_active { "1" } else { "0" });
-        inv
+        worker: &str,
+    ) -> Result<Vec<i64>> {
+        let mut order: Vec<usize> = (0..steps.len()).collect();
+        order.sort_by(|a, b| steps[*a].0.tenant.cmp(&steps[*b].0.tenant));
+        let mut calls: Vec<Vec<usize>> = Vec::new();
+        for i in order {
+            match calls.last_mut() {
+                Some(c) if c.len() < MAX_PER_CALL && steps[c[0]].0.tenant == steps[i].0.tenant => {
+                    c.push(i)
+                }
+                _ => calls.push(vec![i]),
+            }
+        }
+        let now_txt = crate::schedule::format_instant(now);
+        let invocations: Vec<_> = calls
+            .iter()
+            .map(|call| {
+                let tenant = &steps[call[0]].0.tenant;
+                let mut inv = self.scripts.runs.prepare_invoke();
+                inv.key(self.keys.tenant(tenant))
+                    .arg(now)
+                    .arg(&now_txt)
+                    .arg(self.retention.per_stream)
+                    .arg(self.retention.ttl_ms)
+                    .arg(tenant)
+                    .arg(worker);
+                for &i in call {
+                    let (m, step) = &steps[i];
+                    let op = match step {
+                        RunStep::Materialize => "m",
+                        RunStep::Start => "s",
+                        RunStep::Complete(_) => "c",
+                    };
+                    inv.arg(op)
+                        .arg(&m.run_id)
+                        .arg(m.job_id)
+                        .arg(&m.schedule_id)
+                        .arg(m.scheduled_at)
+                        .arg(&m.owner)
+                        .arg(m.epoch);
+                    if let RunStep::Complete(r) = step {
+                        inv.arg(r.status)
+                            .arg(r.state)
+                            .arg(r.outcome)
+                            .arg(r.http_status.map(|s| s.to_string()).unwrap_or_default())
+                            .arg(&r.run_text)
+                            .arg(r.body.as_deref().unwrap_or(""))
+                            .arg(r.error.as_deref().unwrap_or(""))
+                            .arg(r.duration_ms)
+                            .arg(r.executed_at)
+                            .arg(r.event.as_deref().unwrap_or(""));
+                    }
+                }
+                (inv, self.c())
+            })
+            .collect();
+        let replies = invoke_two_at_a_time(invocations).await;
+        let mut codes = vec![0; steps.len()];
+        for (call, reply) in calls.iter().zip(replies) {
+            let reply = reply?;
+            if reply.len() != call.len() {
+                return Err(StoreError::Corrupt(format!(
+                    "run script answered {} codes for {} runs",
+                    reply.len(),
+                    call.len()
+                )));
+            }
+            for (&i, code) in call.iter().zip(reply) {
+                codes[i] = code;
+            }
+        }
+        Ok(codes)
+    }
+
+    async fn run_step(
+        &self,
+        m: &RunMessage,
+        step: RunStep<'_>,
+        now: i64,
+        worker: &str,
+    ) -> Result<i64> {
+        Ok(self.run_steps(&[(m, step)], now, worker).await?[0])
     }
 
     /// Creates the run record of a fire before it is published (idempotent on the run id):
     /// 1 created, 0 existed, -1 job or schedule gone, -2 job or schedule inactive.
     pub async fn materialize(&self, m: &RunMessage, now: i64) -> Result<i64> {
-        Ok(self
-            .run_invocation(&self.scripts.materialize, m, now, true)
-            .invoke_async(&mut self.c())
-            .await?)
+        self.run_step(m, RunStep::Materialize, now, "").await
     }
 
     /// Marks a delivered run RUNNING/TRIGGERED: the attempt number to execute, 0 when it already
     /// has its result, -1 when its job is gone.
     pub async fn run_start(&self, m: &RunMessage, now: i64, worker: &str) -> Result<i64> {
-        let mut inv = self.run_invocation(&self.scripts.run_start, m, now, false);
-        inv.arg(worker);
-        Ok(inv.invoke_async(&mut self.c()).await?)
+        self.run_step(m, RunStep::Start, now, worker).await
     }
 
     /// Records a run's result once: 1 recorded, 0 already recorded, -1 job gone.
@@ -602,19 +813,7 @@ impl Store {
         worker: &str,
         r: &RunResult,
     ) -> Result<i64> {
-        let mut inv = self.run_invocation(&self.scripts.run_complete, m, now, false);
-        inv.arg(worker)
-            .arg(r.status)
-            .arg(r.state)
-            .arg(r.outcome)
-            .arg(r.http_status.map(|s| s.to_string()).unwrap_or_default())
-            .arg(&r.run_text)
-            .arg(r.body.as_deref().unwrap_or(""))
-            .arg(r.error.as_deref().unwrap_or(""))
-            .arg(r.duration_ms)
-            .arg(r.executed_at)
-            .arg(r.event.as_deref().unwrap_or(""));
-        Ok(inv.invoke_async(&mut self.c()).await?)
+        self.run_step(m, RunStep::Complete(r), now, worker).await
     }
 
     /// An asynchronous job's report on its run. `run` is (job id, schedule id, run id).
@@ -697,23 +896,39 @@ impl Store {
         schedule: &str,
         limit: usize,
     ) -> Result<Vec<(i64, String, String)>> {
-        let reply: redis::streams::StreamRangeReply = self
-            .c()
+        // Each fire's "Schedule invoked" derives from the schedule's run stream (one entry per
+        // fire, under the id it got when it fired); the other events have their own stream.
+        let (events, fires): (
+            redis::streams::StreamRangeReply,
+            redis::streams::StreamRangeReply,
+        ) = redis::pipe()
             .xrevrange_count(self.keys.schedule_events(tenant, schedule), "+", "-", limit)
+            .xrevrange_count(self.keys.schedule_runs(tenant, schedule), "+", "-", limit)
+            .query_async(&mut self.c())
             .await?;
-        Ok(reply
+        let id_of = |id: &str| -> (i64, u64) {
+            let mut it = id.split('-');
+            let ms = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let seq = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+            (ms, seq)
+        };
+        let mut all: Vec<((i64, u64), String, String)> = events
             .ids
             .into_iter()
             .map(|e| {
-                let ms =
-                    e.id.split('-')
-                        .next()
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(0);
                 let get = |f: &str| e.get::<String>(f).unwrap_or_default();
-                (ms, get("l"), get("m"))
+                (id_of(&e.id), get("l"), get("m"))
             })
-            .collect())
+            .chain(
+                fires
+                    .ids
+                    .into_iter()
+                    .map(|e| (id_of(&e.id), "INFO".into(), "Schedule invoked".into())),
+            )
+            .collect();
+        all.sort_by_key(|e| std::cmp::Reverse(e.0));
+        all.truncate(limit);
+        Ok(all.into_iter().map(|((ms, _), l, m)| (ms, l, m)).collect())
     }
 
     /// Appends an entry to a schedule's event log (kept to the latest 1,000).

@@ -17,11 +17,12 @@ use chime_shared::executor::{Action, CallMeta, Executor, ExecutorConfig, Outcome
 use chime_shared::keys::Keys;
 use chime_shared::model::{run_state, run_status, RunMessage};
 use chime_shared::ssrf::TargetPolicy;
-use chime_shared::store::{Retention, RunResult, Store, StoreError};
+use chime_shared::store::{Retention, RunResult, RunStep, Store, StoreError};
 use futures::StreamExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -35,10 +36,115 @@ pub struct Worker {
 
 struct Inner {
     settings: Settings,
-    store: Store,
     executor: Executor,
     topology: Topology,
+    recorder: Recorder,
     id: String,
+}
+
+/// Group commit of run record steps. Runs in flight hand their steps (start, complete) to one
+/// task, which sends whatever has gathered as one script call per tenant while at most
+/// [`Recorder::IN_FLIGHT`] calls are outstanding. Idle, a step goes out alone at once; busy,
+/// steps gather while the previous calls run, so Redis pays one script call for many runs.
+#[derive(Clone)]
+struct Recorder {
+    tx: mpsc::Sender<Pending>,
+}
+
+enum Step {
+    Start,
+    Complete(RunResult),
+}
+
+struct Pending {
+    msg: Arc<RunMessage>,
+    step: Step,
+    reply: oneshot::Sender<Result<i64, String>>,
+}
+
+impl Recorder {
+    const IN_FLIGHT: usize = 2;
+    const MAX_BATCH: usize = 512;
+
+    fn spawn(store: Store, worker: String) -> Recorder {
+        let (tx, mut rx) = mpsc::channel::<Pending>(4096);
+        tokio::spawn(async move {
+            let permits = Arc::new(Semaphore::new(Self::IN_FLIGHT));
+            while let Some(first) = rx.recv().await {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return;
+                };
+                let mut batch = vec![first];
+                while batch.len() < Self::MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let (store, worker) = (store.clone(), worker.clone());
+                tokio::spawn(async move {
+                    flush(&store, &worker, batch).await;
+                    drop(permit);
+                });
+            }
+        });
+        Recorder { tx }
+    }
+
+    async fn step(&self, msg: &Arc<RunMessage>, step: Step) -> Result<i64, StoreError> {
+        let label = match step {
+            Step::Start => "start",
+            Step::Complete(_) => "complete",
+        };
+        let started = std::time::Instant::now();
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            msg: msg.clone(),
+            step,
+            reply,
+        };
+        if self.tx.send(pending).await.is_err() {
+            return Err(StoreError::Grouped("the run recorder has stopped".into()));
+        }
+        let answer = answer.await;
+        metrics::histogram!("chime_worker_record_seconds", "step" => label)
+            .record(started.elapsed().as_secs_f64());
+        match answer {
+            Ok(r) => r.map_err(StoreError::Grouped),
+            Err(_) => Err(StoreError::Grouped(
+                "the run recorder dropped the step".into(),
+            )),
+        }
+    }
+}
+
+async fn flush(store: &Store, worker: &str, batch: Vec<Pending>) {
+    let steps: Vec<(&RunMessage, RunStep)> = batch
+        .iter()
+        .map(|p| {
+            let step = match &p.step {
+                Step::Start => RunStep::Start,
+                Step::Complete(r) => RunStep::Complete(r),
+            };
+            (&*p.msg, step)
+        })
+        .collect();
+    metrics::histogram!("chime_worker_record_batch_size").record(steps.len() as f64);
+    let result = store.run_steps(&steps, chrono_now(), worker).await;
+    drop(steps);
+    match result {
+        Ok(codes) => {
+            for (p, code) in batch.into_iter().zip(codes) {
+                let _ = p.reply.send(Ok(code));
+            }
+        }
+        Err(e) => {
+            let e = e.to_string();
+            for p in batch {
+                let _ = p.reply.send(Err(e.clone()));
+            }
+        }
+    }
 }
 
 impl Worker {
@@ -90,9 +196,9 @@ impl Worker {
         Ok(Worker {
             inner: Arc::new(Inner {
                 settings,
-                store,
                 executor,
                 topology,
+                recorder: Recorder::spawn(store, id.clone()),
                 id,
             }),
             ops_addr,
@@ -177,8 +283,8 @@ impl Worker {
 
 impl Inner {
     async fn handle(self: Arc<Self>, delivery: Delivery) {
-        let msg: RunMessage = match serde_json::from_slice(&delivery.data) {
-            Ok(m) => m,
+        let msg: Arc<RunMessage> = match serde_json::from_slice(&delivery.data) {
+            Ok(m) => Arc::new(m),
             Err(e) => {
                 tracing::error!(error = %e, "unreadable run message; dead-lettering it");
                 metrics::counter!("chime_runs_poison_total").increment(1);
@@ -226,13 +332,13 @@ impl Inner {
 
     async fn process(
         &self,
-        msg: &RunMessage,
+        msg: &Arc<RunMessage>,
         delivery_count: u32,
     ) -> Result<&'static str, StoreError> {
         // The worker's own clock: its timestamps describe what it did; "due" is decided by the
         // leader against Redis's clock.
         let now = chrono::Utc::now().timestamp_millis();
-        let attempt = retry(|| self.store.run_start(msg, now, &self.id)).await?;
+        let attempt = retry(|| self.recorder.step(msg, Step::Start)).await?;
         if attempt == -1 {
             metrics::counter!("chime_runs_dropped_total", "reason" => "job_gone").increment(1);
             return Ok("job gone");
@@ -265,14 +371,11 @@ impl Inner {
             signing_secret: None,
         };
         let outcome = self.executor.execute(&action, &meta).await;
+        metrics::histogram!("chime_action_seconds").record(outcome.duration.as_secs_f64());
         let result = to_result(&outcome);
         metrics::counter!("chime_runs_executed_total", "outcome" => result.outcome_label())
             .increment(1);
-        let recorded = retry(|| {
-            self.store
-                .run_complete(msg, chrono_now(), &self.id, &result.0)
-        })
-        .await?;
+        let recorded = retry(|| self.recorder.step(msg, Step::Complete(result.0.clone()))).await?;
         if recorded == 1 {
             metrics::counter!("chime_runs_recorded_total").increment(1);
         }

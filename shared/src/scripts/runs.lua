@@ -1,0 +1,229 @@
+-- Run records: the leader's materialize and the workers' start and complete, for a batch of
+-- runs of one tenant in one call (the leader sends a batch of fires, a worker the steps its
+-- runs reached meanwhile). One call costs one script invocation however many runs it carries.
+--
+-- KEYS 1 the tenant hash `<ns>:{t:<tenant>}:tenant` (its optional `retention_ms` overrides
+--   ARGV 4). Every other key is built from its prefix `<ns>:{t:<tenant>}`, so all keys of a
+--   call share the tenant's hash slot.
+-- ARGV 1 now (ms)  2 now as RFC 3339  3 runs kept per schedule  4 run record TTL (ms)
+--      5 tenant  6 worker id (start, complete)  7.. the runs, each:
+--        op ('m' materialize, 's' start, 'c' complete), run id, job id, schedule id,
+--        nominal instant (ms), leader owner, epoch;
+--        'c' adds: runStatus, runState, outcome, HTTP status ('' if none), run text,
+--        response body ('' if none), error ('' if none), duration (ms), execution start (ms),
+--        entry for the schedule's event log ('' if none).
+-- Returns one code per run:
+--   m: 1 created, 0 it existed, -1 the job or schedule is gone, -2 one of them is inactive.
+--   s: the attempt number (>= 1) to execute, 0 when the run already has its result (completed,
+--      or acknowledged asynchronously), -1 when its job or schedule is gone.
+--   c: 1 recorded, 0 the run already had its result, -1 the job is gone.
+--
+-- materialize creates the run record in state SCHEDULED/SCHEDULED, gives it the next run
+-- number of the job and indexes it in the tenant's, the job's and the schedule's streams under
+-- one stream id (the tenant stream's new id, so it is greater than the last id of the other
+-- two, which only ever receive ids from it), exactly once per run id. The streams are trimmed
+-- to the retention age (MINID); a schedule keeps at most ARGV 3 runs (the oldest are deleted,
+-- records included); the record expires with the retention age. The usual lines of a run's
+-- text log derive from the record's fields; only extra lines (redeliveries, duplicates, async
+-- reports) go to the run's log list, which keeps the record a small listpack-encoded hash.
+
+local P = string.sub(KEYS[1], 1, #KEYS[1] - #':tenant')
+local NOW, NOW_TXT = ARGV[1], ARGV[2]
+local CAP = tonumber(ARGV[3])
+local TENANT, WORKER = ARGV[5], ARGV[6]
+local RETENTION = tonumber(redis.call('HGET', KEYS[1], 'retention_ms') or ARGV[4])
+local MINID = tostring(math.max(0, tonumber(NOW) - RETENTION))
+local OUTCOMES = { 'success', 'failure', 'error', 'timeout' }
+local ACTIVE = '"active":true'
+
+local function run_of(i)
+  local id, job, sched = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local j = P .. ':job:' .. job
+  local s = P .. ':sched:' .. sched
+  return {
+    id = id, job_id = job, sched_id = sched, at = ARGV[i + 4], owner = ARGV[i + 5],
+    epoch = ARGV[i + 6],
+    run = P .. ':run:' .. id, log = P .. ':run:' .. id .. ':log',
+    job = j, schedules = j .. ':schedules', job_runs = j .. ':runs', builds = j .. ':builds',
+    done = j .. ':done', outcome = j .. ':outcome:',
+    sched_runs = s .. ':runs', events = s .. ':events', rank = s .. ':rank',
+  }
+end
+
+local function append_log(r, line)
+  redis.call('RPUSH', r.log, NOW_TXT .. ' ' .. line)
+  local ttl = redis.call('PTTL', r.run)
+  if ttl > 0 then
+    redis.call('PEXPIRE', r.log, ttl)
+  end
+end
+
+-- Job and schedule definitions, read once per call.
+local defs = {}
+local function def(key, field)
+  local k = key .. '\0' .. field
+  local v = defs[k]
+  if v == nil then
+    v = redis.call('HGET', key, field) or false
+    defs[k] = v
+  end
+  return v
+end
+
+local function materialize(r, check_active)
+  if redis.call('EXISTS', r.run) == 1 then
+    return 0
+  end
+  local jobdef = def(r.job, 'def')
+  local scheddef = def(r.schedules, r.sched_id)
+  if not jobdef or not scheddef then
+    return -1
+  end
+  if check_active then
+    -- Both are serialised by chime with one `"active"` member each: a plain search is enough
+    -- (and much cheaper than decoding the JSON on every fire).
+    if not string.find(jobdef, ACTIVE, 1, true) or not string.find(scheddef, ACTIVE, 1, true) then
+      return -2
+    end
+  end
+  local n = redis.call('HINCRBY', r.job, 'seq', 1)
+  -- The per-schedule cap: a schedule at its cap loses its oldest runs, records and all.
+  local over = redis.call('XLEN', r.sched_runs) - CAP + 1
+  if over > 0 then
+    for _, e in ipairs(redis.call('XRANGE', r.sched_runs, '-', '+', 'COUNT', over)) do
+      local old = e[2][2]
+      redis.call('DEL', P .. ':run:' .. old, P .. ':run:' .. old .. ':log')
+      redis.call('XDEL', r.job_runs, e[1])
+      redis.call('XDEL', r.sched_runs, e[1])
+      redis.call('XDEL', P .. ':runs', e[1])
+      for _, o in ipairs(OUTCOMES) do
+        redis.call('ZREM', r.outcome .. o, old)
+      end
+      redis.call('ZREM', r.rank, old)
+    end
+  end
+  local id = redis.call('XADD', P .. ':runs', '*', 'r', r.id, 'j', r.job_id, 's', r.sched_id, 'n', n)
+  redis.call('HSET', r.run,
+    'id', r.id, 'tenant', TENANT, 'job', r.job_id, 'sched', r.sched_id, 'n', n,
+    'sched_at', r.at, 'created', NOW, 'status', 'SCHEDULED', 'state', 'SCHEDULED',
+    'attempt', 0, 'owner', r.owner, 'epoch', r.epoch, 'xid', id)
+  redis.call('PEXPIRE', r.run, RETENTION)
+  redis.call('XADD', r.job_runs, id, 'r', r.id, 's', r.sched_id, 'n', n)
+  redis.call('XADD', r.sched_runs, id, 'r', r.id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  redis.call('ZADD', r.rank, tonumber(ms) + math.min(tonumber(seq), 4095) / 4096, r.id)
+  -- Age trimming every 32nd run of a job is enough: queries hide older entries themselves.
+  if n % 32 == 0 then
+    for _, k in ipairs({ r.job_runs, r.sched_runs, P .. ':runs' }) do
+      redis.call('XTRIM', k, 'MINID', MINID)
+    end
+  end
+  redis.call('HSET', r.builds, n, r.id)
+  return 1
+end
+
+-- Completed, or acknowledged by an asynchronous job: the run has its result.
+local function finished(status, state)
+  return status == 'COMPLETED' or state == 'ACK_RECVD'
+end
+
+-- The record's fields `names`, creating the record first when it does not exist (a worker
+-- can reach a run before the leader's record does, e.g. after a Redis restart). nil when the
+-- job or schedule is gone.
+local function record(r, names)
+  local f = redis.call('HMGET', r.run, 'id', unpack(names))
+  if f[1] then
+    return f
+  end
+  if materialize(r, false) == -1 then
+    return nil
+  end
+  return redis.call('HMGET', r.run, 'id', unpack(names))
+end
+
+-- A worker's step on a run: the record's fields `names`, or nil and the step's code when there
+-- is nothing to do (-1 the job or schedule is gone, 0 the run already has its result; `what`
+-- names the duplicate in the run's log).
+local function step(r, names, what)
+  local f = record(r, names)
+  if not f then
+    return nil, -1
+  end
+  if finished(f[2], f[3]) then
+    append_log(r, 'duplicate ' .. what .. ' worker ' .. WORKER .. ' ignored: the run already has its result')
+    return nil, 0
+  end
+  return f
+end
+
+local function start(r)
+  local f, code = step(r, { 'status', 'state', 'attempt', 'exec_at', 'worker' }, 'delivery to')
+  if not f then
+    return code
+  end
+  local attempt = tonumber(f[4] or 0) + 1
+  redis.call('HSET', r.run, 'status', 'RUNNING', 'state', 'TRIGGERED', 'exec_at', NOW,
+    'worker', WORKER, 'attempt', attempt)
+  if attempt > 1 then
+    -- Keep the earlier attempt's start line (the derived one now shows this attempt), so the
+    -- text log only ever grows. '@<ms> ' lines get their timestamp formatted when read.
+    if f[5] then
+      redis.call('RPUSH', r.log, '@' .. f[5] .. ' attempt ' .. (attempt - 1) .. ' started on ' .. (f[6] or 'a worker'))
+    end
+    append_log(r, 'attempt ' .. (attempt - 1) .. ' did not finish; run redelivered to worker ' .. WORKER)
+  end
+  return attempt
+end
+
+local function complete(r, i)
+  local f, code = step(r, { 'status', 'state', 'xid' }, 'result from')
+  if not f then
+    return code
+  end
+  local status, state, outcome = ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
+  local http, text, body, err = ARGV[i + 10], ARGV[i + 11], ARGV[i + 12], ARGV[i + 13]
+  local fields = { 'status', status, 'state', state, 'outcome', outcome, 'text', text,
+    'dur', ARGV[i + 14], 'exec_at', ARGV[i + 15], 'worker', WORKER }
+  -- Optional fields are stored only when present (a small record stays a listpack).
+  local optional = { 'done_at', status == 'COMPLETED' and NOW or '', 'http', http, 'body', body,
+    'err', err }
+  for k = 1, #optional, 2 do
+    if optional[k + 1] ~= '' then
+      fields[#fields + 1] = optional[k]
+      fields[#fields + 1] = optional[k + 1]
+    end
+  end
+  redis.call('HSET', r.run, unpack(fields))
+  if ARGV[i + 16] ~= '' then
+    redis.call('XADD', r.events, 'MAXLEN', '~', 1000, '*', 'm', ARGV[i + 16], 'l', 'ERROR')
+  end
+  if status == 'COMPLETED' then
+    -- Announce the result on the job's "done" stream (live tails read it) and index it by
+    -- outcome, scored by its fire time.
+    redis.call('XADD', r.done, 'MAXLEN', '~', 1000, '*', 'r', r.id)
+    if outcome ~= '' and f[4] then
+      redis.call('ZADD', r.outcome .. outcome, tonumber(string.match(f[4], '^(%d+)')), r.id)
+    end
+  end
+  return 1
+end
+
+local out = {}
+local i = 7
+while i <= #ARGV do
+  local op = ARGV[i]
+  local r = run_of(i)
+  if op == 'm' then
+    out[#out + 1] = materialize(r, true)
+    i = i + 7
+  elseif op == 's' then
+    out[#out + 1] = start(r)
+    i = i + 7
+  elseif op == 'c' then
+    out[#out + 1] = complete(r, i)
+    i = i + 17
+  else
+    return redis.error_reply('unknown run operation ' .. tostring(op))
+  end
+end
+return out
