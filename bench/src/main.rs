@@ -49,6 +49,9 @@ struct Cli {
     /// Seconds of the lateness and fairness phases.
     #[arg(long)]
     seconds: Option<u64>,
+    /// Runs per second of the lateness scenario (default: half the measured throughput).
+    #[arg(long)]
+    rate: Option<usize>,
     /// Schedules of the scale scenario.
     #[arg(long)]
     schedules: Option<usize>,
@@ -145,7 +148,9 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
         measured = Some(rate);
     }
     if want("lateness") {
-        let rate = (measured.unwrap_or(1_000.0) / 2.0).max(50.0) as usize;
+        let rate = cli
+            .rate
+            .unwrap_or((measured.unwrap_or(1_000.0) / 2.0).max(50.0) as usize);
         let (start, record) = chime_bench::lateness(&b, rate, secs, "lateness").await?;
         let paced =
             baseline::paced(opts, &b.target, &b.settings.namespace, rate as f64, secs).await?;

@@ -18,6 +18,7 @@ use chime_shared::store::{Advance, Deferral, Retention, RunStep, Store};
 use futures::future::join_all;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -42,6 +43,11 @@ pub struct Scheduler {
     ops_addr: SocketAddr,
     ops_cancel: CancellationToken,
     quotas: Mutex<Quotas>,
+    /// Offset of Redis's clock to the local one (ms), and when it was measured.
+    clock: Mutex<Option<(i64, Instant)>>,
+    /// The run queue's depth at the last look, and when.
+    depth: Mutex<Option<(u64, Instant)>>,
+    published_since_depth: AtomicU64,
 }
 
 /// Per-tenant fire budgets, by the generic cell rate algorithm: a tenant allowed `q` runs per
@@ -179,6 +185,10 @@ impl Scheduler {
         });
         Ok(Scheduler {
             quotas,
+            clock: Mutex::new(None),
+            depth: Mutex::new(None),
+            published_since_depth: AtomicU64::new(0),
+
             settings,
             store,
             publisher,
@@ -340,12 +350,12 @@ impl Scheduler {
 
     /// One look at every partition of the due index.
     async fn tick(&self, lease: &Lease) -> anyhow::Result<TickResult> {
+        let mut phase = Phases::start();
         // Backpressure: take no more due entries than the run queue has room for.
         let mut limit = self.settings.scheduler_batch;
         let max = self.settings.max_queued_runs;
         if max > 0 {
-            let queued = self.publisher.depths().await?.0 as u64;
-            metrics::gauge!("chime_queue_depth", "queue" => "runs").set(queued as f64);
+            let queued = self.queued_runs(max).await?;
             let room = max.saturating_sub(queued) as usize;
             if room == 0 {
                 metrics::counter!("chime_scheduler_held_back_total").increment(1);
@@ -353,7 +363,7 @@ impl Scheduler {
             }
             limit = limit.min(room.div_ceil(self.settings.due_partitions as usize));
         }
-        let now = self.store.now_ms().await?;
+        let now = self.now_ms().await?;
         let parts = self.settings.due_partitions;
         let batches = join_all((0..parts).map(|p| self.store.due_batch(p, now, limit))).await;
         // One combined batch over every partition: a pass costs a few round trips whatever
@@ -363,6 +373,7 @@ impl Scheduler {
             due.extend(batch?.into_iter().map(|(m, s)| (p as u32, m, s)));
         }
         if !due.is_empty() {
+            phase.done("fetch");
             if Instant::now() >= lease.valid_until {
                 return Ok(TickResult::Worked);
             }
@@ -376,6 +387,42 @@ impl Scheduler {
         let max_wait = self.settings.scheduler_tick_ms as i64;
         let wait = earliest.map_or(max_wait, |h| (h - now).clamp(1, max_wait));
         Ok(TickResult::Idle(Duration::from_millis(wait as u64)))
+    }
+
+    /// Redis's clock, read through the local one: "due" is decided against Redis's time, and
+    /// a pass saves the round trip of asking. The offset is measured again every second.
+    async fn now_ms(&self) -> anyhow::Result<i64> {
+        let local = || chrono::Utc::now().timestamp_millis();
+        if let Some((offset, at)) = *self.clock.lock().unwrap() {
+            if at.elapsed() < Duration::from_secs(1) {
+                return Ok(local() + offset);
+            }
+        }
+        let before = local();
+        let redis = self.store.now_ms().await?;
+        let after = local();
+        let offset = redis - (before + after) / 2;
+        *self.clock.lock().unwrap() = Some((offset, Instant::now()));
+        Ok(after + offset)
+    }
+
+    /// Runs waiting in the run queue, as of the last look plus what was published since. The
+    /// queue is looked at again when that estimate passes half of `max`, or after a second.
+    async fn queued_runs(&self, max: u64) -> anyhow::Result<u64> {
+        {
+            let d = self.depth.lock().unwrap();
+            if let Some((queued, at)) = *d {
+                let estimate = queued + self.published_since_depth.load(Ordering::Relaxed);
+                if estimate < max / 2 && at.elapsed() < Duration::from_secs(1) {
+                    return Ok(estimate);
+                }
+            }
+        }
+        let queued = self.publisher.depths().await?.0 as u64;
+        metrics::gauge!("chime_queue_depth", "queue" => "runs").set(queued as f64);
+        self.published_since_depth.store(0, Ordering::Relaxed);
+        *self.depth.lock().unwrap() = Some((queued, Instant::now()));
+        Ok(queued)
     }
 
     /// Reads the own quota of every tenant whose cached one is stale.
@@ -407,7 +454,13 @@ impl Scheduler {
             .collect();
         let wanted: Vec<(&str, u64, &str)> = parsed.iter().flatten().copied().collect();
         let mut phase = Phases::start();
-        let mut defs = self.store.due_definitions(&wanted).await?.into_iter();
+        let members: Vec<&str> = batch.iter().map(|(_, m, _)| m.as_str()).collect();
+        // Both reads go out together on the multiplexed connection.
+        let (defs, deferred) = tokio::join!(
+            self.store.due_definitions(&wanted),
+            self.store.deferred_nominals(&members)
+        );
+        let (mut defs, deferred) = (defs?.into_iter(), deferred?);
         let loaded: Vec<Option<(String, Arc<Job>, Schedule)>> = parsed
             .iter()
             .map(|p| {
@@ -416,8 +469,6 @@ impl Scheduler {
                 Some((tenant.to_string(), job, schedule))
             })
             .collect();
-        let members: Vec<&str> = batch.iter().map(|(_, m, _)| m.as_str()).collect();
-        let deferred = self.store.deferred_nominals(&members).await?;
         self.refresh_quotas(loaded.iter().flatten().map(|(t, _, _)| t.as_str()))
             .await;
         let threshold = self.settings.misfire_threshold_secs as i64 * 1000;
@@ -547,6 +598,8 @@ impl Scheduler {
         }
         phase.done("materialize");
         let results = self.publisher.publish_all(&to_publish).await;
+        self.published_since_depth
+            .fetch_add(to_publish.len() as u64, Ordering::Relaxed);
         phase.done("publish");
         for ((m, r), i) in to_publish.iter().zip(results).zip(owner_of) {
             match r {
