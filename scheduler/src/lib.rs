@@ -63,7 +63,8 @@ struct Quotas {
 
 struct Budget {
     per_minute: u64,
-    checked: Instant,
+    /// When the tenant's own quota was last read (`None`: not yet).
+    checked: Option<Instant>,
     /// Theoretical arrival time of the next run (ms).
     tat: f64,
 }
@@ -79,7 +80,8 @@ impl Quotas {
             .filter(|t| {
                 self.tenants
                     .get(*t)
-                    .is_none_or(|b| b.checked.elapsed() > Self::REFRESH)
+                    .and_then(|b| b.checked)
+                    .is_none_or(|at| at.elapsed() > Self::REFRESH)
             })
             .map(String::from)
             .collect();
@@ -90,30 +92,32 @@ impl Quotas {
 
     fn set(&mut self, tenant: String, own: Option<u64>) {
         let per_minute = own.unwrap_or(self.default_per_minute);
-        let b = self.tenants.entry(tenant).or_insert(Budget {
-            per_minute,
-            checked: Instant::now(),
-            tat: 0.0,
-        });
+        let b = self.budget(tenant);
         b.per_minute = per_minute;
-        b.checked = Instant::now();
+        b.checked = Some(Instant::now());
+    }
+
+    /// The tenant's budget; a tenant not seen yet starts full, with the default quota.
+    fn budget(&mut self, tenant: String) -> &mut Budget {
+        let per_minute = self.default_per_minute;
+        self.tenants.entry(tenant).or_insert_with(|| Budget {
+            per_minute,
+            checked: None,
+            tat: 0.0,
+        })
     }
 
     /// Takes one run of the tenant's budget at `now` (ms): `None` when it may fire now, or the
     /// instant (ms) of the slot reserved for it.
     fn take(&mut self, tenant: &str, now: i64) -> Option<i64> {
-        let per_minute = self
-            .tenants
-            .get(tenant)
-            .map_or(self.default_per_minute, |b| b.per_minute);
-        if per_minute == 0 {
+        let b = match self.tenants.get_mut(tenant) {
+            Some(b) => b,
+            None => self.budget(tenant.to_string()),
+        };
+        if b.per_minute == 0 {
             return None;
         }
-        let b = self.tenants.entry(tenant.to_string()).or_insert(Budget {
-            per_minute,
-            checked: Instant::now(),
-            tat: 0.0,
-        });
+        let per_minute = b.per_minute;
         let now = now as f64;
         let slot = b.tat.max(now);
         b.tat = slot + 60_000.0 / per_minute as f64;
@@ -188,7 +192,6 @@ impl Scheduler {
             clock: Mutex::new(None),
             depth: Mutex::new(None),
             published_since_depth: AtomicU64::new(0),
-
             settings,
             store,
             publisher,

@@ -559,30 +559,6 @@ impl Store {
         Ok(out)
     }
 
-    /// A tenant's quota of runs per minute, if it has its own.
-    pub async fn tenant_runs_per_minute(&self, tenant: &str) -> Result<Option<u64>> {
-        Ok(self
-            .c()
-            .hget(self.keys.tenant(tenant), "runs_per_minute")
-            .await?)
-    }
-
-    /// Sets (or, with `None`, removes) a tenant's own quota of runs per minute.
-    pub async fn set_tenant_runs_per_minute(&self, tenant: &str, n: Option<u64>) -> Result<()> {
-        let mut c = self.c();
-        match n {
-            Some(n) => {
-                c.hset::<_, _, _, ()>(self.keys.tenant(tenant), "runs_per_minute", n)
-                    .await?
-            }
-            None => {
-                c.hdel::<_, _, ()>(self.keys.tenant(tenant), "runs_per_minute")
-                    .await?
-            }
-        }
-        Ok(())
-    }
-
     /// The earliest entry of one partition, if any.
     pub async fn due_head(&self, partition: u32) -> Result<Option<i64>> {
         let out: Vec<(String, f64)> = self
@@ -621,8 +597,8 @@ impl Store {
         Ok(self.advance_many(token, std::slice::from_ref(&one)).await?[0])
     }
 
-    /// [`Store::advance`] for many entries: one script call per [`MAX_PER_CALL`] entries, the
-    /// calls pipelined. Codes in order.
+    /// [`Store::advance`] for many entries: one script call per [`MAX_PER_CALL`] entries, two
+    /// calls in flight at a time. Codes in order.
     pub async fn advance_many(&self, token: &str, entries: &[Advance<'_>]) -> Result<Vec<i64>> {
         let invocations: Vec<_> = entries
             .chunks(MAX_PER_CALL)
@@ -697,7 +673,7 @@ impl Store {
     // ---- runs ----
 
     /// Applies record steps to many runs: one script call per tenant and up to
-    /// [`MAX_PER_CALL`] runs, the calls pipelined. Returns each step's code, in order:
+    /// [`MAX_PER_CALL`] runs, two calls in flight at a time. Returns each step's code, in order:
     ///
     /// - materialize: 1 created, 0 existed, -1 job or schedule gone, -2 job or schedule inactive;
     /// - start: the attempt number to execute, 0 when the run already has its result, -1 when
@@ -1066,25 +1042,44 @@ impl Store {
 
     /// Sets how long the tenant's runs are kept (ms); `None` restores the default.
     pub async fn set_tenant_retention(&self, tenant: &str, ms: Option<u64>) -> Result<()> {
-        let mut c = self.c();
-        match ms {
-            Some(ms) => {
-                let _: () = c.hset(self.keys.tenant(tenant), "retention_ms", ms).await?;
-            }
-            None => {
-                let _: () = c.hdel(self.keys.tenant(tenant), "retention_ms").await?;
-            }
-        }
-        Ok(())
+        self.set_tenant_setting(tenant, "retention_ms", ms).await
     }
 
     /// How long the tenant's runs are kept (ms).
     pub async fn tenant_retention(&self, tenant: &str) -> Result<u64> {
-        let v: Option<u64> = self
-            .c()
-            .hget(self.keys.tenant(tenant), "retention_ms")
-            .await?;
-        Ok(v.unwrap_or(self.retention.ttl_ms))
+        Ok(self
+            .tenant_setting(tenant, "retention_ms")
+            .await?
+            .unwrap_or(self.retention.ttl_ms))
+    }
+
+    /// A tenant's quota of runs per minute, if it has its own.
+    pub async fn tenant_runs_per_minute(&self, tenant: &str) -> Result<Option<u64>> {
+        self.tenant_setting(tenant, "runs_per_minute").await
+    }
+
+    /// Sets (or, with `None`, removes) a tenant's own quota of runs per minute.
+    pub async fn set_tenant_runs_per_minute(&self, tenant: &str, n: Option<u64>) -> Result<()> {
+        self.set_tenant_setting(tenant, "runs_per_minute", n).await
+    }
+
+    /// A numeric setting of the tenant's own (a field of its hash), if set.
+    async fn tenant_setting(&self, tenant: &str, field: &str) -> Result<Option<u64>> {
+        Ok(self.c().hget(self.keys.tenant(tenant), field).await?)
+    }
+
+    /// Sets a numeric setting of the tenant's own, or with `None` removes it (the default
+    /// applies again).
+    async fn set_tenant_setting(&self, tenant: &str, field: &str, v: Option<u64>) -> Result<()> {
+        let mut c = self.c();
+        match v {
+            Some(v) => {
+                c.hset::<_, _, _, ()>(self.keys.tenant(tenant), field, v)
+                    .await?
+            }
+            None => c.hdel::<_, _, ()>(self.keys.tenant(tenant), field).await?,
+        }
+        Ok(())
     }
 
     /// Waits up to `block_ms` for run ids recorded on a job's "done" stream after stream id
