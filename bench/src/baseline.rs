@@ -1,9 +1,19 @@
-//! The ceiling: the pipeline chime implements, without chime. Publish with confirms to a
-//! quorum queue → consume with the same prefetch → HTTP POST to the same target → XADD to a
-//! Redis stream → ack, at the same concurrency, in this process.
+//! The ceilings chime is measured against, built from the same parts without chime, at the same
+//! concurrency, in this process.
+//!
+//! - [`Pipeline::Raw`], the baseline: publish with confirms to a quorum queue → consume with
+//!   the same prefetch → HTTP POST to the same target → XADD to a Redis stream → ack.
+//! - [`Pipeline::Contract`], the floor: the raw pipeline plus the Redis writes chime's
+//!   delivery contract (docs/ARCHITECTURE.md) cannot do without, as plain pipelined commands:
+//!   the producer takes the due schedules (ZRANGEBYSCORE), writes each run's record and its
+//!   run-log index entry *before* publishing (HSET, PEXPIRE, XADD), publishes with confirms,
+//!   and only then advances the schedules (ZADD); the consumer parses the run message, calls
+//!   the target, writes the result into the record (HSET) and acks. No scripts, no checks, no
+//!   fencing, no quotas: what any implementation of the contract pays at least.
 
 use crate::{Latency, Options, Target};
 use anyhow::Context;
+use chime_shared::model::{ActionSpec, RunMessage};
 use futures::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
@@ -11,9 +21,23 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::BasicProperties;
+use redis::aio::MultiplexedConnection;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Which ceiling to measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pipeline {
+    /// Publish → consume → POST → XADD → ack.
+    Raw,
+    /// The raw pipeline with the writes of chime's delivery contract.
+    Contract,
+}
+
+/// Schedules the contract pipeline cycles through.
+const CONTRACT_SCHEDULES: usize = 1_000;
 
 pub fn queue_name(namespace: &str) -> String {
     format!("{namespace}.bench.baseline")
@@ -23,20 +47,56 @@ fn now_ms() -> f64 {
     chrono::Utc::now().timestamp_micros() as f64 / 1000.0
 }
 
+/// The contract pipeline's message: a run message as the leader publishes it, and when it was
+/// published (ms, for the publish → ack latency).
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    sent: f64,
+    run: RunMessage,
+}
+
+/// Redis keys of one pipeline's writes, under the bench namespace.
+struct RedisKeys {
+    stream: String,
+    runs: String,
+    records: String,
+    due: String,
+}
+
+impl RedisKeys {
+    fn new(namespace: &str) -> RedisKeys {
+        RedisKeys {
+            stream: format!("{namespace}:bench:baseline"),
+            runs: format!("{namespace}:bench:floor:runs"),
+            records: format!("{namespace}:bench:floor:run:"),
+            due: format!("{namespace}:bench:floor:due"),
+        }
+    }
+}
+
 struct Consumers {
     done: Arc<AtomicU64>,
     latencies: Arc<Mutex<Vec<f64>>>,
     conns: Vec<lapin::Connection>,
 }
 
-async fn consumers(opts: &Options, target: &Target, namespace: &str) -> anyhow::Result<Consumers> {
+async fn redis_conn(opts: &Options) -> anyhow::Result<MultiplexedConnection> {
+    Ok(redis::Client::open(opts.redis_url.as_str())?
+        .get_multiplexed_async_connection()
+        .await?)
+}
+
+async fn consumers(
+    opts: &Options,
+    target: &Target,
+    namespace: &str,
+    pipeline: Pipeline,
+) -> anyhow::Result<Consumers> {
     let done = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let http = reqwest::Client::builder().no_proxy().build()?;
-    let redis = redis::Client::open(opts.redis_url.as_str())?
-        .get_multiplexed_async_connection()
-        .await?;
-    let stream = format!("{namespace}:bench:baseline");
+    let redis = redis_conn(opts).await?;
+    let keys = Arc::new(RedisKeys::new(namespace));
     let mut conns = Vec::new();
     for i in 0..opts.workers {
         let conn = chime_shared::broker::connect(&opts.amqp_url).await?;
@@ -52,35 +112,67 @@ async fn consumers(opts: &Options, target: &Target, namespace: &str) -> anyhow::
                 FieldTable::default(),
             )
             .await?;
-        let (http, redis, stream, url) =
-            (http.clone(), redis.clone(), stream.clone(), target.url());
+        let (http, redis, keys, url) = (http.clone(), redis.clone(), keys.clone(), target.url());
         let (done, latencies) = (done.clone(), latencies.clone());
         tokio::spawn(async move {
             while let Some(Ok(d)) = consumer.next().await {
-                let (http, mut redis, stream, url) =
-                    (http.clone(), redis.clone(), stream.clone(), url.clone());
+                let (http, mut redis, keys, url) =
+                    (http.clone(), redis.clone(), keys.clone(), url.clone());
                 let (done, latencies) = (done.clone(), latencies.clone());
                 tokio::spawn(async move {
-                    let sent: f64 = std::str::from_utf8(&d.data)
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(0.0);
-                    let _ = http
-                        .post(&url)
-                        .body("{}")
-                        .send()
-                        .await
-                        .and_then(|r| r.error_for_status());
-                    let _: Result<String, _> = redis::cmd("XADD")
-                        .arg(&stream)
-                        .arg("MAXLEN")
-                        .arg("~")
-                        .arg(100_000)
-                        .arg("*")
-                        .arg("r")
-                        .arg(sent)
-                        .query_async(&mut redis)
-                        .await;
+                    let sent = match pipeline {
+                        Pipeline::Raw => {
+                            let sent: f64 = std::str::from_utf8(&d.data)
+                                .ok()
+                                .and_then(|s| s.parse().ok())
+                                .unwrap_or(0.0);
+                            let _ = http
+                                .post(&url)
+                                .body("{}")
+                                .send()
+                                .await
+                                .and_then(|r| r.error_for_status());
+                            let _: Result<String, _> = redis::cmd("XADD")
+                                .arg(&keys.stream)
+                                .arg("MAXLEN")
+                                .arg("~")
+                                .arg(100_000)
+                                .arg("*")
+                                .arg("r")
+                                .arg(sent)
+                                .query_async(&mut redis)
+                                .await;
+                            sent
+                        }
+                        Pipeline::Contract => {
+                            let Ok(e) = serde_json::from_slice::<Envelope>(&d.data) else {
+                                return;
+                            };
+                            let exec_at = chrono::Utc::now().timestamp_millis();
+                            let started = Instant::now();
+                            let status = http
+                                .post(&e.run.action.url)
+                                .body(e.run.action.body.clone().unwrap_or_default())
+                                .send()
+                                .await
+                                .map(|r| r.status().as_u16())
+                                .unwrap_or(0);
+                            let _: Result<i64, _> = redis::cmd("HSET")
+                                .arg(format!("{}{}", keys.records, e.run.run_id))
+                                .arg(&[
+                                    ("status", "COMPLETED".to_string()),
+                                    ("state", "SUCCESS".into()),
+                                    ("outcome", "success".into()),
+                                    ("http", status.to_string()),
+                                    ("dur", started.elapsed().as_millis().to_string()),
+                                    ("exec_at", exec_at.to_string()),
+                                    ("done_at", chrono::Utc::now().timestamp_millis().to_string()),
+                                ])
+                                .query_async(&mut redis)
+                                .await;
+                            e.sent
+                        }
+                    };
                     if d.ack(BasicAckOptions::default()).await.is_ok() {
                         latencies.lock().unwrap().push(now_ms() - sent);
                         done.fetch_add(1, Ordering::Relaxed);
@@ -115,28 +207,159 @@ async fn declare(ch: &lapin::Channel, namespace: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn publisher(
-    opts: &Options,
-    namespace: &str,
-) -> anyhow::Result<(lapin::Connection, lapin::Channel)> {
-    let conn = chime_shared::broker::connect(&opts.amqp_url).await?;
-    let ch = conn.create_channel().await?;
-    declare(&ch, namespace).await?;
-    ch.confirm_select(ConfirmSelectOptions::default()).await?;
-    Ok((conn, ch))
+/// The producer side: a confirming channel, and for the contract pipeline Redis and the due
+/// schedules.
+struct Producer {
+    conn: lapin::Connection,
+    ch: lapin::Channel,
+    namespace: String,
+    pipeline: Pipeline,
+    redis: MultiplexedConnection,
+    keys: RedisKeys,
+    url: String,
 }
 
-async fn publish(ch: &lapin::Channel, namespace: &str) -> anyhow::Result<lapin::PublisherConfirm> {
-    let body = format!("{:.3}", now_ms());
-    Ok(ch
-        .basic_publish(
-            "".into(),
-            queue_name(namespace).as_str().into(),
-            BasicPublishOptions::default(),
-            body.as_bytes(),
-            BasicProperties::default().with_delivery_mode(2),
-        )
-        .await?)
+impl Producer {
+    async fn new(
+        opts: &Options,
+        target: &Target,
+        namespace: &str,
+        pipeline: Pipeline,
+    ) -> anyhow::Result<Producer> {
+        let conn = chime_shared::broker::connect(&opts.amqp_url).await?;
+        let ch = conn.create_channel().await?;
+        declare(&ch, namespace).await?;
+        ch.confirm_select(ConfirmSelectOptions::default()).await?;
+        let mut redis = redis_conn(opts).await?;
+        let keys = RedisKeys::new(namespace);
+        if pipeline == Pipeline::Contract {
+            let mut p = redis::pipe();
+            for s in 0..CONTRACT_SCHEDULES {
+                p.zadd(&keys.due, format!("s{s}"), 0).ignore();
+            }
+            p.query_async::<()>(&mut redis).await?;
+        }
+        Ok(Producer {
+            conn,
+            ch,
+            namespace: namespace.to_string(),
+            pipeline,
+            redis,
+            keys,
+            url: target.url(),
+        })
+    }
+
+    async fn publish(&self, body: &[u8]) -> anyhow::Result<lapin::PublisherConfirm> {
+        Ok(self
+            .ch
+            .basic_publish(
+                "".into(),
+                queue_name(&self.namespace).as_str().into(),
+                BasicPublishOptions::default(),
+                body,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await?)
+    }
+
+    /// Fires `n` runs. The raw pipeline waits for their confirms only when `wait` says so
+    /// (paced, it lets them arrive in the background as before); the contract needs them before
+    /// it advances the schedules, so it always waits.
+    async fn fire(&mut self, n: usize, wait: bool) -> anyhow::Result<()> {
+        if self.pipeline == Pipeline::Raw {
+            for _ in 0..n {
+                let confirm = self.publish(format!("{:.3}", now_ms()).as_bytes()).await?;
+                if !wait {
+                    tokio::spawn(async move {
+                        let _ = confirm.await;
+                    });
+                }
+            }
+            if wait {
+                self.ch.wait_for_confirms().await.context("confirms")?;
+            }
+            return Ok(());
+        }
+        // The runs fall due now: their latency counts from here, like a chime run's from its
+        // scheduled instant.
+        let fired = now_ms();
+        // Due schedules (the least recently fired first), their runs' records and index
+        // entries, publish with confirms, then advance.
+        let due: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(&self.keys.due)
+            .arg(0)
+            .arg(n as i64 - 1)
+            .arg("WITHSCORES")
+            .query_async(&mut self.redis)
+            .await?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let runs: Vec<RunMessage> = due
+            .iter()
+            .map(|(sched, _)| RunMessage {
+                run_id: uuid::Uuid::new_v4().simple().to_string(),
+                tenant: "bench".into(),
+                job_id: 1,
+                schedule_id: sched.clone(),
+                scheduled_at: now,
+                owner: "floor".into(),
+                epoch: 1,
+                action: ActionSpec {
+                    url: self.url.clone(),
+                    method: "POST".into(),
+                    headers: vec![("content-type".into(), "application/json".into())],
+                    body: Some("{}".into()),
+                    timeout_ms: 30_000,
+                },
+            })
+            .collect();
+        let mut p = redis::pipe();
+        for r in &runs {
+            let record = format!("{}{}", self.keys.records, r.run_id);
+            p.cmd("HSET")
+                .arg(&record)
+                .arg(&[
+                    ("id", r.run_id.clone()),
+                    ("tenant", r.tenant.clone()),
+                    ("job", r.job_id.to_string()),
+                    ("sched", r.schedule_id.clone()),
+                    ("sched_at", r.scheduled_at.to_string()),
+                    ("created", now.to_string()),
+                    ("status", "SCHEDULED".into()),
+                    ("state", "SCHEDULED".into()),
+                ])
+                .ignore()
+                .cmd("PEXPIRE")
+                .arg(&record)
+                .arg(86_400_000)
+                .ignore()
+                .cmd("XADD")
+                .arg(&self.keys.runs)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(100_000)
+                .arg("*")
+                .arg("r")
+                .arg(&r.run_id)
+                .ignore();
+        }
+        p.query_async::<()>(&mut self.redis).await?;
+        for run in runs {
+            let body = serde_json::to_vec(&Envelope { sent: fired, run })?;
+            self.publish(&body).await?;
+        }
+        self.ch.wait_for_confirms().await.context("confirms")?;
+        let mut p = redis::pipe();
+        for (sched, score) in &due {
+            p.zadd(&self.keys.due, sched, score + 1.0).ignore();
+        }
+        p.query_async::<()>(&mut self.redis).await?;
+        Ok(())
+    }
+
+    async fn close(self) {
+        let _ = self.conn.close(200, "done".into()).await;
+    }
 }
 
 async fn wait_for(done: &AtomicU64, n: u64, within: Duration) -> anyhow::Result<()> {
@@ -158,25 +381,29 @@ pub async fn flat_out(
     target: &Target,
     namespace: &str,
     n: u64,
+    pipeline: Pipeline,
 ) -> anyhow::Result<f64> {
-    let c = consumers(opts, target, namespace).await?;
-    let (pconn, ch) = publisher(opts, namespace).await?;
-    let bar = crate::progress(n, "baseline");
+    let c = consumers(opts, target, namespace, pipeline).await?;
+    let mut producer = Producer::new(opts, target, namespace, pipeline).await?;
+    let bar = crate::progress(
+        n,
+        match pipeline {
+            Pipeline::Raw => "baseline",
+            Pipeline::Contract => "floor",
+        },
+    );
     let started = Instant::now();
     let mut sent = 0;
     while sent < n {
         let batch = (n - sent).min(500);
-        for _ in 0..batch {
-            publish(&ch, namespace).await?;
-        }
-        ch.wait_for_confirms().await.context("confirms")?;
+        producer.fire(batch as usize, true).await?;
         sent += batch;
         bar.set_position(c.done.load(Ordering::Relaxed));
     }
     wait_for(&c.done, n, Duration::from_secs(600)).await?;
     let rate = n as f64 / started.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    close(pconn, c.conns).await;
+    close(producer, c.conns).await;
     Ok(rate)
 }
 
@@ -187,9 +414,10 @@ pub async fn paced(
     namespace: &str,
     rate: f64,
     duration: Duration,
+    pipeline: Pipeline,
 ) -> anyhow::Result<Latency> {
-    let c = consumers(opts, target, namespace).await?;
-    let (pconn, ch) = publisher(opts, namespace).await?;
+    let c = consumers(opts, target, namespace, pipeline).await?;
+    let mut producer = Producer::new(opts, target, namespace, pipeline).await?;
     let tick = Duration::from_millis(10);
     let per_tick = rate / 100.0;
     let started = Instant::now();
@@ -199,23 +427,21 @@ pub async fn paced(
     while started.elapsed() < duration {
         interval.tick().await;
         owed += per_tick;
-        while owed >= 1.0 {
-            let confirm = publish(&ch, namespace).await?;
-            tokio::spawn(async move {
-                let _ = confirm.await;
-            });
-            owed -= 1.0;
-            sent += 1;
+        let n = owed.floor();
+        if n >= 1.0 {
+            producer.fire(n as usize, false).await?;
+            owed -= n;
+            sent += n as u64;
         }
     }
     wait_for(&c.done, sent, Duration::from_secs(120)).await?;
     let samples = std::mem::take(&mut *c.latencies.lock().unwrap());
-    close(pconn, c.conns).await;
+    close(producer, c.conns).await;
     Ok(Latency::of(samples))
 }
 
-async fn close(p: lapin::Connection, conns: Vec<lapin::Connection>) {
-    let _ = p.close(200, "done".into()).await;
+async fn close(p: Producer, conns: Vec<lapin::Connection>) {
+    p.close().await;
     for c in conns {
         let _ = c.close(200, "done".into()).await;
     }

@@ -2,7 +2,8 @@
 //! checks that each scenario produces figures, not what they are: speed lives in the
 //! benchmark's report, not in tests.
 
-use chime_bench::{baseline, Bench, Options, Report};
+use chime_bench::baseline::{self, Pipeline};
+use chime_bench::{Bench, Options, Report};
 use std::time::Duration;
 
 fn options() -> Options {
@@ -31,11 +32,44 @@ async fn every_scenario_reports_figures() {
         Some(true)
     );
 
-    let ceiling = baseline::flat_out(&opts, &b.target, &b.settings.namespace, 300)
+    let ns = b.settings.namespace.clone();
+    let ceiling = baseline::flat_out(&opts, &b.target, &ns, 300, Pipeline::Raw)
         .await
         .unwrap();
     assert!(ceiling > 0.0);
     report.add("baseline", "runs/s", ceiling, "runs/s", "", None);
+    let floor = baseline::flat_out(&opts, &b.target, &ns, 300, Pipeline::Contract)
+        .await
+        .unwrap();
+    assert!(floor > 0.0);
+    // The floor wrote what the contract asks for: a record with its result per run.
+    let mut redis = redis::Client::open(opts.redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let indexed: u64 = redis::cmd("XLEN")
+        .arg(format!("{ns}:bench:floor:runs"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(indexed, 300);
+    let ids: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(format!("{ns}:bench:floor:runs"))
+        .arg("-")
+        .arg("+")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let status: Option<String> = redis::cmd("HGET")
+        .arg(format!("{ns}:bench:floor:run:{}", ids[0].1[0].1))
+        .arg("status")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(status.as_deref(), Some("COMPLETED"));
 
     let (hits, logged) = chime_bench::throughput(&b, 100, Duration::from_secs(2))
         .await
@@ -47,16 +81,19 @@ async fn every_scenario_reports_figures() {
         .unwrap();
     assert!(start.count > 0 && record.count > 0);
     assert!(start.p50_ms <= start.p99_ms && start.p99_ms <= start.max_ms);
-    let paced = baseline::paced(
-        &opts,
-        &b.target,
-        &b.settings.namespace,
-        50.0,
-        Duration::from_secs(1),
-    )
-    .await
-    .unwrap();
-    assert!(paced.count > 0);
+    for pipeline in [Pipeline::Raw, Pipeline::Contract] {
+        let paced = baseline::paced(
+            &opts,
+            &b.target,
+            &ns,
+            50.0,
+            Duration::from_secs(1),
+            pipeline,
+        )
+        .await
+        .unwrap();
+        assert!(paced.count > 0, "{pipeline:?}");
+    }
 
     let (load, _, _, _) = chime_bench::scale(&mut b, 200, Duration::from_secs(1))
         .await
