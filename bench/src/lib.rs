@@ -125,21 +125,27 @@ impl Bench {
     /// attaches to a running API).
     pub async fn start(opts: &Options, with_scheduler: bool) -> anyhow::Result<Bench> {
         let namespace = format!("bench{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let settings = Settings::load_from(vec![
-            ("CHIME_NAMESPACE".into(), namespace),
-            ("CHIME_REDIS_URL".into(), opts.redis_url.clone()),
-            ("CHIME_AMQP_URL".into(), opts.amqp_url.clone()),
-            ("CHIME_ADMIN_TOKEN".into(), ADMIN.into()),
-            ("CHIME_ALLOW_TARGETS".into(), "127.0.0.0/8".into()),
-            ("CHIME_API_ADDR".into(), "127.0.0.1:0".into()),
-            ("CHIME_OPS_ADDR".into(), "127.0.0.1:0".into()),
-            (
-                "CHIME_WORKER_CONCURRENCY".into(),
-                opts.concurrency.to_string(),
-            ),
-            ("CHIME_SHUTDOWN_GRACE_SECS".into(), "2".into()),
-            ("CHIME_RETENTION_SWEEP_SECS".into(), "100000".into()),
-        ])?;
+        // The bench's own settings first (the first of a name wins), then any other CHIME_*
+        // setting of this process's environment, to try the services with other settings.
+        let settings = Settings::load_from(
+            vec![
+                ("CHIME_NAMESPACE".into(), namespace),
+                ("CHIME_REDIS_URL".into(), opts.redis_url.clone()),
+                ("CHIME_AMQP_URL".into(), opts.amqp_url.clone()),
+                ("CHIME_ADMIN_TOKEN".into(), ADMIN.into()),
+                ("CHIME_ALLOW_TARGETS".into(), "127.0.0.0/8".into()),
+                ("CHIME_API_ADDR".into(), "127.0.0.1:0".into()),
+                ("CHIME_OPS_ADDR".into(), "127.0.0.1:0".into()),
+                (
+                    "CHIME_WORKER_CONCURRENCY".into(),
+                    opts.concurrency.to_string(),
+                ),
+                ("CHIME_SHUTDOWN_GRACE_SECS".into(), "2".into()),
+                ("CHIME_RETENTION_SWEEP_SECS".into(), "100000".into()),
+            ]
+            .into_iter()
+            .chain(std::env::vars().filter(|(k, _)| k.starts_with("CHIME_"))),
+        )?;
         let http = reqwest::Client::builder()
             .no_proxy()
             .pool_max_idle_per_host(64)

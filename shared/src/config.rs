@@ -28,6 +28,11 @@ pub struct Settings {
     pub allow_targets: String,
     /// Runs a worker executes at once (also its AMQP prefetch).
     pub worker_concurrency: usize,
+    /// A run's first delivery calls its target at once and is marked `RUNNING/TRIGGERED` only
+    /// once the call has lasted this long, so a quick call costs one record write, not two.
+    /// 0: mark every run before its call (and check before calling that its job still exists).
+    /// Redeliveries are always marked (and checked) first.
+    pub mark_running_after_ms: u64,
     /// Leader lease time to live.
     pub leader_ttl_ms: u64,
     /// Longest pause of the leader loop between two looks at the due index.
@@ -82,6 +87,7 @@ impl Default for Settings {
             admin_token: None,
             allow_targets: String::new(),
             worker_concurrency: 64,
+            mark_running_after_ms: 250,
             leader_ttl_ms: 3000,
             scheduler_tick_ms: 100,
             scheduler_batch: 1000,

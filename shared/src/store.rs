@@ -69,8 +69,10 @@ const MAX_PER_CALL: usize = 32;
 pub enum RunStep<'a> {
     /// The leader creates the record before publishing the fire (refused when inactive).
     Materialize,
-    /// A worker takes a delivery and marks the run RUNNING/TRIGGERED.
-    Start,
+    /// A worker takes a delivery and marks the run RUNNING/TRIGGERED, as attempt one more than
+    /// the record says, or at least the given one (a redelivery of a run whose first attempt
+    /// died before it was marked).
+    Start(u32),
     /// A worker records the run's result.
     Complete(&'a RunResult),
 }
@@ -715,7 +717,7 @@ impl Store {
                     let (m, step) = &steps[i];
                     let op = match step {
                         RunStep::Materialize => "m",
-                        RunStep::Start => "s",
+                        RunStep::Start(_) => "s",
                         RunStep::Complete(_) => "c",
                     };
                     inv.arg(op)
@@ -725,6 +727,9 @@ impl Store {
                         .arg(m.scheduled_at)
                         .arg(&m.owner)
                         .arg(m.epoch);
+                    if let RunStep::Start(at_least) = step {
+                        inv.arg(*at_least);
+                    }
                     if let RunStep::Complete(r) = step {
                         inv.arg(r.status)
                             .arg(r.state)
@@ -778,7 +783,7 @@ impl Store {
     /// Marks a delivered run RUNNING/TRIGGERED: the attempt number to execute, 0 when it already
     /// has its result, -1 when its job is gone.
     pub async fn run_start(&self, m: &RunMessage, now: i64, worker: &str) -> Result<i64> {
-        self.run_step(m, RunStep::Start, now, worker).await
+        self.run_step(m, RunStep::Start(1), now, worker).await
     }
 
     /// Records a run's result once: 1 recorded, 0 already recorded, -1 job gone.

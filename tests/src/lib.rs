@@ -159,6 +159,10 @@ impl TestEnv {
                 "CHIME_SHUTDOWN_GRACE_SECS".into(),
                 s.shutdown_grace_secs.to_string(),
             ),
+            (
+                "CHIME_MARK_RUNNING_AFTER_MS".into(),
+                s.mark_running_after_ms.to_string(),
+            ),
             ("RUST_LOG".into(), "info".into()),
         ]
     }

@@ -7,6 +7,54 @@ use chime_tests::{create_job, runs, wait_until, Target, TestEnv};
 use serde_json::json;
 use std::time::Duration;
 
+/// A run published by hand: an inactive job (no scheduler fires it; only the test publishes),
+/// its run message, and the store and publisher to handle it with.
+struct Hand {
+    job_id: u64,
+    sid: String,
+    store: Store,
+    msg: chime_shared::model::RunMessage,
+    publisher: Publisher,
+}
+
+impl Hand {
+    async fn new(env: &TestEnv, tenant: &str, token: &str, name: &str, url: &str) -> Hand {
+        let (job_id, sid) = create_job(
+            env,
+            token,
+            name,
+            url,
+            json!({"repeatInterval": "1 hour", "active": false}),
+        )
+        .await;
+        let store = Store::connect(
+            &env.settings.redis_url,
+            env.namespace(),
+            chime_scheduler::retention(&env.settings),
+        )
+        .await
+        .unwrap();
+        let job = store.job(tenant, job_id).await.unwrap().unwrap();
+        let schedule = store.schedule(tenant, job_id, &sid).await.unwrap().unwrap();
+        let msg =
+            chime_scheduler::run_message(tenant, &job, &schedule, 1_800_000_000_000, "test", 1);
+        let publisher = Publisher::new(
+            &env.settings.amqp_url,
+            Topology {
+                keys: Keys::new(env.namespace()),
+                delivery_limit: env.settings.delivery_limit,
+            },
+        );
+        Hand {
+            job_id,
+            sid,
+            store,
+            msg,
+            publisher,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_run_published_twice_is_recorded_once() {
     let mut env = TestEnv::new();
@@ -14,37 +62,13 @@ async fn the_same_run_published_twice_is_recorded_once() {
     env.start_worker().await;
     let target = Target::start().await;
     let (tenant, token) = env.tenant(&["read", "write"]).await;
-    // Inactive and no scheduler running: only the test publishes.
-    let (job_id, sid) = create_job(
-        &env,
-        &token,
-        "dup",
-        &target.url("/d"),
-        json!({"repeatInterval": "1 hour", "active": false}),
-    )
-    .await;
-
-    let store = Store::connect(
-        &env.settings.redis_url,
-        env.namespace(),
-        chime_scheduler::retention(&env.settings),
-    )
-    .await
-    .unwrap();
-    let job = store.job(&tenant, job_id).await.unwrap().unwrap();
-    let schedule = store
-        .schedule(&tenant, job_id, &sid)
-        .await
-        .unwrap()
-        .unwrap();
-    let msg = chime_scheduler::run_message(&tenant, &job, &schedule, 1_800_000_000_000, "test", 1);
-    let publisher = Publisher::new(
-        &env.settings.amqp_url,
-        Topology {
-            keys: Keys::new(env.namespace()),
-            delivery_limit: env.settings.delivery_limit,
-        },
-    );
+    let Hand {
+        job_id,
+        sid,
+        store,
+        msg,
+        publisher,
+    } = Hand::new(&env, &tenant, &token, "dup", &target.url("/d")).await;
     // The broker may refuse a publish (a quorum queue still electing its leader on a busy
     // machine); the leader publishes such a fire again, and so does this test.
     let mut pending = 2;
@@ -76,12 +100,92 @@ async fn the_same_run_published_twice_is_recorded_once() {
     let (total, list) = runs(&env, &token, job_id, &sid).await;
     assert_eq!(total, 1, "{list:?}");
     assert_eq!(list[0]["runId"], msg.run_id.as_str());
+    // A quick first delivery is recorded by its result alone, as attempt 1.
+    let (_, detail) = env
+        .call(
+            "GET",
+            &format!(
+                "/scheduler/jobs/{job_id}/schedules/{sid}/runs/{}",
+                msg.run_id
+            ),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(detail["attempt"], 1, "{detail}");
     assert!(!target.hits().is_empty() && target.hits().len() <= 2);
+    env.cleanup().await;
+}
+
+/// Publishes `msg` once, again while the broker refuses it (a quorum queue still electing its
+/// leader on a busy machine), within a deadline.
+async fn publish_once(publisher: &Publisher, msg: &chime_shared::model::RunMessage) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let results = publisher.publish_all(std::slice::from_ref(msg)).await;
+        if results.iter().all(|r| r.is_ok()) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "publish still refused: {results:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await; // back off before retrying
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn marking_runs_before_their_call_drops_a_queued_run_of_a_deleted_job() {
+    let mut env = TestEnv::new();
+    env.settings.mark_running_after_ms = 0;
+    env.start_api().await;
+    let target = Target::start().await;
+    let (tenant, token) = env.tenant(&["read", "write"]).await;
+    let Hand {
+        job_id,
+        store,
+        msg,
+        publisher,
+        ..
+    } = Hand::new(&env, &tenant, &token, "deleted", &target.url("/gone")).await;
+    publish_once(&publisher, &msg).await;
+    let (st, body) = env
+        .call("DELETE", &format!("/scheduler/jobs/{job_id}"), &token, None)
+        .await;
+    assert!((200..300).contains(&st), "{st} {body}");
+
+    // The worker takes the run, finds its job gone and acknowledges it without a call: after
+    // it has drained and stopped, nothing is back in the queue and the target saw nothing.
+    let worker = env.spawn_worker().await;
+    wait_until("the run is delivered", Duration::from_secs(20), || async {
+        (publisher.depths().await.ok()?.0 == 0).then_some(())
+    })
+    .await;
+    worker.stop().await;
+    assert_eq!(
+        publisher.depths().await.unwrap().0,
+        0,
+        "the run was acknowledged"
+    );
+    assert!(target.hits().is_empty(), "{:?}", target.hits().len());
+    assert!(store.run(&tenant, &msg.run_id).await.unwrap().is_none());
     env.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_killed_mid_run_leaves_it_to_be_redelivered_and_recorded_once() {
+    killed_mid_run(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_killed_before_marking_its_run_started_still_counts_two_attempts() {
+    killed_mid_run(false).await;
+}
+
+/// A worker dies inside a run's HTTP call; another takes the redelivery. `marked`: the call
+/// lasted long enough to be marked TRIGGERED first; otherwise the worker dies before marking
+/// it (its mark delay is a minute), and the redelivery still counts as the second attempt.
+async fn killed_mid_run(marked: bool) {
     let mut env = TestEnv::new();
     env.start_api().await;
     env.start_scheduler().await;
@@ -89,7 +193,11 @@ async fn a_worker_killed_mid_run_leaves_it_to_be_redelivered_and_recorded_once()
     target.set_reply(200, "finally", true);
     let (_, token) = env.tenant(&["read", "write"]).await;
 
+    if !marked {
+        env.settings.mark_running_after_ms = 60_000;
+    }
     let mut doomed = env.spawn_process(env!("CARGO_BIN_EXE_chime"), "worker", "doomed-worker");
+    env.settings.mark_running_after_ms = 250;
     let (job, sid) = create_job(
         &env,
         &token,
@@ -106,8 +214,21 @@ async fn a_worker_killed_mid_run_leaves_it_to_be_redelivered_and_recorded_once()
         || async { (!target.hits().is_empty()).then_some(()) },
     )
     .await;
-    let (_, list) = runs(&env, &token, job, &sid).await;
-    assert_eq!(list[0]["runState"], "TRIGGERED");
+    if marked {
+        // A call that lasts is marked started (`mark_running_after_ms`, 250 ms by default).
+        wait_until(
+            "the run in the doomed worker's hands shows TRIGGERED",
+            Duration::from_secs(10),
+            || async {
+                let (_, list) = runs(&env, &token, job, &sid).await;
+                (list[0]["runState"] == "TRIGGERED").then_some(())
+            },
+        )
+        .await;
+    } else {
+        let (_, list) = runs(&env, &token, job, &sid).await;
+        assert_eq!(list[0]["runState"], "SCHEDULED", "not marked yet");
+    }
     doomed.start_kill().unwrap();
     doomed.wait().await.unwrap();
 
@@ -140,6 +261,8 @@ async fn a_worker_killed_mid_run_leaves_it_to_be_redelivered_and_recorded_once()
         )
         .await;
     assert_eq!(detail["attempt"], 2, "{detail}");
+    let log = detail["log"].as_str().unwrap_or_default().to_string();
+    assert!(log.contains("attempt 1 did not finish"), "{detail}");
     let hits = target.hits();
     assert_eq!(hits.len(), 2, "executed twice (the crash), recorded once");
     assert_eq!(

@@ -1,11 +1,12 @@
 //! The chime worker: consumes runs from RabbitMQ, calls each job's action through the guarded
 //! executor, records the result in Redis, and only then acknowledges the delivery.
 //!
-//! Per delivery: `run_start` (marks RUNNING/TRIGGERED; says 0 when the run already has its
-//! result, so a redelivery is acknowledged without calling the target again), execute,
-//! `run_complete` (records once per run id), ack. A crash before the ack redelivers the run;
-//! the record scripts make that harmless. At most `worker_concurrency` deliveries are in flight
-//! (the AMQP prefetch).
+//! Per delivery: `start` (marks RUNNING/TRIGGERED; says 0 when the run already has its result,
+//! so a redelivery is acknowledged without calling the target again), execute, `complete`
+//! (records once per run id), ack. A first delivery skips the wait for `start`: it calls at
+//! once and is marked only if the call outlasts `mark_running_after_ms`, so a quick run costs
+//! one record write. A crash before the ack redelivers the run; the record scripts make that
+//! harmless. At most `worker_concurrency` deliveries are in flight (the AMQP prefetch).
 //!
 //! Shutdown order: stop consuming (cancel the consumer), let in-flight runs finish under
 //! `shutdown_grace_secs`, then close the channel so what is unfinished goes back to the queue.
@@ -52,7 +53,8 @@ struct Recorder {
 }
 
 enum Step {
-    Start,
+    /// Mark the run started, as at least this attempt.
+    Start(u32),
     Complete(RunResult),
 }
 
@@ -93,7 +95,7 @@ impl Recorder {
 
     async fn step(&self, msg: &Arc<RunMessage>, step: Step) -> Result<i64, StoreError> {
         let label = match step {
-            Step::Start => "start",
+            Step::Start(_) => "start",
             Step::Complete(_) => "complete",
         };
         let started = std::time::Instant::now();
@@ -123,7 +125,7 @@ async fn flush(store: &Store, worker: &str, batch: Vec<Pending>) {
         .iter()
         .map(|p| {
             let step = match &p.step {
-                Step::Start => RunStep::Start,
+                Step::Start(n) => RunStep::Start(*n),
                 Step::Complete(r) => RunStep::Complete(r),
             };
             (&*p.msg, step)
@@ -300,11 +302,16 @@ impl Inner {
         let span = tracing::info_span!("run", run_id = %msg.run_id, job_id = msg.job_id, schedule_id = %msg.schedule_id, tenant = %msg.tenant);
         let me = self.clone();
         let m = msg.clone();
-        let count = broker::delivery_count(&delivery);
+        // The lowest attempt this delivery can be: quorum queues count earlier deliveries in
+        // `x-delivery-count`; a redelivery without it is at least the second.
+        let attempt = match broker::delivery_count(&delivery) {
+            0 if delivery.redelivered => 2,
+            n => n + 1,
+        };
         // A panic while executing a run must not take the worker (and its prefetched runs)
         // down: the run is processed in its own task and a panic surfaces as a join error.
         let outcome =
-            tokio::spawn(async move { me.process(&m, count).await }.instrument(span)).await;
+            tokio::spawn(async move { me.process(&m, attempt).await }.instrument(span)).await;
         let requeue = BasicNackOptions {
             requeue: true,
             ..Default::default()
@@ -330,25 +337,51 @@ impl Inner {
         }
     }
 
+    /// The `start` step: marks the run RUNNING/TRIGGERED. `Err(reason)` when the run is not to
+    /// be executed (its job is gone, or it already has its result).
+    async fn mark_started(
+        &self,
+        msg: &Arc<RunMessage>,
+        at_least: u32,
+    ) -> Result<Result<i64, &'static str>, StoreError> {
+        let attempt = retry(|| self.recorder.step(msg, Step::Start(at_least))).await?;
+        Ok(match attempt {
+            -1 => {
+                metrics::counter!("chime_runs_dropped_total", "reason" => "job_gone").increment(1);
+                Err("job gone")
+            }
+            0 => {
+                metrics::counter!("chime_runs_duplicate_deliveries_total").increment(1);
+                Err("already recorded")
+            }
+            n => {
+                if n > 1 {
+                    metrics::counter!("chime_runs_reexecuted_total").increment(1);
+                }
+                Ok(n)
+            }
+        })
+    }
+
+    /// One delivery: mark, call, record. A redelivery (or every run, with
+    /// `mark_running_after_ms = 0`) is marked started before its call, so a run that already
+    /// has its result or whose job is gone is not called again. A first delivery calls at once
+    /// and is marked only if its call outlasts `mark_running_after_ms`; if the mark then finds
+    /// the run finished elsewhere or its job gone, the call is abandoned.
     async fn process(
         &self,
         msg: &Arc<RunMessage>,
-        delivery_count: u32,
+        at_least: u32,
     ) -> Result<&'static str, StoreError> {
         // The worker's own clock: its timestamps describe what it did; "due" is decided by the
         // leader against Redis's clock.
         let now = chrono::Utc::now().timestamp_millis();
-        let attempt = retry(|| self.recorder.step(msg, Step::Start)).await?;
-        if attempt == -1 {
-            metrics::counter!("chime_runs_dropped_total", "reason" => "job_gone").increment(1);
-            return Ok("job gone");
-        }
-        if attempt == 0 {
-            metrics::counter!("chime_runs_duplicate_deliveries_total").increment(1);
-            return Ok("already recorded");
-        }
-        if attempt > 1 || delivery_count > 0 {
-            metrics::counter!("chime_runs_reexecuted_total").increment(1);
+        let mark_after = Duration::from_millis(self.settings.mark_running_after_ms);
+        let lazy = at_least == 1 && !mark_after.is_zero();
+        if !lazy {
+            if let Err(reason) = self.mark_started(msg, at_least).await? {
+                return Ok(reason);
+            }
         }
         metrics::histogram!("chime_run_start_lag_seconds")
             .record((now - msg.scheduled_at).max(0) as f64 / 1000.0);
@@ -370,7 +403,28 @@ impl Inner {
             scheduler_host: self.settings.public_url.clone(),
             signing_secret: None,
         };
-        let outcome = self.executor.execute(&action, &meta).await;
+        let call = self.executor.execute(&action, &meta);
+        let outcome = if lazy {
+            let mark = async {
+                tokio::time::sleep(mark_after).await;
+                self.mark_started(msg, at_least).await
+            };
+            tokio::pin!(call, mark);
+            let mut marked = false;
+            loop {
+                tokio::select! {
+                    outcome = &mut call => break outcome,
+                    m = &mut mark, if !marked => {
+                        if let Err(reason) = m? {
+                            return Ok(reason);
+                        }
+                        marked = true;
+                    }
+                }
+            }
+        } else {
+            call.await
+        };
         metrics::histogram!("chime_action_seconds").record(outcome.duration.as_secs_f64());
         let result = to_result(&outcome);
         metrics::counter!("chime_runs_executed_total", "outcome" => result.outcome_label())

@@ -9,13 +9,16 @@
 --      5 tenant  6 worker id (start, complete)  7.. the runs, each:
 --        op ('m' materialize, 's' start, 'c' complete), run id, job id, schedule id,
 --        nominal instant (ms), leader owner, epoch;
+--        's' adds: the lowest attempt number this delivery can be (a redelivery's);
 --        'c' adds: runStatus, runState, outcome, HTTP status ('' if none), run text,
 --        response body ('' if none), error ('' if none), duration (ms), execution start (ms),
 --        entry for the schedule's event log ('' if none).
 -- Returns one code per run:
 --   m: 1 created, 0 it existed, -1 the job or schedule is gone, -2 one of them is inactive.
 --   s: the attempt number (>= 1) to execute, 0 when the run already has its result (completed,
---      or acknowledged asynchronously), -1 when its job or schedule is gone.
+--      or acknowledged asynchronously), -1 when its job or schedule is gone. Workers send it
+--      before the call for redeliveries, and for a first delivery only once its call has
+--      lasted a while (a quick run's 'c' alone records attempt 1).
 --   c: 1 recorded, 0 the run already had its result, -1 the job is gone.
 --
 -- materialize creates the run record in state SCHEDULED/SCHEDULED, gives it the next run
@@ -86,7 +89,9 @@ local function materialize(r, check_active)
       return -2
     end
   end
+  -- Numbers handed to redis.call are formatted with '%.17g' (slow); integers go as strings.
   local n = redis.call('HINCRBY', r.job, 'seq', 1)
+  local ns = string.format('%d', n)
   -- The per-schedule cap: a schedule at its cap loses its oldest runs, records and all.
   local over = redis.call('XLEN', r.sched_runs) - CAP + 1
   if over > 0 then
@@ -102,23 +107,27 @@ local function materialize(r, check_active)
       redis.call('ZREM', r.rank, old)
     end
   end
-  local id = redis.call('XADD', P .. ':runs', '*', 'r', r.id, 'j', r.job_id, 's', r.sched_id, 'n', n)
+  local id = redis.call('XADD', P .. ':runs', '*', 'r', r.id, 'j', r.job_id, 's', r.sched_id, 'n', ns)
   redis.call('HSET', r.run,
-    'id', r.id, 'tenant', TENANT, 'job', r.job_id, 'sched', r.sched_id, 'n', n,
+    'id', r.id, 'tenant', TENANT, 'job', r.job_id, 'sched', r.sched_id, 'n', ns,
     'sched_at', r.at, 'created', NOW, 'status', 'SCHEDULED', 'state', 'SCHEDULED',
-    'attempt', 0, 'owner', r.owner, 'epoch', r.epoch, 'xid', id)
+    'attempt', '0', 'owner', r.owner, 'epoch', r.epoch, 'xid', id)
   redis.call('PEXPIRE', r.run, RETENTION)
-  redis.call('XADD', r.job_runs, id, 'r', r.id, 's', r.sched_id, 'n', n)
+  redis.call('XADD', r.job_runs, id, 'r', r.id, 's', r.sched_id, 'n', ns)
   redis.call('XADD', r.sched_runs, id, 'r', r.id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-  redis.call('ZADD', r.rank, tonumber(ms) + math.min(tonumber(seq), 4095) / 4096, r.id)
+  local rank = ms
+  if seq ~= '0' then
+    rank = string.format('%.17g', tonumber(ms) + math.min(tonumber(seq), 4095) / 4096)
+  end
+  redis.call('ZADD', r.rank, rank, r.id)
   -- Age trimming every 32nd run of a job is enough: queries hide older entries themselves.
   if n % 32 == 0 then
     for _, k in ipairs({ r.job_runs, r.sched_runs, P .. ':runs' }) do
       redis.call('XTRIM', k, 'MINID', MINID)
     end
   end
-  redis.call('HSET', r.builds, n, r.id)
+  redis.call('HSET', r.builds, ns, r.id)
   return 1
 end
 
@@ -156,14 +165,14 @@ local function step(r, names, what)
   return f
 end
 
-local function start(r)
+local function start(r, i)
   local f, code = step(r, { 'status', 'state', 'attempt', 'exec_at', 'worker' }, 'delivery to')
   if not f then
     return code
   end
-  local attempt = tonumber(f[4] or 0) + 1
+  local attempt = math.max(tonumber(f[4] or 0) + 1, tonumber(ARGV[i + 7]))
   redis.call('HSET', r.run, 'status', 'RUNNING', 'state', 'TRIGGERED', 'exec_at', NOW,
-    'worker', WORKER, 'attempt', attempt)
+    'worker', WORKER, 'attempt', string.format('%d', attempt))
   if attempt > 1 then
     -- Keep the earlier attempt's start line (the derived one now shows this attempt), so the
     -- text log only ever grows. '@<ms> ' lines get their timestamp formatted when read.
@@ -176,7 +185,7 @@ local function start(r)
 end
 
 local function complete(r, i)
-  local f, code = step(r, { 'status', 'state', 'xid' }, 'result from')
+  local f, code = step(r, { 'status', 'state', 'xid', 'attempt' }, 'result from')
   if not f then
     return code
   end
@@ -184,6 +193,11 @@ local function complete(r, i)
   local http, text, body, err = ARGV[i + 10], ARGV[i + 11], ARGV[i + 12], ARGV[i + 13]
   local fields = { 'status', status, 'state', state, 'outcome', outcome, 'text', text,
     'dur', ARGV[i + 14], 'exec_at', ARGV[i + 15], 'worker', WORKER }
+  -- A quick first delivery is recorded without a start step: this is its first attempt.
+  if not f[5] or f[5] == '0' then
+    fields[#fields + 1] = 'attempt'
+    fields[#fields + 1] = '1'
+  end
   -- Optional fields are stored only when present (a small record stays a listpack).
   local optional = { 'done_at', status == 'COMPLETED' and NOW or '', 'http', http, 'body', body,
     'err', err }
@@ -202,7 +216,7 @@ local function complete(r, i)
     -- outcome, scored by its fire time.
     redis.call('XADD', r.done, 'MAXLEN', '~', 1000, '*', 'r', r.id)
     if outcome ~= '' and f[4] then
-      redis.call('ZADD', r.outcome .. outcome, tonumber(string.match(f[4], '^(%d+)')), r.id)
+      redis.call('ZADD', r.outcome .. outcome, string.match(f[4], '^(%d+)'), r.id)
     end
   end
   return 1
@@ -217,8 +231,8 @@ while i <= #ARGV do
     out[#out + 1] = materialize(r, true)
     i = i + 7
   elseif op == 's' then
-    out[#out + 1] = start(r)
-    i = i + 7
+    out[#out + 1] = start(r, i)
+    i = i + 8
   elseif op == 'c' then
     out[#out + 1] = complete(r, i)
     i = i + 17
