@@ -224,8 +224,7 @@ impl Bench {
         purge(&self.settings).await;
     }
 
-    /// A tenant and a read/write key: (tenant id, token).
-    /// A new tenant without a fire quota, and an API key of it.
+    /// A new tenant without a fire quota, and a read/write key of it: (tenant id, token).
     pub async fn tenant(&self, name: &str) -> anyhow::Result<(String, String)> {
         self.tenant_with_quota(name, 0).await
     }

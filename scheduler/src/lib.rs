@@ -214,8 +214,8 @@ impl Scheduler {
         tracing::info!(owner = %self.owner, ops = %self.ops_addr, "scheduler started");
         let ttl = Duration::from_millis(self.settings.leader_ttl_ms);
         let mut lease: Option<Lease> = None;
-        let mut last_depth = Instant::now() - Duration::from_secs(60);
         let mut last_sweep = Instant::now();
+        let mut last_depth = Instant::now() - Duration::from_secs(60);
         while !cancel.is_cancelled() {
             let Some(l) = lease.clone() else {
                 lease = self.try_acquire(ttl).await;
@@ -241,11 +241,12 @@ impl Scheduler {
                 metrics::gauge!("chime_scheduler_leader").set(0.0);
                 continue;
             }
+            // Every 5 s the depth gauges are refreshed, unless backpressure looked meanwhile.
             if last_depth.elapsed() > Duration::from_secs(5) {
                 last_depth = Instant::now();
-                if let Ok((runs, dead)) = self.publisher.depths().await {
-                    metrics::gauge!("chime_queue_depth", "queue" => "runs").set(runs as f64);
-                    metrics::gauge!("chime_queue_depth", "queue" => "dead").set(dead as f64);
+                let looked = self.depth.lock().unwrap().map(|(_, at)| at.elapsed());
+                if looked.is_none_or(|a| a > Duration::from_secs(5)) {
+                    let _ = self.look_at_queues().await;
                 }
             }
             if last_sweep.elapsed() > Duration::from_secs(self.settings.retention_sweep_secs) {
@@ -421,11 +422,18 @@ impl Scheduler {
                 }
             }
         }
-        let queued = self.publisher.depths().await?.0 as u64;
-        metrics::gauge!("chime_queue_depth", "queue" => "runs").set(queued as f64);
+        self.look_at_queues().await
+    }
+
+    /// Reads the depths of the run and dead-letter queues into their gauges and the
+    /// backpressure estimate; returns the runs waiting.
+    async fn look_at_queues(&self) -> anyhow::Result<u64> {
+        let (runs, dead) = self.publisher.depths().await?;
+        metrics::gauge!("chime_queue_depth", "queue" => "runs").set(runs as f64);
+        metrics::gauge!("chime_queue_depth", "queue" => "dead").set(dead as f64);
         self.published_since_depth.store(0, Ordering::Relaxed);
-        *self.depth.lock().unwrap() = Some((queued, Instant::now()));
-        Ok(queued)
+        *self.depth.lock().unwrap() = Some((runs as u64, Instant::now()));
+        Ok(runs as u64)
     }
 
     /// Reads the own quota of every tenant whose cached one is stale.

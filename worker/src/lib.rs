@@ -337,28 +337,28 @@ impl Inner {
         }
     }
 
-    /// The `start` step: marks the run RUNNING/TRIGGERED. `Err(reason)` when the run is not to
+    /// The `start` step: marks the run RUNNING/TRIGGERED. `Some(reason)` when the run is not to
     /// be executed (its job is gone, or it already has its result).
     async fn mark_started(
         &self,
         msg: &Arc<RunMessage>,
         at_least: u32,
-    ) -> Result<Result<i64, &'static str>, StoreError> {
+    ) -> Result<Option<&'static str>, StoreError> {
         let attempt = retry(|| self.recorder.step(msg, Step::Start(at_least))).await?;
         Ok(match attempt {
             -1 => {
                 metrics::counter!("chime_runs_dropped_total", "reason" => "job_gone").increment(1);
-                Err("job gone")
+                Some("job gone")
             }
             0 => {
                 metrics::counter!("chime_runs_duplicate_deliveries_total").increment(1);
-                Err("already recorded")
+                Some("already recorded")
             }
             n => {
                 if n > 1 {
                     metrics::counter!("chime_runs_reexecuted_total").increment(1);
                 }
-                Ok(n)
+                None
             }
         })
     }
@@ -379,7 +379,7 @@ impl Inner {
         let mark_after = Duration::from_millis(self.settings.mark_running_after_ms);
         let lazy = at_least == 1 && !mark_after.is_zero();
         if !lazy {
-            if let Err(reason) = self.mark_started(msg, at_least).await? {
+            if let Some(reason) = self.mark_started(msg, at_least).await? {
                 return Ok(reason);
             }
         }
@@ -415,7 +415,7 @@ impl Inner {
                 tokio::select! {
                     outcome = &mut call => break outcome,
                     m = &mut mark, if !marked => {
-                        if let Err(reason) = m? {
+                        if let Some(reason) = m? {
                             return Ok(reason);
                         }
                         marked = true;
