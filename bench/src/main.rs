@@ -1,6 +1,7 @@
 //! `chime-bench`: runs the scenarios and prints a table (or JSON, or Markdown).
 
 use chime_bench::baseline::{self, Pipeline};
+use chime_bench::scenarios::redis_cpu_s;
 use chime_bench::{environment, Bench, Options, Report};
 use clap::Parser;
 use std::time::Duration;
@@ -125,6 +126,7 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
     let mut floor = None;
     if want("floor") || want("throughput") {
         let n = cli.baseline_runs.unwrap_or(if q { 5_000 } else { 50_000 });
+        let cpu0 = redis_cpu_s(&opts.redis_url).await?;
         let rate = baseline::flat_out(
             opts,
             &b.target,
@@ -141,17 +143,19 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
             "what the contract allows",
             None,
         );
+        let cpu = (redis_cpu_s(&opts.redis_url).await? - cpu0) * 1e6 / n as f64;
         if let Some(base) = ceiling {
             report.add("floor", "ratio to baseline", rate / base, "×", "", None);
         }
-        floor = Some(rate);
+        report.add("floor", "Redis CPU per run", cpu, "µs", "", None);
+        floor = Some((rate, cpu));
     }
     let mut measured = None;
     if want("throughput") {
         let base = ceiling.unwrap_or(5_000.0);
         let offered = ((base * 1.2) as usize).clamp(200, 20_000);
         let window = Duration::from_secs(if q { 5 } else { 20 });
-        let (hits, recorded) = chime_bench::throughput(&b, offered, window).await?;
+        let (hits, recorded, cpu) = chime_bench::throughput(&b, offered, window).await?;
         let rate = hits.min(recorded);
         report.add(
             "throughput",
@@ -170,10 +174,19 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
             "≥ 0.8",
             Some(ratio >= 0.8),
         );
-        if let Some(f) = floor {
+        report.add("throughput", "Redis CPU per run", cpu, "µs", "", None);
+        if let Some((f, floor_cpu)) = floor {
             report.add("throughput", "ratio to floor", rate / f, "×", "", None);
+            report.add(
+                "throughput",
+                "Redis CPU per run, ratio to floor",
+                cpu / floor_cpu,
+                "×",
+                "",
+                None,
+            );
         }
-        report.details.insert("throughput".into(), serde_json::json!({"offered": offered, "target_hits_per_s": hits, "runs_logged_per_s": recorded, "floor_runs_per_s": floor}));
+        report.details.insert("throughput".into(), serde_json::json!({"offered": offered, "target_hits_per_s": hits, "runs_logged_per_s": recorded, "floor_runs_per_s": floor.map(|f| f.0), "redis_cpu_us_per_run": cpu, "floor_redis_cpu_us_per_run": floor.map(|f| f.1)}));
         measured = Some(rate);
     }
     if want("lateness") {

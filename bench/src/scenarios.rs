@@ -75,7 +75,13 @@ async fn tenant_runs(b: &Bench, tenant: &str, token: &str) -> anyhow::Result<u64
 
 /// Throughput: `offered` interval schedules firing every second (more than the cluster can take);
 /// recorded runs per second over `window`, after a warm-up.
-pub async fn throughput(b: &Bench, offered: usize, window: Duration) -> anyhow::Result<(f64, f64)> {
+/// Returns the target's hits per second, the run log's growth per second and Redis's CPU
+/// (µs) per run logged in the window.
+pub async fn throughput(
+    b: &Bench,
+    offered: usize,
+    window: Duration,
+) -> anyhow::Result<(f64, f64, f64)> {
     let (tenant, token) = b.tenant("throughput").await?;
     let jobs = create_schedules(
         b,
@@ -86,16 +92,27 @@ pub async fn throughput(b: &Bench, offered: usize, window: Duration) -> anyhow::
     )
     .await?;
     tokio::time::sleep(Duration::from_secs(3)).await; // warm-up: let the pipeline fill
-    let (h0, r0, t0) = (
+    let url = &b.settings.redis_url;
+    let (h0, r0, c0, t0) = (
         b.target.count(),
         tenant_runs(b, &tenant, &token).await?,
+        redis_cpu_s(url).await?,
         Instant::now(),
     );
     tokio::time::sleep(window).await;
-    let (h1, r1) = (b.target.count(), tenant_runs(b, &tenant, &token).await?);
+    let (h1, r1, c1) = (
+        b.target.count(),
+        tenant_runs(b, &tenant, &token).await?,
+        redis_cpu_s(url).await?,
+    );
     let secs = t0.elapsed().as_secs_f64();
     deactivate_all(b, &token, &jobs).await;
-    Ok(((h1 - h0) as f64 / secs, (r1 - r0) as f64 / secs))
+    let cpu_per_run = (c1 - c0) * 1e6 / (r1 - r0).max(1) as f64;
+    Ok((
+        (h1 - h0) as f64 / secs,
+        (r1 - r0) as f64 / secs,
+        cpu_per_run,
+    ))
 }
 
 /// Lateness at a steady `rate` (runs per second, as that many schedules firing every
@@ -278,6 +295,25 @@ fn rss_mib(pid: u32) -> Option<f64> {
         .parse()
         .ok()?;
     Some(kb / 1024.0)
+}
+
+/// Seconds of CPU the Redis server has used (user and system, all its threads), from `INFO
+/// cpu`: divided by the runs of a phase, Redis's cost per run, steadier than a rate on a
+/// shared machine.
+pub async fn redis_cpu_s(url: &str) -> anyhow::Result<f64> {
+    let mut c = redis::Client::open(url)?
+        .get_multiplexed_async_connection()
+        .await?;
+    let info: String = redis::cmd("INFO").arg("cpu").query_async(&mut c).await?;
+    let field = |name: &str| -> anyhow::Result<f64> {
+        Ok(info
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .with_context(|| name.to_string())?
+            .trim()
+            .parse()?)
+    };
+    Ok(field("used_cpu_user:")? + field("used_cpu_sys:")?)
 }
 
 async fn redis_used_mib(url: &str) -> anyhow::Result<f64> {

@@ -154,6 +154,18 @@ impl RunRecord {
                 "worker" => r.worker = Some(v.clone()),
                 "owner" => r.owner = v.clone(),
                 "epoch" => r.epoch = v.parse().unwrap_or(0),
+                "m" => {
+                    // The materialised run's fixed fields in one: "<n> <sched_at> <created>
+                    // <epoch> <tenant> <owner>" (the owner last: it may hold spaces).
+                    let mut p = v.splitn(6, ' ');
+                    let mut int = || p.next().and_then(|x| x.parse::<i64>().ok()).unwrap_or(0);
+                    r.number = int() as u64;
+                    r.scheduled_at = int();
+                    r.created_at = int();
+                    r.epoch = int() as u64;
+                    r.tenant = p.next().unwrap_or_default().to_string();
+                    r.owner = p.next().unwrap_or_default().to_string();
+                }
                 _ => {}
             }
         }
@@ -249,5 +261,44 @@ mod tests {
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
         assert_ne!(a, run_id("s1", 2_000));
         assert_ne!(a, run_id("s2", 1_000));
+    }
+
+    fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_record_reads_its_fixed_fields_from_one_field_or_from_separate_ones() {
+        let packed = RunRecord::from_fields(&fields(&[
+            ("id", "R1"),
+            ("job", "7"),
+            ("sched", "s1"),
+            ("m", "12 1000 990 3 acme leader one:4"),
+        ]))
+        .unwrap();
+        let separate = RunRecord::from_fields(&fields(&[
+            ("id", "R1"),
+            ("job", "7"),
+            ("sched", "s1"),
+            ("n", "12"),
+            ("sched_at", "1000"),
+            ("created", "990"),
+            ("epoch", "3"),
+            ("tenant", "acme"),
+            ("owner", "leader one:4"),
+        ]))
+        .unwrap();
+        assert_eq!(packed, separate);
+        assert_eq!(
+            (packed.number, packed.scheduled_at, packed.created_at),
+            (12, 1000, 990)
+        );
+        assert_eq!(
+            (packed.epoch, packed.tenant.as_str(), packed.owner.as_str()),
+            (3, "acme", "leader one:4")
+        );
     }
 }

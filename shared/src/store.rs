@@ -690,7 +690,13 @@ impl Store {
         worker: &str,
     ) -> Result<Vec<i64>> {
         let mut order: Vec<usize> = (0..steps.len()).collect();
-        order.sort_by(|a, b| steps[*a].0.tenant.cmp(&steps[*b].0.tenant));
+        // By tenant (one call each), then by job: the script reads a job's definitions and
+        // takes its run numbers once for all of the job's runs in a call. Stable, so the steps
+        // of one run keep their order.
+        order.sort_by(|a, b| {
+            let (x, y) = (steps[*a].0, steps[*b].0);
+            (&x.tenant, x.job_id).cmp(&(&y.tenant, y.job_id))
+        });
         let mut calls: Vec<Vec<usize>> = Vec::new();
         for i in order {
             match calls.last_mut() {

@@ -19,6 +19,34 @@ async fn store() -> (Store, chime_shared::config::Settings) {
     (store, s)
 }
 
+/// An active-or-not job of the tests, calling a closed local port.
+fn job(id: u64, active: bool) -> chime_shared::model::Job {
+    chime_shared::model::Job {
+        id,
+        name: format!("j{id}"),
+        description: String::new(),
+        action: "http://127.0.0.1:9/".into(),
+        active,
+        http_method: "POST".into(),
+        start_time: None,
+        end_time: None,
+        headers: Default::default(),
+        timeout_ms: 1000,
+        created_at: String::new(),
+        modified_at: String::new(),
+    }
+}
+
+/// An active schedule firing every second.
+fn sched(id: &str) -> chime_shared::model::Schedule {
+    serde_json::from_value(serde_json::json!({
+        "scheduleId": id, "description": "", "data": null, "type": "recurring", "cron": null,
+        "time": null, "repeatInterval": "1 second", "repeatAt": null, "active": true,
+        "startTime": null, "endTime": null, "createdAt": "", "modifiedAt": ""
+    }))
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_deposed_leader_cannot_renew_or_advance() {
     let (store, settings) = store().await;
@@ -100,26 +128,8 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
 #[tokio::test]
 async fn run_records_are_idempotent_on_the_run_id() {
     let (store, settings) = store().await;
-    let job = chime_shared::model::Job {
-        id: 7,
-        name: "j".into(),
-        description: String::new(),
-        action: "http://127.0.0.1:9/".into(),
-        active: true,
-        http_method: "POST".into(),
-        start_time: None,
-        end_time: None,
-        headers: Default::default(),
-        timeout_ms: 1000,
-        created_at: String::new(),
-        modified_at: String::new(),
-    };
-    let sched: chime_shared::model::Schedule = serde_json::from_value(serde_json::json!({
-        "scheduleId": "s1", "description": "", "data": null, "type": "recurring", "cron": null,
-        "time": null, "repeatInterval": "1 second", "repeatAt": null, "active": true,
-        "startTime": null, "endTime": null, "createdAt": "", "modifiedAt": ""
-    }))
-    .unwrap();
+    let job = job(7, true);
+    let sched = sched("s1");
     store
         .put_job("t", &job, std::slice::from_ref(&sched))
         .await
@@ -209,4 +219,112 @@ async fn run_records_are_idempotent_on_the_run_id() {
         "job gone"
     );
     chime_tests::purge(&settings).await;
+}
+
+/// One leader call materialises runs of several jobs at once: each job's runs take consecutive
+/// numbers in call order, a run given twice in the call is created once, and a run of a gone
+/// schedule or inactive job takes no number.
+#[tokio::test]
+async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
+    let (store, _settings) = store().await;
+    store
+        .put_job("t", &job(1, true), &[sched("a1"), sched("a2")])
+        .await
+        .unwrap();
+    store
+        .put_job("t", &job(2, true), &[sched("b1")])
+        .await
+        .unwrap();
+    store
+        .put_job("t", &job(3, false), &[sched("c1")])
+        .await
+        .unwrap();
+    let msg = |job_id: u64, sid: &str, at: i64| RunMessage {
+        run_id: run_id(sid, at),
+        tenant: "t".into(),
+        job_id,
+        schedule_id: sid.into(),
+        scheduled_at: at,
+        owner: "leader 1".into(),
+        epoch: 4,
+        action: ActionSpec {
+            url: "http://127.0.0.1:9/".into(),
+            method: "POST".into(),
+            headers: vec![],
+            body: None,
+            timeout_ms: 1000,
+        },
+    };
+    let runs = [
+        msg(1, "a1", 1_000),
+        msg(2, "b1", 1_000),
+        msg(1, "gone", 1_000),
+        msg(1, "a2", 1_000),
+        msg(1, "a1", 1_000), // the first one again
+        msg(3, "c1", 1_000),
+        msg(1, "a1", 2_000),
+    ];
+    let steps: Vec<_> = runs
+        .iter()
+        .map(|m| (m, chime_shared::store::RunStep::Materialize))
+        .collect();
+    let codes = store.run_steps(&steps, 2_500, "").await.unwrap();
+    assert_eq!(codes, vec![1, 1, -1, 1, 0, -2, 1]);
+
+    // Job 1's three created runs are numbers 1, 2, 3 in call order; job 2's is 1.
+    for (job_id, number, m) in [
+        (1, 1, &runs[0]),
+        (1, 2, &runs[3]),
+        (1, 3, &runs[6]),
+        (2, 1, &runs[1]),
+    ] {
+        assert_eq!(
+            store
+                .run_by_number("t", job_id, number)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(m.run_id.as_str()),
+            "job {job_id} run {number}"
+        );
+        let r = store.run("t", &m.run_id).await.unwrap().expect("record");
+        assert_eq!(
+            (
+                r.number,
+                r.job_id,
+                r.schedule_id.as_str(),
+                r.scheduled_at,
+                r.created_at
+            ),
+            (
+                number,
+                job_id,
+                m.schedule_id.as_str(),
+                m.scheduled_at,
+                2_500
+            )
+        );
+        assert_eq!(
+            (r.tenant.as_str(), r.owner.as_str(), r.epoch),
+            ("t", "leader 1", 4)
+        );
+        assert_eq!(
+            (r.status.as_str(), r.state.as_str()),
+            ("SCHEDULED", "SCHEDULED")
+        );
+    }
+    assert_eq!(store.run_by_number("t", 1, 4).await.unwrap(), None);
+    assert_eq!(
+        store.run("t", &runs[5].run_id).await.unwrap(),
+        None,
+        "inactive job"
+    );
+    assert_eq!(
+        store.run("t", &runs[2].run_id).await.unwrap(),
+        None,
+        "gone schedule"
+    );
+    for id in [1, 2, 3] {
+        assert!(store.delete_job("t", &job(id, true)).await.unwrap());
+    }
 }

@@ -39,96 +39,151 @@ local MINID = tostring(math.max(0, tonumber(NOW) - RETENTION))
 local OUTCOMES = { 'success', 'failure', 'error', 'timeout' }
 local ACTIVE = '"active":true'
 
+-- A run's fields in ARGV from index i; its keys are built where a step needs them.
 local function run_of(i)
-  local id, job, sched = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local j = P .. ':job:' .. job
-  local s = P .. ':sched:' .. sched
-  return {
-    id = id, job_id = job, sched_id = sched, at = ARGV[i + 4], owner = ARGV[i + 5],
-    epoch = ARGV[i + 6],
-    run = P .. ':run:' .. id, log = P .. ':run:' .. id .. ':log',
-    job = j, schedules = j .. ':schedules', job_runs = j .. ':runs', builds = j .. ':builds',
-    done = j .. ':done', outcome = j .. ':outcome:',
-    sched_runs = s .. ':runs', events = s .. ':events', rank = s .. ':rank',
-  }
+  return { id = ARGV[i + 1], job_id = ARGV[i + 2], sched_id = ARGV[i + 3], at = ARGV[i + 4],
+    owner = ARGV[i + 5], epoch = ARGV[i + 6], run = P .. ':run:' .. ARGV[i + 1] }
+end
+
+local function job_key(r)
+  return P .. ':job:' .. r.job_id
+end
+
+local function log_key(r)
+  return r.run .. ':log'
 end
 
 local function append_log(r, line)
-  redis.call('RPUSH', r.log, NOW_TXT .. ' ' .. line)
+  redis.call('RPUSH', log_key(r), NOW_TXT .. ' ' .. line)
   local ttl = redis.call('PTTL', r.run)
   if ttl > 0 then
-    redis.call('PEXPIRE', r.log, ttl)
+    redis.call('PEXPIRE', log_key(r), ttl)
   end
 end
 
--- Job and schedule definitions, read once per call.
-local defs = {}
-local function def(key, field)
-  local k = key .. '\0' .. field
-  local v = defs[k]
+-- Job definitions, read once per call.
+local jobdefs = {}
+local function jobdef(j)
+  local v = jobdefs[j]
   if v == nil then
-    v = redis.call('HGET', key, field) or false
-    defs[k] = v
+    v = redis.call('HGET', j, 'def') or false
+    jobdefs[j] = v
   end
   return v
 end
 
-local function materialize(r, check_active)
-  if redis.call('EXISTS', r.run) == 1 then
-    return 0
+-- The per-schedule cap: a schedule at its cap loses its oldest runs, records and all.
+local function enforce_cap(r, j, sched_runs)
+  local over = redis.call('XLEN', sched_runs) - CAP + 1
+  if over <= 0 then
+    return
   end
-  local jobdef = def(r.job, 'def')
-  local scheddef = def(r.schedules, r.sched_id)
-  if not jobdef or not scheddef then
-    return -1
-  end
-  if check_active then
-    -- Both are serialised by chime with one `"active"` member each: a plain search is enough
-    -- (and much cheaper than decoding the JSON on every fire).
-    if not string.find(jobdef, ACTIVE, 1, true) or not string.find(scheddef, ACTIVE, 1, true) then
-      return -2
+  local s = P .. ':sched:' .. r.sched_id
+  for _, e in ipairs(redis.call('XRANGE', sched_runs, '-', '+', 'COUNT', over)) do
+    local old = e[2][2]
+    redis.call('DEL', P .. ':run:' .. old, P .. ':run:' .. old .. ':log')
+    redis.call('XDEL', j .. ':runs', e[1])
+    redis.call('XDEL', sched_runs, e[1])
+    redis.call('XDEL', P .. ':runs', e[1])
+    for _, o in ipairs(OUTCOMES) do
+      redis.call('ZREM', j .. ':outcome:' .. o, old)
     end
+    redis.call('ZREM', s .. ':rank', old)
   end
-  -- Numbers handed to redis.call are formatted with '%.17g' (slow); integers go as strings.
-  local n = redis.call('HINCRBY', r.job, 'seq', 1)
-  local ns = string.format('%d', n)
-  -- The per-schedule cap: a schedule at its cap loses its oldest runs, records and all.
-  local over = redis.call('XLEN', r.sched_runs) - CAP + 1
-  if over > 0 then
-    for _, e in ipairs(redis.call('XRANGE', r.sched_runs, '-', '+', 'COUNT', over)) do
-      local old = e[2][2]
-      redis.call('DEL', P .. ':run:' .. old, P .. ':run:' .. old .. ':log')
-      redis.call('XDEL', r.job_runs, e[1])
-      redis.call('XDEL', r.sched_runs, e[1])
-      redis.call('XDEL', P .. ':runs', e[1])
-      for _, o in ipairs(OUTCOMES) do
-        redis.call('ZREM', r.outcome .. o, old)
-      end
-      redis.call('ZREM', r.rank, old)
-    end
-  end
-  local id = redis.call('XADD', P .. ':runs', '*', 'r', r.id, 'j', r.job_id, 's', r.sched_id, 'n', ns)
-  redis.call('HSET', r.run,
-    'id', r.id, 'tenant', TENANT, 'job', r.job_id, 'sched', r.sched_id, 'n', ns,
-    'sched_at', r.at, 'created', NOW, 'status', 'SCHEDULED', 'state', 'SCHEDULED',
-    'attempt', '0', 'owner', r.owner, 'epoch', r.epoch, 'xid', id)
+end
+
+-- Creates the record of run r with the job's run number n (a string) and indexes it.
+local function create(r, j, n)
+  local sched_runs = P .. ':sched:' .. r.sched_id .. ':runs'
+  enforce_cap(r, j, sched_runs)
+  local id = redis.call('XADD', P .. ':runs', '*', 'r', r.id, 'j', r.job_id, 's', r.sched_id, 'n', n)
+  -- The fields no script reads go as one: 'm' = "<n> <sched_at> <created> <epoch> <tenant>
+  -- <owner>" (the record stays a short listpack, which every later HSET and HMGET scans).
+  redis.call('HSET', r.run, 'id', r.id, 'job', r.job_id, 'sched', r.sched_id,
+    'status', 'SCHEDULED', 'state', 'SCHEDULED', 'xid', id,
+    'm', n .. ' ' .. r.at .. ' ' .. NOW .. ' ' .. r.epoch .. ' ' .. TENANT .. ' ' .. r.owner)
   redis.call('PEXPIRE', r.run, RETENTION)
-  redis.call('XADD', r.job_runs, id, 'r', r.id, 's', r.sched_id, 'n', ns)
-  redis.call('XADD', r.sched_runs, id, 'r', r.id)
+  redis.call('XADD', j .. ':runs', id, 'r', r.id, 's', r.sched_id, 'n', n)
+  redis.call('XADD', sched_runs, id, 'r', r.id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   local rank = ms
   if seq ~= '0' then
     rank = string.format('%.17g', tonumber(ms) + math.min(tonumber(seq), 4095) / 4096)
   end
-  redis.call('ZADD', r.rank, rank, r.id)
-  -- Age trimming every 32nd run of a job is enough: queries hide older entries themselves.
-  if n % 32 == 0 then
-    for _, k in ipairs({ r.job_runs, r.sched_runs, P .. ':runs' }) do
-      redis.call('XTRIM', k, 'MINID', MINID)
+  redis.call('ZADD', P .. ':sched:' .. r.sched_id .. ':rank', rank, r.id)
+end
+
+-- materialize, for runs rs (each with its index `slot` in the reply `out`): a run whose record
+-- exists (or that came earlier in this call) is left alone (0); the others are checked against
+-- their job and schedule (-1 gone, -2 inactive when check_active) and created (1). The runs of
+-- one job take their run numbers with one HINCRBY and their build entries with one HSET, and
+-- their schedule definitions are read with one HMGET.
+local seen = {}
+local function materialize(rs, check_active, out)
+  local jobs, by_job = {}, {}
+  for _, r in ipairs(rs) do
+    if seen[r.id] or redis.call('EXISTS', r.run) == 1 then
+      out[r.slot] = 0
+    else
+      seen[r.id] = true
+      local g = by_job[r.job_id]
+      if not g then
+        g = {}
+        by_job[r.job_id] = g
+        jobs[#jobs + 1] = r.job_id
+      end
+      g[#g + 1] = r
     end
   end
-  redis.call('HSET', r.builds, ns, r.id)
-  return 1
+  for _, job in ipairs(jobs) do
+    local g = by_job[job]
+    local j = job_key(g[1])
+    local jdef = jobdef(j)
+    local ids = {}
+    for k, r in ipairs(g) do
+      ids[k] = r.sched_id
+    end
+    local sdefs = redis.call('HMGET', j .. ':schedules', unpack(ids))
+    local make = {}
+    for k, r in ipairs(g) do
+      -- Both definitions are serialised by chime with one `"active"` member each: a plain
+      -- search is enough (and much cheaper than decoding the JSON on every fire).
+      if not jdef or not sdefs[k] then
+        out[r.slot] = -1
+        seen[r.id] = nil
+      elseif check_active and (not string.find(jdef, ACTIVE, 1, true)
+          or not string.find(sdefs[k], ACTIVE, 1, true)) then
+        out[r.slot] = -2
+        seen[r.id] = nil
+      else
+        make[#make + 1] = r
+      end
+    end
+    if #make > 0 then
+      -- Numbers handed to redis.call are formatted with '%.17g' (slow); integers go as strings.
+      local last = redis.call('HINCRBY', j, 'seq', #make)
+      local builds = {}
+      local trim = false
+      for k, r in ipairs(make) do
+        local n = last - #make + k
+        local ns = string.format('%d', n)
+        create(r, j, ns)
+        builds[#builds + 1] = ns
+        builds[#builds + 1] = r.id
+        out[r.slot] = 1
+        -- Age trimming every 32nd run of a job is enough: queries hide older entries themselves.
+        if n % 32 == 0 then
+          redis.call('XTRIM', P .. ':sched:' .. r.sched_id .. ':runs', 'MINID', MINID)
+          trim = true
+        end
+      end
+      redis.call('HSET', j .. ':builds', unpack(builds))
+      if trim then
+        redis.call('XTRIM', j .. ':runs', 'MINID', MINID)
+        redis.call('XTRIM', P .. ':runs', 'MINID', MINID)
+      end
+    end
+  end
 end
 
 -- Completed, or acknowledged by an asynchronous job: the run has its result.
@@ -144,7 +199,10 @@ local function record(r, names)
   if f[1] then
     return f
   end
-  if materialize(r, false) == -1 then
+  local code = {}
+  r.slot = 1
+  materialize({ r }, false, code)
+  if code[1] == -1 then
     return nil
   end
   return redis.call('HMGET', r.run, 'id', unpack(names))
@@ -177,7 +235,7 @@ local function start(r, i)
     -- Keep the earlier attempt's start line (the derived one now shows this attempt), so the
     -- text log only ever grows. '@<ms> ' lines get their timestamp formatted when read.
     if f[5] then
-      redis.call('RPUSH', r.log, '@' .. f[5] .. ' attempt ' .. (attempt - 1) .. ' started on ' .. (f[6] or 'a worker'))
+      redis.call('RPUSH', log_key(r), '@' .. f[5] .. ' attempt ' .. (attempt - 1) .. ' started on ' .. (f[6] or 'a worker'))
     end
     append_log(r, 'attempt ' .. (attempt - 1) .. ' did not finish; run redelivered to worker ' .. WORKER)
   end
@@ -209,26 +267,33 @@ local function complete(r, i)
   end
   redis.call('HSET', r.run, unpack(fields))
   if ARGV[i + 16] ~= '' then
-    redis.call('XADD', r.events, 'MAXLEN', '~', 1000, '*', 'm', ARGV[i + 16], 'l', 'ERROR')
+    redis.call('XADD', P .. ':sched:' .. r.sched_id .. ':events', 'MAXLEN', '~', 1000, '*', 'm', ARGV[i + 16], 'l', 'ERROR')
   end
   if status == 'COMPLETED' then
     -- Announce the result on the job's "done" stream (live tails read it) and index it by
     -- outcome, scored by its fire time.
-    redis.call('XADD', r.done, 'MAXLEN', '~', 1000, '*', 'r', r.id)
+    redis.call('XADD', job_key(r) .. ':done', 'MAXLEN', '~', 1000, '*', 'r', r.id)
     if outcome ~= '' and f[4] then
-      redis.call('ZADD', r.outcome .. outcome, string.match(f[4], '^(%d+)'), r.id)
+      redis.call('ZADD', job_key(r) .. ':outcome:' .. outcome, string.match(f[4], '^(%d+)'), r.id)
     end
   end
   return 1
 end
 
 local out = {}
+local pending = {}
 local i = 7
 while i <= #ARGV do
   local op = ARGV[i]
   local r = run_of(i)
+  if op ~= 'm' and #pending > 0 then
+    materialize(pending, true, out)
+    pending = {}
+  end
   if op == 'm' then
-    out[#out + 1] = materialize(r, true)
+    -- Consecutive materialize steps go together (the leader's calls hold nothing else).
+    r.slot = #out + #pending + 1
+    pending[#pending + 1] = r
     i = i + 7
   elseif op == 's' then
     out[#out + 1] = start(r, i)
@@ -239,5 +304,8 @@ while i <= #ARGV do
   else
     return redis.error_reply('unknown run operation ' .. tostring(op))
   end
+end
+if #pending > 0 then
+  materialize(pending, true, out)
 end
 return out
