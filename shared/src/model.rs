@@ -124,9 +124,13 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    /// Builds a record from the flat field list of `HGETALL`.
-    pub fn from_fields(fields: &[(String, String)]) -> Option<RunRecord> {
-        let mut r = RunRecord::default();
+    /// Builds a record of `tenant` (the tenant is in the record's key, not in its fields) from
+    /// the flat field list of `HGETALL`.
+    pub fn from_fields(tenant: &str, fields: &[(String, String)]) -> Option<RunRecord> {
+        let mut r = RunRecord {
+            tenant: tenant.to_string(),
+            ..RunRecord::default()
+        };
         let mut seen_id = false;
         for (k, v) in fields {
             match k.as_str() {
@@ -155,16 +159,14 @@ impl RunRecord {
                 "owner" => r.owner = v.clone(),
                 "epoch" => r.epoch = v.parse().unwrap_or(0),
                 "m" => {
-                    // The materialised run's fixed fields in one: "<n> <sched_at> <created>
-                    // <epoch> <tenant> <owner>" (the owner last: it may hold spaces).
-                    let mut p = v.splitn(6, ' ');
-                    let mut int = || p.next().and_then(|x| x.parse::<i64>().ok()).unwrap_or(0);
+                    // The materialised run's numbers in one field: "<n> <sched_at> <created>
+                    // <epoch>".
+                    let mut p = v.split(' ').map(|x| x.parse::<i64>().unwrap_or(0));
+                    let mut int = || p.next().unwrap_or(0);
                     r.number = int() as u64;
                     r.scheduled_at = int();
                     r.created_at = int();
                     r.epoch = int() as u64;
-                    r.tenant = p.next().unwrap_or_default().to_string();
-                    r.owner = p.next().unwrap_or_default().to_string();
                 }
                 _ => {}
             }
@@ -271,25 +273,33 @@ mod tests {
     }
 
     #[test]
-    fn a_record_reads_its_fixed_fields_from_one_field_or_from_separate_ones() {
-        let packed = RunRecord::from_fields(&fields(&[
-            ("id", "R1"),
-            ("job", "7"),
-            ("sched", "s1"),
-            ("m", "12 1000 990 3 acme leader one:4"),
-        ]))
+    fn a_record_reads_its_numbers_from_one_field_or_from_separate_ones() {
+        let packed = RunRecord::from_fields(
+            "acme",
+            &fields(&[
+                ("id", "R1"),
+                ("job", "7"),
+                ("sched", "s1"),
+                ("owner", "leader one"),
+                ("m", "12 1000 990 3"),
+            ]),
+        )
         .unwrap();
-        let separate = RunRecord::from_fields(&fields(&[
-            ("id", "R1"),
-            ("job", "7"),
-            ("sched", "s1"),
-            ("n", "12"),
-            ("sched_at", "1000"),
-            ("created", "990"),
-            ("epoch", "3"),
-            ("tenant", "acme"),
-            ("owner", "leader one:4"),
-        ]))
+        // Records written before the numbers shared a field.
+        let separate = RunRecord::from_fields(
+            "acme",
+            &fields(&[
+                ("id", "R1"),
+                ("tenant", "acme"),
+                ("job", "7"),
+                ("sched", "s1"),
+                ("n", "12"),
+                ("sched_at", "1000"),
+                ("created", "990"),
+                ("epoch", "3"),
+                ("owner", "leader one"),
+            ]),
+        )
         .unwrap();
         assert_eq!(packed, separate);
         assert_eq!(
@@ -298,7 +308,7 @@ mod tests {
         );
         assert_eq!(
             (packed.epoch, packed.tenant.as_str(), packed.owner.as_str()),
-            (3, "acme", "leader one:4")
+            (3, "acme", "leader one")
         );
     }
 }

@@ -845,7 +845,7 @@ impl Store {
             .lrange(self.keys.run_log(tenant, run), 0, -1)
             .query_async(&mut self.c())
             .await?;
-        Ok(RunRecord::from_fields(&fields).map(|mut r| {
+        Ok(RunRecord::from_fields(tenant, &fields).map(|mut r| {
             r.log = r.text_log(&extra);
             r
         }))
@@ -1022,7 +1022,7 @@ impl Store {
                 .filter(|c| c.len() == 2)
                 .map(|c| (c[0].clone(), c[1].clone()))
                 .collect();
-            if let Some(r) = RunRecord::from_fields(&fields) {
+            if let Some(r) = RunRecord::from_fields(&q.tenant, &fields) {
                 runs.push((id, r));
             }
         }

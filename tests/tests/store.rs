@@ -37,6 +37,17 @@ fn job(id: u64, active: bool) -> chime_shared::model::Job {
     }
 }
 
+/// The HTTP call of the tests' runs (never made: the store tests run no worker).
+fn action() -> ActionSpec {
+    ActionSpec {
+        url: "http://127.0.0.1:9/".into(),
+        method: "POST".into(),
+        headers: vec![],
+        body: None,
+        timeout_ms: 1000,
+    }
+}
+
 /// An active schedule firing every second.
 fn sched(id: &str) -> chime_shared::model::Schedule {
     serde_json::from_value(serde_json::json!({
@@ -142,13 +153,7 @@ async fn run_records_are_idempotent_on_the_run_id() {
         scheduled_at: 5_000,
         owner: "o".into(),
         epoch: 1,
-        action: ActionSpec {
-            url: job.action.clone(),
-            method: "POST".into(),
-            headers: vec![],
-            body: None,
-            timeout_ms: 1000,
-        },
+        action: action(),
     };
     assert_eq!(store.materialize(&msg, 5_001).await.unwrap(), 1);
     assert_eq!(store.materialize(&msg, 5_002).await.unwrap(), 0);
@@ -247,13 +252,7 @@ async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
         scheduled_at: at,
         owner: "leader 1".into(),
         epoch: 4,
-        action: ActionSpec {
-            url: "http://127.0.0.1:9/".into(),
-            method: "POST".into(),
-            headers: vec![],
-            body: None,
-            timeout_ms: 1000,
-        },
+        action: action(),
     };
     let runs = [
         msg(1, "a1", 1_000),
@@ -327,4 +326,73 @@ async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
     for id in [1, 2, 3] {
         assert!(store.delete_job("t", &job(id, true)).await.unwrap());
     }
+}
+
+/// A record with a long tenant id and leader name, started and completed, stays a small
+/// listpack-encoded hash (a single value over `hash-max-listpack-value` would turn it into a
+/// hash table several times its size).
+#[tokio::test]
+async fn a_completed_record_stays_a_listpack() {
+    let (store, settings) = store().await;
+    let tenant = "db443759097f515d40812a3c";
+    store
+        .put_job(tenant, &job(9, true), &[sched("s-0123456789")])
+        .await
+        .unwrap();
+    let msg = RunMessage {
+        run_id: run_id("s-0123456789", 1_795_805_542_000),
+        tenant: tenant.into(),
+        job_id: 9,
+        schedule_id: "s-0123456789".into(),
+        scheduled_at: 1_795_805_542_000,
+        owner: "scheduler-7d9f8b6c5d-x2x4k-abcdef12".into(),
+        epoch: 12,
+        action: action(),
+    };
+    let now = 1_795_805_542_003;
+    assert_eq!(store.materialize(&msg, now).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .run_start(&msg, now + 1, "worker-7d9f8b6c5d-abcdef12")
+            .await
+            .unwrap(),
+        1
+    );
+    let result = RunResult {
+        status: "COMPLETED",
+        state: "SUCCESS",
+        outcome: "success",
+        http_status: Some(200),
+        run_text: "HTTP 200".into(),
+        body: Some("{\"ok\":true}".into()),
+        error: None,
+        duration_ms: 3,
+        executed_at: now + 1,
+        event: None,
+    };
+    assert_eq!(
+        store
+            .run_complete(&msg, now + 4, "worker-7d9f8b6c5d-abcdef12", &result)
+            .await
+            .unwrap(),
+        1
+    );
+    let mut redis = redis::Client::open(settings.redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let encoding: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg(store.keys().run(tenant, &msg.run_id))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(encoding, "listpack");
+    let r = store.run(tenant, &msg.run_id).await.unwrap().unwrap();
+    assert_eq!(
+        (r.tenant.as_str(), r.owner.as_str(), r.epoch, r.number),
+        (tenant, "scheduler-7d9f8b6c5d-x2x4k-abcdef12", 12, 1)
+    );
+    assert!(store.delete_job(tenant, &job(9, true)).await.unwrap());
 }

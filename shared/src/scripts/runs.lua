@@ -6,7 +6,7 @@
 --   ARGV 4). Every other key is built from its prefix `<ns>:{t:<tenant>}`, so all keys of a
 --   call share the tenant's hash slot.
 -- ARGV 1 now (ms)  2 now as RFC 3339  3 runs kept per schedule  4 run record TTL (ms)
---      5 tenant  6 worker id (start, complete)  7.. the runs, each:
+--      5 tenant (not stored: it is in the keys)  6 worker id (start, complete)  7.. the runs, each:
 --        op ('m' materialize, 's' start, 'c' complete), run id, job id, schedule id,
 --        nominal instant (ms), leader owner, epoch;
 --        's' adds: the lowest attempt number this delivery can be (a redelivery's);
@@ -33,7 +33,7 @@
 local P = string.sub(KEYS[1], 1, #KEYS[1] - #':tenant')
 local NOW, NOW_TXT = ARGV[1], ARGV[2]
 local CAP = tonumber(ARGV[3])
-local TENANT, WORKER = ARGV[5], ARGV[6]
+local WORKER = ARGV[6]
 local RETENTION = tonumber(redis.call('HGET', KEYS[1], 'retention_ms') or ARGV[4])
 local MINID = tostring(math.max(0, tonumber(NOW) - RETENTION))
 local OUTCOMES = { 'success', 'failure', 'error', 'timeout' }
@@ -97,11 +97,13 @@ local function create(r, j, n)
   local sched_runs = P .. ':sched:' .. r.sched_id .. ':runs'
   enforce_cap(r, j, sched_runs)
   local id = redis.call('XADD', P .. ':runs', '*', 'r', r.id, 'j', r.job_id, 's', r.sched_id, 'n', n)
-  -- The fields no script reads go as one: 'm' = "<n> <sched_at> <created> <epoch> <tenant>
-  -- <owner>" (the record stays a short listpack, which every later HSET and HMGET scans).
+  -- The numbers no script reads go as one field, 'm' = "<n> <sched_at> <created> <epoch>": the
+  -- record has fewer fields for every later HSET and HMGET to scan, and every value stays
+  -- short (under hash-max-listpack-value), so the record stays a listpack. The tenant is in
+  -- the key.
   redis.call('HSET', r.run, 'id', r.id, 'job', r.job_id, 'sched', r.sched_id,
-    'status', 'SCHEDULED', 'state', 'SCHEDULED', 'xid', id,
-    'm', n .. ' ' .. r.at .. ' ' .. NOW .. ' ' .. r.epoch .. ' ' .. TENANT .. ' ' .. r.owner)
+    'status', 'SCHEDULED', 'state', 'SCHEDULED', 'xid', id, 'owner', r.owner,
+    'm', n .. ' ' .. r.at .. ' ' .. NOW .. ' ' .. r.epoch)
   redis.call('PEXPIRE', r.run, RETENTION)
   redis.call('XADD', j .. ':runs', id, 'r', r.id, 's', r.sched_id, 'n', n)
   redis.call('XADD', sched_runs, id, 'r', r.id)
