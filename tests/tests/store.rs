@@ -231,7 +231,7 @@ async fn run_records_are_idempotent_on_the_run_id() {
 /// schedule or inactive job takes no number.
 #[tokio::test]
 async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
-    let (store, _settings) = store().await;
+    let (store, settings) = store().await;
     store
         .put_job("t", &job(1, true), &[sched("a1"), sched("a2")])
         .await
@@ -326,6 +326,7 @@ async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
     for id in [1, 2, 3] {
         assert!(store.delete_job("t", &job(id, true)).await.unwrap());
     }
+    chime_tests::purge(&settings).await;
 }
 
 /// A record with a long tenant id and leader name, started and completed, stays a small
@@ -395,4 +396,5 @@ async fn a_completed_record_stays_a_listpack() {
         (tenant, "scheduler-7d9f8b6c5d-x2x4k-abcdef12", 12, 1)
     );
     assert!(store.delete_job(tenant, &job(9, true)).await.unwrap());
+    chime_tests::purge(&settings).await;
 }
