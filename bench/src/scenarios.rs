@@ -297,37 +297,37 @@ fn rss_mib(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// Numeric fields of one section of Redis's `INFO`, in the order asked.
+async fn redis_info(url: &str, section: &str, names: &[&str]) -> anyhow::Result<Vec<f64>> {
+    let mut c = redis::Client::open(url)?
+        .get_multiplexed_async_connection()
+        .await?;
+    let info: String = redis::cmd("INFO").arg(section).query_async(&mut c).await?;
+    names
+        .iter()
+        .map(|name| {
+            Ok(info
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .with_context(|| name.to_string())?
+                .trim()
+                .parse()?)
+        })
+        .collect()
+}
+
 /// Seconds of CPU the Redis server has used (user and system, all its threads), from `INFO
 /// cpu`: divided by the runs of a phase, Redis's cost per run, steadier than a rate on a
 /// shared machine.
 pub async fn redis_cpu_s(url: &str) -> anyhow::Result<f64> {
-    let mut c = redis::Client::open(url)?
-        .get_multiplexed_async_connection()
-        .await?;
-    let info: String = redis::cmd("INFO").arg("cpu").query_async(&mut c).await?;
-    let field = |name: &str| -> anyhow::Result<f64> {
-        Ok(info
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .with_context(|| name.to_string())?
-            .trim()
-            .parse()?)
-    };
-    Ok(field("used_cpu_user:")? + field("used_cpu_sys:")?)
+    Ok(redis_info(url, "cpu", &["used_cpu_user", "used_cpu_sys"])
+        .await?
+        .iter()
+        .sum())
 }
 
 async fn redis_used_mib(url: &str) -> anyhow::Result<f64> {
-    let mut c = redis::Client::open(url)?
-        .get_multiplexed_async_connection()
-        .await?;
-    let info: String = redis::cmd("INFO").arg("memory").query_async(&mut c).await?;
-    let bytes: f64 = info
-        .lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .context("used_memory")?
-        .trim()
-        .parse()?;
-    Ok(bytes / 1024.0 / 1024.0)
+    Ok(redis_info(url, "memory", &["used_memory"]).await?[0] / 1024.0 / 1024.0)
 }
 
 /// The figures of the query scenario.

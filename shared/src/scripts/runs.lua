@@ -72,13 +72,14 @@ local function jobdef(j)
   return v
 end
 
--- The per-schedule cap: a schedule at its cap loses its oldest runs, records and all.
-local function enforce_cap(r, j, sched_runs)
+-- The per-schedule cap: a schedule at its cap loses its oldest runs, records and all. j and s
+-- are the job's and the schedule's key prefixes.
+local function enforce_cap(j, s)
+  local sched_runs = s .. ':runs'
   local over = redis.call('XLEN', sched_runs) - CAP + 1
   if over <= 0 then
     return
   end
-  local s = P .. ':sched:' .. r.sched_id
   for _, e in ipairs(redis.call('XRANGE', sched_runs, '-', '+', 'COUNT', over)) do
     local old = e[2][2]
     redis.call('DEL', P .. ':run:' .. old, P .. ':run:' .. old .. ':log')
@@ -94,8 +95,8 @@ end
 
 -- Creates the record of run r with the job's run number n (a string) and indexes it.
 local function create(r, j, n)
-  local sched_runs = P .. ':sched:' .. r.sched_id .. ':runs'
-  enforce_cap(r, j, sched_runs)
+  local s = P .. ':sched:' .. r.sched_id
+  enforce_cap(j, s)
   local id = redis.call('XADD', P .. ':runs', '*', 'r', r.id, 'j', r.job_id, 's', r.sched_id, 'n', n)
   -- The numbers no script reads go as one field, 'm' = "<n> <sched_at> <created> <epoch>": the
   -- record has fewer fields for every later HSET and HMGET to scan, and every value stays
@@ -106,13 +107,13 @@ local function create(r, j, n)
     'm', n .. ' ' .. r.at .. ' ' .. NOW .. ' ' .. r.epoch)
   redis.call('PEXPIRE', r.run, RETENTION)
   redis.call('XADD', j .. ':runs', id, 'r', r.id, 's', r.sched_id, 'n', n)
-  redis.call('XADD', sched_runs, id, 'r', r.id)
+  redis.call('XADD', s .. ':runs', id, 'r', r.id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   local rank = ms
   if seq ~= '0' then
     rank = string.format('%.17g', tonumber(ms) + math.min(tonumber(seq), 4095) / 4096)
   end
-  redis.call('ZADD', P .. ':sched:' .. r.sched_id .. ':rank', rank, r.id)
+  redis.call('ZADD', s .. ':rank', rank, r.id)
 end
 
 -- materialize, for runs rs (each with its index `slot` in the reply `out`): a run whose record
@@ -163,7 +164,7 @@ local function materialize(rs, check_active, out)
     end
     if #make > 0 then
       -- Numbers handed to redis.call are formatted with '%.17g' (slow); integers go as strings.
-      local last = redis.call('HINCRBY', j, 'seq', #make)
+      local last = redis.call('HINCRBY', j, 'seq', string.format('%d', #make))
       local builds = {}
       local trim = false
       for k, r in ipairs(make) do
