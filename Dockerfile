@@ -10,6 +10,7 @@ COPY scheduler scheduler
 COPY worker worker
 COPY api api
 COPY tests tests
+COPY bench bench
 RUN cargo build --release --locked --bins \
  && mkdir -p /out \
  && cp target/release/chime-api target/release/chime-scheduler target/release/chime-worker /out/

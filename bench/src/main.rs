@@ -6,6 +6,10 @@ use chime_bench::{environment, Bench, Options, Report};
 use clap::Parser;
 use std::time::Duration;
 
+/// The services' allocator (see their `main.rs`), so the in-process cluster runs as they do.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "chime-bench",

@@ -3,6 +3,10 @@
 use chime_shared::config::Settings;
 use tokio_util::sync::CancellationToken;
 
+/// mimalloc: fewer CPU cycles per run than the system allocator (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load()?;
