@@ -1,8 +1,7 @@
 //! `chime-bench`: runs the scenarios and prints a table (or JSON, or Markdown).
 
 use chime_bench::baseline::{self, Pipeline};
-use chime_bench::scenarios::redis_cpu_s;
-use chime_bench::{environment, Bench, Options, Report};
+use chime_bench::{environment, Bench, Cpu, CpuPerRun, Options, Report};
 use clap::Parser;
 use std::time::Duration;
 
@@ -113,10 +112,13 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
 
     let mut b = Bench::start(opts, true).await?;
     let mut ceiling = None;
+    let mut ceiling_cpu = None;
     if want("baseline") || want("throughput") || want("lateness") {
         let n = cli.baseline_runs.unwrap_or(if q { 5_000 } else { 50_000 });
+        let cpu0 = Cpu::read(&opts.redis_url).await?;
         let rate =
             baseline::flat_out(opts, &b.target, &b.settings.namespace, n, Pipeline::Raw).await?;
+        let cpu = Cpu::read(&opts.redis_url).await?.since(&cpu0, n);
         report.add(
             "baseline",
             "runs/s (publish→ack, flat out)",
@@ -125,12 +127,14 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
             "the ceiling",
             None,
         );
+        add_cpu(&mut report, "baseline", cpu, None);
         ceiling = Some(rate);
+        ceiling_cpu = Some(cpu);
     }
     let mut floor = None;
     if want("floor") || want("throughput") {
         let n = cli.baseline_runs.unwrap_or(if q { 5_000 } else { 50_000 });
-        let cpu0 = redis_cpu_s(&opts.redis_url).await?;
+        let cpu0 = Cpu::read(&opts.redis_url).await?;
         let rate = baseline::flat_out(
             opts,
             &b.target,
@@ -139,6 +143,7 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
             Pipeline::Contract,
         )
         .await?;
+        let cpu = Cpu::read(&opts.redis_url).await?.since(&cpu0, n);
         report.add(
             "floor",
             "runs/s (the delivery contract by hand, flat out)",
@@ -147,11 +152,10 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
             "what the contract allows",
             None,
         );
-        let cpu = (redis_cpu_s(&opts.redis_url).await? - cpu0) * 1e6 / n as f64;
         if let Some(base) = ceiling {
             report.add("floor", "ratio to baseline", rate / base, "×", "", None);
         }
-        report.add("floor", "Redis CPU per run", cpu, "µs", "", None);
+        add_cpu(&mut report, "floor", cpu, ceiling_cpu);
         floor = Some((rate, cpu));
     }
     let mut measured = None;
@@ -159,8 +163,8 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
         let base = ceiling.unwrap_or(5_000.0);
         let offered = ((base * 1.2) as usize).clamp(200, 20_000);
         let window = Duration::from_secs(if q { 5 } else { 20 });
-        let (hits, recorded, cpu) = chime_bench::throughput(&b, offered, window).await?;
-        let rate = hits.min(recorded);
+        let t = chime_bench::throughput(&b, offered, window).await?;
+        let rate = t.hits_per_s.min(t.logged_per_s);
         report.add(
             "throughput",
             "runs/s end to end",
@@ -178,19 +182,11 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
             "≥ 0.8",
             Some(ratio >= 0.8),
         );
-        report.add("throughput", "Redis CPU per run", cpu, "µs", "", None);
-        if let Some((f, floor_cpu)) = floor {
+        if let Some((f, _)) = floor {
             report.add("throughput", "ratio to floor", rate / f, "×", "", None);
-            report.add(
-                "throughput",
-                "Redis CPU per run, ratio to floor",
-                cpu / floor_cpu,
-                "×",
-                "",
-                None,
-            );
         }
-        report.details.insert("throughput".into(), serde_json::json!({"offered": offered, "target_hits_per_s": hits, "runs_logged_per_s": recorded, "floor_runs_per_s": floor.map(|f| f.0), "redis_cpu_us_per_run": cpu, "floor_redis_cpu_us_per_run": floor.map(|f| f.1)}));
+        add_cpu(&mut report, "throughput", t.cpu, floor.map(|f| f.1));
+        report.details.insert("throughput".into(), serde_json::json!({"offered": offered, "target_hits_per_s": t.hits_per_s, "runs_logged_per_s": t.logged_per_s, "floor_runs_per_s": floor.map(|f| f.0), "cpu_per_run": t.cpu, "floor_cpu_per_run": floor.map(|f| f.1), "baseline_cpu_per_run": ceiling_cpu}));
         measured = Some(rate);
     }
     if want("lateness") {
@@ -408,4 +404,23 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
     }
     b.stop().await;
     Ok(report)
+}
+
+/// The CPU rows of a flat-out phase: Redis's and this process's CPU per run, and their ratios
+/// to the pipeline it is compared with (`against`, when that ran).
+fn add_cpu(report: &mut Report, scenario: &str, cpu: CpuPerRun, against: Option<CpuPerRun>) {
+    let rows = [
+        ("Redis CPU per run", cpu.redis_us, against.map(|a| a.redis_us)),
+        (
+            "chime-bench process CPU per run",
+            cpu.process_us,
+            against.map(|a| a.process_us),
+        ),
+    ];
+    for (metric, value, reference) in rows {
+        report.add(scenario, metric, value, "µs", "", None);
+        if let Some(r) = reference {
+            report.add(scenario, &format!("{metric}, ratio"), value / r, "×", "", None);
+        }
+    }
 }

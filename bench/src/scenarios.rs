@@ -77,11 +77,7 @@ async fn tenant_runs(b: &Bench, tenant: &str, token: &str) -> anyhow::Result<u64
 /// recorded runs per second over `window`, after a warm-up.
 /// Returns the target's hits per second, the run log's growth per second and Redis's CPU
 /// (µs) per run logged in the window.
-pub async fn throughput(
-    b: &Bench,
-    offered: usize,
-    window: Duration,
-) -> anyhow::Result<(f64, f64, f64)> {
+pub async fn throughput(b: &Bench, offered: usize, window: Duration) -> anyhow::Result<Throughput> {
     let (tenant, token) = b.tenant("throughput").await?;
     let jobs = create_schedules(
         b,
@@ -96,23 +92,33 @@ pub async fn throughput(
     let (h0, r0, c0, t0) = (
         b.target.count(),
         tenant_runs(b, &tenant, &token).await?,
-        redis_cpu_s(url).await?,
+        Cpu::read(url).await?,
         Instant::now(),
     );
     tokio::time::sleep(window).await;
     let (h1, r1, c1) = (
         b.target.count(),
         tenant_runs(b, &tenant, &token).await?,
-        redis_cpu_s(url).await?,
+        Cpu::read(url).await?,
     );
     let secs = t0.elapsed().as_secs_f64();
     deactivate_all(b, &token, &jobs).await;
-    let cpu_per_run = (c1 - c0) * 1e6 / (r1 - r0).max(1) as f64;
-    Ok((
-        (h1 - h0) as f64 / secs,
-        (r1 - r0) as f64 / secs,
-        cpu_per_run,
-    ))
+    Ok(Throughput {
+        hits_per_s: (h1 - h0) as f64 / secs,
+        logged_per_s: (r1 - r0) as f64 / secs,
+        cpu: c1.since(&c0, r1 - r0),
+    })
+}
+
+/// What the throughput scenario measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Throughput {
+    /// Calls the target received, per second.
+    pub hits_per_s: f64,
+    /// Growth of the tenant's run log, per second.
+    pub logged_per_s: f64,
+    /// CPU per logged run.
+    pub cpu: CpuPerRun,
 }
 
 /// Lateness at a steady `rate` (runs per second, as that many schedules firing every
@@ -316,14 +322,60 @@ async fn redis_info(url: &str, section: &str, names: &[&str]) -> anyhow::Result<
         .collect()
 }
 
-/// Seconds of CPU the Redis server has used (user and system, all its threads), from `INFO
-/// cpu`: divided by the runs of a phase, Redis's cost per run, steadier than a rate on a
-/// shared machine.
-pub async fn redis_cpu_s(url: &str) -> anyhow::Result<f64> {
-    Ok(redis_info(url, "cpu", &["used_cpu_user", "used_cpu_sys"])
-        .await?
+/// CPU used so far by the Redis server (user and system, all its threads, from `INFO cpu`)
+/// and by this process (from `/proc/self/stat`: the in-process cluster or pipeline, the
+/// target and the client). Two readings divided by the runs between them give each one's cost
+/// per run, steadier than a rate on a shared machine.
+#[derive(Debug, Clone, Copy)]
+pub struct Cpu {
+    redis_s: f64,
+    process_s: f64,
+}
+
+/// Microseconds of CPU per run.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct CpuPerRun {
+    pub redis_us: f64,
+    pub process_us: f64,
+}
+
+impl Cpu {
+    pub async fn read(redis_url: &str) -> anyhow::Result<Cpu> {
+        let redis_s = redis_info(redis_url, "cpu", &["used_cpu_user", "used_cpu_sys"])
+            .await?
+            .iter()
+            .sum();
+        Ok(Cpu {
+            redis_s,
+            process_s: process_cpu_s()?,
+        })
+    }
+
+    /// The CPU used since `earlier`, per run of the `runs` between the two readings.
+    pub fn since(&self, earlier: &Cpu, runs: u64) -> CpuPerRun {
+        let per_run = |s: f64| s * 1e6 / runs.max(1) as f64;
+        CpuPerRun {
+            redis_us: per_run(self.redis_s - earlier.redis_s),
+            process_us: per_run(self.process_s - earlier.process_s),
+        }
+    }
+}
+
+/// This process's user and system CPU seconds: fields 14 and 15 of `/proc/self/stat`, in clock
+/// ticks of 1/100 s (Linux's fixed `USER_HZ`), counted after the command name, which may hold
+/// spaces.
+fn process_cpu_s() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let after_name = stat.rsplit_once(')').context("/proc/self/stat")?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
+    let ticks: f64 = fields
+        .get(11..13)
+        .context("/proc/self/stat: utime, stime")?
         .iter()
-        .sum())
+        .map(|f| f.parse::<f64>())
+        .sum::<Result<f64, _>>()?;
+    Ok(ticks / 100.0)
 }
 
 async fn redis_used_mib(url: &str) -> anyhow::Result<f64> {
@@ -623,4 +675,23 @@ pub async fn fairness(
     let (with_flood, _) = lateness(b, steady_rate, duration, "steady-flooded").await?;
     deactivate_all(b, &flood_token, &flood).await;
     Ok((alone, with_flood))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_process_cpu_reading_grows_with_work() {
+        let start = process_cpu_s().unwrap();
+        assert!(start >= 0.0);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut x = 0u64;
+        while process_cpu_s().unwrap() <= start {
+            assert!(Instant::now() < deadline, "no CPU time counted in 10 s");
+            for i in 0..1_000_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+        }
+    }
 }

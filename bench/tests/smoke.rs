@@ -71,11 +71,11 @@ async fn every_scenario_reports_figures() {
         .unwrap();
     assert_eq!(status.as_deref(), Some("COMPLETED"));
 
-    let (hits, logged, redis_cpu) = chime_bench::throughput(&b, 100, Duration::from_secs(2))
+    let t = chime_bench::throughput(&b, 100, Duration::from_secs(2))
         .await
         .unwrap();
-    assert!(hits > 0.0 && logged > 0.0, "throughput: {hits} {logged}");
-    assert!(redis_cpu > 0.0, "Redis CPU per run: {redis_cpu}");
+    assert!(t.hits_per_s > 0.0 && t.logged_per_s > 0.0, "throughput: {t:?}");
+    assert!(t.cpu.redis_us > 0.0 && t.cpu.process_us > 0.0, "CPU per run: {t:?}");
 
     let (start, record) = chime_bench::lateness(&b, 30, Duration::from_secs(2), "smoke-lateness")
         .await
