@@ -645,6 +645,9 @@ async fn live_tail(
         .get_multiplexed_async_connection_with_config(&config)
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
+    // Announced before the head is read: every result recorded after the head is on the
+    // stream.
+    s.store.announce_tail(&tenant.id, job.id).await?;
     let start = s.store.done_head(&tenant.id, job.id).await?;
     let state = (s, tenant.id, job.id, conn, start, Vec::<Event>::new());
     let stream = futures::stream::unfold(
@@ -654,11 +657,15 @@ async fn live_tail(
                 if let Some(ev) = queue.pop() {
                     return Some((Ok::<_, Infallible>(ev), (s, tenant, job, conn, last, queue)));
                 }
-                let batch = match s
-                    .store
-                    .wait_done(&mut conn, &tenant, job, &last, 5000)
-                    .await
-                {
+                let waited = match s.store.announce_tail(&tenant, job).await {
+                    Ok(()) => {
+                        s.store
+                            .wait_done(&mut conn, &tenant, job, &last, 5000)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                let batch = match waited {
                     Ok(b) => b,
                     Err(e) => {
                         tracing::warn!(error = %e, "live tail read failed; closing");

@@ -410,7 +410,11 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
 /// to the pipeline it is compared with (`against`, when that ran).
 fn add_cpu(report: &mut Report, scenario: &str, cpu: CpuPerRun, against: Option<CpuPerRun>) {
     let rows = [
-        ("Redis CPU per run", cpu.redis_us, against.map(|a| a.redis_us)),
+        (
+            "Redis CPU per run",
+            cpu.redis_us,
+            against.map(|a| a.redis_us),
+        ),
         (
             "chime-bench process CPU per run",
             cpu.process_us,
@@ -420,7 +424,14 @@ fn add_cpu(report: &mut Report, scenario: &str, cpu: CpuPerRun, against: Option<
     for (metric, value, reference) in rows {
         report.add(scenario, metric, value, "µs", "", None);
         if let Some(r) = reference {
-            report.add(scenario, &format!("{metric}, ratio"), value / r, "×", "", None);
+            report.add(
+                scenario,
+                &format!("{metric}, ratio"),
+                value / r,
+                "×",
+                "",
+                None,
+            );
         }
     }
 }

@@ -74,8 +74,14 @@ async fn every_scenario_reports_figures() {
     let t = chime_bench::throughput(&b, 100, Duration::from_secs(2))
         .await
         .unwrap();
-    assert!(t.hits_per_s > 0.0 && t.logged_per_s > 0.0, "throughput: {t:?}");
-    assert!(t.cpu.redis_us > 0.0 && t.cpu.process_us > 0.0, "CPU per run: {t:?}");
+    assert!(
+        t.hits_per_s > 0.0 && t.logged_per_s > 0.0,
+        "throughput: {t:?}"
+    );
+    assert!(
+        t.cpu.redis_us > 0.0 && t.cpu.process_us > 0.0,
+        "CPU per run: {t:?}"
+    );
 
     let (start, record) = chime_bench::lateness(&b, 30, Duration::from_secs(2), "smoke-lateness")
         .await

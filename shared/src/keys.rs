@@ -21,7 +21,8 @@
 //! | `ns:T:run:<runId>:log` | list | extra lines of the run's text log, when there are any |
 //! | `ns:T:runs` | stream | one entry per run of the tenant (`r` run, `j` job, `s` schedule, `n` number); its ids are the ids of the run in every run stream |
 //! | `ns:T:job:<jobId>:outcome:<o>` | zset | run ids of the job that ended with outcome `o` (`success`, `failure`, `error`, `timeout`), scored by fire time |
-//! | `ns:T:job:<jobId>:done` | stream | run ids as their results are recorded (live tails) |
+//! | `ns:T:job:<jobId>:done` | stream | run ids as their results are recorded while a live tail listens |
+//! | `ns:T:job:<jobId>:tails` | string | present (30 s TTL, renewed) while a live tail of the job listens |
 //! | `ns:T:schedjobs` | hash | schedule id → job id |
 //! | `ns:T:actions` | stream | the audit trail of configuration changes |
 //! | `ns:{sched}:lease` | string | `<owner>:<epoch>` of the leader, with a TTL |
@@ -108,6 +109,11 @@ impl Keys {
     pub fn job_done(&self, tenant: &str, job: u64) -> String {
         format!("{}:job:{}:done", self.t(tenant), job)
     }
+    /// Present (with a short TTL) while a live tail of the job listens: only then do results
+    /// go to its "done" stream.
+    pub fn job_tails(&self, tenant: &str, job: u64) -> String {
+        format!("{}:job:{}:tails", self.t(tenant), job)
+    }
     pub fn schedule_jobs(&self, tenant: &str) -> String {
         format!("{}:schedjobs", self.t(tenant))
     }
@@ -193,6 +199,7 @@ mod tests {
             k.run("abc", "R"),
             k.tenant_runs("abc"),
             k.job_done("abc", 7),
+            k.job_tails("abc", 7),
             k.schedule_jobs("abc"),
             k.actions("abc"),
         ] {

@@ -41,6 +41,7 @@ struct Scripts {
     lease_renew: Script,
     lease_release: Script,
     job_delete: Script,
+    rank_trim: Script,
 }
 
 impl Scripts {
@@ -55,6 +56,7 @@ impl Scripts {
             lease_renew: Script::new(include_str!("scripts/lease_renew.lua")),
             lease_release: Script::new(include_str!("scripts/lease_release.lua")),
             job_delete: Script::new(include_str!("scripts/job_delete.lua")),
+            rank_trim: Script::new(include_str!("scripts/rank_trim.lua")),
         }
     }
 }
@@ -1120,6 +1122,19 @@ impl Store {
             .collect())
     }
 
+    /// Tells the run scripts that a live tail listens to the job's results, for the next 30 s:
+    /// a tail calls it before it reads the stream's head, and again before every wait.
+    pub async fn announce_tail(&self, tenant: &str, job: u64) -> Result<()> {
+        let _: () = redis::cmd("SET")
+            .arg(self.keys.job_tails(tenant, job))
+            .arg(1)
+            .arg("PX")
+            .arg(30_000)
+            .query_async(&mut self.c())
+            .await?;
+        Ok(())
+    }
+
     /// The last id of a job's "done" stream ("0-0" when empty).
     pub async fn done_head(&self, tenant: &str, job: u64) -> Result<String> {
         let reply: redis::streams::StreamRangeReply = self
@@ -1147,6 +1162,9 @@ impl Store {
         for job in jobs {
             let scheds: Vec<String> = c.hkeys(self.keys.schedules(tenant, job)).await?;
             let mut pipe = redis::pipe();
+            if !scheds.is_empty() {
+                pipe.load_script(&self.scripts.rank_trim).ignore();
+            }
             pipe.cmd("XTRIM")
                 .arg(self.keys.job_runs(tenant, job))
                 .arg("MINID")
@@ -1162,10 +1180,12 @@ impl Store {
                     .arg(self.keys.schedule_runs(tenant, sid))
                     .arg("MINID")
                     .arg(minid);
-                pipe.cmd("ZREMRANGEBYSCORE")
-                    .arg(self.keys.schedule_rank(tenant, sid))
-                    .arg("-inf")
-                    .arg(format!("({minid}"));
+                pipe.invoke_script(
+                    self.scripts
+                        .rank_trim
+                        .key(self.keys.schedule_rank(tenant, sid))
+                        .arg(minid),
+                );
             }
             let counts: Vec<u64> = pipe.query_async(&mut c).await?;
             removed += counts.iter().sum::<u64>();

@@ -3,6 +3,7 @@
 use chime_shared::model::{run_id, ActionSpec, RunMessage};
 use chime_shared::store::{Retention, RunResult, Store};
 use chime_tests::test_settings;
+use redis::AsyncCommands;
 
 async fn store() -> (Store, chime_shared::config::Settings) {
     let s = test_settings();
@@ -396,5 +397,171 @@ async fn a_completed_record_stays_a_listpack() {
         (tenant, "scheduler-7d9f8b6c5d-x2x4k-abcdef12", 12, 1)
     );
     assert!(store.delete_job(tenant, &job(9, true)).await.unwrap());
+    chime_tests::purge(&settings).await;
+}
+
+/// A schedule's rank index scores each run by its stream id as one integer (ms * 1024 + seq);
+/// an index holding the earlier fractional scores (ms + seq / 4096) pages the same, and the
+/// retention sweep rescales it.
+#[tokio::test]
+async fn rank_scores_are_integer_stream_ids_and_the_sweep_rescales_earlier_ones() {
+    use chime_shared::store::{RunQuery, Scope};
+    let (store, settings) = store().await;
+    store
+        .put_job("t", &job(5, true), &[sched("r1")])
+        .await
+        .unwrap();
+    let now = store.now_ms().await.unwrap();
+    let runs: Vec<RunMessage> = (0..5)
+        .map(|i| RunMessage {
+            run_id: run_id("r1", now - 5_000 + i * 1_000),
+            tenant: "t".into(),
+            job_id: 5,
+            schedule_id: "r1".into(),
+            scheduled_at: now - 5_000 + i * 1_000,
+            owner: "leader".into(),
+            epoch: 1,
+            action: action(),
+        })
+        .collect();
+    let steps: Vec<_> = runs
+        .iter()
+        .map(|m| (m, chime_shared::store::RunStep::Materialize))
+        .collect();
+    assert_eq!(store.run_steps(&steps, now, "").await.unwrap(), vec![1; 5]);
+    let mut redis = redis::Client::open(settings.redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let rank = store.keys().schedule_rank("t", "r1");
+    let scores = |redis: &mut redis::aio::MultiplexedConnection| {
+        let (mut redis, rank) = (redis.clone(), rank.clone());
+        async move {
+            let s: Vec<(String, String)> = redis::cmd("ZRANGE")
+                .arg(&rank)
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            s
+        }
+    };
+    // Each score is its run's stream id, ms * 1024 + seq, written as an integer.
+    let mut expected = Vec::new();
+    for m in &runs {
+        let xid = store.run_stream_id("t", &m.run_id).await.unwrap().unwrap();
+        let (ms, seq) = xid.split_once('-').unwrap();
+        let (ms, seq): (i64, i64) = (ms.parse().unwrap(), seq.parse().unwrap());
+        expected.push((m.run_id.clone(), (ms * 1024 + seq).to_string(), ms, seq));
+    }
+    let current: Vec<(String, String)> = expected
+        .iter()
+        .map(|(id, score, _, _)| (id.clone(), score.clone()))
+        .collect();
+    assert_eq!(scores(&mut redis).await, current);
+
+    let page = || async {
+        let mut q = RunQuery::new("t", Scope::Schedule("r1".into()));
+        q.skip = 1;
+        q.size = 2;
+        let p = store.query_runs(&q).await.unwrap();
+        let ids: Vec<String> = p.runs.into_iter().map(|(_, r)| r.run_id).collect();
+        (p.total, p.has_more, ids)
+    };
+    let want = (
+        Some(5),
+        true,
+        vec![runs[3].run_id.clone(), runs[2].run_id.clone()],
+    );
+    assert_eq!(page().await, want);
+
+    // The index as an earlier version wrote it: the same page, and the sweep rescales it.
+    for (id, _, ms, seq) in &expected {
+        let _: i64 = redis::cmd("ZADD")
+            .arg(&rank)
+            .arg(format!("{}", *ms as f64 + *seq as f64 / 4096.0))
+            .arg(id)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+    }
+    assert_ne!(scores(&mut redis).await, current);
+    assert_eq!(page().await, want);
+    store.sweep_retention("t", now).await.unwrap();
+    assert_eq!(scores(&mut redis).await, current);
+    assert_eq!(page().await, want);
+    assert!(store.delete_job("t", &job(5, true)).await.unwrap());
+    chime_tests::purge(&settings).await;
+}
+
+/// A job's results go to its "done" stream only while a live tail has announced itself.
+#[tokio::test]
+async fn results_reach_the_done_stream_only_while_a_tail_listens() {
+    let (store, settings) = store().await;
+    store
+        .put_job("t", &job(6, true), &[sched("d1")])
+        .await
+        .unwrap();
+    let now = store.now_ms().await.unwrap();
+    let result = RunResult {
+        status: "COMPLETED",
+        state: "SUCCESS",
+        outcome: "success",
+        http_status: Some(200),
+        run_text: "HTTP 200".into(),
+        body: None,
+        error: None,
+        duration_ms: 1,
+        executed_at: now,
+        event: None,
+    };
+    let finish = |at: i64| {
+        let (store, result) = (&store, &result);
+        async move {
+            let msg = RunMessage {
+                run_id: run_id("d1", at),
+                tenant: "t".into(),
+                job_id: 6,
+                schedule_id: "d1".into(),
+                scheduled_at: at,
+                owner: "leader".into(),
+                epoch: 1,
+                action: action(),
+            };
+            assert_eq!(store.materialize(&msg, now).await.unwrap(), 1);
+            assert_eq!(store.run_complete(&msg, now, "w", result).await.unwrap(), 1);
+            msg.run_id
+        }
+    };
+    let mut redis = redis::Client::open(settings.redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let done = store.keys().job_done("t", 6);
+    finish(now - 2_000).await;
+    assert!(!redis.exists::<_, bool>(&done).await.unwrap());
+    assert_eq!(store.done_head("t", 6).await.unwrap(), "0-0");
+
+    store.announce_tail("t", 6).await.unwrap();
+    let listened = finish(now - 1_000).await;
+    let seen = store
+        .wait_done(&mut redis, "t", 6, "0-0", 1000)
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>(),
+        vec![listened.as_str()]
+    );
+    let ttl: i64 = redis.pttl(&done).await.unwrap();
+    assert!(ttl > 0 && ttl <= 60_000, "the done stream expires: {ttl}");
+    assert!(store.delete_job("t", &job(6, true)).await.unwrap());
+    assert!(!redis
+        .exists::<_, bool>(store.keys().job_tails("t", 6))
+        .await
+        .unwrap());
     chime_tests::purge(&settings).await;
 }

@@ -24,7 +24,8 @@ for i = 1, #scheds do
     ARGV[4] .. scheds[i] .. ':rank')
   redis.call('HDEL', KEYS[9], scheds[i])
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[8], KEYS[10], KEYS[11], KEYS[12], KEYS[13])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[8], KEYS[10], KEYS[11], KEYS[12], KEYS[13],
+  KEYS[1] .. ':tails')
 redis.call('ZREM', KEYS[5], ARGV[1])
 if redis.call('HGET', KEYS[6], ARGV[2]) == ARGV[1] then
   redis.call('HDEL', KEYS[6], ARGV[2])

@@ -108,12 +108,12 @@ local function create(r, j, n)
   redis.call('PEXPIRE', r.run, RETENTION)
   redis.call('XADD', j .. ':runs', id, 'r', r.id, 's', r.sched_id, 'n', n)
   redis.call('XADD', s .. ':runs', id, 'r', r.id)
+  -- The rank score is the stream id as one integer, ms * 1024 + seq (exact in a double until
+  -- the year 2248). An integer score is kept as an integer in a small sorted set's listpack,
+  -- so an insert compares integers; a fractional one would be parsed back (strtod) for every
+  -- entry it passes.
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-  local rank = ms
-  if seq ~= '0' then
-    rank = string.format('%.17g', tonumber(ms) + math.min(tonumber(seq), 4095) / 4096)
-  end
-  redis.call('ZADD', s .. ':rank', rank, r.id)
+  redis.call('ZADD', s .. ':rank', string.format('%d', ms * 1024 + math.min(tonumber(seq), 1023)), r.id)
 end
 
 -- materialize, for runs rs (each with its index `slot` in the reply `out`): a run whose record
@@ -187,6 +187,18 @@ local function materialize(rs, check_active, out)
       end
     end
   end
+end
+
+-- Whether a live tail listens to job r's results: tails keep `<job>:tails` alive while they
+-- listen, and only then do results go to the job's "done" stream. Read once per job and call.
+local tails = {}
+local function tailed(r)
+  local t = tails[r.job_id]
+  if t == nil then
+    t = redis.call('EXISTS', job_key(r) .. ':tails') == 1
+    tails[r.job_id] = t
+  end
+  return t
 end
 
 -- Completed, or acknowledged by an asynchronous job: the run has its result.
@@ -273,9 +285,13 @@ local function complete(r, i)
     redis.call('XADD', P .. ':sched:' .. r.sched_id .. ':events', 'MAXLEN', '~', 1000, '*', 'm', ARGV[i + 16], 'l', 'ERROR')
   end
   if status == 'COMPLETED' then
-    -- Announce the result on the job's "done" stream (live tails read it) and index it by
-    -- outcome, scored by its fire time.
-    redis.call('XADD', job_key(r) .. ':done', 'MAXLEN', '~', 1000, '*', 'r', r.id)
+    -- Announce the result on the job's "done" stream while a live tail listens (the stream
+    -- outlives the last tail by a minute), and index it by outcome, scored by its fire time.
+    if tailed(r) then
+      local done = job_key(r) .. ':done'
+      redis.call('XADD', done, 'MAXLEN', '~', 1000, '*', 'r', r.id)
+      redis.call('PEXPIRE', done, 60000)
+    end
     if outcome ~= '' and f[4] then
       redis.call('ZADD', job_key(r) .. ':outcome:' .. outcome, string.match(f[4], '^(%d+)'), r.id)
     end

@@ -34,9 +34,16 @@ end
 -- Fast path: no filter, no upper bound, and no entry of the stream older than the lower bound
 -- (nothing past retention): the total is the stream length.
 -- Rank path: offset pages of a schedule's run log read its rank index, so a deep offset is a
--- rank lookup (O(log N)) instead of a walk of the stream.
-if KEYS[3] and not filtered and hi == '+' and string.sub(lo, 1, 1) ~= '(' then
-  local min = ms_of(lo)
+-- rank lookup (O(log N)) instead of a walk of the stream. Rank scores are stream ids as
+-- ms * 1024 + seq; an index that still holds scores of the earlier form (ms + seq / 4096, all
+-- below 2^41) until the retention sweep rescales them is left to the stream walk.
+local function rank_ready()
+  local head = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  return #head == 0 or tonumber(head[2]) >= 2199023255552
+end
+if KEYS[3] and not filtered and hi == '+' and string.sub(lo, 1, 1) ~= '(' and rank_ready() then
+  -- As a string: Lua would write a number this large with 14 digits.
+  local min = string.format('%d', ms_of(lo) * 1024)
   local total = redis.call('ZCOUNT', KEYS[3], min, '+inf')
   out[1] = total
   if skip >= total or size == 0 then
