@@ -49,6 +49,56 @@ fn action() -> ActionSpec {
     }
 }
 
+/// A run of schedule `sid` of job `job_id` (tenant "t") due at `at`.
+fn run_of(job_id: u64, sid: &str, at: i64) -> RunMessage {
+    RunMessage {
+        run_id: run_id(sid, at),
+        tenant: "t".into(),
+        job_id,
+        schedule_id: sid.into(),
+        scheduled_at: at,
+        owner: "leader".into(),
+        epoch: 1,
+        action: action(),
+    }
+}
+
+/// The store with tenant "t"'s active job `job_id` of one schedule `sid`, and Redis's time.
+async fn store_with_job(job_id: u64, sid: &str) -> (Store, chime_shared::config::Settings, i64) {
+    let (store, settings) = store().await;
+    store
+        .put_job("t", &job(job_id, true), &[sched(sid)])
+        .await
+        .unwrap();
+    let now = store.now_ms().await.unwrap();
+    (store, settings, now)
+}
+
+/// A completed call that answered 200, with `text` and `body`, executed at `at`.
+fn success(text: &str, body: Option<&str>, at: i64) -> RunResult {
+    RunResult {
+        status: "COMPLETED",
+        state: "SUCCESS",
+        outcome: "success",
+        http_status: Some(200),
+        run_text: text.into(),
+        body: body.map(Into::into),
+        error: None,
+        duration_ms: 3,
+        executed_at: at,
+        event: None,
+    }
+}
+
+/// A plain connection to the tests' Redis, to look at keys directly.
+async fn redis_of(settings: &chime_shared::config::Settings) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(settings.redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
 /// An active schedule firing every second.
 fn sched(id: &str) -> chime_shared::model::Schedule {
     serde_json::from_value(serde_json::json!({
@@ -360,18 +410,7 @@ async fn a_completed_record_stays_a_listpack() {
             .unwrap(),
         1
     );
-    let result = RunResult {
-        status: "COMPLETED",
-        state: "SUCCESS",
-        outcome: "success",
-        http_status: Some(200),
-        run_text: "HTTP 200".into(),
-        body: Some("{\"ok\":true}".into()),
-        error: None,
-        duration_ms: 3,
-        executed_at: now + 1,
-        event: None,
-    };
+    let result = success("HTTP 200", Some("{\"ok\":true}"), now + 1);
     assert_eq!(
         store
             .run_complete(&msg, now + 4, "worker-7d9f8b6c5d-abcdef12", &result)
@@ -406,34 +445,16 @@ async fn a_completed_record_stays_a_listpack() {
 #[tokio::test]
 async fn rank_scores_are_integer_stream_ids_and_the_sweep_rescales_earlier_ones() {
     use chime_shared::store::{RunQuery, Scope};
-    let (store, settings) = store().await;
-    store
-        .put_job("t", &job(5, true), &[sched("r1")])
-        .await
-        .unwrap();
-    let now = store.now_ms().await.unwrap();
+    let (store, settings, now) = store_with_job(5, "r1").await;
     let runs: Vec<RunMessage> = (0..5)
-        .map(|i| RunMessage {
-            run_id: run_id("r1", now - 5_000 + i * 1_000),
-            tenant: "t".into(),
-            job_id: 5,
-            schedule_id: "r1".into(),
-            scheduled_at: now - 5_000 + i * 1_000,
-            owner: "leader".into(),
-            epoch: 1,
-            action: action(),
-        })
+        .map(|i| run_of(5, "r1", now - 5_000 + i * 1_000))
         .collect();
     let steps: Vec<_> = runs
         .iter()
         .map(|m| (m, chime_shared::store::RunStep::Materialize))
         .collect();
     assert_eq!(store.run_steps(&steps, now, "").await.unwrap(), vec![1; 5]);
-    let mut redis = redis::Client::open(settings.redis_url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = redis_of(&settings).await;
     let rank = store.keys().schedule_rank("t", "r1");
     let scores = |redis: &mut redis::aio::MultiplexedConnection| {
         let (mut redis, rank) = (redis.clone(), rank.clone());
@@ -500,47 +521,18 @@ async fn rank_scores_are_integer_stream_ids_and_the_sweep_rescales_earlier_ones(
 /// A job's results go to its "done" stream only while a live tail has announced itself.
 #[tokio::test]
 async fn results_reach_the_done_stream_only_while_a_tail_listens() {
-    let (store, settings) = store().await;
-    store
-        .put_job("t", &job(6, true), &[sched("d1")])
-        .await
-        .unwrap();
-    let now = store.now_ms().await.unwrap();
-    let result = RunResult {
-        status: "COMPLETED",
-        state: "SUCCESS",
-        outcome: "success",
-        http_status: Some(200),
-        run_text: "HTTP 200".into(),
-        body: None,
-        error: None,
-        duration_ms: 1,
-        executed_at: now,
-        event: None,
-    };
+    let (store, settings, now) = store_with_job(6, "d1").await;
+    let result = success("HTTP 200", None, now);
     let finish = |at: i64| {
         let (store, result) = (&store, &result);
         async move {
-            let msg = RunMessage {
-                run_id: run_id("d1", at),
-                tenant: "t".into(),
-                job_id: 6,
-                schedule_id: "d1".into(),
-                scheduled_at: at,
-                owner: "leader".into(),
-                epoch: 1,
-                action: action(),
-            };
+            let msg = run_of(6, "d1", at);
             assert_eq!(store.materialize(&msg, now).await.unwrap(), 1);
             assert_eq!(store.run_complete(&msg, now, "w", result).await.unwrap(), 1);
             msg.run_id
         }
     };
-    let mut redis = redis::Client::open(settings.redis_url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = redis_of(&settings).await;
     let done = store.keys().job_done("t", 6);
     finish(now - 2_000).await;
     assert!(!redis.exists::<_, bool>(&done).await.unwrap());
