@@ -78,8 +78,10 @@ async fn every_scenario_reports_figures() {
         t.hits_per_s > 0.0 && t.logged_per_s > 0.0,
         "throughput: {t:?}"
     );
+    // The process's CPU is counted in 10 ms ticks, too coarse for two seconds of a small load
+    // to be sure to register (the reading itself is tested in the bench's unit tests).
     assert!(
-        t.cpu.redis_us > 0.0 && t.cpu.process_us > 0.0,
+        t.cpu.redis_us > 0.0 && t.cpu.process_us.is_finite() && t.cpu.process_us >= 0.0,
         "CPU per run: {t:?}"
     );
 
