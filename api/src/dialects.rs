@@ -657,15 +657,13 @@ async fn live_tail(
                 if let Some(ev) = queue.pop() {
                     return Some((Ok::<_, Infallible>(ev), (s, tenant, job, conn, last, queue)));
                 }
-                let waited = match s.store.announce_tail(&tenant, job).await {
-                    Ok(()) => {
-                        s.store
-                            .wait_done(&mut conn, &tenant, job, &last, 5000)
-                            .await
-                    }
-                    Err(e) => Err(e),
+                let waited = async {
+                    s.store.announce_tail(&tenant, job).await?;
+                    s.store
+                        .wait_done(&mut conn, &tenant, job, &last, 5000)
+                        .await
                 };
-                let batch = match waited {
+                let batch = match waited.await {
                     Ok(b) => b,
                     Err(e) => {
                         tracing::warn!(error = %e, "live tail read failed; closing");

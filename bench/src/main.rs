@@ -112,7 +112,6 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
 
     let mut b = Bench::start(opts, true).await?;
     let mut ceiling = None;
-    let mut ceiling_cpu = None;
     if want("baseline") || want("throughput") || want("lateness") {
         let n = cli.baseline_runs.unwrap_or(if q { 5_000 } else { 50_000 });
         let cpu0 = Cpu::read(&opts.redis_url).await?;
@@ -128,8 +127,7 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
             None,
         );
         add_cpu(&mut report, "baseline", cpu, None);
-        ceiling = Some(rate);
-        ceiling_cpu = Some(cpu);
+        ceiling = Some((rate, cpu));
     }
     let mut floor = None;
     if want("floor") || want("throughput") {
@@ -152,15 +150,15 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
             "what the contract allows",
             None,
         );
-        if let Some(base) = ceiling {
+        if let Some((base, _)) = ceiling {
             report.add("floor", "ratio to baseline", rate / base, "×", "", None);
         }
-        add_cpu(&mut report, "floor", cpu, ceiling_cpu);
+        add_cpu(&mut report, "floor", cpu, ceiling.map(|c| c.1));
         floor = Some((rate, cpu));
     }
     let mut measured = None;
     if want("throughput") {
-        let base = ceiling.unwrap_or(5_000.0);
+        let base = ceiling.map_or(5_000.0, |c| c.0);
         let offered = ((base * 1.2) as usize).clamp(200, 20_000);
         let window = Duration::from_secs(if q { 5 } else { 20 });
         let t = chime_bench::throughput(&b, offered, window).await?;
@@ -186,7 +184,7 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
             report.add("throughput", "ratio to floor", rate / f, "×", "", None);
         }
         add_cpu(&mut report, "throughput", t.cpu, floor.map(|f| f.1));
-        report.details.insert("throughput".into(), serde_json::json!({"offered": offered, "target_hits_per_s": t.hits_per_s, "runs_logged_per_s": t.logged_per_s, "floor_runs_per_s": floor.map(|f| f.0), "cpu_per_run": t.cpu, "floor_cpu_per_run": floor.map(|f| f.1), "baseline_cpu_per_run": ceiling_cpu}));
+        report.details.insert("throughput".into(), serde_json::json!({"offered": offered, "target_hits_per_s": t.hits_per_s, "runs_logged_per_s": t.logged_per_s, "floor_runs_per_s": floor.map(|f| f.0), "cpu_per_run": t.cpu, "floor_cpu_per_run": floor.map(|f| f.1), "baseline_cpu_per_run": ceiling.map(|c| c.1)}));
         measured = Some(rate);
     }
     if want("lateness") {

@@ -75,8 +75,7 @@ async fn tenant_runs(b: &Bench, tenant: &str, token: &str) -> anyhow::Result<u64
 
 /// Throughput: `offered` interval schedules firing every second (more than the cluster can take);
 /// recorded runs per second over `window`, after a warm-up.
-/// Returns the target's hits per second, the run log's growth per second and Redis's CPU
-/// (µs) per run logged in the window.
+/// Returns the target's hits, the run log's growth and the CPU per run logged in the window.
 pub async fn throughput(b: &Bench, offered: usize, window: Duration) -> anyhow::Result<Throughput> {
     let (tenant, token) = b.tenant("throughput").await?;
     let jobs = create_schedules(

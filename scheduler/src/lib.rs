@@ -214,8 +214,8 @@ impl Scheduler {
         tracing::info!(owner = %self.owner, ops = %self.ops_addr, "scheduler started");
         let ttl = Duration::from_millis(self.settings.leader_ttl_ms);
         let mut lease: Option<Lease> = None;
-        let mut last_depth = Instant::now() - Duration::from_secs(60);
         let mut last_sweep = Instant::now();
+        let mut last_depth = Instant::now() - Duration::from_secs(60);
         while !cancel.is_cancelled() {
             let Some(l) = lease.clone() else {
                 lease = self.try_acquire(ttl).await;

@@ -1159,12 +1159,15 @@ impl Store {
             .arg(minid)
             .query_async(&mut c)
             .await?;
+        // Loaded once for the pipelines below, which invoke it by its hash.
+        redis::pipe()
+            .load_script(&self.scripts.rank_trim)
+            .ignore()
+            .query_async::<()>(&mut c)
+            .await?;
         for job in jobs {
             let scheds: Vec<String> = c.hkeys(self.keys.schedules(tenant, job)).await?;
             let mut pipe = redis::pipe();
-            if !scheds.is_empty() {
-                pipe.load_script(&self.scripts.rank_trim).ignore();
-            }
             pipe.cmd("XTRIM")
                 .arg(self.keys.job_runs(tenant, job))
                 .arg("MINID")

@@ -129,13 +129,7 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
     // The lease expires while "a" is paused; "b" takes it with a newer epoch.
     let _: () = redis::cmd("DEL")
         .arg(store.keys().lease())
-        .query_async(
-            &mut redis::Client::open(settings.redis_url.as_str())
-                .unwrap()
-                .get_multiplexed_async_connection()
-                .await
-                .unwrap(),
-        )
+        .query_async(&mut redis_of(&settings).await)
         .await
         .unwrap();
     let e2 = store.lease_acquire("b", 10_000).await.unwrap();
@@ -418,11 +412,7 @@ async fn a_completed_record_stays_a_listpack() {
             .unwrap(),
         1
     );
-    let mut redis = redis::Client::open(settings.redis_url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = redis_of(&settings).await;
     let encoding: String = redis::cmd("OBJECT")
         .arg("ENCODING")
         .arg(store.keys().run(tenant, &msg.run_id))
