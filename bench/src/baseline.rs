@@ -10,6 +10,11 @@
 //!   and only then advances the schedules (ZADD); the consumer parses the run message, calls
 //!   the target, writes the result into the record (HSET) and acks. No scripts, no checks, no
 //!   fencing, no quotas: what any implementation of the contract pays at least.
+//! - [`Pipeline::Indexed`], the indexed floor: the floor plus the run-log indexes chime's
+//!   queries read, also as plain pipelined commands: per run the job's stream (XADD), the
+//!   schedule's rank index (ZADD) and the job's build number (one HINCRBY per job and batch,
+//!   one HSET of the numbers), and with the result the job's outcome index (ZADD). Still no
+//!   scripts and no checks: what chime's run log costs at least on top of the contract.
 
 use crate::{Latency, Options, Target};
 use anyhow::Context;
@@ -34,7 +39,22 @@ pub enum Pipeline {
     Raw,
     /// The raw pipeline with the writes of chime's delivery contract.
     Contract,
+    /// The contract's writes and the run log's indexes.
+    Indexed,
 }
+
+impl Pipeline {
+    pub fn name(self) -> &'static str {
+        match self {
+            Pipeline::Raw => "baseline",
+            Pipeline::Contract => "floor",
+            Pipeline::Indexed => "indexed floor",
+        }
+    }
+}
+
+/// Schedules of one job in the indexed floor (as in chime's throughput scenario).
+const SCHEDULES_PER_JOB: usize = 100;
 
 /// Schedules the contract pipeline cycles through.
 const CONTRACT_SCHEDULES: usize = 1_000;
@@ -61,6 +81,9 @@ struct RedisKeys {
     runs: String,
     records: String,
     due: String,
+    /// `<prefix><job>` is a job's hash (run number counter); `:runs`, `:builds` and
+    /// `:outcome:success` its indexes; `<prefix>s<n>:rank` a schedule's rank index.
+    indexes: String,
 }
 
 impl RedisKeys {
@@ -70,7 +93,13 @@ impl RedisKeys {
             runs: format!("{namespace}:bench:floor:runs"),
             records: format!("{namespace}:bench:floor:run:"),
             due: format!("{namespace}:bench:floor:due"),
+            indexes: format!("{namespace}:bench:floor:ix:"),
         }
+    }
+
+    fn job_of(&self, schedule: &str) -> String {
+        let n: usize = schedule[1..].parse().unwrap_or(0);
+        format!("{}{}", self.indexes, n / SCHEDULES_PER_JOB)
     }
 }
 
@@ -144,7 +173,7 @@ async fn consumers(
                                 .await;
                             sent
                         }
-                        Pipeline::Contract => {
+                        Pipeline::Contract | Pipeline::Indexed => {
                             let Ok(e) = serde_json::from_slice::<Envelope>(&d.data) else {
                                 return;
                             };
@@ -157,7 +186,8 @@ async fn consumers(
                                 .await
                                 .map(|r| r.status().as_u16())
                                 .unwrap_or(0);
-                            let _: Result<i64, _> = redis::cmd("HSET")
+                            let mut p = redis::pipe();
+                            p.cmd("HSET")
                                 .arg(format!("{}{}", keys.records, e.run.run_id))
                                 .arg(&[
                                     ("status", "COMPLETED".to_string()),
@@ -168,8 +198,16 @@ async fn consumers(
                                     ("exec_at", exec_at.to_string()),
                                     ("done_at", chrono::Utc::now().timestamp_millis().to_string()),
                                 ])
-                                .query_async(&mut redis)
-                                .await;
+                                .ignore();
+                            if pipeline == Pipeline::Indexed {
+                                p.zadd(
+                                    format!("{}:outcome:success", keys.job_of(&e.run.schedule_id)),
+                                    &e.run.run_id,
+                                    e.run.scheduled_at,
+                                )
+                                .ignore();
+                            }
+                            let _: Result<(), _> = p.query_async(&mut redis).await;
                             e.sent
                         }
                     };
@@ -232,7 +270,7 @@ impl Producer {
         ch.confirm_select(ConfirmSelectOptions::default()).await?;
         let mut redis = redis_conn(opts).await?;
         let keys = RedisKeys::new(namespace);
-        if pipeline == Pipeline::Contract {
+        if pipeline != Pipeline::Raw {
             let mut p = redis::pipe();
             for s in 0..CONTRACT_SCHEDULES {
                 p.zadd(&keys.due, format!("s{s}"), 0).ignore();
@@ -313,7 +351,53 @@ impl Producer {
                 },
             })
             .collect();
+        // The indexed floor numbers the runs of each job with one HINCRBY per job and batch.
+        let mut numbers: Vec<(String, i64, Vec<&RunMessage>)> = Vec::new();
+        if self.pipeline == Pipeline::Indexed {
+            for r in &runs {
+                let job = self.keys.job_of(&r.schedule_id);
+                match numbers.iter_mut().find(|(j, _, _)| *j == job) {
+                    Some((_, _, rs)) => rs.push(r),
+                    None => numbers.push((job, 0, vec![r])),
+                }
+            }
+            let mut p = redis::pipe();
+            for (job, _, rs) in &numbers {
+                p.cmd("HINCRBY").arg(job).arg("seq").arg(rs.len());
+            }
+            let last: Vec<i64> = p.query_async(&mut self.redis).await?;
+            for ((_, n, rs), last) in numbers.iter_mut().zip(last) {
+                *n = last - rs.len() as i64;
+            }
+        }
         let mut p = redis::pipe();
+        for (job, first, rs) in &numbers {
+            let builds = p.cmd("HSET");
+            builds.arg(format!("{job}:builds"));
+            for (k, r) in rs.iter().enumerate() {
+                builds.arg(first + k as i64 + 1).arg(&r.run_id);
+            }
+            builds.ignore();
+            for (k, r) in rs.iter().enumerate() {
+                let rank = now * 1024 + (k % 1024) as i64;
+                p.cmd("XADD")
+                    .arg(format!("{job}:runs"))
+                    .arg("*")
+                    .arg("r")
+                    .arg(&r.run_id)
+                    .arg("s")
+                    .arg(&r.schedule_id)
+                    .arg("n")
+                    .arg(first + k as i64 + 1)
+                    .ignore()
+                    .zadd(
+                        format!("{}{}:rank", self.keys.indexes, r.schedule_id),
+                        &r.run_id,
+                        rank,
+                    )
+                    .ignore();
+            }
+        }
         for r in &runs {
             let record = format!("{}{}", self.keys.records, r.run_id);
             p.cmd("HSET")
@@ -385,13 +469,7 @@ pub async fn flat_out(
 ) -> anyhow::Result<f64> {
     let c = consumers(opts, target, namespace, pipeline).await?;
     let mut producer = Producer::new(opts, target, namespace, pipeline).await?;
-    let bar = crate::progress(
-        n,
-        match pipeline {
-            Pipeline::Raw => "baseline",
-            Pipeline::Contract => "floor",
-        },
-    );
+    let bar = crate::progress(n, pipeline.name());
     let started = Instant::now();
     let mut sent = 0;
     while sent < n {

@@ -15,7 +15,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Measure a chime cluster against this machine's own ceiling"
 )]
 struct Cli {
-    /// Scenarios to run: baseline, floor, throughput, lateness, scale, query, fairness (comma-separated), or all.
+    /// Scenarios to run: baseline, floor, indexed, throughput, lateness, scale, query, fairness (comma-separated), or all.
     #[arg(long, default_value = "all")]
     scenario: String,
     /// A short run (under about two minutes) with small numbers.
@@ -111,51 +111,47 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
     };
 
     let mut b = Bench::start(opts, true).await?;
-    let mut ceiling = None;
-    if want("baseline") || want("throughput") || want("lateness") {
-        let n = cli.baseline_runs.unwrap_or(if q { 5_000 } else { 50_000 });
-        let cpu0 = Cpu::read(&opts.redis_url).await?;
-        let rate =
-            baseline::flat_out(opts, &b.target, &b.settings.namespace, n, Pipeline::Raw).await?;
-        let cpu = Cpu::read(&opts.redis_url).await?.since(&cpu0, n);
-        report.add(
-            "baseline",
+    let n = cli.baseline_runs.unwrap_or(if q { 5_000 } else { 50_000 });
+    // The ceilings, each run's CPU set against the one before: the baseline, the floor and
+    // the indexed floor.
+    let pipelines = [
+        (
+            Pipeline::Raw,
+            want("baseline") || want("throughput") || want("lateness"),
             "runs/s (publish→ack, flat out)",
-            rate,
-            "runs/s",
             "the ceiling",
-            None,
-        );
-        add_cpu(&mut report, "baseline", cpu, None);
-        ceiling = Some((rate, cpu));
-    }
-    let mut floor = None;
-    if want("floor") || want("throughput") {
-        let n = cli.baseline_runs.unwrap_or(if q { 5_000 } else { 50_000 });
-        let cpu0 = Cpu::read(&opts.redis_url).await?;
-        let rate = baseline::flat_out(
-            opts,
-            &b.target,
-            &b.settings.namespace,
-            n,
+        ),
+        (
             Pipeline::Contract,
-        )
-        .await?;
-        let cpu = Cpu::read(&opts.redis_url).await?.since(&cpu0, n);
-        report.add(
-            "floor",
+            want("floor") || want("throughput"),
             "runs/s (the delivery contract by hand, flat out)",
-            rate,
-            "runs/s",
             "what the contract allows",
-            None,
-        );
-        if let Some((base, _)) = ceiling {
-            report.add("floor", "ratio to baseline", rate / base, "×", "", None);
+        ),
+        (
+            Pipeline::Indexed,
+            want("indexed") || want("throughput"),
+            "runs/s (the contract and the run log's indexes by hand, flat out)",
+            "what the run log allows",
+        ),
+    ];
+    let mut runs: [Option<(f64, CpuPerRun)>; 3] = [None; 3];
+    for (i, (pipeline, wanted, metric, target)) in pipelines.into_iter().enumerate() {
+        if !wanted {
+            continue;
         }
-        add_cpu(&mut report, "floor", cpu, ceiling.map(|c| c.1));
-        floor = Some((rate, cpu));
+        let (rate, cpu) = flat_out(opts, &b, n, pipeline).await?;
+        let scenario = pipeline.name();
+        report.add(scenario, metric, rate, "runs/s", target, None);
+        let before = i
+            .checked_sub(1)
+            .and_then(|k| Some((pipelines[k].0.name(), runs[k]?.1)));
+        if let (Some((base, _)), true) = (runs[0], i > 0) {
+            report.add(scenario, "ratio to baseline", rate / base, "×", "", None);
+        }
+        add_cpu(&mut report, scenario, cpu, before);
+        runs[i] = Some((rate, cpu));
     }
+    let [ceiling, floor, indexed] = runs;
     let mut measured = None;
     if want("throughput") {
         let base = ceiling.map_or(5_000.0, |c| c.0);
@@ -183,8 +179,21 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
         if let Some((f, _)) = floor {
             report.add("throughput", "ratio to floor", rate / f, "×", "", None);
         }
-        add_cpu(&mut report, "throughput", t.cpu, floor.map(|f| f.1));
-        report.details.insert("throughput".into(), serde_json::json!({"offered": offered, "target_hits_per_s": t.hits_per_s, "runs_logged_per_s": t.logged_per_s, "floor_runs_per_s": floor.map(|f| f.0), "cpu_per_run": t.cpu, "floor_cpu_per_run": floor.map(|f| f.1), "baseline_cpu_per_run": ceiling.map(|c| c.1)}));
+        if let Some((f, _)) = indexed {
+            report.add(
+                "throughput",
+                "ratio to indexed floor",
+                rate / f,
+                "×",
+                "",
+                None,
+            );
+        }
+        let reference = indexed
+            .map(|f| ("indexed floor", f.1))
+            .or(floor.map(|f| ("floor", f.1)));
+        add_cpu(&mut report, "throughput", t.cpu, reference);
+        report.details.insert("throughput".into(), serde_json::json!({"offered": offered, "target_hits_per_s": t.hits_per_s, "runs_logged_per_s": t.logged_per_s, "floor_runs_per_s": floor.map(|f| f.0), "indexed_floor_runs_per_s": indexed.map(|f| f.0), "cpu_per_run": t.cpu, "floor_cpu_per_run": floor.map(|f| f.1), "indexed_floor_cpu_per_run": indexed.map(|f| f.1), "baseline_cpu_per_run": ceiling.map(|c| c.1)}));
         measured = Some(rate);
     }
     if want("lateness") {
@@ -406,17 +415,35 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
 
 /// The CPU rows of a flat-out phase: Redis's and this process's CPU per run, and their ratios
 /// to the pipeline it is compared with (`against`, when that ran).
-fn add_cpu(report: &mut Report, scenario: &str, cpu: CpuPerRun, against: Option<CpuPerRun>) {
+/// One flat-out run of a ceiling pipeline: runs per second and the CPU per run.
+async fn flat_out(
+    opts: &Options,
+    b: &Bench,
+    n: u64,
+    pipeline: Pipeline,
+) -> anyhow::Result<(f64, CpuPerRun)> {
+    let cpu0 = Cpu::read(&opts.redis_url).await?;
+    let rate = baseline::flat_out(opts, &b.target, &b.settings.namespace, n, pipeline).await?;
+    Ok((rate, Cpu::read(&opts.redis_url).await?.since(&cpu0, n)))
+}
+
+/// The CPU per run of each side, with its ratio to the reference's, named by `against`.
+fn add_cpu(
+    report: &mut Report,
+    scenario: &str,
+    cpu: CpuPerRun,
+    against: Option<(&str, CpuPerRun)>,
+) {
     let rows = [
         (
             "Redis CPU per run",
             cpu.redis_us,
-            against.map(|a| a.redis_us),
+            against.map(|a| a.1.redis_us),
         ),
         (
             "chime-bench process CPU per run",
             cpu.process_us,
-            against.map(|a| a.process_us),
+            against.map(|a| a.1.process_us),
         ),
     ];
     for (metric, value, reference) in rows {
@@ -424,7 +451,7 @@ fn add_cpu(report: &mut Report, scenario: &str, cpu: CpuPerRun, against: Option<
         if let Some(r) = reference {
             report.add(
                 scenario,
-                &format!("{metric}, ratio"),
+                &format!("{metric}, ratio to the {}'s", against.map_or("", |a| a.0)),
                 value / r,
                 "×",
                 "",

@@ -71,6 +71,31 @@ async fn every_scenario_reports_figures() {
         .unwrap();
     assert_eq!(status.as_deref(), Some("COMPLETED"));
 
+    // The indexed floor also wrote the run log's indexes: one entry per run in the job streams
+    // (10 jobs of 100 schedules), the build numbers, the outcome and the rank indexes.
+    let indexed_rate = baseline::flat_out(&opts, &b.target, &ns, 300, Pipeline::Indexed)
+        .await
+        .unwrap();
+    assert!(indexed_rate > 0.0);
+    let ix = format!("{ns}:bench:floor:ix:");
+    let total = |cmd: &'static str, keys: Vec<String>| {
+        let mut redis = redis.clone();
+        async move {
+            let mut p = redis::pipe();
+            for k in keys {
+                p.cmd(cmd).arg(k);
+            }
+            let counts: Vec<u64> = p.query_async(&mut redis).await.unwrap();
+            counts.into_iter().sum::<u64>()
+        }
+    };
+    let jobs = |suffix: &str| (0..10).map(|j| format!("{ix}{j}{suffix}")).collect();
+    assert_eq!(total("XLEN", jobs(":runs")).await, 300);
+    assert_eq!(total("HLEN", jobs(":builds")).await, 300);
+    assert_eq!(total("ZCARD", jobs(":outcome:success")).await, 300);
+    let ranks = (0..1000).map(|s| format!("{ix}s{s}:rank")).collect();
+    assert_eq!(total("ZCARD", ranks).await, 300);
+
     let t = chime_bench::throughput(&b, 100, Duration::from_secs(2))
         .await
         .unwrap();
@@ -90,7 +115,7 @@ async fn every_scenario_reports_figures() {
         .unwrap();
     assert!(start.count > 0 && record.count > 0);
     assert!(start.p50_ms <= start.p99_ms && start.p99_ms <= start.max_ms);
-    for pipeline in [Pipeline::Raw, Pipeline::Contract] {
+    for pipeline in [Pipeline::Raw, Pipeline::Contract, Pipeline::Indexed] {
         let paced = baseline::paced(
             &opts,
             &b.target,
