@@ -9,20 +9,26 @@
 //! fence, so it can neither skip nor double a fire.
 
 use anyhow::Context;
-use chime_shared::broker::{Publisher, Topology};
+use chime_shared::broker::{Publisher, Sent, Topology};
 use chime_shared::config::Settings;
 use chime_shared::keys::Keys;
 use chime_shared::model::{run_id, ActionSpec, Job, RunMessage, Schedule};
 use chime_shared::schedule::{parse_stored_instant, Plan};
 use chime_shared::store::{Advance, Deferral, Retention, RunStep, Store};
 use futures::future::join_all;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
+
+/// Passes whose confirms and advance may be outstanding at once: a pass publishes its fires and
+/// leaves the wait for the broker's confirms and the advance to a task of its own, so fires
+/// falling due meanwhile go out without waiting for them.
+const PASSES_IN_FLIGHT: usize = 4;
 
 /// The lease this replica holds.
 #[derive(Clone, Debug)]
@@ -48,6 +54,68 @@ pub struct Scheduler {
     /// The run queue's depth at the last look, and when.
     depth: Mutex<Option<(u64, Instant)>>,
     published_since_depth: AtomicU64,
+    /// Due entries taken by passes not settled yet (their advance still to come).
+    in_flight: Arc<InFlight>,
+    /// One permit per pass not settled yet.
+    passes: Arc<Semaphore>,
+    /// The epoch in which a settling pass found this replica fenced off (0: none).
+    fenced_epoch: AtomicU64,
+}
+
+/// The due entries of passes that are not settled yet: a later pass leaves them alone, and
+/// each settled pass wakes the loop (its entries may be due again at once).
+#[derive(Default)]
+struct InFlight {
+    state: Mutex<Claimed>,
+    settled: Notify,
+}
+
+#[derive(Default)]
+struct Claimed {
+    /// Entries of passes not settled yet.
+    members: HashSet<String>,
+    /// Entries of settled passes, with the count of releases when theirs happened: a read of
+    /// the due index that began before it may hold the entry as it was before its advance.
+    released: HashMap<String, u64>,
+    /// Releases so far.
+    releases: u64,
+}
+
+impl Claimed {
+    /// Forgets the releases a read that began after `releases` releases sees the effect of.
+    fn seen_by_read_at(&mut self, releases: u64) {
+        self.released.retain(|_, at| *at > releases);
+    }
+
+    /// Whether a pass may take the entry (as read by a read that began after the last call of
+    /// [`Claimed::seen_by_read_at`]).
+    fn free(&self, member: &str) -> bool {
+        !self.members.contains(member) && !self.released.contains_key(member)
+    }
+}
+
+/// A pass's hold on its due entries, released (and the loop woken) when dropped: when the pass
+/// settles, or when it ends early without advancing them.
+struct Claim {
+    set: Arc<InFlight>,
+    members: Vec<String>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if self.members.is_empty() {
+            return;
+        }
+        let mut c = self.set.state.lock().unwrap();
+        c.releases += 1;
+        let at = c.releases;
+        for member in self.members.drain(..) {
+            c.members.remove(&member);
+            c.released.insert(member, at);
+        }
+        drop(c);
+        self.set.settled.notify_one();
+    }
 }
 
 /// Per-tenant fire budgets, by the generic cell rate algorithm: a tenant allowed `q` runs per
@@ -192,6 +260,9 @@ impl Scheduler {
             clock: Mutex::new(None),
             depth: Mutex::new(None),
             published_since_depth: AtomicU64::new(0),
+            in_flight: Arc::default(),
+            passes: Arc::new(Semaphore::new(PASSES_IN_FLIGHT)),
+            fenced_epoch: AtomicU64::new(0),
             settings,
             store,
             publisher,
@@ -211,6 +282,28 @@ impl Scheduler {
 
     /// Runs the replica until `cancel` fires, then gives the lease up.
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
+        let this = Arc::new(self);
+        let lease = this.drive(&cancel).await;
+        // Let the passes in flight settle (their advances are fenced if the lease is gone).
+        let settle = this.passes.acquire_many(PASSES_IN_FLIGHT as u32);
+        if tokio::time::timeout(Duration::from_secs(10), settle)
+            .await
+            .is_err()
+        {
+            tracing::warn!("passes still settling at shutdown; their fires are published again by the next leader");
+        }
+        if let Some(l) = lease {
+            let _ = this.store.lease_release(&l.token).await;
+            tracing::info!(epoch = l.epoch, "lease released");
+        }
+        metrics::gauge!("chime_scheduler_leader").set(0.0);
+        this.ops_cancel.cancel();
+        tracing::info!("scheduler stopped");
+        Ok(())
+    }
+
+    /// The replica's loop until `cancel` fires; returns the lease it still holds.
+    async fn drive(self: &Arc<Self>, cancel: &CancellationToken) -> Option<Lease> {
         tracing::info!(owner = %self.owner, ops = %self.ops_addr, "scheduler started");
         let ttl = Duration::from_millis(self.settings.leader_ttl_ms);
         let mut lease: Option<Lease> = None;
@@ -221,7 +314,7 @@ impl Scheduler {
                 lease = self.try_acquire(ttl).await;
                 if lease.is_none() {
                     pause(
-                        &cancel,
+                        cancel,
                         Duration::from_millis(self.settings.leader_ttl_ms / 6),
                     )
                     .await;
@@ -232,11 +325,15 @@ impl Scheduler {
                 lease = self.renew(l, ttl).await;
                 continue;
             }
-            if Instant::now() >= l.valid_until {
-                tracing::warn!(
-                    epoch = l.epoch,
-                    "lease deadline passed without renewal; stepping down"
-                );
+            let step_down = if Instant::now() >= l.valid_until {
+                Some("lease deadline passed without renewal; stepping down")
+            } else if self.fenced_epoch.load(Ordering::Relaxed) == l.epoch {
+                Some("fenced off by a newer leader; stepping down")
+            } else {
+                None
+            };
+            if let Some(why) = step_down {
+                tracing::warn!(epoch = l.epoch, "{why}");
                 lease = None;
                 metrics::gauge!("chime_scheduler_leader").set(0.0);
                 continue;
@@ -255,29 +352,21 @@ impl Scheduler {
             }
             match self.tick(&l).await {
                 Ok(TickResult::Worked) => {}
-                Ok(TickResult::Idle(wait)) => pause(&cancel, wait).await,
-                Ok(TickResult::Fenced) => {
-                    tracing::warn!(
-                        epoch = l.epoch,
-                        "fenced off by a newer leader; stepping down"
-                    );
-                    lease = None;
-                    metrics::gauge!("chime_scheduler_leader").set(0.0);
+                Ok(TickResult::Idle(wait)) => {
+                    // A settling pass may leave its entry due at once (a backlog, a failed
+                    // publish): its end wakes the loop.
+                    tokio::select! {
+                        _ = pause(cancel, wait) => {}
+                        _ = self.in_flight.settled.notified() => {}
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "scheduler pass failed; retrying");
-                    pause(&cancel, Duration::from_millis(200)).await;
+                    pause(cancel, Duration::from_millis(200)).await;
                 }
             }
         }
-        if let Some(l) = lease {
-            let _ = self.store.lease_release(&l.token).await;
-            tracing::info!(epoch = l.epoch, "lease released");
-        }
-        metrics::gauge!("chime_scheduler_leader").set(0.0);
-        self.ops_cancel.cancel();
-        tracing::info!("scheduler stopped");
-        Ok(())
+        lease
     }
 
     /// Trims every tenant's run streams to its retention age.
@@ -353,7 +442,14 @@ impl Scheduler {
     }
 
     /// One look at every partition of the due index.
-    async fn tick(&self, lease: &Lease) -> anyhow::Result<TickResult> {
+    async fn tick(self: &Arc<Self>, lease: &Lease) -> anyhow::Result<TickResult> {
+        // A pass needs a free slot among the passes in flight (the broker's confirms are slow
+        // when none comes free for long; the loop checks the lease meanwhile).
+        let wait = Duration::from_millis(50);
+        let Ok(Ok(permit)) = tokio::time::timeout(wait, self.passes.clone().acquire_owned()).await
+        else {
+            return Ok(TickResult::Worked);
+        };
         let mut phase = Phases::start();
         // Backpressure: take no more due entries than the run queue has room for.
         let mut limit = self.settings.scheduler_batch;
@@ -369,24 +465,44 @@ impl Scheduler {
         }
         let now = self.now_ms().await?;
         let parts = self.settings.due_partitions;
-        let batches = join_all((0..parts).map(|p| self.store.due_batch(p, now, limit))).await;
+        // Entries of passes in flight are still due (they advance when their pass settles),
+        // and this read may see an entry of a pass that settles while it runs as it was
+        // before its advance: read past both, and leave them alone.
+        let (taken, releases) = {
+            let c = self.in_flight.state.lock().unwrap();
+            (c.members.len() + c.released.len(), c.releases)
+        };
+        let batches = join_all((0..parts).map(|p| self.store.due_batch(p, now, limit + taken)))
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
         // One combined batch over every partition: a pass costs a few round trips whatever
         // the number of partitions.
         let mut due: Vec<(u32, String, i64)> = Vec::new();
-        for (p, batch) in batches.into_iter().enumerate() {
-            due.extend(batch?.into_iter().map(|(m, s)| (p as u32, m, s)));
-        }
+        let claim = {
+            let mut c = self.in_flight.state.lock().unwrap();
+            c.seen_by_read_at(releases);
+            for (p, batch) in batches.iter().enumerate() {
+                let free = batch.iter().filter(|(m, _)| c.free(m));
+                due.extend(free.take(limit).map(|(m, s)| (p as u32, m.clone(), *s)));
+            }
+            c.members.extend(due.iter().map(|(_, m, _)| m.clone()));
+            Claim {
+                set: self.in_flight.clone(),
+                members: due.iter().map(|(_, m, _)| m.clone()).collect(),
+            }
+        };
         if !due.is_empty() {
             phase.done("fetch");
             if Instant::now() >= lease.valid_until {
                 return Ok(TickResult::Worked);
             }
-            if self.fire_batch(lease, due, now).await? {
-                return Ok(TickResult::Fenced);
-            }
+            self.fire_batch(lease, due, now, claim, permit).await?;
             return Ok(TickResult::Worked);
         }
-        let heads = join_all((0..parts).map(|p| self.store.due_head(p))).await;
+        // Nothing free is due: wait for the earliest entry past the due ones (all in flight).
+        let heads =
+            join_all((0..parts).map(|p| self.store.due_head(p, batches[p as usize].len()))).await;
         let earliest = heads.into_iter().filter_map(|h| h.ok().flatten()).min();
         let max_wait = self.settings.scheduler_tick_ms as i64;
         let wait = earliest.map_or(max_wait, |h| (h - now).clamp(1, max_wait));
@@ -452,13 +568,17 @@ impl Scheduler {
         }
     }
 
-    /// Fires a batch of due entries (partition, member, score). Returns true when fenced off.
+    /// Fires a batch of due entries (partition, member, score): plans, records and publishes
+    /// their runs, and leaves the confirms and the advance to a task of their own, which holds
+    /// the pass's `claim` on the entries and its `permit` until it is done.
     async fn fire_batch(
-        &self,
+        self: &Arc<Self>,
         lease: &Lease,
         batch: Vec<(u32, String, i64)>,
         now: i64,
-    ) -> anyhow::Result<bool> {
+        claim: Claim,
+        permit: OwnedSemaphorePermit,
+    ) -> anyhow::Result<()> {
         let parsed: Vec<Option<(&str, u64, &str)>> = batch
             .iter()
             .map(|(_, member, _)| Keys::parse_due_member(member))
@@ -605,13 +725,43 @@ impl Scheduler {
             }
         }
         if Instant::now() >= lease.valid_until {
-            return Ok(false);
+            return Ok(());
         }
         phase.done("materialize");
-        let results = self.publisher.publish_all(&to_publish).await;
+        let sent = self.publisher.send_all(&to_publish).await;
         self.published_since_depth
             .fetch_add(to_publish.len() as u64, Ordering::Relaxed);
         phase.done("publish");
+        let this = self.clone();
+        let (token, epoch) = (lease.token.clone(), lease.epoch);
+        tokio::spawn(async move {
+            let fenced = this
+                .settle(&token, plans, to_publish, owner_of, failed, sent, now)
+                .await;
+            if fenced {
+                this.fenced_epoch.store(epoch, Ordering::Relaxed);
+            }
+            drop((claim, permit));
+        });
+        Ok(())
+    }
+
+    /// Waits for the broker's confirms of a pass's runs, then advances the entries whose every
+    /// fire is durably published. Returns true when fenced off.
+    #[allow(clippy::too_many_arguments)]
+    async fn settle(
+        &self,
+        token: &str,
+        plans: Vec<Planned>,
+        to_publish: Vec<RunMessage>,
+        owner_of: Vec<usize>,
+        mut failed: Vec<bool>,
+        sent: Sent,
+        now: i64,
+    ) -> bool {
+        let mut phase = Phases::start();
+        let results = self.publisher.confirmed(sent).await;
+        phase.done("confirm");
         for ((m, r), i) in to_publish.iter().zip(results).zip(owner_of) {
             match r {
                 Ok(()) => {
@@ -646,7 +796,7 @@ impl Scheduler {
             })
             .collect();
         let advances: Vec<(&Planned, Result<i64, String>)> =
-            match self.store.advance_many(&lease.token, &entries).await {
+            match self.store.advance_many(token, &entries).await {
                 Ok(codes) => ready.into_iter().zip(codes.into_iter().map(Ok)).collect(),
                 Err(e) => ready.into_iter().map(|p| (p, Err(e.to_string()))).collect(),
             };
@@ -677,7 +827,7 @@ impl Scheduler {
             }
         }
         phase.done("advance");
-        Ok(fenced)
+        fenced
     }
 }
 
@@ -709,7 +859,6 @@ struct Planned {
 enum TickResult {
     Worked,
     Idle(Duration),
-    Fenced,
 }
 
 /// The run message of the fire of `schedule` at nominal instant `at`.
@@ -816,6 +965,28 @@ mod tests {
             default_per_minute,
             tenants: HashMap::new(),
         }
+    }
+
+    #[test]
+    fn a_claimed_entry_is_left_alone_until_a_read_after_its_release() {
+        let set = Arc::new(InFlight::default());
+        let claim = Claim {
+            set: set.clone(),
+            members: vec!["a".into()],
+        };
+        set.state.lock().unwrap().members.insert("a".into());
+        let before = set.state.lock().unwrap().releases;
+        assert!(!set.state.lock().unwrap().free("a"), "claimed");
+        assert!(set.state.lock().unwrap().free("b"));
+        // The pass settles while a read that began before is under way: that read may hold
+        // the entry as it was before its advance.
+        drop(claim);
+        let mut c = set.state.lock().unwrap();
+        c.seen_by_read_at(before);
+        assert!(!c.free("a"), "a read that began before the release");
+        let after = c.releases;
+        c.seen_by_read_at(after);
+        assert!(c.free("a"), "a read that began after the release");
     }
 
     #[test]

@@ -15,7 +15,10 @@ use lapin::options::{
     ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{
+    BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind, PublisherConfirm,
+};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -173,6 +176,8 @@ pub struct Publisher {
     url: String,
     topology: Topology,
     state: Mutex<Option<(Connection, Channel)>>,
+    /// Counts the connections opened, so a late failure drops only its own.
+    generation: AtomicU64,
 }
 
 impl Publisher {
@@ -181,6 +186,7 @@ impl Publisher {
             url: url.to_string(),
             topology,
             state: Mutex::new(None),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -199,6 +205,7 @@ impl Publisher {
         self.topology.declare(&ch).await?;
         ch.confirm_select(ConfirmSelectOptions::default()).await?;
         *slot = Some((conn, ch.clone()));
+        self.generation.fetch_add(1, Ordering::Relaxed);
         Ok(ch)
     }
 
@@ -220,19 +227,28 @@ impl Publisher {
     /// (its run id makes that harmless). A connection failure drops the connection so the next
     /// call reconnects.
     pub async fn publish_all(&self, msgs: &[RunMessage]) -> Vec<Result<(), BrokerError>> {
+        let sent = self.send_all(msgs).await;
+        self.confirmed(sent).await
+    }
+
+    /// Publishes every message (persistent, mandatory) without waiting for the confirms:
+    /// [`Publisher::confirmed`] waits for them, while other messages may be sent meanwhile.
+    pub async fn send_all(&self, msgs: &[RunMessage]) -> Sent {
         let mut slot = self.state.lock().await;
-        let ch = match self.channel(&mut slot).await {
+        let ch = self.channel(&mut slot).await;
+        let generation = self.generation.load(Ordering::Relaxed);
+        let ch = match ch {
             Ok(ch) => ch,
             Err(e) => {
                 let text = e.to_string();
-                return msgs
+                let pending = msgs
                     .iter()
-                    .map(|_| {
-                        Err(BrokerError::Amqp(lapin::Error::from(
-                            std::io::Error::other(text.clone()),
-                        )))
-                    })
+                    .map(|m| (m.run_id.clone(), Err(lapin::Error::from(io_error(&text)))))
                     .collect();
+                return Sent {
+                    pending,
+                    generation,
+                };
             }
         };
         let exchange = s(&self.topology.keys.runs_exchange());
@@ -255,18 +271,27 @@ impl Publisher {
                     props,
                 )
                 .await;
-            pending.push(r);
+            pending.push((m.run_id.clone(), r));
         }
-        let mut out = Vec::with_capacity(msgs.len());
+        Sent {
+            pending,
+            generation,
+        }
+    }
+
+    /// The broker's answer to each message of `sent`, in order. A connection failure drops the
+    /// connection the messages went out on, so the next send reconnects.
+    pub async fn confirmed(&self, sent: Sent) -> Vec<Result<(), BrokerError>> {
+        let mut out = Vec::with_capacity(sent.pending.len());
         let mut broken = false;
-        for (m, p) in msgs.iter().zip(pending) {
+        for (run_id, p) in sent.pending {
             let r = match p {
                 Ok(confirm) => match confirm.await {
                     Ok(c) if c.is_ack() => match c.take_message() {
                         None => Ok(()),
-                        Some(_) => Err(BrokerError::Unroutable(m.run_id.clone())),
+                        Some(_) => Err(BrokerError::Unroutable(run_id)),
                     },
-                    Ok(_) => Err(BrokerError::Nacked(m.run_id.clone())),
+                    Ok(_) => Err(BrokerError::Nacked(run_id)),
                     Err(e) => Err(BrokerError::Amqp(e)),
                 },
                 Err(e) => Err(BrokerError::Amqp(e)),
@@ -277,10 +302,25 @@ impl Publisher {
             out.push(r);
         }
         if broken {
-            *slot = None;
+            let mut slot = self.state.lock().await;
+            // Only the connection they went out on, not one a later send opened meanwhile.
+            if self.generation.load(Ordering::Relaxed) == sent.generation {
+                *slot = None;
+            }
         }
         out
     }
+}
+
+/// Messages published on the publisher's channel, their confirms still to come.
+pub struct Sent {
+    pending: Vec<(String, Result<PublisherConfirm, lapin::Error>)>,
+    /// The publisher's connection generation they went out on.
+    generation: u64,
+}
+
+fn io_error(text: &str) -> std::io::Error {
+    std::io::Error::other(text.to_string())
 }
 
 /// The delivery count RabbitMQ puts on a redelivered quorum-queue message (0 on the first).

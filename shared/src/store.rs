@@ -563,11 +563,11 @@ impl Store {
         Ok(out)
     }
 
-    /// The earliest entry of one partition, if any.
-    pub async fn due_head(&self, partition: u32) -> Result<Option<i64>> {
+    /// The score of one partition's earliest entry past the first `skip`, if any.
+    pub async fn due_head(&self, partition: u32, skip: usize) -> Result<Option<i64>> {
         let out: Vec<(String, f64)> = self
             .c()
-            .zrange_withscores(self.keys.due(partition), 0, 0)
+            .zrange_withscores(self.keys.due(partition), skip as isize, skip as isize)
             .await?;
         Ok(out.first().map(|(_, s)| *s as i64))
     }

@@ -1,7 +1,7 @@
 //! End to end on the real Redis and RabbitMQ: a job with a 1-second interval against a local
 //! HTTP server, fired by the scheduler, executed by a worker, read back from the run-log API.
 
-use chime_tests::{create_job, runs, wait_until, Target, TestEnv};
+use chime_tests::{create_job, runs, set_active, wait_until, Target, TestEnv};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -265,5 +265,87 @@ async fn blocked_and_failing_targets_are_recorded_with_the_reason() {
     .await;
     assert_eq!(sched["type"], "one-time");
     assert_eq!(runs(&env, &token, j2, &s2).await.0, 1);
+    env.cleanup().await;
+}
+
+/// The leader's passes overlap: a pass's confirms and advance settle while later passes fire.
+/// With schedules falling due all the time, no entry is taken by two passes at once: every run
+/// calls its target exactly once, and every call has its record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overlapping_passes_fire_each_run_once() {
+    let env = TestEnv::cluster().await;
+    let target = Target::start().await;
+    let (_, token) = env.tenant(&["read", "write"]).await;
+    // Two jobs of 100 schedules firing every second, their instants 5 ms apart.
+    let first = chrono::Utc::now().timestamp_millis() + 2000;
+    let mut sids: Vec<(u64, String)> = Vec::new();
+    for j in 0..2 {
+        let schedules: Vec<Value> = (0..100)
+            .map(|i| {
+                let at = first + (j * 100 + i) * 5;
+                json!({"repeatInterval": "1 second", "active": true,
+                    "startTime": chime_shared::schedule::format_instant(at)})
+            })
+            .collect();
+        let (st, body) = env
+            .call(
+                "POST",
+                "/scheduler/jobs",
+                &token,
+                Some(
+                    json!({"name": format!("many-{j}"), "action": target.url("/many"),
+                    "active": true, "httpMethod": "POST", "schedules": schedules}),
+                ),
+            )
+            .await;
+        assert_eq!(st, 201, "{body}");
+        let job = body["_id"].as_u64().unwrap();
+        for s in body["schedules"].as_array().unwrap() {
+            sids.push((job, s["scheduleId"].as_str().unwrap().to_string()));
+        }
+    }
+    assert_eq!(sids.len(), 200);
+
+    wait_until("600 calls", Duration::from_secs(30), || async {
+        (target.hits().len() >= 600).then_some(())
+    })
+    .await;
+    for job in [sids[0].0, sids[199].0] {
+        set_active(&env, &token, job, false).await;
+    }
+    // Every run recorded and completed, and the target called for each.
+    let ids = wait_until("every run completed", Duration::from_secs(30), || async {
+        let mut ids = Vec::new();
+        for (job, sid) in &sids {
+            let (_, list) = runs(&env, &token, *job, sid).await;
+            if list.iter().any(|r| r["runStatus"] != "COMPLETED") {
+                return None;
+            }
+            ids.extend(
+                list.iter()
+                    .map(|r| r["runId"].as_str().unwrap().to_string()),
+            );
+        }
+        (target.hits().len() >= ids.len()).then_some(ids)
+    })
+    .await;
+    let distinct: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    assert_eq!(distinct.len(), ids.len(), "a run id recorded twice");
+    let hits = target.hits();
+    let called: Vec<&str> = hits
+        .iter()
+        .filter_map(|h| h.header("x-sap-job-run-id"))
+        .collect();
+    let called_once: HashSet<&str> = called.iter().copied().collect();
+    assert_eq!(
+        called.len(),
+        called_once.len(),
+        "a run called its target twice"
+    );
+    assert_eq!(
+        called_once, distinct,
+        "every run called the target, and only those"
+    );
+
     env.cleanup().await;
 }
