@@ -734,10 +734,16 @@ impl Scheduler {
         phase.done("publish");
         let this = self.clone();
         let (token, epoch) = (lease.token.clone(), lease.epoch);
+        let published = Published {
+            plans,
+            msgs: to_publish,
+            owner_of,
+            failed,
+            sent,
+            now,
+        };
         tokio::spawn(async move {
-            let fenced = this
-                .settle(&token, plans, to_publish, owner_of, failed, sent, now)
-                .await;
+            let fenced = this.settle(&token, published).await;
             if fenced {
                 this.fenced_epoch.store(epoch, Ordering::Relaxed);
             }
@@ -748,17 +754,15 @@ impl Scheduler {
 
     /// Waits for the broker's confirms of a pass's runs, then advances the entries whose every
     /// fire is durably published. Returns true when fenced off.
-    #[allow(clippy::too_many_arguments)]
-    async fn settle(
-        &self,
-        token: &str,
-        plans: Vec<Planned>,
-        to_publish: Vec<RunMessage>,
-        owner_of: Vec<usize>,
-        mut failed: Vec<bool>,
-        sent: Sent,
-        now: i64,
-    ) -> bool {
+    async fn settle(&self, token: &str, pass: Published) -> bool {
+        let Published {
+            plans,
+            msgs: to_publish,
+            owner_of,
+            mut failed,
+            sent,
+            now,
+        } = pass;
         let mut phase = Phases::start();
         let results = self.publisher.confirmed(sent).await;
         phase.done("confirm");
@@ -854,6 +858,19 @@ struct Planned {
     msgs: Vec<RunMessage>,
     one_time_done: Option<(String, u64, Schedule)>,
     deferral: Deferral,
+}
+
+/// A pass whose runs are published, their confirms and its advance still to come.
+struct Published {
+    plans: Vec<Planned>,
+    msgs: Vec<RunMessage>,
+    /// The plan of each message.
+    owner_of: Vec<usize>,
+    /// Plans with a fire that could not be recorded or published (not advanced).
+    failed: Vec<bool>,
+    sent: Sent,
+    /// The pass's instant (ms).
+    now: i64,
 }
 
 enum TickResult {
