@@ -22,7 +22,9 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use scenarios::{fairness, lateness, query, scale, throughput, Cpu, CpuPerRun, Throughput};
+pub use scenarios::{
+    fairness, lateness, query, scale, throughput, Cpu, CpuPerRun, IoStall, Throughput,
+};
 
 const ADMIN: &str = "bench-admin-token";
 

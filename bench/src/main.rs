@@ -1,7 +1,7 @@
 //! `chime-bench`: runs the scenarios and prints a table (or JSON, or Markdown).
 
 use chime_bench::baseline::{self, Pipeline};
-use chime_bench::{environment, Bench, Cpu, CpuPerRun, Options, Report};
+use chime_bench::{environment, Bench, Cpu, CpuPerRun, IoStall, Options, Report};
 use clap::Parser;
 use std::time::Duration;
 
@@ -200,11 +200,18 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
         let rate = cli
             .rate
             .unwrap_or((measured.unwrap_or(1_000.0) / 2.0).max(50.0) as usize);
+        // Each phase's share of time stalled on I/O: a stall moves a p99 more than software.
+        let io = IoStall::start();
         let (start, record) = chime_bench::lateness(&b, rate, secs, "lateness").await?;
+        let mut stalls = vec![("chime", io.share())];
         let ns = &b.settings.namespace;
+        let io = IoStall::start();
         let paced = baseline::paced(opts, &b.target, ns, rate as f64, secs, Pipeline::Raw).await?;
+        stalls.push(("paced baseline", io.share()));
+        let io = IoStall::start();
         let paced_floor =
             baseline::paced(opts, &b.target, ns, rate as f64, secs, Pipeline::Contract).await?;
+        stalls.push(("paced floor", io.share()));
         report.add(
             "lateness",
             &format!("start p50 at {rate} runs/s"),
@@ -263,7 +270,17 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
             "",
             None,
         );
-        report.details.insert("lateness".into(), serde_json::json!({"rate": rate, "start": start, "record": record, "paced_baseline": paced, "paced_floor": paced_floor}));
+        for (phase, share) in &stalls {
+            if let Some(share) = share {
+                let metric = format!("stalled on I/O during the {phase} phase");
+                report.add("lateness", &metric, *share, "%", "", None);
+            }
+        }
+        let io_stall_pct: serde_json::Map<String, serde_json::Value> = stalls
+            .iter()
+            .map(|(phase, share)| (phase.to_string(), serde_json::json!(share)))
+            .collect();
+        report.details.insert("lateness".into(), serde_json::json!({"rate": rate, "start": start, "record": record, "paced_baseline": paced, "paced_floor": paced_floor, "io_stall_pct": io_stall_pct}));
     }
     if want("scale") {
         let n = cli.schedules.unwrap_or(if q { 20_000 } else { 1_000_000 });

@@ -377,6 +377,45 @@ fn process_cpu_s() -> anyhow::Result<f64> {
     Ok(ticks / 100.0)
 }
 
+/// The share of a phase's time in which every task of the machine was stalled on I/O (the
+/// kernel's pressure stall information, `full` line of `/proc/pressure/io`). RabbitMQ syncs its
+/// quorum queue's log for every confirm: where the disk stalls, confirms and deliveries stall
+/// with it, and a latency percentile follows the stalls more than the software.
+#[derive(Debug, Clone, Copy)]
+pub struct IoStall {
+    at: Instant,
+    stalled_us: Option<u64>,
+}
+
+impl IoStall {
+    pub fn start() -> IoStall {
+        IoStall {
+            at: Instant::now(),
+            stalled_us: io_stalled_us(),
+        }
+    }
+
+    /// Percent of the time since [`IoStall::start`] stalled on I/O; `None` where the kernel
+    /// does not report it.
+    pub fn share(&self) -> Option<f64> {
+        let us = io_stalled_us()?.checked_sub(self.stalled_us?)?;
+        Some(us as f64 / 1e4 / self.at.elapsed().as_secs_f64().max(1e-3))
+    }
+}
+
+fn io_stalled_us() -> Option<u64> {
+    full_stall_total(&std::fs::read_to_string("/proc/pressure/io").ok()?)
+}
+
+/// The `total=` of the `full` line of a pressure file (microseconds).
+fn full_stall_total(pressure: &str) -> Option<u64> {
+    let full = pressure.lines().find(|l| l.starts_with("full "))?;
+    full.split_whitespace()
+        .find_map(|f| f.strip_prefix("total="))?
+        .parse()
+        .ok()
+}
+
 async fn redis_used_mib(url: &str) -> anyhow::Result<f64> {
     Ok(redis_info(url, "memory", &["used_memory"]).await?[0] / 1024.0 / 1024.0)
 }
@@ -679,6 +718,14 @@ pub async fn fairness(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_io_stall_total_is_read_from_the_full_line() {
+        let sample = "some avg10=7.27 avg60=7.29 avg300=5.66 total=186081937\n\
+                      full avg10=3.72 avg60=4.60 avg300=3.69 total=132942712\n";
+        assert_eq!(full_stall_total(sample), Some(132_942_712));
+        assert_eq!(full_stall_total("some avg10=0.00 total=5\n"), None);
+    }
 
     #[test]
     fn the_process_cpu_reading_grows_with_work() {
