@@ -736,7 +736,7 @@ impl Scheduler {
         let (token, epoch) = (lease.token.clone(), lease.epoch);
         let published = Published {
             plans,
-            msgs: to_publish,
+            to_publish,
             owner_of,
             failed,
             sent,
@@ -757,7 +757,7 @@ impl Scheduler {
     async fn settle(&self, token: &str, pass: Published) -> bool {
         let Published {
             plans,
-            msgs: to_publish,
+            to_publish,
             owner_of,
             mut failed,
             sent,
@@ -863,7 +863,7 @@ struct Planned {
 /// A pass whose runs are published, their confirms and its advance still to come.
 struct Published {
     plans: Vec<Planned>,
-    msgs: Vec<RunMessage>,
+    to_publish: Vec<RunMessage>,
     /// The plan of each message.
     owner_of: Vec<usize>,
     /// Plans with a fire that could not be recorded or published (not advanced).

@@ -243,7 +243,10 @@ impl Publisher {
                 let text = e.to_string();
                 let pending = msgs
                     .iter()
-                    .map(|m| (m.run_id.clone(), Err(lapin::Error::from(io_error(&text)))))
+                    .map(|m| {
+                        let e = std::io::Error::other(text.clone());
+                        (m.run_id.clone(), Err(lapin::Error::from(e)))
+                    })
                     .collect();
                 return Sent {
                     pending,
@@ -317,10 +320,6 @@ pub struct Sent {
     pending: Vec<(String, Result<PublisherConfirm, lapin::Error>)>,
     /// The publisher's connection generation they went out on.
     generation: u64,
-}
-
-fn io_error(text: &str) -> std::io::Error {
-    std::io::Error::other(text.to_string())
 }
 
 /// The delivery count RabbitMQ puts on a redelivered quorum-queue message (0 on the first).
