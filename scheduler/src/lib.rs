@@ -54,6 +54,8 @@ pub struct Scheduler {
     /// The run queue's depth at the last look, and when.
     depth: Mutex<Option<(u64, Instant)>>,
     published_since_depth: AtomicU64,
+    /// Runs and messages published since start: the queue counts messages, backpressure runs.
+    published: (AtomicU64, AtomicU64),
     /// Due entries taken by passes not settled yet (their advance still to come).
     in_flight: Arc<InFlight>,
     /// One permit per pass not settled yet.
@@ -260,6 +262,7 @@ impl Scheduler {
             clock: Mutex::new(None),
             depth: Mutex::new(None),
             published_since_depth: AtomicU64::new(0),
+            published: (AtomicU64::new(0), AtomicU64::new(0)),
             in_flight: Arc::default(),
             passes: Arc::new(Semaphore::new(PASSES_IN_FLIGHT)),
             fenced_epoch: AtomicU64::new(0),
@@ -544,12 +547,16 @@ impl Scheduler {
     /// Reads the depths of the run and dead-letter queues into their gauges and the
     /// backpressure estimate; returns the runs waiting.
     async fn look_at_queues(&self) -> anyhow::Result<u64> {
-        let (runs, dead) = self.publisher.depths().await?;
-        metrics::gauge!("chime_queue_depth", "queue" => "runs").set(runs as f64);
+        let (messages, dead) = self.publisher.depths().await?;
+        metrics::gauge!("chime_queue_depth", "queue" => "runs").set(messages as f64);
         metrics::gauge!("chime_queue_depth", "queue" => "dead").set(dead as f64);
+        // The queue counts messages: estimate its runs at the runs per message published so far.
+        let runs = self.published.0.load(Ordering::Relaxed).max(1);
+        let sent = self.published.1.load(Ordering::Relaxed).max(1);
+        let queued = (messages as u64 * runs).div_ceil(sent);
         self.published_since_depth.store(0, Ordering::Relaxed);
-        *self.depth.lock().unwrap() = Some((runs as u64, Instant::now()));
-        Ok(runs as u64)
+        *self.depth.lock().unwrap() = Some((queued, Instant::now()));
+        Ok(queued)
     }
 
     /// Reads the own quota of every tenant whose cached one is stale.
@@ -728,9 +735,17 @@ impl Scheduler {
             return Ok(());
         }
         phase.done("materialize");
-        let sent = self.publisher.send_all(&to_publish).await;
+        let sent = self
+            .publisher
+            .send_all(&to_publish, self.settings.runs_per_message)
+            .await;
+        let runs = to_publish.len() as u64;
         self.published_since_depth
-            .fetch_add(to_publish.len() as u64, Ordering::Relaxed);
+            .fetch_add(runs, Ordering::Relaxed);
+        self.published.0.fetch_add(runs, Ordering::Relaxed);
+        self.published
+            .1
+            .fetch_add(sent.messages() as u64, Ordering::Relaxed);
         phase.done("publish");
         let this = self.clone();
         let (token, epoch) = (lease.token.clone(), lease.epoch);

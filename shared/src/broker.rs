@@ -30,7 +30,7 @@ pub use lapin::Consumer;
 pub const RUN_ROUTING_KEY: &str = "run";
 
 /// A broker failure.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum BrokerError {
     #[error("amqp: {0}")]
     Amqp(#[from] lapin::Error),
@@ -222,32 +222,32 @@ impl Publisher {
         self.topology.depths(&ch).await
     }
 
-    /// Publishes every message (persistent, mandatory) and waits for the broker's confirm of
-    /// each. The result of message `i` is at index `i`; a failed one must be published again
-    /// (its run id makes that harmless). A connection failure drops the connection so the next
-    /// call reconnects.
-    pub async fn publish_all(&self, msgs: &[RunMessage]) -> Vec<Result<(), BrokerError>> {
-        let sent = self.send_all(msgs).await;
+    /// Publishes every run (persistent, mandatory; at most `per_message` runs in one message)
+    /// and waits for the broker's confirms. The result of run `i` is at index `i`; a failed
+    /// one must be published again (its run id makes that harmless). A connection failure
+    /// drops the connection so the next call reconnects.
+    pub async fn publish_all(
+        &self,
+        msgs: &[RunMessage],
+        per_message: usize,
+    ) -> Vec<Result<(), BrokerError>> {
+        let sent = self.send_all(msgs, per_message).await;
         self.confirmed(sent).await
     }
 
-    /// Publishes every message (persistent, mandatory) without waiting for the confirms:
+    /// Publishes every run (persistent, mandatory) without waiting for the confirms:
     /// [`Publisher::confirmed`] waits for them, while other messages may be sent meanwhile.
-    pub async fn send_all(&self, msgs: &[RunMessage]) -> Sent {
+    /// Consecutive runs share a message, at most `per_message` of them, spread evenly over
+    /// as few messages as that allows (see [`encode_runs`]).
+    pub async fn send_all(&self, msgs: &[RunMessage], per_message: usize) -> Sent {
         let mut slot = self.state.lock().await;
         let ch = self.channel(&mut slot).await;
         let generation = self.generation.load(Ordering::Relaxed);
         let ch = match ch {
             Ok(ch) => ch,
             Err(e) => {
-                let text = e.to_string();
-                let pending = msgs
-                    .iter()
-                    .map(|m| {
-                        let e = std::io::Error::other(text.clone());
-                        (m.run_id.clone(), Err(lapin::Error::from(e)))
-                    })
-                    .collect();
+                let e = lapin::Error::from(std::io::Error::other(e.to_string()));
+                let pending = vec![(msgs.len(), run_id_of(msgs), Err(e))];
                 return Sent {
                     pending,
                     generation,
@@ -255,13 +255,13 @@ impl Publisher {
             }
         };
         let exchange = s(&self.topology.keys.runs_exchange());
-        let mut pending = Vec::with_capacity(msgs.len());
-        for m in msgs {
-            let payload = serde_json::to_vec(m).expect("run messages serialise");
+        let mut pending = Vec::new();
+        for chunk in chunks(msgs, per_message) {
+            let payload = encode_runs(chunk);
             let props = BasicProperties::default()
                 .with_delivery_mode(2)
                 .with_content_type(s("application/json"))
-                .with_message_id(s(&m.run_id));
+                .with_message_id(s(&chunk[0].run_id));
             let r = ch
                 .basic_publish(
                     exchange.clone(),
@@ -274,7 +274,7 @@ impl Publisher {
                     props,
                 )
                 .await;
-            pending.push((m.run_id.clone(), r));
+            pending.push((chunk.len(), chunk[0].run_id.clone(), r));
         }
         Sent {
             pending,
@@ -282,12 +282,13 @@ impl Publisher {
         }
     }
 
-    /// The broker's answer to each message of `sent`, in order. A connection failure drops the
-    /// connection the messages went out on, so the next send reconnects.
+    /// The broker's answer for each run of `sent`, in order (the runs of one message share
+    /// its answer). A connection failure drops the connection the messages went out on, so
+    /// the next send reconnects.
     pub async fn confirmed(&self, sent: Sent) -> Vec<Result<(), BrokerError>> {
-        let mut out = Vec::with_capacity(sent.pending.len());
+        let mut out = Vec::new();
         let mut broken = false;
-        for (run_id, p) in sent.pending {
+        for (runs, run_id, p) in sent.pending {
             let r = match p {
                 Ok(confirm) => match confirm.await {
                     Ok(c) if c.is_ack() => match c.take_message() {
@@ -302,7 +303,7 @@ impl Publisher {
             if matches!(r, Err(BrokerError::Amqp(_))) {
                 broken = true;
             }
-            out.push(r);
+            out.extend(std::iter::repeat_n(r, runs));
         }
         if broken {
             let mut slot = self.state.lock().await;
@@ -317,7 +318,8 @@ impl Publisher {
 
 /// Messages published on the publisher's channel, their confirms still to come.
 pub struct Sent {
-    pending: Vec<(String, Result<PublisherConfirm, lapin::Error>)>,
+    /// Per message: its runs, the first run's id, and the confirm to come.
+    pending: Vec<(usize, String, Result<PublisherConfirm, lapin::Error>)>,
     /// The publisher's connection generation they went out on.
     generation: u64,
 }
@@ -336,4 +338,115 @@ pub fn delivery_count(d: &Delivery) -> u32 {
             _ => None,
         })
         .unwrap_or(0)
+}
+
+impl Sent {
+    /// The messages sent.
+    pub fn messages(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+fn run_id_of(msgs: &[RunMessage]) -> String {
+    msgs.first().map(|m| m.run_id.clone()).unwrap_or_default()
+}
+
+/// Consecutive runs in as few chunks of at most `per_message` as possible, of even sizes
+/// (21 runs at 16 a message go out as 11 + 10, not 16 + 5), so that the workers that take
+/// them get even shares.
+pub fn chunks(msgs: &[RunMessage], per_message: usize) -> impl Iterator<Item = &[RunMessage]> {
+    let n = msgs.len().div_ceil(per_message.max(1)).max(1);
+    let (size, extra) = (msgs.len() / n, msgs.len() % n);
+    let mut rest = msgs;
+    (0..n).filter_map(move |i| {
+        let take = size + usize::from(i < extra);
+        let (chunk, tail) = rest.split_at(take);
+        rest = tail;
+        (!chunk.is_empty()).then_some(chunk)
+    })
+}
+
+/// The body of a message carrying `runs`: a JSON array of run messages.
+pub fn encode_runs(runs: &[RunMessage]) -> Vec<u8> {
+    serde_json::to_vec(runs).expect("run messages serialise")
+}
+
+/// The runs a message carries: a JSON array of run messages, or one run message alone (the
+/// body of a single run). A message without a run is unreadable.
+pub fn decode_runs(body: &[u8]) -> Result<Vec<RunMessage>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Body {
+        Many(Vec<RunMessage>),
+        One(RunMessage),
+    }
+    match serde_json::from_slice(body)? {
+        Body::Many(runs) if runs.is_empty() => Err(serde::de::Error::custom(
+            "a run message must carry at least one run",
+        )),
+        Body::Many(runs) => Ok(runs),
+        Body::One(run) => Ok(vec![run]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ActionSpec;
+
+    fn run(n: usize) -> RunMessage {
+        RunMessage {
+            run_id: format!("r{n}"),
+            tenant: "t".into(),
+            job_id: 1,
+            schedule_id: "s".into(),
+            scheduled_at: n as i64,
+            owner: "o".into(),
+            epoch: 1,
+            action: ActionSpec {
+                url: "http://127.0.0.1:9/".into(),
+                method: "POST".into(),
+                headers: vec![],
+                body: None,
+                timeout_ms: 0,
+            },
+        }
+    }
+
+    fn sizes(n: usize, per: usize) -> Vec<usize> {
+        let runs: Vec<RunMessage> = (0..n).map(run).collect();
+        let out: Vec<&[RunMessage]> = chunks(&runs, per).collect();
+        // Every run once, in order.
+        let flat: Vec<&str> = out
+            .iter()
+            .flat_map(|c| c.iter().map(|r| r.run_id.as_str()))
+            .collect();
+        let want: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
+        assert_eq!(flat, want.iter().map(String::as_str).collect::<Vec<_>>());
+        out.iter().map(|c| c.len()).collect()
+    }
+
+    #[test]
+    fn runs_are_spread_evenly_over_as_few_messages_as_the_limit_allows() {
+        assert_eq!(sizes(0, 16), Vec::<usize>::new());
+        assert_eq!(sizes(1, 16), vec![1]);
+        assert_eq!(sizes(16, 16), vec![16]);
+        assert_eq!(sizes(17, 16), vec![9, 8]);
+        assert_eq!(sizes(21, 16), vec![11, 10]);
+        assert_eq!(sizes(50, 16), vec![13, 13, 12, 12]);
+        assert_eq!(sizes(3, 1), vec![1, 1, 1]);
+        assert_eq!(sizes(3, 0), vec![1, 1, 1]);
+    }
+
+    #[test]
+    fn a_message_carries_an_array_of_runs_or_one_run() {
+        let runs: Vec<RunMessage> = (0..3).map(run).collect();
+        assert_eq!(decode_runs(&encode_runs(&runs)).unwrap(), runs);
+        let one = serde_json::to_vec(&runs[0]).unwrap();
+        assert_eq!(decode_runs(&one).unwrap(), vec![runs[0].clone()]);
+        assert!(decode_runs(b"[]").is_err());
+        assert!(decode_runs(b"{\"run_id\":\"x\"}").is_err());
+        assert!(decode_runs(b"[{\"run_id\":\"x\"}]").is_err());
+        assert!(decode_runs(b"not json").is_err());
+    }
 }

@@ -26,8 +26,13 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// Comma-separated CIDRs the SSRF guard lets through (e.g. `127.0.0.0/8`).
     pub allow_targets: String,
-    /// Runs a worker executes at once (also its AMQP prefetch).
+    /// Runs a worker executes at once. Its AMQP prefetch is the messages that hold that many
+    /// runs, twice over (see `runs_per_message`).
     pub worker_concurrency: usize,
+    /// Most runs the leader puts in one message of the runs queue. The runs of a pass share
+    /// messages, so the broker's work per run (persist, confirm, deliver, ack) shrinks with
+    /// the load; 1 publishes each run alone.
+    pub runs_per_message: usize,
     /// A run's first delivery calls its target at once and is marked `RUNNING/TRIGGERED` only
     /// once the call has lasted this long, so a quick call costs one record write, not two.
     /// 0: mark every run before its call (and check before calling that its job still exists).
@@ -48,7 +53,7 @@ pub struct Settings {
     /// Runs a tenant may fire per minute unless its own quota says otherwise (0: no limit).
     /// Fires beyond it are deferred, not dropped: see docs/ARCHITECTURE.md, "Tenant quotas".
     pub tenant_runs_per_minute: u64,
-    /// Deliveries of one run before RabbitMQ dead-letters it.
+    /// Deliveries of one message (its runs) before RabbitMQ dead-letters it.
     pub delivery_limit: u32,
     /// Bytes of a target's response body kept in the run log.
     pub response_body_cap: usize,
@@ -87,6 +92,7 @@ impl Default for Settings {
             admin_token: None,
             allow_targets: String::new(),
             worker_concurrency: 64,
+            runs_per_message: 16,
             mark_running_after_ms: 250,
             leader_ttl_ms: 3000,
             scheduler_tick_ms: 100,
@@ -181,6 +187,9 @@ impl Settings {
         }
         if self.worker_concurrency == 0 || self.worker_concurrency > u16::MAX as usize {
             return bad("worker_concurrency must be between 1 and 65535");
+        }
+        if self.runs_per_message == 0 || self.runs_per_message > 1000 {
+            return bad("runs_per_message must be between 1 and 1000");
         }
         if self.leader_ttl_ms < 500 {
             return bad("leader_ttl_ms must be at least 500");

@@ -48,7 +48,8 @@ pub struct Schedule {
     pub modified_at: String,
 }
 
-/// What a worker needs to execute one run; the body of a message on the runs queue.
+/// What a worker needs to execute one run. A message on the runs queue carries one or more
+/// (`broker::encode_runs`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RunMessage {
     pub run_id: String,

@@ -156,6 +156,10 @@ impl TestEnv {
                 s.worker_concurrency.to_string(),
             ),
             (
+                "CHIME_RUNS_PER_MESSAGE".into(),
+                s.runs_per_message.to_string(),
+            ),
+            (
                 "CHIME_SHUTDOWN_GRACE_SECS".into(),
                 s.shutdown_grace_secs.to_string(),
             ),

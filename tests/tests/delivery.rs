@@ -74,7 +74,7 @@ async fn the_same_run_published_twice_is_recorded_once() {
     let mut pending = 2;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while pending > 0 {
-        let results = publisher.publish_all(&vec![msg.clone(); pending]).await;
+        let results = publisher.publish_all(&vec![msg.clone(); pending], 1).await;
         pending = results.iter().filter(|r| r.is_err()).count();
         assert!(
             std::time::Instant::now() < deadline,
@@ -122,7 +122,7 @@ async fn the_same_run_published_twice_is_recorded_once() {
 async fn publish_once(publisher: &Publisher, msg: &chime_shared::model::RunMessage) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let results = publisher.publish_all(std::slice::from_ref(msg)).await;
+        let results = publisher.publish_all(std::slice::from_ref(msg), 1).await;
         if results.iter().all(|r| r.is_ok()) {
             return;
         }
@@ -269,5 +269,81 @@ async fn killed_mid_run(marked: bool) {
         hits[0].header("x-sap-job-run-id"),
         hits[1].header("x-sap-job-run-id")
     );
+    env.cleanup().await;
+}
+
+/// One message carries two runs; the worker dies with one recorded and the other inside its
+/// call. The redelivered message calls only the run without a result, as its second attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_redelivered_after_a_crash_calls_only_its_runs_without_a_result() {
+    let mut env = TestEnv::new();
+    env.start_api().await;
+    let (quick_target, slow_target) = (Target::start().await, Target::start().await);
+    slow_target.set_reply(200, "finally", true);
+    let (tenant, token) = env.tenant(&["read", "write"]).await;
+    let quick = Hand::new(&env, &tenant, &token, "quick", &quick_target.url("/q")).await;
+    let slow = Hand::new(&env, &tenant, &token, "slow", &slow_target.url("/s")).await;
+    let mut doomed = env.spawn_process(env!("CARGO_BIN_EXE_chime"), "worker", "doomed-worker");
+    let both = [quick.msg.clone(), slow.msg.clone()];
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while quick
+        .publisher
+        .publish_all(&both, 2)
+        .await
+        .iter()
+        .any(|r| r.is_err())
+    {
+        assert!(std::time::Instant::now() < deadline, "publish refused");
+        tokio::time::sleep(Duration::from_millis(100)).await; // back off before retrying
+    }
+
+    // The doomed worker has recorded the quick run and is inside the slow run's call.
+    wait_until(
+        "the quick run is recorded and the slow one called",
+        Duration::from_secs(20),
+        || async {
+            let r = quick.store.run(&tenant, &quick.msg.run_id).await.unwrap()?;
+            (r.status == "COMPLETED" && !slow_target.hits().is_empty()).then_some(())
+        },
+    )
+    .await;
+    doomed.start_kill().unwrap();
+    doomed.wait().await.unwrap();
+
+    slow_target.open_gate();
+    let worker = env.spawn_worker().await;
+    let run = wait_until(
+        "the slow run is recorded by the second worker",
+        Duration::from_secs(30),
+        || async {
+            let r = slow.store.run(&tenant, &slow.msg.run_id).await.unwrap()?;
+            (r.status == "COMPLETED").then_some(r)
+        },
+    )
+    .await;
+    assert_eq!(run.state, "SUCCESS");
+    assert_eq!(run.attempt, 2, "{run:?}");
+    // Stopped, the worker hands back what it has not acknowledged: nothing.
+    worker.stop().await;
+    assert_eq!(quick.publisher.depths().await.unwrap().0, 0, "acknowledged");
+    assert_eq!(
+        quick_target.hits().len(),
+        1,
+        "the recorded run is not called again"
+    );
+    assert_eq!(
+        slow_target.hits().len(),
+        2,
+        "the unfinished run is called again"
+    );
+    let quick_run = quick
+        .store
+        .run(&tenant, &quick.msg.run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(quick_run.attempt, 1, "{quick_run:?}");
+    let (total, _) = runs(&env, &token, slow.job_id, &slow.sid).await;
+    assert_eq!(total, 1);
     env.cleanup().await;
 }

@@ -6,7 +6,9 @@
 //! (records once per run id), ack. A first delivery skips the wait for `start`: it calls at
 //! once and is marked only if the call outlasts `mark_running_after_ms`, so a quick run costs
 //! one record write. A crash before the ack redelivers the run; the record scripts make that
-//! harmless. At most `worker_concurrency` deliveries are in flight (the AMQP prefetch).
+//! harmless. A message carries one or more runs (the leader's `runs_per_message`): they
+//! execute side by side and the message is acknowledged when all are recorded. At most
+//! `worker_concurrency` runs execute at once, and as many messages are prefetched.
 //!
 //! Shutdown order: stop consuming (cancel the consumer), let in-flight runs finish under
 //! `shutdown_grace_secs`, then close the channel so what is unfinished goes back to the queue.
@@ -40,6 +42,8 @@ struct Inner {
     executor: Executor,
     topology: Topology,
     recorder: Recorder,
+    /// A permit per run executing: `worker_concurrency` of them.
+    running: Semaphore,
     id: String,
 }
 
@@ -195,12 +199,14 @@ impl Worker {
         )
         .await
         .context("binding the ops address")?;
+        let running = Semaphore::new(settings.worker_concurrency);
         Ok(Worker {
             inner: Arc::new(Inner {
                 settings,
                 executor,
                 topology,
                 recorder: Recorder::spawn(store, id.clone()),
+                running,
                 id,
             }),
             ops_addr,
@@ -284,9 +290,13 @@ impl Worker {
 }
 
 impl Inner {
+    /// One delivery: its runs execute side by side (each in its own task, so a panic is
+    /// contained, and each under a permit of the worker's concurrency). The message is
+    /// acknowledged once every run has its result recorded, and handed back otherwise; its
+    /// redelivery skips the runs already recorded.
     async fn handle(self: Arc<Self>, delivery: Delivery) {
-        let msg: Arc<RunMessage> = match serde_json::from_slice(&delivery.data) {
-            Ok(m) => Arc::new(m),
+        let runs = match broker::decode_runs(&delivery.data) {
+            Ok(runs) => runs,
             Err(e) => {
                 tracing::error!(error = %e, "unreadable run message; dead-lettering it");
                 metrics::counter!("chime_runs_poison_total").increment(1);
@@ -299,41 +309,51 @@ impl Inner {
                 return;
             }
         };
-        let span = tracing::info_span!("run", run_id = %msg.run_id, job_id = msg.job_id, schedule_id = %msg.schedule_id, tenant = %msg.tenant);
-        let me = self.clone();
-        let m = msg.clone();
         // The lowest attempt this delivery can be: quorum queues count earlier deliveries in
         // `x-delivery-count`; a redelivery without it is at least the second.
         let attempt = match broker::delivery_count(&delivery) {
             0 if delivery.redelivered => 2,
             n => n + 1,
         };
-        // A panic while executing a run must not take the worker (and its prefetched runs)
-        // down: the run is processed in its own task and a panic surfaces as a join error.
-        let outcome =
-            tokio::spawn(async move { me.process(&m, attempt).await }.instrument(span)).await;
-        let requeue = BasicNackOptions {
-            requeue: true,
-            ..Default::default()
-        };
-        match outcome {
-            Ok(Ok(reason)) => {
-                tracing::debug!(run_id = %msg.run_id, reason, "acknowledged");
-                if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
-                    tracing::warn!(run_id = %msg.run_id, error = %e, "ack failed; the run will be redelivered and recorded once");
+        let tasks = runs.into_iter().map(|m| {
+            let msg = Arc::new(m);
+            let span = tracing::info_span!("run", run_id = %msg.run_id, job_id = msg.job_id, schedule_id = %msg.schedule_id, tenant = %msg.tenant);
+            let me = self.clone();
+            let m = msg.clone();
+            let task = tokio::spawn(
+                async move {
+                    let _permit = me.running.acquire().await;
+                    me.process(&m, attempt).await
+                }
+                .instrument(span),
+            );
+            async move { (msg, task.await) }
+        });
+        let mut requeue = false;
+        for (msg, outcome) in futures::future::join_all(tasks).await {
+            match outcome {
+                Ok(Ok(reason)) => tracing::debug!(run_id = %msg.run_id, reason, "done"),
+                Ok(Err(e)) => {
+                    // Redis unreachable for the whole retry window: hand the run back. Each
+                    // requeue counts toward the delivery limit, after which it is dead-lettered.
+                    tracing::error!(run_id = %msg.run_id, error = %e, "could not record run; requeueing it");
+                    requeue = true;
+                }
+                Err(join) => {
+                    tracing::error!(run_id = %msg.run_id, error = %join, "run handler panicked; requeueing it");
+                    metrics::counter!("chime_worker_panics_total").increment(1);
+                    requeue = true;
                 }
             }
-            Ok(Err(e)) => {
-                // Redis unreachable for the whole retry window: hand the run back. Each requeue
-                // counts toward the delivery limit, after which the run is dead-lettered.
-                tracing::error!(run_id = %msg.run_id, error = %e, "could not record run; requeueing it");
-                let _ = delivery.nack(requeue).await;
-            }
-            Err(join) => {
-                tracing::error!(run_id = %msg.run_id, error = %join, "run handler panicked; requeueing it");
-                metrics::counter!("chime_worker_panics_total").increment(1);
-                let _ = delivery.nack(requeue).await;
-            }
+        }
+        if requeue {
+            let requeue = BasicNackOptions {
+                requeue: true,
+                ..Default::default()
+            };
+            let _ = delivery.nack(requeue).await;
+        } else if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+            tracing::warn!(error = %e, "ack failed; the runs will be redelivered and recorded once");
         }
     }
 
