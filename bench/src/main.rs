@@ -454,16 +454,22 @@ fn add_cpu(
     let rows = [
         (
             "Redis CPU per run",
-            cpu.redis_us,
+            Some(cpu.redis_us),
             against.map(|a| a.1.redis_us),
         ),
         (
+            "RabbitMQ CPU per run",
+            cpu.rabbitmq_us,
+            against.and_then(|a| a.1.rabbitmq_us),
+        ),
+        (
             "chime-bench process CPU per run",
-            cpu.process_us,
+            Some(cpu.process_us),
             against.map(|a| a.1.process_us),
         ),
     ];
     for (metric, value, reference) in rows {
+        let Some(value) = value else { continue };
         report.add(scenario, metric, value, "µs", "", None);
         if let Some(r) = reference {
             report.add(

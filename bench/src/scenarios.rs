@@ -329,6 +329,7 @@ async fn redis_info(url: &str, section: &str, names: &[&str]) -> anyhow::Result<
 pub struct Cpu {
     redis_s: f64,
     process_s: f64,
+    broker_s: Option<f64>,
 }
 
 /// Microseconds of CPU per run.
@@ -336,6 +337,8 @@ pub struct Cpu {
 pub struct CpuPerRun {
     pub redis_us: f64,
     pub process_us: f64,
+    /// RabbitMQ's, when its process runs on this machine (and is visible in `/proc`).
+    pub rabbitmq_us: Option<f64>,
 }
 
 impl Cpu {
@@ -347,6 +350,7 @@ impl Cpu {
         Ok(Cpu {
             redis_s,
             process_s: process_cpu_s()?,
+            broker_s: broker_pid().and_then(|pid| stat_cpu_s(&format!("/proc/{pid}/stat")).ok()),
         })
     }
 
@@ -356,6 +360,10 @@ impl Cpu {
         CpuPerRun {
             redis_us: per_run(self.redis_s - earlier.redis_s),
             process_us: per_run(self.process_s - earlier.process_s),
+            rabbitmq_us: match (self.broker_s, earlier.broker_s) {
+                (Some(now), Some(then)) if now >= then => Some(per_run(now - then)),
+                _ => None,
+            },
         }
     }
 }
@@ -364,17 +372,33 @@ impl Cpu {
 /// ticks of 1/100 s (Linux's fixed `USER_HZ`), counted after the command name, which may hold
 /// spaces.
 fn process_cpu_s() -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    let after_name = stat.rsplit_once(')').context("/proc/self/stat")?.1;
+    stat_cpu_s("/proc/self/stat")
+}
+
+/// The user and system CPU seconds of the process whose `stat` file is at `path`.
+fn stat_cpu_s(path: &str) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(path)?;
+    let after_name = stat.rsplit_once(')').context("/proc/<pid>/stat")?.1;
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
     let ticks: f64 = fields
         .get(11..13)
-        .context("/proc/self/stat: utime, stime")?
+        .context("/proc/<pid>/stat: utime, stime")?
         .iter()
         .map(|f| f.parse::<f64>())
         .sum::<Result<f64, _>>()?;
     Ok(ticks / 100.0)
+}
+
+/// The RabbitMQ broker's process on this machine: the Erlang VM (`beam.smp`) running `rabbit`.
+fn broker_pid() -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        let rabbit = String::from_utf8_lossy(&cmdline).contains("rabbit");
+        (comm.trim() == "beam.smp" && rabbit).then_some(pid)
+    })
 }
 
 /// The share of a phase's time in which every task of the machine was stalled on I/O (the

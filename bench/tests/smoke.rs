@@ -109,6 +109,13 @@ async fn every_scenario_reports_figures() {
         t.cpu.redis_us > 0.0 && t.cpu.process_us.is_finite() && t.cpu.process_us >= 0.0,
         "CPU per run: {t:?}"
     );
+    // The local broker is found and its CPU read (the same 10 ms ticks).
+    assert!(
+        t.cpu
+            .rabbitmq_us
+            .is_some_and(|us| us.is_finite() && us >= 0.0),
+        "RabbitMQ CPU per run: {t:?}"
+    );
 
     let (start, record) = chime_bench::lateness(&b, 30, Duration::from_secs(2), "smoke-lateness")
         .await
