@@ -26,8 +26,8 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// Comma-separated CIDRs the SSRF guard lets through (e.g. `127.0.0.0/8`).
     pub allow_targets: String,
-    /// Runs a worker executes at once. Its AMQP prefetch is the messages that hold that many
-    /// runs, twice over (see `runs_per_message`).
+    /// Runs a worker executes at once; also its AMQP prefetch, in messages (a message carries
+    /// up to `runs_per_message` runs; runs beyond the limit wait in the worker for a permit).
     pub worker_concurrency: usize,
     /// Most runs the leader puts in one message of the runs queue. The runs of a pass share
     /// messages, so the broker's work per run (persist, confirm, deliver, ack) shrinks with

@@ -7,6 +7,7 @@ use chime_shared::config::Settings;
 use chime_shared::keys::Keys;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
@@ -308,6 +309,24 @@ pub struct Reply {
     pub gated: bool,
 }
 
+/// A call being answered, counted in a [`Target`]'s calls in flight until dropped (also when
+/// the caller goes away mid-call).
+struct Answering<'a>(&'a (AtomicUsize, AtomicUsize));
+
+impl<'a> Answering<'a> {
+    fn start(counts: &'a (AtomicUsize, AtomicUsize)) -> Self {
+        let now = counts.0.fetch_add(1, Ordering::SeqCst) + 1;
+        counts.1.fetch_max(now, Ordering::SeqCst);
+        Answering(counts)
+    }
+}
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        self.0 .0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// A local HTTP server jobs call: it records every call and answers as configured.
 #[derive(Clone)]
 pub struct Target {
@@ -316,6 +335,10 @@ pub struct Target {
     reply: Arc<Mutex<Reply>>,
     gate: Arc<tokio::sync::Notify>,
     open: Arc<std::sync::atomic::AtomicBool>,
+    /// Calls being answered now, and the most at once so far.
+    in_flight: Arc<(AtomicUsize, AtomicUsize)>,
+    /// How long each call takes to answer (after the gate, if gated).
+    delay: Arc<Mutex<Duration>>,
 }
 
 impl Target {
@@ -331,6 +354,8 @@ impl Target {
             })),
             gate: Arc::new(tokio::sync::Notify::new()),
             open: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            in_flight: Arc::default(),
+            delay: Arc::default(),
         };
         let state = t.clone();
         let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
@@ -358,11 +383,16 @@ impl Target {
                 .collect(),
             body: String::from_utf8_lossy(&body).to_string(),
         });
+        let _answering = Answering::start(&self.in_flight);
         let reply = self.reply.lock().unwrap().clone();
+        let delay = *self.delay.lock().unwrap();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await; // the target's configured latency
+        }
         if reply.gated {
-            while !self.open.load(std::sync::atomic::Ordering::SeqCst) {
+            while !self.open.load(Ordering::SeqCst) {
                 let notified = self.gate.notified();
-                if self.open.load(std::sync::atomic::Ordering::SeqCst) {
+                if self.open.load(Ordering::SeqCst) {
                     break;
                 }
                 notified.await;
@@ -391,9 +421,19 @@ impl Target {
         };
     }
 
+    /// Makes every call take `delay` to answer.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.delay.lock().unwrap() = delay;
+    }
+
+    /// The most calls the target was answering at once.
+    pub fn most_in_flight(&self) -> usize {
+        self.in_flight.1.load(Ordering::SeqCst)
+    }
+
     /// Lets gated calls (waiting and future) answer.
     pub fn open_gate(&self) {
-        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.open.store(true, Ordering::SeqCst);
         self.gate.notify_waiters();
     }
 }

@@ -347,3 +347,55 @@ async fn a_message_redelivered_after_a_crash_calls_only_its_runs_without_a_resul
     assert_eq!(total, 1);
     env.cleanup().await;
 }
+
+/// A message's runs execute side by side, but never more at once than the worker's
+/// concurrency, however many a message carries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_calls_no_more_runs_at_once_than_its_concurrency() {
+    let mut env = TestEnv::new();
+    env.settings.worker_concurrency = 2;
+    env.start_api().await;
+    let target = Target::start().await;
+    target.set_delay(Duration::from_millis(100));
+    let (tenant, token) = env.tenant(&["read", "write"]).await;
+    let hand = Hand::new(&env, &tenant, &token, "packed", &target.url("/p")).await;
+    let runs: Vec<_> = (0..6)
+        .map(|i| {
+            let mut m = hand.msg.clone();
+            m.scheduled_at += i * 60_000;
+            m.run_id = chime_shared::model::run_id(&m.schedule_id, m.scheduled_at);
+            m
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while hand
+        .publisher
+        .publish_all(&runs, 6)
+        .await
+        .iter()
+        .any(|r| r.is_err())
+    {
+        assert!(std::time::Instant::now() < deadline, "publish refused");
+        tokio::time::sleep(Duration::from_millis(100)).await; // back off before retrying
+    }
+    env.start_worker().await;
+    wait_until(
+        "all six runs are recorded",
+        Duration::from_secs(30),
+        || async {
+            for m in &runs {
+                let r = hand.store.run(&tenant, &m.run_id).await.unwrap()?;
+                (r.status == "COMPLETED").then_some(())?;
+            }
+            Some(())
+        },
+    )
+    .await;
+    assert_eq!(target.hits().len(), 6);
+    assert_eq!(
+        target.most_in_flight(),
+        2,
+        "two at a time, not one, not six"
+    );
+    env.cleanup().await;
+}
