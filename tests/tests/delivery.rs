@@ -117,12 +117,12 @@ async fn the_same_run_published_twice_is_recorded_once() {
     env.cleanup().await;
 }
 
-/// Publishes `msg` once, again while the broker refuses it (a quorum queue still electing its
-/// leader on a busy machine), within a deadline.
-async fn publish_once(publisher: &Publisher, msg: &chime_shared::model::RunMessage) {
+/// Publishes `runs` in one message, again while the broker refuses it (a quorum queue still
+/// electing its leader on a busy machine), within a deadline.
+async fn publish_once(publisher: &Publisher, runs: &[chime_shared::model::RunMessage]) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let results = publisher.publish_all(std::slice::from_ref(msg), 1).await;
+        let results = publisher.publish_all(runs, runs.len()).await;
         if results.iter().all(|r| r.is_ok()) {
             return;
         }
@@ -148,7 +148,7 @@ async fn marking_runs_before_their_call_drops_a_queued_run_of_a_deleted_job() {
         publisher,
         ..
     } = Hand::new(&env, &tenant, &token, "deleted", &target.url("/gone")).await;
-    publish_once(&publisher, &msg).await;
+    publish_once(&publisher, std::slice::from_ref(&msg)).await;
     let (st, body) = env
         .call("DELETE", &format!("/scheduler/jobs/{job_id}"), &token, None)
         .await;
@@ -285,17 +285,7 @@ async fn a_message_redelivered_after_a_crash_calls_only_its_runs_without_a_resul
     let slow = Hand::new(&env, &tenant, &token, "slow", &slow_target.url("/s")).await;
     let mut doomed = env.spawn_process(env!("CARGO_BIN_EXE_chime"), "worker", "doomed-worker");
     let both = [quick.msg.clone(), slow.msg.clone()];
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while quick
-        .publisher
-        .publish_all(&both, 2)
-        .await
-        .iter()
-        .any(|r| r.is_err())
-    {
-        assert!(std::time::Instant::now() < deadline, "publish refused");
-        tokio::time::sleep(Duration::from_millis(100)).await; // back off before retrying
-    }
+    publish_once(&quick.publisher, &both).await;
 
     // The doomed worker has recorded the quick run and is inside the slow run's call.
     wait_until(
@@ -367,17 +357,7 @@ async fn a_worker_calls_no_more_runs_at_once_than_its_concurrency() {
             m
         })
         .collect();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while hand
-        .publisher
-        .publish_all(&runs, 6)
-        .await
-        .iter()
-        .any(|r| r.is_err())
-    {
-        assert!(std::time::Instant::now() < deadline, "publish refused");
-        tokio::time::sleep(Duration::from_millis(100)).await; // back off before retrying
-    }
+    publish_once(&hand.publisher, &runs).await;
     env.start_worker().await;
     wait_until(
         "all six runs are recorded",
