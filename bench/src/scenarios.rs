@@ -350,7 +350,7 @@ impl Cpu {
         Ok(Cpu {
             redis_s,
             process_s: process_cpu_s()?,
-            broker_s: broker_pid().and_then(|pid| stat_cpu_s(&format!("/proc/{pid}/stat")).ok()),
+            broker_s: broker_cpu_s(),
         })
     }
 
@@ -376,7 +376,7 @@ fn process_cpu_s() -> anyhow::Result<f64> {
 }
 
 /// The user and system CPU seconds of the process whose `stat` file is at `path`.
-fn stat_cpu_s(path: &str) -> anyhow::Result<f64> {
+fn stat_cpu_s(path: impl AsRef<std::path::Path>) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string(path)?;
     let after_name = stat.rsplit_once(')').context("/proc/<pid>/stat")?.1;
     let fields: Vec<&str> = after_name.split_whitespace().collect();
@@ -390,15 +390,21 @@ fn stat_cpu_s(path: &str) -> anyhow::Result<f64> {
     Ok(ticks / 100.0)
 }
 
-/// The RabbitMQ broker's process on this machine: the Erlang VM (`beam.smp`) running `rabbit`.
-fn broker_pid() -> Option<u32> {
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
-        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-        let rabbit = String::from_utf8_lossy(&cmdline).contains("rabbit");
-        (comm.trim() == "beam.smp" && rabbit).then_some(pid)
-    })
+/// The CPU seconds of the RabbitMQ broker on this machine: of the Erlang VMs (`beam.smp`) that
+/// run `rabbit`, the one that has used the most (a `rabbitmqctl` running meanwhile is one too).
+fn broker_cpu_s() -> Option<f64> {
+    let dir = std::fs::read_dir("/proc").ok()?;
+    dir.flatten()
+        .filter_map(|e| {
+            e.file_name().to_str()?.parse::<u32>().ok()?;
+            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            if comm.trim() != "beam.smp" || !String::from_utf8_lossy(&cmdline).contains("rabbit") {
+                return None;
+            }
+            stat_cpu_s(e.path().join("stat")).ok()
+        })
+        .reduce(f64::max)
 }
 
 /// The share of a phase's time in which every task of the machine was stalled on I/O (the

@@ -1,9 +1,10 @@
 //! RabbitMQ: the runs topology, a confirming publisher and a consumer connection.
 //!
 //! Topology (names from [`Keys`]): a durable direct exchange `<ns>.runs` bound to the quorum
-//! queue `<ns>.runs`, which dead-letters a run after `delivery_limit` deliveries to the fanout
-//! exchange `<ns>.runs.dlx` and its quorum queue `<ns>.runs.dead`. Everything is declared
-//! idempotently by every service on connect.
+//! queue `<ns>.runs`, which dead-letters a message after `delivery_limit` deliveries to the
+//! fanout exchange `<ns>.runs.dlx` and its quorum queue `<ns>.runs.dead`. Everything is
+//! declared idempotently by every service on connect. A message carries one or more runs
+//! ([`encode_runs`], [`decode_runs`]).
 //!
 //! Connections are rebuilt by their users: [`Publisher`] reconnects on the next publish after
 //! a failure; the worker's consume loop reconnects with backoff.
@@ -238,7 +239,7 @@ impl Publisher {
     /// Publishes every run (persistent, mandatory) without waiting for the confirms:
     /// [`Publisher::confirmed`] waits for them, while other messages may be sent meanwhile.
     /// Consecutive runs share a message, at most `per_message` of them, spread evenly over
-    /// as few messages as that allows (see [`encode_runs`]).
+    /// as few messages as that allows (see [`chunks`]).
     pub async fn send_all(&self, msgs: &[RunMessage], per_message: usize) -> Sent {
         let mut slot = self.state.lock().await;
         let ch = self.channel(&mut slot).await;
@@ -247,7 +248,8 @@ impl Publisher {
             Ok(ch) => ch,
             Err(e) => {
                 let e = lapin::Error::from(std::io::Error::other(e.to_string()));
-                let pending = vec![(msgs.len(), run_id_of(msgs), Err(e))];
+                let first = msgs.first().map(|m| m.run_id.clone()).unwrap_or_default();
+                let pending = vec![(msgs.len(), first, Err(e))];
                 return Sent {
                     pending,
                     generation,
@@ -324,6 +326,13 @@ pub struct Sent {
     generation: u64,
 }
 
+impl Sent {
+    /// The messages sent.
+    pub fn messages(&self) -> usize {
+        self.pending.len()
+    }
+}
+
 /// The delivery count RabbitMQ puts on a redelivered quorum-queue message (0 on the first).
 pub fn delivery_count(d: &Delivery) -> u32 {
     d.properties
@@ -338,17 +347,6 @@ pub fn delivery_count(d: &Delivery) -> u32 {
             _ => None,
         })
         .unwrap_or(0)
-}
-
-impl Sent {
-    /// The messages sent.
-    pub fn messages(&self) -> usize {
-        self.pending.len()
-    }
-}
-
-fn run_id_of(msgs: &[RunMessage]) -> String {
-    msgs.first().map(|m| m.run_id.clone()).unwrap_or_default()
 }
 
 /// Consecutive runs in as few chunks of at most `per_message` as possible, of even sizes

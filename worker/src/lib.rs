@@ -334,8 +334,9 @@ impl Inner {
             match outcome {
                 Ok(Ok(reason)) => tracing::debug!(run_id = %msg.run_id, reason, "done"),
                 Ok(Err(e)) => {
-                    // Redis unreachable for the whole retry window: hand the run back. Each
-                    // requeue counts toward the delivery limit, after which it is dead-lettered.
+                    // Redis unreachable for the whole retry window: hand the message back.
+                    // Each requeue counts toward the delivery limit, after which the message
+                    // is dead-lettered.
                     tracing::error!(run_id = %msg.run_id, error = %e, "could not record run; requeueing it");
                     requeue = true;
                 }
