@@ -879,7 +879,7 @@ struct Planned {
 struct Published {
     plans: Vec<Planned>,
     to_publish: Vec<RunMessage>,
-    /// The plan of each message.
+    /// The plan of each run of `to_publish`.
     owner_of: Vec<usize>,
     /// Plans with a fire that could not be recorded or published (not advanced).
     failed: Vec<bool>,

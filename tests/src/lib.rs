@@ -7,7 +7,7 @@ use chime_shared::config::Settings;
 use chime_shared::keys::Keys;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
@@ -307,6 +307,8 @@ pub struct Reply {
     pub body: String,
     /// When set, calls wait until the gate opens (see [`Target::open_gate`]).
     pub gated: bool,
+    /// How long each call takes before it answers (or waits at the gate).
+    pub delay: Duration,
 }
 
 /// A call being answered, counted in a [`Target`]'s calls in flight until dropped (also when
@@ -334,11 +336,9 @@ pub struct Target {
     hits: Arc<Mutex<Vec<Hit>>>,
     reply: Arc<Mutex<Reply>>,
     gate: Arc<tokio::sync::Notify>,
-    open: Arc<std::sync::atomic::AtomicBool>,
+    open: Arc<AtomicBool>,
     /// Calls being answered now, and the most at once so far.
     in_flight: Arc<(AtomicUsize, AtomicUsize)>,
-    /// How long each call takes to answer (after the gate, if gated).
-    delay: Arc<Mutex<Duration>>,
 }
 
 impl Target {
@@ -351,11 +351,11 @@ impl Target {
                 status: 200,
                 body: "{\"message\":\"done\"}".into(),
                 gated: false,
+                delay: Duration::ZERO,
             })),
             gate: Arc::new(tokio::sync::Notify::new()),
-            open: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            open: Arc::new(AtomicBool::new(false)),
             in_flight: Arc::default(),
-            delay: Arc::default(),
         };
         let state = t.clone();
         let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
@@ -385,9 +385,8 @@ impl Target {
         });
         let _answering = Answering::start(&self.in_flight);
         let reply = self.reply.lock().unwrap().clone();
-        let delay = *self.delay.lock().unwrap();
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await; // the target's configured latency
+        if !reply.delay.is_zero() {
+            tokio::time::sleep(reply.delay).await; // the target's configured latency
         }
         if reply.gated {
             while !self.open.load(Ordering::SeqCst) {
@@ -413,17 +412,17 @@ impl Target {
         self.hits.lock().unwrap().clone()
     }
 
+    /// Sets the status, body and gate of every answer (the delay stays as set).
     pub fn set_reply(&self, status: u16, body: &str, gated: bool) {
-        *self.reply.lock().unwrap() = Reply {
-            status,
-            body: body.into(),
-            gated,
-        };
+        let mut reply = self.reply.lock().unwrap();
+        reply.status = status;
+        reply.body = body.into();
+        reply.gated = gated;
     }
 
     /// Makes every call take `delay` to answer.
     pub fn set_delay(&self, delay: Duration) {
-        *self.delay.lock().unwrap() = delay;
+        self.reply.lock().unwrap().delay = delay;
     }
 
     /// The most calls the target was answering at once.
