@@ -5,7 +5,10 @@ FROM rust:1-bookworm AS builder
 WORKDIR /src
 # Only what the build needs (the workspace members and the lock file).
 COPY Cargo.toml Cargo.lock ./
-COPY shared shared
+COPY shared/core shared/core
+COPY shared/store shared/store
+COPY shared/broker shared/broker
+COPY shared/runtime shared/runtime
 COPY scheduler scheduler
 COPY worker worker
 COPY api api

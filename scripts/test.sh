@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite: make sure Redis and RabbitMQ are up on 127.0.0.1
 # (scripts/services.sh), then `cargo test --workspace`. Extra arguments go to
-# cargo test, e.g. `scripts/test.sh -p chime-shared` or `scripts/test.sh -- --nocapture`.
+# cargo test, e.g. `scripts/test.sh -p chime-core` or `scripts/test.sh -- --nocapture`.
 # The tests use their own Redis/RabbitMQ namespaces, so a running cluster is
 # not disturbed. Exit code: cargo's.
 set -euo pipefail

@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use base64::Engine;
-use chime_shared::store::{hash_secret, ApiKey};
+use chime_store::{hash_secret, ApiKey};
 
 /// API keys read in the last [`KeyCache::TTL`]: keys are immutable once created, so a short
 /// cache only delays nothing but a deleted tenant's key by a few seconds.

@@ -1,6 +1,6 @@
 //! The run-log dialects of the other four seed services, each with its own paths, parameters,
 //! paging, response shape and error shape, all answered by the one query engine
-//! ([`chime_shared::store::Store::query_runs`]); plus chime's live tail and export.
+//! ([`chime_store::Store::query_runs`]); plus chime's live tail and export.
 //!
 //! - A1Base: `GET /v1/cron-jobs/{accountId}/logs/{cronJobId}` (the account is the tenant).
 //! - Apify: `GET /v2/schedules/{scheduleId}/log` (the schedule's event log).
@@ -19,9 +19,9 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chime_shared::model::{Job, RunRecord};
-use chime_shared::schedule::format_instant;
-use chime_shared::store::{Order, RunQuery, Scope};
+use chime_core::model::{Job, RunRecord};
+use chime_core::schedule::format_instant;
+use chime_store::{Order, RunQuery, Scope};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -638,30 +638,20 @@ async fn live_tail(
     let job = job_of(&s, &tenant.id, &raw)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("job {raw} does not exist")))?;
-    let client = redis::Client::open(s.settings.redis_url.as_str())
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
-    let conn = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
     // Announced before the head is read: every result recorded after the head is on the
     // stream.
     s.store.announce_tail(&tenant.id, job.id).await?;
     let start = s.store.done_head(&tenant.id, job.id).await?;
-    let state = (s, tenant.id, job.id, conn, start, Vec::<Event>::new());
-    let stream = futures::stream::unfold(
-        state,
-        |(s, tenant, job, mut conn, mut last, mut queue)| async move {
+    let state = (s, tenant.id, job.id, start, Vec::<Event>::new());
+    let stream =
+        futures::stream::unfold(state, |(s, tenant, job, mut last, mut queue)| async move {
             loop {
                 if let Some(ev) = queue.pop() {
-                    return Some((Ok::<_, Infallible>(ev), (s, tenant, job, conn, last, queue)));
+                    return Some((Ok::<_, Infallible>(ev), (s, tenant, job, last, queue)));
                 }
                 let waited = async {
                     s.store.announce_tail(&tenant, job).await?;
-                    s.store
-                        .wait_done(&mut conn, &tenant, job, &last, 5000)
-                        .await
+                    s.store.wait_done(&tenant, job, &last, 5000).await
                 };
                 let batch = match waited.await {
                     Ok(b) => b,
@@ -684,8 +674,7 @@ async fn live_tail(
                     }
                 }
             }
-        },
-    );
+        });
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())

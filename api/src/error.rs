@@ -25,8 +25,8 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
-impl From<chime_shared::store::StoreError> for ApiError {
-    fn from(e: chime_shared::store::StoreError) -> Self {
+impl From<chime_store::StoreError> for ApiError {
+    fn from(e: chime_store::StoreError) -> Self {
         ApiError::Internal(e.into())
     }
 }

@@ -3,9 +3,9 @@
 //! Pure functions of the JSON and an explicit `now`; every error names the field.
 
 use crate::error::ApiError;
-use chime_shared::model::{Job, Schedule};
-use chime_shared::schedfmt::{parse_repeat_at, parse_repeat_interval, parse_sap_datetime, SapCron};
-use chime_shared::schedule::{format_instant, Plan};
+use chime_core::model::{Job, Schedule};
+use chime_core::schedfmt::{parse_repeat_at, parse_repeat_interval, parse_sap_datetime, SapCron};
+use chime_core::schedule::{format_instant, Plan};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

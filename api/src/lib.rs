@@ -14,10 +14,9 @@ pub mod routes;
 pub mod views;
 
 use anyhow::Context;
-use chime_shared::broker::{Publisher, Topology};
-use chime_shared::config::Settings;
-use chime_shared::keys::Keys;
-use chime_shared::store::{Retention, Store};
+use chime_broker::{Publisher, Topology};
+use chime_runtime::config::Settings;
+use chime_store::{Retention, Store};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -56,10 +55,7 @@ impl Api {
             .context("connecting to Redis")?;
         let broker = Arc::new(Publisher::new(
             &settings.amqp_url,
-            Topology {
-                keys: Keys::new(&settings.namespace),
-                delivery_limit: settings.delivery_limit,
-            },
+            Topology::new(&settings.namespace, settings.delivery_limit),
         ));
         let listener = tokio::net::TcpListener::bind(&settings.api_addr)
             .await

@@ -12,9 +12,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use chime_shared::model::{Job, Schedule};
-use chime_shared::schedule::Plan;
-use chime_shared::store::{hash_secret, ActionLog, ApiKey, Order, RunQuery, RunUpdate, Scope};
+use chime_core::model::{Job, Schedule};
+use chime_core::schedule::Plan;
+use chime_store::{hash_secret, ActionLog, ApiKey, Order, RunQuery, RunUpdate, Scope};
 use chrono::{DateTime, TimeZone, Utc};
 use rand::RngCore;
 use serde_json::{json, Value};
@@ -99,7 +99,7 @@ async fn healthz() -> &'static str {
     responses((status = 200, description = "Metrics in the Prometheus text format", body = String, content_type = "text/plain"))
 )]
 async fn metrics() -> String {
-    chime_shared::telemetry::metrics().render()
+    chime_runtime::telemetry::metrics().render()
 }
 
 #[utoipa::path(
@@ -192,7 +192,7 @@ async fn create_tenant(
     let id = random_hex(12);
     let (ms, _) = now(&s).await?;
     s.store
-        .create_tenant(&id, &name, &chime_shared::schedule::format_instant(ms))
+        .create_tenant(&id, &name, &chime_core::schedule::format_instant(ms))
         .await?;
     tracing::info!(tenant = %id, "tenant created");
     Ok((StatusCode::CREATED, Json(json!({"id": id, "name": name}))).into_response())
@@ -962,7 +962,7 @@ async fn activation_status(
     let (ms, now) = now(&s).await?;
     for mut sc in s.store.schedules(&tenant.id, job.id).await? {
         sc.active = active;
-        sc.modified_at = chime_shared::schedule::format_instant(now.timestamp_millis());
+        sc.modified_at = chime_core::schedule::format_instant(now.timestamp_millis());
         s.store.put_schedule(&tenant.id, job.id, &sc).await?;
         sync_due(&s, &tenant.id, &job, &sc, ms).await?;
     }
@@ -1086,7 +1086,7 @@ async fn list_runs(
         count.size = 0;
         page.total = s.store.query_runs(&count).await?.total;
     }
-    let mut runs: Vec<&chime_shared::model::RunRecord> = page.runs.iter().map(|(_, r)| r).collect();
+    let mut runs: Vec<&chime_core::model::RunRecord> = page.runs.iter().map(|(_, r)| r).collect();
     if backwards {
         runs.reverse();
     }
@@ -1151,7 +1151,7 @@ async fn action_logs(
                 "action": a.action,
                 "message": a.detail,
                 "user": a.actor,
-                "timestamp": chime_shared::schedule::format_instant(*ms),
+                "timestamp": chime_core::schedule::format_instant(*ms),
             })
         })
         .collect();

@@ -1,7 +1,7 @@
 //! Response shapes, as SAP documents them.
 
-use chime_shared::model::{Job, RunRecord, Schedule};
-use chime_shared::schedule::format_instant;
+use chime_core::model::{Job, RunRecord, Schedule};
+use chime_core::schedule::format_instant;
 use serde_json::{json, Value};
 
 /// A job, with its schedules when given.

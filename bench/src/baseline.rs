@@ -18,7 +18,7 @@
 
 use crate::{Latency, Options, Target};
 use anyhow::Context;
-use chime_shared::model::{ActionSpec, RunMessage};
+use chime_core::model::{ActionSpec, RunMessage};
 use futures::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
@@ -128,7 +128,7 @@ async fn consumers(
     let keys = Arc::new(RedisKeys::new(namespace));
     let mut conns = Vec::new();
     for i in 0..opts.workers {
-        let conn = chime_shared::broker::connect(&opts.amqp_url).await?;
+        let conn = chime_broker::connect(&opts.amqp_url).await?;
         let ch = conn.create_channel().await?;
         declare(&ch, namespace).await?;
         ch.basic_qos(opts.concurrency as u16, BasicQosOptions::default())
@@ -264,7 +264,7 @@ impl Producer {
         namespace: &str,
         pipeline: Pipeline,
     ) -> anyhow::Result<Producer> {
-        let conn = chime_shared::broker::connect(&opts.amqp_url).await?;
+        let conn = chime_broker::connect(&opts.amqp_url).await?;
         let ch = conn.create_channel().await?;
         declare(&ch, namespace).await?;
         ch.confirm_select(ConfirmSelectOptions::default()).await?;

@@ -13,7 +13,7 @@ pub mod baseline;
 pub mod scenarios;
 
 use anyhow::{bail, Context};
-use chime_shared::config::Settings;
+use chime_runtime::config::Settings;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -367,12 +367,9 @@ pub async fn purge(s: &Settings) {
             }
         }
     }
-    if let Ok(conn) = chime_shared::broker::connect(&s.amqp_url).await {
+    if let Ok(conn) = chime_broker::connect(&s.amqp_url).await {
         if let Ok(ch) = conn.create_channel().await {
-            let topo = chime_shared::broker::Topology {
-                keys: chime_shared::keys::Keys::new(&s.namespace),
-                delivery_limit: s.delivery_limit,
-            };
+            let topo = chime_broker::Topology::new(&s.namespace, s.delivery_limit);
             let _ = topo.delete(&ch).await;
             let _ = ch
                 .queue_delete(

@@ -3,8 +3,8 @@
 
 use crate::{progress, Bench, Latency};
 use anyhow::Context;
-use chime_shared::model::{run_id, ActionSpec, RunMessage};
-use chime_shared::store::{RunResult, Store};
+use chime_core::model::{run_id, ActionSpec, RunMessage};
+use chime_store::{RunResult, Store};
 use futures::stream::{self, StreamExt};
 use rand::Rng;
 use serde_json::{json, Value};
@@ -134,7 +134,7 @@ pub async fn lateness(
     let jobs = create_schedules(b, &token, rate, name, |i| {
         let at = first + (i * 1000 / rate) as i64;
         json!({"repeatInterval": "1 second", "active": true,
-            "startTime": chime_shared::schedule::format_instant(at)})
+            "startTime": chime_core::schedule::format_instant(at)})
     })
     .await?;
     // Measure after a second of warm-up past the first fires.
@@ -595,11 +595,11 @@ pub async fn query(
         }
         v
     };
-    let mid = chime_shared::schedule::format_instant(
+    let mid = chime_core::schedule::format_instant(
         started.elapsed().as_millis() as i64 / 2
             + (chrono::Utc::now().timestamp_millis() - started.elapsed().as_millis() as i64),
     );
-    let mid_end = chime_shared::schedule::format_instant(ms(&json!(mid)).unwrap_or(0) + 60_000);
+    let mid_end = chime_core::schedule::format_instant(ms(&json!(mid)).unwrap_or(0) + 60_000);
     let deep = (per_schedule / 2).max(1);
 
     let mut figures = Vec::new();
@@ -645,7 +645,7 @@ pub async fn query(
         let by_id = time("by id").await;
 
         // Raw XREVRANGE of the same page size on the same streams, at the same concurrency.
-        let keys = chime_shared::keys::Keys::new(&b.settings.namespace);
+        let keys = chime_store::keys::Keys::new(&b.settings.namespace);
         let conn = redis::Client::open(b.settings.redis_url.as_str())?
             .get_multiplexed_async_connection()
             .await?;

@@ -2,19 +2,19 @@
 //! schedules into runs.
 //!
 //! Per due entry the leader: reads the schedule, decides which nominal instants fire
-//! ([`chime_shared::schedule::Plan::fire`]), creates each run record (idempotent on the
+//! ([`chime_core::schedule::Plan::fire`]), creates each run record (idempotent on the
 //! deterministic run id), publishes the runs with publisher confirms, and only then advances
 //! the entry with a fenced compare-and-set. A crash anywhere in between re-publishes the same
 //! run ids, which the record scripts collapse; a deposed leader's advance is refused by the
 //! fence, so it can neither skip nor double a fire.
 
 use anyhow::Context;
-use chime_shared::broker::{Publisher, Sent, Topology};
-use chime_shared::config::Settings;
-use chime_shared::keys::Keys;
-use chime_shared::model::{run_id, ActionSpec, Job, RunMessage, Schedule};
-use chime_shared::schedule::{parse_stored_instant, Plan};
-use chime_shared::store::{Advance, Deferral, Retention, RunStep, Store};
+use chime_broker::{Publisher, Sent, Topology};
+use chime_core::model::{run_id, ActionSpec, Job, RunMessage, Schedule};
+use chime_core::schedule::{parse_stored_instant, Plan};
+use chime_runtime::config::Settings;
+use chime_store::keys::Keys;
+use chime_store::{Advance, Deferral, Retention, RunStep, Store};
 use futures::future::join_all;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -217,10 +217,7 @@ impl Scheduler {
         )
         .await
         .context("connecting to Redis")?;
-        let topology = Topology {
-            keys: Keys::new(&settings.namespace),
-            delivery_limit: settings.delivery_limit,
-        };
+        let topology = Topology::new(&settings.namespace, settings.delivery_limit);
         let publisher = Arc::new(Publisher::new(&settings.amqp_url, topology));
         if let Err(e) = publisher.ready().await {
             tracing::warn!(error = %e, "RabbitMQ not reachable yet; will retry");
@@ -246,9 +243,9 @@ impl Scheduler {
                 }) as futures::future::BoxFuture<'static, Result<(), String>>
             })
         };
-        let ops_addr = chime_shared::ops::serve(
+        let ops_addr = chime_runtime::ops::serve(
             &settings.ops_addr,
-            chime_shared::ops::router(ready),
+            chime_runtime::ops::router(ready),
             ops_cancel.clone(),
         )
         .await
@@ -675,7 +672,7 @@ impl Scheduler {
                                     lease.epoch,
                                 ));
                             }
-                            if matches!(plan.kind, chime_shared::schedule::Kind::Time(_)) {
+                            if matches!(plan.kind, chime_core::schedule::Kind::Time(_)) {
                                 planned.one_time_done = Some((tenant, job.id, schedule));
                             }
                         }

@@ -1,6 +1,6 @@
 //! `chime-scheduler`: one scheduler replica (leader or standby).
 
-use chime_shared::config::Settings;
+use chime_runtime::config::Settings;
 use tokio_util::sync::CancellationToken;
 
 /// mimalloc: fewer CPU cycles per run than the system allocator (docs/BENCHMARKS.md).
@@ -10,13 +10,13 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load()?;
-    chime_shared::telemetry::init_logs(&settings.log_format);
-    chime_shared::telemetry::metrics();
+    chime_runtime::telemetry::init_logs(&settings.log_format);
+    chime_runtime::telemetry::metrics();
     let scheduler = chime_scheduler::Scheduler::build(settings).await?;
     let cancel = CancellationToken::new();
     let trigger = cancel.clone();
     tokio::spawn(async move {
-        chime_shared::ops::shutdown_signal().await;
+        chime_runtime::ops::shutdown_signal().await;
         tracing::info!("shutdown signal received");
         trigger.cancel();
     });

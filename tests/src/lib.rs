@@ -2,9 +2,8 @@
 //! RabbitMQ, in-process or out-of-process services, a local HTTP target that records its
 //! calls, an API client, and `wait_until` (conditions with deadlines, never bare sleeps).
 
-use chime_shared::broker::{self, Topology};
-use chime_shared::config::Settings;
-use chime_shared::keys::Keys;
+use chime_broker::Topology;
+use chime_runtime::config::Settings;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -269,12 +268,9 @@ pub async fn purge(s: &Settings) {
             }
         }
     }
-    if let Ok(conn) = broker::connect(&s.amqp_url).await {
+    if let Ok(conn) = chime_broker::connect(&s.amqp_url).await {
         if let Ok(ch) = conn.create_channel().await {
-            let topo = Topology {
-                keys: Keys::new(&s.namespace),
-                delivery_limit: s.delivery_limit,
-            };
+            let topo = Topology::new(&s.namespace, s.delivery_limit);
             let _ = topo.delete(&ch).await;
         }
         let _ = conn.close(200, "cleanup".into()).await;

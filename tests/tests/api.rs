@@ -1,7 +1,7 @@
 //! The API's edges: authentication, scopes, tenant isolation, and bad input.
 
 use base64::Engine;
-use chime_shared::store::{Retention, Store};
+use chime_store::{Retention, Store};
 use chime_tests::{create_job, TestEnv};
 use serde_json::{json, Value};
 

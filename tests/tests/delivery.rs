@@ -1,8 +1,7 @@
 //! Exactly one record per run across duplicate publishes, redeliveries and worker crashes.
 
-use chime_shared::broker::{Publisher, Topology};
-use chime_shared::keys::Keys;
-use chime_shared::store::Store;
+use chime_broker::{Publisher, Topology};
+use chime_store::Store;
 use chime_tests::{create_job, runs, wait_until, Target, TestEnv};
 use serde_json::json;
 use std::time::Duration;
@@ -13,7 +12,7 @@ struct Hand {
     job_id: u64,
     sid: String,
     store: Store,
-    msg: chime_shared::model::RunMessage,
+    msg: chime_core::model::RunMessage,
     publisher: Publisher,
 }
 
@@ -40,10 +39,7 @@ impl Hand {
             chime_scheduler::run_message(tenant, &job, &schedule, 1_800_000_000_000, "test", 1);
         let publisher = Publisher::new(
             &env.settings.amqp_url,
-            Topology {
-                keys: Keys::new(env.namespace()),
-                delivery_limit: env.settings.delivery_limit,
-            },
+            Topology::new(env.namespace(), env.settings.delivery_limit),
         );
         Hand {
             job_id,
@@ -119,7 +115,7 @@ async fn the_same_run_published_twice_is_recorded_once() {
 
 /// Publishes `runs` in one message, again while the broker refuses it (a quorum queue still
 /// electing its leader on a busy machine), within a deadline.
-async fn publish_once(publisher: &Publisher, runs: &[chime_shared::model::RunMessage]) {
+async fn publish_once(publisher: &Publisher, runs: &[chime_core::model::RunMessage]) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let results = publisher.publish_all(runs, runs.len()).await;
@@ -353,7 +349,7 @@ async fn a_worker_calls_no_more_runs_at_once_than_its_concurrency() {
         .map(|i| {
             let mut m = hand.msg.clone();
             m.scheduled_at += i * 60_000;
-            m.run_id = chime_shared::model::run_id(&m.schedule_id, m.scheduled_at);
+            m.run_id = chime_core::model::run_id(&m.schedule_id, m.scheduled_at);
             m
         })
         .collect();

@@ -2,7 +2,7 @@
 //! killed with SIGKILL; the standby takes over, fires the instants that fell due meanwhile
 //! (late), and over the whole test every instant of the grid is recorded exactly once.
 
-use chime_shared::keys::Keys;
+use chime_store::keys::Keys;
 use chime_tests::{create_job, runs, wait_until, Target, TestEnv};
 use redis::AsyncCommands;
 use serde_json::json;

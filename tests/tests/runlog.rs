@@ -1,7 +1,7 @@
 //! Run-log lifecycle on really fired runs: the live tail, export, retention by age, and
 //! deletion of a job's runs.
 
-use chime_shared::keys::Keys;
+use chime_store::keys::Keys;
 use chime_tests::{
     all_completed, create_job, runs, set_active, wait_until, Target, TestEnv, ADMIN_TOKEN,
 };
@@ -148,7 +148,7 @@ async fn export_streams_every_run_as_ndjson_or_csv() {
         .http
         .get(env.url(&format!(
             "/scheduler/jobs/{job}/runs/export?to={}",
-            chime_shared::schedule::format_instant(first + 500)
+            chime_core::schedule::format_instant(first + 500)
         )))
         .bearer_auth(&token)
         .send()

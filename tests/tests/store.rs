@@ -1,11 +1,11 @@
 //! The store's guarantees on the real Redis: the fenced lease and idempotent run records.
 
-use chime_shared::model::{run_id, ActionSpec, RunMessage};
-use chime_shared::store::{Retention, RunResult, Store};
+use chime_core::model::{run_id, ActionSpec, RunMessage};
+use chime_store::{Retention, RunResult, Store};
 use chime_tests::test_settings;
 use redis::AsyncCommands;
 
-async fn store() -> (Store, chime_shared::config::Settings) {
+async fn store() -> (Store, chime_runtime::config::Settings) {
     let s = test_settings();
     let store = Store::connect(
         &s.redis_url,
@@ -21,8 +21,8 @@ async fn store() -> (Store, chime_shared::config::Settings) {
 }
 
 /// An active-or-not job of the tests, calling a closed local port.
-fn job(id: u64, active: bool) -> chime_shared::model::Job {
-    chime_shared::model::Job {
+fn job(id: u64, active: bool) -> chime_core::model::Job {
+    chime_core::model::Job {
         id,
         name: format!("j{id}"),
         description: String::new(),
@@ -64,7 +64,7 @@ fn run_of(job_id: u64, sid: &str, at: i64) -> RunMessage {
 }
 
 /// The store with tenant "t"'s active job `job_id` of one schedule `sid`, and Redis's time.
-async fn store_with_job(job_id: u64, sid: &str) -> (Store, chime_shared::config::Settings, i64) {
+async fn store_with_job(job_id: u64, sid: &str) -> (Store, chime_runtime::config::Settings, i64) {
     let (store, settings) = store().await;
     store
         .put_job("t", &job(job_id, true), &[sched(sid)])
@@ -91,7 +91,7 @@ fn success(text: &str, body: Option<&str>, at: i64) -> RunResult {
 }
 
 /// A plain connection to the tests' Redis, to look at keys directly.
-async fn redis_of(settings: &chime_shared::config::Settings) -> redis::aio::MultiplexedConnection {
+async fn redis_of(settings: &chime_runtime::config::Settings) -> redis::aio::MultiplexedConnection {
     redis::Client::open(settings.redis_url.as_str())
         .unwrap()
         .get_multiplexed_async_connection()
@@ -100,7 +100,7 @@ async fn redis_of(settings: &chime_shared::config::Settings) -> redis::aio::Mult
 }
 
 /// An active schedule firing every second.
-fn sched(id: &str) -> chime_shared::model::Schedule {
+fn sched(id: &str) -> chime_core::model::Schedule {
     serde_json::from_value(serde_json::json!({
         "scheduleId": id, "description": "", "data": null, "type": "recurring", "cron": null,
         "time": null, "repeatInterval": "1 second", "repeatAt": null, "active": true,
@@ -123,8 +123,8 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
     assert!(store.lease_renew(&token_a, 10_000).await.unwrap());
 
     store.set_due(4, "t", 1, "s1", Some(1_000)).await.unwrap();
-    let p = chime_shared::keys::Keys::partition_of("s1", 4);
-    let member = chime_shared::keys::Keys::due_member("t", 1, "s1");
+    let p = chime_store::keys::Keys::partition_of("s1", 4);
+    let member = chime_store::keys::Keys::due_member("t", 1, "s1");
 
     // The lease expires while "a" is paused; "b" takes it with a newer epoch.
     let _: () = redis::cmd("DEL")
@@ -310,7 +310,7 @@ async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
     ];
     let steps: Vec<_> = runs
         .iter()
-        .map(|m| (m, chime_shared::store::RunStep::Materialize))
+        .map(|m| (m, chime_store::RunStep::Materialize))
         .collect();
     let codes = store.run_steps(&steps, 2_500, "").await.unwrap();
     assert_eq!(codes, vec![1, 1, -1, 1, 0, -2, 1]);
@@ -434,14 +434,14 @@ async fn a_completed_record_stays_a_listpack() {
 /// retention sweep rescales it.
 #[tokio::test]
 async fn rank_scores_are_integer_stream_ids_and_the_sweep_rescales_earlier_ones() {
-    use chime_shared::store::{RunQuery, Scope};
+    use chime_store::{RunQuery, Scope};
     let (store, settings, now) = store_with_job(5, "r1").await;
     let runs: Vec<RunMessage> = (0..5)
         .map(|i| run_of(5, "r1", now - 5_000 + i * 1_000))
         .collect();
     let steps: Vec<_> = runs
         .iter()
-        .map(|m| (m, chime_shared::store::RunStep::Materialize))
+        .map(|m| (m, chime_store::RunStep::Materialize))
         .collect();
     assert_eq!(store.run_steps(&steps, now, "").await.unwrap(), vec![1; 5]);
     let mut redis = redis_of(&settings).await;
@@ -530,10 +530,7 @@ async fn results_reach_the_done_stream_only_while_a_tail_listens() {
 
     store.announce_tail("t", 6).await.unwrap();
     let listened = finish(now - 1_000).await;
-    let seen = store
-        .wait_done(&mut redis, "t", 6, "0-0", 1000)
-        .await
-        .unwrap();
+    let seen = store.wait_done("t", 6, "0-0", 1000).await.unwrap();
     assert_eq!(
         seen.iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>(),
         vec![listened.as_str()]

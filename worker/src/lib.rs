@@ -13,15 +13,16 @@
 //! Shutdown order: stop consuming (cancel the consumer), let in-flight runs finish under
 //! `shutdown_grace_secs`, then close the channel so what is unfinished goes back to the queue.
 
+pub mod executor;
+pub mod ssrf;
+
+use crate::executor::{Action, CallMeta, Executor, ExecutorConfig, Outcome, OutcomeKind};
+use crate::ssrf::TargetPolicy;
 use anyhow::Context;
-use chime_shared::broker::{self, BasicAckOptions, BasicNackOptions, Delivery, Topology};
-use chime_shared::config::Settings;
-use chime_shared::executor::{Action, CallMeta, Executor, ExecutorConfig, Outcome, OutcomeKind};
-use chime_shared::keys::Keys;
-use chime_shared::model::{run_state, run_status, RunMessage};
-use chime_shared::ssrf::TargetPolicy;
-use chime_shared::store::{Retention, RunResult, RunStep, Store, StoreError};
-use futures::StreamExt;
+use chime_broker::{RunConsumer, RunDelivery, Topology};
+use chime_core::model::{run_state, run_status, RunMessage};
+use chime_runtime::config::Settings;
+use chime_store::{Retention, RunResult, RunStep, Store, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -170,10 +171,7 @@ impl Worker {
             user_agent: format!("chime/{}", env!("CARGO_PKG_VERSION")),
         })
         .context("building the HTTP client")?;
-        let topology = Topology {
-            keys: Keys::new(&settings.namespace),
-            delivery_limit: settings.delivery_limit,
-        };
+        let topology = Topology::new(&settings.namespace, settings.delivery_limit);
         let id = format!("worker-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let ops_cancel = CancellationToken::new();
         let ready = {
@@ -184,17 +182,15 @@ impl Worker {
                 let url = url.clone();
                 Box::pin(async move {
                     store.ping().await.map_err(|e| format!("redis: {e}"))?;
-                    let conn = broker::connect(&url)
+                    chime_broker::probe(&url)
                         .await
-                        .map_err(|e| format!("rabbitmq: {e}"))?;
-                    let _ = conn.close(200, "readiness probe".into()).await;
-                    Ok(())
+                        .map_err(|e| format!("rabbitmq: {e}"))
                 }) as futures::future::BoxFuture<'static, Result<(), String>>
             })
         };
-        let ops_addr = chime_shared::ops::serve(
+        let ops_addr = chime_runtime::ops::serve(
             &settings.ops_addr,
-            chime_shared::ops::router(ready),
+            chime_runtime::ops::router(ready),
             ops_cancel.clone(),
         )
         .await
@@ -229,27 +225,19 @@ impl Worker {
         let tracker = TaskTracker::new();
         let mut backoff = Duration::from_millis(200);
         while !cancel.is_cancelled() {
-            let conn = match broker::connect(&me.settings.amqp_url).await {
+            let prefetch = me.settings.worker_concurrency as u16;
+            let url = &me.settings.amqp_url;
+            let mut consumer = match RunConsumer::open(url, &me.topology, prefetch, &me.id).await {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::warn!(error = %e, "RabbitMQ unreachable; retrying");
-                    sleep_or_cancel(&cancel, backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    continue;
-                }
-            };
-            let prefetch = me.settings.worker_concurrency as u16;
-            let (channel, mut consumer) = match me.topology.consume(&conn, prefetch, &me.id).await {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot consume; retrying");
+                    tracing::warn!(error = %e, "cannot consume from RabbitMQ; retrying");
                     sleep_or_cancel(&cancel, backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                     continue;
                 }
             };
             backoff = Duration::from_millis(200);
-            tracing::info!(queue = %me.topology.keys.runs_queue(), "consuming");
+            tracing::info!(queue = %me.topology.runs_queue(), "consuming");
             loop {
                 tokio::select! {
                     _ = cancel.cancelled() => break,
@@ -271,16 +259,13 @@ impl Worker {
             }
             if cancel.is_cancelled() {
                 // Quiet: no new deliveries. Then drain in-flight runs under the grace period.
-                let _ = channel
-                    .basic_cancel(me.id.as_str().into(), Default::default())
-                    .await;
+                consumer.quiet().await;
                 tracker.close();
                 let grace = Duration::from_secs(me.settings.shutdown_grace_secs);
                 if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
                     tracing::warn!("grace period over; unfinished runs go back to the queue");
                 }
-                let _ = channel.close(200, "shutdown".into()).await;
-                let _ = conn.close(200, "shutdown".into()).await;
+                consumer.close().await;
             }
         }
         self.ops_cancel.cancel();
@@ -294,27 +279,17 @@ impl Inner {
     /// contained, and each under a permit of the worker's concurrency). The message is
     /// acknowledged once every run has its result recorded, and handed back otherwise; its
     /// redelivery skips the runs already recorded.
-    async fn handle(self: Arc<Self>, delivery: Delivery) {
-        let runs = match broker::decode_runs(&delivery.data) {
+    async fn handle(self: Arc<Self>, delivery: RunDelivery) {
+        let runs = match chime_broker::decode_runs(delivery.body()) {
             Ok(runs) => runs,
             Err(e) => {
                 tracing::error!(error = %e, "unreadable run message; dead-lettering it");
                 metrics::counter!("chime_runs_poison_total").increment(1);
-                let _ = delivery
-                    .nack(BasicNackOptions {
-                        requeue: false,
-                        ..Default::default()
-                    })
-                    .await;
+                let _ = delivery.dead_letter().await;
                 return;
             }
         };
-        // The lowest attempt this delivery can be: quorum queues count earlier deliveries in
-        // `x-delivery-count`; a redelivery without it is at least the second.
-        let attempt = match broker::delivery_count(&delivery) {
-            0 if delivery.redelivered => 2,
-            n => n + 1,
-        };
+        let attempt = delivery.attempt();
         let tasks = runs.into_iter().map(|m| {
             let msg = Arc::new(m);
             let span = tracing::info_span!("run", run_id = %msg.run_id, job_id = msg.job_id, schedule_id = %msg.schedule_id, tenant = %msg.tenant);
@@ -348,12 +323,8 @@ impl Inner {
             }
         }
         if requeue {
-            let requeue = BasicNackOptions {
-                requeue: true,
-                ..Default::default()
-            };
-            let _ = delivery.nack(requeue).await;
-        } else if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+            let _ = delivery.requeue().await;
+        } else if let Err(e) = delivery.ack().await {
             tracing::warn!(error = %e, "ack failed; the runs will be redelivered and recorded once");
         }
     }

@@ -5,8 +5,10 @@
 //! pipelined on it. Multi-key writes are Lua scripts (in `scripts/`) over keys of one hash
 //! slot, so each is atomic and Redis-Cluster ready.
 
+pub mod keys;
+
 use crate::keys::Keys;
-use crate::model::{Job, RunMessage, RunRecord, Schedule};
+use chime_core::model::{Job, RunMessage, RunRecord, Schedule};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use sha2::{Digest, Sha256};
@@ -24,6 +26,9 @@ pub enum StoreError {
     Parse(#[from] redis::ParsingError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// No dedicated connection for a blocking call could be had.
+    #[error("redis connection pool: {0}")]
+    Pool(String),
     /// A grouped call carrying this one failed (the cause, as text: one error, many callers).
     #[error("{0}")]
     Grouped(String),
@@ -134,10 +139,16 @@ pub struct RunResult {
     pub event: Option<String>,
 }
 
+/// Most connections of the blocking pool: calls that block beyond this many wait for one.
+const BLOCKING_CONNECTIONS: usize = 256;
+
 /// Handle on the Redis store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     conn: ConnectionManager,
+    /// Dedicated connections for calls that block (the live tail's `XREAD BLOCK`), which
+    /// would stall every caller of the shared multiplexed connection.
+    blocking: deadpool_redis::Pool,
     keys: Keys,
     scripts: Arc<Scripts>,
     retention: Retention,
@@ -177,8 +188,18 @@ impl Store {
             .set_number_of_retries(3)
             .set_max_delay(Duration::from_secs(1));
         let conn = ConnectionManager::new_with_config(client, config).await?;
+        let no_timeout = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+        let blocking = deadpool_redis::Manager::new_with_config(url, no_timeout)?;
+        let blocking = deadpool_redis::Pool::builder(blocking)
+            .max_size(BLOCKING_CONNECTIONS)
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .create_timeout(Some(Duration::from_secs(2)))
+            .runtime(deadpool_redis::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
         Ok(Store {
             conn,
+            blocking,
             keys: Keys::new(namespace),
             scripts: Arc::new(Scripts::new()),
             retention,
@@ -708,7 +729,7 @@ impl Store {
                 _ => calls.push(vec![i]),
             }
         }
-        let now_txt = crate::schedule::format_instant(now);
+        let now_txt = chime_core::schedule::format_instant(now);
         let invocations: Vec<_> = calls
             .iter()
             .map(|call| {
@@ -828,7 +849,7 @@ impl Store {
             .arg(if success { "true" } else { "false" })
             .arg(message)
             .arg(now)
-            .arg(crate::schedule::format_instant(now))
+            .arg(chime_core::schedule::format_instant(now))
             .arg(job)
             .arg(schedule)
             .invoke_async(&mut self.c())
@@ -1096,10 +1117,10 @@ impl Store {
     }
 
     /// Waits up to `block_ms` for run ids recorded on a job's "done" stream after stream id
-    /// `after` (`$` for "from now"). Uses its own connection: the call blocks.
+    /// `after` (`$` for "from now"). The call blocks, so it takes a connection of the blocking
+    /// pool.
     pub async fn wait_done(
         &self,
-        conn: &mut redis::aio::MultiplexedConnection,
         tenant: &str,
         job: u64,
         after: &str,
@@ -1108,6 +1129,11 @@ impl Store {
         let opts = redis::streams::StreamReadOptions::default()
             .block(block_ms)
             .count(100);
+        let mut conn = self
+            .blocking
+            .get()
+            .await
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
         let reply: Option<redis::streams::StreamReadReply> = conn
             .xread_options(&[self.keys.job_done(tenant, job)], &[after], &opts)
             .await?;

@@ -1,19 +1,25 @@
 //! RabbitMQ: the runs topology, a confirming publisher and a consumer connection.
 //!
-//! Topology (names from [`Keys`]): a durable direct exchange `<ns>.runs` bound to the quorum
+//! Topology (every name built here from the namespace): a durable direct exchange `<ns>.runs` bound to the quorum
 //! queue `<ns>.runs`, which dead-letters a message after `delivery_limit` deliveries to the
 //! fanout exchange `<ns>.runs.dlx` and its quorum queue `<ns>.runs.dead`. Everything is
 //! declared idempotently by every service on connect. A message carries one or more runs
 //! ([`encode_runs`], [`decode_runs`]).
 //!
 //! Connections are rebuilt by their users: [`Publisher`] reconnects on the next publish after
-//! a failure; the worker's consume loop reconnects with backoff.
+//! a failure; the worker's consume loop reconnects with backoff through [`RunConsumer`].
+//!
+//! This crate is the only one that names `lapin`: the services see [`Topology`],
+//! [`Publisher`], [`RunConsumer`] and [`RunDelivery`].
 
-use crate::keys::Keys;
-use crate::model::RunMessage;
+mod consumer;
+
+pub use consumer::{RunConsumer, RunDelivery};
+
+use chime_core::model::RunMessage;
 use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
-    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{
@@ -22,10 +28,6 @@ use lapin::{
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
-
-pub use lapin::message::Delivery;
-pub use lapin::options::{BasicAckOptions, BasicNackOptions};
-pub use lapin::Consumer;
 
 /// Routing key of run messages.
 pub const RUN_ROUTING_KEY: &str = "run";
@@ -46,15 +48,17 @@ pub enum BrokerError {
 /// Names and limits of the runs topology.
 #[derive(Clone, Debug)]
 pub struct Topology {
-    pub keys: Keys,
+    namespace: String,
     pub delivery_limit: u32,
 }
 
-fn s(v: &str) -> ShortString {
+pub(crate) fn s(v: &str) -> ShortString {
     v.into()
 }
 
-/// Opens a connection (bounded in time, so a dead broker is an error, not a hang).
+/// Opens a connection (bounded in time, so a dead broker is an error, not a hang). Tools and
+/// tests that drive the broker by hand start here; services use [`Publisher`] and
+/// [`RunConsumer`].
 pub async fn connect(url: &str) -> Result<Connection, BrokerError> {
     let props = ConnectionProperties::default();
     tokio::time::timeout(Duration::from_secs(5), Connection::connect(url, props))
@@ -63,10 +67,41 @@ pub async fn connect(url: &str) -> Result<Connection, BrokerError> {
         .map_err(BrokerError::from)
 }
 
+/// Connects and disconnects: the readiness probe of a service.
+pub async fn probe(url: &str) -> Result<(), BrokerError> {
+    let conn = connect(url).await?;
+    let _ = conn.close(200, "readiness probe".into()).await;
+    Ok(())
+}
+
 impl Topology {
+    pub fn new(namespace: &str, delivery_limit: u32) -> Self {
+        Topology {
+            namespace: namespace.to_string(),
+            delivery_limit,
+        }
+    }
+
+    /// Exchange that run messages are published to.
+    pub fn runs_exchange(&self) -> String {
+        format!("{}.runs", self.namespace)
+    }
+    /// Quorum queue the workers consume.
+    pub fn runs_queue(&self) -> String {
+        format!("{}.runs", self.namespace)
+    }
+    /// Exchange for runs that exceeded the delivery limit.
+    pub fn dead_exchange(&self) -> String {
+        format!("{}.runs.dlx", self.namespace)
+    }
+    /// Queue holding dead-lettered runs.
+    pub fn dead_queue(&self) -> String {
+        format!("{}.runs.dead", self.namespace)
+    }
+
     /// Declares exchanges, queues and bindings (idempotent).
     pub async fn declare(&self, ch: &Channel) -> Result<(), BrokerError> {
-        let k = &self.keys;
+        let k = self;
         let durable = ExchangeDeclareOptions {
             durable: true,
             ..Default::default()
@@ -125,7 +160,7 @@ impl Topology {
 
     /// Deletes this namespace's queues and exchanges (tests clean up with it).
     pub async fn delete(&self, ch: &Channel) -> Result<(), BrokerError> {
-        let k = &self.keys;
+        let k = self;
         for q in [k.runs_queue(), k.dead_queue()] {
             ch.queue_delete(s(&q), Default::default()).await?;
         }
@@ -135,27 +170,6 @@ impl Topology {
         Ok(())
     }
 
-    /// Opens a consuming channel with the given prefetch on the runs queue.
-    pub async fn consume(
-        &self,
-        conn: &Connection,
-        prefetch: u16,
-        tag: &str,
-    ) -> Result<(Channel, Consumer), BrokerError> {
-        let ch = conn.create_channel().await?;
-        self.declare(&ch).await?;
-        ch.basic_qos(prefetch, BasicQosOptions::default()).await?;
-        let consumer = ch
-            .basic_consume(
-                s(&self.keys.runs_queue()),
-                s(tag),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        Ok((ch, consumer))
-    }
-
     /// Messages ready in the runs queue and in the dead-letter queue.
     pub async fn depths(&self, ch: &Channel) -> Result<(u32, u32), BrokerError> {
         let passive = QueueDeclareOptions {
@@ -163,10 +177,10 @@ impl Topology {
             ..Default::default()
         };
         let runs = ch
-            .queue_declare(s(&self.keys.runs_queue()), passive, FieldTable::default())
+            .queue_declare(s(&self.runs_queue()), passive, FieldTable::default())
             .await?;
         let dead = ch
-            .queue_declare(s(&self.keys.dead_queue()), passive, FieldTable::default())
+            .queue_declare(s(&self.dead_queue()), passive, FieldTable::default())
             .await?;
         Ok((runs.message_count(), dead.message_count()))
     }
@@ -256,7 +270,7 @@ impl Publisher {
                 };
             }
         };
-        let exchange = s(&self.topology.keys.runs_exchange());
+        let exchange = s(&self.topology.runs_exchange());
         let mut pending = Vec::new();
         for chunk in chunks(msgs, per_message) {
             let payload = encode_runs(chunk);
@@ -333,22 +347,6 @@ impl Sent {
     }
 }
 
-/// The delivery count RabbitMQ puts on a redelivered quorum-queue message (0 on the first).
-pub fn delivery_count(d: &Delivery) -> u32 {
-    d.properties
-        .headers()
-        .as_ref()
-        .and_then(|h| h.inner().get("x-delivery-count").cloned())
-        .and_then(|v| match v {
-            AMQPValue::LongLongInt(n) => Some(n as u32),
-            AMQPValue::LongInt(n) => Some(n as u32),
-            AMQPValue::LongUInt(n) => Some(n),
-            AMQPValue::ShortInt(n) => Some(n as u32),
-            _ => None,
-        })
-        .unwrap_or(0)
-}
-
 /// Consecutive runs in as few chunks of at most `per_message` as possible, of even sizes
 /// (21 runs at 16 a message go out as 11 + 10, not 16 + 5), so that the workers that take
 /// them get even shares.
@@ -390,7 +388,7 @@ pub fn decode_runs(body: &[u8]) -> Result<Vec<RunMessage>, serde_json::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ActionSpec;
+    use chime_core::model::ActionSpec;
 
     fn run(n: usize) -> RunMessage {
         RunMessage {

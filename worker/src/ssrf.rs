@@ -141,21 +141,8 @@ impl TargetPolicy {
     /// Parses "127.0.0.0/8, ::1/128" (comma-separated CIDRs, bare IPs allowed, empty string =
     /// none); the error names the bad entry.
     pub fn parse(list: &str) -> Result<Self, GuardError> {
-        let mut allow = Vec::new();
-        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let net = match entry.parse::<IpNet>() {
-                Ok(net) => net,
-                Err(_) => match entry.parse::<IpAddr>() {
-                    Ok(ip) => IpNet::from(ip),
-                    Err(_) => {
-                        return Err(GuardError::InvalidAllowEntry {
-                            entry: entry.to_string(),
-                        })
-                    }
-                },
-            };
-            allow.push(net.trunc());
-        }
+        let allow = chime_runtime::config::parse_allow_list(list)
+            .map_err(|entry| GuardError::InvalidAllowEntry { entry })?;
         Ok(Self { allow })
     }
 

@@ -1,4 +1,5 @@
-//! Every Redis key, exchange and queue name chime uses, built from one namespace.
+//! Every Redis key chime uses, built from one namespace (the broker's names are built in
+//! `chime-broker`).
 //!
 //! Layout (`ns` is the namespace, `T` the tenant's hash tag `{t:<tenant>}`):
 //!
@@ -158,23 +159,6 @@ impl Keys {
             h = h.wrapping_mul(0x0100_0193);
         }
         h % partitions
-    }
-
-    /// Exchange that run messages are published to.
-    pub fn runs_exchange(&self) -> String {
-        format!("{}.runs", self.ns)
-    }
-    /// Quorum queue the workers consume.
-    pub fn runs_queue(&self) -> String {
-        format!("{}.runs", self.ns)
-    }
-    /// Exchange for runs that exceeded the delivery limit.
-    pub fn dead_exchange(&self) -> String {
-        format!("{}.runs.dlx", self.ns)
-    }
-    /// Queue holding dead-lettered runs.
-    pub fn dead_queue(&self) -> String {
-        format!("{}.runs.dead", self.ns)
     }
 }
 

@@ -203,10 +203,29 @@ impl Settings {
         if self.scheduler_batch == 0 {
             return bad("scheduler_batch must be at least 1");
         }
-        crate::ssrf::TargetPolicy::parse(&self.allow_targets)
-            .map_err(|e| ConfigError::Invalid(format!("allow_targets: {e}")))?;
+        parse_allow_list(&self.allow_targets).map_err(|entry| {
+            ConfigError::Invalid(format!(
+                "allow_targets: invalid allow-list entry {entry:?}: expected an IP address or CIDR"
+            ))
+        })?;
         Ok(())
     }
+}
+
+/// Parses an allow-list of target addresses (`allow_targets`): CIDRs or single addresses,
+/// comma-separated, each truncated to its network. The entry that is neither is the error.
+pub fn parse_allow_list(list: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            let net = entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| entry.to_string())?;
+            Ok(net.trunc())
+        })
+        .collect()
 }
 
 /// Overlays `CHIME_<FIELD>` variables, typed after the default value of each field.
