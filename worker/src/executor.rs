@@ -55,24 +55,12 @@ pub struct CallMeta {
 }
 
 /// How a call ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutcomeKind {
-    /// HTTP 200-399 except 202.
-    Success,
-    /// HTTP 202: the target runs the job asynchronously and reports back later.
-    Accepted,
-    /// HTTP 4xx/5xx (or any status outside 200-399).
-    Failure,
-    /// Network error, invalid URL or header, blocked target.
-    Error,
-    /// The call did not complete within the action timeout.
-    Timeout,
-}
+pub use chime_core::run::CallKind;
 
 /// Result of one call.
 #[derive(Clone, Debug)]
 pub struct Outcome {
-    pub kind: OutcomeKind,
+    pub kind: CallKind,
     pub http_status: Option<u16>,
     /// Response body, truncated to the body cap, lossy UTF-8; `None` when empty or absent.
     pub body: Option<String>,
@@ -148,15 +136,26 @@ fn signing_mac(secret: &str) -> Hmac<Sha256> {
 
 /// A call that ended before a response was received.
 struct Early {
-    kind: OutcomeKind,
+    kind: CallKind,
     message: String,
 }
 
 impl Early {
     fn error(message: impl Into<String>) -> Self {
         Self {
-            kind: OutcomeKind::Error,
+            kind: CallKind::Error,
             message: message.into(),
+        }
+    }
+
+    /// The guard refused the target: `Blocked` when it was for the target's address.
+    fn guard(e: &GuardError) -> Self {
+        Self {
+            kind: match e {
+                GuardError::Blocked { .. } => CallKind::Blocked,
+                _ => CallKind::Error,
+            },
+            message: e.to_string(),
         }
     }
 }
@@ -214,9 +213,7 @@ impl Executor {
     fn prepare(&self, action: &Action, meta: &CallMeta) -> Result<reqwest::Request, Early> {
         let url =
             Url::parse(action.url.trim()).map_err(|e| Early::error(format!("invalid URL: {e}")))?;
-        self.policy
-            .check_url(&url)
-            .map_err(|e| Early::error(e.to_string()))?;
+        self.policy.check_url(&url).map_err(|e| Early::guard(&e))?;
         let method = parse_method(&action.method)?;
 
         let mut headers = HeaderMap::new();
@@ -267,7 +264,7 @@ impl Executor {
     ) -> Outcome {
         let timed_out = || format!("request timed out after {} ms", timeout.as_millis());
         let mut outcome = Outcome {
-            kind: OutcomeKind::Error,
+            kind: CallKind::Error,
             http_status: None,
             body: None,
             error: None,
@@ -277,7 +274,7 @@ impl Executor {
 
         let response = match tokio::time::timeout_at(deadline, self.client.execute(request)).await {
             Err(_) => {
-                outcome.kind = OutcomeKind::Timeout;
+                outcome.kind = CallKind::Timeout;
                 outcome.error = Some(timed_out());
                 return outcome;
             }
@@ -301,7 +298,7 @@ impl Executor {
         match read.end {
             BodyEnd::Complete => {}
             BodyEnd::TimedOut => {
-                outcome.kind = OutcomeKind::Timeout;
+                outcome.kind = CallKind::Timeout;
                 outcome.error = Some(timed_out());
             }
             BodyEnd::Failed(msg) => {
@@ -327,12 +324,12 @@ fn parse_method(raw: &str) -> Result<Method, Early> {
     }
 }
 
-fn classify_status(status: u16) -> (OutcomeKind, Option<String>) {
+fn classify_status(status: u16) -> (CallKind, Option<String>) {
     match status {
-        202 => (OutcomeKind::Accepted, None),
-        200..=399 => (OutcomeKind::Success, None),
+        202 => (CallKind::Accepted, None),
+        200..=399 => (CallKind::Success, None),
         _ => (
-            OutcomeKind::Failure,
+            CallKind::Failure,
             Some(format!("endpoint returned status code {status}")),
         ),
     }
@@ -341,12 +338,12 @@ fn classify_status(status: u16) -> (OutcomeKind, Option<String>) {
 fn classify_send_error(e: &reqwest::Error, timed_out: impl Fn() -> String) -> Early {
     if e.is_timeout() {
         return Early {
-            kind: OutcomeKind::Timeout,
+            kind: CallKind::Timeout,
             message: timed_out(),
         };
     }
     if let Some(guard) = find_guard_error(e) {
-        return Early::error(guard.to_string());
+        return Early::guard(guard);
     }
     Early::error(error_chain(e))
 }

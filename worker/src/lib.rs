@@ -16,11 +16,12 @@
 pub mod executor;
 pub mod ssrf;
 
-use crate::executor::{Action, CallMeta, Executor, ExecutorConfig, Outcome, OutcomeKind};
+use crate::executor::{Action, CallKind, CallMeta, Executor, ExecutorConfig, Outcome};
 use crate::ssrf::TargetPolicy;
 use anyhow::Context;
 use chime_broker::{RunConsumer, RunDelivery, Topology};
-use chime_core::model::{run_state, run_status, RunMessage};
+use chime_core::model::RunMessage;
+
 use chime_runtime::config::Settings;
 use chime_store::{Retention, RunResult, RunStep, Store, StoreError};
 use std::net::SocketAddr;
@@ -446,18 +447,9 @@ fn chrono_now() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// SAP's reading of an HTTP outcome.
+/// SAP's reading of an HTTP outcome ([`CallKind::lifecycle`]) with the run's texts.
 fn to_result(o: &Outcome) -> Recorded {
-    let (status, state, outcome) = match o.kind {
-        OutcomeKind::Success => (run_status::COMPLETED, run_state::SUCCESS, "success"),
-        OutcomeKind::Accepted => (run_status::RUNNING, run_state::ACK_RECVD, ""),
-        OutcomeKind::Failure if o.http_status.unwrap_or(500) >= 500 => {
-            (run_status::COMPLETED, run_state::ERROR, "failure")
-        }
-        OutcomeKind::Failure => (run_status::COMPLETED, run_state::REQUEST_ERROR, "failure"),
-        OutcomeKind::Error => (run_status::COMPLETED, run_state::REQUEST_ERROR, "error"),
-        OutcomeKind::Timeout => (run_status::COMPLETED, run_state::REQUEST_ERROR, "timeout"),
-    };
+    let life = o.kind.lifecycle(o.http_status);
     let run_text = match (&o.error, &o.body) {
         (Some(e), _) => e.clone(),
         (None, Some(b)) if !b.trim().is_empty() => b.clone(),
@@ -467,9 +459,9 @@ fn to_result(o: &Outcome) -> Recorded {
         },
     };
     Recorded(RunResult {
-        status,
-        state,
-        outcome,
+        status: life.status.as_str(),
+        state: life.state.as_str(),
+        outcome: life.outcome.map_or("", chime_core::run::Outcome::as_str),
         http_status: o.http_status,
         run_text,
         body: o.body.clone(),
@@ -479,7 +471,7 @@ fn to_result(o: &Outcome) -> Recorded {
         event: o
             .error
             .as_ref()
-            .filter(|e| o.kind == OutcomeKind::Error && e.contains("SSRF guard"))
+            .filter(|_| o.kind == CallKind::Blocked)
             .map(|e| format!("Cannot start run: the target is blocked: {e}")),
     })
 }

@@ -3,9 +3,12 @@
 //!
 //! Layout:
 //! - [`model`]: jobs, schedules, run messages and run records; deterministic run ids.
+//! - [`run`]: SAP's run lifecycle typed (status, state, outcome, HTTP method) and the one
+//!   mapping from a call's end to it.
 //! - [`schedfmt`]: SAP's schedule formats (7-field cron, intervals, date values).
 //! - [`schedule`]: the pure planner: which instants fire, what is next, misfires.
 
 pub mod model;
+pub mod run;
 pub mod schedfmt;
 pub mod schedule;

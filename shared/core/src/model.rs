@@ -74,24 +74,6 @@ pub struct ActionSpec {
     pub timeout_ms: u64,
 }
 
-/// SAP `runStatus`.
-pub mod run_status {
-    pub const SCHEDULED: &str = "SCHEDULED";
-    pub const RUNNING: &str = "RUNNING";
-    pub const COMPLETED: &str = "COMPLETED";
-}
-
-/// SAP `runState`.
-pub mod run_state {
-    pub const SCHEDULED: &str = "SCHEDULED";
-    pub const TRIGGERED: &str = "TRIGGERED";
-    pub const ACK_RECVD: &str = "ACK_RECVD";
-    pub const SUCCESS: &str = "SUCCESS";
-    pub const ERROR: &str = "ERROR";
-    pub const REQUEST_ERROR: &str = "REQUEST_ERROR";
-    pub const UNKNOWN: &str = "UNKNOWN";
-}
-
 /// A run record as read back from Redis (the `run` hash).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct RunRecord {

@@ -212,7 +212,7 @@ async fn success_sends_run_headers_and_signature() {
     let mut m = meta();
     m.signing_secret = Some(SECRET.into());
     let out = exec.execute(&act, &m).await;
-    assert_eq!(out.kind, OutcomeKind::Success, "{out:?}");
+    assert_eq!(out.kind, CallKind::Success, "{out:?}");
     assert_eq!(out.http_status, Some(200));
     assert_eq!(out.body.as_deref(), Some("hello"));
     assert_eq!(out.error, None);
@@ -239,7 +239,7 @@ async fn unsigned_call_has_no_signature_headers() {
     let out = executor("127.0.0.0/8")
         .execute(&action(format!("http://{addr}/echo")), &meta())
         .await;
-    assert_eq!(out.kind, OutcomeKind::Success, "{out:?}");
+    assert_eq!(out.kind, CallKind::Success, "{out:?}");
     let (_, h, _) = seen.last.lock().unwrap().take().unwrap();
     assert!(h.get(HEADER_SIGNATURE).is_none());
     assert!(h.get(HEADER_TIMESTAMP).is_none());
@@ -251,7 +251,7 @@ async fn head_request_has_no_body() {
     let mut act = action(format!("http://{addr}/echo"));
     act.method = "HEAD".into();
     let out = executor("127.0.0.0/8").execute(&act, &meta()).await;
-    assert_eq!(out.kind, OutcomeKind::Success, "{out:?}");
+    assert_eq!(out.kind, CallKind::Success, "{out:?}");
     assert_eq!(out.body, None);
 }
 
@@ -261,7 +261,7 @@ async fn status_202_is_accepted() {
     let out = executor("127.0.0.0/8")
         .execute(&action(format!("http://{addr}/accepted")), &meta())
         .await;
-    assert_eq!(out.kind, OutcomeKind::Accepted, "{out:?}");
+    assert_eq!(out.kind, CallKind::Accepted, "{out:?}");
     assert_eq!(out.http_status, Some(202));
     assert_eq!(out.body.as_deref(), Some("queued"));
     assert_eq!(out.error, None);
@@ -273,7 +273,7 @@ async fn status_500_is_failure() {
     let out = executor("127.0.0.0/8")
         .execute(&action(format!("http://{addr}/fail")), &meta())
         .await;
-    assert_eq!(out.kind, OutcomeKind::Failure, "{out:?}");
+    assert_eq!(out.kind, CallKind::Failure, "{out:?}");
     assert_eq!(out.http_status, Some(500));
     assert_eq!(out.body.as_deref(), Some("boom"));
     assert_eq!(
@@ -288,7 +288,7 @@ async fn status_404_for_unknown_path_is_failure() {
     let out = executor("127.0.0.0/8")
         .execute(&action(format!("http://{addr}/missing")), &meta())
         .await;
-    assert_eq!(out.kind, OutcomeKind::Failure, "{out:?}");
+    assert_eq!(out.kind, CallKind::Failure, "{out:?}");
     assert_eq!(out.http_status, Some(404));
 }
 
@@ -298,7 +298,7 @@ async fn redirect_is_the_answer_and_not_followed() {
     let out = executor("127.0.0.0/8")
         .execute(&action(format!("http://{addr}/redirect")), &meta())
         .await;
-    assert_eq!(out.kind, OutcomeKind::Success, "{out:?}");
+    assert_eq!(out.kind, CallKind::Success, "{out:?}");
     assert_eq!(out.http_status, Some(302));
     assert_eq!(seen.hits.load(Ordering::SeqCst), 1);
     assert_eq!(seen.target_hits.load(Ordering::SeqCst), 0);
@@ -310,7 +310,7 @@ async fn slow_response_times_out() {
     let mut act = action(format!("http://{addr}/hang"));
     act.timeout = Duration::from_millis(300);
     let out = executor("127.0.0.0/8").execute(&act, &meta()).await;
-    assert_eq!(out.kind, OutcomeKind::Timeout, "{out:?}");
+    assert_eq!(out.kind, CallKind::Timeout, "{out:?}");
     assert_eq!(out.error.as_deref(), Some("request timed out after 300 ms"));
     assert_eq!(out.http_status, None);
     assert_eq!(seen.hits.load(Ordering::SeqCst), 1);
@@ -329,7 +329,7 @@ async fn stalled_body_times_out_and_keeps_status() {
     let mut act = action(format!("http://{addr}/"));
     act.timeout = Duration::from_millis(300);
     let out = executor("127.0.0.0/8").execute(&act, &meta()).await;
-    assert_eq!(out.kind, OutcomeKind::Timeout, "{out:?}");
+    assert_eq!(out.kind, CallKind::Timeout, "{out:?}");
     assert_eq!(out.http_status, Some(200));
     assert_eq!(out.error.as_deref(), Some("request timed out after 300 ms"));
     assert!(out.duration < Duration::from_secs(5), "{:?}", out.duration);
@@ -348,7 +348,7 @@ async fn huge_body_is_capped_and_not_downloaded() {
     let out = executor("127.0.0.0/8")
         .execute(&action(format!("http://{addr}/")), &meta())
         .await;
-    assert_eq!(out.kind, OutcomeKind::Success, "{out:?}");
+    assert_eq!(out.kind, CallKind::Success, "{out:?}");
     assert_eq!(out.body.as_ref().map(String::len), Some(DEFAULT_BODY_CAP));
     assert_eq!(out.error, None);
     let written = server.await.unwrap();
@@ -372,7 +372,7 @@ async fn endless_chunked_body_is_capped() {
     let out = exec
         .execute(&action(format!("http://{addr}/")), &meta())
         .await;
-    assert_eq!(out.kind, OutcomeKind::Success, "{out:?}");
+    assert_eq!(out.kind, CallKind::Success, "{out:?}");
     assert_eq!(out.body.as_ref().map(String::len), Some(100_000));
     server.await.unwrap();
 }
@@ -382,12 +382,12 @@ async fn invalid_url_is_an_error() {
     let exec = executor("127.0.0.0/8");
     for raw in ["not a url", "http://", "http://exa mple.com/", ""] {
         let out = exec.execute(&action(raw), &meta()).await;
-        assert_eq!(out.kind, OutcomeKind::Error, "{raw}: {out:?}");
+        assert_eq!(out.kind, CallKind::Error, "{raw}: {out:?}");
         let err = out.error.unwrap();
         assert!(err.starts_with("invalid URL: "), "{raw}: {err}");
     }
     let out = exec.execute(&action("ftp://127.0.0.1/"), &meta()).await;
-    assert_eq!(out.kind, OutcomeKind::Error);
+    assert_eq!(out.kind, CallKind::Error);
     assert!(out.error.unwrap().contains("scheme"));
 }
 
@@ -401,7 +401,7 @@ async fn loopback_is_blocked_without_allow_list() {
         format!("http://[::ffff:127.0.0.1]:{}/echo", addr.port()),
     ] {
         let out = exec.execute(&action(url.as_str()), &meta()).await;
-        assert_eq!(out.kind, OutcomeKind::Error, "{url}: {out:?}");
+        assert_eq!(out.kind, CallKind::Blocked, "{url}: {out:?}");
         let err = out.error.unwrap();
         assert!(err.contains("loopback"), "{url}: {err}");
         assert!(err.contains("blocked by the SSRF guard"), "{url}: {err}");
@@ -422,7 +422,7 @@ async fn private_and_metadata_literals_are_blocked_before_dialing() {
         "http://[2002:a00:1::]/",
     ] {
         let out = exec.execute(&action(url), &meta()).await;
-        assert_eq!(out.kind, OutcomeKind::Error, "{url}: {out:?}");
+        assert_eq!(out.kind, CallKind::Blocked, "{url}: {out:?}");
         let err = out.error.unwrap();
         assert!(err.contains("blocked by the SSRF guard"), "{url}: {err}");
         assert!(out.duration < Duration::from_millis(100), "{url}");
@@ -435,7 +435,7 @@ async fn localhost_goes_through_the_guarded_resolver() {
     let url = format!("http://localhost:{}/echo", addr.port());
 
     let out = executor("").execute(&action(url.as_str()), &meta()).await;
-    assert_eq!(out.kind, OutcomeKind::Error, "{out:?}");
+    assert_eq!(out.kind, CallKind::Blocked, "{out:?}");
     let err = out.error.unwrap();
     assert!(err.starts_with("target localhost ("), "{err}");
     assert!(err.contains("blocked by the SSRF guard"), "{err}");
@@ -444,7 +444,7 @@ async fn localhost_goes_through_the_guarded_resolver() {
     let out = executor("127.0.0.0/8, ::1/128")
         .execute(&action(url.as_str()), &meta())
         .await;
-    assert_eq!(out.kind, OutcomeKind::Success, "{out:?}");
+    assert_eq!(out.kind, CallKind::Success, "{out:?}");
     assert_eq!(seen.hits.load(Ordering::SeqCst), 1);
 }
 
@@ -457,24 +457,24 @@ async fn bad_headers_and_methods_are_errors() {
     let mut act = action(url.as_str());
     act.headers = vec![("bad header".into(), "v".into())];
     let out = exec.execute(&act, &meta()).await;
-    assert_eq!(out.kind, OutcomeKind::Error, "{out:?}");
+    assert_eq!(out.kind, CallKind::Error, "{out:?}");
     assert!(out.error.unwrap().contains("\"bad header\""));
 
     act.headers = vec![("x-ok".into(), "line\nbreak".into())];
     let out = exec.execute(&act, &meta()).await;
-    assert_eq!(out.kind, OutcomeKind::Error, "{out:?}");
+    assert_eq!(out.kind, CallKind::Error, "{out:?}");
     assert!(out.error.unwrap().contains("\"x-ok\""));
 
     let mut m = meta();
     m.scheduler_host = "bad\r\nhost".into();
     let out = exec.execute(&action(url.as_str()), &m).await;
-    assert_eq!(out.kind, OutcomeKind::Error, "{out:?}");
+    assert_eq!(out.kind, CallKind::Error, "{out:?}");
     assert!(out.error.unwrap().contains(HEADER_SCHEDULER_HOST));
 
     let mut act = action(url.as_str());
     act.method = "TRACE".into();
     let out = exec.execute(&act, &meta()).await;
-    assert_eq!(out.kind, OutcomeKind::Error, "{out:?}");
+    assert_eq!(out.kind, CallKind::Error, "{out:?}");
     assert!(out.error.unwrap().contains("TRACE"));
 
     assert_eq!(seen.hits.load(Ordering::SeqCst), 0);
@@ -490,7 +490,7 @@ async fn refused_connection_is_an_error_with_its_cause() {
     let out = executor("127.0.0.0/8")
         .execute(&action(format!("http://127.0.0.1:{port}/")), &meta())
         .await;
-    assert_eq!(out.kind, OutcomeKind::Error, "{out:?}");
+    assert_eq!(out.kind, CallKind::Error, "{out:?}");
     let err = out.error.unwrap();
     assert!(err.contains("error sending request"), "{err}");
     assert!(err.to_lowercase().contains("refused"), "{err}");
