@@ -15,5 +15,5 @@ locked=()
 if [[ -f Cargo.lock ]]; then
   locked=(--locked)
 fi
-echo "test: cargo test --workspace ${locked[*]} $*"
-exec cargo test --workspace "${locked[@]}" "$@"
+echo "test: cargo test --workspace --no-fail-fast ${locked[*]} $*"
+exec cargo test --workspace --no-fail-fast "${locked[@]}" "$@"

@@ -141,7 +141,12 @@ async fn consumers(
                 FieldTable::default(),
             )
             .await?;
-        let (http, redis, keys, url) = (http.clone(), redis.clone(), keys.clone(), target.url());
+        let (http, redis, keys, url) = (
+            http.clone(),
+            redis.clone(),
+            keys.clone(),
+            target.url(crate::HOOK),
+        );
         let (done, latencies) = (done.clone(), latencies.clone());
         tokio::spawn(async move {
             while let Some(Ok(d)) = consumer.next().await {
@@ -284,7 +289,7 @@ impl Producer {
             pipeline,
             redis,
             keys,
-            url: target.url(),
+            url: target.url(crate::HOOK),
         })
     }
 

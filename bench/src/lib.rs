@@ -15,18 +15,18 @@ pub mod scenarios;
 use anyhow::{bail, Context};
 use chime_runtime::config::Settings;
 use serde_json::{json, Value};
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 pub use scenarios::{
     fairness, lateness, query, scale, throughput, Cpu, CpuPerRun, IoStall, Throughput,
 };
 
 const ADMIN: &str = "bench-admin-token";
+
+/// The path jobs and the baselines call on the target.
+pub const HOOK: &str = "/hook";
+
+pub use chime_testkit::{Running, Target};
 
 /// Percentiles of a sample, in milliseconds.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -53,43 +53,6 @@ impl Latency {
     }
 }
 
-/// A local HTTP target answering 200 with a small JSON body after an optional delay, counting
-/// the calls it gets.
-#[derive(Clone)]
-pub struct Target {
-    pub addr: SocketAddr,
-    pub hits: Arc<AtomicU64>,
-}
-
-impl Target {
-    pub async fn start(latency: Duration) -> anyhow::Result<Target> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let hits = Arc::new(AtomicU64::new(0));
-        let counter = hits.clone();
-        let app = axum::Router::new().fallback(move || {
-            let counter = counter.clone();
-            async move {
-                counter.fetch_add(1, Ordering::Relaxed);
-                if !latency.is_zero() {
-                    tokio::time::sleep(latency).await;
-                }
-                ([("content-type", "application/json")], "{\"ok\":true}")
-            }
-        });
-        let addr = listener.local_addr()?;
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Ok(Target { addr, hits })
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
-    }
-
-    pub fn count(&self) -> u64 {
-        self.hits.load(Ordering::Relaxed)
-    }
-}
-
 /// What the bench runs against.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -105,11 +68,6 @@ pub struct Options {
     pub attach: Option<(String, String)>,
 }
 
-struct Service {
-    cancel: CancellationToken,
-    handle: JoinHandle<anyhow::Result<()>>,
-}
-
 /// A chime cluster in its own namespace, a target and a client.
 pub struct Bench {
     pub settings: Settings,
@@ -117,8 +75,8 @@ pub struct Bench {
     admin: String,
     pub http: reqwest::Client,
     pub target: Target,
-    services: Vec<Service>,
-    scheduler: Option<Service>,
+    services: Vec<Running>,
+    scheduler: Option<Running>,
     pub opts: Options,
 }
 
@@ -152,7 +110,7 @@ impl Bench {
             .no_proxy()
             .pool_max_idle_per_host(64)
             .build()?;
-        let target = Target::start(opts.target_latency).await?;
+        let target = Target::counting(opts.target_latency).await;
         let mut services = Vec::new();
         let mut scheduler = None;
         let (api, admin) = if let Some((url, token)) = &opts.attach {
@@ -160,26 +118,14 @@ impl Bench {
         } else {
             let api = chime_api::Api::build(settings.clone()).await?;
             let addr = api.local_addr();
-            let cancel = CancellationToken::new();
-            services.push(Service {
-                handle: tokio::spawn(api.run(cancel.clone())),
-                cancel,
-            });
+            services.push(Running::spawn(|c| api.run(c)));
             if with_scheduler {
                 let s = chime_scheduler::Scheduler::build(settings.clone()).await?;
-                let cancel = CancellationToken::new();
-                scheduler = Some(Service {
-                    handle: tokio::spawn(s.run(cancel.clone())),
-                    cancel,
-                });
+                scheduler = Some(Running::spawn(|c| s.run(c)));
             }
             for _ in 0..opts.workers {
                 let w = chime_worker::Worker::build(settings.clone()).await?;
-                let cancel = CancellationToken::new();
-                services.push(Service {
-                    handle: tokio::spawn(w.run(cancel.clone())),
-                    cancel,
-                });
+                services.push(Running::spawn(|c| w.run(c)));
             }
             (format!("http://{addr}"), ADMIN.to_string())
         };
@@ -199,11 +145,7 @@ impl Bench {
     pub async fn start_scheduler(&mut self) -> anyhow::Result<()> {
         if self.scheduler.is_none() && self.opts.attach.is_none() {
             let s = chime_scheduler::Scheduler::build(self.settings.clone()).await?;
-            let cancel = CancellationToken::new();
-            self.scheduler = Some(Service {
-                handle: tokio::spawn(s.run(cancel.clone())),
-                cancel,
-            });
+            self.scheduler = Some(Running::spawn(|c| s.run(c)));
         }
         Ok(())
     }
@@ -211,8 +153,7 @@ impl Bench {
     /// Stops the in-process scheduler (it releases the lease), so another replica leads.
     pub async fn stop_scheduler(&mut self) {
         if let Some(s) = self.scheduler.take() {
-            s.cancel.cancel();
-            let _ = tokio::time::timeout(Duration::from_secs(10), s.handle).await;
+            s.stop().await;
         }
     }
 
@@ -220,8 +161,7 @@ impl Bench {
     pub async fn stop(mut self) {
         self.stop_scheduler().await;
         for s in self.services.drain(..) {
-            s.cancel.cancel();
-            let _ = tokio::time::timeout(Duration::from_secs(10), s.handle).await;
+            s.stop().await;
         }
         purge(&self.settings).await;
     }
@@ -310,7 +250,7 @@ impl Bench {
                 "POST",
                 "/scheduler/jobs",
                 Some(json!({
-                    "name": name, "description": "bench", "action": self.target.url(),
+                    "name": name, "description": "bench", "action": self.target.url(HOOK),
                     "active": true, "httpMethod": "POST", "schedules": schedules,
                 })),
             )
@@ -338,48 +278,10 @@ impl Bench {
     }
 }
 
-/// Deletes every Redis key and RabbitMQ queue and exchange of a namespace.
+/// Deletes every Redis key and RabbitMQ queue and exchange of a namespace, the baseline's
+/// queue included.
 pub async fn purge(s: &Settings) {
-    if let Ok(client) = redis::Client::open(s.redis_url.as_str()) {
-        if let Ok(mut c) = client.get_multiplexed_async_connection().await {
-            let mut cursor: u64 = 0;
-            loop {
-                let (next, keys): (u64, Vec<String>) = match redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(format!("{}:*", s.namespace))
-                    .arg("COUNT")
-                    .arg(10_000)
-                    .query_async(&mut c)
-                    .await
-                {
-                    Ok(x) => x,
-                    Err(_) => break,
-                };
-                if !keys.is_empty() {
-                    let _: Result<(), _> =
-                        redis::cmd("UNLINK").arg(&keys).query_async(&mut c).await;
-                }
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
-        }
-    }
-    if let Ok(conn) = chime_broker::connect(&s.amqp_url).await {
-        if let Ok(ch) = conn.create_channel().await {
-            let topo = chime_broker::Topology::new(&s.namespace, s.delivery_limit);
-            let _ = topo.delete(&ch).await;
-            let _ = ch
-                .queue_delete(
-                    baseline::queue_name(&s.namespace).as_str().into(),
-                    Default::default(),
-                )
-                .await;
-        }
-        let _ = conn.close(200, "bench done".into()).await;
-    }
+    chime_testkit::purge(s, &[baseline::queue_name(&s.namespace)]).await;
 }
 
 /// A progress bar for a long phase.

@@ -526,7 +526,7 @@ pub async fn query(
                     owner: "bench-loader".into(),
                     epoch: 0,
                     action: ActionSpec {
-                        url: b.target.url(),
+                        url: b.target.url(crate::HOOK),
                         method: "POST".into(),
                         headers: vec![],
                         body: None,

@@ -158,15 +158,19 @@ impl Topology {
         Ok(())
     }
 
-    /// Deletes this namespace's queues and exchanges (tests clean up with it).
-    pub async fn delete(&self, ch: &Channel) -> Result<(), BrokerError> {
-        let k = self;
-        for q in [k.runs_queue(), k.dead_queue()] {
-            ch.queue_delete(s(&q), Default::default()).await?;
+    /// Deletes this namespace's queues and exchanges, and the `extra_queues` a tool declared
+    /// beside them (tests and chime-bench clean up with it).
+    pub async fn delete(&self, url: &str, extra_queues: &[String]) -> Result<(), BrokerError> {
+        let conn = connect(url).await?;
+        let ch = conn.create_channel().await?;
+        let queues = [self.runs_queue(), self.dead_queue()];
+        for q in queues.iter().chain(extra_queues) {
+            ch.queue_delete(s(q), Default::default()).await?;
         }
-        for e in [k.runs_exchange(), k.dead_exchange()] {
+        for e in [self.runs_exchange(), self.dead_exchange()] {
             ch.exchange_delete(s(&e), Default::default()).await?;
         }
+        let _ = conn.close(200, "deleted".into()).await;
         Ok(())
     }
 

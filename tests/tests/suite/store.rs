@@ -2,11 +2,13 @@
 
 use chime_core::model::{run_id, ActionSpec, RunMessage};
 use chime_store::{Retention, RunResult, Store};
-use chime_tests::test_settings;
+use chime_testkit::TestEnv;
 use redis::AsyncCommands;
 
-async fn store() -> (Store, chime_runtime::config::Settings) {
-    let s = test_settings();
+/// The store of a namespace of the test's own, purged when the `TestEnv` is dropped.
+async fn store() -> (Store, TestEnv) {
+    let env = TestEnv::new();
+    let s = &env.settings;
     let store = Store::connect(
         &s.redis_url,
         &s.namespace,
@@ -17,7 +19,7 @@ async fn store() -> (Store, chime_runtime::config::Settings) {
     )
     .await
     .expect("redis reachable");
-    (store, s)
+    (store, env)
 }
 
 /// An active-or-not job of the tests, calling a closed local port.
@@ -64,14 +66,14 @@ fn run_of(job_id: u64, sid: &str, at: i64) -> RunMessage {
 }
 
 /// The store with tenant "t"'s active job `job_id` of one schedule `sid`, and Redis's time.
-async fn store_with_job(job_id: u64, sid: &str) -> (Store, chime_runtime::config::Settings, i64) {
-    let (store, settings) = store().await;
+async fn store_with_job(job_id: u64, sid: &str) -> (Store, TestEnv, i64) {
+    let (store, env) = store().await;
     store
         .put_job("t", &job(job_id, true), &[sched(sid)])
         .await
         .unwrap();
     let now = store.now_ms().await.unwrap();
-    (store, settings, now)
+    (store, env, now)
 }
 
 /// A completed call that answered 200, with `text` and `body`, executed at `at`.
@@ -111,7 +113,7 @@ fn sched(id: &str) -> chime_core::model::Schedule {
 
 #[tokio::test]
 async fn a_deposed_leader_cannot_renew_or_advance() {
-    let (store, settings) = store().await;
+    let (store, env) = store().await;
     let e1 = store.lease_acquire("a", 10_000).await.unwrap();
     assert!(e1 >= 1);
     assert_eq!(
@@ -129,7 +131,7 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
     // The lease expires while "a" is paused; "b" takes it with a newer epoch.
     let _: () = redis::cmd("DEL")
         .arg(store.keys().lease())
-        .query_async(&mut redis_of(&settings).await)
+        .query_async(&mut redis_of(&env.settings).await)
         .await
         .unwrap();
     let e2 = store.lease_acquire("b", 10_000).await.unwrap();
@@ -178,12 +180,11 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
     );
     assert_eq!(store.due_of(4, "t", 1, "s1").await.unwrap(), None);
     assert!(store.lease_release(&token_b).await.unwrap());
-    chime_tests::purge(&settings).await;
 }
 
 #[tokio::test]
 async fn run_records_are_idempotent_on_the_run_id() {
-    let (store, settings) = store().await;
+    let (store, _env) = store().await;
     let job = job(7, true);
     let sched = sched("s1");
     store
@@ -268,7 +269,6 @@ async fn run_records_are_idempotent_on_the_run_id() {
         -1,
         "job gone"
     );
-    chime_tests::purge(&settings).await;
 }
 
 /// One leader call materialises runs of several jobs at once: each job's runs take consecutive
@@ -276,7 +276,7 @@ async fn run_records_are_idempotent_on_the_run_id() {
 /// schedule or inactive job takes no number.
 #[tokio::test]
 async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
-    let (store, settings) = store().await;
+    let (store, _env) = store().await;
     store
         .put_job("t", &job(1, true), &[sched("a1"), sched("a2")])
         .await
@@ -371,7 +371,6 @@ async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
     for id in [1, 2, 3] {
         assert!(store.delete_job("t", &job(id, true)).await.unwrap());
     }
-    chime_tests::purge(&settings).await;
 }
 
 /// A record with a long tenant id and leader name, started and completed, stays a small
@@ -379,7 +378,7 @@ async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
 /// hash table several times its size).
 #[tokio::test]
 async fn a_completed_record_stays_a_listpack() {
-    let (store, settings) = store().await;
+    let (store, env) = store().await;
     let tenant = "db443759097f515d40812a3c";
     store
         .put_job(tenant, &job(9, true), &[sched("s-0123456789")])
@@ -412,7 +411,7 @@ async fn a_completed_record_stays_a_listpack() {
             .unwrap(),
         1
     );
-    let mut redis = redis_of(&settings).await;
+    let mut redis = redis_of(&env.settings).await;
     let encoding: String = redis::cmd("OBJECT")
         .arg("ENCODING")
         .arg(store.keys().run(tenant, &msg.run_id))
@@ -426,7 +425,6 @@ async fn a_completed_record_stays_a_listpack() {
         (tenant, "scheduler-7d9f8b6c5d-x2x4k-abcdef12", 12, 1)
     );
     assert!(store.delete_job(tenant, &job(9, true)).await.unwrap());
-    chime_tests::purge(&settings).await;
 }
 
 /// A schedule's rank index scores each run by its stream id as one integer (ms * 1024 + seq);
@@ -435,7 +433,7 @@ async fn a_completed_record_stays_a_listpack() {
 #[tokio::test]
 async fn rank_scores_are_integer_stream_ids_and_the_sweep_rescales_earlier_ones() {
     use chime_store::{RunQuery, Scope};
-    let (store, settings, now) = store_with_job(5, "r1").await;
+    let (store, env, now) = store_with_job(5, "r1").await;
     let runs: Vec<RunMessage> = (0..5)
         .map(|i| run_of(5, "r1", now - 5_000 + i * 1_000))
         .collect();
@@ -444,7 +442,7 @@ async fn rank_scores_are_integer_stream_ids_and_the_sweep_rescales_earlier_ones(
         .map(|m| (m, chime_store::RunStep::Materialize))
         .collect();
     assert_eq!(store.run_steps(&steps, now, "").await.unwrap(), vec![1; 5]);
-    let mut redis = redis_of(&settings).await;
+    let mut redis = redis_of(&env.settings).await;
     let rank = store.keys().schedule_rank("t", "r1");
     let scores = |redis: &mut redis::aio::MultiplexedConnection| {
         let (mut redis, rank) = (redis.clone(), rank.clone());
@@ -505,13 +503,12 @@ async fn rank_scores_are_integer_stream_ids_and_the_sweep_rescales_earlier_ones(
     assert_eq!(scores(&mut redis).await, current);
     assert_eq!(page().await, want);
     assert!(store.delete_job("t", &job(5, true)).await.unwrap());
-    chime_tests::purge(&settings).await;
 }
 
 /// A job's results go to its "done" stream only while a live tail has announced itself.
 #[tokio::test]
 async fn results_reach_the_done_stream_only_while_a_tail_listens() {
-    let (store, settings, now) = store_with_job(6, "d1").await;
+    let (store, env, now) = store_with_job(6, "d1").await;
     let result = success("HTTP 200", None, now);
     let finish = |at: i64| {
         let (store, result) = (&store, &result);
@@ -522,7 +519,7 @@ async fn results_reach_the_done_stream_only_while_a_tail_listens() {
             msg.run_id
         }
     };
-    let mut redis = redis_of(&settings).await;
+    let mut redis = redis_of(&env.settings).await;
     let done = store.keys().job_done("t", 6);
     finish(now - 2_000).await;
     assert!(!redis.exists::<_, bool>(&done).await.unwrap());
@@ -542,5 +539,4 @@ async fn results_reach_the_done_stream_only_while_a_tail_listens() {
         .exists::<_, bool>(store.keys().job_tails("t", 6))
         .await
         .unwrap());
-    chime_tests::purge(&settings).await;
 }

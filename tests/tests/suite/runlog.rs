@@ -2,7 +2,7 @@
 //! deletion of a job's runs.
 
 use chime_store::keys::Keys;
-use chime_tests::{
+use chime_testkit::{
     all_completed, create_job, runs, set_active, wait_until, Target, TestEnv, ADMIN_TOKEN,
 };
 use redis::AsyncCommands;

@@ -4,7 +4,7 @@
 //! This test restarts the machine's RabbitMQ application (`rabbitmqctl stop_app`/`start_app`),
 //! so it is the only test of its binary: cargo runs test binaries one after another.
 
-use chime_tests::{create_job, runs, wait_until, Target, TestEnv};
+use chime_testkit::{create_job, runs, wait_until, Target, TestEnv};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::time::Duration;

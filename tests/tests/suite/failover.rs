@@ -3,7 +3,7 @@
 //! (late), and over the whole test every instant of the grid is recorded exactly once.
 
 use chime_store::keys::Keys;
-use chime_tests::{create_job, runs, wait_until, Target, TestEnv};
+use chime_testkit::{create_job, runs, wait_until, Target, TestEnv};
 use redis::AsyncCommands;
 use serde_json::json;
 use std::collections::BTreeSet;

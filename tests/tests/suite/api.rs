@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use chime_store::{Retention, Store};
-use chime_tests::{create_job, TestEnv};
+use chime_testkit::{create_job, TestEnv};
 use serde_json::{json, Value};
 
 fn sap_error(body: &Value, code: u16) {

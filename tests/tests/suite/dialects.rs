@@ -6,7 +6,7 @@
 //! its filters against a reference computed from SAP's run log of the same job, its error
 //! shape, and tenant isolation.
 
-use chime_tests::{create_job, runs, set_active, wait_until, Target, TestEnv};
+use chime_testkit::{create_job, runs, set_active, wait_until, Target, TestEnv};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -73,7 +73,7 @@ async fn key(env: &TestEnv, tenant: &str, scopes: &[&str]) -> String {
     let k: Value = env
         .http
         .post(env.url(&format!("/admin/tenants/{tenant}/keys")))
-        .bearer_auth(chime_tests::ADMIN_TOKEN)
+        .bearer_auth(chime_testkit::ADMIN_TOKEN)
         .json(&json!({"scopes": scopes}))
         .send()
         .await

@@ -1,7 +1,7 @@
 //! End to end on the real Redis and RabbitMQ: a job with a 1-second interval against a local
 //! HTTP server, fired by the scheduler, executed by a worker, read back from the run-log API.
 
-use chime_tests::{create_job, runs, set_active, wait_until, Target, TestEnv};
+use chime_testkit::{create_job, runs, set_active, wait_until, Target, TestEnv};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;

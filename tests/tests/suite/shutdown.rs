@@ -1,7 +1,7 @@
 //! Operations: SIGTERM drains in-flight runs; every service answers health, readiness and
 //! metrics.
 
-use chime_tests::{create_job, runs, wait_until, Target, TestEnv};
+use chime_testkit::{create_job, runs, wait_until, Target, TestEnv};
 use serde_json::json;
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The OpenAPI contract: `/openapi.json` describes every route the API serves, parses as a
 //! valid OpenAPI 3.1 document with every reference resolved, and `/docs` renders it.
 
-use chime_tests::TestEnv;
+use chime_testkit::TestEnv;
 use serde_json::Value;
 
 /// Every route of the API with its methods, as the document must name them.

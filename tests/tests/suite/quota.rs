@@ -1,7 +1,7 @@
 //! Tenant fire quotas: a tenant over its runs-per-minute quota is deferred (late, never
 //! dropped), and the admin API sets and validates the quota.
 
-use chime_tests::{all_completed, runs, set_active, wait_until, Target, TestEnv, ADMIN_TOKEN};
+use chime_testkit::{all_completed, runs, set_active, wait_until, Target, TestEnv, ADMIN_TOKEN};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;

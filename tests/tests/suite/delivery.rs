@@ -2,7 +2,7 @@
 
 use chime_broker::{Publisher, Topology};
 use chime_store::Store;
-use chime_tests::{create_job, runs, wait_until, Target, TestEnv};
+use chime_testkit::{create_job, runs, wait_until, Target, TestEnv};
 use serde_json::json;
 use std::time::Duration;
 

@@ -1,0 +1,261 @@
+//! One test's world: settings with a namespace of its own, the services it starts (in-process
+//! or as child processes), and an API client. Dropping it stops the in-process services and
+//! purges the namespace, so a failing test leaves nothing behind either.
+
+use crate::client::ApiClient;
+use chime_runtime::config::Settings;
+use chime_store::{Retention, Store};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// Settings for one test: its own namespace, loopback targets allowed, short leader TTL.
+pub fn test_settings() -> Settings {
+    let mut env = vec![
+        (
+            "CHIME_NAMESPACE".to_string(),
+            format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        ),
+        ("CHIME_ADMIN_TOKEN".to_string(), ADMIN_TOKEN.to_string()),
+        ("CHIME_ALLOW_TARGETS".to_string(), "127.0.0.0/8".to_string()),
+        ("CHIME_API_ADDR".to_string(), "127.0.0.1:0".to_string()),
+        ("CHIME_OPS_ADDR".to_string(), "127.0.0.1:0".to_string()),
+        ("CHIME_LEADER_TTL_MS".to_string(), "1500".to_string()),
+        ("CHIME_WORKER_CONCURRENCY".to_string(), "16".to_string()),
+        ("CHIME_SHUTDOWN_GRACE_SECS".to_string(), "5".to_string()),
+        ("CHIME_RETENTION_SWEEP_SECS".to_string(), "1".to_string()),
+    ];
+    for var in ["CHIME_REDIS_URL", "CHIME_AMQP_URL"] {
+        if let Ok(v) = std::env::var(var) {
+            env.push((var.to_string(), v));
+        }
+    }
+    Settings::load_from(env).expect("test settings are valid")
+}
+
+/// A service running inside the test process.
+pub struct Running {
+    cancel: CancellationToken,
+    handle: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Runs `service` (a built scheduler, worker or API's `run`) until stopped.
+    pub fn spawn<F>(run: impl FnOnce(CancellationToken) -> F) -> Running
+    where
+        F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let cancel = CancellationToken::new();
+        let handle = tokio::spawn(run(cancel.clone()));
+        Running { cancel, handle }
+    }
+
+    /// Stops the service gracefully and waits for it.
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(20), self.handle).await;
+    }
+
+    /// Stops it at once (the test is over, or failed).
+    fn abort(&self) {
+        self.cancel.cancel();
+        self.handle.abort();
+    }
+}
+
+/// One test's world: settings, the API's address and a client of it.
+pub struct TestEnv {
+    pub settings: Settings,
+    pub api: Option<SocketAddr>,
+    services: Vec<Running>,
+    pub http: reqwest::Client,
+    purged: bool,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        TestEnv::with_settings(test_settings())
+    }
+
+    /// A world of these settings (its namespace is purged at the end).
+    pub fn with_settings(settings: Settings) -> TestEnv {
+        TestEnv {
+            settings,
+            api: None,
+            services: vec![],
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            purged: false,
+        }
+    }
+
+    /// A test world with the API, a scheduler and a worker running in-process.
+    pub async fn cluster() -> TestEnv {
+        let mut env = TestEnv::new();
+        env.start_api().await;
+        env.start_scheduler().await;
+        env.start_worker().await;
+        env
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.settings.namespace
+    }
+
+    /// Starts the API in-process.
+    pub async fn start_api(&mut self) -> SocketAddr {
+        let api = chime_api::Api::build(self.settings.clone())
+            .await
+            .expect("api builds");
+        let addr = api.local_addr();
+        self.services.push(Running::spawn(|c| api.run(c)));
+        self.api = Some(addr);
+        addr
+    }
+
+    pub async fn start_scheduler(&mut self) {
+        let s = chime_scheduler::Scheduler::build(self.settings.clone())
+            .await
+            .expect("scheduler builds");
+        self.services.push(Running::spawn(|c| s.run(c)));
+    }
+
+    /// Starts a worker in-process; the returned handle stops it alone.
+    pub async fn spawn_worker(&self) -> Running {
+        let w = chime_worker::Worker::build(self.settings.clone())
+            .await
+            .expect("worker builds");
+        Running::spawn(|c| w.run(c))
+    }
+
+    pub async fn start_worker(&mut self) {
+        let w = self.spawn_worker().await;
+        self.services.push(w);
+    }
+
+    /// The store of this world, for tests that seed or inspect runs directly.
+    pub async fn store(&self) -> Store {
+        let retention = Retention {
+            ttl_ms: self.settings.run_retention_days * 86_400_000,
+            per_stream: self.settings.runs_per_schedule_cap,
+        };
+        Store::connect(&self.settings.redis_url, self.namespace(), retention)
+            .await
+            .expect("redis reachable")
+    }
+
+    /// The environment of an out-of-process service of this test.
+    pub fn child_env(&self) -> Vec<(String, String)> {
+        let s = &self.settings;
+        vec![
+            ("CHIME_NAMESPACE".into(), s.namespace.clone()),
+            ("CHIME_REDIS_URL".into(), s.redis_url.clone()),
+            ("CHIME_AMQP_URL".into(), s.amqp_url.clone()),
+            ("CHIME_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+            ("CHIME_ALLOW_TARGETS".into(), s.allow_targets.clone()),
+            ("CHIME_OPS_ADDR".into(), "127.0.0.1:0".into()),
+            ("CHIME_API_ADDR".into(), "127.0.0.1:0".into()),
+            ("CHIME_LEADER_TTL_MS".into(), s.leader_ttl_ms.to_string()),
+            (
+                "CHIME_WORKER_CONCURRENCY".into(),
+                s.worker_concurrency.to_string(),
+            ),
+            (
+                "CHIME_RUNS_PER_MESSAGE".into(),
+                s.runs_per_message.to_string(),
+            ),
+            (
+                "CHIME_SHUTDOWN_GRACE_SECS".into(),
+                s.shutdown_grace_secs.to_string(),
+            ),
+            (
+                "CHIME_MARK_RUNNING_AFTER_MS".into(),
+                s.mark_running_after_ms.to_string(),
+            ),
+            ("RUST_LOG".into(), "info".into()),
+        ]
+    }
+
+    /// Starts `chime <service>` (the binary at `bin`: `env!("CARGO_BIN_EXE_chime")` in a
+    /// test) as a child process, killed when dropped.
+    pub fn spawn_process(&self, bin: &str, service: &str, name: &str) -> tokio::process::Child {
+        let mut cmd = tokio::process::Command::new(bin);
+        cmd.arg(service)
+            .envs(self.child_env())
+            .env("HOSTNAME", name)
+            .kill_on_drop(true)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit());
+        cmd.spawn().expect("spawn chime binary")
+    }
+
+    /// A client of this world's API (started).
+    pub fn client(&self) -> ApiClient {
+        ApiClient::new(self.http.clone(), &self.url(""), ADMIN_TOKEN)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.api.expect("api started"), path)
+    }
+
+    /// Creates a tenant and a key with `scopes`; returns (tenant id, bearer token).
+    pub async fn tenant(&self, scopes: &[&str]) -> (String, String) {
+        let client = self.client();
+        let id = client.create_tenant("test").await;
+        let token = client.create_key(&id, scopes).await;
+        (id, token)
+    }
+
+    /// A request with a tenant token; returns status and JSON body (Null when not JSON).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.client().call(method, path, token, body).await
+    }
+
+    /// Stops the services gracefully and purges the namespace.
+    pub async fn cleanup(mut self) {
+        for s in self.services.drain(..) {
+            s.stop().await;
+        }
+        crate::purge(&self.settings, &[]).await;
+        self.purged = true;
+    }
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestEnv {
+    /// A test that ended without `cleanup` (it failed, or did not call it): stop the services
+    /// at once and purge the namespace on a thread of its own, since a destructor cannot wait
+    /// on the test's runtime.
+    fn drop(&mut self) {
+        if self.purged {
+            return;
+        }
+        for s in &self.services {
+            s.abort();
+        }
+        let settings = self.settings.clone();
+        let purge = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the purge");
+            rt.block_on(crate::purge(&settings, &[]));
+        });
+        let _ = purge.join();
+    }
+}

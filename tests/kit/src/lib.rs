@@ -1,0 +1,77 @@
+//! chime's test kit: what the end-to-end tests and chime-bench share.
+//!
+//! Layout:
+//! - [`env`]: [`TestEnv`], one test's world: its own namespace on the real Redis and RabbitMQ
+//!   (purged when the value is dropped, also when the test fails), the services in-process or
+//!   as child processes.
+//! - [`client`]: [`ApiClient`], a typed client of chime's API (admin and tenant calls), and
+//!   [`jobs`], the job calls most tests make.
+//! - [`target`]: [`Target`], a local HTTP server jobs call, recording or counting its calls.
+//! - [`seed`]: runs written through the store's own run steps, so run-log tests need no real
+//!   fires.
+//! - [`wait_until`]: conditions with deadlines, never bare sleeps.
+//! - [`purge`]: deletes a namespace's keys, queues and exchanges.
+
+pub mod client;
+pub mod env;
+pub mod jobs;
+pub mod seed;
+pub mod target;
+
+pub use client::{ApiClient, CreatedJob, RunPage};
+pub use env::{test_settings, Running, TestEnv, ADMIN_TOKEN};
+pub use jobs::{all_completed, create_job, runs, set_active};
+pub use seed::Seeder;
+pub use target::{Hit, Reply, Target};
+
+use chime_runtime::config::Settings;
+use std::time::{Duration, Instant};
+
+/// Polls `cond` until it returns `Some` or `within` passes; panics with `what` on time-out.
+pub async fn wait_until<T, F, Fut>(what: &str, within: Duration, mut cond: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = cond().await {
+            return v;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {within:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Deletes every Redis key of the namespace (`SCAN` and `UNLINK`, so a namespace of millions
+/// of keys does not block Redis), its RabbitMQ queues and exchanges, and `extra_queues`.
+pub async fn purge(s: &Settings, extra_queues: &[String]) {
+    if let Ok(client) = redis::Client::open(s.redis_url.as_str()) {
+        if let Ok(mut c) = client.get_multiplexed_async_connection().await {
+            let mut cursor: u64 = 0;
+            loop {
+                let scan = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(format!("{}:*", s.namespace))
+                    .arg("COUNT")
+                    .arg(10_000)
+                    .query_async::<(u64, Vec<String>)>(&mut c)
+                    .await;
+                let Ok((next, keys)) = scan else { break };
+                if !keys.is_empty() {
+                    let _: Result<(), _> =
+                        redis::cmd("UNLINK").arg(&keys).query_async(&mut c).await;
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+    }
+    let topology = chime_broker::Topology::new(&s.namespace, s.delivery_limit);
+    let _ = topology.delete(&s.amqp_url, extra_queues).await;
+}

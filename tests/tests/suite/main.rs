@@ -1,0 +1,16 @@
+//! chime's end-to-end suite on the real Redis and RabbitMQ, one test binary (one link) for
+//! all of it. Each module is one area; each test has a namespace of its own
+//! (`chime_testkit::TestEnv`), so they run in parallel.
+
+mod api;
+mod delivery;
+mod dialects;
+mod e2e;
+mod failover;
+mod openapi;
+mod quota;
+mod restart;
+mod runlog;
+mod shutdown;
+mod store;
+mod workspace;
