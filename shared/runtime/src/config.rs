@@ -65,8 +65,6 @@ pub struct Settings {
     pub max_request_bytes: usize,
     /// Outages shorter than this replay every missed fire; longer ones fire only the last.
     pub misfire_threshold_secs: u64,
-    /// How long an asynchronous run (answered 202) may stay RUNNING before it is COMPLETED/UNKNOWN.
-    pub async_timeout_secs: u64,
     /// Run records are kept this long.
     pub run_retention_days: u64,
     /// Most runs kept in one schedule's run log.
@@ -106,7 +104,6 @@ impl Default for Settings {
             connect_timeout_ms: 5_000,
             max_request_bytes: 100 * 1024,
             misfire_threshold_secs: 20 * 60,
-            async_timeout_secs: 30 * 60,
             run_retention_days: 30,
             runs_per_schedule_cap: 10_000,
             retention_sweep_secs: 300,

@@ -71,8 +71,9 @@ async fn a_live_tail_shows_each_run_within_a_second_of_completion() {
         }
     }
     let mut unique = seen.clone();
+    unique.sort_unstable();
     unique.dedup();
-    assert_eq!(unique, seen, "each run once");
+    assert_eq!(unique.len(), seen.len(), "each run once: {seen:?}");
     set_active(&env, &token, job, false).await;
     env.cleanup().await;
 }

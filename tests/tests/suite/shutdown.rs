@@ -67,14 +67,15 @@ async fn every_service_serves_health_readiness_and_metrics() {
     let mut env = env;
     let api = env.start_api().await;
     for addr in [scheduler.ops_addr(), worker.ops_addr(), api] {
-        for (path, needle) in [("/healthz", "ok"), ("/readyz", "ready"), ("/metrics", "")] {
+        for (path, needle) in [("/healthz", "ok"), ("/readyz", "ready"), ("/metrics", "chime_build_info")] {
             let resp = http
                 .get(format!("http://{addr}{path}"))
                 .send()
                 .await
                 .unwrap();
             assert_eq!(resp.status(), 200, "{addr}{path}");
-            assert!(resp.text().await.unwrap().contains(needle));
+            let text = resp.text().await.unwrap();
+            assert!(text.contains(needle), "{addr}{path} says {text:?}");
         }
     }
     drop((scheduler, worker));
