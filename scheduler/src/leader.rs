@@ -10,7 +10,6 @@ use crate::pass::Step;
 use crate::{PassReport, Scheduler};
 use anyhow::Context;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// A scheduler holding the lease, whose passes its caller runs ([`Leader::pass_once`]).
 #[derive(Debug)]
@@ -23,8 +22,7 @@ impl Scheduler {
     /// Takes the lease for a caller that runs the passes itself; gives the scheduler back when
     /// another replica holds the lease or Redis cannot be reached.
     pub async fn lead(self) -> Result<Leader, Scheduler> {
-        let ttl = Duration::from_millis(self.settings.leader_ttl_ms);
-        match lease::acquire(&self.store, &self.owner, ttl).await {
+        match lease::acquire(&self.store, &self.owner, lease::ttl(&self.settings)).await {
             Some(lease) => Ok(Leader {
                 scheduler: Arc::new(self),
                 lease,
@@ -52,7 +50,7 @@ impl Leader {
     pub async fn pass_once(&mut self, now: Option<i64>) -> anyhow::Result<PassReport> {
         let s = &self.scheduler;
         if self.lease.renewal_due() {
-            let ttl = Duration::from_millis(s.settings.leader_ttl_ms);
+            let ttl = lease::ttl(&s.settings);
             let renewed = lease::renew(&s.store, self.lease.clone(), ttl).await;
             self.lease = renewed.context("the lease was lost")?;
         }
@@ -71,7 +69,7 @@ impl Leader {
     /// Gives the lease up and stops the ops endpoints.
     pub async fn step_down(self) {
         lease::release(&self.scheduler.store, &self.lease).await;
-        metrics::gauge!("chime_scheduler_leader").set(0.0);
+        metrics::gauge!(lease::LEADER_GAUGE).set(0.0);
         self.scheduler.ops_cancel.cancel();
     }
 }

@@ -6,9 +6,13 @@
 //! Every advance of the due index is fenced by the token in Redis: a settling pass that finds
 //! itself fenced off marks its epoch ([`Fence`]) and the leader steps down.
 
+use chime_runtime::config::Settings;
 use chime_store::Store;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// The gauge that is 1 while this replica acts as leader, 0 otherwise.
+pub(crate) const LEADER_GAUGE: &str = "chime_scheduler_leader";
 
 /// Delay before a failed renewal (a Redis error, not a lost lease) is tried again.
 const RETRY_RENEWAL: Duration = Duration::from_millis(100);
@@ -72,6 +76,11 @@ impl Fence {
     }
 }
 
+/// The lease's time to live.
+pub(crate) fn ttl(s: &Settings) -> Duration {
+    Duration::from_millis(s.leader_ttl_ms)
+}
+
 /// Takes the lease for `owner` if it is free.
 pub(crate) async fn acquire(store: &Store, owner: &str, ttl: Duration) -> Option<Lease> {
     let sent = Instant::now();
@@ -79,7 +88,7 @@ pub(crate) async fn acquire(store: &Store, owner: &str, ttl: Duration) -> Option
         Ok(0) => None,
         Ok(epoch) => {
             tracing::info!(owner = %owner, epoch, "became leader");
-            metrics::gauge!("chime_scheduler_leader").set(1.0);
+            metrics::gauge!(LEADER_GAUGE).set(1.0);
             metrics::counter!("chime_leader_acquired_total").increment(1);
             Some(Lease::granted(format!("{owner}:{epoch}"), epoch, sent, ttl))
         }
@@ -98,7 +107,7 @@ pub(crate) async fn renew(store: &Store, l: Lease, ttl: Duration) -> Option<Leas
         Ok(true) => Some(Lease::granted(l.token, l.epoch, sent, ttl)),
         Ok(false) => {
             tracing::warn!(epoch = l.epoch, "lease lost");
-            metrics::gauge!("chime_scheduler_leader").set(0.0);
+            metrics::gauge!(LEADER_GAUGE).set(0.0);
             None
         }
         Err(e) => {

@@ -10,17 +10,17 @@
 //!
 //! Layout, by phase:
 //! - this file: [`Scheduler`]'s build and its loop (lease, upkeep, passes) until shutdown;
-//! - [`lease`]: acquire, renew and step down; the fencing epoch and the lease's deadline;
-//! - [`clock`]: Redis's clock, through the local one and a measured offset;
-//! - [`backpressure`]: the run queue's depth, and the room a pass may fill;
-//! - [`quotas`]: each tenant's fire budget, and the deferral of fires over it;
-//! - [`claims`]: the in-memory claims of passes not settled yet, and their slots;
-//! - [`pass`]: one pass: read the due entries, load their definitions, plan, materialise,
+//! - `lease`: acquire, renew and step down; the fencing epoch and the lease's deadline;
+//! - `clock`: Redis's clock, through the local one and a measured offset;
+//! - `backpressure`: the run queue's depth, and the room a pass may fill;
+//! - `quotas`: each tenant's fire budget, and the deferral of fires over it;
+//! - `claims`: the in-memory claims of passes not settled yet, and their slots;
+//! - `pass`: one pass: read the due entries, load their definitions, plan, materialise,
 //!   publish;
-//! - [`settle`]: a published pass's confirms, then its fenced advance;
-//! - [`message`]: the run message (the HTTP call) of a fire;
-//! - [`leader`]: [`Leader::pass_once`], the passes of a leader stepped by its caller;
-//! - [`retention`]: the store's run retention and its periodic sweep.
+//! - `settle`: a published pass's confirms, then its fenced advance;
+//! - `message`: the run message (the HTTP call) of a fire;
+//! - `leader`: [`Leader::pass_once`], the passes of a leader stepped by its caller;
+//! - `retention`: the store's run retention and its periodic sweep.
 
 mod backpressure;
 mod claims;
@@ -159,15 +159,15 @@ impl Scheduler {
     /// Runs the replica until `cancel` fires, then gives the lease up.
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
         let this = Arc::new(self);
-        let lease = this.drive(&cancel).await;
+        let held = this.drive(&cancel).await;
         // Let the passes in flight settle (their advances are fenced if the lease is gone).
         if !this.in_flight.drain(SETTLE_AT_SHUTDOWN).await {
             tracing::warn!("passes still settling at shutdown; their fires are published again by the next leader");
         }
-        if let Some(l) = lease {
+        if let Some(l) = held {
             lease::release(&this.store, &l).await;
         }
-        metrics::gauge!("chime_scheduler_leader").set(0.0);
+        metrics::gauge!(lease::LEADER_GAUGE).set(0.0);
         this.ops_cancel.cancel();
         tracing::info!("scheduler stopped");
         Ok(())
@@ -176,27 +176,26 @@ impl Scheduler {
     /// The replica's loop until `cancel` fires; returns the lease it still holds.
     async fn drive(self: &Arc<Self>, cancel: &CancellationToken) -> Option<Lease> {
         tracing::info!(owner = %self.owner, ops = %self.ops_addr, "scheduler started");
-        let ttl = Duration::from_millis(self.settings.leader_ttl_ms);
-        let mut lease: Option<Lease> = None;
+        let ttl = lease::ttl(&self.settings);
+        let mut held: Option<Lease> = None;
         let mut last_sweep = Instant::now();
         let mut last_depth = Instant::now() - Duration::from_secs(60);
         while !cancel.is_cancelled() {
-            let Some(l) = lease.clone() else {
-                lease = lease::acquire(&self.store, &self.owner, ttl).await;
-                if lease.is_none() {
-                    let retry = Duration::from_millis(self.settings.leader_ttl_ms / 6);
-                    pause(cancel, retry).await;
+            let Some(l) = held.clone() else {
+                held = lease::acquire(&self.store, &self.owner, ttl).await;
+                if held.is_none() {
+                    pause(cancel, ttl / 6).await;
                 }
                 continue;
             };
             if l.renewal_due() {
-                lease = lease::renew(&self.store, l, ttl).await;
+                held = lease::renew(&self.store, l, ttl).await;
                 continue;
             }
             if let Some(why) = l.step_down(&self.fence) {
                 tracing::warn!(epoch = l.epoch, "{why}");
-                lease = None;
-                metrics::gauge!("chime_scheduler_leader").set(0.0);
+                held = None;
+                metrics::gauge!(lease::LEADER_GAUGE).set(0.0);
                 continue;
             }
             if last_depth.elapsed() > DEPTH_GAUGES_EVERY {
@@ -225,7 +224,7 @@ impl Scheduler {
                 }
             }
         }
-        lease
+        held
     }
 
     /// One pass of the loop, whose published fires settle in a task of their own: how long to
