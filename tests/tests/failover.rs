@@ -6,7 +6,7 @@
 
 use chime_scheduler::{Leader, PassReport, Scheduler};
 use chime_store::keys::Keys;
-use chime_tests::{create_job, runs, wait_until, Target, TestEnv, ADMIN_TOKEN};
+use chime_tests::{create_job, runs, set_active, wait_until, Target, TestEnv, ADMIN_TOKEN};
 use redis::AsyncCommands;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,6 +16,25 @@ fn ms(ts: &serde_json::Value) -> i64 {
     chrono::DateTime::parse_from_rfc3339(ts.as_str().unwrap())
         .unwrap()
         .timestamp_millis()
+}
+
+/// Checks the run log of a schedule firing every second: every instant of its grid from the
+/// first to the last recorded once. Returns the first and the last.
+fn gapless_grid_once(list: &[serde_json::Value]) -> (i64, i64) {
+    let instants: Vec<i64> = list.iter().map(|r| ms(&r["scheduleTimestamp"])).collect();
+    let distinct: BTreeSet<i64> = instants.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        instants.len(),
+        "an instant was recorded twice"
+    );
+    let first = *distinct.iter().next().unwrap();
+    let last = *distinct.iter().last().unwrap();
+    let expected: BTreeSet<i64> = (0..=(last - first) / 1000)
+        .map(|i| first + i * 1000)
+        .collect();
+    assert_eq!(distinct, expected, "the cron grid has a gap");
+    (first, last)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -96,15 +115,7 @@ async fn killing_the_leader_loses_and_doubles_no_fire() {
         },
     )
     .await;
-    let (st, _) = env
-        .call(
-            "POST",
-            &format!("/scheduler/jobs/{job}/schedules/activationStatus"),
-            &token,
-            Some(json!({"activationStatus": false})),
-        )
-        .await;
-    assert_eq!(st, 200);
+    set_active(&env, &token, job, false).await;
     let (total, list) = wait_until("all runs completed", Duration::from_secs(20), || async {
         let (total, list) = runs(&env, &token, job, &sid).await;
         list.iter()
@@ -114,20 +125,8 @@ async fn killing_the_leader_loses_and_doubles_no_fire() {
     .await;
 
     // No instant missing, none twice.
-    let instants: Vec<i64> = list.iter().map(|r| ms(&r["scheduleTimestamp"])).collect();
-    let distinct: BTreeSet<i64> = instants.iter().copied().collect();
-    assert_eq!(
-        distinct.len(),
-        instants.len(),
-        "an instant was recorded twice"
-    );
-    assert_eq!(total as usize, instants.len());
-    let first = *distinct.iter().next().unwrap();
-    let last = *distinct.iter().last().unwrap();
-    let expected: BTreeSet<i64> = (0..=(last - first) / 1000)
-        .map(|i| first + i * 1000)
-        .collect();
-    assert_eq!(distinct, expected, "the cron grid has a gap");
+    let (first, last) = gapless_grid_once(&list);
+    assert_eq!(total as usize, list.len());
     assert!(first < killed_at_ms && last > killed_at_ms + takeover.as_millis() as i64);
 
     // Instants that fell due while no leader was alive fired late, after the takeover.
@@ -150,7 +149,7 @@ async fn killing_the_leader_loses_and_doubles_no_fire() {
     println!(
         "failover: lease taken over {:?} after SIGKILL; {} runs on a gapless grid, {} due during the failover; latest fire {} ms after its instant",
         takeover,
-        instants.len(),
+        list.len(),
         during.len(),
         max_late
     );
@@ -247,15 +246,7 @@ async fn a_paused_leader_wakes_up_fenced_off() {
         h.starts_with(standby),
         "the lease stays with the new leader: {h}"
     );
-    let (st, _) = env
-        .call(
-            "POST",
-            &format!("/scheduler/jobs/{job}/schedules/activationStatus"),
-            &token,
-            Some(json!({"activationStatus": false})),
-        )
-        .await;
-    assert_eq!(st, 200);
+    set_active(&env, &token, job, false).await;
     let list = wait_until("all runs completed", Duration::from_secs(20), || async {
         let (_, list) = runs(&env, &token, job, &sid).await;
         list.iter()
@@ -263,19 +254,7 @@ async fn a_paused_leader_wakes_up_fenced_off() {
             .then_some(list)
     })
     .await;
-    let instants: Vec<i64> = list.iter().map(|r| ms(&r["scheduleTimestamp"])).collect();
-    let distinct: BTreeSet<i64> = instants.iter().copied().collect();
-    assert_eq!(
-        distinct.len(),
-        instants.len(),
-        "an instant was recorded twice"
-    );
-    let first = *distinct.iter().next().unwrap();
-    let last = *distinct.iter().last().unwrap();
-    let expected: BTreeSet<i64> = (0..=(last - first) / 1000)
-        .map(|i| first + i * 1000)
-        .collect();
-    assert_eq!(distinct, expected, "the cron grid has a gap");
+    gapless_grid_once(&list);
     drop((a, b));
     env.cleanup().await;
 }
