@@ -52,7 +52,8 @@ pub struct PassReport {
     pub left: usize,
     /// The advance was refused: a newer leader holds the lease.
     pub fenced: bool,
-    /// When nothing free was due: the instant (ms) of the earliest entry past those taken.
+    /// When nothing free was due: the instant (ms) of the earliest entry past those of passes
+    /// in flight.
     pub next_due: Option<i64>,
 }
 
