@@ -2,7 +2,8 @@
 //!
 //! Times are milliseconds since the Unix epoch (UTC). A schedule has one [`Kind`]; its
 //! optional start and end bound every fire. The leader asks [`Plan::first`] when a schedule is
-//! created or activated and [`Plan::fire`] when its due entry comes up.
+//! created or activated and [`Plan::fire_until`] ([`Plan::fire`] bounded by the job's end)
+//! when its due entry comes up.
 
 use crate::model::Schedule;
 use crate::schedfmt::{parse_repeat_at, parse_repeat_interval, FormatError, SapCron};
@@ -173,6 +174,29 @@ impl Plan {
         }
     }
 
+    /// [`Plan::fire`] for a schedule of a job that ends at `job_end`: no instant past the job's
+    /// end fires, and none past it is next. The job's end is checked when its entry comes up,
+    /// since it can change after the entry was set; the misfires counted stay counted.
+    pub fn fire_until(
+        &self,
+        due: i64,
+        now: i64,
+        misfire_threshold: i64,
+        job_end: Option<i64>,
+    ) -> FireDecision {
+        let mut d = self.fire(due, now, misfire_threshold);
+        if let Some(end) = job_end {
+            d.fire.retain(|at| *at <= end);
+            d.next = d.next.filter(|n| *n <= end);
+        }
+        d
+    }
+
+    /// Whether the schedule fires once (its entry's removal completes it).
+    pub fn is_one_time(&self) -> bool {
+        matches!(self.kind, Kind::Time(_))
+    }
+
     /// `one-time` or `recurring`.
     pub fn type_name(&self) -> &'static str {
         match self.kind {
@@ -268,6 +292,30 @@ mod tests {
         p.end = Some(12_500);
         assert_eq!(p.first(0), Some(10_000));
         assert_eq!(p.fire(12_000, 12_000, 1).next, None);
+    }
+
+    #[test]
+    fn a_jobs_end_bounds_the_fires_and_the_next_instant() {
+        let p = plan(Kind::Cron(Box::new("* * * * * * */10".parse().unwrap())));
+        let t0 = ms("2026-01-01T00:00:00Z");
+        // Within the job's window: the same decision as without it.
+        assert_eq!(
+            p.fire_until(t0, t0 + 1_000, 1_200_000, Some(t0 + 10_000)),
+            p.fire(t0, t0 + 1_000, 1_200_000)
+        );
+        // The next instant is past the job's end: the schedule is finished.
+        let d = p.fire_until(t0, t0 + 1_000, 1_200_000, Some(t0 + 9_999));
+        assert_eq!((d.fire, d.next), (vec![t0], None));
+        // The job ended before the due instant (its end moved): nothing fires, the misfires
+        // coalesced are still counted.
+        let d = p.fire_until(t0, t0 + 3_605_000, 1_200_000, Some(t0 - 1));
+        assert_eq!((d.fire, d.skipped, d.next), (vec![], 360, None));
+        // A one-time schedule's instant fires once; its entry is then removed.
+        let once = plan(Kind::Time(t0));
+        assert!(once.is_one_time() && !p.is_one_time());
+        let d = once.fire_until(t0, t0, 1, Some(t0));
+        assert_eq!((d.fire, d.next), (vec![t0], None));
+        assert!(once.fire_until(t0, t0, 1, Some(t0 - 1)).fire.is_empty());
     }
 
     #[test]

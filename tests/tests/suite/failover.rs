@@ -1,18 +1,40 @@
 //! Leader failover: two scheduler processes fire a cron schedule every second; the leader is
 //! killed with SIGKILL; the standby takes over, fires the instants that fell due meanwhile
-//! (late), and over the whole test every instant of the grid is recorded exactly once.
+//! (late), and over the whole test every instant of the grid is recorded exactly once. And,
+//! stepped pass by pass (`Leader::pass_once`): fires, quota deferrals, and a deposed leader
+//! whose advance is fenced off while its successor fires the same runs.
 
+use chime_scheduler::{Leader, PassReport, Scheduler};
 use chime_store::keys::Keys;
-use chime_testkit::{create_job, runs, wait_until, Target, TestEnv};
+use chime_testkit::{create_job, runs, set_active, wait_until, Target, TestEnv, ADMIN_TOKEN};
 use redis::AsyncCommands;
 use serde_json::json;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 fn ms(ts: &serde_json::Value) -> i64 {
     chrono::DateTime::parse_from_rfc3339(ts.as_str().unwrap())
         .unwrap()
         .timestamp_millis()
+}
+
+/// Checks the run log of a schedule firing every second: every instant of its grid from the
+/// first to the last recorded once. Returns the first and the last.
+fn gapless_grid_once(list: &[serde_json::Value]) -> (i64, i64) {
+    let instants: Vec<i64> = list.iter().map(|r| ms(&r["scheduleTimestamp"])).collect();
+    let distinct: BTreeSet<i64> = instants.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        instants.len(),
+        "an instant was recorded twice"
+    );
+    let first = *distinct.iter().next().unwrap();
+    let last = *distinct.iter().last().unwrap();
+    let expected: BTreeSet<i64> = (0..=(last - first) / 1000)
+        .map(|i| first + i * 1000)
+        .collect();
+    assert_eq!(distinct, expected, "the cron grid has a gap");
+    (first, last)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -93,15 +115,7 @@ async fn killing_the_leader_loses_and_doubles_no_fire() {
         },
     )
     .await;
-    let (st, _) = env
-        .call(
-            "POST",
-            &format!("/scheduler/jobs/{job}/schedules/activationStatus"),
-            &token,
-            Some(json!({"activationStatus": false})),
-        )
-        .await;
-    assert_eq!(st, 200);
+    set_active(&env, &token, job, false).await;
     let (total, list) = wait_until("all runs completed", Duration::from_secs(20), || async {
         let (total, list) = runs(&env, &token, job, &sid).await;
         list.iter()
@@ -111,20 +125,8 @@ async fn killing_the_leader_loses_and_doubles_no_fire() {
     .await;
 
     // No instant missing, none twice.
-    let instants: Vec<i64> = list.iter().map(|r| ms(&r["scheduleTimestamp"])).collect();
-    let distinct: BTreeSet<i64> = instants.iter().copied().collect();
-    assert_eq!(
-        distinct.len(),
-        instants.len(),
-        "an instant was recorded twice"
-    );
-    assert_eq!(total as usize, instants.len());
-    let first = *distinct.iter().next().unwrap();
-    let last = *distinct.iter().last().unwrap();
-    let expected: BTreeSet<i64> = (0..=(last - first) / 1000)
-        .map(|i| first + i * 1000)
-        .collect();
-    assert_eq!(distinct, expected, "the cron grid has a gap");
+    let (first, last) = gapless_grid_once(&list);
+    assert_eq!(total as usize, list.len());
     assert!(first < killed_at_ms && last > killed_at_ms + takeover.as_millis() as i64);
 
     // Instants that fell due while no leader was alive fired late, after the takeover.
@@ -147,7 +149,7 @@ async fn killing_the_leader_loses_and_doubles_no_fire() {
     println!(
         "failover: lease taken over {:?} after SIGKILL; {} runs on a gapless grid, {} due during the failover; latest fire {} ms after its instant",
         takeover,
-        instants.len(),
+        list.len(),
         during.len(),
         max_late
     );
@@ -244,15 +246,7 @@ async fn a_paused_leader_wakes_up_fenced_off() {
         h.starts_with(standby),
         "the lease stays with the new leader: {h}"
     );
-    let (st, _) = env
-        .call(
-            "POST",
-            &format!("/scheduler/jobs/{job}/schedules/activationStatus"),
-            &token,
-            Some(json!({"activationStatus": false})),
-        )
-        .await;
-    assert_eq!(st, 200);
+    set_active(&env, &token, job, false).await;
     let list = wait_until("all runs completed", Duration::from_secs(20), || async {
         let (_, list) = runs(&env, &token, job, &sid).await;
         list.iter()
@@ -260,19 +254,152 @@ async fn a_paused_leader_wakes_up_fenced_off() {
             .then_some(list)
     })
     .await;
-    let instants: Vec<i64> = list.iter().map(|r| ms(&r["scheduleTimestamp"])).collect();
-    let distinct: BTreeSet<i64> = instants.iter().copied().collect();
-    assert_eq!(
-        distinct.len(),
-        instants.len(),
-        "an instant was recorded twice"
-    );
-    let first = *distinct.iter().next().unwrap();
-    let last = *distinct.iter().last().unwrap();
-    let expected: BTreeSet<i64> = (0..=(last - first) / 1000)
-        .map(|i| first + i * 1000)
-        .collect();
-    assert_eq!(distinct, expected, "the cron grid has a gap");
+    gapless_grid_once(&list);
     drop((a, b));
+    env.cleanup().await;
+}
+
+/// The (schedule, nominal instant) of each run a pass published.
+fn fires(r: &PassReport) -> BTreeSet<(String, i64)> {
+    r.published
+        .iter()
+        .map(|m| (m.schedule_id.clone(), m.scheduled_at))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stepped_leader_fires_defers_and_is_fenced_off_once_deposed() {
+    let mut env = TestEnv::new();
+    // A lease that outlives the test's steps: no renewal falls between them.
+    env.settings.leader_ttl_ms = 60_000;
+    env.start_api().await;
+    let (tenant, token) = env.tenant(&["read", "write"]).await;
+    let quota = env
+        .http
+        .put(env.url(&format!("/admin/tenants/{tenant}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"runsPerMinute": 60}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(quota.status(), 200);
+    let mut a: Leader = Scheduler::build(env.settings.clone())
+        .await
+        .unwrap()
+        .lead()
+        .await
+        .expect("the first replica takes the lease");
+
+    // Three schedules on the same 10 s grid; the tenant may fire one run a second, and a
+    // second's worth at once.
+    let every = json!({"cron": "* * * * * * */10", "active": true});
+    let (st, job) = env
+        .call(
+            "POST",
+            "/scheduler/jobs",
+            &token,
+            Some(
+                json!({"name": "stepped", "action": "http://127.0.0.1:9/none",
+                "active": true, "httpMethod": "POST", "schedules": [every, every, every]}),
+            ),
+        )
+        .await;
+    assert_eq!(st, 201, "{job}");
+    let job_id = job["_id"].as_u64().unwrap();
+    let sids: BTreeSet<String> = job["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["scheduleId"].as_str().unwrap().to_string())
+        .collect();
+
+    // At the epoch nothing is due; the pass names the first instant.
+    let idle = a.pass_once(Some(0)).await.unwrap();
+    assert_eq!((idle.taken, idle.published.len()), (0, 0), "{idle:?}");
+    let t = idle.next_due.expect("the schedules are due later");
+    assert_eq!(t % 10_000, 0, "on the grid");
+
+    // At it: two fire, the third is over the quota and deferred a second.
+    let r = a.pass_once(Some(t)).await.unwrap();
+    assert_eq!(r.now, Some(t));
+    assert_eq!(
+        (r.taken, r.advanced, r.deferred, r.left),
+        (3, 2, 1, 0),
+        "{r:?}"
+    );
+    assert!(!r.fenced);
+    assert_eq!(r.published.len(), 2);
+    assert!(r
+        .published
+        .iter()
+        .all(|m| m.epoch == a.epoch() && m.scheduled_at == t));
+    let deferred = sids
+        .difference(&fires(&r).into_iter().map(|(s, _)| s).collect())
+        .next()
+        .unwrap()
+        .clone();
+    let again = a.pass_once(Some(t)).await.unwrap();
+    assert_eq!(
+        (again.taken, again.next_due),
+        (0, Some(t + 1_000)),
+        "{again:?}"
+    );
+    // At its slot the deferred fire goes out as its nominal instant, and moves on to the grid.
+    let r = a.pass_once(Some(t + 1_000)).await.unwrap();
+    assert_eq!(fires(&r), BTreeSet::from([(deferred.clone(), t)]));
+    assert_eq!((r.taken, r.advanced, r.deferred), (1, 1, 0), "{r:?}");
+    let idle = a.pass_once(Some(t + 1_000)).await.unwrap();
+    assert_eq!(idle.next_due, Some(t + 10_000));
+
+    // The lease expires (deleted here) and another replica takes it with a newer epoch.
+    let redis = redis::Client::open(env.settings.redis_url.as_str()).unwrap();
+    let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+    let b = Scheduler::build(env.settings.clone()).await.unwrap();
+    let b = b.lead().await.expect_err("the lease is held");
+    let _: () = conn.del(Keys::new(env.namespace()).lease()).await.unwrap();
+    let mut b = b.lead().await.expect("the lease is free again");
+    assert!(b.epoch() > a.epoch());
+
+    // The deposed leader does not know yet: its pass publishes, but its advance is refused,
+    // and it steps down.
+    let stale = a.pass_once(Some(t + 10_000)).await.unwrap();
+    assert!(stale.fenced, "{stale:?}");
+    assert_eq!((stale.taken, stale.left, stale.advanced), (3, 3, 0));
+    assert_eq!(stale.published.len(), 2);
+    assert!(a.pass_once(Some(t + 10_000)).await.is_err(), "stepped down");
+    // The new leader fires the same runs (same ids) and advances the entries. (Entries due
+    // at the same instant come in the same order: the same schedule is deferred each time.)
+    let r = b.pass_once(Some(t + 10_000)).await.unwrap();
+    assert!(!r.fenced);
+    assert_eq!((r.taken, r.advanced, r.deferred), (3, 2, 1), "{r:?}");
+    assert_eq!(fires(&r), fires(&stale));
+    let ids = |r: &PassReport| {
+        r.published
+            .iter()
+            .map(|m| m.run_id.clone())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(ids(&r), ids(&stale));
+    assert!(r.published.iter().all(|m| m.epoch == b.epoch()));
+
+    // Every fire is recorded once: two published twice are one run each.
+    let mut recorded: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for sid in &sids {
+        let (total, list) = runs(&env, &token, job_id, sid).await;
+        assert_eq!(total as usize, list.len());
+        let mut at: Vec<i64> = list.iter().map(|r| ms(&r["scheduleTimestamp"])).collect();
+        at.sort_unstable();
+        recorded.insert(sid.clone(), at);
+    }
+    for sid in &sids {
+        let expected = if *sid == deferred {
+            vec![t]
+        } else {
+            vec![t, t + 10_000]
+        };
+        assert_eq!(recorded[sid], expected, "{sid}: {recorded:?}");
+    }
+    a.step_down().await;
+    b.step_down().await;
     env.cleanup().await;
 }

@@ -1,0 +1,558 @@
+//! Pass: one look at the due index, up to the publish of its fires.
+//!
+//! In order: the room the run queue has ([`crate::backpressure`]), the due entries of every
+//! partition in one read (past those claimed by passes in flight, [`crate::claims`]), their
+//! jobs, schedules and deferrals in one pipeline, the plan of each entry (quota, then
+//! [`chime_core::schedule::Plan::fire_until`]), the run records (created once per run id), and
+//! the publish of the runs that exist and are active. The pass then hands its confirms and its
+//! advance to [`crate::settle`], as a [`Pending`] pass that holds its claim.
+
+use crate::claims::Claim;
+use crate::lease::Lease;
+use crate::message::run_message;
+use crate::quotas::Quotas;
+use crate::Scheduler;
+use chime_broker::Sent;
+use chime_core::model::{Job, RunMessage, Schedule};
+use chime_core::schedule::{parse_stored_instant, Plan};
+use chime_store::keys::Keys;
+use chime_store::{Deferral, RunStep};
+use futures::future::join_all;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::OwnedSemaphorePermit;
+
+/// Levels of a schedule's event log.
+pub(crate) mod level {
+    pub const INFO: &str = "INFO";
+    pub const WARNING: &str = "WARNING";
+    pub const ERROR: &str = "ERROR";
+}
+
+/// What one pass did, as [`crate::Leader::pass_once`] reports it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PassReport {
+    /// The pass's instant (ms), on Redis's clock unless given; `None` when the pass was held
+    /// back before it read the clock.
+    pub now: Option<i64>,
+    /// The run queue had no room: the pass took nothing.
+    pub held_back: bool,
+    /// Due entries the pass took.
+    pub taken: usize,
+    /// Runs published and confirmed by the broker, in publish order.
+    pub published: Vec<RunMessage>,
+    /// Entries moved to their next fire.
+    pub advanced: usize,
+    /// Entries moved to a later slot because their tenant is over its quota.
+    pub deferred: usize,
+    /// Entries removed from the due index: finished, gone or inactive.
+    pub removed: usize,
+    /// Entries left as they were: a fire not recorded or published, the entry changed
+    /// meanwhile, the lease's deadline passed mid-pass, or the advance failed or was fenced.
+    pub left: usize,
+    /// The advance was refused: a newer leader holds the lease.
+    pub fenced: bool,
+    /// When nothing free was due: the instant (ms) of the earliest entry past those of passes
+    /// in flight.
+    pub next_due: Option<i64>,
+}
+
+/// What a pass came to, before it settles.
+pub(crate) enum Step {
+    /// The pass ended without publishing anything.
+    Ended(Ended),
+    /// The pass's fires are published; its confirms and its advance are still to come.
+    Published(Box<Pending>),
+}
+
+/// How a pass ended without publishing.
+pub(crate) enum Ended {
+    /// The run queue has no room: nothing was read.
+    HeldBack,
+    /// Nothing free was due at `now`; the earliest entry past those in flight is `next_due`.
+    Idle { now: i64, next_due: Option<i64> },
+    /// The lease's deadline passed during the pass: its `taken` entries stay due.
+    Abandoned { now: i64, taken: usize },
+}
+
+impl Ended {
+    /// What the pass did.
+    pub(crate) fn report(&self) -> PassReport {
+        match *self {
+            Ended::HeldBack => PassReport {
+                held_back: true,
+                ..PassReport::default()
+            },
+            Ended::Idle { now, next_due } => PassReport {
+                now: Some(now),
+                next_due,
+                ..PassReport::default()
+            },
+            Ended::Abandoned { now, taken } => PassReport {
+                now: Some(now),
+                taken,
+                left: taken,
+                ..PassReport::default()
+            },
+        }
+    }
+}
+
+/// A due entry the pass took, with what it loaded for it.
+struct Entry {
+    partition: u32,
+    member: String,
+    score: i64,
+    /// The nominal instant of a fire deferred over its tenant's quota.
+    deferred: Option<i64>,
+    /// The entry's tenant, job and schedule (`None`: gone or unreadable).
+    loaded: Option<(String, Arc<Job>, Schedule)>,
+}
+
+/// The plan of one due entry: its fires and its advance.
+pub(crate) struct Planned {
+    pub partition: u32,
+    pub member: String,
+    /// The score the pass read.
+    pub score: i64,
+    pub next: Option<i64>,
+    pub msgs: Vec<RunMessage>,
+    /// A one-time schedule's (tenant, job, schedule): deactivated when its entry is removed.
+    pub one_time_done: Option<(String, u64, Schedule)>,
+    pub deferral: Deferral,
+}
+
+/// Missed fires of a schedule coalesced into its last one.
+struct Coalesced {
+    tenant: String,
+    schedule_id: String,
+    skipped: u64,
+}
+
+/// A pass whose runs are published, their confirms and its advance still to come.
+pub(crate) struct Pending {
+    pub plans: Vec<Planned>,
+    pub to_publish: Vec<RunMessage>,
+    /// The plan of each run of `to_publish`.
+    pub owner_of: Vec<usize>,
+    /// Plans with a fire that could not be recorded or published (not advanced).
+    pub failed: Vec<bool>,
+    pub sent: Sent,
+    /// The pass's instant (ms).
+    pub now: i64,
+    /// The pass's hold on its entries and its slot, released once it has settled.
+    pub claim: Claim,
+}
+
+/// Times the phases of a pass into `chime_scheduler_phase_seconds{phase}`.
+pub(crate) struct Phases(Instant);
+
+impl Phases {
+    pub(crate) fn start() -> Self {
+        Phases(Instant::now())
+    }
+
+    pub(crate) fn done(&mut self, phase: &'static str) {
+        metrics::histogram!("chime_scheduler_phase_seconds", "phase" => phase)
+            .record(self.0.elapsed().as_secs_f64());
+        self.0 = Instant::now();
+    }
+}
+
+impl Scheduler {
+    /// One pass for `lease` in the pass slot `slot`, at `now` (Redis's clock when `None`): takes
+    /// the free due entries and publishes their fires.
+    pub(crate) async fn pass(
+        &self,
+        lease: &Lease,
+        slot: OwnedSemaphorePermit,
+        now: Option<i64>,
+    ) -> anyhow::Result<Step> {
+        let mut phase = Phases::start();
+        let s = &self.settings;
+        let parts = s.due_partitions;
+        let room = self
+            .backpressure
+            .limit(&self.publisher, s.scheduler_batch, s.max_queued_runs, parts)
+            .await?;
+        let Some(limit) = room else {
+            metrics::counter!("chime_scheduler_held_back_total").increment(1);
+            return Ok(Step::Ended(Ended::HeldBack));
+        };
+        let now = match now {
+            Some(now) => now,
+            None => self.clock.now_ms(&self.store).await?,
+        };
+        // Read past the entries of passes in flight (see `InFlight::read_start`).
+        let start = self.in_flight.read_start();
+        let reads = (0..parts).map(|p| self.store.due_batch(p, now, limit + start.taken));
+        let batches = join_all(reads)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        // One combined batch over every partition: a pass costs a few round trips whatever
+        // the number of partitions.
+        let (due, claim) = self.in_flight.claim(&batches, start, limit, slot);
+        if due.is_empty() {
+            // Nothing free is due: the earliest entry past the due ones (all in flight).
+            let heads = (0..parts).map(|p| self.store.due_head(p, batches[p as usize].len()));
+            let next_due = join_all(heads)
+                .await
+                .into_iter()
+                .filter_map(|h| h.ok().flatten())
+                .min();
+            drop(claim);
+            return Ok(Step::Ended(Ended::Idle { now, next_due }));
+        }
+        phase.done("fetch");
+        let taken = due.len();
+        if lease.expired() {
+            return Ok(Step::Ended(Ended::Abandoned { now, taken }));
+        }
+        self.fire(lease, due, now, claim, phase).await
+    }
+
+    /// Fires a batch of due entries (partition, member, score): plans, records and publishes
+    /// their runs. The pending pass holds the `claim` on the entries.
+    async fn fire(
+        &self,
+        lease: &Lease,
+        batch: Vec<(u32, String, i64)>,
+        now: i64,
+        claim: Claim,
+        mut phase: Phases,
+    ) -> anyhow::Result<Step> {
+        let taken = batch.len();
+        let entries = self.load(batch).await?;
+        let threshold = self.settings.misfire_threshold_secs as i64 * 1000;
+        let mut plans: Vec<Planned> = Vec::with_capacity(entries.len());
+        let mut coalesced = Vec::new();
+        for entry in entries {
+            let (planned, missed) = plan_entry(
+                entry,
+                now,
+                threshold,
+                &self.owner,
+                lease.epoch,
+                &self.quotas,
+            );
+            plans.push(planned);
+            coalesced.extend(missed);
+        }
+        for c in coalesced {
+            let message = format!(
+                "{} missed fires were coalesced into the last one (outage longer than the misfire threshold)",
+                c.skipped
+            );
+            let _ = self
+                .store
+                .schedule_event(&c.tenant, &c.schedule_id, level::WARNING, &message)
+                .await;
+            metrics::counter!("chime_fires_coalesced_total").increment(c.skipped);
+        }
+        phase.done("plan");
+        let (to_publish, owner_of, failed) = self.materialize(&plans, now).await;
+        if lease.expired() {
+            return Ok(Step::Ended(Ended::Abandoned { now, taken }));
+        }
+        phase.done("materialize");
+        let sent = self
+            .publisher
+            .send_all(&to_publish, self.settings.runs_per_message)
+            .await;
+        self.backpressure
+            .published(to_publish.len() as u64, sent.messages() as u64);
+        phase.done("publish");
+        Ok(Step::Published(Box::new(Pending {
+            plans,
+            to_publish,
+            owner_of,
+            failed,
+            sent,
+            now,
+            claim,
+        })))
+    }
+
+    /// Loads the entries' jobs, schedules and deferred instants, and refreshes the quotas of
+    /// their tenants.
+    async fn load(&self, batch: Vec<(u32, String, i64)>) -> anyhow::Result<Vec<Entry>> {
+        let parsed: Vec<Option<(&str, u64, &str)>> = batch
+            .iter()
+            .map(|(_, member, _)| Keys::parse_due_member(member))
+            .collect();
+        let wanted: Vec<(&str, u64, &str)> = parsed.iter().flatten().copied().collect();
+        let members: Vec<&str> = batch.iter().map(|(_, m, _)| m.as_str()).collect();
+        // Both reads go out together on the multiplexed connection.
+        let (defs, deferred) = tokio::join!(
+            self.store.due_definitions(&wanted),
+            self.store.deferred_nominals(&members)
+        );
+        let (mut defs, deferred) = (defs?.into_iter(), deferred?);
+        let loaded: Vec<Option<(String, Arc<Job>, Schedule)>> = parsed
+            .iter()
+            .map(|p| {
+                let (tenant, _, _) = (*p)?;
+                let (job, schedule) = defs.next().flatten()?;
+                Some((tenant.to_string(), job, schedule))
+            })
+            .collect();
+        let tenants = loaded.iter().flatten().map(|(t, _, _)| t.as_str());
+        self.quotas.refresh(&self.store, tenants).await;
+        Ok(batch
+            .into_iter()
+            .zip(loaded)
+            .zip(deferred)
+            .map(|(((partition, member, score), loaded), deferred)| Entry {
+                partition,
+                member,
+                score,
+                deferred,
+                loaded,
+            })
+            .collect())
+    }
+
+    /// Creates the run records of the plans' fires: the runs to publish (those that exist and
+    /// are active), the plan of each, and the plans with a fire that could not be recorded.
+    async fn materialize(
+        &self,
+        plans: &[Planned],
+        now: i64,
+    ) -> (Vec<RunMessage>, Vec<usize>, Vec<bool>) {
+        let all: Vec<(usize, &RunMessage)> = plans
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| p.msgs.iter().map(move |m| (i, m)))
+            .collect();
+        let steps: Vec<(&RunMessage, RunStep)> = all
+            .iter()
+            .map(|(_, m)| (*m, RunStep::Materialize))
+            .collect();
+        let codes: Vec<Result<i64, String>> = match self.store.run_steps(&steps, now, "").await {
+            Ok(c) => c.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e.to_string()); all.len()],
+        };
+        let mut to_publish: Vec<RunMessage> = Vec::new();
+        let mut owner_of: Vec<usize> = Vec::new();
+        let mut failed = vec![false; plans.len()];
+        for ((i, m), code) in all.iter().zip(codes) {
+            match code {
+                Ok(0) | Ok(1) => {
+                    to_publish.push((*m).clone());
+                    owner_of.push(*i);
+                }
+                Ok(-2) => {
+                    let message = "Cannot start run: the job or the schedule is inactive";
+                    let _ = self
+                        .store
+                        .schedule_event(&m.tenant, &m.schedule_id, level::ERROR, message)
+                        .await;
+                }
+                Ok(_) => {} // job or schedule gone meanwhile: nothing to fire
+                Err(e) => {
+                    tracing::warn!(run_id = %m.run_id, error = %e, "materialize failed");
+                    failed[*i] = true;
+                }
+            }
+        }
+        (to_publish, owner_of, failed)
+    }
+}
+
+/// Plans one due entry at `now`: its fires, stamped with the leader's `owner` and `epoch`, and
+/// its advance; with the missed fires it coalesced, if any.
+///
+/// A fire of an active schedule over its tenant's quota waits for its slot (the entry moves to
+/// the slot and remembers its nominal instant); a deferred fire reached its slot with its
+/// budget reserved and fires its nominal instant. A gone, inactive or unreadable schedule's
+/// entry is removed.
+fn plan_entry(
+    entry: Entry,
+    now: i64,
+    misfire_threshold: i64,
+    owner: &str,
+    epoch: u64,
+    quotas: &Quotas,
+) -> (Planned, Option<Coalesced>) {
+    let Entry {
+        partition,
+        member,
+        score,
+        deferred,
+        loaded,
+    } = entry;
+    let mut planned = Planned {
+        partition,
+        member,
+        score,
+        next: None,
+        msgs: vec![],
+        one_time_done: None,
+        deferral: if deferred.is_some() {
+            Deferral::Clear
+        } else {
+            Deferral::None
+        },
+    };
+    let Some((tenant, job, schedule)) = loaded.filter(|(_, j, s)| j.active && s.active) else {
+        return (planned, None); // gone or inactive: remove the entry
+    };
+    let plan = match Plan::from_schedule(&schedule) {
+        Ok(plan) => plan,
+        Err(e) => {
+            tracing::warn!(member = %planned.member, error = %e, "unreadable schedule; removing from due index");
+            return (planned, None);
+        }
+    };
+    if deferred.is_none() {
+        if let Some(slot) = quotas.take(&tenant, now) {
+            planned.next = Some(slot);
+            planned.deferral = Deferral::Defer { nominal: score };
+            metrics::counter!("chime_fires_deferred_total").increment(1);
+            return (planned, None);
+        }
+    }
+    let job_end = job.end_time.as_deref().and_then(parse_stored_instant);
+    let d = plan.fire_until(deferred.unwrap_or(score), now, misfire_threshold, job_end);
+    planned.next = d.next;
+    planned.msgs = d
+        .fire
+        .iter()
+        .map(|at| run_message(&tenant, &job, &schedule, *at, owner, epoch))
+        .collect();
+    let missed = (d.skipped > 0).then(|| Coalesced {
+        tenant: tenant.clone(),
+        schedule_id: schedule.schedule_id.clone(),
+        skipped: d.skipped,
+    });
+    if plan.is_one_time() {
+        planned.one_time_done = Some((tenant, job.id, schedule));
+    }
+    (planned, missed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chime_core::model::run_id;
+    use chime_core::schedule::format_instant;
+    use serde_json::json;
+
+    const T0: i64 = 1_800_000_000_000;
+
+    fn job(active: bool, end: Option<i64>) -> Arc<Job> {
+        Arc::new(
+            serde_json::from_value(json!({
+                "_id": 3, "name": "j", "description": "", "action": "http://t/",
+                "active": active, "httpMethod": "POST", "startTime": null,
+                "endTime": end.map(format_instant), "timeoutMs": 5000, "createdAt": "",
+                "modifiedAt": "",
+            }))
+            .unwrap(),
+        )
+    }
+
+    fn schedule(how: serde_json::Value) -> Schedule {
+        let mut s = json!({
+            "scheduleId": "s1", "description": "", "data": null, "type": "recurring",
+            "cron": null, "time": null, "repeatInterval": null, "repeatAt": null,
+            "active": true, "startTime": null, "endTime": null, "createdAt": "",
+            "modifiedAt": "",
+        });
+        s.as_object_mut()
+            .unwrap()
+            .extend(how.as_object().unwrap().clone());
+        serde_json::from_value(s).unwrap()
+    }
+
+    fn entry(job: Arc<Job>, schedule: Schedule, deferred: Option<i64>) -> Entry {
+        Entry {
+            partition: 1,
+            member: "m".into(),
+            score: T0,
+            deferred,
+            loaded: Some(("t".into(), job, schedule)),
+        }
+    }
+
+    fn plan(e: Entry, now: i64, quotas: &Quotas) -> (Planned, Option<Coalesced>) {
+        plan_entry(e, now, 1_200_000, "o", 5, quotas)
+    }
+
+    #[test]
+    fn a_due_entry_fires_its_instant_and_moves_to_the_next() {
+        let q = Quotas::new(0);
+        let every = schedule(json!({"repeatInterval": "10 seconds"}));
+        let (p, missed) = plan(entry(job(true, None), every, None), T0 + 5, &q);
+        assert!(missed.is_none());
+        assert_eq!((p.partition, p.score, p.next), (1, T0, Some(T0 + 10_000)));
+        assert_eq!(p.deferral, Deferral::None);
+        assert_eq!(p.msgs.len(), 1);
+        assert_eq!(p.msgs[0].run_id, run_id("s1", T0));
+        assert_eq!((p.msgs[0].epoch, p.msgs[0].owner.as_str()), (5, "o"));
+        assert!(p.one_time_done.is_none());
+    }
+
+    #[test]
+    fn a_fire_over_quota_is_deferred_and_later_fires_its_nominal_instant() {
+        let q = Quotas::new(60); // one a second, a second's burst
+        let every = schedule(json!({"repeatInterval": "10 seconds"}));
+        for _ in 0..2 {
+            let (p, _) = plan(entry(job(true, None), every.clone(), None), T0, &q);
+            assert_eq!(p.msgs.len(), 1, "within the burst");
+        }
+        let (p, _) = plan(entry(job(true, None), every.clone(), None), T0, &q);
+        assert!(p.msgs.is_empty());
+        assert_eq!(p.next, Some(T0 + 1_000), "the reserved slot");
+        assert_eq!(p.deferral, Deferral::Defer { nominal: T0 });
+        // At its slot the entry (scored at the slot) fires its nominal instant without taking
+        // budget again, and forgets its deferral.
+        let mut e = entry(job(true, None), every, Some(T0));
+        e.score = T0 + 1_000;
+        let (p, _) = plan(e, T0 + 1_000, &q);
+        assert_eq!(p.msgs[0].scheduled_at, T0);
+        assert_eq!(p.deferral, Deferral::Clear);
+        assert_eq!(p.next, Some(T0 + 10_000));
+    }
+
+    #[test]
+    fn gone_inactive_and_finished_entries_are_removed() {
+        let q = Quotas::new(0);
+        let every = schedule(json!({"repeatInterval": "10 seconds"}));
+        let mut gone = entry(job(true, None), every.clone(), Some(T0));
+        gone.loaded = None;
+        let (p, _) = plan(gone, T0, &q);
+        assert_eq!(
+            (p.next, p.msgs.len(), p.deferral),
+            (None, 0, Deferral::Clear)
+        );
+        let (p, _) = plan(entry(job(false, None), every.clone(), None), T0, &q);
+        assert_eq!((p.next, p.msgs.len()), (None, 0));
+        // The job ends before the next instant: the last fire, then the entry is removed.
+        let (p, _) = plan(entry(job(true, Some(T0 + 1)), every, None), T0, &q);
+        assert_eq!((p.next, p.msgs.len()), (None, 1));
+        // A one-time schedule fires once and is completed.
+        let once = schedule(json!({"type": "one-time", "time": format_instant(T0)}));
+        let (p, _) = plan(entry(job(true, None), once, None), T0 + 50, &q);
+        assert_eq!((p.next, p.msgs.len()), (None, 1));
+        assert_eq!(
+            p.one_time_done.map(|(t, j, _)| (t, j)),
+            Some(("t".into(), 3))
+        );
+    }
+
+    #[test]
+    fn a_long_outage_is_coalesced_into_the_last_instant() {
+        let q = Quotas::new(0);
+        let cron = schedule(json!({"cron": "* * * * * * */10"}));
+        let (p, missed) = plan(entry(job(true, None), cron, None), T0 + 3_600_000, &q);
+        let missed = missed.expect("coalesced");
+        assert_eq!(
+            (missed.tenant.as_str(), missed.schedule_id.as_str()),
+            ("t", "s1")
+        );
+        assert_eq!(missed.skipped, 360);
+        assert_eq!(p.msgs[0].scheduled_at, T0 + 3_600_000);
+    }
+}

@@ -1,0 +1,127 @@
+//! Settle: a published pass waits for the broker's confirms, then advances its due entries.
+//!
+//! Only entries whose every fire is durably published advance, with a fenced compare-and-set
+//! (the lease's token, and the score the pass read): a crash before it re-publishes the same
+//! run ids, which the record scripts collapse, and a deposed leader's advance is refused. A
+//! one-time schedule whose entry is removed is deactivated. A pass that finds itself fenced
+//! off marks its epoch, and only then releases its claim (which wakes the leader's loop).
+
+use crate::pass::{level, Pending, Phases, Planned};
+use crate::{PassReport, Scheduler};
+use chime_store::{Advance, Deferral};
+
+impl Scheduler {
+    /// Settles a published pass of the lease `token` (of `epoch`): what it did.
+    pub(crate) async fn settle(&self, token: &str, epoch: u64, pass: Pending) -> PassReport {
+        let Pending {
+            plans,
+            to_publish,
+            owner_of,
+            mut failed,
+            sent,
+            now,
+            claim,
+        } = pass;
+        let mut phase = Phases::start();
+        let results = self.publisher.confirmed(sent).await;
+        phase.done("confirm");
+        let mut published = Vec::with_capacity(to_publish.len());
+        for ((m, r), i) in to_publish.into_iter().zip(results).zip(owner_of) {
+            match r {
+                Ok(()) => {
+                    metrics::counter!("chime_runs_published_total").increment(1);
+                    metrics::histogram!("chime_fire_lateness_seconds")
+                        .record((now - m.scheduled_at).max(0) as f64 / 1000.0);
+                    tracing::debug!(run_id = %m.run_id, job_id = m.job_id, schedule_id = %m.schedule_id, tenant = %m.tenant, "published");
+                    published.push(m);
+                }
+                Err(e) => {
+                    tracing::warn!(run_id = %m.run_id, error = %e, "publish failed; will retry");
+                    metrics::counter!("chime_publish_failures_total").increment(1);
+                    failed[i] = true;
+                }
+            }
+        }
+        let mut report = PassReport {
+            now: Some(now),
+            taken: plans.len(),
+            published,
+            left: failed.iter().filter(|f| **f).count(),
+            ..PassReport::default()
+        };
+        self.advance(token, &plans, &failed, &mut report).await;
+        phase.done("advance");
+        if report.fenced {
+            self.fence.fence(epoch);
+        }
+        drop(claim);
+        report
+    }
+
+    /// Advances the entries whose every fire is durably published (`failed` marks the others),
+    /// and deactivates the one-time schedules they complete; counts what it did in `report`.
+    async fn advance(
+        &self,
+        token: &str,
+        plans: &[Planned],
+        failed: &[bool],
+        report: &mut PassReport,
+    ) {
+        let ready: Vec<&Planned> = plans
+            .iter()
+            .zip(failed)
+            .filter(|(_, failed)| !**failed)
+            .map(|(p, _)| p)
+            .collect();
+        let entries: Vec<Advance> = ready
+            .iter()
+            .map(|p| Advance {
+                partition: p.partition,
+                member: &p.member,
+                read: p.score,
+                next: p.next,
+                deferral: p.deferral,
+            })
+            .collect();
+        let advances: Vec<(&Planned, Result<i64, String>)> =
+            match self.store.advance_many(token, &entries).await {
+                Ok(codes) => ready.into_iter().zip(codes.into_iter().map(Ok)).collect(),
+                Err(e) => ready.into_iter().map(|p| (p, Err(e.to_string()))).collect(),
+            };
+        for (pl, r) in advances {
+            match r {
+                Ok(1) => {
+                    match (pl.next, pl.deferral) {
+                        (None, _) => report.removed += 1,
+                        (Some(_), Deferral::Defer { .. }) => report.deferred += 1,
+                        (Some(_), _) => report.advanced += 1,
+                    }
+                    if let (Some((tenant, job, schedule)), None) = (&pl.one_time_done, pl.next) {
+                        self.complete(tenant, *job, schedule).await;
+                    }
+                }
+                Ok(0) => report.left += 1,
+                Ok(_) => {
+                    report.fenced = true;
+                    report.left += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(member = %pl.member, error = %e, "advance failed; will retry");
+                    report.left += 1;
+                }
+            }
+        }
+    }
+
+    /// Deactivates a one-time schedule whose fire is published and whose entry is removed.
+    async fn complete(&self, tenant: &str, job: u64, schedule: &chime_core::model::Schedule) {
+        let mut s = schedule.clone();
+        s.active = false;
+        let _ = self.store.put_schedule(tenant, job, &s).await;
+        let event = "Schedule deactivated on completion";
+        let _ = self
+            .store
+            .schedule_event(tenant, &s.schedule_id, level::INFO, event)
+            .await;
+    }
+}
