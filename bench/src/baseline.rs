@@ -311,18 +311,7 @@ impl Producer {
     /// it advances the schedules, so it always waits.
     async fn fire(&mut self, n: usize, wait: bool) -> anyhow::Result<()> {
         if self.pipeline == Pipeline::Raw {
-            for _ in 0..n {
-                let confirm = self.publish(format!("{:.3}", now_ms()).as_bytes()).await?;
-                if !wait {
-                    tokio::spawn(async move {
-                        let _ = confirm.await;
-                    });
-                }
-            }
-            if wait {
-                self.ch.wait_for_confirms().await.context("confirms")?;
-            }
-            return Ok(());
+            return self.fire_raw(n, wait).await;
         }
         // The runs fall due now: their latency counts from here, like a chime run's from its
         // scheduled instant.
@@ -337,46 +326,98 @@ impl Producer {
             .query_async(&mut self.redis)
             .await?;
         let now = chrono::Utc::now().timestamp_millis();
-        let runs: Vec<RunMessage> = due
-            .iter()
-            .map(|(sched, _)| RunMessage {
-                run_id: uuid::Uuid::new_v4().simple().to_string(),
-                tenant: "bench".into(),
-                job_id: 1,
-                schedule_id: sched.clone(),
-                scheduled_at: now,
-                owner: "floor".into(),
-                epoch: 1,
-                action: ActionSpec {
-                    url: self.url.clone(),
-                    method: "POST".into(),
-                    headers: vec![("content-type".into(), "application/json".into())],
-                    body: Some("{}".into()),
-                    timeout_ms: 30_000,
-                },
-            })
-            .collect();
-        // The indexed floor numbers the runs of each job with one HINCRBY per job and batch.
+        let runs: Vec<RunMessage> = due.iter().map(|(s, _)| self.run_of(s, now)).collect();
+        let numbers = if self.pipeline == Pipeline::Indexed {
+            self.number(&runs).await?
+        } else {
+            Vec::new()
+        };
+        let mut p = redis::pipe();
+        self.index(&mut p, &numbers, now);
+        self.record(&mut p, &runs, now);
+        p.query_async::<()>(&mut self.redis).await?;
+        for run in runs {
+            let body = serde_json::to_vec(&Envelope { sent: fired, run })?;
+            self.publish(&body).await?;
+        }
+        self.ch.wait_for_confirms().await.context("confirms")?;
+        let mut p = redis::pipe();
+        for (sched, score) in &due {
+            p.zadd(&self.keys.due, sched, score + 1.0).ignore();
+        }
+        p.query_async::<()>(&mut self.redis).await?;
+        Ok(())
+    }
+
+    /// The raw pipeline's fire: `n` bare messages, nothing in Redis.
+    async fn fire_raw(&mut self, n: usize, wait: bool) -> anyhow::Result<()> {
+        for _ in 0..n {
+            let confirm = self.publish(format!("{:.3}", now_ms()).as_bytes()).await?;
+            if !wait {
+                tokio::spawn(async move {
+                    let _ = confirm.await;
+                });
+            }
+        }
+        if wait {
+            self.ch.wait_for_confirms().await.context("confirms")?;
+        }
+        Ok(())
+    }
+
+    /// The run message of schedule `sched`'s fire at `now`.
+    fn run_of(&self, sched: &str, now: i64) -> RunMessage {
+        RunMessage {
+            run_id: uuid::Uuid::new_v4().simple().to_string(),
+            tenant: "bench".into(),
+            job_id: 1,
+            schedule_id: sched.to_string(),
+            scheduled_at: now,
+            owner: "floor".into(),
+            epoch: 1,
+            action: ActionSpec {
+                url: self.url.clone(),
+                method: "POST".into(),
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: Some("{}".into()),
+                timeout_ms: 30_000,
+            },
+        }
+    }
+
+    /// The indexed floor numbers the runs of each job with one HINCRBY per job and batch:
+    /// (job, the number before the batch's first, its runs).
+    async fn number<'a>(
+        &mut self,
+        runs: &'a [RunMessage],
+    ) -> anyhow::Result<Vec<(String, i64, Vec<&'a RunMessage>)>> {
         let mut numbers: Vec<(String, i64, Vec<&RunMessage>)> = Vec::new();
-        if self.pipeline == Pipeline::Indexed {
-            for r in &runs {
-                let job = self.keys.job_of(&r.schedule_id);
-                match numbers.iter_mut().find(|(j, _, _)| *j == job) {
-                    Some((_, _, rs)) => rs.push(r),
-                    None => numbers.push((job, 0, vec![r])),
-                }
-            }
-            let mut p = redis::pipe();
-            for (job, _, rs) in &numbers {
-                p.cmd("HINCRBY").arg(job).arg("seq").arg(rs.len());
-            }
-            let last: Vec<i64> = p.query_async(&mut self.redis).await?;
-            for ((_, n, rs), last) in numbers.iter_mut().zip(last) {
-                *n = last - rs.len() as i64;
+        for r in runs {
+            let job = self.keys.job_of(&r.schedule_id);
+            match numbers.iter_mut().find(|(j, _, _)| *j == job) {
+                Some((_, _, rs)) => rs.push(r),
+                None => numbers.push((job, 0, vec![r])),
             }
         }
         let mut p = redis::pipe();
-        for (job, first, rs) in &numbers {
+        for (job, _, rs) in &numbers {
+            p.cmd("HINCRBY").arg(job).arg("seq").arg(rs.len());
+        }
+        let last: Vec<i64> = p.query_async(&mut self.redis).await?;
+        for ((_, n, rs), last) in numbers.iter_mut().zip(last) {
+            *n = last - rs.len() as i64;
+        }
+        Ok(numbers)
+    }
+
+    /// The indexed floor's index entries: build numbers, the job's stream, the schedule's rank.
+    fn index(
+        &self,
+        p: &mut redis::Pipeline,
+        numbers: &[(String, i64, Vec<&RunMessage>)],
+        now: i64,
+    ) {
+        for (job, first, rs) in numbers {
             let builds = p.cmd("HSET");
             builds.arg(format!("{job}:builds"));
             for (k, r) in rs.iter().enumerate() {
@@ -403,7 +444,11 @@ impl Producer {
                     .ignore();
             }
         }
-        for r in &runs {
+    }
+
+    /// The floor's record of each run, with its TTL and its stream entry.
+    fn record(&self, p: &mut redis::Pipeline, runs: &[RunMessage], now: i64) {
+        for r in runs {
             let record = format!("{}{}", self.keys.records, r.run_id);
             p.cmd("HSET")
                 .arg(&record)
@@ -432,18 +477,6 @@ impl Producer {
                 .arg(&r.run_id)
                 .ignore();
         }
-        p.query_async::<()>(&mut self.redis).await?;
-        for run in runs {
-            let body = serde_json::to_vec(&Envelope { sent: fired, run })?;
-            self.publish(&body).await?;
-        }
-        self.ch.wait_for_confirms().await.context("confirms")?;
-        let mut p = redis::pipe();
-        for (sched, score) in &due {
-            p.zadd(&self.keys.due, sched, score + 1.0).ignore();
-        }
-        p.query_async::<()>(&mut self.redis).await?;
-        Ok(())
     }
 
     async fn close(self) {

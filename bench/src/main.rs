@@ -154,280 +154,333 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
     let [ceiling, floor, indexed] = runs;
     let mut measured = None;
     if want("throughput") {
-        let base = ceiling.map_or(5_000.0, |c| c.0);
-        let offered = ((base * 1.2) as usize).clamp(200, 20_000);
-        let window = Duration::from_secs(if q { 5 } else { 20 });
-        let t = chime_bench::throughput(&b, offered, window).await?;
-        let rate = t.hits_per_s.min(t.logged_per_s);
-        report.add(
-            "throughput",
-            "runs/s end to end",
-            rate,
-            "runs/s",
-            "≥ 0.8 × baseline",
-            None,
-        );
-        let ratio = rate / base;
-        report.add(
-            "throughput",
-            "ratio to baseline",
-            ratio,
-            "×",
-            "≥ 0.8",
-            Some(ratio >= 0.8),
-        );
-        if let Some((f, _)) = floor {
-            report.add("throughput", "ratio to floor", rate / f, "×", "", None);
-        }
-        if let Some((f, _)) = indexed {
-            report.add(
-                "throughput",
-                "ratio to indexed floor",
-                rate / f,
-                "×",
-                "",
-                None,
-            );
-        }
-        let reference = indexed
-            .map(|f| ("indexed floor", f.1))
-            .or(floor.map(|f| ("floor", f.1)));
-        add_cpu(&mut report, "throughput", t.cpu, reference);
-        report.details.insert("throughput".into(), serde_json::json!({"offered": offered, "target_hits_per_s": t.hits_per_s, "runs_logged_per_s": t.logged_per_s, "floor_runs_per_s": floor.map(|f| f.0), "indexed_floor_runs_per_s": indexed.map(|f| f.0), "cpu_per_run": t.cpu, "floor_cpu_per_run": floor.map(|f| f.1), "indexed_floor_cpu_per_run": indexed.map(|f| f.1), "baseline_cpu_per_run": ceiling.map(|c| c.1)}));
-        measured = Some(rate);
+        measured = Some(throughput_rows(&b, q, &mut report, [ceiling, floor, indexed]).await?);
     }
     if want("lateness") {
-        let rate = cli
-            .rate
-            .unwrap_or((measured.unwrap_or(1_000.0) / 2.0).max(50.0) as usize);
-        // Each phase's share of time stalled on I/O: a stall moves a p99 more than software.
-        let io = IoStall::start();
-        let (start, record) = chime_bench::lateness(&b, rate, secs, "lateness").await?;
-        let mut stalls = vec![("chime", io.share())];
-        let ns = &b.settings.namespace;
-        let io = IoStall::start();
-        let paced = baseline::paced(opts, &b.target, ns, rate as f64, secs, Pipeline::Raw).await?;
-        stalls.push(("paced baseline", io.share()));
-        let io = IoStall::start();
-        let paced_floor =
-            baseline::paced(opts, &b.target, ns, rate as f64, secs, Pipeline::Contract).await?;
-        stalls.push(("paced floor", io.share()));
-        report.add(
-            "lateness",
-            &format!("start p50 at {rate} runs/s"),
-            start.p50_ms,
-            "ms",
-            "",
-            None,
-        );
-        report.add(
-            "lateness",
-            "start p99",
-            start.p99_ms,
-            "ms",
-            "≤ 100 ms, ≤ 2× paced p99",
-            Some(start.p99_ms <= 100.0 && start.p99_ms <= 2.0 * paced.p99_ms.max(1.0)),
-        );
-        report.add(
-            "lateness",
-            "start max",
-            start.max_ms,
-            "ms",
-            "≤ 1000 ms",
-            Some(start.max_ms <= 1000.0),
-        );
-        report.add("lateness", "record p50", record.p50_ms, "ms", "", None);
-        report.add("lateness", "record p99", record.p99_ms, "ms", "", None);
-        report.add(
-            "lateness",
-            "paced baseline p50 (publish→ack)",
-            paced.p50_ms,
-            "ms",
-            "",
-            None,
-        );
-        report.add(
-            "lateness",
-            "paced baseline p99",
-            paced.p99_ms,
-            "ms",
-            "",
-            None,
-        );
-        report.add(
-            "lateness",
-            "paced floor p50 (due→ack)",
-            paced_floor.p50_ms,
-            "ms",
-            "",
-            None,
-        );
-        report.add(
-            "lateness",
-            "paced floor p99",
-            paced_floor.p99_ms,
-            "ms",
-            "",
-            None,
-        );
-        for (phase, share) in &stalls {
-            if let Some(share) = share {
-                let metric = format!("stalled on I/O during the {phase} phase");
-                report.add("lateness", &metric, *share, "%", "", None);
-            }
-        }
-        let io_stall_pct: serde_json::Map<String, serde_json::Value> = stalls
-            .iter()
-            .map(|(phase, share)| (phase.to_string(), serde_json::json!(share)))
-            .collect();
-        report.details.insert("lateness".into(), serde_json::json!({"rate": rate, "start": start, "record": record, "paced_baseline": paced, "paced_floor": paced_floor, "io_stall_pct": io_stall_pct}));
+        lateness_rows(cli, opts, &b, secs, measured, &mut report).await?;
     }
     if want("scale") {
-        let n = cli.schedules.unwrap_or(if q { 20_000 } else { 1_000_000 });
-        let (load, redis_mib, rss, lat) = chime_bench::scale(&mut b, n, secs).await?;
-        report.add("scale", &format!("load {n} schedules"), load, "s", "", None);
-        report.add("scale", "Redis memory added", redis_mib, "MiB", "", None);
-        match rss {
-            Some(r) => report.add(
-                "scale",
-                "leader RSS",
-                r,
-                "MiB",
-                "≤ 1024 MiB",
-                Some(r <= 1024.0),
-            ),
-            None => report.add(
-                "scale",
-                "leader RSS (not measured: no chime-scheduler binary beside chime-bench)",
-                0.0,
-                "MiB",
-                "≤ 1024 MiB",
-                None,
-            ),
-        }
-        report.add(
-            "scale",
-            &format!("lateness p99 ({} fires)", lat.count),
-            lat.p99_ms,
-            "ms",
-            "≤ 100 ms",
-            Some(lat.count > 0 && lat.p99_ms <= 100.0),
-        );
-        report.details.insert(
-            "scale".into(),
-            serde_json::json!({"schedules": n, "lateness": lat}),
-        );
+        scale_rows(cli, &mut b, q, secs, &mut report).await?;
     }
     if want("fairness") {
-        let steady = if q { 50 } else { 200 };
-        let (alone, flooded) = chime_bench::fairness(&b, steady, secs).await?;
-        report.add(
-            "fairness",
-            "steady tenant p99 alone",
-            alone.p99_ms,
-            "ms",
-            "",
-            None,
-        );
-        report.add(
-            "fairness",
-            "steady tenant p99 during 10× flood",
-            flooded.p99_ms,
-            "ms",
-            "≤ 2× alone",
-            Some(flooded.p99_ms <= 2.0 * alone.p99_ms.max(1.0)),
-        );
-        report.details.insert(
-            "fairness".into(),
-            serde_json::json!({"steady_rate": steady, "alone": alone, "flooded": flooded}),
-        );
+        fairness_rows(&b, q, secs, &mut report).await?;
     }
     if want("query") {
-        let n = cli
-            .stored_runs
-            .unwrap_or(if q { 50_000 } else { 10_000_000 });
-        let per_schedule = if n >= 1_000_000 { 10_000 } else { 1_000 };
-        let requests = if q { 500 } else { 5_000 };
-        let readers = if cli.readers > 1 {
-            vec![1, cli.readers]
-        } else {
-            vec![1]
-        };
-        let all = chime_bench::query(&b, n, per_schedule, &readers, requests).await?;
-        let first = &all[0];
-        report.add(
-            "query",
-            &format!("load {n} runs"),
-            first.load_secs,
-            "s",
-            "",
-            None,
-        );
-        report.add(
-            "query",
-            "Redis memory added",
-            first.redis_mib,
-            "MiB",
-            "",
-            None,
-        );
-        for f in &all {
-            let r = f.readers;
-            let raw = f.raw_page.p99_ms.max(0.001);
-            for (name, l) in [
-                ("first page", &f.first_page),
-                ("deep offset", &f.deep_offset),
-                ("date range", &f.date_range),
-                ("run by id", &f.by_id),
-            ] {
-                report.add(
-                    "query",
-                    &format!("{name} p50, {r} readers"),
-                    l.p50_ms,
-                    "ms",
-                    "",
-                    None,
-                );
-                report.add(
-                    "query",
-                    &format!("{name} p99, {r} readers"),
-                    l.p99_ms,
-                    "ms",
-                    "≤ 5 ms, ≤ 3× raw page",
-                    Some(l.p99_ms <= 5.0 && l.p99_ms <= 3.0 * raw),
-                );
-            }
-            report.add(
-                "query",
-                &format!("raw XREVRANGE p99, {r} readers"),
-                f.raw_xrevrange.p99_ms,
-                "ms",
-                "",
-                None,
-            );
-            report.add(
-                "query",
-                &format!("raw page p50, {r} readers"),
-                f.raw_page.p50_ms,
-                "ms",
-                "",
-                None,
-            );
-            report.add(
-                "query",
-                &format!("raw page p99, {r} readers"),
-                f.raw_page.p99_ms,
-                "ms",
-                "",
-                None,
-            );
-        }
-        report
-            .details
-            .insert("query".into(), serde_json::to_value(&all)?);
+        query_rows(cli, &b, q, &mut report).await?;
     }
     b.stop().await;
     Ok(report)
+}
+
+/// The throughput rows: chime end to end against the ceilings measured before it.
+async fn throughput_rows(
+    b: &Bench,
+    q: bool,
+    report: &mut Report,
+    [ceiling, floor, indexed]: [Option<(f64, CpuPerRun)>; 3],
+) -> anyhow::Result<f64> {
+    let base = ceiling.map_or(5_000.0, |c| c.0);
+    let offered = ((base * 1.2) as usize).clamp(200, 20_000);
+    let window = Duration::from_secs(if q { 5 } else { 20 });
+    let t = chime_bench::throughput(b, offered, window).await?;
+    let rate = t.hits_per_s.min(t.logged_per_s);
+    report.add(
+        "throughput",
+        "runs/s end to end",
+        rate,
+        "runs/s",
+        "≥ 0.8 × baseline",
+        None,
+    );
+    let ratio = rate / base;
+    report.add(
+        "throughput",
+        "ratio to baseline",
+        ratio,
+        "×",
+        "≥ 0.8",
+        Some(ratio >= 0.8),
+    );
+    if let Some((f, _)) = floor {
+        report.add("throughput", "ratio to floor", rate / f, "×", "", None);
+    }
+    if let Some((f, _)) = indexed {
+        report.add(
+            "throughput",
+            "ratio to indexed floor",
+            rate / f,
+            "×",
+            "",
+            None,
+        );
+    }
+    let reference = indexed
+        .map(|f| ("indexed floor", f.1))
+        .or(floor.map(|f| ("floor", f.1)));
+    add_cpu(report, "throughput", t.cpu, reference);
+    report.details.insert("throughput".into(), serde_json::json!({"offered": offered, "target_hits_per_s": t.hits_per_s, "runs_logged_per_s": t.logged_per_s, "floor_runs_per_s": floor.map(|f| f.0), "indexed_floor_runs_per_s": indexed.map(|f| f.0), "cpu_per_run": t.cpu, "floor_cpu_per_run": floor.map(|f| f.1), "indexed_floor_cpu_per_run": indexed.map(|f| f.1), "baseline_cpu_per_run": ceiling.map(|c| c.1)}));
+    Ok(rate)
+}
+
+/// The lateness rows: chime's start and record lateness at a paced rate, beside the paced
+/// baseline and floor, with each phase's share of time stalled on I/O.
+async fn lateness_rows(
+    cli: &Cli,
+    opts: &Options,
+    b: &Bench,
+    secs: Duration,
+    measured: Option<f64>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let rate = cli
+        .rate
+        .unwrap_or((measured.unwrap_or(1_000.0) / 2.0).max(50.0) as usize);
+    // Each phase's share of time stalled on I/O: a stall moves a p99 more than software.
+    let io = IoStall::start();
+    let (start, record) = chime_bench::lateness(b, rate, secs, "lateness").await?;
+    let mut stalls = vec![("chime", io.share())];
+    let ns = &b.settings.namespace;
+    let io = IoStall::start();
+    let paced = baseline::paced(opts, &b.target, ns, rate as f64, secs, Pipeline::Raw).await?;
+    stalls.push(("paced baseline", io.share()));
+    let io = IoStall::start();
+    let paced_floor =
+        baseline::paced(opts, &b.target, ns, rate as f64, secs, Pipeline::Contract).await?;
+    stalls.push(("paced floor", io.share()));
+    report.add(
+        "lateness",
+        &format!("start p50 at {rate} runs/s"),
+        start.p50_ms,
+        "ms",
+        "",
+        None,
+    );
+    report.add(
+        "lateness",
+        "start p99",
+        start.p99_ms,
+        "ms",
+        "≤ 100 ms, ≤ 2× paced p99",
+        Some(start.p99_ms <= 100.0 && start.p99_ms <= 2.0 * paced.p99_ms.max(1.0)),
+    );
+    report.add(
+        "lateness",
+        "start max",
+        start.max_ms,
+        "ms",
+        "≤ 1000 ms",
+        Some(start.max_ms <= 1000.0),
+    );
+    report.add("lateness", "record p50", record.p50_ms, "ms", "", None);
+    report.add("lateness", "record p99", record.p99_ms, "ms", "", None);
+    report.add(
+        "lateness",
+        "paced baseline p50 (publish→ack)",
+        paced.p50_ms,
+        "ms",
+        "",
+        None,
+    );
+    report.add(
+        "lateness",
+        "paced baseline p99",
+        paced.p99_ms,
+        "ms",
+        "",
+        None,
+    );
+    report.add(
+        "lateness",
+        "paced floor p50 (due→ack)",
+        paced_floor.p50_ms,
+        "ms",
+        "",
+        None,
+    );
+    report.add(
+        "lateness",
+        "paced floor p99",
+        paced_floor.p99_ms,
+        "ms",
+        "",
+        None,
+    );
+    for (phase, share) in &stalls {
+        if let Some(share) = share {
+            let metric = format!("stalled on I/O during the {phase} phase");
+            report.add("lateness", &metric, *share, "%", "", None);
+        }
+    }
+    let io_stall_pct: serde_json::Map<String, serde_json::Value> = stalls
+        .iter()
+        .map(|(phase, share)| (phase.to_string(), serde_json::json!(share)))
+        .collect();
+    report.details.insert("lateness".into(), serde_json::json!({"rate": rate, "start": start, "record": record, "paced_baseline": paced, "paced_floor": paced_floor, "io_stall_pct": io_stall_pct}));
+    Ok(())
+}
+
+/// The scale rows: load of many schedules, Redis memory, the leader's RSS and lateness.
+async fn scale_rows(
+    cli: &Cli,
+    b: &mut Bench,
+    q: bool,
+    secs: Duration,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let n = cli.schedules.unwrap_or(if q { 20_000 } else { 1_000_000 });
+    let (load, redis_mib, rss, lat) = chime_bench::scale(b, n, secs).await?;
+    report.add("scale", &format!("load {n} schedules"), load, "s", "", None);
+    report.add("scale", "Redis memory added", redis_mib, "MiB", "", None);
+    match rss {
+        Some(r) => report.add(
+            "scale",
+            "leader RSS",
+            r,
+            "MiB",
+            "≤ 1024 MiB",
+            Some(r <= 1024.0),
+        ),
+        None => report.add(
+            "scale",
+            "leader RSS (not measured: no chime-scheduler binary beside chime-bench)",
+            0.0,
+            "MiB",
+            "≤ 1024 MiB",
+            None,
+        ),
+    }
+    report.add(
+        "scale",
+        &format!("lateness p99 ({} fires)", lat.count),
+        lat.p99_ms,
+        "ms",
+        "≤ 100 ms",
+        Some(lat.count > 0 && lat.p99_ms <= 100.0),
+    );
+    report.details.insert(
+        "scale".into(),
+        serde_json::json!({"schedules": n, "lateness": lat}),
+    );
+    Ok(())
+}
+
+/// The fairness rows: a steady tenant's lateness alone and during a 10× flood.
+async fn fairness_rows(
+    b: &Bench,
+    q: bool,
+    secs: Duration,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let steady = if q { 50 } else { 200 };
+    let (alone, flooded) = chime_bench::fairness(b, steady, secs).await?;
+    report.add(
+        "fairness",
+        "steady tenant p99 alone",
+        alone.p99_ms,
+        "ms",
+        "",
+        None,
+    );
+    report.add(
+        "fairness",
+        "steady tenant p99 during 10× flood",
+        flooded.p99_ms,
+        "ms",
+        "≤ 2× alone",
+        Some(flooded.p99_ms <= 2.0 * alone.p99_ms.max(1.0)),
+    );
+    report.details.insert(
+        "fairness".into(),
+        serde_json::json!({"steady_rate": steady, "alone": alone, "flooded": flooded}),
+    );
+    Ok(())
+}
+
+/// The query rows: run-log reads through the API at 1 and more readers beside raw reads.
+async fn query_rows(cli: &Cli, b: &Bench, q: bool, report: &mut Report) -> anyhow::Result<()> {
+    let n = cli
+        .stored_runs
+        .unwrap_or(if q { 50_000 } else { 10_000_000 });
+    let per_schedule = if n >= 1_000_000 { 10_000 } else { 1_000 };
+    let requests = if q { 500 } else { 5_000 };
+    let readers = if cli.readers > 1 {
+        vec![1, cli.readers]
+    } else {
+        vec![1]
+    };
+    let all = chime_bench::query(b, n, per_schedule, &readers, requests).await?;
+    let first = &all[0];
+    report.add(
+        "query",
+        &format!("load {n} runs"),
+        first.load_secs,
+        "s",
+        "",
+        None,
+    );
+    report.add(
+        "query",
+        "Redis memory added",
+        first.redis_mib,
+        "MiB",
+        "",
+        None,
+    );
+    for f in &all {
+        let r = f.readers;
+        let raw = f.raw_page.p99_ms.max(0.001);
+        for (name, l) in [
+            ("first page", &f.first_page),
+            ("deep offset", &f.deep_offset),
+            ("date range", &f.date_range),
+            ("run by id", &f.by_id),
+        ] {
+            report.add(
+                "query",
+                &format!("{name} p50, {r} readers"),
+                l.p50_ms,
+                "ms",
+                "",
+                None,
+            );
+            report.add(
+                "query",
+                &format!("{name} p99, {r} readers"),
+                l.p99_ms,
+                "ms",
+                "≤ 5 ms, ≤ 3× raw page",
+                Some(l.p99_ms <= 5.0 && l.p99_ms <= 3.0 * raw),
+            );
+        }
+        report.add(
+            "query",
+            &format!("raw XREVRANGE p99, {r} readers"),
+            f.raw_xrevrange.p99_ms,
+            "ms",
+            "",
+            None,
+        );
+        report.add(
+            "query",
+            &format!("raw page p50, {r} readers"),
+            f.raw_page.p50_ms,
+            "ms",
+            "",
+            None,
+        );
+        report.add(
+            "query",
+            &format!("raw page p99, {r} readers"),
+            f.raw_page.p99_ms,
+            "ms",
+            "",
+            None,
+        );
+    }
+    report
+        .details
+        .insert("query".into(), serde_json::to_value(&all)?);
+    Ok(())
 }
 
 /// The CPU rows of a flat-out phase: Redis's and this process's CPU per run, and their ratios

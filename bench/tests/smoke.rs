@@ -33,68 +33,8 @@ async fn every_scenario_reports_figures() {
     );
 
     let ns = b.settings.namespace.clone();
-    let ceiling = baseline::flat_out(&opts, &b.target, &ns, 300, Pipeline::Raw)
-        .await
-        .unwrap();
-    assert!(ceiling > 0.0);
+    let ceiling = ceilings_write_what_they_claim(&opts, &b).await;
     report.add("baseline", "runs/s", ceiling, "runs/s", "", None);
-    let floor = baseline::flat_out(&opts, &b.target, &ns, 300, Pipeline::Contract)
-        .await
-        .unwrap();
-    assert!(floor > 0.0);
-    // The floor wrote what the contract asks for: a record with its result per run.
-    let mut redis = redis::Client::open(opts.redis_url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let indexed: u64 = redis::cmd("XLEN")
-        .arg(format!("{ns}:bench:floor:runs"))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    assert_eq!(indexed, 300);
-    let ids: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-        .arg(format!("{ns}:bench:floor:runs"))
-        .arg("-")
-        .arg("+")
-        .arg("COUNT")
-        .arg(1)
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    let status: Option<String> = redis::cmd("HGET")
-        .arg(format!("{ns}:bench:floor:run:{}", ids[0].1[0].1))
-        .arg("status")
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    assert_eq!(status.as_deref(), Some("COMPLETED"));
-
-    // The indexed floor also wrote the run log's indexes: one entry per run in the job streams
-    // (10 jobs of 100 schedules), the build numbers, the outcome and the rank indexes.
-    let indexed_rate = baseline::flat_out(&opts, &b.target, &ns, 300, Pipeline::Indexed)
-        .await
-        .unwrap();
-    assert!(indexed_rate > 0.0);
-    let ix = format!("{ns}:bench:floor:ix:");
-    let total = |cmd: &'static str, keys: Vec<String>| {
-        let mut redis = redis.clone();
-        async move {
-            let mut p = redis::pipe();
-            for k in keys {
-                p.cmd(cmd).arg(k);
-            }
-            let counts: Vec<u64> = p.query_async(&mut redis).await.unwrap();
-            counts.into_iter().sum::<u64>()
-        }
-    };
-    let jobs = |suffix: &str| (0..10).map(|j| format!("{ix}{j}{suffix}")).collect();
-    assert_eq!(total("XLEN", jobs(":runs")).await, 300);
-    assert_eq!(total("HLEN", jobs(":builds")).await, 300);
-    assert_eq!(total("ZCARD", jobs(":outcome:success")).await, 300);
-    let ranks = (0..1000).map(|s| format!("{ix}s{s}:rank")).collect();
-    assert_eq!(total("ZCARD", ranks).await, 300);
 
     let t = chime_bench::throughput(&b, 100, Duration::from_secs(2))
         .await
@@ -175,4 +115,73 @@ async fn every_scenario_reports_figures() {
     assert!(report.markdown().contains("| query |"));
     assert!(report.json()["results"].as_array().unwrap().len() >= 2);
     b.stop().await;
+}
+
+/// The three reference pipelines run and write what they claim: the floor a completed record
+/// per run, the indexed floor also the run log's indexes. Returns the ceiling's rate.
+async fn ceilings_write_what_they_claim(opts: &Options, b: &Bench) -> f64 {
+    let ns = b.settings.namespace.clone();
+    let ceiling = baseline::flat_out(opts, &b.target, &ns, 300, Pipeline::Raw)
+        .await
+        .unwrap();
+    assert!(ceiling > 0.0);
+    let floor = baseline::flat_out(opts, &b.target, &ns, 300, Pipeline::Contract)
+        .await
+        .unwrap();
+    assert!(floor > 0.0);
+    // The floor wrote what the contract asks for: a record with its result per run.
+    let mut redis = redis::Client::open(opts.redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let indexed: u64 = redis::cmd("XLEN")
+        .arg(format!("{ns}:bench:floor:runs"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(indexed, 300);
+    let ids: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(format!("{ns}:bench:floor:runs"))
+        .arg("-")
+        .arg("+")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let status: Option<String> = redis::cmd("HGET")
+        .arg(format!("{ns}:bench:floor:run:{}", ids[0].1[0].1))
+        .arg("status")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(status.as_deref(), Some("COMPLETED"));
+
+    // The indexed floor also wrote the run log's indexes: one entry per run in the job streams
+    // (10 jobs of 100 schedules), the build numbers, the outcome and the rank indexes.
+    let indexed_rate = baseline::flat_out(opts, &b.target, &ns, 300, Pipeline::Indexed)
+        .await
+        .unwrap();
+    assert!(indexed_rate > 0.0);
+    let ix = format!("{ns}:bench:floor:ix:");
+    let total = |cmd: &'static str, keys: Vec<String>| {
+        let mut redis = redis.clone();
+        async move {
+            let mut p = redis::pipe();
+            for k in keys {
+                p.cmd(cmd).arg(k);
+            }
+            let counts: Vec<u64> = p.query_async(&mut redis).await.unwrap();
+            counts.into_iter().sum::<u64>()
+        }
+    };
+    let jobs = |suffix: &str| (0..10).map(|j| format!("{ix}{j}{suffix}")).collect();
+    assert_eq!(total("XLEN", jobs(":runs")).await, 300);
+    assert_eq!(total("HLEN", jobs(":builds")).await, 300);
+    assert_eq!(total("ZCARD", jobs(":outcome:success")).await, 300);
+    let ranks = (0..1000).map(|s| format!("{ix}s{s}:rank")).collect();
+    assert_eq!(total("ZCARD", ranks).await, 300);
+
+    ceiling
 }

@@ -67,7 +67,11 @@ async fn every_service_serves_health_readiness_and_metrics() {
     let mut env = env;
     let api = env.start_api().await;
     for addr in [scheduler.ops_addr(), worker.ops_addr(), api] {
-        for (path, needle) in [("/healthz", "ok"), ("/readyz", "ready"), ("/metrics", "chime_build_info")] {
+        for (path, needle) in [
+            ("/healthz", "ok"),
+            ("/readyz", "ready"),
+            ("/metrics", "chime_build_info"),
+        ] {
             let resp = http
                 .get(format!("http://{addr}{path}"))
                 .send()
