@@ -5,7 +5,7 @@
 //! stored as SHA-256 digests and compared in constant time.
 
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};

@@ -430,22 +430,6 @@ fn check_window(s: &Schedule, ctx: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Parses a non-negative integer query parameter; the error names it.
-pub fn query_u64(
-    q: &std::collections::HashMap<String, String>,
-    name: &str,
-    ctx: &str,
-) -> Result<Option<u64>, ApiError> {
-    match q.get(name) {
-        None => Ok(None),
-        Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
-            bad(format!(
-                "{ctx}: '{name}' must be a non-negative integer, got '{v}'"
-            ))
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
