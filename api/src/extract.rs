@@ -1,4 +1,6 @@
 //! Request extractors shared by the handlers: the JSON body with the API's size cap and 400s.
+//! (Handlers read it into its wire type with [`crate::wire::decode`] where the old checks
+//! ran, after authentication and the path's lookups, so a 404 still comes before a 400.)
 
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -4,16 +4,18 @@
 use crate::auth::{Admin, SCOPES};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::input::object;
 use crate::service;
 use crate::state::AppState;
-use crate::wire::admin::{ApiKeyCreated, TenantCreated, TenantSettings};
+use crate::wire::admin::{
+    ApiKeyCreated, ConfigureTenantRequest, CreateKeyRequest, CreateTenantRequest, TenantCreated,
+    TenantSettings,
+};
+use crate::wire::decode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chime_store::{hash_secret, ApiKey};
 use rand::RngCore;
-use serde_json::Value;
 
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -34,7 +36,7 @@ async fn require_tenant(s: &AppState, tenant: &str) -> ApiResult<()> {
 #[utoipa::path(
     post, path = "/admin/tenants", tag = "admin", operation_id = "createTenant",
     summary = "Create a tenant",
-    request_body = crate::wire::admin::CreateTenantRequest,
+    request_body = CreateTenantRequest,
     responses(
         (status = 201, description = "The tenant", body = TenantCreated),
         (status = 400, description = "Invalid body", body = crate::error::SapError),
@@ -49,9 +51,9 @@ pub async fn create_tenant(
     _: Admin,
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<TenantCreated>)> {
-    let obj = object(&body, "Error while creating tenant")?;
-    let name = match obj.get("name") {
-        Some(Value::String(n)) if !n.trim().is_empty() && n.len() <= 255 => n.clone(),
+    let (req, _) = decode::<CreateTenantRequest>(body)?;
+    let name = match req.name {
+        Some(n) if !n.trim().is_empty() && n.len() <= 255 => n,
         _ => {
             return Err(ApiError::BadRequest(
                 "Error while creating tenant: 'name' must be a non-empty string of at most 255 characters".into(),
@@ -68,23 +70,14 @@ pub async fn create_tenant(
 }
 
 /// The `scopes` of a Create API Key body (the default when absent).
-fn scopes_of(body: &Value) -> ApiResult<Vec<String>> {
-    let obj = object(body, "Error while creating key")?;
-    match obj.get("scopes") {
+fn scopes_of(req: CreateKeyRequest) -> ApiResult<Vec<String>> {
+    match req.scopes {
         None => Ok(vec!["read".into(), "write".into(), "run-update".into()]),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|it| match it.as_str() {
-                Some(sc) if SCOPES.contains(&sc) => Ok(sc.to_string()),
-                _ => Err(ApiError::BadRequest(format!(
-                    "Error while creating key: 'scopes' entries must be one of {}",
-                    SCOPES.join(", ")
-                ))),
-            })
-            .collect(),
-        Some(_) => Err(ApiError::BadRequest(
-            "Error while creating key: 'scopes' must be an array".into(),
-        )),
+        Some(Some(scopes)) => Ok(scopes.iter().map(|s| s.as_str().to_string()).collect()),
+        Some(None) => Err(ApiError::BadRequest(format!(
+            "Error while creating key: 'scopes' must be an array of {}",
+            SCOPES.join(", ")
+        ))),
     }
 }
 
@@ -92,7 +85,7 @@ fn scopes_of(body: &Value) -> ApiResult<Vec<String>> {
     post, path = "/admin/tenants/{tenantId}/keys", tag = "admin", operation_id = "createKey",
     summary = "Create an API key for a tenant",
     params(("tenantId" = String, Path, description = "The tenant id")),
-    request_body = crate::wire::admin::CreateKeyRequest,
+    request_body = CreateKeyRequest,
     responses(
         (status = 201, description = "The key; its secret is shown only here", body = ApiKeyCreated),
         (status = 400, description = "Invalid body", body = crate::error::SapError),
@@ -110,7 +103,8 @@ pub async fn create_key(
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
     require_tenant(&s, &tenant).await?;
-    let scopes = scopes_of(&body)?;
+    let (req, _) = decode::<CreateKeyRequest>(body)?;
+    let scopes = scopes_of(req)?;
     let id = format!("k{}", random_hex(8));
     let secret = random_hex(24);
     s.store
@@ -139,19 +133,18 @@ pub async fn create_key(
 type Change<T> = Option<Option<T>>;
 
 /// The run retention (ms) and the quota of a Configure Tenant body.
-fn tenant_changes(body: &Value) -> ApiResult<(Change<u64>, Change<u64>)> {
-    let obj = object(body, "Error while configuring tenant")?;
-    let retention = match (obj.get("runRetentionDays"), obj.get("runRetentionSeconds")) {
+fn tenant_changes(req: &ConfigureTenantRequest) -> ApiResult<(Change<u64>, Change<u64>)> {
+    let retention = match (req.run_retention_days, req.run_retention_seconds) {
         (None, None) => None,
-        (Some(Value::Null), None) | (None, Some(Value::Null)) => Some(None),
-        (Some(v), None) => Some(Some(
-            v.as_u64()
+        (Some(None), None) | (None, Some(None)) => Some(None),
+        (Some(Some(v)), None) => Some(Some(
+            Some(v)
                 .filter(|d| (1..=3650).contains(d))
                 .ok_or_else(|| ApiError::BadRequest("'runRetentionDays' must be an integer from 1 to 3650".into()))?
                 * 86_400_000,
         )),
-        (None, Some(v)) => Some(Some(
-            v.as_u64()
+        (None, Some(Some(v))) => Some(Some(
+            Some(v)
                 .filter(|d| (1..=315_360_000).contains(d))
                 .ok_or_else(|| ApiError::BadRequest("'runRetentionSeconds' must be a positive integer".into()))?
                 * 1000,
@@ -162,10 +155,10 @@ fn tenant_changes(body: &Value) -> ApiResult<(Change<u64>, Change<u64>)> {
             ))
         }
     };
-    let quota = match obj.get("runsPerMinute") {
+    let quota = match req.runs_per_minute {
         None => None,
-        Some(Value::Null) => Some(None),
-        Some(v) => Some(Some(v.as_u64().filter(|n| *n <= 100_000_000).ok_or_else(
+        Some(None) => Some(None),
+        Some(Some(v)) => Some(Some(Some(v).filter(|n| *n <= 100_000_000).ok_or_else(
             || {
                 ApiError::BadRequest(
                     "'runsPerMinute' must be an integer from 0 (no limit) to 100000000".into(),
@@ -188,7 +181,7 @@ fn tenant_changes(body: &Value) -> ApiResult<(Change<u64>, Change<u64>)> {
     put, path = "/admin/tenants/{tenantId}", tag = "admin", operation_id = "configureTenant",
     summary = "Set a tenant's run retention and fire quota",
     params(("tenantId" = String, Path, description = "The tenant id")),
-    request_body = crate::wire::admin::ConfigureTenantRequest,
+    request_body = ConfigureTenantRequest,
     responses(
         (status = 200, description = "The effective settings", body = TenantSettings),
         (status = 400, description = "Invalid body", body = crate::error::SapError),
@@ -206,7 +199,8 @@ pub async fn configure_tenant(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<TenantSettings>> {
     require_tenant(&s, &tenant).await?;
-    let (retention, quota) = tenant_changes(&body)?;
+    let (req, _) = decode::<ConfigureTenantRequest>(body)?;
+    let (retention, quota) = tenant_changes(&req)?;
     if let Some(ms) = retention {
         s.store.set_tenant_retention(&tenant, ms).await?;
     }

@@ -5,19 +5,19 @@ use super::lookup::load_job;
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::input::{self, object};
+use crate::input;
 use crate::query::{flag, offset_links, query_u64, Q};
 use crate::service::{self, Planned};
 use crate::state::AppState;
+use crate::wire::requests::{JobRequest, JobUpdateRequest};
 use crate::wire::sap::{JobCount, JobList, JobListOrJob, SapJob, SapSchedule};
-use crate::wire::Success;
+use crate::wire::{decode, Success};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chime_core::model::Job;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 
 /// A job's answer with its planned schedules.
 fn job_with(job: &Job, planned: &[Planned]) -> SapJob {
@@ -49,7 +49,7 @@ async fn job_view(s: &AppState, tenant: &str, job: &Job, display: bool) -> ApiRe
 #[utoipa::path(
     post, path = "/scheduler/jobs", tag = "sap", operation_id = "createJob",
     summary = "Create a job with its schedules",
-    request_body = crate::wire::requests::JobRequest,
+    request_body = JobRequest,
     responses(
         (status = 201, description = "The job with its schedules", body = SapJob,
             headers(("Location" = String, description = "`/scheduler/jobs/{jobId}`"))),
@@ -66,10 +66,10 @@ pub async fn create_job(
 ) -> ApiResult<Response> {
     tenant.require("write")?;
     let (ms, now) = service::now(&s).await?;
-    let obj = object(&body, "Error while creating job")?;
+    let (req, _) = decode::<JobRequest>(body)?;
     let id = s.store.next_job_id().await?;
-    let job = input::new_job(&obj, id, s.settings.default_timeout_ms, now)?;
-    let schedules = input::schedules_of(&obj, now)?;
+    let job = input::new_job(&req, id, s.settings.default_timeout_ms, now)?;
+    let schedules = input::schedules_of(&req, now)?;
     let (job, planned) = service::create_job(&s, &tenant, job, schedules, ms).await?;
     Ok(created(job_with(&job, &planned)))
 }
@@ -158,7 +158,7 @@ pub async fn list_jobs(
     put, path = "/scheduler/jobs/{jobId}", tag = "sap", operation_id = "configureJob",
     summary = "Configure a job by id, or replace or create one by name",
     params(("jobId" = String, Path, description = "The job id, or (for PUT) a job name: configuring by name replaces the job or creates it")),
-    request_body = crate::wire::requests::JobUpdateRequest,
+    request_body = JobUpdateRequest,
     responses(
         (status = 200, description = "By id: `{\"success\": true}`. By name, an existing job: the job with its new schedules", body = Success),
         (status = 201, description = "By name, a new job: the job with its schedules", body = SapJob,
@@ -177,13 +177,13 @@ pub async fn put_job(
 ) -> ApiResult<Response> {
     tenant.require("write")?;
     let (ms, now) = service::now(&s).await?;
-    let obj = object(&body, "Error while updating job")?;
+    let (req, fields) = decode::<JobUpdateRequest>(body)?;
     if raw.parse::<u64>().is_err() {
-        return upsert_job_by_name(&s, &tenant, &raw, obj, ms, now).await;
+        return upsert_job_by_name(&s, &tenant, &raw, req.into(), ms, now).await;
     }
     let old = load_job(&s, &tenant, &raw).await?;
-    let job = input::update_job(&old, &obj, now)?;
-    let fields: Vec<&str> = obj.keys().map(String::as_str).collect();
+    let job = input::update_job(&old, &req, now)?;
+    let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
     service::update_job(&s, &tenant, &old, &job, &fields, ms).await?;
     Ok(Json(Success::YES).into_response())
 }
@@ -193,28 +193,23 @@ async fn upsert_job_by_name(
     s: &AppState,
     tenant: &Tenant,
     name: &str,
-    mut obj: Map<String, Value>,
+    mut req: JobRequest,
     ms: i64,
     now: DateTime<Utc>,
 ) -> ApiResult<Response> {
     input::job_name(name, "Error while updating job")?;
-    match obj.get("name") {
-        Some(Value::String(n)) if n != name => {
-            return Err(ApiError::BadRequest(
-                "Error while updating job: 'name' in the body must match the name in the path"
-                    .into(),
-            ))
-        }
-        _ => {
-            obj.insert("name".into(), Value::String(name.into()));
-        }
+    if req.name.as_deref().is_some_and(|n| n != name) {
+        return Err(ApiError::BadRequest(
+            "Error while updating job: 'name' in the body must match the name in the path".into(),
+        ));
     }
-    let schedules = input::schedules_of(&obj, now)?;
+    req.name = Some(name.to_string());
+    let schedules = input::schedules_of(&req, now)?;
     let timeout = s.settings.default_timeout_ms;
     match s.store.job_id_by_name(&tenant.id, name).await? {
         None => {
             let id = s.store.next_job_id().await?;
-            let job = input::new_job(&obj, id, timeout, now)?;
+            let job = input::new_job(&req, id, timeout, now)?;
             let (job, planned) = service::create_job(s, tenant, job, schedules, ms).await?;
             Ok(created(job_with(&job, &planned)))
         }
@@ -224,7 +219,7 @@ async fn upsert_job_by_name(
                 .job(&tenant.id, id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound(format!("job {name} does not exist")))?;
-            let mut job = input::new_job(&obj, id, timeout, now)?;
+            let mut job = input::new_job(&req, id, timeout, now)?;
             job.created_at = old.created_at.clone();
             let (job, planned) = service::replace_job(s, tenant, job, schedules, ms).await?;
             Ok(Json(job_with(&job, &planned)).into_response())

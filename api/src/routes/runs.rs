@@ -5,17 +5,16 @@ use super::lookup::{job_id, load_job};
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::input::object;
 use crate::query::{run_paging, Q};
 use crate::service;
 use crate::state::AppState;
+use crate::wire::requests::RunUpdateRequest;
 use crate::wire::sap::{RunDetail, RunLogPage, SapRunLog};
-use crate::wire::Success;
+use crate::wire::{decode, Success};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chime_core::model::RunRecord;
 use chime_store::{Order, RunQuery, RunUpdate, Scope};
-use serde_json::Value;
 
 #[utoipa::path(
     get, path = "/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs", tag = "sap", operation_id = "listRuns",
@@ -141,7 +140,7 @@ pub async fn get_run(
     put, path = "/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs/{runId}", tag = "sap", operation_id = "updateRun",
     summary = "Report an asynchronous job's result (scope `run-update` or `write`)",
     params(("jobId" = String, Path, description = "The job id"), ("scheduleId" = String, Path, description = "The schedule id"), ("runId" = String, Path, description = "The run id")),
-    request_body = crate::wire::requests::RunUpdateRequest,
+    request_body = RunUpdateRequest,
     responses(
         (status = 200, description = "Recorded", body = Success),
         (status = 413, description = "The body is too large", body = crate::error::SapError),
@@ -158,24 +157,18 @@ pub async fn update_run(
     tenant.require_any(&["run-update", "write"])?;
     let job = load_job(&s, &tenant, &raw).await?;
     let ctx = "Error while updating run log";
-    let obj = object(&body, ctx)?;
-    let success = match obj.get("success") {
-        Some(Value::Bool(b)) => *b,
-        _ => {
-            return Err(ApiError::BadRequest(format!(
-                "{ctx}: 'success' is required and must be a boolean"
-            )))
-        }
+    let (req, _) = decode::<RunUpdateRequest>(body)?;
+    let Some(success) = req.success else {
+        return Err(ApiError::BadRequest(format!(
+            "{ctx}: 'success' is required and must be a boolean"
+        )));
     };
-    let message = match obj.get("message") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(m)) if m.len() <= 5000 => m.clone(),
-        _ => {
-            return Err(ApiError::BadRequest(format!(
-                "{ctx}: 'message' must be a string of at most 5000 characters"
-            )))
-        }
-    };
+    let message = req.message.unwrap_or_default();
+    if message.len() > 5000 {
+        return Err(ApiError::BadRequest(format!(
+            "{ctx}: 'message' must be a string of at most 5000 characters"
+        )));
+    }
     let (ms, _) = service::now(&s).await?;
     match s
         .store

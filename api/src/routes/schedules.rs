@@ -5,23 +5,23 @@ use super::lookup::{load_job, load_schedule};
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::input::{self, object};
+use crate::input;
 use crate::query::{flag, offset_links, query_u64, Q};
 use crate::service;
 use crate::state::AppState;
+use crate::wire::requests::{ActivationStatusRequest, ScheduleRequest, ScheduleUpdateRequest};
 use crate::wire::sap::{SapRunLog, SapSchedule, ScheduleList};
-use crate::wire::Success;
+use crate::wire::{decode, SapBool, Success};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::Value;
 
 #[utoipa::path(
     post, path = "/scheduler/jobs/{jobId}/schedules", tag = "sap", operation_id = "createSchedule",
     summary = "Create a schedule of a job",
     params(("jobId" = String, Path, description = "The job id")),
-    request_body = crate::wire::requests::ScheduleRequest,
+    request_body = ScheduleRequest,
     responses(
         (status = 201, description = "The schedule", body = SapSchedule,
             headers(("Location" = String, description = "`/scheduler/jobs/{jobId}/schedules/{scheduleId}`"))),
@@ -39,8 +39,8 @@ pub async fn create_schedule(
     tenant.require("write")?;
     let job = load_job(&s, &tenant, &raw).await?;
     let (ms, now) = service::now(&s).await?;
-    let obj = object(&body, "Error while creating schedule")?;
-    let sc = input::new_schedule(&obj, "Error while creating schedule", now)?;
+    let (req, _) = decode::<ScheduleRequest>(body)?;
+    let sc = input::new_schedule(&req, "Error while creating schedule", now)?;
     if s.store.schedules(&tenant.id, job.id).await?.len() >= 100 {
         return Err(ApiError::BadRequest(
             "Error while creating schedule: a job has at most 100 schedules".into(),
@@ -137,7 +137,7 @@ pub async fn get_schedule(
     put, path = "/scheduler/jobs/{jobId}/schedules/{scheduleId}", tag = "sap", operation_id = "configureSchedule",
     summary = "Configure a schedule",
     params(("jobId" = String, Path, description = "The job id"), ("scheduleId" = String, Path, description = "The schedule id")),
-    request_body = crate::wire::requests::ScheduleUpdateRequest,
+    request_body = ScheduleUpdateRequest,
     responses(
         (status = 200, description = "The schedule", body = SapSchedule),
         (status = 413, description = "The body is too large", body = crate::error::SapError),
@@ -155,9 +155,9 @@ pub async fn put_schedule(
     let job = load_job(&s, &tenant, &raw).await?;
     let old = load_schedule(&s, &tenant, &job, &sid).await?;
     let (ms, now) = service::now(&s).await?;
-    let obj = object(&body, "Error while updating schedule")?;
-    let sc = input::update_schedule(&old, &obj, now)?;
-    let fields: Vec<&str> = obj.keys().map(String::as_str).collect();
+    let (req, fields) = decode::<ScheduleUpdateRequest>(body)?;
+    let sc = input::update_schedule(&old, &req, &fields, now)?;
+    let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
     let next = service::update_schedule(&s, &tenant, &job, &sc, &fields, ms).await?;
     Ok(Json(SapSchedule::new(&sc, job.id, next)))
 }
@@ -209,7 +209,7 @@ pub async fn delete_schedules(
     post, path = "/scheduler/jobs/{jobId}/schedules/activationStatus", tag = "sap", operation_id = "activationStatus",
     summary = "Activate or deactivate all schedules of a job",
     params(("jobId" = String, Path, description = "The job id")),
-    request_body = crate::wire::requests::ActivationStatusRequest,
+    request_body = ActivationStatusRequest,
     responses(
         (status = 200, description = "Done", body = Success),
         (status = 413, description = "The body is too large", body = crate::error::SapError),
@@ -226,15 +226,11 @@ pub async fn activation_status(
     tenant.require("write")?;
     let job = load_job(&s, &tenant, &raw).await?;
     let ctx = "Error while changing activation status";
-    let active = match object(&body, ctx)?.get("activationStatus") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(v)) if v == "true" => true,
-        Some(Value::String(v)) if v == "false" => false,
-        _ => {
-            return Err(ApiError::BadRequest(format!(
-                "{ctx}: 'activationStatus' is required and must be a boolean"
-            )))
-        }
+    let (req, _) = decode::<ActivationStatusRequest>(body)?;
+    let Some(SapBool(active)) = req.activation_status else {
+        return Err(ApiError::BadRequest(format!(
+            "{ctx}: 'activationStatus' is required and must be a boolean"
+        )));
     };
     let (ms, _) = service::now(&s).await?;
     service::set_activation(&s, &tenant, &job, active, ms).await?;

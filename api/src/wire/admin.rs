@@ -1,5 +1,6 @@
 //! Tenants and API keys: the admin routes' bodies and answers.
 
+use super::{present, RequestBody};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -7,8 +8,12 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 pub struct CreateTenantRequest {
     /// 1 to 255 characters.
-    #[schema(min_length = 1, max_length = 255)]
-    pub name: String,
+    #[schema(value_type = String, min_length = 1, max_length = 255)]
+    pub name: Option<String>,
+}
+
+impl RequestBody for CreateTenantRequest {
+    const CONTEXT: &'static str = "Error while creating tenant";
 }
 
 /// A new tenant.
@@ -20,7 +25,7 @@ pub struct TenantCreated {
 }
 
 /// An API key scope.
-#[derive(Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyScope {
     Read,
@@ -29,11 +34,29 @@ pub enum KeyScope {
     Admin,
 }
 
+impl KeyScope {
+    /// The scope's name, as keys store it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Read => "read",
+            KeyScope::Write => "write",
+            KeyScope::RunUpdate => "run-update",
+            KeyScope::Admin => "admin",
+        }
+    }
+}
+
 /// Create API Key body.
 #[derive(Deserialize, ToSchema)]
 pub struct CreateKeyRequest {
     /// The key's scopes; `["read", "write", "run-update"]` when not given.
-    pub scopes: Option<Vec<KeyScope>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<KeyScope>>)]
+    pub scopes: Option<Option<Vec<KeyScope>>>,
+}
+
+impl RequestBody for CreateKeyRequest {
+    const CONTEXT: &'static str = "Error while creating key";
 }
 
 /// A new API key. The secret is shown only here.
@@ -56,15 +79,22 @@ pub struct ApiKeyCreated {
 #[serde(rename_all = "camelCase")]
 pub struct ConfigureTenantRequest {
     /// How long runs are kept, in days (1 to 3650).
-    #[schema(minimum = 1, maximum = 3650)]
-    pub run_retention_days: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 3650)]
+    pub run_retention_days: Option<Option<u64>>,
     /// How long runs are kept, in seconds (1 to 315360000).
-    #[schema(minimum = 1, maximum = 315_360_000)]
-    pub run_retention_seconds: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 315_360_000)]
+    pub run_retention_seconds: Option<Option<u64>>,
     /// Runs the tenant may fire per minute (0: no limit). Fires beyond it are deferred to the
     /// next free slot, in bursts of at most one second's worth.
-    #[schema(minimum = 0, maximum = 100_000_000)]
-    pub runs_per_minute: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 100_000_000)]
+    pub runs_per_minute: Option<Option<u64>>,
+}
+
+impl RequestBody for ConfigureTenantRequest {
+    const CONTEXT: &'static str = "Error while configuring tenant";
 }
 
 /// A tenant's effective run retention and fire quota.
