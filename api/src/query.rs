@@ -2,18 +2,22 @@
 //! extras: every parser's error names the parameter.
 
 use crate::error::{ApiError, ApiResult};
-use axum::extract::Query;
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
-/// A request's query string, as the handlers read it.
+/// A request's query string as a map (the dialects read it into their parameter type with
+/// [`typed`] inside their handlers, so that an error takes their shape).
 pub type Params = HashMap<String, String>;
 /// The extractor of [`Params`].
 pub type Q = Query<Params>;
 
-/// The query string read into `T`, a type of `Option<String>` fields that names (and, with
-/// `IntoParams`, documents) the parameters a route reads. The values are parsed by the
-/// handler, whose errors name the parameter; a repeated parameter counts once (the last).
-pub fn typed<T: serde::de::DeserializeOwned>(q: Params) -> ApiResult<T> {
+/// The query string read into `T`, a type of `Option<String>` fields that names and (with
+/// `IntoParams`) documents the parameters a route reads; the handler parses the values, and
+/// its errors name the parameter. A repeated parameter counts once (the last).
+pub fn typed<T: DeserializeOwned>(q: Params) -> ApiResult<T> {
     let map: serde_json::Map<String, serde_json::Value> = q
         .into_iter()
         .map(|(k, v)| (k, serde_json::Value::String(v)))
@@ -22,9 +26,24 @@ pub fn typed<T: serde::de::DeserializeOwned>(q: Params) -> ApiResult<T> {
         .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))
 }
 
+/// The extractor of a parameter type `T` (see [`typed`]). A query string that cannot be
+/// decoded at all is refused as axum refuses it.
+pub struct QueryOf<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryOf<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(q) = Q::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        typed(q).map(QueryOf).map_err(IntoResponse::into_response)
+    }
+}
+
 /// Parses a non-negative integer query parameter; the error names it.
-pub fn query_u64(q: &Params, name: &str, ctx: &str) -> ApiResult<Option<u64>> {
-    match q.get(name) {
+pub fn query_u64(v: Option<&str>, name: &str, ctx: &str) -> ApiResult<Option<u64>> {
+    match v {
         None => Ok(None),
         Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
             ApiError::BadRequest(format!(
@@ -35,8 +54,8 @@ pub fn query_u64(q: &Params, name: &str, ctx: &str) -> ApiResult<Option<u64>> {
 }
 
 /// Parses an integer query parameter; `Err` names it.
-pub fn int_param(q: &Params, name: &str) -> Result<Option<i64>, String> {
-    match q.get(name) {
+pub fn int_param(v: Option<&str>, name: &str) -> Result<Option<i64>, String> {
+    match v {
         None => Ok(None),
         Some(v) => v
             .trim()
@@ -58,19 +77,18 @@ pub fn parse_iso(s: &str) -> Option<i64> {
 }
 
 /// An optional ISO 8601 query parameter in milliseconds; the error names it.
-pub fn date_param(q: &Params, name: &str) -> ApiResult<Option<i64>> {
-    q.get(name)
-        .map(|v| {
-            parse_iso(v).ok_or_else(|| {
-                ApiError::BadRequest(format!("'{name}' must be an ISO 8601 date, got '{v}'"))
-            })
+pub fn date_param(v: Option<&str>, name: &str) -> ApiResult<Option<i64>> {
+    v.map(|v| {
+        parse_iso(v).ok_or_else(|| {
+            ApiError::BadRequest(format!("'{name}' must be an ISO 8601 date, got '{v}'"))
         })
-        .transpose()
+    })
+    .transpose()
 }
 
-/// `true` when the flag parameter `name` is `true`.
-pub fn flag(q: &Params, name: &str) -> bool {
-    q.get(name).is_some_and(|v| v == "true")
+/// `true` when a flag parameter is `true`.
+pub fn flag(v: Option<&str>) -> bool {
+    v == Some("true")
 }
 
 /// The `next_url` and `prev_url` of an offset page of `total` items listed at the path `base`.
@@ -94,9 +112,9 @@ pub fn offset_links(
 /// SAP run-log paging, as chime reads the seed: without `page_size` and `offset` at most 200
 /// runs; with only `offset`, 10 runs. `offset` is 1-based: 0 and 1 (the default) skip nothing,
 /// `offset=n` starts at the n-th newest run. `page_size` is 1..=200. Returns (skip, size).
-pub fn run_paging(q: &Params) -> ApiResult<(u64, u64)> {
+pub fn run_paging(page_size: Option<&str>, offset: Option<&str>) -> ApiResult<(u64, u64)> {
     let ctx = "Error while fetching run logs";
-    let size = match q.get("page_size") {
+    let size = match page_size {
         None => None,
         Some(v) => match v.trim().parse::<i64>() {
             Ok(n) if (1..=200).contains(&n) => Some(n as u64),
@@ -107,7 +125,7 @@ pub fn run_paging(q: &Params) -> ApiResult<(u64, u64)> {
             }
         },
     };
-    let offset = match q.get("offset") {
+    let offset = match offset {
         None => None,
         Some(v) => match v.trim().parse::<i64>() {
             Ok(n) if n >= 0 => Some(n as u64),
@@ -130,23 +148,21 @@ pub fn run_paging(q: &Params) -> ApiResult<(u64, u64)> {
 mod tests {
     use super::*;
 
-    fn q(pairs: &[(&str, &str)]) -> Params {
-        pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+    fn paging(pairs: &[(&str, &str)]) -> ApiResult<(u64, u64)> {
+        let get = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        run_paging(get("page_size"), get("offset"))
     }
 
     #[test]
     fn sap_run_paging() {
-        assert_eq!(run_paging(&q(&[])).unwrap(), (0, 200));
-        assert_eq!(run_paging(&q(&[("offset", "1")])).unwrap(), (0, 10));
-        assert_eq!(run_paging(&q(&[("offset", "0")])).unwrap(), (0, 10));
+        assert_eq!(paging(&[]).unwrap(), (0, 200));
+        assert_eq!(paging(&[("offset", "1")]).unwrap(), (0, 10));
+        assert_eq!(paging(&[("offset", "0")]).unwrap(), (0, 10));
         assert_eq!(
-            run_paging(&q(&[("offset", "4"), ("page_size", "3")])).unwrap(),
+            paging(&[("offset", "4"), ("page_size", "3")]).unwrap(),
             (3, 3)
         );
-        assert_eq!(run_paging(&q(&[("page_size", "3")])).unwrap(), (0, 3));
+        assert_eq!(paging(&[("page_size", "3")]).unwrap(), (0, 3));
         for bad in [
             ("page_size", "-1"),
             ("page_size", "0"),
@@ -154,7 +170,7 @@ mod tests {
             ("page_size", "x"),
             ("offset", "-2"),
         ] {
-            let e = run_paging(&q(&[bad])).unwrap_err().to_string();
+            let e = paging(&[bad]).unwrap_err().to_string();
             assert!(e.contains(bad.0), "{e}");
         }
     }

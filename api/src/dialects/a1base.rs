@@ -4,7 +4,7 @@
 use super::common::job_of;
 use crate::auth::authenticate;
 use crate::error::{dialect_error, ApiError};
-use crate::query::{date_param, int_param, Params, Q};
+use crate::query::{date_param, int_param, typed, Params, Q};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -13,7 +13,7 @@ use axum::Json;
 use chime_core::model::RunRecord;
 use chime_core::schedule::format_instant;
 use chime_store::{RunQuery, Scope};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 const STATUSES: [&str; 4] = ["success", "failure", "error", "timeout"];
@@ -107,19 +107,19 @@ pub enum A1BaseErrors {
     Internal(A1BaseError),
 }
 
-/// A1Base parameters.
-#[derive(IntoParams)]
+/// A1Base parameters (read as text; [`logs`] parses them).
+#[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct A1BaseQuery {
     /// Page number, from 1 (default 1).
-    #[param(minimum = 1)]
-    pub page: Option<u64>,
+    #[param(value_type = Option<u64>, minimum = 1)]
+    pub page: Option<String>,
     /// Page size, 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u64>,
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
     /// Only executions with this status.
-    #[param(inline)]
-    pub status: Option<A1BaseStatus>,
+    #[param(inline, value_type = Option<A1BaseStatus>)]
+    pub status: Option<String>,
     /// Executions at or after this ISO 8601 instant or date.
     pub start_date: Option<String>,
     /// Executions at or before this ISO 8601 instant or date.
@@ -159,7 +159,7 @@ pub async fn a1base_logs(
     Path((account, raw)): Path<(String, String)>,
     Query(q): Q,
 ) -> Response {
-    logs(&s, &headers, &account, &raw, &q)
+    logs(&s, &headers, &account, &raw, q)
         .await
         .map_or_else(a1base_error, |page| Json(page).into_response())
 }
@@ -169,7 +169,7 @@ async fn logs(
     headers: &HeaderMap,
     account: &str,
     raw: &str,
-    q: &Params,
+    q: Params,
 ) -> Result<A1BaseLogPage, ApiError> {
     let tenant = authenticate(s, headers, None).await?;
     tenant.require("read")?;
@@ -179,27 +179,33 @@ async fn logs(
     let job = job_of(s, &tenant.id, raw)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("cron job {raw} not found")))?;
+    let q: A1BaseQuery = typed(q)?;
     let bad = ApiError::BadRequest;
-    let page = int_param(q, "page").map_err(bad)?.unwrap_or(1);
+    let page = int_param(q.page.as_deref(), "page")
+        .map_err(bad)?
+        .unwrap_or(1);
     if page < 1 {
         return Err(ApiError::BadRequest("'page' must be 1 or greater".into()));
     }
-    let limit = int_param(q, "limit").map_err(bad)?.unwrap_or(20);
+    let limit = int_param(q.limit.as_deref(), "limit")
+        .map_err(bad)?
+        .unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::BadRequest(
             "'limit' must be between 1 and 100".into(),
         ));
     }
-    let outcomes = match q.get("status") {
+    let outcomes = match q.status {
         None => STATUSES.iter().map(|s| s.to_string()).collect(),
-        Some(st) if STATUSES.contains(&st.as_str()) => vec![st.clone()],
+        Some(st) if STATUSES.contains(&st.as_str()) => vec![st],
         Some(st) => {
             return Err(ApiError::BadRequest(format!(
                 "'status' must be one of success, failure, error, timeout; got '{st}'"
             )))
         }
     };
-    let (start, end) = (date_param(q, "start_date")?, date_param(q, "end_date")?);
+    let start = date_param(q.start_date.as_deref(), "start_date")?;
+    let end = date_param(q.end_date.as_deref(), "end_date")?;
     if let (Some(a), Some(b)) = (start, end) {
         if a > b {
             return Err(ApiError::BadRequest(

@@ -3,14 +3,14 @@
 
 use crate::auth::authenticate;
 use crate::error::{dialect_error, ApiError};
-use crate::query::{Params, Q};
+use crate::query::{typed, Params, Q};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chime_core::schedule::format_instant;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 /// An entry of an Apify schedule log.
@@ -75,7 +75,7 @@ pub enum ApifyErrors {
 }
 
 /// Apify parameters.
-#[derive(IntoParams)]
+#[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ApifyQuery {
     /// The API key as `<keyId>.<secret>`, instead of a header.
@@ -118,7 +118,7 @@ pub async fn apify_log(
     Path(schedule): Path<String>,
     Query(q): Q,
 ) -> Response {
-    log(&s, &headers, &schedule, &q)
+    log(&s, &headers, &schedule, q)
         .await
         .map_or_else(apify_error, |log| Json(log).into_response())
 }
@@ -127,9 +127,10 @@ async fn log(
     s: &AppState,
     headers: &HeaderMap,
     schedule: &str,
-    q: &Params,
+    q: Params,
 ) -> Result<ApifyLog, ApiError> {
-    let tenant = authenticate(s, headers, q.get("token").map(String::as_str)).await?;
+    let q: ApifyQuery = typed(q)?;
+    let tenant = authenticate(s, headers, q.token.as_deref()).await?;
     tenant.require("read")?;
     s.store
         .job_of_schedule(&tenant.id, schedule)

@@ -4,13 +4,13 @@
 use super::common::job_of;
 use crate::auth::authenticate;
 use crate::error::{dialect_error, ApiError};
-use crate::query::{int_param, Params, Q};
+use crate::query::{int_param, typed, Params, Q};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 /// The slice of a run's text log.
@@ -74,22 +74,22 @@ pub enum HuaweiSort {
     Desc,
 }
 
-/// Huawei parameters.
-#[derive(IntoParams)]
+/// Huawei parameters (read as text; [`window_of`] parses them).
+#[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HuaweiQuery {
     /// Byte offset to start from (required).
-    #[param(minimum = 0)]
-    pub start_offset: u64,
+    #[param(value_type = u64, minimum = 0)]
+    pub start_offset: Option<String>,
     /// Byte offset to stop at (required).
-    #[param(minimum = 0)]
-    pub end_offset: u64,
+    #[param(value_type = u64, minimum = 0)]
+    pub end_offset: Option<String>,
     /// At most this many bytes, 0 to 1000 (required).
-    #[param(minimum = 0, maximum = 1000)]
-    pub size: u64,
+    #[param(value_type = u64, minimum = 0, maximum = 1000)]
+    pub size: Option<String>,
     /// `DESC` returns the slice's lines newest first (case-insensitive; default `ASC`).
-    #[param(inline)]
-    pub sort: Option<HuaweiSort>,
+    #[param(inline, value_type = Option<HuaweiSort>)]
+    pub sort: Option<String>,
 }
 
 fn huawei_error(e: ApiError) -> Response {
@@ -124,15 +124,15 @@ pub async fn huawei_log(
     Path((raw, build)): Path<(String, String)>,
     Query(q): Q,
 ) -> Response {
-    log(&s, &headers, &raw, &build, &q)
+    log(&s, &headers, &raw, &build, q)
         .await
         .map_or_else(huawei_error, |log| Json(log).into_response())
 }
 
 /// The window a request asks for: (start, end, size, newest first).
-fn window_of(q: &Params) -> Result<(u64, u64, u64, bool), ApiError> {
-    let required = |name: &str| -> Result<u64, ApiError> {
-        match int_param(q, name).map_err(ApiError::BadRequest)? {
+fn window_of(q: &HuaweiQuery) -> Result<(u64, u64, u64, bool), ApiError> {
+    let required = |v: &Option<String>, name: &str| -> Result<u64, ApiError> {
+        match int_param(v.as_deref(), name).map_err(ApiError::BadRequest)? {
             None => Err(ApiError::BadRequest(format!("'{name}' is required"))),
             Some(v) if v < 0 => Err(ApiError::BadRequest(format!(
                 "'{name}' must be 0 or greater"
@@ -140,18 +140,18 @@ fn window_of(q: &Params) -> Result<(u64, u64, u64, bool), ApiError> {
             Some(v) => Ok(v as u64),
         }
     };
-    let start = required("start_offset")?;
-    let end = required("end_offset")?;
+    let start = required(&q.start_offset, "start_offset")?;
+    let end = required(&q.end_offset, "end_offset")?;
     // `size` is marked mandatory by the seed, with a default of 1000: absent means 1000.
-    let size = if q.contains_key("size") {
-        required("size")?
+    let size = if q.size.is_some() {
+        required(&q.size, "size")?
     } else {
         1000
     };
     if size > 1000 {
         return Err(ApiError::BadRequest("'size' must be at most 1000".into()));
     }
-    let desc = match q.get("sort").map(|v| v.to_uppercase()) {
+    let desc = match q.sort.as_deref().map(str::to_uppercase) {
         None => false,
         Some(v) if v == "ASC" || v == "AES" => false,
         Some(v) if v == "DESC" => true,
@@ -169,8 +169,9 @@ async fn log(
     headers: &HeaderMap,
     raw: &str,
     build: &str,
-    q: &Params,
+    q: Params,
 ) -> Result<HuaweiLog, ApiError> {
+    let q: HuaweiQuery = typed(q)?;
     let tenant = authenticate(s, headers, None).await?;
     tenant.require("read")?;
     let job = job_of(s, &tenant.id, raw)
@@ -181,7 +182,7 @@ async fn log(
             "'build_no' must be an integer of 1 or more, got '{build}'"
         ))
     })?;
-    let (start, end, size, desc) = window_of(q)?;
+    let (start, end, size, desc) = window_of(&q)?;
     let missing = || ApiError::NotFound(format!("build {number} of job {raw} not found"));
     let run_id = s
         .store

@@ -5,7 +5,7 @@
 use super::common::retention_floor;
 use crate::auth::{authenticate, Tenant};
 use crate::error::{dialect_error, ApiError};
-use crate::query::{int_param, Params, Q};
+use crate::query::{int_param, typed, Params, Q};
 use crate::state::AppState;
 use crate::wire::sap::{Outcome, RunState, RunStatus};
 use axum::extract::{Path, Query, State};
@@ -15,7 +15,7 @@ use axum::Json;
 use chime_core::model::RunRecord;
 use chime_core::schedule::format_instant;
 use chime_store::{Order, RunQuery, Scope};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::{IntoParams, IntoResponses, ToSchema};
 
@@ -178,23 +178,23 @@ pub enum LosantSortField {
     RunQueuedAt,
 }
 
-/// Losant parameters.
-#[derive(IntoParams)]
+/// Losant parameters (read as text; [`paging_of`] parses them).
+#[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(non_snake_case)]
 pub struct LosantQuery {
     /// Page number, from 0 (default 0).
-    #[param(minimum = 0)]
-    pub page: Option<u64>,
+    #[param(value_type = Option<u64>, minimum = 0)]
+    pub page: Option<String>,
     /// Page size, 1 to 1000 (default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    pub perPage: Option<u64>,
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
+    pub perPage: Option<String>,
     /// Default `runQueuedAt`.
-    #[param(inline)]
-    pub sortField: Option<LosantSortField>,
+    #[param(inline, value_type = Option<LosantSortField>)]
+    pub sortField: Option<String>,
     /// Default `asc`.
-    #[param(inline)]
-    pub sortDirection: Option<LosantSortDirection>,
+    #[param(inline, value_type = Option<LosantSortDirection>)]
+    pub sortDirection: Option<String>,
 }
 
 fn losant_error(e: ApiError) -> Response {
@@ -304,37 +304,35 @@ pub async fn losant_list(
     Path(app): Path<String>,
     Query(q): Q,
 ) -> Response {
-    list(&s, &headers, &app, &q)
+    list(&s, &headers, &app, q)
         .await
         .map_or_else(losant_error, |list| Json(list).into_response())
 }
 
 /// The paging and order a list request asks for: (page, perPage, sortField, direction).
-fn paging_of(q: &Params) -> Result<(u64, u64, String, String), ApiError> {
+fn paging_of(q: LosantQuery) -> Result<(u64, u64, String, String), ApiError> {
     let bad = ApiError::BadRequest;
-    let page = int_param(q, "page").map_err(bad)?.unwrap_or(0);
+    let page = int_param(q.page.as_deref(), "page")
+        .map_err(bad)?
+        .unwrap_or(0);
     if page < 0 {
         return Err(ApiError::BadRequest("'page' must be 0 or greater".into()));
     }
-    let per_page = int_param(q, "perPage").map_err(bad)?.unwrap_or(100);
+    let per_page = int_param(q.perPage.as_deref(), "perPage")
+        .map_err(bad)?
+        .unwrap_or(100);
     if !(1..=1000).contains(&per_page) {
         return Err(ApiError::BadRequest(
             "'perPage' must be between 1 and 1000".into(),
         ));
     }
-    let sort_field = q
-        .get("sortField")
-        .cloned()
-        .unwrap_or_else(|| "runQueuedAt".into());
+    let sort_field = q.sortField.unwrap_or_else(|| "runQueuedAt".into());
     if sort_field != "runQueuedAt" {
         return Err(ApiError::BadRequest(format!(
             "'sortField' {sort_field} is not supported; job logs are ordered by runQueuedAt"
         )));
     }
-    let direction = q
-        .get("sortDirection")
-        .cloned()
-        .unwrap_or_else(|| "asc".into());
+    let direction = q.sortDirection.unwrap_or_else(|| "asc".into());
     Ok((page as u64, per_page as u64, sort_field, direction))
 }
 
@@ -342,10 +340,10 @@ async fn list(
     s: &AppState,
     headers: &HeaderMap,
     app: &str,
-    q: &Params,
+    q: Params,
 ) -> Result<LosantJobLogList, ApiError> {
     let tenant = losant_tenant(s, headers, app).await?;
-    let (page, per_page, sort_field, direction) = paging_of(q)?;
+    let (page, per_page, sort_field, direction) = paging_of(typed(q)?)?;
     let order = match direction.as_str() {
         "asc" => Order::OldestFirst,
         "desc" => Order::NewestFirst,

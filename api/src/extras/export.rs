@@ -2,10 +2,11 @@
 
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
-use crate::query::{date_param, Q};
+use crate::query::{date_param, QueryOf};
 use crate::state::AppState;
+use crate::wire::params::ExportQuery;
 use crate::wire::sap::RunDetail;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use chime_core::model::RunRecord;
@@ -23,7 +24,7 @@ const COLUMNS: &str = "runId,runNumber,scheduleId,scheduleTimestamp,executionTim
     params(
         ("jobId" = String, Path, description = "The job id"),
         ("Accept" = Option<String>, Header, nullable = false, description = "`text/csv` for CSV; NDJSON otherwise"),
-        crate::wire::params::ExportQuery,
+        ExportQuery,
     ),
     responses(
         (status = 200, description = "The runs: one `RunDetail` JSON object per line, or CSV with the header `runId,runNumber,scheduleId,scheduleTimestamp,executionTimestamp,completionTimestamp,runStatus,runState,outcome,httpStatus,durationMs,errorMessage`",
@@ -40,7 +41,7 @@ pub async fn export(
     tenant: Tenant,
     headers: HeaderMap,
     Path(raw): Path<String>,
-    Query(q): Q,
+    QueryOf(q): QueryOf<ExportQuery>,
 ) -> ApiResult<Response> {
     tenant.require("read")?;
     let job = match raw.parse::<u64>() {
@@ -49,8 +50,8 @@ pub async fn export(
     }
     .ok_or_else(|| ApiError::NotFound(format!("job {raw} does not exist")))?;
     let mut query = RunQuery::new(&tenant.id, Scope::Job(job.id));
-    query.from_ms = date_param(&q, "from")?;
-    query.to_ms = date_param(&q, "to")?;
+    query.from_ms = date_param(q.from.as_deref(), "from")?;
+    query.to_ms = date_param(q.to.as_deref(), "to")?;
     query.order = Order::OldestFirst;
     query.size = 500;
     query.count = false;

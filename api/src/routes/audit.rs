@@ -4,16 +4,17 @@
 use super::lookup::{load_job, load_schedule};
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
-use crate::query::Q;
+use crate::query::QueryOf;
 use crate::state::AppState;
+use crate::wire::params::ActionLogQuery;
 use crate::wire::sap::{ActionLogEntry, ActionLogList};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 
 #[utoipa::path(
     get, path = "/scheduler/actionLogs", tag = "sap", operation_id = "actionLogs",
     summary = "The audit trail of a job (or one of its schedules), newest first",
-    params(crate::wire::params::ActionLogQuery),
+    params(ActionLogQuery),
     responses(
         (status = 200, description = "The audit trail", body = ActionLogList),
         crate::error::SapErrors,
@@ -23,14 +24,14 @@ use axum::Json;
 pub async fn action_logs(
     State(s): State<AppState>,
     tenant: Tenant,
-    Query(q): Q,
+    QueryOf(q): QueryOf<ActionLogQuery>,
 ) -> ApiResult<Json<ActionLogList>> {
     tenant.require("read")?;
-    let raw = q.get("jobId").ok_or_else(|| {
+    let raw = q.jobId.as_deref().ok_or_else(|| {
         ApiError::BadRequest("Error while fetching action logs: 'jobId' is required".into())
     })?;
     let job = load_job(&s, &tenant, raw).await?;
-    let sched = q.get("scheduleId").map(String::as_str);
+    let sched = q.scheduleId.as_deref();
     if let Some(sid) = sched {
         load_schedule(&s, &tenant, &job, sid).await?;
     }

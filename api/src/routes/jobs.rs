@@ -6,13 +6,14 @@ use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::input;
-use crate::query::{flag, offset_links, query_u64, Q};
+use crate::query::{flag, offset_links, query_u64, QueryOf};
 use crate::service::{self, Planned};
 use crate::state::AppState;
+use crate::wire::params::{DisplaySchedulesQuery, JobListQuery};
 use crate::wire::requests::{JobRequest, JobUpdateRequest};
 use crate::wire::sap::{JobCount, JobList, JobListOrJob, SapJob, SapSchedule};
 use crate::wire::{decode, Success};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -77,7 +78,7 @@ pub async fn create_job(
 #[utoipa::path(
     get, path = "/scheduler/jobs/{jobId}", tag = "sap", operation_id = "getJob",
     summary = "Read a job",
-    params(("jobId" = String, Path, description = "The job id"), crate::wire::params::DisplaySchedulesQuery),
+    params(("jobId" = String, Path, description = "The job id"), DisplaySchedulesQuery),
     responses(
         (status = 200, description = "The job", body = SapJob),
         crate::error::SapErrors,
@@ -88,18 +89,18 @@ pub async fn get_job(
     State(s): State<AppState>,
     tenant: Tenant,
     Path(job): Path<String>,
-    Query(q): Q,
+    QueryOf(q): QueryOf<DisplaySchedulesQuery>,
 ) -> ApiResult<Json<SapJob>> {
     tenant.require("read")?;
     let job = load_job(&s, &tenant, &job).await?;
-    let display = flag(&q, "displaySchedules");
+    let display = flag(q.displaySchedules.as_deref());
     Ok(Json(job_view(&s, &tenant.id, &job, display).await?))
 }
 
 #[utoipa::path(
     get, path = "/scheduler/jobs", tag = "sap", operation_id = "listJobs",
     summary = "List jobs, or fetch one by name or id",
-    params(crate::wire::params::JobListQuery),
+    params(JobListQuery),
     responses(
         (status = 200, description = "A page of jobs; with `name` or `jobId`, the one job", body = JobListOrJob),
         crate::error::SapErrors,
@@ -109,20 +110,20 @@ pub async fn get_job(
 pub async fn list_jobs(
     State(s): State<AppState>,
     tenant: Tenant,
-    Query(q): Q,
+    QueryOf(q): QueryOf<JobListQuery>,
 ) -> ApiResult<Json<JobListOrJob>> {
     tenant.require("read")?;
-    let display = flag(&q, "displaySchedules");
-    if q.contains_key("name") || q.contains_key("jobId") {
-        if q.contains_key("page_size") || q.contains_key("offset") {
+    let display = flag(q.displaySchedules.as_deref());
+    if q.name.is_some() || q.jobId.is_some() {
+        if q.page_size.is_some() || q.offset.is_some() {
             return Err(ApiError::BadRequest(
                 "Error while fetching job details: Invalid query".into(),
             ));
         }
-        let id = if let Some(name) = q.get("name") {
+        let id = if let Some(name) = &q.name {
             s.store.job_id_by_name(&tenant.id, name).await?
         } else {
-            q.get("jobId").and_then(|j| j.parse::<u64>().ok())
+            q.jobId.as_deref().and_then(|j| j.parse::<u64>().ok())
         };
         let job = match id {
             Some(id) => s.store.job(&tenant.id, id).await?,
@@ -133,13 +134,13 @@ pub async fn list_jobs(
         return Ok(Json(JobListOrJob::One(one)));
     }
     let ctx = "Error while fetching list of jobs";
-    let size = query_u64(&q, "page_size", ctx)
+    let size = query_u64(q.page_size.as_deref(), "page_size", ctx)
         .map_err(|_| ApiError::BadRequest(format!("{ctx}: Invalid Page Size")))?
         .unwrap_or(10);
     if !(1..=100).contains(&size) {
         return Err(ApiError::BadRequest(format!("{ctx}: Invalid Page Size")));
     }
-    let offset = query_u64(&q, "offset", ctx)?.unwrap_or(0);
+    let offset = query_u64(q.offset.as_deref(), "offset", ctx)?.unwrap_or(0);
     let (total, jobs) = s.store.jobs_page(&tenant.id, offset, size).await?;
     let mut results = Vec::new();
     for j in &jobs {

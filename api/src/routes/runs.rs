@@ -5,13 +5,14 @@ use super::lookup::{job_id, load_job};
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::query::{run_paging, Q};
+use crate::query::{run_paging, QueryOf};
 use crate::service;
 use crate::state::AppState;
+use crate::wire::params::RunLogQuery;
 use crate::wire::requests::RunUpdateRequest;
 use crate::wire::sap::{RunDetail, RunLogPage, SapRunLog};
 use crate::wire::{decode, Success};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use chime_core::model::RunRecord;
 use chime_store::{Order, RunQuery, RunUpdate, Scope};
@@ -19,7 +20,7 @@ use chime_store::{Order, RunQuery, RunUpdate, Scope};
 #[utoipa::path(
     get, path = "/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs", tag = "sap", operation_id = "listRuns",
     summary = "A schedule's run log, newest first",
-    params(("jobId" = String, Path, description = "The job id"), ("scheduleId" = String, Path, description = "The schedule id"), crate::wire::params::RunLogQuery),
+    params(("jobId" = String, Path, description = "The job id"), ("scheduleId" = String, Path, description = "The schedule id"), RunLogQuery),
     responses(
         (status = 200, description = "A page of the run log", body = RunLogPage),
         crate::error::SapErrors,
@@ -30,10 +31,10 @@ pub async fn list_runs(
     State(s): State<AppState>,
     tenant: Tenant,
     Path((raw, sid)): Path<(String, String)>,
-    Query(q): Q,
+    QueryOf(q): QueryOf<RunLogQuery>,
 ) -> ApiResult<Json<RunLogPage>> {
     tenant.require("read")?;
-    let (skip, size) = run_paging(&q)?;
+    let (skip, size) = run_paging(q.page_size.as_deref(), q.offset.as_deref())?;
     // The job and the schedule in one round trip (the connection pipelines them).
     let id = job_id(&raw)?;
     let (job, sched) = tokio::try_join!(
@@ -56,8 +57,8 @@ pub async fn list_runs(
             })
         }
     };
-    let backwards = q.contains_key("prev");
-    match (q.get("next"), q.get("prev")) {
+    let backwards = q.prev.is_some();
+    match (&q.next, &q.prev) {
         (Some(_), Some(_)) => {
             return Err(ApiError::BadRequest(
                 "Error while fetching run logs: give either 'next' or 'prev', not both".into(),

@@ -6,13 +6,14 @@ use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::input;
-use crate::query::{flag, offset_links, query_u64, Q};
+use crate::query::{flag, offset_links, query_u64, QueryOf};
 use crate::service;
 use crate::state::AppState;
+use crate::wire::params::{DisplayLogsQuery, ScheduleListQuery};
 use crate::wire::requests::{ActivationStatusRequest, ScheduleRequest, ScheduleUpdateRequest};
 use crate::wire::sap::{SapRunLog, SapSchedule, ScheduleList};
 use crate::wire::{decode, SapBool, Success};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -61,7 +62,7 @@ pub async fn create_schedule(
 #[utoipa::path(
     get, path = "/scheduler/jobs/{jobId}/schedules", tag = "sap", operation_id = "listSchedules",
     summary = "List a job's schedules",
-    params(("jobId" = String, Path, description = "The job id"), crate::wire::params::ScheduleListQuery),
+    params(("jobId" = String, Path, description = "The job id"), ScheduleListQuery),
     responses(
         (status = 200, description = "A page of schedules", body = ScheduleList),
         crate::error::SapErrors,
@@ -72,18 +73,18 @@ pub async fn list_schedules(
     State(s): State<AppState>,
     tenant: Tenant,
     Path(raw): Path<String>,
-    Query(q): Q,
+    QueryOf(q): QueryOf<ScheduleListQuery>,
 ) -> ApiResult<Json<ScheduleList>> {
     tenant.require("read")?;
     let job = load_job(&s, &tenant, &raw).await?;
     let ctx = "Error while fetching schedules";
-    let size = query_u64(&q, "page_size", ctx)?.unwrap_or(100);
+    let size = query_u64(q.page_size.as_deref(), "page_size", ctx)?.unwrap_or(100);
     if !(1..=100).contains(&size) {
         return Err(ApiError::BadRequest(format!(
             "{ctx}: 'page_size' must be from 1 to 100"
         )));
     }
-    let offset = query_u64(&q, "offset", ctx)?.unwrap_or(0);
+    let offset = query_u64(q.offset.as_deref(), "offset", ctx)?.unwrap_or(0);
     let all = service::schedules(&s, &tenant.id, job.id).await?;
     let total = all.len() as u64;
     let results = all
@@ -105,7 +106,7 @@ pub async fn list_schedules(
 #[utoipa::path(
     get, path = "/scheduler/jobs/{jobId}/schedules/{scheduleId}", tag = "sap", operation_id = "getSchedule",
     summary = "Read a schedule",
-    params(("jobId" = String, Path, description = "The job id"), ("scheduleId" = String, Path, description = "The schedule id"), crate::wire::params::DisplayLogsQuery),
+    params(("jobId" = String, Path, description = "The job id"), ("scheduleId" = String, Path, description = "The schedule id"), DisplayLogsQuery),
     responses(
         (status = 200, description = "The schedule", body = SapSchedule),
         crate::error::SapErrors,
@@ -116,14 +117,14 @@ pub async fn get_schedule(
     State(s): State<AppState>,
     tenant: Tenant,
     Path((raw, sid)): Path<(String, String)>,
-    Query(q): Q,
+    QueryOf(q): QueryOf<DisplayLogsQuery>,
 ) -> ApiResult<Json<SapSchedule>> {
     tenant.require("read")?;
     let job = load_job(&s, &tenant, &raw).await?;
     let sc = load_schedule(&s, &tenant, &job, &sid).await?;
     let next = service::next_run(&s, &tenant.id, job.id, &sid).await?;
     let mut v = SapSchedule::new(&sc, job.id, next);
-    if flag(&q, "displayLogs") {
+    if flag(q.displayLogs.as_deref()) {
         let (_, runs) = s
             .store
             .schedule_runs_page(&tenant.id, &sid, 0, 200, true)
