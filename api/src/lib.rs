@@ -2,16 +2,17 @@
 //! `/scheduler`, the run-log dialects of four other services, chime's live tail and export,
 //! and the ops endpoints. Stateless: every request reads and writes Redis.
 //!
-//! Layout (each module imports only those listed before it, and the crate root only
-//! [`state`] and [`routes`]):
+//! Layout (each module imports only modules listed before it; the crate root builds the
+//! state and the router):
 //!
 //! - [`error`]: the one error type, SAP's error shape, the dialects' error mapping.
+//! - [`state`]: [`AppState`], shared by every handler, and the API-key cache.
 //! - [`auth`]: who is calling (admin token or API key).
-//! - [`state`]: [`AppState`], shared by every handler.
 //! - [`extract`]: the JSON body extractor (size cap, 400s).
 //! - [`query`]: query-string parameters and paging.
-//! - [`input`]: validation of SAP request bodies into stored jobs and schedules.
-//! - [`wire`]: the SAP and admin wire format: the types handlers parse, return and document.
+//! - [`wire`]: the SAP and admin wire format: the request, parameter and answer types the
+//!   handlers parse, return and document.
+//! - [`input`]: validation of SAP requests into stored jobs and schedules.
 //! - [`service`]: the writes that change what fires; the only writer of the due index.
 //! - [`dialects`]: A1Base, Apify, Huawei and Losant run logs, one module each.
 //! - [`extras`]: chime's live tail (SSE) and export (NDJSON/CSV).
@@ -75,7 +76,7 @@ impl Api {
             settings: Arc::new(settings),
             admin_token: admin_token.into(),
             broker,
-            key_cache: auth::KeyCache::default(),
+            key_cache: state::KeyCache::default(),
         };
         Ok(Api {
             listener,

@@ -309,3 +309,39 @@ async fn audit(
         tracing::warn!(error = %e, "could not record the action log");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every `.rs` file under `dir`.
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_service_touches_the_due_index() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        sources(&src, &mut files);
+        assert!(files.len() > 10, "{files:?}");
+        for file in files {
+            if file.ends_with("service.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap();
+            for needle in [".set_due(", ".due_of(", "due_partitions"] {
+                assert!(
+                    !text.contains(needle),
+                    "{} names {needle}: the due index is service.rs's",
+                    file.display()
+                );
+            }
+        }
+    }
+}
