@@ -5,41 +5,12 @@
 //! stored as SHA-256 digests and compared in constant time.
 
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use base64::Engine;
-use chime_store::{hash_secret, ApiKey};
-
-/// API keys read in the last [`KeyCache::TTL`]: keys are immutable once created, so a short
-/// cache only delays nothing but a deleted tenant's key by a few seconds.
-#[derive(Clone, Default)]
-pub struct KeyCache(
-    std::sync::Arc<
-        std::sync::Mutex<std::collections::HashMap<String, (ApiKey, std::time::Instant)>>,
-    >,
-);
-
-impl KeyCache {
-    pub const TTL: std::time::Duration = std::time::Duration::from_secs(10);
-    const MAX: usize = 10_000;
-
-    fn get(&self, id: &str) -> Option<ApiKey> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(id)
-            .filter(|(_, at)| at.elapsed() < Self::TTL)
-            .map(|(k, _)| k.clone())
-    }
-
-    fn put(&self, key: ApiKey) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= Self::MAX {
-            map.clear();
-        }
-        map.insert(key.id.clone(), (key, std::time::Instant::now()));
-    }
-}
+use chime_store::hash_secret;
 
 /// A key's scopes.
 pub const SCOPES: [&str; 4] = ["read", "write", "run-update", "admin"];

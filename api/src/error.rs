@@ -1,10 +1,12 @@
-//! The API's one error type and its one mapping to SAP's error shape
-//! (`{ "code", "message", "type", "detailedError" }`).
+//! The API's one error type, its mapping to SAP's error shape (`{ "code", "message", "type",
+//! "detailedError" }`, the [`SapError`] type that answers and documents it), and the mapping
+//! the dialects use for their own error shapes ([`dialect_error`]).
 
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::{IntoResponses, ToSchema};
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -57,29 +59,92 @@ impl ApiError {
             ApiError::Internal(_) => "Internal Server Error",
         }
     }
+
+    /// The message a client sees: server faults are logged here and not described.
+    fn public_message(&self) -> String {
+        if let ApiError::Internal(inner) = self {
+            tracing::error!(error = ?inner, "request failed");
+        }
+        self.to_string()
+    }
+}
+
+/// SAP's error shape, used by the admin, `/scheduler` and live/export routes.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"code": 400, "message": "Error while creating job: 'action' is required",
+    "type": "Bad Request/Invalid Request", "detailedError": "Error while creating job: 'action' is required"}))]
+pub struct SapError {
+    /// The HTTP status code.
+    pub code: u16,
+    pub message: String,
+    /// `Bad Request/Invalid Request`, `Unauthorized`, `Forbidden`, `Not Found`, `Conflict`,
+    /// `Payload Too Large` or `Internal Server Error`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The same text as `message`.
+    pub detailed_error: String,
+}
+
+/// The error answers every SAP-shaped tenant route can give.
+#[derive(IntoResponses)]
+pub enum SapErrors {
+    /// The request is invalid; the message names the field or parameter.
+    #[response(status = 400)]
+    BadRequest(SapError),
+    /// No credentials, malformed ones, or an unknown key or wrong secret. The answer carries
+    /// `WWW-Authenticate: Bearer realm="chime", Basic realm="chime"`.
+    #[response(status = 401)]
+    Unauthorized(SapError),
+    /// The key lacks the scope the call needs.
+    #[response(status = 403)]
+    Forbidden(SapError),
+    /// The job, schedule or run does not exist (or belongs to another tenant).
+    #[response(status = 404)]
+    NotFound(SapError),
+    /// A server fault; details are logged, not returned.
+    #[response(status = 500)]
+    Internal(SapError),
+}
+
+/// Adds the authentication challenge to a 401 answer.
+fn challenge(mut resp: Response) -> Response {
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"chime\", Basic realm=\"chime\""),
+        );
+    }
+    resp
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let ApiError::Internal(e) = &self {
-            // Details of server faults go to the log, not to the client.
-            tracing::error!(error = ?e, "request failed");
-        }
-        let message = self.to_string();
-        let body = json!({
-            "code": status.as_u16(),
-            "message": message,
-            "type": self.kind(),
-            "detailedError": message,
-        });
-        let mut resp = (status, Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer realm=\"chime\", Basic realm=\"chime\""),
-            );
-        }
-        resp
+        let message = self.public_message();
+        let body = SapError {
+            code: status.as_u16(),
+            message: message.clone(),
+            kind: self.kind().to_string(),
+            detailed_error: message,
+        };
+        challenge((status, Json(body)).into_response())
     }
+}
+
+/// A dialect's answer for an [`ApiError`]: its status, the body `shape` builds from the status
+/// and the message (server faults are logged, not described), and the challenge on a 401.
+pub fn dialect_error<B: Serialize>(
+    e: ApiError,
+    shape: impl Fn(StatusCode, String) -> B,
+) -> Response {
+    let status = e.status();
+    let msg = match &e {
+        ApiError::Internal(_) => {
+            e.public_message();
+            "internal error".to_string()
+        }
+        _ => e.to_string(),
+    };
+    challenge((status, Json(shape(status, msg))).into_response())
 }

@@ -1,13 +1,17 @@
-//! Parsing and validation of SAP request bodies into stored jobs and schedules.
+//! Validation of SAP request bodies ([`crate::wire::requests`]) into stored jobs and
+//! schedules: the rules the types cannot say (a job name's characters, lengths, one
+//! scheduling mode, parseable dates and cron fields, …).
 //!
-//! Pure functions of the JSON and an explicit `now`; every error names the field.
+//! Pure functions of the request and an explicit `now`; every error names the field.
 
 use crate::error::ApiError;
+use crate::wire::requests::{JobRequest, JobUpdateRequest, ScheduleRequest, ScheduleUpdateRequest};
+use crate::wire::{given, SapBool};
 use chime_core::model::{Job, Schedule};
 use chime_core::schedfmt::{parse_repeat_at, parse_repeat_interval, parse_sap_datetime, SapCron};
 use chime_core::schedule::{format_instant, Plan};
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
@@ -19,40 +23,15 @@ fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::BadRequest(msg.into())
 }
 
-/// The body as a JSON object.
-pub fn object(body: &Value, what: &str) -> Result<Map<String, Value>, ApiError> {
-    body.as_object()
-        .cloned()
-        .ok_or_else(|| bad(format!("{what}: the body must be a JSON object")))
-}
-
-fn string(obj: &Map<String, Value>, field: &str, ctx: &str) -> Result<Option<String>, ApiError> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(bad(format!("{ctx}: '{field}' must be a string"))),
-    }
-}
-
-/// SAP sends booleans and, in examples, the strings "true"/"false".
-fn boolean(obj: &Map<String, Value>, field: &str, ctx: &str) -> Result<Option<bool>, ApiError> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) if s == "true" => Ok(Some(true)),
-        Some(Value::String(s)) if s == "false" => Ok(Some(false)),
-        Some(_) => Err(bad(format!("{ctx}: '{field}' must be a boolean"))),
-    }
-}
-
+/// An instant field (`null` or absent: none).
 fn instant(
-    obj: &Map<String, Value>,
+    v: &Option<Value>,
     field: &str,
     ctx: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, ApiError> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(None),
+    match given(v) {
+        None => Ok(None),
         Some(v) => parse_sap_datetime(v, now)
             .map(|d| Some(format_instant(d.timestamp_millis())))
             .map_err(|e| bad(format!("{ctx}: '{field}': {e}"))),
@@ -114,123 +93,104 @@ fn method(m: &str, ctx: &str) -> Result<String, ApiError> {
 }
 
 fn headers(
-    obj: &Map<String, Value>,
+    given: &Option<BTreeMap<String, String>>,
     ctx: &str,
 ) -> Result<Option<BTreeMap<String, String>>, ApiError> {
-    match obj.get("headers") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(m)) => {
-            if m.len() > 50 {
-                return Err(bad(format!("{ctx}: 'headers' may hold at most 50 entries")));
-            }
-            let mut out = BTreeMap::new();
-            for (k, v) in m {
-                let v = v
-                    .as_str()
-                    .ok_or_else(|| bad(format!("{ctx}: 'headers.{k}' must be a string")))?;
-                http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                    bad(format!(
-                        "{ctx}: 'headers': '{k}' is not a valid header name"
-                    ))
-                })?;
-                http::HeaderValue::from_str(v).map_err(|_| {
-                    bad(format!("{ctx}: 'headers.{k}' is not a valid header value"))
-                })?;
-                out.insert(k.clone(), v.to_string());
-            }
-            Ok(Some(out))
-        }
-        Some(_) => Err(bad(format!(
-            "{ctx}: 'headers' must be an object of strings"
-        ))),
+    let Some(m) = given else { return Ok(None) };
+    if m.len() > 50 {
+        return Err(bad(format!("{ctx}: 'headers' may hold at most 50 entries")));
     }
+    for (k, v) in m {
+        http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+            bad(format!(
+                "{ctx}: 'headers': '{k}' is not a valid header name"
+            ))
+        })?;
+        http::HeaderValue::from_str(v)
+            .map_err(|_| bad(format!("{ctx}: 'headers.{k}' is not a valid header value")))?;
+    }
+    Ok(Some(m.clone()))
 }
 
-fn timeout(obj: &Map<String, Value>, ctx: &str) -> Result<Option<u64>, ApiError> {
-    match obj.get("timeoutMs") {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => match v.as_u64() {
-            Some(t) if (1..=MAX_TIMEOUT_MS).contains(&t) => Ok(Some(t)),
-            _ => Err(bad(format!(
-                "{ctx}: 'timeoutMs' must be an integer from 1 to {MAX_TIMEOUT_MS}"
-            ))),
-        },
+fn timeout(t: Option<u64>, ctx: &str) -> Result<Option<u64>, ApiError> {
+    match t {
+        Some(t) if !(1..=MAX_TIMEOUT_MS).contains(&t) => Err(bad(format!(
+            "{ctx}: 'timeoutMs' must be an integer from 1 to {MAX_TIMEOUT_MS}"
+        ))),
+        t => Ok(t),
     }
 }
 
 /// A new job from a Create Job body (without schedules; see [`schedules_of`]).
 pub fn new_job(
-    obj: &Map<String, Value>,
+    req: &JobRequest,
     id: u64,
     default_timeout_ms: u64,
     now: DateTime<Utc>,
 ) -> Result<Job, ApiError> {
     let ctx = "Error while creating job";
-    let name =
-        string(obj, "name", ctx)?.ok_or_else(|| bad(format!("{ctx}: 'name' is required")))?;
+    let name = req
+        .name
+        .clone()
+        .ok_or_else(|| bad(format!("{ctx}: 'name' is required")))?;
     job_name(&name, ctx)?;
-    let action =
-        string(obj, "action", ctx)?.ok_or_else(|| bad(format!("{ctx}: 'action' is required")))?;
+    let action = req
+        .action
+        .clone()
+        .ok_or_else(|| bad(format!("{ctx}: 'action' is required")))?;
     action_url(&action, ctx)?;
-    let description = string(obj, "description", ctx)?.unwrap_or_default();
+    let description = req.description.clone().unwrap_or_default();
     check_len(&description, "description", MAX_TEXT, ctx)?;
-    let http_method = method(
-        &string(obj, "httpMethod", ctx)?.unwrap_or_else(|| "POST".into()),
-        ctx,
-    )?;
+    let http_method = method(req.http_method.as_deref().unwrap_or("POST"), ctx)?;
     let stamp = format_instant(now.timestamp_millis());
     Ok(Job {
         id,
         name,
         description,
         action,
-        active: boolean(obj, "active", ctx)?.unwrap_or(false),
+        active: req.active.is_some_and(|SapBool(b)| b),
         http_method,
-        start_time: instant(obj, "startTime", ctx, now)?,
-        end_time: instant(obj, "endTime", ctx, now)?,
-        headers: headers(obj, ctx)?.unwrap_or_default(),
-        timeout_ms: timeout(obj, ctx)?.unwrap_or(default_timeout_ms),
+        start_time: instant(&req.start_time, "startTime", ctx, now)?,
+        end_time: instant(&req.end_time, "endTime", ctx, now)?,
+        headers: headers(&req.headers, ctx)?.unwrap_or_default(),
+        timeout_ms: timeout(req.timeout_ms, ctx)?.unwrap_or(default_timeout_ms),
         created_at: stamp.clone(),
         modified_at: stamp,
     })
 }
 
 /// Applies a Configure Job (by id) body: fields not given keep their values.
-pub fn update_job(
-    job: &Job,
-    obj: &Map<String, Value>,
-    now: DateTime<Utc>,
-) -> Result<Job, ApiError> {
+pub fn update_job(job: &Job, req: &JobUpdateRequest, now: DateTime<Utc>) -> Result<Job, ApiError> {
     let ctx = "Error while updating job";
     let mut j = job.clone();
-    if let Some(name) = string(obj, "name", ctx)? {
-        job_name(&name, ctx)?;
-        j.name = name;
+    if let Some(name) = &req.name {
+        job_name(name, ctx)?;
+        j.name = name.clone();
     }
-    if let Some(a) = string(obj, "action", ctx)? {
-        action_url(&a, ctx)?;
-        j.action = a;
+    if let Some(a) = &req.action {
+        action_url(a, ctx)?;
+        j.action = a.clone();
     }
-    if let Some(d) = string(obj, "description", ctx)? {
-        check_len(&d, "description", MAX_TEXT, ctx)?;
-        j.description = d;
+    if let Some(d) = &req.description {
+        check_len(d, "description", MAX_TEXT, ctx)?;
+        j.description = d.clone();
     }
-    if let Some(m) = string(obj, "httpMethod", ctx)? {
-        j.http_method = method(&m, ctx)?;
+    if let Some(m) = &req.http_method {
+        j.http_method = method(m, ctx)?;
     }
-    if let Some(a) = boolean(obj, "active", ctx)? {
+    if let Some(SapBool(a)) = req.active {
         j.active = a;
     }
-    if obj.contains_key("startTime") {
-        j.start_time = instant(obj, "startTime", ctx, now)?;
+    if req.start_time.is_some() {
+        j.start_time = instant(&req.start_time, "startTime", ctx, now)?;
     }
-    if obj.contains_key("endTime") {
-        j.end_time = instant(obj, "endTime", ctx, now)?;
+    if req.end_time.is_some() {
+        j.end_time = instant(&req.end_time, "endTime", ctx, now)?;
     }
-    if let Some(h) = headers(obj, ctx)? {
+    if let Some(h) = headers(&req.headers, ctx)? {
         j.headers = h;
     }
-    if let Some(t) = timeout(obj, ctx)? {
+    if let Some(t) = timeout(req.timeout_ms, ctx)? {
         j.timeout_ms = t;
     }
     j.modified_at = format_instant(now.timestamp_millis());
@@ -238,50 +198,58 @@ pub fn update_job(
 }
 
 /// The schedules of a Create Job body.
-pub fn schedules_of(
-    obj: &Map<String, Value>,
-    now: DateTime<Utc>,
-) -> Result<Vec<Schedule>, ApiError> {
-    match obj.get("schedules") {
-        None | Some(Value::Null) => Ok(vec![]),
-        Some(Value::Array(items)) => {
-            if items.len() > 100 {
-                return Err(bad(
-                    "Error while creating job: at most 100 schedules per job",
-                ));
-            }
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let ctx = format!("Error while creating job: schedules[{i}]");
-                    let o = v
-                        .as_object()
-                        .ok_or_else(|| bad(format!("{ctx}: must be an object")))?;
-                    new_schedule(o, &ctx, now)
-                })
-                .collect()
-        }
-        Some(_) => Err(bad(
-            "Error while creating job: 'schedules' must be an array",
-        )),
+pub fn schedules_of(req: &JobRequest, now: DateTime<Utc>) -> Result<Vec<Schedule>, ApiError> {
+    let items = req.schedules.as_deref().unwrap_or_default();
+    if items.len() > 100 {
+        return Err(bad(
+            "Error while creating job: at most 100 schedules per job",
+        ));
     }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, sc)| {
+            new_schedule(
+                sc,
+                &format!("Error while creating job: schedules[{i}]"),
+                now,
+            )
+        })
+        .collect()
 }
 
-const MODES: [&str; 4] = ["cron", "time", "repeatInterval", "repeatAt"];
+/// The scheduling-mode fields of a body.
+struct Modes<'a> {
+    cron: Option<&'a str>,
+    time: &'a Option<Value>,
+    repeat_interval: Option<&'a str>,
+    repeat_at: Option<&'a str>,
+}
+
+impl Modes<'_> {
+    /// The names of the modes given (not `null`).
+    fn given(&self) -> Vec<&'static str> {
+        [
+            ("cron", self.cron.is_some()),
+            ("time", given(self.time).is_some()),
+            ("repeatInterval", self.repeat_interval.is_some()),
+            ("repeatAt", self.repeat_at.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(m, _)| m)
+        .collect()
+    }
+}
 
 /// Validates the scheduling-mode field that is set and stores its normalised value.
 fn apply_mode(
     s: &mut Schedule,
-    obj: &Map<String, Value>,
+    modes: &Modes,
     ctx: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let given: Vec<&str> = MODES
-        .iter()
-        .copied()
-        .filter(|m| !matches!(obj.get(*m), None | Some(Value::Null)))
-        .collect();
+    let given = modes.given();
     match given.as_slice() {
         [] => Err(bad(format!(
             "{ctx}: one of 'cron', 'time', 'repeatInterval' or 'repeatAt' is required"
@@ -297,21 +265,21 @@ fn apply_mode(
             s.repeat_at = None;
             match *mode {
                 "cron" => {
-                    let c = string(obj, "cron", ctx)?.unwrap_or_default();
+                    let c = modes.cron.unwrap_or_default();
                     let parsed: SapCron =
                         c.parse().map_err(|e| bad(format!("{ctx}: 'cron': {e}")))?;
                     s.cron = Some(parsed.as_str().to_string());
                 }
-                "time" => s.time = instant(obj, "time", ctx, now)?,
+                "time" => s.time = instant(modes.time, "time", ctx, now)?,
                 "repeatInterval" => {
-                    let v = string(obj, "repeatInterval", ctx)?.unwrap_or_default();
-                    parse_repeat_interval(&v).map_err(|e| bad(format!("{ctx}: {e}")))?;
-                    s.repeat_interval = Some(v);
+                    let v = modes.repeat_interval.unwrap_or_default();
+                    parse_repeat_interval(v).map_err(|e| bad(format!("{ctx}: {e}")))?;
+                    s.repeat_interval = Some(v.to_string());
                 }
                 _ => {
-                    let v = string(obj, "repeatAt", ctx)?.unwrap_or_default();
-                    parse_repeat_at(&v).map_err(|e| bad(format!("{ctx}: {e}")))?;
-                    s.repeat_at = Some(v);
+                    let v = modes.repeat_at.unwrap_or_default();
+                    parse_repeat_at(v).map_err(|e| bad(format!("{ctx}: {e}")))?;
+                    s.repeat_at = Some(v.to_string());
                 }
             }
             s.kind = if s.time.is_some() {
@@ -337,9 +305,9 @@ fn mode_of(s: &Schedule) -> &'static str {
     }
 }
 
-fn data(obj: &Map<String, Value>, ctx: &str) -> Result<Option<Value>, ApiError> {
-    match obj.get("data") {
-        None | Some(Value::Null) => Ok(None),
+fn data(v: &Option<Value>, ctx: &str) -> Result<Option<Value>, ApiError> {
+    match given(v) {
+        None => Ok(None),
         Some(v @ (Value::Object(_) | Value::String(_))) => Ok(Some(v.clone())),
         Some(_) => Err(bad(format!("{ctx}: 'data' must be an object or a string"))),
     }
@@ -347,73 +315,85 @@ fn data(obj: &Map<String, Value>, ctx: &str) -> Result<Option<Value>, ApiError> 
 
 /// A new schedule from a Create Schedule body (or an element of a job's `schedules`).
 pub fn new_schedule(
-    obj: &Map<String, Value>,
+    req: &ScheduleRequest,
     ctx: &str,
     now: DateTime<Utc>,
 ) -> Result<Schedule, ApiError> {
     let stamp = format_instant(now.timestamp_millis());
     let mut s = Schedule {
         schedule_id: uuid::Uuid::new_v4().to_string(),
-        description: string(obj, "description", ctx)?.unwrap_or_default(),
-        data: data(obj, ctx)?,
+        description: req.description.clone().unwrap_or_default(),
+        data: data(&req.data, ctx)?,
         kind: String::new(),
         cron: None,
         time: None,
         repeat_interval: None,
         repeat_at: None,
-        active: boolean(obj, "active", ctx)?
-            .ok_or_else(|| bad(format!("{ctx}: 'active' is required")))?,
-        start_time: instant(obj, "startTime", ctx, now)?,
-        end_time: instant(obj, "endTime", ctx, now)?,
+        active: req
+            .active
+            .ok_or_else(|| bad(format!("{ctx}: 'active' is required")))?
+            .0,
+        start_time: instant(&req.start_time, "startTime", ctx, now)?,
+        end_time: instant(&req.end_time, "endTime", ctx, now)?,
         created_at: stamp.clone(),
         modified_at: stamp,
     };
     check_len(&s.description, "description", MAX_TEXT, ctx)?;
-    apply_mode(&mut s, obj, ctx, now)?;
+    let modes = Modes {
+        cron: req.cron.as_deref(),
+        time: &req.time,
+        repeat_interval: req.repeat_interval.as_deref(),
+        repeat_at: req.repeat_at.as_deref(),
+    };
+    apply_mode(&mut s, &modes, ctx, now)?;
     check_window(&s, ctx)?;
     Ok(s)
 }
 
-/// Applies a Configure Schedule body. Changing the scheduling mode is refused (SAP).
+/// Applies a Configure Schedule body (`fields`: the names it sent). Changing the scheduling
+/// mode is refused (SAP).
 pub fn update_schedule(
     old: &Schedule,
-    obj: &Map<String, Value>,
+    req: &ScheduleUpdateRequest,
+    fields: &[String],
     now: DateTime<Utc>,
 ) -> Result<Schedule, ApiError> {
     let ctx = "Error while updating schedule";
-    if obj.is_empty() {
+    if fields.is_empty() {
         return Err(bad(format!("{ctx}: at least one field is required")));
     }
     let mut s = old.clone();
-    if let Some(d) = string(obj, "description", ctx)? {
-        check_len(&d, "description", MAX_TEXT, ctx)?;
-        s.description = d;
+    if let Some(d) = &req.description {
+        check_len(d, "description", MAX_TEXT, ctx)?;
+        s.description = d.clone();
     }
-    if obj.contains_key("data") {
-        s.data = data(obj, ctx)?;
+    if req.data.is_some() {
+        s.data = data(&req.data, ctx)?;
     }
-    if let Some(a) = boolean(obj, "active", ctx)? {
+    if let Some(SapBool(a)) = req.active {
         s.active = a;
     }
-    if obj.contains_key("startTime") {
-        s.start_time = instant(obj, "startTime", ctx, now)?;
+    if req.start_time.is_some() {
+        s.start_time = instant(&req.start_time, "startTime", ctx, now)?;
     }
-    if obj.contains_key("endTime") {
-        s.end_time = instant(obj, "endTime", ctx, now)?;
+    if req.end_time.is_some() {
+        s.end_time = instant(&req.end_time, "endTime", ctx, now)?;
     }
-    let modes: Vec<&str> = MODES
-        .iter()
-        .copied()
-        .filter(|m| !matches!(obj.get(*m), None | Some(Value::Null)))
-        .collect();
-    if !modes.is_empty() {
+    let modes = Modes {
+        cron: req.cron.as_deref(),
+        time: &req.time,
+        repeat_interval: req.repeat_interval.as_deref(),
+        repeat_at: req.repeat_at.as_deref(),
+    };
+    let given = modes.given();
+    if !given.is_empty() {
         let old_mode = mode_of(old);
-        if modes.iter().any(|m| *m != old_mode) {
+        if given.iter().any(|m| *m != old_mode) {
             return Err(bad(format!(
                 "{ctx}: the scheduling mode cannot be changed (schedule uses '{old_mode}')"
             )));
         }
-        apply_mode(&mut s, obj, ctx, now)?;
+        apply_mode(&mut s, &modes, ctx, now)?;
     }
     check_window(&s, ctx)?;
     s.modified_at = format_instant(now.timestamp_millis());
@@ -430,33 +410,18 @@ fn check_window(s: &Schedule, ctx: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Parses a non-negative integer query parameter; the error names it.
-pub fn query_u64(
-    q: &std::collections::HashMap<String, String>,
-    name: &str,
-    ctx: &str,
-) -> Result<Option<u64>, ApiError> {
-    match q.get(name) {
-        None => Ok(None),
-        Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
-            bad(format!(
-                "{ctx}: '{name}' must be a non-negative integer, got '{v}'"
-            ))
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::{decode, RequestBody};
     use serde_json::json;
 
     fn now() -> DateTime<Utc> {
         "2026-01-01T00:00:00Z".parse().unwrap()
     }
 
-    fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    fn obj<T: RequestBody>(v: Value) -> T {
+        decode::<T>(v).unwrap().0
     }
 
     #[test]
@@ -504,7 +469,8 @@ mod tests {
             ),
         ];
         for (body, field) in cases {
-            let e = new_job(&obj(body.clone()), 1, 1, now())
+            let e = decode::<JobRequest>(body.clone())
+                .and_then(|(r, _)| new_job(&r, 1, 1, now()))
                 .unwrap_err()
                 .to_string();
             assert!(e.contains(field), "{body}: {e}");
@@ -565,10 +531,21 @@ mod tests {
             now(),
         )
         .unwrap();
-        let e =
-            update_schedule(&s, &obj(json!({"repeatInterval": "2 seconds"})), now()).unwrap_err();
+        let e = update_schedule(
+            &s,
+            &obj(json!({"repeatInterval": "2 seconds"})),
+            &["repeatInterval".into()],
+            now(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("cannot be changed"), "{e}");
-        let u = update_schedule(&s, &obj(json!({"cron": "* * * * * */5 0"})), now()).unwrap();
+        let u = update_schedule(
+            &s,
+            &obj(json!({"cron": "* * * * * */5 0"})),
+            &["cron".into()],
+            now(),
+        )
+        .unwrap();
         assert_eq!(u.cron.as_deref(), Some("* * * * * */5 0"));
     }
 }

@@ -1,17 +1,39 @@
 //! The chime API: tenants and keys (admin), SAP-compatible jobs, schedules and run logs under
-//! `/scheduler`, and the ops endpoints. Stateless: every request reads and writes Redis.
+//! `/scheduler`, the run-log dialects of four other services, chime's live tail and export,
+//! and the ops endpoints. Stateless: every request reads and writes Redis.
 //!
-//! Modules: [`auth`] (who is calling), [`error`] (the one error shape), [`input`] (request
-//! validation), [`views`] (response shapes), [`routes`] (handlers), [`openapi`] (the OpenAPI
-//! document served at `/openapi.json` and rendered at `/docs`).
+//! Layout (each module imports only modules listed before it; the crate root builds the
+//! state and the router):
+//!
+//! - [`error`]: the one error type, SAP's error shape, the dialects' error mapping.
+//! - [`state`]: [`AppState`], shared by every handler, and the API-key cache.
+//! - [`auth`]: who is calling (admin token or API key).
+//! - [`extract`]: the JSON body extractor (size cap, 400s).
+//! - [`query`]: query-string parameters and paging.
+//! - [`wire`]: the SAP and admin wire format: the request, parameter and answer types the
+//!   handlers parse, return and document.
+//! - [`input`]: validation of SAP requests into stored jobs and schedules.
+//! - [`service`]: the writes that change what fires; the only writer of the due index.
+//! - [`dialects`]: A1Base, Apify, Huawei and Losant run logs, one module each.
+//! - [`extras`]: chime's live tail (SSE) and export (NDJSON/CSV).
+//! - [`openapi`]: the document's frame (info, tags, security schemes).
+//! - [`routes`]: the handlers of the SAP, admin and ops routes, and the router that mounts
+//!   every route with its documentation.
 
 pub mod auth;
 pub mod dialects;
 pub mod error;
+pub mod extract;
+pub mod extras;
 pub mod input;
 pub mod openapi;
+pub mod query;
 pub mod routes;
-pub mod views;
+pub mod service;
+pub mod state;
+pub mod wire;
+
+pub use state::AppState;
 
 use anyhow::Context;
 use chime_broker::{Publisher, Topology};
@@ -20,17 +42,6 @@ use chime_store::{Retention, Store};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-
-/// Shared by every handler.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub settings: Arc<Settings>,
-    pub admin_token: Arc<str>,
-    pub broker: Arc<Publisher>,
-    /// API keys looked up in the last few seconds (saves a round trip per request).
-    pub key_cache: auth::KeyCache,
-}
 
 /// A built API server; [`Api::run`] serves until cancelled.
 pub struct Api {
@@ -65,7 +76,7 @@ impl Api {
             settings: Arc::new(settings),
             admin_token: admin_token.into(),
             broker,
-            key_cache: auth::KeyCache::default(),
+            key_cache: state::KeyCache::default(),
         };
         Ok(Api {
             listener,

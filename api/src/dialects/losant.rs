@@ -1,0 +1,377 @@
+//! Losant: an application's job logs (runs), `GET /applications/{applicationId}/jobLogs` and
+//! `GET /applications/{applicationId}/jobLogs/{jobLogId}`, with Losant's paging, sorting and
+//! error shape. The application is the key's tenant.
+
+use super::common::retention_floor;
+use crate::auth::{authenticate, Tenant};
+use crate::error::{dialect_error, ApiError};
+use crate::query::{int_param, typed, Params, Q};
+use crate::state::AppState;
+use crate::wire::sap::{Outcome, RunState, RunStatus};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chime_core::model::RunRecord;
+use chime_core::schedule::format_instant;
+use chime_store::{Order, RunQuery, Scope};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use utoipa::{IntoParams, IntoResponses, ToSchema};
+
+/// Losant's job status of a run.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum LosantStatus {
+    Queued,
+    InProgress,
+    Completed,
+    Failed,
+    Errored,
+}
+
+impl From<&RunRecord> for LosantStatus {
+    fn from(r: &RunRecord) -> Self {
+        match (r.status.as_str(), r.outcome.as_deref()) {
+            ("SCHEDULED", _) => LosantStatus::Queued,
+            ("RUNNING", _) => LosantStatus::InProgress,
+            (_, Some("success")) => LosantStatus::Completed,
+            (_, Some("failure")) => LosantStatus::Failed,
+            _ => LosantStatus::Errored,
+        }
+    }
+}
+
+/// chime's details of a Losant job log.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LosantJobLogDetails {
+    pub schedule_id: String,
+    pub run_number: u64,
+    #[schema(value_type = RunStatus)]
+    pub run_status: String,
+    #[schema(value_type = RunState)]
+    pub run_state: String,
+    pub http_status: Option<u16>,
+    #[schema(value_type = Option<Outcome>)]
+    pub outcome: Option<String>,
+    pub error_message: Option<String>,
+    pub response_body: Option<String>,
+}
+
+/// A Losant application job log (a run).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LosantJobLog {
+    pub id: String,
+    /// The same as `id`.
+    pub application_job_log_id: String,
+    pub application_id: String,
+    /// Always `job`.
+    pub resource_type: &'static str,
+    /// The job id, as a string.
+    pub resource_id: String,
+    /// The job's name.
+    pub name: String,
+    pub status: LosantStatus,
+    pub run_queued_at: String,
+    pub run_started_at: Option<String>,
+    pub run_completed_at: Option<String>,
+    pub scheduled_at: String,
+    pub details: LosantJobLogDetails,
+}
+
+impl LosantJobLog {
+    /// Run `r` of application `app`, whose job is named `job_name`.
+    fn new(app: &str, r: &RunRecord, job_name: &str) -> Self {
+        LosantJobLog {
+            id: r.run_id.clone(),
+            application_job_log_id: r.run_id.clone(),
+            application_id: app.to_string(),
+            resource_type: "job",
+            resource_id: r.job_id.to_string(),
+            name: job_name.to_string(),
+            status: r.into(),
+            run_queued_at: format_instant(r.created_at),
+            run_started_at: r.executed_at.map(format_instant),
+            run_completed_at: r.completed_at.map(format_instant),
+            scheduled_at: format_instant(r.scheduled_at),
+            details: LosantJobLogDetails {
+                schedule_id: r.schedule_id.clone(),
+                run_number: r.number,
+                run_status: r.status.clone(),
+                run_state: r.state.clone(),
+                http_status: r.http_status,
+                outcome: r.outcome.clone().filter(|o| !o.is_empty()),
+                error_message: r.error.clone(),
+                response_body: r.response_body.clone(),
+            },
+        }
+    }
+}
+
+/// A page of an application's job logs.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LosantJobLogList {
+    pub items: Vec<LosantJobLog>,
+    /// Items on this page.
+    pub count: u64,
+    pub total_count: u64,
+    pub per_page: u64,
+    pub page: u64,
+    pub sort_field: String,
+    pub sort_direction: String,
+    pub application_id: String,
+}
+
+/// Losant error kinds.
+#[derive(Serialize, ToSchema)]
+pub enum LosantErrorType {
+    NotFound,
+    Unauthorized,
+    Forbidden,
+    Validation,
+    InternalError,
+}
+
+/// Losant's error shape: `{"type", "message"}`.
+#[derive(Serialize, ToSchema)]
+pub struct LosantError {
+    #[serde(rename = "type")]
+    pub kind: LosantErrorType,
+    pub message: String,
+}
+
+/// Losant errors.
+#[derive(IntoResponses)]
+pub enum LosantErrors {
+    /// An invalid parameter (`Validation`).
+    #[response(status = 400)]
+    BadRequest(LosantError),
+    /// Missing or invalid credentials.
+    #[response(status = 401)]
+    Unauthorized(LosantError),
+    /// The key lacks the `read` scope.
+    #[response(status = 403)]
+    Forbidden(LosantError),
+    /// The application is not the key's tenant, or the job log does not exist.
+    #[response(status = 404)]
+    NotFound(LosantError),
+    /// A server fault.
+    #[response(status = 500)]
+    Internal(LosantError),
+}
+
+/// Losant sort direction.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LosantSortDirection {
+    Asc,
+    Desc,
+}
+
+/// Losant sort field: job logs are ordered by `runQueuedAt` only.
+#[derive(Serialize, ToSchema)]
+pub enum LosantSortField {
+    #[serde(rename = "runQueuedAt")]
+    RunQueuedAt,
+}
+
+/// Losant parameters (read as text; [`paging_of`] parses them).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct LosantQuery {
+    /// Page number, from 0 (default 0).
+    #[param(value_type = Option<u64>, minimum = 0)]
+    pub page: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
+    pub perPage: Option<String>,
+    /// Default `runQueuedAt`.
+    #[param(inline, value_type = Option<LosantSortField>)]
+    pub sortField: Option<String>,
+    /// Default `asc`.
+    #[param(inline, value_type = Option<LosantSortDirection>)]
+    pub sortDirection: Option<String>,
+}
+
+fn losant_error(e: ApiError) -> Response {
+    dialect_error(e, |status, message| {
+        let kind = match status {
+            StatusCode::NOT_FOUND => LosantErrorType::NotFound,
+            StatusCode::UNAUTHORIZED => LosantErrorType::Unauthorized,
+            StatusCode::FORBIDDEN => LosantErrorType::Forbidden,
+            StatusCode::BAD_REQUEST => LosantErrorType::Validation,
+            _ => LosantErrorType::InternalError,
+        };
+        LosantError { kind, message }
+    })
+}
+
+async fn losant_tenant(s: &AppState, headers: &HeaderMap, app: &str) -> Result<Tenant, ApiError> {
+    let tenant = authenticate(s, headers, None).await?;
+    tenant.require("read")?;
+    if app != tenant.id {
+        return Err(ApiError::NotFound("Application was not found".into()));
+    }
+    Ok(tenant)
+}
+
+/// The names of the runs' jobs (empty for a job deleted since).
+async fn job_names(
+    s: &AppState,
+    tenant: &str,
+    runs: &[&RunRecord],
+) -> Result<HashMap<u64, String>, ApiError> {
+    let mut names = HashMap::new();
+    for r in runs {
+        if let std::collections::hash_map::Entry::Vacant(e) = names.entry(r.job_id) {
+            let name = s
+                .store
+                .job(tenant, r.job_id)
+                .await?
+                .map(|j| j.name)
+                .unwrap_or_default();
+            e.insert(name);
+        }
+    }
+    Ok(names)
+}
+
+/// Losant: one job log (a run) of the application.
+#[utoipa::path(
+    get, path = "/applications/{applicationId}/jobLogs/{jobLogId}", tag = "losant", operation_id = "losantJobLog",
+    summary = "One job log (a run) of the application",
+    params(
+        ("applicationId" = String, Path, description = "The application: the key's tenant id"),
+        ("jobLogId" = String, Path, description = "The job log: a run id"),
+    ),
+    responses(
+        (status = 200, description = "The job log", body = LosantJobLog),
+        LosantErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
+pub async fn losant_one(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((app, run)): Path<(String, String)>,
+) -> Response {
+    one(&s, &headers, &app, &run)
+        .await
+        .map_or_else(losant_error, |log| Json(log).into_response())
+}
+
+async fn one(
+    s: &AppState,
+    headers: &HeaderMap,
+    app: &str,
+    run: &str,
+) -> Result<LosantJobLog, ApiError> {
+    let tenant = losant_tenant(s, headers, app).await?;
+    let floor = retention_floor(s, &tenant.id).await?;
+    let r = s
+        .store
+        .run(&tenant.id, run)
+        .await?
+        .filter(|r| r.created_at >= floor)
+        .ok_or_else(|| ApiError::NotFound("Application job log was not found".into()))?;
+    let names = job_names(s, &tenant.id, &[&r]).await?;
+    Ok(LosantJobLog::new(app, &r, &names[&r.job_id]))
+}
+
+/// Losant: the application's job logs, `page` (from 0), `perPage` (1-1000, default 100),
+/// `sortField` (`runQueuedAt`, the only order the run log keeps), `sortDirection` (`asc`
+/// default, or `desc`).
+#[utoipa::path(
+    get, path = "/applications/{applicationId}/jobLogs", tag = "losant", operation_id = "losantJobLogs",
+    summary = "The application's job logs (runs)",
+    params(
+        ("applicationId" = String, Path, description = "The application: the key's tenant id"),
+        LosantQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of job logs", body = LosantJobLogList),
+        LosantErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
+pub async fn losant_list(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(app): Path<String>,
+    Query(q): Q,
+) -> Response {
+    list(&s, &headers, &app, q)
+        .await
+        .map_or_else(losant_error, |list| Json(list).into_response())
+}
+
+/// The paging and order a list request asks for: (page, perPage, sortField, direction).
+fn paging_of(q: LosantQuery) -> Result<(u64, u64, String, String), ApiError> {
+    let bad = ApiError::BadRequest;
+    let page = int_param(q.page.as_deref(), "page")
+        .map_err(bad)?
+        .unwrap_or(0);
+    if page < 0 {
+        return Err(ApiError::BadRequest("'page' must be 0 or greater".into()));
+    }
+    let per_page = int_param(q.perPage.as_deref(), "perPage")
+        .map_err(bad)?
+        .unwrap_or(100);
+    if !(1..=1000).contains(&per_page) {
+        return Err(ApiError::BadRequest(
+            "'perPage' must be between 1 and 1000".into(),
+        ));
+    }
+    let sort_field = q.sortField.unwrap_or_else(|| "runQueuedAt".into());
+    if sort_field != "runQueuedAt" {
+        return Err(ApiError::BadRequest(format!(
+            "'sortField' {sort_field} is not supported; job logs are ordered by runQueuedAt"
+        )));
+    }
+    let direction = q.sortDirection.unwrap_or_else(|| "asc".into());
+    Ok((page as u64, per_page as u64, sort_field, direction))
+}
+
+async fn list(
+    s: &AppState,
+    headers: &HeaderMap,
+    app: &str,
+    q: Params,
+) -> Result<LosantJobLogList, ApiError> {
+    let tenant = losant_tenant(s, headers, app).await?;
+    let (page, per_page, sort_field, direction) = paging_of(typed(q)?)?;
+    let order = match direction.as_str() {
+        "asc" => Order::OldestFirst,
+        "desc" => Order::NewestFirst,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "'sortDirection' must be asc or desc, got '{other}'"
+            )))
+        }
+    };
+    let mut query = RunQuery::new(&tenant.id, Scope::Tenant);
+    query.order = order;
+    query.skip = page.saturating_mul(per_page);
+    query.size = per_page;
+    let res = s.store.query_runs(&query).await?;
+    let records: Vec<&RunRecord> = res.runs.iter().map(|(_, r)| r).collect();
+    let names = job_names(s, &tenant.id, &records).await?;
+    let items: Vec<LosantJobLog> = records
+        .iter()
+        .map(|r| LosantJobLog::new(app, r, &names[&r.job_id]))
+        .collect();
+    Ok(LosantJobLogList {
+        count: items.len() as u64,
+        items,
+        total_count: res.total.unwrap_or(0),
+        per_page,
+        page,
+        sort_field,
+        sort_direction: direction,
+        application_id: app.to_string(),
+    })
+}

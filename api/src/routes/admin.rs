@@ -1,0 +1,221 @@
+//! Tenant administration (the admin token): create a tenant, configure its run retention and
+//! fire quota, and create its API keys.
+
+use crate::auth::{Admin, SCOPES};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::JsonBody;
+use crate::service;
+use crate::state::AppState;
+use crate::wire::admin::{
+    ApiKeyCreated, ConfigureTenantRequest, CreateKeyRequest, CreateTenantRequest, TenantCreated,
+    TenantSettings,
+};
+use crate::wire::decode;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chime_store::{hash_secret, ApiKey};
+use rand::RngCore;
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+async fn require_tenant(s: &AppState, tenant: &str) -> ApiResult<()> {
+    if s.store.tenant_exists(tenant).await? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!(
+            "tenant {tenant} does not exist"
+        )))
+    }
+}
+
+#[utoipa::path(
+    post, path = "/admin/tenants", tag = "admin", operation_id = "createTenant",
+    summary = "Create a tenant",
+    request_body = CreateTenantRequest,
+    responses(
+        (status = 201, description = "The tenant", body = TenantCreated),
+        (status = 400, description = "Invalid body", body = crate::error::SapError),
+        (status = 401, description = "Missing or invalid admin token", body = crate::error::SapError),
+        (status = 413, description = "The body is too large", body = crate::error::SapError),
+        (status = 500, description = "A server fault", body = crate::error::SapError),
+    ),
+    security(("adminToken" = []))
+)]
+pub async fn create_tenant(
+    State(s): State<AppState>,
+    _: Admin,
+    JsonBody(body): JsonBody,
+) -> ApiResult<(StatusCode, Json<TenantCreated>)> {
+    let (req, _) = decode::<CreateTenantRequest>(body)?;
+    let name = match req.name {
+        Some(n) if !n.trim().is_empty() && n.len() <= 255 => n,
+        _ => {
+            return Err(ApiError::BadRequest(
+                "Error while creating tenant: 'name' must be a non-empty string of at most 255 characters".into(),
+            ))
+        }
+    };
+    let id = random_hex(12);
+    let (ms, _) = service::now(&s).await?;
+    s.store
+        .create_tenant(&id, &name, &chime_core::schedule::format_instant(ms))
+        .await?;
+    tracing::info!(tenant = %id, "tenant created");
+    Ok((StatusCode::CREATED, Json(TenantCreated { id, name })))
+}
+
+/// The `scopes` of a Create API Key body (the default when absent).
+fn scopes_of(req: CreateKeyRequest) -> ApiResult<Vec<String>> {
+    match req.scopes {
+        None => Ok(vec!["read".into(), "write".into(), "run-update".into()]),
+        Some(Some(scopes)) => Ok(scopes.iter().map(|s| s.as_str().to_string()).collect()),
+        Some(None) => Err(ApiError::BadRequest(format!(
+            "Error while creating key: 'scopes' must be an array of {}",
+            SCOPES.join(", ")
+        ))),
+    }
+}
+
+#[utoipa::path(
+    post, path = "/admin/tenants/{tenantId}/keys", tag = "admin", operation_id = "createKey",
+    summary = "Create an API key for a tenant",
+    params(("tenantId" = String, Path, description = "The tenant id")),
+    request_body = CreateKeyRequest,
+    responses(
+        (status = 201, description = "The key; its secret is shown only here", body = ApiKeyCreated),
+        (status = 400, description = "Invalid body", body = crate::error::SapError),
+        (status = 401, description = "Missing or invalid admin token", body = crate::error::SapError),
+        (status = 404, description = "No such tenant", body = crate::error::SapError),
+        (status = 413, description = "The body is too large", body = crate::error::SapError),
+        (status = 500, description = "A server fault", body = crate::error::SapError),
+    ),
+    security(("adminToken" = []))
+)]
+pub async fn create_key(
+    State(s): State<AppState>,
+    _: Admin,
+    Path(tenant): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
+    require_tenant(&s, &tenant).await?;
+    let (req, _) = decode::<CreateKeyRequest>(body)?;
+    let scopes = scopes_of(req)?;
+    let id = format!("k{}", random_hex(8));
+    let secret = random_hex(24);
+    s.store
+        .create_api_key(&ApiKey {
+            id: id.clone(),
+            tenant: tenant.clone(),
+            secret_sha256: hash_secret(&secret),
+            scopes: scopes.clone(),
+        })
+        .await?;
+    tracing::info!(tenant = %tenant, key = %id, "api key created");
+    let token = format!("{id}.{secret}");
+    Ok((
+        StatusCode::CREATED,
+        Json(ApiKeyCreated {
+            id,
+            secret,
+            token,
+            scopes,
+            tenant_id: tenant,
+        }),
+    ))
+}
+
+/// A change of a setting: `None` leaves it, `Some(None)` restores its default.
+type Change<T> = Option<Option<T>>;
+
+/// The run retention (ms) and the quota of a Configure Tenant body.
+fn tenant_changes(req: &ConfigureTenantRequest) -> ApiResult<(Change<u64>, Change<u64>)> {
+    let retention = match (req.run_retention_days, req.run_retention_seconds) {
+        (None, None) => None,
+        (Some(None), None) | (None, Some(None)) => Some(None),
+        (Some(Some(v)), None) => Some(Some(
+            Some(v)
+                .filter(|d| (1..=3650).contains(d))
+                .ok_or_else(|| ApiError::BadRequest("'runRetentionDays' must be an integer from 1 to 3650".into()))?
+                * 86_400_000,
+        )),
+        (None, Some(Some(v))) => Some(Some(
+            Some(v)
+                .filter(|d| (1..=315_360_000).contains(d))
+                .ok_or_else(|| ApiError::BadRequest("'runRetentionSeconds' must be a positive integer".into()))?
+                * 1000,
+        )),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "Error while configuring tenant: give only one of 'runRetentionDays' or 'runRetentionSeconds'".into(),
+            ))
+        }
+    };
+    let quota = match req.runs_per_minute {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(v)) => Some(Some(Some(v).filter(|n| *n <= 100_000_000).ok_or_else(
+            || {
+                ApiError::BadRequest(
+                    "'runsPerMinute' must be an integer from 0 (no limit) to 100000000".into(),
+                )
+            },
+        )?)),
+    };
+    if retention.is_none() && quota.is_none() {
+        return Err(ApiError::BadRequest(
+            "Error while configuring tenant: give 'runRetentionDays', 'runRetentionSeconds' or 'runsPerMinute'".into(),
+        ));
+    }
+    Ok((retention, quota))
+}
+
+/// `PUT /admin/tenants/{tenantId}` `{ "runRetentionDays": n }` or `{ "runRetentionSeconds": n }`
+/// (how long the tenant's runs are kept) and/or `{ "runsPerMinute": n }` (its fire quota; 0 no
+/// limit); `null` restores a default.
+#[utoipa::path(
+    put, path = "/admin/tenants/{tenantId}", tag = "admin", operation_id = "configureTenant",
+    summary = "Set a tenant's run retention and fire quota",
+    params(("tenantId" = String, Path, description = "The tenant id")),
+    request_body = ConfigureTenantRequest,
+    responses(
+        (status = 200, description = "The effective settings", body = TenantSettings),
+        (status = 400, description = "Invalid body", body = crate::error::SapError),
+        (status = 401, description = "Missing or invalid admin token", body = crate::error::SapError),
+        (status = 404, description = "No such tenant", body = crate::error::SapError),
+        (status = 413, description = "The body is too large", body = crate::error::SapError),
+        (status = 500, description = "A server fault", body = crate::error::SapError),
+    ),
+    security(("adminToken" = []))
+)]
+pub async fn configure_tenant(
+    State(s): State<AppState>,
+    _: Admin,
+    Path(tenant): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<TenantSettings>> {
+    require_tenant(&s, &tenant).await?;
+    let (req, _) = decode::<ConfigureTenantRequest>(body)?;
+    let (retention, quota) = tenant_changes(&req)?;
+    if let Some(ms) = retention {
+        s.store.set_tenant_retention(&tenant, ms).await?;
+    }
+    if let Some(n) = quota {
+        s.store.set_tenant_runs_per_minute(&tenant, n).await?;
+    }
+    let effective = s.store.tenant_retention(&tenant).await?;
+    let per_minute = s
+        .store
+        .tenant_runs_per_minute(&tenant)
+        .await?
+        .unwrap_or(s.settings.tenant_runs_per_minute);
+    Ok(Json(TenantSettings {
+        id: tenant,
+        run_retention_seconds: effective / 1000,
+        runs_per_minute: per_minute,
+    }))
+}

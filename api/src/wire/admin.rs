@@ -1,0 +1,108 @@
+//! Tenants and API keys: the admin routes' bodies and answers.
+
+use super::{present, RequestBody};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Create Tenant body.
+#[derive(Deserialize, ToSchema)]
+pub struct CreateTenantRequest {
+    /// 1 to 255 characters.
+    #[schema(value_type = String, min_length = 1, max_length = 255)]
+    pub name: Option<String>,
+}
+
+impl RequestBody for CreateTenantRequest {
+    const CONTEXT: &'static str = "Error while creating tenant";
+}
+
+/// A new tenant.
+#[derive(Serialize, ToSchema)]
+pub struct TenantCreated {
+    /// The tenant id (24 hex digits); also the A1Base account and the Losant application.
+    pub id: String,
+    pub name: String,
+}
+
+/// An API key scope.
+#[derive(Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyScope {
+    Read,
+    Write,
+    RunUpdate,
+    Admin,
+}
+
+impl KeyScope {
+    /// The scope's name, as keys store it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Read => "read",
+            KeyScope::Write => "write",
+            KeyScope::RunUpdate => "run-update",
+            KeyScope::Admin => "admin",
+        }
+    }
+}
+
+/// Create API Key body.
+#[derive(Deserialize, ToSchema)]
+pub struct CreateKeyRequest {
+    /// The key's scopes; `["read", "write", "run-update"]` when not given.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<KeyScope>>)]
+    pub scopes: Option<Option<Vec<KeyScope>>>,
+}
+
+impl RequestBody for CreateKeyRequest {
+    const CONTEXT: &'static str = "Error while creating key";
+}
+
+/// A new API key. The secret is shown only here.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyCreated {
+    /// The key id.
+    pub id: String,
+    pub secret: String,
+    /// `<id>.<secret>`, for `Authorization: Bearer`.
+    pub token: String,
+    #[schema(value_type = Vec<KeyScope>)]
+    pub scopes: Vec<String>,
+    pub tenant_id: String,
+}
+
+/// Configure Tenant body: at most one of the two retention fields, and/or the quota; `null`
+/// restores a default.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigureTenantRequest {
+    /// How long runs are kept, in days (1 to 3650).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 3650)]
+    pub run_retention_days: Option<Option<u64>>,
+    /// How long runs are kept, in seconds (1 to 315360000).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 315_360_000)]
+    pub run_retention_seconds: Option<Option<u64>>,
+    /// Runs the tenant may fire per minute (0: no limit). Fires beyond it are deferred to the
+    /// next free slot, in bursts of at most one second's worth.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 100_000_000)]
+    pub runs_per_minute: Option<Option<u64>>,
+}
+
+impl RequestBody for ConfigureTenantRequest {
+    const CONTEXT: &'static str = "Error while configuring tenant";
+}
+
+/// A tenant's effective run retention and fire quota.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSettings {
+    pub id: String,
+    pub run_retention_seconds: u64,
+    /// 0: no limit.
+    pub runs_per_minute: u64,
+}

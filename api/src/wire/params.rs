@@ -1,0 +1,99 @@
+//! The query parameters of the SAP routes and of the live tail and export: the types the
+//! handlers read the query string into ([`crate::query::QueryOf`]) and the document lists.
+//! Values stay text here; each handler parses them, and its errors name the parameter.
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+/// `GET /scheduler/jobs` parameters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct JobListQuery {
+    /// Page size, 1 to 100 (default 10). Not with `name` or `jobId`.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 100)]
+    pub page_size: Option<String>,
+    /// Jobs to skip (default 0). Not with `name` or `jobId`.
+    #[param(value_type = Option<u64>, minimum = 0)]
+    pub offset: Option<String>,
+    /// Fetch the one job of this name.
+    pub name: Option<String>,
+    /// Fetch the one job of this id.
+    #[param(value_type = Option<u64>)]
+    pub jobId: Option<String>,
+    /// `true` to include each job's schedules.
+    #[param(value_type = Option<bool>)]
+    pub displaySchedules: Option<String>,
+}
+
+/// `displaySchedules` parameter.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct DisplaySchedulesQuery {
+    /// `true` to include the job's schedules.
+    #[param(value_type = Option<bool>)]
+    pub displaySchedules: Option<String>,
+}
+
+/// `displayLogs` parameter.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct DisplayLogsQuery {
+    /// `true` to include the schedule's run log (at most 200 runs).
+    #[param(value_type = Option<bool>)]
+    pub displayLogs: Option<String>,
+}
+
+/// Offset paging of schedules.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ScheduleListQuery {
+    /// Page size, 1 to 100 (default 100).
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 100)]
+    pub page_size: Option<String>,
+    /// Schedules to skip (default 0).
+    #[param(value_type = Option<u64>, minimum = 0)]
+    pub offset: Option<String>,
+}
+
+/// Run-log paging: offsets, or a cursor (`next`/`prev`) from a previous page's links.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RunLogQuery {
+    /// Page size, 1 to 200; 200 when neither `page_size` nor `offset` is given, 10 with only
+    /// `offset`.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 200)]
+    pub page_size: Option<String>,
+    /// 1-based: 0 and 1 skip nothing, `n` starts at the n-th newest run.
+    #[param(value_type = Option<u64>, minimum = 0)]
+    pub offset: Option<String>,
+    /// Cursor: the runs older than this run id.
+    pub next: Option<String>,
+    /// Cursor: the runs newer than this run id (not with `next`).
+    pub prev: Option<String>,
+}
+
+/// Audit-trail filter.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct ActionLogQuery {
+    /// The job (required).
+    #[param(value_type = u64)]
+    pub jobId: Option<String>,
+    /// Only this schedule's entries.
+    pub scheduleId: Option<String>,
+}
+
+/// Export window.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// Runs scheduled at or after this ISO 8601 instant or date (default: the retention
+    /// window's start).
+    pub from: Option<String>,
+    /// Runs scheduled at or before this ISO 8601 instant or date.
+    pub to: Option<String>,
+}

@@ -1,0 +1,186 @@
+//! SAP's request bodies, as the handlers read them ([`super::decode`]) and the document shows
+//! them. Types are checked here (a 400 names the field); the rules between fields (a job
+//! name's characters, one scheduling mode, …) are [`crate::input`]'s.
+
+use super::{present, RequestBody, SapBool};
+use crate::wire::sap::ActionMethod;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// A schedule as given to Create Job or Create Schedule: exactly one of `cron`, `time`,
+/// `repeatInterval` and `repeatAt`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleRequest {
+    /// SAP's 7 cron fields `Year Month Day DayOfWeek Hour Minute Second`, in UTC.
+    #[schema(example = "* * * * * */10 0")]
+    pub cron: Option<String>,
+    /// A one-time instant: ISO 8601, RFC 2822, `now` or `in 2 hours` (or SAP's
+    /// `{"date", "format"}` object).
+    #[schema(value_type = Option<String>)]
+    pub time: Option<Value>,
+    /// A fixed interval, e.g. `30 seconds` or `2 hours`.
+    pub repeat_interval: Option<String>,
+    /// A daily time (UTC), e.g. `4.40pm` or `18:40`.
+    pub repeat_at: Option<String>,
+    /// `true` or `false` (booleans or the strings `"true"`/`"false"`).
+    #[schema(value_type = bool)]
+    pub active: Option<SapBool>,
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    /// Sent to the action: as the body for POST, PUT and PATCH, as the query string for GET
+    /// and DELETE. An object or a string.
+    pub data: Option<Value>,
+    /// When the schedule starts firing (same formats as `time`).
+    #[schema(value_type = Option<String>)]
+    pub start_time: Option<Value>,
+    /// When the schedule stops firing.
+    #[schema(value_type = Option<String>)]
+    pub end_time: Option<Value>,
+}
+
+impl RequestBody for ScheduleRequest {
+    const CONTEXT: &'static str = "Error while creating schedule";
+}
+
+/// Configure Schedule body: any of the fields; the scheduling mode cannot change. `null`
+/// clears `data`, `startTime` and `endTime`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleUpdateRequest {
+    pub cron: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub time: Option<Value>,
+    pub repeat_interval: Option<String>,
+    pub repeat_at: Option<String>,
+    #[schema(value_type = Option<bool>)]
+    pub active: Option<SapBool>,
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub data: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub start_time: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub end_time: Option<Value>,
+}
+
+impl RequestBody for ScheduleUpdateRequest {
+    const CONTEXT: &'static str = "Error while updating schedule";
+}
+
+/// Create Job body (also the body of Configure Job by name, which replaces the job).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRequest {
+    /// Letters, digits, `_`, `-` and `.`, not only digits; unique in the tenant.
+    #[schema(value_type = String, min_length = 1, max_length = 255, example = "nightly-report")]
+    pub name: Option<String>,
+    /// The absolute http or https URL to call.
+    #[schema(value_type = String, max_length = 2048, example = "https://example.com/jobs/report")]
+    pub action: Option<String>,
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    /// Default `false`.
+    #[schema(value_type = Option<bool>)]
+    pub active: Option<SapBool>,
+    /// Default `POST`.
+    #[schema(value_type = Option<ActionMethod>)]
+    pub http_method: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub start_time: Option<Value>,
+    #[schema(value_type = Option<String>)]
+    pub end_time: Option<Value>,
+    /// Extra request headers sent with every call (at most 50).
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Timeout of the call in milliseconds (1 to 600000).
+    #[schema(minimum = 1, maximum = 600_000)]
+    pub timeout_ms: Option<u64>,
+    /// At most 100.
+    pub schedules: Option<Vec<ScheduleRequest>>,
+}
+
+impl RequestBody for JobRequest {
+    const CONTEXT: &'static str = "Error while creating job";
+}
+
+/// Configure Job body. By id: any of the fields, the others keep their values (`null` clears
+/// `startTime` and `endTime`). By name: a full job as in Create Job (`name` in the body, if
+/// given, must match the path).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobUpdateRequest {
+    #[schema(min_length = 1, max_length = 255)]
+    pub name: Option<String>,
+    #[schema(max_length = 2048)]
+    pub action: Option<String>,
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    #[schema(value_type = Option<bool>)]
+    pub active: Option<SapBool>,
+    #[schema(value_type = Option<ActionMethod>)]
+    pub http_method: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub start_time: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub end_time: Option<Value>,
+    pub headers: Option<BTreeMap<String, String>>,
+    #[schema(minimum = 1, maximum = 600_000)]
+    pub timeout_ms: Option<u64>,
+    /// Only for Configure Job by name.
+    pub schedules: Option<Vec<ScheduleRequest>>,
+}
+
+impl RequestBody for JobUpdateRequest {
+    const CONTEXT: &'static str = "Error while updating job";
+}
+
+impl From<JobUpdateRequest> for JobRequest {
+    fn from(u: JobUpdateRequest) -> Self {
+        JobRequest {
+            name: u.name,
+            action: u.action,
+            description: u.description,
+            active: u.active,
+            http_method: u.http_method,
+            start_time: u.start_time,
+            end_time: u.end_time,
+            headers: u.headers,
+            timeout_ms: u.timeout_ms,
+            schedules: u.schedules,
+        }
+    }
+}
+
+/// Activate or deactivate all schedules of a job.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivationStatusRequest {
+    /// A boolean, or the string `"true"` or `"false"`.
+    #[schema(value_type = bool)]
+    pub activation_status: Option<SapBool>,
+}
+
+impl RequestBody for ActivationStatusRequest {
+    const CONTEXT: &'static str = "Error while changing activation status";
+}
+
+/// An asynchronous job's result.
+#[derive(Deserialize, ToSchema)]
+pub struct RunUpdateRequest {
+    #[schema(value_type = bool)]
+    pub success: Option<bool>,
+    /// At most 5000 characters; becomes the run's `runText`.
+    #[schema(max_length = 5000)]
+    pub message: Option<String>,
+}
+
+impl RequestBody for RunUpdateRequest {
+    const CONTEXT: &'static str = "Error while updating run log";
+}

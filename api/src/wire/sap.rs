@@ -1,0 +1,334 @@
+//! SAP's response shapes: jobs, schedules, run logs and the audit trail, built from the
+//! stored model.
+
+use chime_core::model::{Job, RunRecord, Schedule};
+use chime_core::schedule::format_instant;
+use chime_store::ActionLog;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// The HTTP method of a job's action.
+#[derive(Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ActionMethod {
+    Get,
+    Post,
+    Put,
+    Delete,
+    Patch,
+}
+
+/// A run's status (the values of `runStatus`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RunStatus {
+    Scheduled,
+    Running,
+    Completed,
+}
+
+/// A run's state (the values of `runState`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunState {
+    Scheduled,
+    Triggered,
+    AckRecvd,
+    Success,
+    Error,
+    RequestError,
+    Unknown,
+}
+
+/// A run's outcome once completed (the values of `outcome`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure,
+    Error,
+    Timeout,
+}
+
+/// A schedule's type (the values of `type`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleType {
+    OneTime,
+    Recurring,
+}
+
+/// An entry of SAP's run log.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SapRunLog {
+    pub run_id: String,
+    /// The endpoint's answer text, or the reported message of an asynchronous job.
+    pub run_text: String,
+    /// The HTTP status the action answered with, once it has.
+    pub http_status: Option<u16>,
+    /// When the call was made (ISO 8601, UTC).
+    pub execution_timestamp: Option<String>,
+    #[schema(value_type = RunStatus)]
+    pub run_status: String,
+    #[schema(value_type = RunState)]
+    pub run_state: String,
+    /// The instant the run was scheduled for.
+    pub schedule_timestamp: String,
+    pub completion_timestamp: Option<String>,
+}
+
+impl From<&RunRecord> for SapRunLog {
+    fn from(r: &RunRecord) -> Self {
+        SapRunLog {
+            run_id: r.run_id.clone(),
+            run_text: r.run_text.clone(),
+            http_status: r.http_status,
+            execution_timestamp: r.executed_at.map(format_instant),
+            run_status: r.status.clone(),
+            run_state: r.state.clone(),
+            schedule_timestamp: format_instant(r.scheduled_at),
+            completion_timestamp: r.completed_at.map(format_instant),
+        }
+    }
+}
+
+/// One run in detail: SAP's run-log fields and chime's.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: SapRunLog,
+    pub job_id: u64,
+    pub schedule_id: String,
+    /// Per-job run number, 1, 2, 3 … in fire order.
+    pub run_number: u64,
+    #[schema(value_type = Option<Outcome>)]
+    pub outcome: Option<String>,
+    pub response_body: Option<String>,
+    pub error_message: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// The delivery attempt that executed the run.
+    pub attempt: u32,
+    /// The worker that executed the run.
+    pub worker: Option<String>,
+    /// The run's text log: one line per step, each starting with an RFC 3339 timestamp.
+    pub log: String,
+}
+
+impl From<&RunRecord> for RunDetail {
+    fn from(r: &RunRecord) -> Self {
+        RunDetail {
+            run: r.into(),
+            job_id: r.job_id,
+            schedule_id: r.schedule_id.clone(),
+            run_number: r.number,
+            outcome: r.outcome.clone().filter(|o| !o.is_empty()),
+            response_body: r.response_body.clone(),
+            error_message: r.error.clone(),
+            duration_ms: r.duration_ms,
+            attempt: r.attempt,
+            worker: r.worker.clone(),
+            log: if r.log.is_empty() {
+                r.text_log(&[])
+            } else {
+                r.log.clone()
+            },
+        }
+    }
+}
+
+/// A schedule. Exactly one of `cron`, `time`, `repeatInterval` and `repeatAt` is present.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SapSchedule {
+    pub schedule_id: String,
+    pub job_id: u64,
+    pub description: String,
+    pub data: Option<Value>,
+    #[serde(rename = "type")]
+    #[schema(value_type = ScheduleType)]
+    pub kind: String,
+    pub active: bool,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    /// The next fire, when the job and the schedule are active and it will fire again.
+    pub next_run_at: Option<String>,
+    pub created_at: String,
+    pub modified_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_interval: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_at: Option<String>,
+    /// The run log (at most 200 runs, newest first), with `displayLogs=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logs: Option<Vec<SapRunLog>>,
+}
+
+impl SapSchedule {
+    /// A schedule of job `job_id` with its next fire (`nextRunAt`, from the due index).
+    pub fn new(s: &Schedule, job_id: u64, next: Option<i64>) -> Self {
+        SapSchedule {
+            schedule_id: s.schedule_id.clone(),
+            job_id,
+            description: s.description.clone(),
+            data: s.data.clone(),
+            kind: s.kind.clone(),
+            active: s.active,
+            start_time: s.start_time.clone(),
+            end_time: s.end_time.clone(),
+            next_run_at: next.map(format_instant),
+            created_at: s.created_at.clone(),
+            modified_at: s.modified_at.clone(),
+            cron: s.cron.clone(),
+            time: s.time.clone(),
+            repeat_interval: s.repeat_interval.clone(),
+            repeat_at: s.repeat_at.clone(),
+            logs: None,
+        }
+    }
+}
+
+/// A job.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SapJob {
+    #[serde(rename = "_id")]
+    pub id: u64,
+    pub name: String,
+    pub description: String,
+    pub action: String,
+    pub active: bool,
+    #[schema(value_type = ActionMethod)]
+    pub http_method: String,
+    /// Always `HTTP_ENDPOINT`.
+    #[schema(example = "HTTP_ENDPOINT")]
+    pub job_type: &'static str,
+    /// Always 0.
+    pub signature_version: u32,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    pub timeout_ms: u64,
+    pub created_at: String,
+    pub modified_at: String,
+    /// With `displaySchedules=true`, and in the answers of Create Job and Configure Job by
+    /// name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedules: Option<Vec<SapSchedule>>,
+}
+
+impl SapJob {
+    /// A job, with its schedules when given.
+    pub fn new(j: &Job, schedules: Option<Vec<SapSchedule>>) -> Self {
+        SapJob {
+            id: j.id,
+            name: j.name.clone(),
+            description: j.description.clone(),
+            action: j.action.clone(),
+            active: j.active,
+            http_method: j.http_method.clone(),
+            job_type: "HTTP_ENDPOINT",
+            signature_version: 0,
+            start_time: j.start_time.clone(),
+            end_time: j.end_time.clone(),
+            headers: j.headers.clone(),
+            timeout_ms: j.timeout_ms,
+            created_at: j.created_at.clone(),
+            modified_at: j.modified_at.clone(),
+            schedules,
+        }
+    }
+}
+
+/// A page of jobs.
+#[derive(Serialize, ToSchema)]
+pub struct JobList {
+    pub total: u64,
+    pub results: Vec<SapJob>,
+    /// The next page, or `null` on the last one.
+    pub next_url: Option<String>,
+    /// The previous page, or `null` on the first one.
+    pub prev_url: Option<String>,
+}
+
+/// `GET /scheduler/jobs`: a page of jobs, or one job with `name` or `jobId`.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum JobListOrJob {
+    List(JobList),
+    One(SapJob),
+}
+
+/// A page of schedules.
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleList {
+    pub total: u64,
+    pub results: Vec<SapSchedule>,
+    pub next_url: Option<String>,
+    pub prev_url: Option<String>,
+}
+
+/// A page of the run log, newest first (oldest first is never returned: `prev` pages are
+/// reversed back).
+#[derive(Serialize, ToSchema)]
+pub struct RunLogPage {
+    pub total: u64,
+    pub results: Vec<SapRunLog>,
+    /// The next (older) page, by cursor; omitted when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_url: Option<String>,
+    /// The previous (newer) page, by cursor; omitted when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prev_url: Option<String>,
+}
+
+/// Job counts of the tenant.
+#[derive(Serialize, ToSchema)]
+pub struct JobCount {
+    pub active: u64,
+    pub inactive: u64,
+}
+
+/// An entry of the audit trail.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionLogEntry {
+    pub job_id: u64,
+    pub schedule_id: Option<String>,
+    /// E.g. `CREATE_JOB`, `UPDATE_JOB`, `DELETE_JOB`, `CREATE_SCHEDULE`, `UPDATE_SCHEDULE`,
+    /// `DELETE_SCHEDULE`, `DELETE_ALL_SCHEDULES`, `ACTIVATE_ALL_SCHEDULES`,
+    /// `DEACTIVATE_ALL_SCHEDULES`.
+    pub action: String,
+    pub message: String,
+    /// The API key that made the change.
+    pub user: String,
+    pub timestamp: String,
+}
+
+impl ActionLogEntry {
+    /// An entry recorded at `ms`.
+    pub fn new(ms: i64, a: &ActionLog) -> Self {
+        ActionLogEntry {
+            job_id: a.job_id,
+            schedule_id: a.schedule_id.clone(),
+            action: a.action.clone(),
+            message: a.detail.clone(),
+            user: a.actor.clone(),
+            timestamp: format_instant(ms),
+        }
+    }
+}
+
+/// The audit trail, newest first (at most 200 entries).
+#[derive(Serialize, ToSchema)]
+pub struct ActionLogList {
+    pub total: u64,
+    pub results: Vec<ActionLogEntry>,
+}
