@@ -1,7 +1,6 @@
 //! The API's edges: authentication, scopes, tenant isolation, and bad input.
 
 use base64::Engine;
-use chime_store::{Retention, Store};
 use chime_testkit::{create_job, TestEnv};
 use serde_json::{json, Value};
 
@@ -181,16 +180,7 @@ async fn bad_input_is_a_clear_error_and_stores_nothing() {
     // Nothing was stored by the refused requests: no job, no reserved name, no due entry.
     let (_, list) = env.call("GET", "/scheduler/jobs", &token, None).await;
     assert_eq!(list["total"], 0, "{list}");
-    let store = Store::connect(
-        &env.settings.redis_url,
-        env.namespace(),
-        Retention {
-            ttl_ms: 1,
-            per_stream: 1,
-        },
-    )
-    .await
-    .unwrap();
+    let store = env.store().await;
     assert_eq!(store.due_len(env.settings.due_partitions).await.unwrap(), 0);
     assert_eq!(store.job_id_by_name(&tenant, "j1").await.unwrap(), None);
 
@@ -316,68 +306,7 @@ async fn sap_job_and_schedule_lifecycle() {
         (Some("new"), Some("http://127.0.0.1:9/orders"))
     );
 
-    // Schedules: create, configure, activate all, delete.
-    let (st, sc) = env
-        .call(
-            "POST",
-            &format!("/scheduler/jobs/{id}/schedules"),
-            &token,
-            Some(json!({"repeatAt": "4.40pm", "active": true})),
-        )
-        .await;
-    assert_eq!(st, 201, "{sc}");
-    let sid = sc["scheduleId"].as_str().unwrap().to_string();
-    let (st, sc) = env
-        .call(
-            "PUT",
-            &format!("/scheduler/jobs/{id}/schedules/{sid}"),
-            &token,
-            Some(json!({"repeatAt": "18.40"})),
-        )
-        .await;
-    assert_eq!(st, 200, "{sc}");
-    assert!(sc["nextRunAt"].as_str().unwrap().contains("T18:40:00"));
-    let (st, _) = env
-        .call(
-            "POST",
-            &format!("/scheduler/jobs/{id}/schedules/activationStatus"),
-            &token,
-            Some(json!({"activationStatus": true})),
-        )
-        .await;
-    assert_eq!(st, 200);
-    let (_, all) = env
-        .call(
-            "GET",
-            &format!("/scheduler/jobs/{id}/schedules"),
-            &token,
-            None,
-        )
-        .await;
-    assert_eq!(all["total"], 3);
-    assert!(all["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|s| s["active"] == true && s["nextRunAt"].is_string()));
-    let (st, _) = env
-        .call(
-            "DELETE",
-            &format!("/scheduler/jobs/{id}/schedules/{sid}"),
-            &token,
-            None,
-        )
-        .await;
-    assert_eq!(st, 200);
-    let (st, _) = env
-        .call(
-            "GET",
-            &format!("/scheduler/jobs/{id}/schedules/{sid}"),
-            &token,
-            None,
-        )
-        .await;
-    assert_eq!(st, 404);
+    schedules_are_created_configured_activated_and_deleted(&env, &token, id).await;
     let (_, count) = env.call("GET", "/scheduler/jobCount", &token, None).await;
     assert_eq!(count, json!({"active": 1, "inactive": 0}));
 
@@ -405,16 +334,78 @@ async fn sap_job_and_schedule_lifecycle() {
         .call("GET", &format!("/scheduler/jobs/{id}"), &token, None)
         .await;
     assert_eq!(st, 404);
-    let store = Store::connect(
-        &env.settings.redis_url,
-        env.namespace(),
-        Retention {
-            ttl_ms: 1,
-            per_stream: 1,
-        },
-    )
-    .await
-    .unwrap();
+    let store = env.store().await;
     assert_eq!(store.due_len(env.settings.due_partitions).await.unwrap(), 0);
     env.cleanup().await;
+}
+
+/// A third schedule of job `id` (two exist, one inactive): created, configured, every
+/// schedule activated, then deleted.
+async fn schedules_are_created_configured_activated_and_deleted(
+    env: &TestEnv,
+    token: &str,
+    id: u64,
+) {
+    // Schedules: create, configure, activate all, delete.
+    let (st, sc) = env
+        .call(
+            "POST",
+            &format!("/scheduler/jobs/{id}/schedules"),
+            token,
+            Some(json!({"repeatAt": "4.40pm", "active": true})),
+        )
+        .await;
+    assert_eq!(st, 201, "{sc}");
+    let sid = sc["scheduleId"].as_str().unwrap().to_string();
+    let (st, sc) = env
+        .call(
+            "PUT",
+            &format!("/scheduler/jobs/{id}/schedules/{sid}"),
+            token,
+            Some(json!({"repeatAt": "18.40"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{sc}");
+    assert!(sc["nextRunAt"].as_str().unwrap().contains("T18:40:00"));
+    let (st, _) = env
+        .call(
+            "POST",
+            &format!("/scheduler/jobs/{id}/schedules/activationStatus"),
+            token,
+            Some(json!({"activationStatus": true})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (_, all) = env
+        .call(
+            "GET",
+            &format!("/scheduler/jobs/{id}/schedules"),
+            token,
+            None,
+        )
+        .await;
+    assert_eq!(all["total"], 3);
+    assert!(all["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["active"] == true && s["nextRunAt"].is_string()));
+    let (st, _) = env
+        .call(
+            "DELETE",
+            &format!("/scheduler/jobs/{id}/schedules/{sid}"),
+            token,
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, _) = env
+        .call(
+            "GET",
+            &format!("/scheduler/jobs/{id}/schedules/{sid}"),
+            token,
+            None,
+        )
+        .await;
+    assert_eq!(st, 404);
 }

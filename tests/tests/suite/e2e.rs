@@ -103,50 +103,11 @@ async fn interval_job_runs_are_logged_once_each() {
     assert_eq!(h.header("x-sap-job-schedule-id"), Some(sid.as_str()));
     assert!(h.header("x-sap-scheduler-host").is_some());
 
-    // Paging: page_size, 1-based offset, total.
-    let (env_ref, token_ref, sid_ref) = (&env, &token, &sid);
-    let page = |q: String| {
-        let (env, token, sid) = (env_ref, token_ref, sid_ref);
-        async move {
-            let (st, body) = env
-                .call(
-                    "GET",
-                    &format!("/scheduler/jobs/{job}/schedules/{sid}/runs?{q}"),
-                    token,
-                    None,
-                )
-                .await;
-            assert_eq!(st, 200, "{body}");
-            assert_eq!(body["total"].as_u64(), Some(total));
-            body["results"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["runId"].as_str().unwrap().to_string())
-                .collect::<Vec<_>>()
-        }
-    };
     let all: Vec<String> = list
         .iter()
         .map(|r| r["runId"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(page("page_size=2".into()).await, all[..2].to_vec());
-    assert_eq!(page("page_size=2&offset=1".into()).await, all[..2].to_vec());
-    assert_eq!(
-        page("page_size=2&offset=2".into()).await,
-        all[1..3].to_vec()
-    );
-    assert_eq!(
-        page("offset=1".into()).await,
-        all[..all.len().min(10)].to_vec()
-    );
-    assert_eq!(
-        page(format!("page_size=5&offset={}", total)).await,
-        all[all.len() - 1..].to_vec()
-    );
-    assert!(page(format!("page_size=5&offset={}", total + 1))
-        .await
-        .is_empty());
+    paging_follows_sap(&env, &token, (job, &sid), total, &all).await;
 
     // One run by id, with the details.
     let (st, one) = env
@@ -348,4 +309,50 @@ async fn overlapping_passes_fire_each_run_once() {
     );
 
     env.cleanup().await;
+}
+
+/// Paging of a schedule's run log of `total` runs (`all`, newest first): page_size, the
+/// 1-based offset, the total on every page.
+async fn paging_follows_sap(
+    env: &TestEnv,
+    token: &str,
+    (job, sid): (u64, &str),
+    total: u64,
+    all: &[String],
+) {
+    let page = |q: String| async move {
+        let (st, body) = env
+            .call(
+                "GET",
+                &format!("/scheduler/jobs/{job}/schedules/{sid}/runs?{q}"),
+                token,
+                None,
+            )
+            .await;
+        assert_eq!(st, 200, "{body}");
+        assert_eq!(body["total"].as_u64(), Some(total));
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["runId"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(page("page_size=2".into()).await, all[..2].to_vec());
+    assert_eq!(page("page_size=2&offset=1".into()).await, all[..2].to_vec());
+    assert_eq!(
+        page("page_size=2&offset=2".into()).await,
+        all[1..3].to_vec()
+    );
+    assert_eq!(
+        page("offset=1".into()).await,
+        all[..all.len().min(10)].to_vec()
+    );
+    assert_eq!(
+        page(format!("page_size=5&offset={}", total)).await,
+        all[all.len() - 1..].to_vec()
+    );
+    assert!(page(format!("page_size=5&offset={}", total + 1))
+        .await
+        .is_empty());
 }

@@ -81,14 +81,21 @@ fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn openapi_document_lists_every_route() {
+/// A running API and its document.
+async fn document() -> (TestEnv, Value) {
     let mut env = TestEnv::new();
     env.start_api().await;
     let (_, doc) = fetch_document(&env).await;
-
     let version = doc["openapi"].as_str().expect("an openapi version");
     assert!(version.starts_with("3."), "{version}");
+    (env, doc)
+}
+
+/// Every route the router serves is documented with exactly its methods, the routes clients
+/// rely on are still served, and no method is served undocumented.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_lists_every_route() {
+    let (env, doc) = document().await;
     let paths = doc["paths"].as_object().expect("paths");
     // The routes the router serves, from the table it is built from: each is in the
     // document with exactly its methods, and the document lists nothing else.
@@ -161,6 +168,14 @@ async fn openapi_document_lists_every_route() {
         }
     }
 
+    env.cleanup().await;
+}
+
+/// Every operation has a unique id, one tag, its path parameters and a success response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_declares_its_path_parameters_and_a_success() {
+    let (env, doc) = document().await;
+    let paths = doc["paths"].as_object().expect("paths");
     // Path parameters are declared for every `{name}` of every operation's path.
     let mut operation_ids = std::collections::HashSet::new();
     for (path, item) in paths {
@@ -191,6 +206,13 @@ async fn openapi_document_lists_every_route() {
         }
     }
 
+    env.cleanup().await;
+}
+
+/// The query parameters of each dialect and of SAP's lists, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_route_documents_its_query_parameters() {
+    let (env, doc) = document().await;
     // Query parameters of each dialect.
     let query = |path: &str, method: &str| -> Vec<String> {
         doc["paths"][path][method]["parameters"]
@@ -239,6 +261,13 @@ async fn openapi_document_lists_every_route() {
         assert_eq!(got, names, "query parameters of {method} {path}");
     }
 
+    env.cleanup().await;
+}
+
+/// Every write documents its JSON request body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_write_documents_its_request_body() {
+    let (env, doc) = document().await;
     // Request bodies of the writes.
     for (path, method) in [
         ("/admin/tenants", "post"),
@@ -261,8 +290,13 @@ async fn openapi_document_lists_every_route() {
         );
     }
 
-    // Response schemas carry each dialect's documented fields, and each dialect's errors
-    // have its own shape.
+    env.cleanup().await;
+}
+
+/// Response schemas carry each dialect's documented fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_schemas_carry_each_dialects_fields() {
+    let (env, doc) = document().await;
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     let fields = |name: &str| -> Vec<String> {
         let s = &schemas.get(name).unwrap_or_else(|| panic!("schema {name}"));
@@ -362,6 +396,13 @@ async fn openapi_document_lists_every_route() {
             assert!(got.iter().any(|g| g == f), "{schema} lacks {f}: {got:?}");
         }
     }
+    env.cleanup().await;
+}
+
+/// Each dialect's errors have its own shape in the document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_dialect_documents_its_own_error_shape() {
+    let (env, doc) = document().await;
     let error_schema = |path: &str| -> String {
         let content = &doc["paths"][path]["get"]["responses"]["404"]["content"];
         let r = content["application/json"]["schema"]["$ref"]
@@ -384,6 +425,13 @@ async fn openapi_document_lists_every_route() {
         assert_eq!(error_schema(path), schema, "error shape of {path}");
     }
 
+    env.cleanup().await;
+}
+
+/// Security: every way of presenting a key, and the admin token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_schemes_cover_every_way_of_presenting_a_key() {
+    let (env, doc) = document().await;
     // Security: every way of presenting a key, and the admin token.
     let schemes = doc["components"]["securitySchemes"]
         .as_object()
@@ -419,6 +467,14 @@ async fn openapi_document_lists_every_route() {
     }
     assert!(security("/healthz", "get").is_empty());
 
+    env.cleanup().await;
+}
+
+/// Tags: one per dialect, and every operation carries one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_carries_one_of_the_tags() {
+    let (env, doc) = document().await;
+    let paths = doc["paths"].as_object().expect("paths");
     // Tags: one per dialect, and every operation carries one of them.
     let tags: Vec<&str> = doc["tags"]
         .as_array()
