@@ -6,13 +6,15 @@
 
 use chime_core::model::{run_id, ActionSpec, Job, RunMessage, Schedule};
 use chime_store::{
-    ActionLog, Advance, ApiKey, Deferral, Order, Retention, RunQuery, RunResult, RunUpdate, Scope,
-    Store,
+    ActionLog, Advance, ApiKey, Completed, Deferral, Materialized, Order, Retention, RunQuery,
+    RunResult, RunUpdate, Scope, Started, Store,
 };
 use std::fmt::Write;
 
 const TENANT: &str = "acme";
 const FIRE: i64 = 1_700_000_000_000;
+/// The steps' own clock (Redis's clock names only stream ids, left out of the dump).
+const NOW: i64 = FIRE + 5_000;
 
 fn redis_url() -> String {
     std::env::var("CHIME_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -291,19 +293,9 @@ NS:{t:acme}:actions stream: [a=update,d=cron,j=1,k=k1,s=s1]\n\
 NS:{t:acme}:runs stream:\n\
 NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600";
 
-#[tokio::test]
-async fn the_redis_layout_is_the_one_chime_always_wrote() {
-    let ns = namespace();
-    let retention = Retention {
-        ttl_ms: 3_600_000,
-        per_stream: 2,
-    };
-    let store = Store::connect(&redis_url(), &ns, retention).await.unwrap();
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
-    // The steps' own clock (Redis's clock names only stream ids, left out of the dump).
-    let now = FIRE + 5_000;
-
+/// The tenant with an API key and settings, and its job of two schedules, both due, one fire
+/// deferred by the leader. Returns the job id.
+async fn configure(store: &Store) -> u64 {
     // Tenant, key, settings.
     store
         .create_tenant(TENANT, "Acme", "2024-01-01T00:00:00Z")
@@ -362,9 +354,14 @@ async fn the_redis_layout_is_the_one_chime_always_wrote() {
         .await
         .unwrap();
     assert_eq!(codes, vec![1]);
+    id
+}
 
-    // Runs A, B of s1 and C of s2: A redelivered and a success, B a failure with an event, C
-    // acknowledged and reported asynchronously. A live tail listens.
+/// Runs A, B of s1 and C of s2: A redelivered and a success, B a failure with an event, C
+/// acknowledged and reported asynchronously, while a live tail listens; an event and an
+/// action are logged.
+async fn record_runs(store: &Store, id: u64) -> [RunMessage; 3] {
+    let now = NOW;
     store.announce_tail(TENANT, id).await.unwrap();
     let (a, b, c) = (
         run(id, "s1", FIRE),
@@ -372,26 +369,44 @@ async fn the_redis_layout_is_the_one_chime_always_wrote() {
         run(id, "s2", FIRE),
     );
     for m in [&a, &b, &c] {
-        assert_eq!(store.materialize(m, now).await.unwrap(), 1);
+        assert_eq!(
+            store.materialize(m, now).await.unwrap(),
+            Materialized::Created
+        );
     }
-    assert_eq!(store.materialize(&a, now).await.unwrap(), 0);
-    assert_eq!(store.run_start(&a, now + 1, "w1").await.unwrap(), 1);
+    assert_eq!(
+        store.materialize(&a, now).await.unwrap(),
+        Materialized::Existed
+    );
+    assert_eq!(
+        store.run_start(&a, now + 1, "w1").await.unwrap(),
+        Started::Attempt(1)
+    );
     let again = chime_store::RunStep::Start(2);
     let answers = store
-        .run_steps(&[(&a, again)], now + 2, "w2")
+        .record_steps(&[(&a, again)], now + 2, "w2")
         .await
         .unwrap();
-    assert_eq!(answers, vec![2]);
+    assert_eq!(
+        answers,
+        vec![chime_store::StepAnswer::Started(Started::Attempt(2))]
+    );
     let ok = result("success", None);
-    assert_eq!(store.run_complete(&a, now + 3, "w2", &ok).await.unwrap(), 1);
-    assert_eq!(store.run_complete(&a, now + 4, "w3", &ok).await.unwrap(), 0);
+    assert_eq!(
+        store.run_complete(&a, now + 3, "w2", &ok).await.unwrap(),
+        Completed::Recorded
+    );
+    assert_eq!(
+        store.run_complete(&a, now + 4, "w3", &ok).await.unwrap(),
+        Completed::AlreadyRecorded
+    );
     let failed = result("failure", Some("Target blocked"));
     assert_eq!(
         store
             .run_complete(&b, now + 5, "w1", &failed)
             .await
             .unwrap(),
-        1
+        Completed::Recorded
     );
     let acked = RunResult {
         status: "RUNNING",
@@ -407,7 +422,7 @@ async fn the_redis_layout_is_the_one_chime_always_wrote() {
     };
     assert_eq!(
         store.run_complete(&c, now + 6, "w1", &acked).await.unwrap(),
-        1
+        Completed::Recorded
     );
     let update = store
         .run_update(TENANT, (id, "s2", &c.run_id), true, "done later", now + 7)
@@ -431,21 +446,19 @@ async fn the_redis_layout_is_the_one_chime_always_wrote() {
         )
         .await
         .unwrap();
+    [a, b, c]
+}
 
-    let d = run(id, "s1", FIRE + 2_000);
-    let names = [
-        ("RUN_A", a.run_id.clone()),
-        ("RUN_B", b.run_id.clone()),
-        ("RUN_C", c.run_id.clone()),
-        ("RUN_D", d.run_id.clone()),
-    ];
-    let recorded = dump(&mut redis, &ns, &names).await;
-
-    // Run D: the schedule's cap (2) evicts A, records and indexes and all.
-    assert_eq!(store.materialize(&d, now + 8).await.unwrap(), 1);
+/// Run D: the schedule's cap (2) evicts A, records and indexes and all; every query path
+/// reads what is left.
+async fn evict_and_query(store: &Store, id: u64, [a, b, c, d]: [&RunMessage; 4]) {
+    let now = NOW;
+    assert_eq!(
+        store.materialize(d, now + 8).await.unwrap(),
+        Materialized::Created
+    );
     store.sweep_retention(TENANT, now + 9).await.unwrap();
     let ids = |scope: Scope, outcomes: &[&str], order: Order| {
-        let store = &store;
         let mut q = RunQuery::new(TENANT, scope);
         q.outcomes = outcomes.iter().map(|o| o.to_string()).collect();
         q.order = order;
@@ -470,8 +483,31 @@ async fn the_redis_layout_is_the_one_chime_always_wrote() {
     assert!(store.run(TENANT, &a.run_id).await.unwrap().is_none());
     let b_rec = store.run(TENANT, &b.run_id).await.unwrap().unwrap();
     assert_eq!((b_rec.number, b_rec.state.as_str()), (2, "ERROR"));
-    let evicted = dump(&mut redis, &ns, &names).await;
+}
 
+#[tokio::test]
+async fn the_redis_layout_is_the_one_chime_always_wrote() {
+    let ns = namespace();
+    let retention = Retention {
+        ttl_ms: 3_600_000,
+        per_stream: 2,
+    };
+    let store = Store::connect(&redis_url(), &ns, retention).await.unwrap();
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+
+    let id = configure(&store).await;
+    let [a, b, c] = record_runs(&store, id).await;
+    let d = run(id, "s1", FIRE + 2_000);
+    let names = [
+        ("RUN_A", a.run_id.clone()),
+        ("RUN_B", b.run_id.clone()),
+        ("RUN_C", c.run_id.clone()),
+        ("RUN_D", d.run_id.clone()),
+    ];
+    let recorded = dump(&mut redis, &ns, &names).await;
+    evict_and_query(&store, id, [&a, &b, &c, &d]).await;
+    let evicted = dump(&mut redis, &ns, &names).await;
     assert!(store.delete_job(TENANT, &job(id)).await.unwrap());
     let deleted = dump(&mut redis, &ns, &names).await;
 
