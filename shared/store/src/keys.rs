@@ -328,6 +328,35 @@ mod tests {
         );
     }
 
+    /// `runs.lua` gets each family's prefix once: the templates of a family share it.
+    #[test]
+    fn a_family_shares_its_prefix() {
+        let k = Keys::new("ns");
+        let families = [
+            vec![k.run_template("a"), k.run_log_template("a")],
+            vec![
+                k.job_template("a"),
+                k.schedules_template("a"),
+                k.job_builds_template("a"),
+                k.job_runs_template("a"),
+                k.job_done_template("a"),
+                k.job_tails_template("a"),
+                k.job_outcome_template("a", "success"),
+            ],
+            vec![
+                k.schedule_runs_template("a"),
+                k.schedule_rank_template("a"),
+                k.schedule_events_template("a"),
+            ],
+        ];
+        for family in families {
+            assert!(
+                family.iter().all(|t| t.prefix == family[0].prefix),
+                "{family:?}"
+            );
+        }
+    }
+
     #[test]
     fn due_member_round_trips() {
         let m = Keys::due_member("t1", 42, "5f58c2fb-a428");

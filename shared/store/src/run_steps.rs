@@ -4,9 +4,8 @@
 //! step's answer comes back typed ([`StepAnswer`]). An asynchronous report is
 //! `run_update.lua`.
 
-use crate::{
-    invoke_two_at_a_time, outcome, template_args, Result, Store, StoreError, MAX_PER_CALL, OUTCOMES,
-};
+use crate::keys::KeyTemplate;
+use crate::{invoke_two_at_a_time, outcome, Result, Store, StoreError, MAX_PER_CALL, OUTCOMES};
 use chime_core::model::RunMessage;
 use redis::{Script, ScriptInvocation};
 use std::sync::LazyLock;
@@ -154,7 +153,8 @@ impl Store {
             .collect()
     }
 
-    /// [`Store::record_steps`] with the script's codes as they are, in order:
+    /// [`Store::record_steps`] with the script's codes as they are (the leader's form; every
+    /// other caller reads typed answers), in order:
     ///
     /// - materialize: 1 created, 0 existed, -1 job or schedule gone, -2 job or schedule inactive;
     /// - start: the attempt number to execute, 0 when the run already has its result, -1 when
@@ -198,7 +198,8 @@ impl Store {
     }
 
     /// A call of `runs.lua` for the tenant's runs, with everything but the runs: the clock,
-    /// the retention, the worker and the templates of the keys the runs name.
+    /// the retention, the worker and the templates of the keys the runs name, by family (a
+    /// family's prefix once, then each key's suffix: fewer arguments for every call).
     fn runs_invocation(
         &self,
         tenant: &str,
@@ -215,17 +216,24 @@ impl Store {
             .arg(self.retention.per_stream)
             .arg(self.retention.ttl_ms)
             .arg(worker);
-        template_args(
+        family_args(
+            &mut inv,
+            [k.run_template(tenant), k.run_log_template(tenant)],
+        );
+        let job = family_args(
             &mut inv,
             [
-                k.run_template(tenant),
-                k.run_log_template(tenant),
                 k.job_template(tenant),
                 k.schedules_template(tenant),
                 k.job_builds_template(tenant),
                 k.job_runs_template(tenant),
                 k.job_done_template(tenant),
                 k.job_tails_template(tenant),
+            ],
+        );
+        family_args(
+            &mut inv,
+            [
                 k.schedule_runs_template(tenant),
                 k.schedule_rank_template(tenant),
                 k.schedule_events_template(tenant),
@@ -233,8 +241,9 @@ impl Store {
         );
         inv.arg(OUTCOMES.len());
         for o in OUTCOMES {
-            inv.arg(o);
-            template_args(&mut inv, [k.job_outcome_template(tenant, o)]);
+            let t = k.job_outcome_template(tenant, o);
+            debug_assert_eq!(t.prefix, job, "an outcome index is a job's key");
+            inv.arg(o).arg(t.suffix);
         }
         inv
     }
@@ -339,6 +348,21 @@ fn calls_of(steps: &[(&RunMessage, RunStep<'_>)]) -> Vec<Vec<usize>> {
         }
     }
     calls
+}
+
+/// Hands a family of key templates to `runs.lua`: their common prefix, then each one's
+/// suffix. Returns the prefix.
+fn family_args<const N: usize>(
+    inv: &mut ScriptInvocation<'_>,
+    templates: [KeyTemplate; N],
+) -> String {
+    let prefix = templates[0].prefix.clone();
+    inv.arg(&prefix);
+    for t in templates {
+        debug_assert_eq!(t.prefix, prefix, "a family shares its prefix");
+        inv.arg(t.suffix);
+    }
+    prefix
 }
 
 /// Adds one run's step to a call of `runs.lua`.

@@ -4,17 +4,18 @@
 --
 -- KEYS 1 the tenant hash `<ns>:{t:<tenant>}:tenant` (its optional `retention_ms` overrides
 --   ARGV 4)  2 the tenant's runs stream. Every other key is named by a run's, a job's or a
---   schedule's id: the script puts the id between the two parts (prefix, suffix) of the key's
---   template in ARGV, all of the tenant's hash slot.
+--   schedule's id: the script puts the id between the prefix of the key's family and the
+--   key's suffix, both from ARGV (all keys of the tenant's hash slot).
 -- ARGV 1 now (ms)  2 now as RFC 3339  3 runs kept per schedule  4 run record TTL (ms)
 --      5 worker id (start, complete)
---      6..27 the key templates, each as prefix then suffix: by run id, 6 the run record,
---        8 its log; by job id, 10 the job hash, 12 its schedules, 14 its builds, 16 its runs
---        stream, 18 its "done" stream, 20 its live-tail marker; by schedule id, 22 the
---        schedule's runs stream, 24 its rank index, 26 its event log
---      28 the number n of outcomes, then n times: an outcome's name and the template (prefix,
---        suffix; by job id) of the job's index of runs that ended with it
---      29 + 3n.. the runs, each:
+--      6 the prefix of a run's keys, then their suffixes: 7 the record, 8 its log
+--      9 the prefix of a job's keys, then their suffixes: 10 the job hash, 11 its schedules,
+--        12 its builds, 13 its runs stream, 14 its "done" stream, 15 its live-tail marker
+--      16 the prefix of a schedule's keys, then their suffixes: 17 its runs stream, 18 its
+--        rank index, 19 its event log
+--      20 the number n of outcomes, then n times: an outcome's name and the suffix of the
+--        job's index of runs that ended with it (a job's key)
+--      21 + 2n.. the runs, each:
 --        op ('m' materialize, 's' start, 'c' complete), run id, job id, schedule id,
 --        nominal instant (ms), leader owner, epoch;
 --        's' adds: the lowest attempt number this delivery can be (a redelivery's);
@@ -46,36 +47,38 @@ local RETENTION = tonumber(redis.call('HGET', KEYS[1], 'retention_ms') or ARGV[4
 local MINID = tostring(math.max(0, tonumber(NOW) - RETENTION))
 local ACTIVE = '"active":true'
 
--- The key templates: { prefix, suffix } around an id.
-local function template(i)
-  return { ARGV[i], ARGV[i + 1] }
-end
-local RUN, RUN_LOG = template(6), template(8)
-local JOB, JOB_SCHEDULES, JOB_BUILDS = template(10), template(12), template(14)
-local JOB_RUNS, JOB_DONE, JOB_TAILS = template(16), template(18), template(20)
-local SCHED_RUNS, SCHED_RANK, SCHED_EVENTS = template(22), template(24), template(26)
--- The outcomes in order, and the template of each one's index.
-local OUTCOMES, OUTCOME_INDEX = {}, {}
-for k = 1, tonumber(ARGV[28]) do
-  local i = 29 + (k - 1) * 3
-  OUTCOMES[k] = ARGV[i]
-  OUTCOME_INDEX[ARGV[i]] = template(i + 1)
-end
-local FIRST_RUN = 29 + 3 * #OUTCOMES
+-- The key templates: a family's prefix and a key's suffix, which go around an id, as in
+-- `JOB_P .. job .. JOB_RUNS_S`. Locals and inline concatenation, since tables and helper calls
+-- would cost every call of this hot script.
+local RUN_P, RECORD_S, LOG_S = ARGV[6], ARGV[7], ARGV[8]
+local JOB_P, JOB_S, SCHEDULES_S, BUILDS_S = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local JOB_RUNS_S, DONE_S, TAILS_S = ARGV[13], ARGV[14], ARGV[15]
+local SCHED_P, SCHED_RUNS_S, RANK_S, EVENTS_S = ARGV[16], ARGV[17], ARGV[18], ARGV[19]
+-- The outcomes: ARGV[OUTCOME_AT + 2k] is the k-th one's name (k from 0), the next its index's
+-- suffix.
+local N_OUTCOMES, OUTCOME_AT = tonumber(ARGV[20]), 21
+local FIRST_RUN = OUTCOME_AT + 2 * N_OUTCOMES
 
--- The key of template t for an id.
-local function key(t, id)
-  return t[1] .. id .. t[2]
+-- The job's index of runs with outcome o; nil when o has none (only the known outcomes have
+-- indexes: the ones the sweep and a job's deletion know).
+local function outcome_key(job, o)
+  for k = 0, N_OUTCOMES - 1 do
+    local i = OUTCOME_AT + 2 * k
+    if ARGV[i] == o then
+      return JOB_P .. job .. ARGV[i + 1]
+    end
+  end
+  return nil
 end
 
 -- A run's fields in ARGV from index i; its other keys are built where a step needs them.
 local function run_of(i)
   return { id = ARGV[i + 1], job_id = ARGV[i + 2], sched_id = ARGV[i + 3], at = ARGV[i + 4],
-    owner = ARGV[i + 5], epoch = ARGV[i + 6], run = key(RUN, ARGV[i + 1]) }
+    owner = ARGV[i + 5], epoch = ARGV[i + 6], run = RUN_P .. ARGV[i + 1] .. RECORD_S }
 end
 
 local function log_key(r)
-  return key(RUN_LOG, r.id)
+  return RUN_P .. r.id .. LOG_S
 end
 
 local function append_log(r, line)
@@ -91,7 +94,7 @@ local jobdefs = {}
 local function jobdef(job)
   local v = jobdefs[job]
   if v == nil then
-    v = redis.call('HGET', key(JOB, job), 'def') or false
+    v = redis.call('HGET', JOB_P .. job .. JOB_S, 'def') or false
     jobdefs[job] = v
   end
   return v
@@ -99,21 +102,21 @@ end
 
 -- The per-schedule cap: a schedule at its cap loses its oldest runs, records and all.
 local function enforce_cap(job, sched)
-  local sched_runs = key(SCHED_RUNS, sched)
+  local sched_runs = SCHED_P .. sched .. SCHED_RUNS_S
   local over = redis.call('XLEN', sched_runs) - CAP + 1
   if over <= 0 then
     return
   end
   for _, e in ipairs(redis.call('XRANGE', sched_runs, '-', '+', 'COUNT', over)) do
     local old = e[2][2]
-    redis.call('DEL', key(RUN, old), key(RUN_LOG, old))
-    redis.call('XDEL', key(JOB_RUNS, job), e[1])
+    redis.call('DEL', RUN_P .. old .. RECORD_S, RUN_P .. old .. LOG_S)
+    redis.call('XDEL', JOB_P .. job .. JOB_RUNS_S, e[1])
     redis.call('XDEL', sched_runs, e[1])
     redis.call('XDEL', TENANT_RUNS, e[1])
-    for _, o in ipairs(OUTCOMES) do
-      redis.call('ZREM', key(OUTCOME_INDEX[o], job), old)
+    for k = 0, N_OUTCOMES - 1 do
+      redis.call('ZREM', JOB_P .. job .. ARGV[OUTCOME_AT + 2 * k + 1], old)
     end
-    redis.call('ZREM', key(SCHED_RANK, sched), old)
+    redis.call('ZREM', SCHED_P .. sched .. RANK_S, old)
   end
 end
 
@@ -129,14 +132,14 @@ local function create(r, n)
     'status', 'SCHEDULED', 'state', 'SCHEDULED', 'xid', id, 'owner', r.owner,
     'm', n .. ' ' .. r.at .. ' ' .. NOW .. ' ' .. r.epoch)
   redis.call('PEXPIRE', r.run, RETENTION)
-  redis.call('XADD', key(JOB_RUNS, r.job_id), id, 'r', r.id, 's', r.sched_id, 'n', n)
-  redis.call('XADD', key(SCHED_RUNS, r.sched_id), id, 'r', r.id)
+  redis.call('XADD', JOB_P .. r.job_id .. JOB_RUNS_S, id, 'r', r.id, 's', r.sched_id, 'n', n)
+  redis.call('XADD', SCHED_P .. r.sched_id .. SCHED_RUNS_S, id, 'r', r.id)
   -- The rank score is the stream id as one integer, ms * 1024 + seq (exact in a double until
   -- the year 2248). An integer score is kept as an integer in a small sorted set's listpack,
   -- so an insert compares integers; a fractional one would be parsed back (strtod) for every
   -- entry it passes.
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-  redis.call('ZADD', key(SCHED_RANK, r.sched_id),
+  redis.call('ZADD', SCHED_P .. r.sched_id .. RANK_S,
     string.format('%d', ms * 1024 + math.min(tonumber(seq), 1023)), r.id)
 end
 
@@ -169,7 +172,7 @@ local function materialize(rs, check_active, out)
     for k, r in ipairs(g) do
       ids[k] = r.sched_id
     end
-    local sdefs = redis.call('HMGET', key(JOB_SCHEDULES, job), unpack(ids))
+    local sdefs = redis.call('HMGET', JOB_P .. job .. SCHEDULES_S, unpack(ids))
     local make = {}
     for k, r in ipairs(g) do
       -- Both definitions are serialised by chime with one `"active"` member each: a plain
@@ -187,7 +190,7 @@ local function materialize(rs, check_active, out)
     end
     if #make > 0 then
       -- Numbers handed to redis.call are formatted with '%.17g' (slow); integers go as strings.
-      local last = redis.call('HINCRBY', key(JOB, job), 'seq', string.format('%d', #make))
+      local last = redis.call('HINCRBY', JOB_P .. job .. JOB_S, 'seq', string.format('%d', #make))
       local builds = {}
       local trim = false
       for k, r in ipairs(make) do
@@ -199,13 +202,13 @@ local function materialize(rs, check_active, out)
         out[r.slot] = 1
         -- Age trimming every 32nd run of a job is enough: queries hide older entries themselves.
         if n % 32 == 0 then
-          redis.call('XTRIM', key(SCHED_RUNS, r.sched_id), 'MINID', MINID)
+          redis.call('XTRIM', SCHED_P .. r.sched_id .. SCHED_RUNS_S, 'MINID', MINID)
           trim = true
         end
       end
-      redis.call('HSET', key(JOB_BUILDS, job), unpack(builds))
+      redis.call('HSET', JOB_P .. job .. BUILDS_S, unpack(builds))
       if trim then
-        redis.call('XTRIM', key(JOB_RUNS, job), 'MINID', MINID)
+        redis.call('XTRIM', JOB_P .. job .. JOB_RUNS_S, 'MINID', MINID)
         redis.call('XTRIM', TENANT_RUNS, 'MINID', MINID)
       end
     end
@@ -219,7 +222,7 @@ local tails = {}
 local function tailed(r)
   local t = tails[r.job_id]
   if t == nil then
-    t = redis.call('EXISTS', key(JOB_TAILS, r.job_id)) == 1
+    t = redis.call('EXISTS', JOB_P .. r.job_id .. TAILS_S) == 1
     tails[r.job_id] = t
   end
   return t
@@ -306,21 +309,20 @@ local function complete(r, i)
   end
   redis.call('HSET', r.run, unpack(fields))
   if ARGV[i + 16] ~= '' then
-    redis.call('XADD', key(SCHED_EVENTS, r.sched_id), 'MAXLEN', '~', 1000, '*', 'm', ARGV[i + 16],
-      'l', 'ERROR')
+    redis.call('XADD', SCHED_P .. r.sched_id .. EVENTS_S, 'MAXLEN', '~', 1000, '*',
+      'm', ARGV[i + 16], 'l', 'ERROR')
   end
   if status == 'COMPLETED' then
     -- Announce the result on the job's "done" stream while a live tail listens (the stream
     -- outlives the last tail by a minute), and index it by outcome, scored by its fire time.
     if tailed(r) then
-      local done = key(JOB_DONE, r.job_id)
+      local done = JOB_P .. r.job_id .. DONE_S
       redis.call('XADD', done, 'MAXLEN', '~', 1000, '*', 'r', r.id)
       redis.call('PEXPIRE', done, 60000)
     end
-    -- Only the known outcomes have indexes (the ones the sweep and a job's deletion know).
-    local index = OUTCOME_INDEX[outcome]
-    if index and f[4] then
-      redis.call('ZADD', key(index, r.job_id), string.match(f[4], '^(%d+)'), r.id)
+    local index = f[4] and outcome_key(r.job_id, outcome)
+    if index then
+      redis.call('ZADD', index, string.match(f[4], '^(%d+)'), r.id)
     end
   end
   return 1
