@@ -23,7 +23,9 @@ use chime_broker::{RunConsumer, RunDelivery, Topology};
 use chime_core::model::RunMessage;
 
 use chime_runtime::config::Settings;
-use chime_store::{Retention, RunResult, RunStep, Store, StoreError};
+use chime_store::{
+    Completed, Retention, RunResult, RunStep, Started, StepAnswer, Store, StoreError,
+};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,7 +69,7 @@ enum Step {
 struct Pending {
     msg: Arc<RunMessage>,
     step: Step,
-    reply: oneshot::Sender<Result<i64, String>>,
+    reply: oneshot::Sender<Result<StepAnswer, String>>,
 }
 
 impl Recorder {
@@ -99,7 +101,7 @@ impl Recorder {
         Recorder { tx }
     }
 
-    async fn step(&self, msg: &Arc<RunMessage>, step: Step) -> Result<i64, StoreError> {
+    async fn step(&self, msg: &Arc<RunMessage>, step: Step) -> Result<StepAnswer, StoreError> {
         let label = match step {
             Step::Start(_) => "start",
             Step::Complete(_) => "complete",
@@ -138,7 +140,7 @@ async fn flush(store: &Store, worker: &str, batch: Vec<Pending>) {
         })
         .collect();
     metrics::histogram!("chime_worker_record_batch_size").record(steps.len() as f64);
-    let result = store.run_steps(&steps, chrono_now(), worker).await;
+    let result = store.record_steps(&steps, chrono_now(), worker).await;
     drop(steps);
     match result {
         Ok(codes) => {
@@ -339,19 +341,24 @@ impl Inner {
     ) -> Result<Option<&'static str>, StoreError> {
         let attempt = retry(|| self.recorder.step(msg, Step::Start(at_least))).await?;
         Ok(match attempt {
-            -1 => {
+            StepAnswer::Started(Started::Gone) => {
                 metrics::counter!("chime_runs_dropped_total", "reason" => "job_gone").increment(1);
                 Some("job gone")
             }
-            0 => {
+            StepAnswer::Started(Started::AlreadyRecorded) => {
                 metrics::counter!("chime_runs_duplicate_deliveries_total").increment(1);
                 Some("already recorded")
             }
-            n => {
+            StepAnswer::Started(Started::Attempt(n)) => {
                 if n > 1 {
                     metrics::counter!("chime_runs_reexecuted_total").increment(1);
                 }
                 None
+            }
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "a start step answered {other:?}"
+                )))
             }
         })
     }
@@ -423,7 +430,7 @@ impl Inner {
         metrics::counter!("chime_runs_executed_total", "outcome" => result.outcome_label())
             .increment(1);
         let recorded = retry(|| self.recorder.step(msg, Step::Complete(result.0.clone()))).await?;
-        if recorded == 1 {
+        if recorded == StepAnswer::Completed(Completed::Recorded) {
             metrics::counter!("chime_runs_recorded_total").increment(1);
         }
         tracing::info!(run_id = %msg.run_id, job_id = msg.job_id, schedule_id = %msg.schedule_id, tenant = %msg.tenant, state = result.0.state, http = ?result.0.http_status, "run finished");

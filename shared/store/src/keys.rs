@@ -16,7 +16,7 @@
 //! | `ns:T:job:<jobId>:runs` | stream | one entry per run of the job (`r` run id, `s` schedule, `n` run number) |
 //! | `ns:T:job:<jobId>:builds` | hash | run number → run id |
 //! | `ns:T:sched:<scheduleId>:runs` | stream | one entry per run of the schedule (`r` run id) |
-//! | `ns:T:sched:<scheduleId>:rank` | zset | the schedule's run ids scored by stream id (offset pages by rank) |
+//! | `ns:T:sched:<scheduleId>:rank` | zset | the schedule's run ids scored by stream id as one integer, `ms * 1024 + seq` (offset pages by rank) |
 //! | `ns:T:sched:<scheduleId>:events` | stream | the schedule's event log (`m` message, `l` level) |
 //! | `ns:T:run:<runId>` | hash | the run record |
 //! | `ns:T:run:<runId>:log` | list | extra lines of the run's text log, when there are any |
@@ -33,6 +33,28 @@
 //!
 //! Every multi-key script touches keys of one hash slot: a tenant's keys share the tag
 //! `{t:<tenant>}`, the leader's lease and the due index share `{sched}`.
+//!
+//! This module is the one place the layout is written: the Lua scripts build no key names.
+//! A script gets each key it touches in `KEYS`, or, for keys named by data it reads (run ids
+//! from a stream, the job and schedule ids of a batch), the family's [`KeyTemplate`] (a
+//! prefix and a suffix to put around the id) in `ARGV`.
+
+/// A family of keys that differ in one id (a run's, a job's, a schedule's): `prefix`, the id,
+/// `suffix`. A script that reaches keys named by data (run ids read from a stream, job ids in
+/// its arguments) takes the family's two parts as arguments and puts the id between them, so
+/// this module is the one place the layout is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyTemplate {
+    pub prefix: String,
+    pub suffix: String,
+}
+
+impl KeyTemplate {
+    /// The family's key of `id`.
+    pub fn key(&self, id: impl std::fmt::Display) -> String {
+        format!("{}{}{}", self.prefix, id, self.suffix)
+    }
+}
 
 /// Builds names for one namespace.
 #[derive(Clone, Debug)]
@@ -51,8 +73,22 @@ impl Keys {
         &self.ns
     }
 
-    fn t(&self, tenant: &str) -> String {
-        format!("{}:{{t:{}}}", self.ns, tenant)
+    /// A key of the tenant's: `ns:{t:<tenant>}:<rest>`.
+    fn t(&self, tenant: &str, rest: &str) -> String {
+        format!("{}:{{t:{}}}:{}", self.ns, tenant, rest)
+    }
+
+    /// A family of the tenant's keys: `ns:{t:<tenant>}:<kind>:<id><suffix>`.
+    fn family(&self, tenant: &str, kind: &str, suffix: &str) -> KeyTemplate {
+        KeyTemplate {
+            prefix: self.t(tenant, &format!("{kind}:")),
+            suffix: suffix.to_string(),
+        }
+    }
+
+    /// A key of the leader's slot: `ns:{sched}:<rest>`.
+    fn sched(&self, rest: &str) -> String {
+        format!("{}:{{sched}}:{}", self.ns, rest)
     }
 
     pub fn job_seq(&self) -> String {
@@ -65,76 +101,129 @@ impl Keys {
         format!("{}:tenants", self.ns)
     }
     pub fn tenant(&self, tenant: &str) -> String {
-        format!("{}:tenant", self.t(tenant))
+        self.t(tenant, "tenant")
     }
     pub fn jobs(&self, tenant: &str) -> String {
-        format!("{}:jobs", self.t(tenant))
+        self.t(tenant, "jobs")
     }
     pub fn job_names(&self, tenant: &str) -> String {
-        format!("{}:jobnames", self.t(tenant))
+        self.t(tenant, "jobnames")
     }
+    pub fn tenant_runs(&self, tenant: &str) -> String {
+        self.t(tenant, "runs")
+    }
+    pub fn schedule_jobs(&self, tenant: &str) -> String {
+        self.t(tenant, "schedjobs")
+    }
+    pub fn actions(&self, tenant: &str) -> String {
+        self.t(tenant, "actions")
+    }
+
+    // A job's keys.
+
+    pub fn job_template(&self, tenant: &str) -> KeyTemplate {
+        self.family(tenant, "job", "")
+    }
+    pub fn schedules_template(&self, tenant: &str) -> KeyTemplate {
+        self.family(tenant, "job", ":schedules")
+    }
+    pub fn job_runs_template(&self, tenant: &str) -> KeyTemplate {
+        self.family(tenant, "job", ":runs")
+    }
+    pub fn job_builds_template(&self, tenant: &str) -> KeyTemplate {
+        self.family(tenant, "job", ":builds")
+    }
+    pub fn job_done_template(&self, tenant: &str) -> KeyTemplate {
+        self.family(tenant, "job", ":done")
+    }
+    pub fn job_tails_template(&self, tenant: &str) -> KeyTemplate {
+        self.family(tenant, "job", ":tails")
+    }
+    /// The job's index of runs that ended with `outcome` (one of [`crate::OUTCOMES`]).
+    pub fn job_outcome_template(&self, tenant: &str, outcome: &str) -> KeyTemplate {
+        self.family(tenant, "job", &format!(":outcome:{outcome}"))
+    }
+
     pub fn job(&self, tenant: &str, job: u64) -> String {
-        format!("{}:job:{}", self.t(tenant), job)
+        self.job_template(tenant).key(job)
     }
     pub fn schedules(&self, tenant: &str, job: u64) -> String {
-        format!("{}:job:{}:schedules", self.t(tenant), job)
+        self.schedules_template(tenant).key(job)
     }
     pub fn job_runs(&self, tenant: &str, job: u64) -> String {
-        format!("{}:job:{}:runs", self.t(tenant), job)
+        self.job_runs_template(tenant).key(job)
     }
     pub fn job_builds(&self, tenant: &str, job: u64) -> String {
-        format!("{}:job:{}:builds", self.t(tenant), job)
-    }
-    pub fn schedule_runs(&self, tenant: &str, schedule: &str) -> String {
-        format!("{}:sched:{}:runs", self.t(tenant), schedule)
-    }
-    /// A schedule's runs by position: run ids scored by stream id (`ms + seq/4096`), so an
-    /// offset page is a rank lookup.
-    pub fn schedule_rank(&self, tenant: &str, schedule: &str) -> String {
-        format!("{}:sched:{}:rank", self.t(tenant), schedule)
-    }
-    pub fn schedule_events(&self, tenant: &str, schedule: &str) -> String {
-        format!("{}:sched:{}:events", self.t(tenant), schedule)
-    }
-    /// Extra lines of a run's text log (redeliveries, duplicates, async reports).
-    pub fn run_log(&self, tenant: &str, run: &str) -> String {
-        format!("{}:run:{}:log", self.t(tenant), run)
+        self.job_builds_template(tenant).key(job)
     }
     /// The job's runs that ended with `outcome`, scored by fire time (ms).
     pub fn job_outcome(&self, tenant: &str, job: u64, outcome: &str) -> String {
-        format!("{}:job:{}:outcome:{}", self.t(tenant), job, outcome)
-    }
-    pub fn tenant_runs(&self, tenant: &str) -> String {
-        format!("{}:runs", self.t(tenant))
+        self.job_outcome_template(tenant, outcome).key(job)
     }
     pub fn job_done(&self, tenant: &str, job: u64) -> String {
-        format!("{}:job:{}:done", self.t(tenant), job)
+        self.job_done_template(tenant).key(job)
     }
     /// Present (with a short TTL) while a live tail of the job listens: only then do results
     /// go to its "done" stream.
     pub fn job_tails(&self, tenant: &str, job: u64) -> String {
-        format!("{}:job:{}:tails", self.t(tenant), job)
+        self.job_tails_template(tenant).key(job)
     }
-    pub fn schedule_jobs(&self, tenant: &str) -> String {
-        format!("{}:schedjobs", self.t(tenant))
+
+    // A schedule's keys.
+
+    pub fn schedule_runs_template(&self, tenant: &str) -> KeyTemplate {
+        self.family(tenant, "sched", ":runs")
     }
-    pub fn actions(&self, tenant: &str) -> String {
-        format!("{}:actions", self.t(tenant))
+    pub fn schedule_rank_template(&self, tenant: &str) -> KeyTemplate {
+        self.family(tenant, "sched", ":rank")
     }
+    pub fn schedule_events_template(&self, tenant: &str) -> KeyTemplate {
+        self.family(tenant, "sched", ":events")
+    }
+
+    pub fn schedule_runs(&self, tenant: &str, schedule: &str) -> String {
+        self.schedule_runs_template(tenant).key(schedule)
+    }
+    /// A schedule's runs by position: run ids scored by their stream id as one integer,
+    /// `ms * 1024 + seq` (seq capped at 1023), so an offset page is a rank lookup. An index
+    /// written before holds `ms + seq / 4096` until the retention sweep rescales it.
+    pub fn schedule_rank(&self, tenant: &str, schedule: &str) -> String {
+        self.schedule_rank_template(tenant).key(schedule)
+    }
+    pub fn schedule_events(&self, tenant: &str, schedule: &str) -> String {
+        self.schedule_events_template(tenant).key(schedule)
+    }
+
+    // A run's keys.
+
+    pub fn run_template(&self, tenant: &str) -> KeyTemplate {
+        self.family(tenant, "run", "")
+    }
+    pub fn run_log_template(&self, tenant: &str) -> KeyTemplate {
+        self.family(tenant, "run", ":log")
+    }
+
     pub fn run(&self, tenant: &str, run: &str) -> String {
-        format!("{}:run:{}", self.t(tenant), run)
+        self.run_template(tenant).key(run)
     }
+    /// Extra lines of a run's text log (redeliveries, duplicates, async reports).
+    pub fn run_log(&self, tenant: &str, run: &str) -> String {
+        self.run_log_template(tenant).key(run)
+    }
+
+    // The leader's keys, on one hash slot.
+
     pub fn lease(&self) -> String {
-        format!("{}:{{sched}}:lease", self.ns)
+        self.sched("lease")
     }
     pub fn epoch(&self) -> String {
-        format!("{}:{{sched}}:epoch", self.ns)
+        self.sched("epoch")
     }
     pub fn deferred(&self) -> String {
-        format!("{}:{{sched}}:deferred", self.ns)
+        self.sched("deferred")
     }
     pub fn due(&self, partition: u32) -> String {
-        format!("{}:{{sched}}:due:{}", self.ns, partition)
+        self.sched(&format!("due:{partition}"))
     }
 
     /// The due-index member of a schedule.
@@ -192,6 +281,79 @@ mod tests {
         }
         for key in [k.lease(), k.epoch(), k.due(3)] {
             assert!(key.contains("{sched}"), "{key}");
+        }
+    }
+
+    /// The layout as chime has always written it: data written by any version reads the same.
+    #[test]
+    fn key_names_are_the_layout() {
+        let k = Keys::new("ns");
+        let cases = [
+            (k.job_seq(), "ns:seq:job"),
+            (k.api_key("k1"), "ns:apikey:k1"),
+            (k.tenants(), "ns:tenants"),
+            (k.tenant("a"), "ns:{t:a}:tenant"),
+            (k.jobs("a"), "ns:{t:a}:jobs"),
+            (k.job_names("a"), "ns:{t:a}:jobnames"),
+            (k.job("a", 7), "ns:{t:a}:job:7"),
+            (k.schedules("a", 7), "ns:{t:a}:job:7:schedules"),
+            (k.job_runs("a", 7), "ns:{t:a}:job:7:runs"),
+            (k.job_builds("a", 7), "ns:{t:a}:job:7:builds"),
+            (k.job_done("a", 7), "ns:{t:a}:job:7:done"),
+            (k.job_tails("a", 7), "ns:{t:a}:job:7:tails"),
+            (
+                k.job_outcome("a", 7, "error"),
+                "ns:{t:a}:job:7:outcome:error",
+            ),
+            (k.schedule_runs("a", "s"), "ns:{t:a}:sched:s:runs"),
+            (k.schedule_rank("a", "s"), "ns:{t:a}:sched:s:rank"),
+            (k.schedule_events("a", "s"), "ns:{t:a}:sched:s:events"),
+            (k.run("a", "R"), "ns:{t:a}:run:R"),
+            (k.run_log("a", "R"), "ns:{t:a}:run:R:log"),
+            (k.tenant_runs("a"), "ns:{t:a}:runs"),
+            (k.schedule_jobs("a"), "ns:{t:a}:schedjobs"),
+            (k.actions("a"), "ns:{t:a}:actions"),
+            (k.lease(), "ns:{sched}:lease"),
+            (k.epoch(), "ns:{sched}:epoch"),
+            (k.deferred(), "ns:{sched}:deferred"),
+            (k.due(3), "ns:{sched}:due:3"),
+        ];
+        for (built, layout) in cases {
+            assert_eq!(built, layout);
+        }
+        let t = k.run_log_template("a");
+        assert_eq!(
+            (t.prefix.as_str(), t.suffix.as_str()),
+            ("ns:{t:a}:run:", ":log")
+        );
+    }
+
+    /// `runs.lua` gets each family's prefix once: the templates of a family share it.
+    #[test]
+    fn a_family_shares_its_prefix() {
+        let k = Keys::new("ns");
+        let families = [
+            vec![k.run_template("a"), k.run_log_template("a")],
+            vec![
+                k.job_template("a"),
+                k.schedules_template("a"),
+                k.job_builds_template("a"),
+                k.job_runs_template("a"),
+                k.job_done_template("a"),
+                k.job_tails_template("a"),
+                k.job_outcome_template("a", "success"),
+            ],
+            vec![
+                k.schedule_runs_template("a"),
+                k.schedule_rank_template("a"),
+                k.schedule_events_template("a"),
+            ],
+        ];
+        for family in families {
+            assert!(
+                family.iter().all(|t| t.prefix == family[0].prefix),
+                "{family:?}"
+            );
         }
     }
 

@@ -201,9 +201,18 @@ async fn run_records_are_idempotent_on_the_run_id() {
         epoch: 1,
         action: action(),
     };
-    assert_eq!(store.materialize(&msg, 5_001).await.unwrap(), 1);
-    assert_eq!(store.materialize(&msg, 5_002).await.unwrap(), 0);
-    assert_eq!(store.run_start(&msg, 5_003, "w1").await.unwrap(), 1);
+    assert_eq!(
+        store.materialize(&msg, 5_001).await.unwrap(),
+        chime_store::Materialized::Created
+    );
+    assert_eq!(
+        store.materialize(&msg, 5_002).await.unwrap(),
+        chime_store::Materialized::Existed
+    );
+    assert_eq!(
+        store.run_start(&msg, 5_003, "w1").await.unwrap(),
+        chime_store::Started::Attempt(1)
+    );
     let result = RunResult {
         status: "COMPLETED",
         state: "SUCCESS",
@@ -221,18 +230,18 @@ async fn run_records_are_idempotent_on_the_run_id() {
             .run_complete(&msg, 5_006, "w1", &result)
             .await
             .unwrap(),
-        1
+        chime_store::Completed::Recorded
     );
     assert_eq!(
         store
             .run_complete(&msg, 5_007, "w2", &result)
             .await
             .unwrap(),
-        0
+        chime_store::Completed::AlreadyRecorded
     );
     assert_eq!(
         store.run_start(&msg, 5_008, "w2").await.unwrap(),
-        0,
+        chime_store::Started::AlreadyRecorded,
         "no second execution once recorded"
     );
     let (total, page) = store
@@ -249,7 +258,10 @@ async fn run_records_are_idempotent_on_the_run_id() {
         scheduled_at: 6_000,
         ..msg.clone()
     };
-    assert_eq!(store.materialize(&msg2, 6_001).await.unwrap(), 1);
+    assert_eq!(
+        store.materialize(&msg2, 6_001).await.unwrap(),
+        chime_store::Materialized::Created
+    );
     assert_eq!(
         store.run("t", &msg2.run_id).await.unwrap().unwrap().number,
         2
@@ -266,7 +278,7 @@ async fn run_records_are_idempotent_on_the_run_id() {
     );
     assert_eq!(
         store.materialize(&msg2, 7_000).await.unwrap(),
-        -1,
+        chime_store::Materialized::Gone,
         "job gone"
     );
 }
@@ -395,13 +407,16 @@ async fn a_completed_record_stays_a_listpack() {
         action: action(),
     };
     let now = 1_795_805_542_003;
-    assert_eq!(store.materialize(&msg, now).await.unwrap(), 1);
+    assert_eq!(
+        store.materialize(&msg, now).await.unwrap(),
+        chime_store::Materialized::Created
+    );
     assert_eq!(
         store
             .run_start(&msg, now + 1, "worker-7d9f8b6c5d-abcdef12")
             .await
             .unwrap(),
-        1
+        chime_store::Started::Attempt(1)
     );
     let result = success("HTTP 200", Some("{\"ok\":true}"), now + 1);
     assert_eq!(
@@ -409,7 +424,7 @@ async fn a_completed_record_stays_a_listpack() {
             .run_complete(&msg, now + 4, "worker-7d9f8b6c5d-abcdef12", &result)
             .await
             .unwrap(),
-        1
+        chime_store::Completed::Recorded
     );
     let mut redis = redis_of(&env.settings).await;
     let encoding: String = redis::cmd("OBJECT")
@@ -514,8 +529,14 @@ async fn results_reach_the_done_stream_only_while_a_tail_listens() {
         let (store, result) = (&store, &result);
         async move {
             let msg = run_of(6, "d1", at);
-            assert_eq!(store.materialize(&msg, now).await.unwrap(), 1);
-            assert_eq!(store.run_complete(&msg, now, "w", result).await.unwrap(), 1);
+            assert_eq!(
+                store.materialize(&msg, now).await.unwrap(),
+                chime_store::Materialized::Created
+            );
+            assert_eq!(
+                store.run_complete(&msg, now, "w", result).await.unwrap(),
+                chime_store::Completed::Recorded
+            );
             msg.run_id
         }
     };

@@ -3,10 +3,19 @@
 -- runs reached meanwhile). One call costs one script invocation however many runs it carries.
 --
 -- KEYS 1 the tenant hash `<ns>:{t:<tenant>}:tenant` (its optional `retention_ms` overrides
---   ARGV 4). Every other key is built from its prefix `<ns>:{t:<tenant>}`, so all keys of a
---   call share the tenant's hash slot.
+--   ARGV 4)  2 the tenant's runs stream. Every other key is named by a run's, a job's or a
+--   schedule's id: the script puts the id between the prefix of the key's family and the
+--   key's suffix, both from ARGV (all keys of the tenant's hash slot).
 -- ARGV 1 now (ms)  2 now as RFC 3339  3 runs kept per schedule  4 run record TTL (ms)
---      5 tenant (not stored: it is in the keys)  6 worker id (start, complete)  7.. the runs, each:
+--      5 worker id (start, complete)
+--      6 the prefix of a run's keys, then their suffixes: 7 the record, 8 its log
+--      9 the prefix of a job's keys, then their suffixes: 10 the job hash, 11 its schedules,
+--        12 its builds, 13 its runs stream, 14 its "done" stream, 15 its live-tail marker
+--      16 the prefix of a schedule's keys, then their suffixes: 17 its runs stream, 18 its
+--        rank index, 19 its event log
+--      20 the number n of outcomes, then n times: an outcome's name and the suffix of the
+--        job's index of runs that ended with it (a job's key)
+--      21 + 2n.. the runs, each:
 --        op ('m' materialize, 's' start, 'c' complete), run id, job id, schedule id,
 --        nominal instant (ms), leader owner, epoch;
 --        's' adds: the lowest attempt number this delivery can be (a redelivery's);
@@ -30,27 +39,46 @@
 -- text log derive from the record's fields; only extra lines (redeliveries, duplicates, async
 -- reports) go to the run's log list, which keeps the record a small listpack-encoded hash.
 
-local P = string.sub(KEYS[1], 1, #KEYS[1] - #':tenant')
+local TENANT_RUNS = KEYS[2]
 local NOW, NOW_TXT = ARGV[1], ARGV[2]
 local CAP = tonumber(ARGV[3])
-local WORKER = ARGV[6]
+local WORKER = ARGV[5]
 local RETENTION = tonumber(redis.call('HGET', KEYS[1], 'retention_ms') or ARGV[4])
 local MINID = tostring(math.max(0, tonumber(NOW) - RETENTION))
-local OUTCOMES = { 'success', 'failure', 'error', 'timeout' }
 local ACTIVE = '"active":true'
 
--- A run's fields in ARGV from index i; its keys are built where a step needs them.
-local function run_of(i)
-  return { id = ARGV[i + 1], job_id = ARGV[i + 2], sched_id = ARGV[i + 3], at = ARGV[i + 4],
-    owner = ARGV[i + 5], epoch = ARGV[i + 6], run = P .. ':run:' .. ARGV[i + 1] }
+-- The key templates: a family's prefix and a key's suffix, which go around an id, as in
+-- `JOB_P .. job .. JOB_RUNS_S`. Locals and inline concatenation, since tables and helper calls
+-- would cost every call of this hot script.
+local RUN_P, RECORD_S, LOG_S = ARGV[6], ARGV[7], ARGV[8]
+local JOB_P, JOB_S, SCHEDULES_S, BUILDS_S = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local JOB_RUNS_S, DONE_S, TAILS_S = ARGV[13], ARGV[14], ARGV[15]
+local SCHED_P, SCHED_RUNS_S, RANK_S, EVENTS_S = ARGV[16], ARGV[17], ARGV[18], ARGV[19]
+-- The outcomes: ARGV[OUTCOME_AT + 2k] is the k-th one's name (k from 0), the next its index's
+-- suffix.
+local N_OUTCOMES, OUTCOME_AT = tonumber(ARGV[20]), 21
+local FIRST_RUN = OUTCOME_AT + 2 * N_OUTCOMES
+
+-- The job's index of runs with outcome o; nil when o has none (only the known outcomes have
+-- indexes: the ones the sweep and a job's deletion know).
+local function outcome_key(job, o)
+  for k = 0, N_OUTCOMES - 1 do
+    local i = OUTCOME_AT + 2 * k
+    if ARGV[i] == o then
+      return JOB_P .. job .. ARGV[i + 1]
+    end
+  end
+  return nil
 end
 
-local function job_key(r)
-  return P .. ':job:' .. r.job_id
+-- A run's fields in ARGV from index i; its other keys are built where a step needs them.
+local function run_of(i)
+  return { id = ARGV[i + 1], job_id = ARGV[i + 2], sched_id = ARGV[i + 3], at = ARGV[i + 4],
+    owner = ARGV[i + 5], epoch = ARGV[i + 6], run = RUN_P .. ARGV[i + 1] .. RECORD_S }
 end
 
 local function log_key(r)
-  return r.run .. ':log'
+  return RUN_P .. r.id .. LOG_S
 end
 
 local function append_log(r, line)
@@ -63,41 +91,39 @@ end
 
 -- Job definitions, read once per call.
 local jobdefs = {}
-local function jobdef(j)
-  local v = jobdefs[j]
+local function jobdef(job)
+  local v = jobdefs[job]
   if v == nil then
-    v = redis.call('HGET', j, 'def') or false
-    jobdefs[j] = v
+    v = redis.call('HGET', JOB_P .. job .. JOB_S, 'def') or false
+    jobdefs[job] = v
   end
   return v
 end
 
--- The per-schedule cap: a schedule at its cap loses its oldest runs, records and all. j and s
--- are the job's and the schedule's key prefixes.
-local function enforce_cap(j, s)
-  local sched_runs = s .. ':runs'
+-- The per-schedule cap: a schedule at its cap loses its oldest runs, records and all.
+local function enforce_cap(job, sched)
+  local sched_runs = SCHED_P .. sched .. SCHED_RUNS_S
   local over = redis.call('XLEN', sched_runs) - CAP + 1
   if over <= 0 then
     return
   end
   for _, e in ipairs(redis.call('XRANGE', sched_runs, '-', '+', 'COUNT', over)) do
     local old = e[2][2]
-    redis.call('DEL', P .. ':run:' .. old, P .. ':run:' .. old .. ':log')
-    redis.call('XDEL', j .. ':runs', e[1])
+    redis.call('DEL', RUN_P .. old .. RECORD_S, RUN_P .. old .. LOG_S)
+    redis.call('XDEL', JOB_P .. job .. JOB_RUNS_S, e[1])
     redis.call('XDEL', sched_runs, e[1])
-    redis.call('XDEL', P .. ':runs', e[1])
-    for _, o in ipairs(OUTCOMES) do
-      redis.call('ZREM', j .. ':outcome:' .. o, old)
+    redis.call('XDEL', TENANT_RUNS, e[1])
+    for k = 0, N_OUTCOMES - 1 do
+      redis.call('ZREM', JOB_P .. job .. ARGV[OUTCOME_AT + 2 * k + 1], old)
     end
-    redis.call('ZREM', s .. ':rank', old)
+    redis.call('ZREM', SCHED_P .. sched .. RANK_S, old)
   end
 end
 
 -- Creates the record of run r with the job's run number n (a string) and indexes it.
-local function create(r, j, n)
-  local s = P .. ':sched:' .. r.sched_id
-  enforce_cap(j, s)
-  local id = redis.call('XADD', P .. ':runs', '*', 'r', r.id, 'j', r.job_id, 's', r.sched_id, 'n', n)
+local function create(r, n)
+  enforce_cap(r.job_id, r.sched_id)
+  local id = redis.call('XADD', TENANT_RUNS, '*', 'r', r.id, 'j', r.job_id, 's', r.sched_id, 'n', n)
   -- The numbers no script reads go as one field, 'm' = "<n> <sched_at> <created> <epoch>": the
   -- record has fewer fields for every later HSET and HMGET to scan, and every value stays
   -- short (under hash-max-listpack-value), so the record stays a listpack. The tenant is in
@@ -106,14 +132,15 @@ local function create(r, j, n)
     'status', 'SCHEDULED', 'state', 'SCHEDULED', 'xid', id, 'owner', r.owner,
     'm', n .. ' ' .. r.at .. ' ' .. NOW .. ' ' .. r.epoch)
   redis.call('PEXPIRE', r.run, RETENTION)
-  redis.call('XADD', j .. ':runs', id, 'r', r.id, 's', r.sched_id, 'n', n)
-  redis.call('XADD', s .. ':runs', id, 'r', r.id)
+  redis.call('XADD', JOB_P .. r.job_id .. JOB_RUNS_S, id, 'r', r.id, 's', r.sched_id, 'n', n)
+  redis.call('XADD', SCHED_P .. r.sched_id .. SCHED_RUNS_S, id, 'r', r.id)
   -- The rank score is the stream id as one integer, ms * 1024 + seq (exact in a double until
   -- the year 2248). An integer score is kept as an integer in a small sorted set's listpack,
   -- so an insert compares integers; a fractional one would be parsed back (strtod) for every
   -- entry it passes.
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-  redis.call('ZADD', s .. ':rank', string.format('%d', ms * 1024 + math.min(tonumber(seq), 1023)), r.id)
+  redis.call('ZADD', SCHED_P .. r.sched_id .. RANK_S,
+    string.format('%d', ms * 1024 + math.min(tonumber(seq), 1023)), r.id)
 end
 
 -- materialize, for runs rs (each with its index `slot` in the reply `out`): a run whose record
@@ -140,13 +167,12 @@ local function materialize(rs, check_active, out)
   end
   for _, job in ipairs(jobs) do
     local g = by_job[job]
-    local j = job_key(g[1])
-    local jdef = jobdef(j)
+    local jdef = jobdef(job)
     local ids = {}
     for k, r in ipairs(g) do
       ids[k] = r.sched_id
     end
-    local sdefs = redis.call('HMGET', j .. ':schedules', unpack(ids))
+    local sdefs = redis.call('HMGET', JOB_P .. job .. SCHEDULES_S, unpack(ids))
     local make = {}
     for k, r in ipairs(g) do
       -- Both definitions are serialised by chime with one `"active"` member each: a plain
@@ -164,38 +190,39 @@ local function materialize(rs, check_active, out)
     end
     if #make > 0 then
       -- Numbers handed to redis.call are formatted with '%.17g' (slow); integers go as strings.
-      local last = redis.call('HINCRBY', j, 'seq', string.format('%d', #make))
+      local last = redis.call('HINCRBY', JOB_P .. job .. JOB_S, 'seq', string.format('%d', #make))
       local builds = {}
       local trim = false
       for k, r in ipairs(make) do
         local n = last - #make + k
         local ns = string.format('%d', n)
-        create(r, j, ns)
+        create(r, ns)
         builds[#builds + 1] = ns
         builds[#builds + 1] = r.id
         out[r.slot] = 1
         -- Age trimming every 32nd run of a job is enough: queries hide older entries themselves.
         if n % 32 == 0 then
-          redis.call('XTRIM', P .. ':sched:' .. r.sched_id .. ':runs', 'MINID', MINID)
+          redis.call('XTRIM', SCHED_P .. r.sched_id .. SCHED_RUNS_S, 'MINID', MINID)
           trim = true
         end
       end
-      redis.call('HSET', j .. ':builds', unpack(builds))
+      redis.call('HSET', JOB_P .. job .. BUILDS_S, unpack(builds))
       if trim then
-        redis.call('XTRIM', j .. ':runs', 'MINID', MINID)
-        redis.call('XTRIM', P .. ':runs', 'MINID', MINID)
+        redis.call('XTRIM', JOB_P .. job .. JOB_RUNS_S, 'MINID', MINID)
+        redis.call('XTRIM', TENANT_RUNS, 'MINID', MINID)
       end
     end
   end
 end
 
--- Whether a live tail listens to job r's results: tails keep `<job>:tails` alive while they
--- listen, and only then do results go to the job's "done" stream. Read once per job and call.
+-- Whether a live tail listens to job r's results: tails keep the job's live-tail marker alive
+-- while they listen, and only then do results go to the job's "done" stream. Read once per
+-- job and call.
 local tails = {}
 local function tailed(r)
   local t = tails[r.job_id]
   if t == nil then
-    t = redis.call('EXISTS', job_key(r) .. ':tails') == 1
+    t = redis.call('EXISTS', JOB_P .. r.job_id .. TAILS_S) == 1
     tails[r.job_id] = t
   end
   return t
@@ -282,18 +309,20 @@ local function complete(r, i)
   end
   redis.call('HSET', r.run, unpack(fields))
   if ARGV[i + 16] ~= '' then
-    redis.call('XADD', P .. ':sched:' .. r.sched_id .. ':events', 'MAXLEN', '~', 1000, '*', 'm', ARGV[i + 16], 'l', 'ERROR')
+    redis.call('XADD', SCHED_P .. r.sched_id .. EVENTS_S, 'MAXLEN', '~', 1000, '*',
+      'm', ARGV[i + 16], 'l', 'ERROR')
   end
   if status == 'COMPLETED' then
     -- Announce the result on the job's "done" stream while a live tail listens (the stream
     -- outlives the last tail by a minute), and index it by outcome, scored by its fire time.
     if tailed(r) then
-      local done = job_key(r) .. ':done'
+      local done = JOB_P .. r.job_id .. DONE_S
       redis.call('XADD', done, 'MAXLEN', '~', 1000, '*', 'r', r.id)
       redis.call('PEXPIRE', done, 60000)
     end
-    if outcome ~= '' and f[4] then
-      redis.call('ZADD', job_key(r) .. ':outcome:' .. outcome, string.match(f[4], '^(%d+)'), r.id)
+    local index = f[4] and outcome_key(r.job_id, outcome)
+    if index then
+      redis.call('ZADD', index, string.match(f[4], '^(%d+)'), r.id)
     end
   end
   return 1
@@ -301,7 +330,7 @@ end
 
 local out = {}
 local pending = {}
-local i = 7
+local i = FIRST_RUN
 while i <= #ARGV do
   local op = ARGV[i]
   local r = run_of(i)

@@ -1,24 +1,30 @@
 -- The run-log query engine: one page of a run stream, filtered, with the records it points to.
 --
 -- KEYS 1 stream (a tenant's, a job's or a schedule's runs)  2 the tenant hash (its optional
---   `retention_ms` overrides ARGV 9)  3 (optional) the schedule's rank index, used for offset
+--   `retention_ms` overrides ARGV 10)  3 (optional) the schedule's rank index, used for offset
 --   pages without a filter or an upper bound.
 -- ARGV 1 lowest stream id ('-' or an id; '(' prefix = exclusive)
 --      2 highest stream id ('+' or an id; '(' prefix = exclusive)
 --      3 'desc' (newest first) or 'asc'
---      4 matches to skip  5 page size  6 key prefix of run hashes
---      7 outcomes to keep, comma-separated ('' keeps every run; e.g. 'failure,error')
---      8 '1' to count every match (the total), '0' to stop after the page
---      9 default retention (ms): nothing older than now minus the retention is shown
+--      4 matches to skip  5 page size
+--      6, 7 the template of run record keys: the prefix and the suffix to put around a run id
+--      8 outcomes to keep, comma-separated ('' keeps every run; e.g. 'failure,error')
+--      9 '1' to count every match (the total), '0' to stop after the page
+--      10 default retention (ms): nothing older than now minus the retention is shown
 -- Returns { total (-1 when not counted), has_more (0/1), id1, record1, id2, record2, ... }
 -- where each record is an HGETALL field list. Entries whose record has expired are skipped.
 local lo, hi, order = ARGV[1], ARGV[2], ARGV[3]
 local skip, size = tonumber(ARGV[4]), tonumber(ARGV[5])
-local prefix, count = ARGV[6], ARGV[8] == '1'
+local RUN_PREFIX, RUN_SUFFIX = ARGV[6], ARGV[7]
+local count = ARGV[9] == '1'
 local want = {}
-local filtered = ARGV[7] ~= ''
-for o in string.gmatch(ARGV[7], '[^,]+') do want[o] = true end
+local filtered = ARGV[8] ~= ''
+for o in string.gmatch(ARGV[8], '[^,]+') do want[o] = true end
 local out = { -1, 0 }
+
+local function record_key(run)
+  return RUN_PREFIX .. run .. RUN_SUFFIX
+end
 
 local function ms_of(id)
   return tonumber(string.match(id, '^%(?(%d+)'))
@@ -26,7 +32,7 @@ end
 -- Nothing past the retention age: raise the lower bound to now - retention.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local floor = now - tonumber(redis.call('HGET', KEYS[2], 'retention_ms') or ARGV[9])
+local floor = now - tonumber(redis.call('HGET', KEYS[2], 'retention_ms') or ARGV[10])
 if lo == '-' or ms_of(lo) < floor then
   lo = math.max(floor, 0) .. '-0'
 end
@@ -59,7 +65,7 @@ if KEYS[3] and not filtered and hi == '+' and string.sub(lo, 1, 1) ~= '(' and ra
   end
   if total > skip + size then out[2] = 1 end
   for _, run in ipairs(ids) do
-    local rec = redis.call('HGETALL', prefix .. run)
+    local rec = redis.call('HGETALL', record_key(run))
     if #rec > 0 then
       local xid = ''
       for j = 1, #rec, 2 do
@@ -96,7 +102,7 @@ if whole then
   for i = skip + 1, math.min(#entries, skip + size) do
     local e = entries[i]
     local run = e[2][2]
-    local rec = redis.call('HGETALL', prefix .. run)
+    local rec = redis.call('HGETALL', record_key(run))
     if #rec > 0 then
       out[#out + 1] = e[1]
       out[#out + 1] = rec
@@ -118,7 +124,7 @@ while true do
   end
   for i = 1, #entries do
     local e = entries[i]
-    local key = prefix .. e[2][2]
+    local key = record_key(e[2][2])
     local ok
     if filtered then
       local o = redis.call('HGET', key, 'outcome')

@@ -1,0 +1,192 @@
+//! The due index: each schedule's next fire, as a member `<tenant>|<jobId>|<scheduleId>` of
+//! one of the index's partitions (sorted sets scored by the fire's instant, ms), and the
+//! nominal instants of fires the leader deferred for a tenant's quota. This module is the one
+//! owner of the partitions: it alone maps a schedule to its partition's key. The leader moves
+//! entries with a fenced compare-and-set (`advance.lua`), on the lease's `{sched}` slot.
+
+use crate::keys::Keys;
+use crate::{invoke_two_at_a_time, Result, Store, MAX_PER_CALL};
+use redis::{AsyncCommands, Script};
+use std::sync::LazyLock;
+
+static ADVANCE: LazyLock<Script> = crate::script!("advance.lua");
+
+/// One entry of a batch for [`Store::advance_many`].
+#[derive(Clone, Debug)]
+pub struct Advance<'a> {
+    pub partition: u32,
+    pub member: &'a str,
+    /// The score the leader read.
+    pub read: i64,
+    /// The next fire, or `None` to remove the entry.
+    pub next: Option<i64>,
+    pub deferral: Deferral,
+}
+
+/// What an advance does to an entry's deferred nominal instant (see [`Keys::deferred`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deferral {
+    /// The entry was not deferred.
+    None,
+    /// The entry fired (or went away) after a deferral: forget its nominal instant.
+    Clear,
+    /// The fire is deferred to `next`: remember its nominal instant (the first one wins).
+    Defer { nominal: i64 },
+}
+
+impl Deferral {
+    /// The script's argument: "" none, "x" clear, else the nominal instant.
+    fn arg(self) -> String {
+        match self {
+            Deferral::None => String::new(),
+            Deferral::Clear => "x".into(),
+            Deferral::Defer { nominal } => nominal.to_string(),
+        }
+    }
+}
+
+impl Store {
+    fn due_key(&self, schedule: &str, partitions: u32) -> String {
+        self.keys.due(Keys::partition_of(schedule, partitions))
+    }
+
+    /// Sets (or with `None` removes) a schedule's next fire in the due index.
+    pub async fn set_due(
+        &self,
+        partitions: u32,
+        tenant: &str,
+        job: u64,
+        schedule: &str,
+        next: Option<i64>,
+    ) -> Result<()> {
+        let key = self.due_key(schedule, partitions);
+        let member = Keys::due_member(tenant, job, schedule);
+        // A new next fire replaces a deferred one along with its nominal instant.
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        match next {
+            Some(at) => pipe.zadd(key, &member, at).ignore(),
+            None => pipe.zrem(key, &member).ignore(),
+        };
+        pipe.hdel(self.keys.deferred(), &member).ignore();
+        pipe.query_async::<()>(&mut self.c()).await?;
+        Ok(())
+    }
+
+    /// A schedule's next fire (ms), if it is in the due index.
+    pub async fn due_of(
+        &self,
+        partitions: u32,
+        tenant: &str,
+        job: u64,
+        schedule: &str,
+    ) -> Result<Option<i64>> {
+        let score: Option<f64> = self
+            .c()
+            .zscore(
+                self.due_key(schedule, partitions),
+                Keys::due_member(tenant, job, schedule),
+            )
+            .await?;
+        Ok(score.map(|s| s as i64))
+    }
+
+    /// Up to `limit` entries of one partition due at or before `now`, earliest first.
+    pub async fn due_batch(
+        &self,
+        partition: u32,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>> {
+        let out: Vec<(String, f64)> = self
+            .c()
+            .zrangebyscore_limit_withscores(
+                self.keys.due(partition),
+                "-inf",
+                now,
+                0,
+                limit as isize,
+            )
+            .await?;
+        Ok(out.into_iter().map(|(m, s)| (m, s as i64)).collect())
+    }
+
+    /// The nominal instants of deferred due entries (`None` where an entry is not deferred).
+    pub async fn deferred_nominals(&self, members: &[&str]) -> Result<Vec<Option<i64>>> {
+        if members.is_empty() {
+            return Ok(vec![]);
+        }
+        let out: Vec<Option<i64>> = redis::cmd("HMGET")
+            .arg(self.keys.deferred())
+            .arg(members)
+            .query_async(&mut self.c())
+            .await?;
+        Ok(out)
+    }
+
+    /// The score of one partition's earliest entry past the first `skip`, if any.
+    pub async fn due_head(&self, partition: u32, skip: usize) -> Result<Option<i64>> {
+        let out: Vec<(String, f64)> = self
+            .c()
+            .zrange_withscores(self.keys.due(partition), skip as isize, skip as isize)
+            .await?;
+        Ok(out.first().map(|(_, s)| *s as i64))
+    }
+
+    /// Entries in the whole due index.
+    pub async fn due_len(&self, partitions: u32) -> Result<u64> {
+        let mut pipe = redis::pipe();
+        for p in 0..partitions {
+            pipe.zcard(self.keys.due(p));
+        }
+        let lens: Vec<u64> = pipe.query_async(&mut self.c()).await?;
+        Ok(lens.iter().sum())
+    }
+
+    /// Fenced compare-and-set of a due entry: 1 advanced, 0 changed meanwhile, -1 fenced off.
+    pub async fn advance(
+        &self,
+        token: &str,
+        partition: u32,
+        member: &str,
+        read: i64,
+        next: Option<i64>,
+    ) -> Result<i64> {
+        let one = Advance {
+            partition,
+            member,
+            read,
+            next,
+            deferral: Deferral::None,
+        };
+        Ok(self.advance_many(token, std::slice::from_ref(&one)).await?[0])
+    }
+
+    /// [`Store::advance`] for many entries: one script call per [`MAX_PER_CALL`] entries, two
+    /// calls in flight at a time. Codes in order.
+    pub async fn advance_many(&self, token: &str, entries: &[Advance<'_>]) -> Result<Vec<i64>> {
+        let invocations: Vec<_> = entries
+            .chunks(MAX_PER_CALL)
+            .map(|chunk| {
+                let mut inv = ADVANCE.prepare_invoke();
+                inv.key(self.keys.lease())
+                    .key(self.keys.deferred())
+                    .arg(token);
+                for e in chunk {
+                    inv.key(self.keys.due(e.partition))
+                        .arg(e.member)
+                        .arg(e.read)
+                        .arg(e.next.map(|n| n.to_string()).unwrap_or_default())
+                        .arg(e.deferral.arg());
+                }
+                (inv, self.c())
+            })
+            .collect();
+        let replies = invoke_two_at_a_time(invocations).await;
+        let mut codes = Vec::with_capacity(entries.len());
+        for r in replies {
+            codes.extend(r?);
+        }
+        Ok(codes)
+    }
+}

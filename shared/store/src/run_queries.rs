@@ -1,0 +1,396 @@
+//! Reading runs: the run-log query engine ([`RunQuery`] → [`RunPage`], `runs_query.lua` over a
+//! run stream or `runs_by_outcome.lua` over a job's outcome indexes), a schedule's pages, one
+//! run by id or by number, and the two logs beside the run log: a schedule's events and the
+//! tenant's audit trail of configuration changes (with their appends).
+
+use crate::{template_args, Result, Store};
+use chime_core::model::RunRecord;
+use redis::{AsyncCommands, Script};
+use std::sync::LazyLock;
+
+static RUNS_QUERY: LazyLock<Script> = crate::script!("runs_query.lua");
+static RUNS_BY_OUTCOME: LazyLock<Script> = crate::script!("runs_by_outcome.lua");
+
+/// Past any stream's length: larger skips and sizes are clamped to it.
+const MAX_SKIP: u64 = 1 << 40;
+
+/// Entries a schedule's event log keeps (about).
+const SCHEDULE_EVENTS_KEPT: u64 = 1000;
+/// Entries the tenant's audit trail keeps (about).
+const ACTIONS_KEPT: u64 = 100_000;
+/// Entries of the audit trail read per round trip while looking for a job's.
+const ACTIONS_PER_READ: usize = 1000;
+
+/// Which runs a query reads.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scope {
+    Schedule(String),
+    Job(u64),
+    Tenant,
+}
+
+/// The order of a run page.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Order {
+    NewestFirst,
+    OldestFirst,
+}
+
+impl Order {
+    /// The scripts' name of the order.
+    fn arg(self) -> &'static str {
+        match self {
+            Order::NewestFirst => "desc",
+            Order::OldestFirst => "asc",
+        }
+    }
+}
+
+/// One question to the run-log query engine; every dialect builds one of these.
+#[derive(Clone, Debug)]
+pub struct RunQuery {
+    pub tenant: String,
+    pub scope: Scope,
+    /// Keep runs with one of these outcomes (`success`, `failure`, `error`, `timeout`); empty
+    /// keeps every run, finished or not.
+    pub outcomes: Vec<String>,
+    /// Stream-time bounds (ms, inclusive): when the run was created, i.e. its fire.
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub order: Order,
+    /// Start after this stream id (cursor paging), in the query's order.
+    pub after: Option<String>,
+    pub skip: u64,
+    pub size: u64,
+    /// Count every match (the total); costs a walk of the range when filtered.
+    pub count: bool,
+}
+
+impl RunQuery {
+    pub fn new(tenant: &str, scope: Scope) -> RunQuery {
+        RunQuery {
+            tenant: tenant.to_string(),
+            scope,
+            outcomes: vec![],
+            from_ms: None,
+            to_ms: None,
+            order: Order::NewestFirst,
+            after: None,
+            skip: 0,
+            size: 10,
+            count: true,
+        }
+    }
+}
+
+/// One page of runs: (stream id, record), in the query's order.
+#[derive(Clone, Debug)]
+pub struct RunPage {
+    pub total: Option<u64>,
+    pub has_more: bool,
+    pub runs: Vec<(String, RunRecord)>,
+}
+
+/// An entry of the audit trail (SAP `actionLogs`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionLog {
+    pub job_id: u64,
+    pub schedule_id: Option<String>,
+    pub action: String,
+    pub detail: String,
+    /// The API key that made the change.
+    pub actor: String,
+}
+
+impl Store {
+    /// Runs one [`RunQuery`] through the query engine: outcome filters on a job read its
+    /// outcome indexes (`runs_by_outcome.lua`), everything else a run stream (`runs_query.lua`).
+    pub async fn query_runs(&self, q: &RunQuery) -> Result<RunPage> {
+        let raw = match (&q.scope, q.outcomes.is_empty(), &q.after) {
+            (Scope::Job(job), false, None) => self.query_outcome_indexes(q, *job).await?,
+            _ => self.query_stream(q).await?,
+        };
+        page_of(&q.tenant, raw)
+    }
+
+    /// A query's page from a job's outcome indexes (outcome filters, no cursor).
+    async fn query_outcome_indexes(&self, q: &RunQuery, job: u64) -> Result<Vec<redis::Value>> {
+        let mut inv = RUNS_BY_OUTCOME.prepare_invoke();
+        inv.key(self.keys.tenant(&q.tenant));
+        for o in &q.outcomes {
+            inv.key(self.keys.job_outcome(&q.tenant, job, o));
+        }
+        inv.arg(q.from_ms.map_or("-inf".to_string(), |m| m.to_string()))
+            .arg(q.to_ms.map_or("+inf".to_string(), |m| m.to_string()))
+            .arg(q.order.arg())
+            .arg(q.skip.min(MAX_SKIP))
+            .arg(q.size.min(MAX_SKIP));
+        template_args(&mut inv, [self.keys.run_template(&q.tenant)]);
+        inv.arg(self.retention.ttl_ms)
+            .arg(if q.count { "1" } else { "0" });
+        Ok(inv.invoke_async(&mut self.c()).await?)
+    }
+
+    /// A query's page from the run stream of its scope.
+    async fn query_stream(&self, q: &RunQuery) -> Result<Vec<redis::Value>> {
+        let stream = match &q.scope {
+            Scope::Schedule(s) => self.keys.schedule_runs(&q.tenant, s),
+            Scope::Job(j) => self.keys.job_runs(&q.tenant, *j),
+            Scope::Tenant => self.keys.tenant_runs(&q.tenant),
+        };
+        let (mut lo, mut hi) = (
+            q.from_ms
+                .map_or("-".to_string(), |m| format!("{}-0", m.max(0))),
+            q.to_ms
+                .map_or("+".to_string(), |m| format!("{m}-18446744073709551615")),
+        );
+        if let Some(c) = &q.after {
+            match q.order {
+                Order::NewestFirst => hi = format!("({c}"),
+                Order::OldestFirst => lo = format!("({c}"),
+            }
+        }
+        let mut inv = RUNS_QUERY.prepare_invoke();
+        inv.key(stream).key(self.keys.tenant(&q.tenant));
+        if let Scope::Schedule(sid) = &q.scope {
+            inv.key(self.keys.schedule_rank(&q.tenant, sid));
+        }
+        inv.arg(lo)
+            .arg(hi)
+            .arg(q.order.arg())
+            .arg(q.skip.min(MAX_SKIP))
+            .arg(q.size.min(MAX_SKIP));
+        template_args(&mut inv, [self.keys.run_template(&q.tenant)]);
+        inv.arg(q.outcomes.join(","))
+            .arg(if q.count { "1" } else { "0" })
+            .arg(self.retention.ttl_ms);
+        Ok(inv.invoke_async(&mut self.c()).await?)
+    }
+
+    /// A page of a schedule's runs (newest first when `desc`) and the log's total: the query
+    /// engine with no filter.
+    pub async fn schedule_runs_page(
+        &self,
+        tenant: &str,
+        schedule: &str,
+        offset: u64,
+        size: u64,
+        desc: bool,
+    ) -> Result<(u64, Vec<RunRecord>)> {
+        let mut q = RunQuery::new(tenant, Scope::Schedule(schedule.to_string()));
+        q.skip = offset;
+        q.size = size;
+        q.order = if desc {
+            Order::NewestFirst
+        } else {
+            Order::OldestFirst
+        };
+        let page = self.query_runs(&q).await?;
+        Ok((
+            page.total.unwrap_or(0),
+            page.runs.into_iter().map(|(_, r)| r).collect(),
+        ))
+    }
+
+    /// One run with its complete text log.
+    pub async fn run(&self, tenant: &str, run: &str) -> Result<Option<RunRecord>> {
+        let (fields, extra): (Vec<(String, String)>, Vec<String>) = redis::pipe()
+            .hgetall(self.keys.run(tenant, run))
+            .lrange(self.keys.run_log(tenant, run), 0, -1)
+            .query_async(&mut self.c())
+            .await?;
+        Ok(RunRecord::from_fields(tenant, &fields).map(|mut r| {
+            r.log = r.text_log(&extra);
+            r
+        }))
+    }
+
+    /// The run id of a job's run number (Huawei's `build_no`).
+    pub async fn run_by_number(
+        &self,
+        tenant: &str,
+        job: u64,
+        number: u64,
+    ) -> Result<Option<String>> {
+        Ok(self
+            .c()
+            .hget(self.keys.job_builds(tenant, job), number)
+            .await?)
+    }
+
+    /// The stream id of a run (its position in every run stream), for cursors.
+    pub async fn run_stream_id(&self, tenant: &str, run: &str) -> Result<Option<String>> {
+        Ok(self.c().hget(self.keys.run(tenant, run), "xid").await?)
+    }
+
+    /// The schedule's event log, newest first, at most `limit` entries: (ms, level, message).
+    pub async fn schedule_events(
+        &self,
+        tenant: &str,
+        schedule: &str,
+        limit: usize,
+    ) -> Result<Vec<(i64, String, String)>> {
+        // Each fire's "Schedule invoked" derives from the schedule's run stream (one entry per
+        // fire, under the id it got when it fired); the other events have their own stream.
+        let (events, fires): (
+            redis::streams::StreamRangeReply,
+            redis::streams::StreamRangeReply,
+        ) = redis::pipe()
+            .xrevrange_count(self.keys.schedule_events(tenant, schedule), "+", "-", limit)
+            .xrevrange_count(self.keys.schedule_runs(tenant, schedule), "+", "-", limit)
+            .query_async(&mut self.c())
+            .await?;
+        let id_of = |id: &str| -> (i64, u64) {
+            let mut it = id.split('-');
+            let ms = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let seq = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+            (ms, seq)
+        };
+        let mut all: Vec<((i64, u64), String, String)> = events
+            .ids
+            .into_iter()
+            .map(|e| {
+                let get = |f: &str| e.get::<String>(f).unwrap_or_default();
+                (id_of(&e.id), get("l"), get("m"))
+            })
+            .chain(
+                fires
+                    .ids
+                    .into_iter()
+                    .map(|e| (id_of(&e.id), "INFO".into(), "Schedule invoked".into())),
+            )
+            .collect();
+        all.sort_by_key(|e| std::cmp::Reverse(e.0));
+        all.truncate(limit);
+        Ok(all.into_iter().map(|((ms, _), l, m)| (ms, l, m)).collect())
+    }
+
+    /// Appends an entry to a schedule's event log (kept to the latest 1,000).
+    pub async fn schedule_event(
+        &self,
+        tenant: &str,
+        schedule: &str,
+        level: &str,
+        message: &str,
+    ) -> Result<()> {
+        let _: String = redis::cmd("XADD")
+            .arg(self.keys.schedule_events(tenant, schedule))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(SCHEDULE_EVENTS_KEPT)
+            .arg("*")
+            .arg("m")
+            .arg(message)
+            .arg("l")
+            .arg(level)
+            .query_async(&mut self.c())
+            .await?;
+        Ok(())
+    }
+
+    /// Appends to the tenant's audit trail of configuration changes.
+    pub async fn record_action(&self, tenant: &str, a: &ActionLog) -> Result<()> {
+        let _: String = redis::cmd("XADD")
+            .arg(self.keys.actions(tenant))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(ACTIONS_KEPT)
+            .arg("*")
+            .arg("j")
+            .arg(a.job_id)
+            .arg("s")
+            .arg(a.schedule_id.as_deref().unwrap_or(""))
+            .arg("a")
+            .arg(&a.action)
+            .arg("d")
+            .arg(&a.detail)
+            .arg("k")
+            .arg(&a.actor)
+            .query_async(&mut self.c())
+            .await?;
+        Ok(())
+    }
+
+    /// The audit trail of a job (and one of its schedules), newest first, at most `limit`.
+    pub async fn action_logs(
+        &self,
+        tenant: &str,
+        job: u64,
+        schedule: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(i64, ActionLog)>> {
+        let mut out = Vec::new();
+        let mut hi = "+".to_string();
+        let job_s = job.to_string();
+        loop {
+            let reply: redis::streams::StreamRangeReply = self
+                .c()
+                .xrevrange_count(self.keys.actions(tenant), &hi, "-", ACTIONS_PER_READ)
+                .await?;
+            let n = reply.ids.len();
+            for e in &reply.ids {
+                let get = |f: &str| e.get::<String>(f).unwrap_or_default();
+                if get("j") != job_s || schedule.is_some_and(|s| get("s") != s) {
+                    continue;
+                }
+                let ms =
+                    e.id.split('-')
+                        .next()
+                        .and_then(|x| x.parse().ok())
+                        .unwrap_or(0);
+                let sched = get("s");
+                out.push((
+                    ms,
+                    ActionLog {
+                        job_id: job,
+                        schedule_id: (!sched.is_empty()).then_some(sched),
+                        action: get("a"),
+                        detail: get("d"),
+                        actor: get("k"),
+                    },
+                ));
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+            match reply.ids.last() {
+                Some(last) if n == ACTIONS_PER_READ => hi = format!("({}", last.id),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+/// A query script's reply as a page: total (-1 when not counted), has_more (0/1), then a
+/// stream id and an `HGETALL` field list per run.
+fn page_of(tenant: &str, raw: Vec<redis::Value>) -> Result<RunPage> {
+    let mut it = raw.into_iter();
+    let total: i64 = it
+        .next()
+        .map(redis::from_redis_value)
+        .transpose()?
+        .unwrap_or(-1);
+    let more: i64 = it
+        .next()
+        .map(redis::from_redis_value)
+        .transpose()?
+        .unwrap_or(0);
+    let mut runs = Vec::new();
+    while let (Some(id), Some(rec)) = (it.next(), it.next()) {
+        let id: String = redis::from_redis_value(id)?;
+        let pairs: Vec<String> = redis::from_redis_value(rec)?;
+        let fields: Vec<(String, String)> = pairs
+            .chunks(2)
+            .filter(|c| c.len() == 2)
+            .map(|c| (c[0].clone(), c[1].clone()))
+            .collect();
+        if let Some(r) = RunRecord::from_fields(tenant, &fields) {
+            runs.push((id, r));
+        }
+    }
+    Ok(RunPage {
+        total: (total >= 0).then_some(total as u64),
+        has_more: more == 1,
+        runs,
+    })
+}

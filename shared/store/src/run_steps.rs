@@ -1,0 +1,400 @@
+//! Run records as runs progress: the leader materializes a fire's record before publishing
+//! it, a worker marks it started and records its result, an asynchronous job reports on it.
+//! The hot path: steps of many runs go as one script call per tenant (`runs.lua`), and each
+//! step's answer comes back typed ([`StepAnswer`]). An asynchronous report is
+//! `run_update.lua`.
+
+use crate::keys::KeyTemplate;
+use crate::{invoke_two_at_a_time, outcome, Result, Store, StoreError, MAX_PER_CALL, OUTCOMES};
+use chime_core::model::RunMessage;
+use redis::{Script, ScriptInvocation};
+use std::sync::LazyLock;
+
+static RUNS: LazyLock<Script> = crate::script!("runs.lua");
+static RUN_UPDATE: LazyLock<Script> = crate::script!("run_update.lua");
+
+/// One step of a run's record, for [`Store::record_steps`].
+#[derive(Clone, Copy, Debug)]
+pub enum RunStep<'a> {
+    /// The leader creates the record before publishing the fire (refused when inactive).
+    Materialize,
+    /// A worker takes a delivery and marks the run RUNNING/TRIGGERED, as attempt one more than
+    /// the record says, or at least the given one (a redelivery of a run whose first attempt
+    /// died before it was marked).
+    Start(u32),
+    /// A worker records the run's result.
+    Complete(&'a RunResult),
+}
+
+/// The result a worker records for a run.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub status: &'static str,
+    pub state: &'static str,
+    pub outcome: &'static str,
+    pub http_status: Option<u16>,
+    pub run_text: String,
+    pub body: Option<String>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    pub executed_at: i64,
+    /// An ERROR entry for the schedule's event log (e.g. the target was blocked).
+    pub event: Option<String>,
+}
+
+/// What [`RunStep::Materialize`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Materialized {
+    /// The record was created, with the job's next run number.
+    Created,
+    /// The record existed (the step is idempotent on the run id).
+    Existed,
+    /// The job or the schedule is gone: nothing to fire.
+    Gone,
+    /// The job or the schedule is inactive: nothing to fire.
+    Inactive,
+}
+
+/// What [`RunStep::Start`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Started {
+    /// Execute the run, as this attempt (1 for a first delivery).
+    Attempt(u32),
+    /// The run already has its result (completed, or acknowledged asynchronously): do not run
+    /// it again.
+    AlreadyRecorded,
+    /// The run's job or schedule is gone.
+    Gone,
+}
+
+/// What [`RunStep::Complete`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completed {
+    Recorded,
+    /// The run already had its result, which is written once.
+    AlreadyRecorded,
+    /// The run's job is gone.
+    Gone,
+}
+
+/// The answer to one [`RunStep`], of the step's kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepAnswer {
+    Materialized(Materialized),
+    Started(Started),
+    Completed(Completed),
+}
+
+impl StepAnswer {
+    /// Reads the run script's code for `step` (see `runs.lua`).
+    fn of(step: &RunStep<'_>, code: i64) -> Result<StepAnswer> {
+        let answer = match (step, code) {
+            (RunStep::Materialize, 1) => StepAnswer::Materialized(Materialized::Created),
+            (RunStep::Materialize, 0) => StepAnswer::Materialized(Materialized::Existed),
+            (RunStep::Materialize, -1) => StepAnswer::Materialized(Materialized::Gone),
+            (RunStep::Materialize, -2) => StepAnswer::Materialized(Materialized::Inactive),
+            (RunStep::Start(_), 0) => StepAnswer::Started(Started::AlreadyRecorded),
+            (RunStep::Start(_), -1) => StepAnswer::Started(Started::Gone),
+            (RunStep::Start(_), n) if n >= 1 => match u32::try_from(n) {
+                Ok(n) => StepAnswer::Started(Started::Attempt(n)),
+                Err(_) => return Err(bad_code(step, code)),
+            },
+            (RunStep::Complete(_), 1) => StepAnswer::Completed(Completed::Recorded),
+            (RunStep::Complete(_), 0) => StepAnswer::Completed(Completed::AlreadyRecorded),
+            (RunStep::Complete(_), -1) => StepAnswer::Completed(Completed::Gone),
+            _ => return Err(bad_code(step, code)),
+        };
+        Ok(answer)
+    }
+}
+
+fn bad_code(step: &RunStep<'_>, code: i64) -> StoreError {
+    StoreError::Corrupt(format!(
+        "the run script answered {code} to a {} step",
+        step.op()
+    ))
+}
+
+impl RunStep<'_> {
+    /// The script's name of the step.
+    fn op(&self) -> &'static str {
+        match self {
+            RunStep::Materialize => "m",
+            RunStep::Start(_) => "s",
+            RunStep::Complete(_) => "c",
+        }
+    }
+}
+
+/// What an asynchronous run report did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunUpdate {
+    Updated,
+    /// The run already has its final result, which is written once.
+    AlreadyCompleted,
+    NoSuchRun,
+}
+
+impl Store {
+    /// Applies record steps to many runs: one script call per tenant and up to
+    /// [`MAX_PER_CALL`] runs, two calls in flight at a time. Returns each step's answer, in
+    /// order. Each step is idempotent on the run id, so a failed call can be retried whole.
+    pub async fn record_steps(
+        &self,
+        steps: &[(&RunMessage, RunStep<'_>)],
+        now: i64,
+        worker: &str,
+    ) -> Result<Vec<StepAnswer>> {
+        let codes = self.run_steps(steps, now, worker).await?;
+        steps
+            .iter()
+            .zip(codes)
+            .map(|((_, step), code)| StepAnswer::of(step, code))
+            .collect()
+    }
+
+    /// [`Store::record_steps`] with the script's codes as they are (the leader's form; every
+    /// other caller reads typed answers), in order:
+    ///
+    /// - materialize: 1 created, 0 existed, -1 job or schedule gone, -2 job or schedule inactive;
+    /// - start: the attempt number to execute, 0 when the run already has its result, -1 when
+    ///   its job is gone;
+    /// - complete: 1 recorded, 0 already recorded, -1 job gone.
+    pub async fn run_steps(
+        &self,
+        steps: &[(&RunMessage, RunStep<'_>)],
+        now: i64,
+        worker: &str,
+    ) -> Result<Vec<i64>> {
+        let calls = calls_of(steps);
+        let now_txt = chime_core::schedule::format_instant(now);
+        let invocations: Vec<_> = calls
+            .iter()
+            .map(|call| {
+                let tenant = &steps[call[0]].0.tenant;
+                let mut inv = self.runs_invocation(tenant, now, &now_txt, worker);
+                for &i in call {
+                    step_args(&mut inv, steps[i].0, &steps[i].1);
+                }
+                (inv, self.c())
+            })
+            .collect();
+        let replies = invoke_two_at_a_time(invocations).await;
+        let mut codes = vec![0; steps.len()];
+        for (call, reply) in calls.iter().zip(replies) {
+            let reply = reply?;
+            if reply.len() != call.len() {
+                return Err(StoreError::Corrupt(format!(
+                    "run script answered {} codes for {} runs",
+                    reply.len(),
+                    call.len()
+                )));
+            }
+            for (&i, code) in call.iter().zip(reply) {
+                codes[i] = code;
+            }
+        }
+        Ok(codes)
+    }
+
+    /// A call of `runs.lua` for the tenant's runs, with everything but the runs: the clock,
+    /// the retention, the worker and the templates of the keys the runs name, by family (a
+    /// family's prefix once, then each key's suffix: fewer arguments for every call).
+    fn runs_invocation(
+        &self,
+        tenant: &str,
+        now: i64,
+        now_txt: &str,
+        worker: &str,
+    ) -> ScriptInvocation<'static> {
+        let k = &self.keys;
+        let mut inv = RUNS.prepare_invoke();
+        inv.key(k.tenant(tenant))
+            .key(k.tenant_runs(tenant))
+            .arg(now)
+            .arg(now_txt)
+            .arg(self.retention.per_stream)
+            .arg(self.retention.ttl_ms)
+            .arg(worker);
+        family_args(
+            &mut inv,
+            [k.run_template(tenant), k.run_log_template(tenant)],
+        );
+        let job = family_args(
+            &mut inv,
+            [
+                k.job_template(tenant),
+                k.schedules_template(tenant),
+                k.job_builds_template(tenant),
+                k.job_runs_template(tenant),
+                k.job_done_template(tenant),
+                k.job_tails_template(tenant),
+            ],
+        );
+        family_args(
+            &mut inv,
+            [
+                k.schedule_runs_template(tenant),
+                k.schedule_rank_template(tenant),
+                k.schedule_events_template(tenant),
+            ],
+        );
+        inv.arg(OUTCOMES.len());
+        for o in OUTCOMES {
+            let t = k.job_outcome_template(tenant, o);
+            debug_assert_eq!(t.prefix, job, "an outcome index is a job's key");
+            inv.arg(o).arg(t.suffix);
+        }
+        inv
+    }
+
+    async fn record_step(
+        &self,
+        m: &RunMessage,
+        step: RunStep<'_>,
+        now: i64,
+        worker: &str,
+    ) -> Result<StepAnswer> {
+        Ok(self.record_steps(&[(m, step)], now, worker).await?[0])
+    }
+
+    /// Creates the run record of a fire before it is published (idempotent on the run id).
+    pub async fn materialize(&self, m: &RunMessage, now: i64) -> Result<Materialized> {
+        match self.record_step(m, RunStep::Materialize, now, "").await? {
+            StepAnswer::Materialized(a) => Ok(a),
+            other => Err(mismatch("materialize", other)),
+        }
+    }
+
+    /// Marks a delivered run RUNNING/TRIGGERED: the attempt to execute, unless the run already
+    /// has its result or its job is gone.
+    pub async fn run_start(&self, m: &RunMessage, now: i64, worker: &str) -> Result<Started> {
+        match self.record_step(m, RunStep::Start(1), now, worker).await? {
+            StepAnswer::Started(a) => Ok(a),
+            other => Err(mismatch("start", other)),
+        }
+    }
+
+    /// Records a run's result once.
+    pub async fn run_complete(
+        &self,
+        m: &RunMessage,
+        now: i64,
+        worker: &str,
+        r: &RunResult,
+    ) -> Result<Completed> {
+        match self
+            .record_step(m, RunStep::Complete(r), now, worker)
+            .await?
+        {
+            StepAnswer::Completed(a) => Ok(a),
+            other => Err(mismatch("complete", other)),
+        }
+    }
+
+    /// An asynchronous job's report on its run. `run` is (job id, schedule id, run id).
+    pub async fn run_update(
+        &self,
+        tenant: &str,
+        run: (u64, &str, &str),
+        success: bool,
+        message: &str,
+        now: i64,
+    ) -> Result<RunUpdate> {
+        let (job, schedule, run) = run;
+        let outcome = if success {
+            outcome::SUCCESS
+        } else {
+            outcome::FAILURE
+        };
+        let r: i64 = RUN_UPDATE
+            .key(self.keys.run(tenant, run))
+            .key(self.keys.job_done(tenant, job))
+            .key(self.keys.run_log(tenant, run))
+            .key(self.keys.job_outcome(tenant, job, outcome))
+            .arg(if success { "true" } else { "false" })
+            .arg(message)
+            .arg(now)
+            .arg(chime_core::schedule::format_instant(now))
+            .arg(job)
+            .arg(schedule)
+            .invoke_async(&mut self.c())
+            .await?;
+        Ok(match r {
+            1 => RunUpdate::Updated,
+            0 => RunUpdate::AlreadyCompleted,
+            _ => RunUpdate::NoSuchRun,
+        })
+    }
+}
+
+/// The script calls of a batch of steps, as indexes into it: by tenant (one call each, split
+/// at [`MAX_PER_CALL`]), then by job, since the script reads a job's definitions and takes
+/// its run numbers once for all of the job's runs in a call. The sort is stable, so the steps
+/// of one run keep their order.
+fn calls_of(steps: &[(&RunMessage, RunStep<'_>)]) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..steps.len()).collect();
+    order.sort_by(|a, b| {
+        let (x, y) = (steps[*a].0, steps[*b].0);
+        (&x.tenant, x.job_id).cmp(&(&y.tenant, y.job_id))
+    });
+    let mut calls: Vec<Vec<usize>> = Vec::new();
+    for i in order {
+        match calls.last_mut() {
+            Some(c) if c.len() < MAX_PER_CALL && steps[c[0]].0.tenant == steps[i].0.tenant => {
+                c.push(i)
+            }
+            _ => calls.push(vec![i]),
+        }
+    }
+    calls
+}
+
+/// Hands a family of key templates to `runs.lua`: their common prefix, then each one's
+/// suffix. Returns the prefix.
+fn family_args<const N: usize>(
+    inv: &mut ScriptInvocation<'_>,
+    templates: [KeyTemplate; N],
+) -> String {
+    let prefix = templates[0].prefix.clone();
+    inv.arg(&prefix);
+    for t in templates {
+        debug_assert_eq!(t.prefix, prefix, "a family shares its prefix");
+        inv.arg(t.suffix);
+    }
+    prefix
+}
+
+/// Adds one run's step to a call of `runs.lua`.
+fn step_args(inv: &mut ScriptInvocation<'_>, m: &RunMessage, step: &RunStep<'_>) {
+    inv.arg(step.op())
+        .arg(&m.run_id)
+        .arg(m.job_id)
+        .arg(&m.schedule_id)
+        .arg(m.scheduled_at)
+        .arg(&m.owner)
+        .arg(m.epoch);
+    match step {
+        RunStep::Materialize => {}
+        RunStep::Start(at_least) => {
+            inv.arg(*at_least);
+        }
+        RunStep::Complete(r) => {
+            inv.arg(r.status)
+                .arg(r.state)
+                .arg(r.outcome)
+                .arg(r.http_status.map(|s| s.to_string()).unwrap_or_default())
+                .arg(&r.run_text)
+                .arg(r.body.as_deref().unwrap_or(""))
+                .arg(r.error.as_deref().unwrap_or(""))
+                .arg(r.duration_ms)
+                .arg(r.executed_at)
+                .arg(r.event.as_deref().unwrap_or(""));
+        }
+    }
+}
+
+/// An answer of another kind than its step's (which [`StepAnswer::of`] rules out).
+fn mismatch(step: &str, answer: StepAnswer) -> StoreError {
+    StoreError::Corrupt(format!("a {step} step answered {answer:?}"))
+}
