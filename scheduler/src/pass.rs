@@ -16,7 +16,7 @@ use chime_broker::Sent;
 use chime_core::model::{Job, RunMessage, Schedule};
 use chime_core::schedule::{parse_stored_instant, Plan};
 use chime_store::keys::Keys;
-use chime_store::{Deferral, RunStep};
+use chime_store::{Deferral, Materialized, RunStep, StepAnswer};
 use futures::future::join_all;
 use std::sync::Arc;
 use std::time::Instant;
@@ -329,28 +329,32 @@ impl Scheduler {
             .iter()
             .map(|(_, m)| (*m, RunStep::Materialize))
             .collect();
-        let codes: Vec<Result<i64, String>> = match self.store.run_steps(&steps, now, "").await {
-            Ok(c) => c.into_iter().map(Ok).collect(),
-            Err(e) => vec![Err(e.to_string()); all.len()],
-        };
+        let answers: Vec<Result<StepAnswer, String>> =
+            match self.store.record_steps(&steps, now, "").await {
+                Ok(a) => a.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e.to_string()); all.len()],
+            };
         let mut to_publish: Vec<RunMessage> = Vec::new();
         let mut owner_of: Vec<usize> = Vec::new();
         let mut failed = vec![false; plans.len()];
-        for ((i, m), code) in all.iter().zip(codes) {
-            match code {
-                Ok(0) | Ok(1) => {
+        for ((i, m), answer) in all.iter().zip(answers) {
+            match answer.map(|a| match a {
+                StepAnswer::Materialized(m) => Ok(m),
+                other => Err(format!("a materialize answered {other:?}")),
+            }) {
+                Ok(Ok(Materialized::Created | Materialized::Existed)) => {
                     to_publish.push((*m).clone());
                     owner_of.push(*i);
                 }
-                Ok(-2) => {
+                Ok(Ok(Materialized::Inactive)) => {
                     let message = "Cannot start run: the job or the schedule is inactive";
                     let _ = self
                         .store
                         .schedule_event(&m.tenant, &m.schedule_id, level::ERROR, message)
                         .await;
                 }
-                Ok(_) => {} // job or schedule gone meanwhile: nothing to fire
-                Err(e) => {
+                Ok(Ok(Materialized::Gone)) => {} // gone meanwhile: nothing to fire
+                Ok(Err(e)) | Err(e) => {
                     tracing::warn!(run_id = %m.run_id, error = %e, "materialize failed");
                     failed[*i] = true;
                 }

@@ -83,7 +83,7 @@ pub struct Retention {
     pub per_stream: u64,
 }
 
-/// Runs per script call of [`Store::run_steps`] and entries per call of [`Store::advance_many`]:
+/// Runs per script call of [`Store::record_steps`] and entries per call of [`Store::advance_many`]:
 /// large enough to make the call's fixed cost small, small enough to keep each call short
 /// (Redis serves nothing else while a script runs).
 const MAX_PER_CALL: usize = 32;

@@ -153,14 +153,13 @@ impl Store {
             .collect()
     }
 
-    /// [`Store::record_steps`] with the script's codes as they are (the leader's form; every
-    /// other caller reads typed answers), in order:
+    /// [`Store::record_steps`] with the script's codes as they are, in order:
     ///
     /// - materialize: 1 created, 0 existed, -1 job or schedule gone, -2 job or schedule inactive;
     /// - start: the attempt number to execute, 0 when the run already has its result, -1 when
     ///   its job is gone;
     /// - complete: 1 recorded, 0 already recorded, -1 job gone.
-    pub async fn run_steps(
+    async fn run_steps(
         &self,
         steps: &[(&RunMessage, RunStep<'_>)],
         now: i64,

@@ -4,9 +4,10 @@
 
 use chime_core::model::{run_id, ActionSpec, RunMessage};
 use chime_core::run::CallKind;
-use chime_store::{RunResult, Store};
+use chime_store::{Completed, Materialized, RunResult, Store};
 
-/// Writes runs of one schedule of a job that exists (created through the API).
+/// Writes runs of one schedule of a job that exists and is active (created through the API in
+/// a test that runs no scheduler, so nothing fires by itself).
 pub struct Seeder {
     store: Store,
     tenant: String,
@@ -48,7 +49,10 @@ impl Seeder {
     pub async fn scheduled(&self, at: i64) -> String {
         let m = self.message(at);
         let created = self.store.materialize(&m, at).await.expect("materialize");
-        assert!(created >= 0, "the job exists: {created}");
+        assert!(
+            matches!(created, Materialized::Created | Materialized::Existed),
+            "the job and its schedule exist and are active (no scheduler runs in a seeded test): {created:?}"
+        );
         m.run_id
     }
 
@@ -71,7 +75,7 @@ impl Seeder {
             )
             .await
             .expect("complete");
-        assert_eq!(done, 1, "recorded once");
+        assert_eq!(done, Completed::Recorded, "recorded once");
         m.run_id
     }
 }

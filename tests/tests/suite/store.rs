@@ -324,8 +324,20 @@ async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
         .iter()
         .map(|m| (m, chime_store::RunStep::Materialize))
         .collect();
-    let codes = store.run_steps(&steps, 2_500, "").await.unwrap();
-    assert_eq!(codes, vec![1, 1, -1, 1, 0, -2, 1]);
+    let answers = store.record_steps(&steps, 2_500, "").await.unwrap();
+    use chime_store::{Materialized::*, StepAnswer::Materialized as M};
+    assert_eq!(
+        answers,
+        vec![
+            M(Created),
+            M(Created),
+            M(Gone),
+            M(Created),
+            M(Existed),
+            M(Inactive),
+            M(Created)
+        ]
+    );
 
     // Job 1's three created runs are numbers 1, 2, 3 in call order; job 2's is 1.
     for (job_id, number, m) in [
@@ -456,7 +468,11 @@ async fn rank_scores_are_integer_stream_ids_and_the_sweep_rescales_earlier_ones(
         .iter()
         .map(|m| (m, chime_store::RunStep::Materialize))
         .collect();
-    assert_eq!(store.run_steps(&steps, now, "").await.unwrap(), vec![1; 5]);
+    let created = chime_store::StepAnswer::Materialized(chime_store::Materialized::Created);
+    assert_eq!(
+        store.record_steps(&steps, now, "").await.unwrap(),
+        vec![created; 5]
+    );
     let mut redis = redis_of(&env.settings).await;
     let rank = store.keys().schedule_rank("t", "r1");
     let scores = |redis: &mut redis::aio::MultiplexedConnection| {
