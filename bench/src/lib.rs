@@ -6,10 +6,12 @@
 //!   RabbitMQ (in-process), a local HTTP target, and an API client.
 //! - [`baseline`]: the ideal pipeline without chime (publish with confirms to a quorum queue →
 //!   consume → HTTP POST → XADD → ack), flat out or paced.
-//! - the scenarios: [`throughput`], [`lateness`], [`scale`], [`query`], [`fairness`].
+//! - the scenarios ([`scenarios`]): [`throughput`], [`lateness`], [`scale`], [`fairness`]; and
+//!   [`query`] in a module of its own.
 //! - [`Report`]: the figures as a table, JSON or Markdown.
 
 pub mod baseline;
+pub mod query;
 pub mod scenarios;
 
 use anyhow::{bail, Context};
@@ -17,9 +19,8 @@ use chime_runtime::config::Settings;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-pub use scenarios::{
-    fairness, lateness, query, scale, throughput, Cpu, CpuPerRun, IoStall, Throughput,
-};
+pub use query::{query, QueryFigures};
+pub use scenarios::{fairness, lateness, scale, throughput, Cpu, CpuPerRun, IoStall, Throughput};
 
 const ADMIN: &str = "bench-admin-token";
 
