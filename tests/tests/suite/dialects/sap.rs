@@ -411,6 +411,22 @@ async fn sap_cursor_pages_start_past_the_named_run() {
     env.cleanup().await;
 }
 
+/// `prev` naming the oldest run: the runs just newer than it. Ignored until the query
+/// engine's whole-stream fast path (`runs_query.lua`) stops taking an exclusive cursor on the
+/// stream's first millisecond for the start of the stream: today the page starts with the
+/// named run itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "runs_query.lua: prev=<oldest run> returns the oldest run itself"]
+async fn sap_prev_of_the_oldest_run_lists_the_runs_just_newer() {
+    let env = TestEnv::api_only().await;
+    let (j, ids) = sales_orders(&env).await;
+    let n = ids.len();
+    let q = format!("page_size=3&prev={}", ids[n - 1]);
+    let page = get_ok(&env, &base(&j), &q, Auth::Bearer(&j.token)).await;
+    assert_eq!(page_ids(&page), ids[n - 4..n - 1], "{page}");
+    env.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sap_both_cursors_or_an_unknown_cursor_is_a_400() {
     let env = TestEnv::api_only().await;
