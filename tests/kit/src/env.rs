@@ -92,6 +92,14 @@ impl TestEnv {
         }
     }
 
+    /// A test world with only the API running in-process: nothing fires, so the runs it reads
+    /// are the ones a test seeds ([`crate::seed`]).
+    pub async fn api_only() -> TestEnv {
+        let mut env = TestEnv::new();
+        env.start_api().await;
+        env
+    }
+
     /// A test world with the API, a scheduler and a worker running in-process.
     pub async fn cluster() -> TestEnv {
         let mut env = TestEnv::new();

@@ -8,8 +8,8 @@
 //!   [`jobs`], the job calls most tests make.
 //! - [`target`]: [`Target`], a local HTTP server jobs call, recording or counting its calls.
 //! - [`seed`]: runs written through the store's own run steps, so run-log tests need no real
-//!   fires.
-//! - [`wait_until`]: conditions with deadlines, never bare sleeps.
+//!   fires; [`SeededJob`], a tenant's job with a [`Seeder`] of its schedule.
+//! - [`wait_until`], [`wait_until_every`]: conditions with deadlines, never bare sleeps.
 //! - [`purge`]: deletes a namespace's keys, queues and exchanges.
 
 pub mod client;
@@ -21,14 +21,30 @@ pub mod target;
 pub use client::{ApiClient, CreatedJob, RunPage};
 pub use env::{test_settings, Running, TestEnv, ADMIN_TOKEN};
 pub use jobs::{all_completed, create_job, runs, set_active};
-pub use seed::Seeder;
+pub use seed::{SeededJob, Seeder};
 pub use target::{Hit, Reply, Target};
 
 use chime_runtime::config::Settings;
 use std::time::{Duration, Instant};
 
-/// Polls `cond` until it returns `Some` or `within` passes; panics with `what` on time-out.
-pub async fn wait_until<T, F, Fut>(what: &str, within: Duration, mut cond: F) -> T
+/// Polls `cond` every 50 ms until it returns `Some` or `within` passes; panics with `what` on
+/// time-out.
+pub async fn wait_until<T, F, Fut>(what: &str, within: Duration, cond: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    wait_until_every(what, within, Duration::from_millis(50), cond).await
+}
+
+/// [`wait_until`] polling every `every`, for conditions that become true within a few
+/// milliseconds.
+pub async fn wait_until_every<T, F, Fut>(
+    what: &str,
+    within: Duration,
+    every: Duration,
+    mut cond: F,
+) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -41,7 +57,7 @@ where
         if Instant::now() >= deadline {
             panic!("timed out after {within:?} waiting for: {what}");
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(every).await;
     }
 }
 
