@@ -29,6 +29,11 @@ end
 local function ms_of(id)
   return tonumber(string.match(id, '^%(?(%d+)'))
 end
+-- A stream id's milliseconds and sequence ('(' prefix ignored; a missing sequence is 0).
+local function id_parts(id)
+  local ms, seq = string.match(id, '^%(?(%d+)%-?(%d*)')
+  return tonumber(ms), tonumber(seq) or 0
+end
 -- Nothing past the retention age: raise the lower bound to now - retention.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -83,8 +88,18 @@ if not filtered and hi == '+' then
   if lo == '-' then
     whole = true
   else
+    -- Whole only when the bound excludes no entry: the first entry is at or past an
+    -- inclusive bound, or strictly past an exclusive one (a cursor in the first entry's
+    -- millisecond is not the start of the stream).
     local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
-    whole = #first == 0 or ms_of(first[1][1]) >= ms_of(lo)
+    if #first == 0 then
+      whole = true
+    else
+      local fms, fseq = id_parts(first[1][1])
+      local lms, lseq = id_parts(lo)
+      local exclusive = string.sub(lo, 1, 1) == '('
+      whole = fms > lms or (fms == lms and (fseq > lseq or (fseq == lseq and not exclusive)))
+    end
   end
 end
 if whole then

@@ -411,12 +411,10 @@ async fn sap_cursor_pages_start_past_the_named_run() {
     env.cleanup().await;
 }
 
-/// `prev` naming the oldest run: the runs just newer than it. Ignored until the query
-/// engine's whole-stream fast path (`runs_query.lua`) stops taking an exclusive cursor on the
-/// stream's first millisecond for the start of the stream: today the page starts with the
-/// named run itself.
+/// `prev` naming the oldest run: the runs just newer than it, not the named run itself (the
+/// query engine's whole-stream path once took an exclusive cursor in the stream's first
+/// millisecond for the start of the stream).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "runs_query.lua: prev=<oldest run> returns the oldest run itself"]
 async fn sap_prev_of_the_oldest_run_lists_the_runs_just_newer() {
     let env = TestEnv::api_only().await;
     let (j, ids) = sales_orders(&env).await;
