@@ -7,14 +7,15 @@
 use crate::error::ApiError;
 use crate::wire::requests::{JobRequest, JobUpdateRequest, ScheduleRequest, ScheduleUpdateRequest};
 use crate::wire::{given, SapBool};
-use chime_core::model::{Job, Schedule};
+use chime_core::model::{Job, Schedule, ScheduleKind};
+use chime_core::run::HttpMethod;
 use chime_core::schedfmt::{parse_repeat_at, parse_repeat_interval, parse_sap_datetime, SapCron};
-use chime_core::schedule::{format_instant, Plan};
+use chime_core::schedule::Plan;
+use chime_core::time::format_instant;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
 const MAX_NAME: usize = 255;
 const MAX_TEXT: usize = 5000;
 const MAX_TIMEOUT_MS: u64 = 600_000;
@@ -81,15 +82,14 @@ fn action_url(url: &str, ctx: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn method(m: &str, ctx: &str) -> Result<String, ApiError> {
-    let up = m.to_uppercase();
-    if METHODS.contains(&up.as_str()) {
-        Ok(up)
-    } else {
-        Err(bad(format!(
-            "{ctx}: 'httpMethod' must be one of GET, POST, PUT, DELETE, PATCH"
-        )))
-    }
+fn method(m: &str, ctx: &str) -> Result<HttpMethod, ApiError> {
+    m.to_uppercase().parse().map_err(|_| {
+        let names: Vec<&str> = HttpMethod::ALL.iter().map(|m| m.as_str()).collect();
+        bad(format!(
+            "{ctx}: 'httpMethod' must be one of {}",
+            names.join(", ")
+        ))
+    })
 }
 
 fn headers(
@@ -283,11 +283,10 @@ fn apply_mode(
                 }
             }
             s.kind = if s.time.is_some() {
-                "one-time"
+                ScheduleKind::OneTime
             } else {
-                "recurring"
-            }
-            .into();
+                ScheduleKind::Recurring
+            };
             Ok(())
         }
     }
@@ -324,7 +323,7 @@ pub fn new_schedule(
         schedule_id: uuid::Uuid::new_v4().to_string(),
         description: req.description.clone().unwrap_or_default(),
         data: data(&req.data, ctx)?,
-        kind: String::new(),
+        kind: ScheduleKind::Recurring,
         cron: None,
         time: None,
         repeat_interval: None,
@@ -434,7 +433,7 @@ mod tests {
         )
         .unwrap();
         assert!(!j.active);
-        assert_eq!(j.http_method, "POST");
+        assert_eq!(j.http_method, HttpMethod::Post);
         assert_eq!(j.description, "");
         assert_eq!(j.end_time, None);
     }
@@ -485,9 +484,9 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert_eq!(s.kind, "recurring");
+        assert_eq!(s.kind, ScheduleKind::Recurring);
         let s = new_schedule(&obj(json!({"time": "now", "active": "true"})), "c", now()).unwrap();
-        assert_eq!(s.kind, "one-time");
+        assert_eq!(s.kind, ScheduleKind::OneTime);
         assert_eq!(s.time.as_deref(), Some("2026-01-01T00:00:00.000Z"));
         let e = new_schedule(&obj(json!({"active": true})), "c", now())
             .unwrap_err()

@@ -8,7 +8,8 @@ use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use chime_core::model::{Job, Schedule};
-use chime_core::schedule::{format_instant, Plan};
+use chime_core::schedule::Plan;
+use chime_core::time::format_instant;
 use chime_store::ActionLog;
 use chrono::{DateTime, TimeZone, Utc};
 

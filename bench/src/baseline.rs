@@ -377,7 +377,7 @@ impl Producer {
             epoch: 1,
             action: ActionSpec {
                 url: self.url.clone(),
-                method: "POST".into(),
+                method: chime_core::run::HttpMethod::Post,
                 headers: vec![("content-type".into(), "application/json".into())],
                 body: Some("{}".into()),
                 timeout_ms: 30_000,

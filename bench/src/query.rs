@@ -4,6 +4,7 @@
 use crate::scenarios::{create_schedules, ms, redis_used_mib};
 use crate::{progress, Bench, Latency};
 use chime_core::model::{run_id, ActionSpec, RunMessage};
+use chime_core::run::{Outcome, RunState, RunStatus};
 use chime_store::{RunResult, Store};
 use futures::stream::{self, StreamExt};
 use serde_json::json;
@@ -45,11 +46,11 @@ pub async fn query(
 
     // Known run ids and a date range in the middle of the load.
     let known = known_runs(b, layout).await?;
-    let mid = chime_core::schedule::format_instant(
+    let mid = chime_core::time::format_instant(
         started.elapsed().as_millis() as i64 / 2
             + (chrono::Utc::now().timestamp_millis() - started.elapsed().as_millis() as i64),
     );
-    let mid_end = chime_core::schedule::format_instant(ms(&json!(mid)).unwrap_or(0) + 60_000);
+    let mid_end = chime_core::time::format_instant(ms(&json!(mid)).unwrap_or(0) + 60_000);
     let deep = (per_schedule / 2).max(1);
 
     let mut figures = Vec::new();
@@ -174,7 +175,7 @@ async fn load_runs(
                     epoch: 0,
                     action: ActionSpec {
                         url: b.target.url(crate::HOOK),
-                        method: "POST".into(),
+                        method: chime_core::run::HttpMethod::Post,
                         headers: vec![],
                         body: None,
                         timeout_ms: 1000,
@@ -190,9 +191,17 @@ async fn load_runs(
                     store.run_start(&m, now, "bench-loader").await?;
                     let ok = !m.run_id.ends_with('7');
                     let r = RunResult {
-                        status: "COMPLETED",
-                        state: if ok { "SUCCESS" } else { "ERROR" },
-                        outcome: if ok { "success" } else { "failure" },
+                        status: RunStatus::Completed,
+                        state: if ok {
+                            RunState::Success
+                        } else {
+                            RunState::Error
+                        },
+                        outcome: Some(if ok {
+                            Outcome::Success
+                        } else {
+                            Outcome::Failure
+                        }),
                         http_status: Some(if ok { 200 } else { 500 }),
                         run_text: "{\"ok\":true}".into(),
                         body: Some("{\"ok\":true}".into()),

@@ -132,7 +132,7 @@ pub async fn lateness(
     let jobs = create_schedules(b, &token, rate, name, |i| {
         let at = first + (i * 1000 / rate) as i64;
         json!({"repeatInterval": "1 second", "active": true,
-            "startTime": chime_core::schedule::format_instant(at)})
+            "startTime": chime_core::time::format_instant(at)})
     })
     .await?;
     // Measure after a second of warm-up past the first fires.

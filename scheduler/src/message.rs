@@ -18,7 +18,7 @@ pub fn run_message(
     owner: &str,
     epoch: u64,
 ) -> RunMessage {
-    let method = job.http_method.to_uppercase();
+    let method = job.http_method;
     let mut url = job.action.clone();
     let mut body = None;
     let mut headers: Vec<(String, String)> = job
@@ -27,7 +27,7 @@ pub fn run_message(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if let Some(data) = &schedule.data {
-        if matches!(method.as_str(), "GET" | "DELETE" | "HEAD") {
+        if !method.carries_body() {
             if let Some(q) = query_string(data) {
                 url.push(if url.contains('?') { '&' } else { '?' });
                 url.push_str(&q);
@@ -111,8 +111,8 @@ mod tests {
     #[test]
     fn data_is_the_query_of_a_get_and_the_json_body_of_a_post() {
         let s = schedule(json!({"a": "b c", "n": 1}));
-        let get = run_message("t", &job("get", json!({})), &s, 1_000, "o", 2);
-        assert_eq!(get.action.method, "GET");
+        let get = run_message("t", &job("GET", json!({})), &s, 1_000, "o", 2);
+        assert_eq!(get.action.method, chime_core::run::HttpMethod::Get);
         assert_eq!(get.action.url, "http://t/a?x=1&a=b+c&n=1");
         assert_eq!(get.action.body, None);
         assert_eq!(get.run_id, run_id("s1", 1_000));

@@ -14,7 +14,8 @@ use crate::quotas::Quotas;
 use crate::Scheduler;
 use chime_broker::Sent;
 use chime_core::model::{Job, RunMessage, Schedule};
-use chime_core::schedule::{parse_stored_instant, Plan};
+use chime_core::schedule::Plan;
+use chime_core::time::parse_stored_instant;
 use chime_store::keys::Keys;
 use chime_store::{Deferral, Materialized, RunStep, StepAnswer};
 use futures::future::join_all;
@@ -440,7 +441,7 @@ fn plan_entry(
 mod tests {
     use super::*;
     use chime_core::model::run_id;
-    use chime_core::schedule::format_instant;
+    use chime_core::time::format_instant;
     use serde_json::json;
 
     const T0: i64 = 1_800_000_000_000;

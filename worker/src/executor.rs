@@ -35,8 +35,7 @@ pub const DEFAULT_BODY_CAP: usize = 1024;
 #[derive(Clone, Debug)]
 pub struct Action {
     pub url: String,
-    /// One of GET, POST, PUT, DELETE, PATCH, HEAD (case-insensitive).
-    pub method: String,
+    pub method: HttpMethod,
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
     /// Limit for the whole call, including reading the response body.
@@ -56,6 +55,7 @@ pub struct CallMeta {
 
 /// How a call ended.
 pub use chime_core::run::CallKind;
+use chime_core::run::HttpMethod;
 
 /// Result of one call.
 #[derive(Clone, Debug)]
@@ -214,7 +214,7 @@ impl Executor {
         let url =
             Url::parse(action.url.trim()).map_err(|e| Early::error(format!("invalid URL: {e}")))?;
         self.policy.check_url(&url).map_err(|e| Early::guard(&e))?;
-        let method = parse_method(&action.method)?;
+        let method = http_method(action.method);
 
         let mut headers = HeaderMap::new();
         for (name, value) in &action.headers {
@@ -312,15 +312,13 @@ impl Executor {
     }
 }
 
-fn parse_method(raw: &str) -> Result<Method, Early> {
-    match raw.trim().to_ascii_uppercase().as_str() {
-        "GET" => Ok(Method::GET),
-        "POST" => Ok(Method::POST),
-        "PUT" => Ok(Method::PUT),
-        "DELETE" => Ok(Method::DELETE),
-        "PATCH" => Ok(Method::PATCH),
-        "HEAD" => Ok(Method::HEAD),
-        _ => Err(Early::error(format!("unsupported HTTP method {raw:?}"))),
+fn http_method(m: HttpMethod) -> Method {
+    match m {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Patch => Method::PATCH,
     }
 }
 

@@ -387,7 +387,7 @@ impl Inner {
             .record((now - msg.scheduled_at).max(0) as f64 / 1000.0);
         let action = Action {
             url: msg.action.url.clone(),
-            method: msg.action.method.clone(),
+            method: msg.action.method,
             headers: msg.action.headers.clone(),
             body: msg.action.body.clone(),
             timeout: Duration::from_millis(if msg.action.timeout_ms == 0 {
@@ -433,7 +433,7 @@ impl Inner {
         if recorded == StepAnswer::Completed(Completed::Recorded) {
             metrics::counter!("chime_runs_recorded_total").increment(1);
         }
-        tracing::info!(run_id = %msg.run_id, job_id = msg.job_id, schedule_id = %msg.schedule_id, tenant = %msg.tenant, state = result.0.state, http = ?result.0.http_status, "run finished");
+        tracing::info!(run_id = %msg.run_id, job_id = msg.job_id, schedule_id = %msg.schedule_id, tenant = %msg.tenant, state = %result.0.state, http = ?result.0.http_status, "run finished");
         Ok("recorded")
     }
 }
@@ -442,11 +442,7 @@ struct Recorded(RunResult);
 
 impl Recorded {
     fn outcome_label(&self) -> &'static str {
-        if self.0.outcome.is_empty() {
-            "accepted"
-        } else {
-            self.0.outcome
-        }
+        self.0.outcome.map_or("accepted", |o| o.as_str())
     }
 }
 
@@ -466,9 +462,9 @@ fn to_result(o: &Outcome) -> Recorded {
         },
     };
     Recorded(RunResult {
-        status: life.status.as_str(),
-        state: life.state.as_str(),
-        outcome: life.outcome.map_or("", chime_core::run::Outcome::as_str),
+        status: life.status,
+        state: life.state,
+        outcome: life.outcome,
         http_status: o.http_status,
         run_text,
         body: o.body.clone(),

@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chime_core::model::RunRecord;
-use chime_core::schedule::format_instant;
+use chime_core::time::format_instant;
 use chime_store::{RunQuery, Scope};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, IntoResponses, ToSchema};
@@ -48,7 +48,7 @@ impl From<&RunRecord> for A1BaseExecution {
             id: r.run_id.clone(),
             cron_job_id: r.job_id.to_string(),
             executed_at: r.executed_at.or(Some(r.scheduled_at)).map(format_instant),
-            status: r.outcome.clone(),
+            status: r.outcome.map(|o| o.to_string()),
             response_code: r.http_status,
             response_body: r.response_body.clone(),
             error_message: r.error.clone(),

@@ -200,7 +200,7 @@ async fn log(
     if desc {
         text = text.split_inclusive('\n').rev().collect();
     }
-    let live = run.status != "COMPLETED";
+    let live = run.status != chime_core::run::RunStatus::Completed;
     Ok(HuaweiLog {
         result: HuaweiLogResult {
             start_offset: from.to_string(),

@@ -13,7 +13,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chime_core::model::RunRecord;
-use chime_core::schedule::format_instant;
+use chime_core::run;
+use chime_core::time::format_instant;
 use chime_store::{Order, RunQuery, Scope};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -32,11 +33,11 @@ pub enum LosantStatus {
 
 impl From<&RunRecord> for LosantStatus {
     fn from(r: &RunRecord) -> Self {
-        match (r.status.as_str(), r.outcome.as_deref()) {
-            ("SCHEDULED", _) => LosantStatus::Queued,
-            ("RUNNING", _) => LosantStatus::InProgress,
-            (_, Some("success")) => LosantStatus::Completed,
-            (_, Some("failure")) => LosantStatus::Failed,
+        match (r.status, r.outcome) {
+            (run::RunStatus::Scheduled, _) => LosantStatus::Queued,
+            (run::RunStatus::Running, _) => LosantStatus::InProgress,
+            (_, Some(run::Outcome::Success)) => LosantStatus::Completed,
+            (_, Some(run::Outcome::Failure)) => LosantStatus::Failed,
             _ => LosantStatus::Errored,
         }
     }
@@ -99,10 +100,10 @@ impl LosantJobLog {
             details: LosantJobLogDetails {
                 schedule_id: r.schedule_id.clone(),
                 run_number: r.number,
-                run_status: r.status.clone(),
-                run_state: r.state.clone(),
+                run_status: r.status.to_string(),
+                run_state: r.state.to_string(),
                 http_status: r.http_status,
-                outcome: r.outcome.clone().filter(|o| !o.is_empty()),
+                outcome: r.outcome.map(|o| o.to_string()),
                 error_message: r.error.clone(),
                 response_body: r.response_body.clone(),
             },

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use chime_core::model::RunRecord;
-use chime_core::schedule::format_instant;
+use chime_core::time::format_instant;
 use chime_store::{Order, RunQuery, Scope};
 
 /// The CSV header line.
@@ -126,9 +126,9 @@ fn csv_line(r: &RunRecord) -> String {
         format_instant(r.scheduled_at),
         opt(r.executed_at),
         opt(r.completed_at),
-        r.status.clone(),
-        r.state.clone(),
-        r.outcome.clone().unwrap_or_default(),
+        r.status.to_string(),
+        r.state.to_string(),
+        r.outcome.map(|o| o.to_string()).unwrap_or_default(),
         r.http_status.map(|h| h.to_string()).unwrap_or_default(),
         r.duration_ms.map(|d| d.to_string()).unwrap_or_default(),
         r.error.clone().unwrap_or_default(),

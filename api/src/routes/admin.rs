@@ -63,7 +63,7 @@ pub async fn create_tenant(
     let id = random_hex(12);
     let (ms, _) = service::now(&s).await?;
     s.store
-        .create_tenant(&id, &name, &chime_core::schedule::format_instant(ms))
+        .create_tenant(&id, &name, &chime_core::time::format_instant(ms))
         .await?;
     tracing::info!(tenant = %id, "tenant created");
     Ok((StatusCode::CREATED, Json(TenantCreated { id, name })))

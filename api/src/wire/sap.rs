@@ -2,7 +2,7 @@
 //! stored model.
 
 use chime_core::model::{Job, RunRecord, Schedule};
-use chime_core::schedule::format_instant;
+use chime_core::time::format_instant;
 use chime_store::ActionLog;
 use serde::Serialize;
 use serde_json::Value;
@@ -87,8 +87,8 @@ impl From<&RunRecord> for SapRunLog {
             run_text: r.run_text.clone(),
             http_status: r.http_status,
             execution_timestamp: r.executed_at.map(format_instant),
-            run_status: r.status.clone(),
-            run_state: r.state.clone(),
+            run_status: r.status.to_string(),
+            run_state: r.state.to_string(),
             schedule_timestamp: format_instant(r.scheduled_at),
             completion_timestamp: r.completed_at.map(format_instant),
         }
@@ -125,7 +125,7 @@ impl From<&RunRecord> for RunDetail {
             job_id: r.job_id,
             schedule_id: r.schedule_id.clone(),
             run_number: r.number,
-            outcome: r.outcome.clone().filter(|o| !o.is_empty()),
+            outcome: r.outcome.map(|o| o.to_string()),
             response_body: r.response_body.clone(),
             error_message: r.error.clone(),
             duration_ms: r.duration_ms,
@@ -179,7 +179,7 @@ impl SapSchedule {
             job_id,
             description: s.description.clone(),
             data: s.data.clone(),
-            kind: s.kind.clone(),
+            kind: s.kind.to_string(),
             active: s.active,
             start_time: s.start_time.clone(),
             end_time: s.end_time.clone(),
@@ -233,7 +233,7 @@ impl SapJob {
             description: j.description.clone(),
             action: j.action.clone(),
             active: j.active,
-            http_method: j.http_method.clone(),
+            http_method: j.http_method.to_string(),
             job_type: "HTTP_ENDPOINT",
             signature_version: 0,
             start_time: j.start_time.clone(),
@@ -331,4 +331,39 @@ impl ActionLogEntry {
 pub struct ActionLogList {
     pub total: u64,
     pub results: Vec<ActionLogEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chime_core::{model, run};
+    use utoipa::PartialSchema;
+
+    /// The values a documented enum lists.
+    fn documented<T: PartialSchema>() -> Vec<String> {
+        let schema = serde_json::to_value(T::schema()).unwrap();
+        schema["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("an enum schema: {schema}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn names<T: std::fmt::Display>(all: &[T]) -> Vec<String> {
+        all.iter().map(ToString::to_string).collect()
+    }
+
+    /// The document's enums list exactly the core's names, so the two cannot drift.
+    #[test]
+    fn documented_enums_are_the_cores() {
+        assert_eq!(documented::<RunStatus>(), names(run::RunStatus::ALL));
+        assert_eq!(documented::<RunState>(), names(run::RunState::ALL));
+        assert_eq!(documented::<Outcome>(), names(run::Outcome::ALL));
+        assert_eq!(documented::<ActionMethod>(), names(run::HttpMethod::ALL));
+        assert_eq!(
+            documented::<ScheduleType>(),
+            names(model::ScheduleKind::ALL)
+        );
+    }
 }

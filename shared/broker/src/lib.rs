@@ -405,7 +405,7 @@ mod tests {
             epoch: 1,
             action: ActionSpec {
                 url: "http://127.0.0.1:9/".into(),
-                method: "POST".into(),
+                method: chime_core::run::HttpMethod::Post,
                 headers: vec![],
                 body: None,
                 timeout_ms: 0,

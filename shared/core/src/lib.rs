@@ -7,8 +7,58 @@
 //!   mapping from a call's end to it.
 //! - [`schedfmt`]: SAP's schedule formats (7-field cron, intervals, date values).
 //! - [`schedule`]: the pure planner: which instants fire, what is next, misfires.
+//! - [`time`]: instants as chime stores and shows them.
+
+/// An unknown name for one of the core's named enums (a lifecycle state, a method, a kind).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {value:?}")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub value: String,
+}
+
+/// An enum whose values have fixed wire names: `as_str`, `Display`, `FromStr`, serde and
+/// `ALL`, all from one list.
+macro_rules! named_enum {
+    ($(#[$doc:meta])* $name:ident, $what:literal, { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire name.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::UnknownName;
+            fn from_str(s: &str) -> Result<Self, $crate::UnknownName> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err($crate::UnknownName { what: $what, value: s.to_string() }),
+                }
+            }
+        }
+    };
+}
 
 pub mod model;
 pub mod run;
 pub mod schedfmt;
 pub mod schedule;
+pub mod time;

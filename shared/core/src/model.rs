@@ -1,6 +1,7 @@
 //! The domain types that cross service boundaries: jobs and schedules as stored, the run
 //! message on the queue, and the run record with SAP's lifecycle states.
 
+use crate::run::{HttpMethod, Outcome, RunState, RunStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -14,7 +15,7 @@ pub struct Job {
     pub description: String,
     pub action: String,
     pub active: bool,
-    pub http_method: String,
+    pub http_method: HttpMethod,
     pub start_time: Option<String>,
     pub end_time: Option<String>,
     /// chime: extra request headers sent with every call.
@@ -26,6 +27,14 @@ pub struct Job {
     pub modified_at: String,
 }
 
+named_enum!(
+    /// SAP's schedule `type`: a `time` schedule fires once, every other kind recurs.
+    ScheduleKind, "type", {
+        OneTime = "one-time",
+        Recurring = "recurring",
+    }
+);
+
 /// A schedule as stored (value in the job's schedules hash) and as the API shows it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -34,9 +43,8 @@ pub struct Schedule {
     pub description: String,
     /// Sent as the body (POST, PUT, PATCH) or as the query string (GET, DELETE).
     pub data: Option<serde_json::Value>,
-    /// `one-time` or `recurring`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: ScheduleKind,
     pub cron: Option<String>,
     pub time: Option<String>,
     pub repeat_interval: Option<String>,
@@ -68,7 +76,7 @@ pub struct RunMessage {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ActionSpec {
     pub url: String,
-    pub method: String,
+    pub method: HttpMethod,
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
     pub timeout_ms: u64,
@@ -85,14 +93,14 @@ pub struct RunRecord {
     pub number: u64,
     pub scheduled_at: i64,
     pub created_at: i64,
-    pub status: String,
-    pub state: String,
+    pub status: RunStatus,
+    pub state: RunState,
     pub executed_at: Option<i64>,
     pub completed_at: Option<i64>,
     pub http_status: Option<u16>,
     pub run_text: String,
-    /// `success`, `failure`, `error` or `timeout` once completed.
-    pub outcome: Option<String>,
+    /// Once completed.
+    pub outcome: Option<Outcome>,
     pub response_body: Option<String>,
     pub error: Option<String>,
     pub duration_ms: Option<u64>,
@@ -108,7 +116,8 @@ pub struct RunRecord {
 
 impl RunRecord {
     /// Builds a record of `tenant` (the tenant is in the record's key, not in its fields) from
-    /// the flat field list of `HGETALL`.
+    /// the flat field list of `HGETALL`; `None` when it has no id or a lifecycle name that is
+    /// not SAP's.
     pub fn from_fields(tenant: &str, fields: &[(String, String)]) -> Option<RunRecord> {
         let mut r = RunRecord {
             tenant: tenant.to_string(),
@@ -127,13 +136,14 @@ impl RunRecord {
                 "n" => r.number = v.parse().unwrap_or(0),
                 "sched_at" => r.scheduled_at = v.parse().unwrap_or(0),
                 "created" => r.created_at = v.parse().unwrap_or(0),
-                "status" => r.status = v.clone(),
-                "state" => r.state = v.clone(),
+                "status" => r.status = v.parse().ok()?,
+                "state" => r.state = v.parse().ok()?,
                 "exec_at" => r.executed_at = v.parse().ok(),
                 "done_at" => r.completed_at = v.parse().ok(),
                 "http" => r.http_status = v.parse().ok(),
                 "text" => r.run_text = v.clone(),
-                "outcome" => r.outcome = Some(v.clone()).filter(|o| !o.is_empty()),
+                "outcome" if v.is_empty() => r.outcome = None,
+                "outcome" => r.outcome = Some(v.parse().ok()?),
                 "body" => r.response_body = Some(v.clone()),
                 "err" => r.error = Some(v.clone()),
                 "dur" => r.duration_ms = v.parse().ok(),
@@ -162,7 +172,7 @@ impl RunRecord {
     /// The run's text log: lines derived from the record's fields, merged in time order with
     /// the `extra` lines stored beside it (redeliveries, duplicates, async reports).
     pub fn text_log(&self, extra: &[String]) -> String {
-        let at = crate::schedule::format_instant;
+        let at = crate::time::format_instant;
         let mut lines: Vec<String> = vec![format!(
             "{} run {} scheduled for {} by leader {} (epoch {})",
             at(self.created_at),
@@ -178,13 +188,13 @@ impl RunRecord {
                 self.attempt,
                 self.worker.as_deref().unwrap_or("a worker")
             ));
-            if self.state != "TRIGGERED" {
+            if self.state != RunState::Triggered {
                 // An asynchronous run's line stays as the worker saw it (ACK_RECVD); the job's
                 // report is a line of its own, so the log only ever grows.
                 let state = if self.http_status == Some(202) {
-                    "ACK_RECVD"
+                    RunState::AckRecvd
                 } else {
-                    self.state.as_str()
+                    self.state
                 };
                 let end = exec + self.duration_ms.unwrap_or(0) as i64;
                 let http = self

@@ -4,59 +4,11 @@
 //! The strings are the wire format (SAP's API, the run record in Redis, the Lua scripts);
 //! [`RunStatus::as_str`] and friends are the only place Rust spells them.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
-
-/// An unknown name for one of the lifecycle enums.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {what} {value:?}")]
-pub struct UnknownName {
-    pub what: &'static str,
-    pub value: String,
-}
-
-macro_rules! named_enum {
-    ($(#[$doc:meta])* $name:ident, $what:literal, { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
-        }
-
-        impl $name {
-            /// Every value, in lifecycle order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The wire name.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = UnknownName;
-            fn from_str(s: &str) -> Result<Self, UnknownName> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(UnknownName { what: $what, value: s.to_string() }),
-                }
-            }
-        }
-    };
-}
-
 named_enum!(
-    /// SAP's `runStatus`.
+    /// SAP's `runStatus`; a run is created `SCHEDULED`.
+    #[derive(Default)]
     RunStatus, "runStatus", {
+        #[default]
         Scheduled = "SCHEDULED",
         Running = "RUNNING",
         Completed = "COMPLETED",
@@ -64,8 +16,10 @@ named_enum!(
 );
 
 named_enum!(
-    /// SAP's `runState`.
+    /// SAP's `runState`; a run is created `SCHEDULED`.
+    #[derive(Default)]
     RunState, "runState", {
+        #[default]
         Scheduled = "SCHEDULED",
         Triggered = "TRIGGERED",
         /// The endpoint answered 202: it reports the result later.
@@ -95,8 +49,8 @@ named_enum!(
         Get = "GET",
         Post = "POST",
         Put = "PUT",
-        Patch = "PATCH",
         Delete = "DELETE",
+        Patch = "PATCH",
     }
 );
 

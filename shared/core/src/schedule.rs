@@ -5,9 +5,10 @@
 //! created or activated and [`Plan::fire_until`] ([`Plan::fire`] bounded by the job's end)
 //! when its due entry comes up.
 
-use crate::model::Schedule;
+use crate::model::{Schedule, ScheduleKind};
 use crate::schedfmt::{parse_repeat_at, parse_repeat_interval, FormatError, SapCron};
-use chrono::{DateTime, TimeZone, Timelike, Utc};
+use crate::time::{parse_stored_instant, to_dt};
+use chrono::Timelike;
 
 /// How a schedule fires.
 #[derive(Clone, Debug)]
@@ -44,22 +45,6 @@ pub struct FireDecision {
 const DAY_MS: i64 = 86_400_000;
 /// Bound on the instants walked to find the last missed fire after a long outage.
 const MAX_MISFIRE_WALK: u64 = 1_000_000;
-
-fn to_dt(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
-
-/// Parses an RFC 3339 instant stored by chime into milliseconds.
-pub fn parse_stored_instant(s: &str) -> Option<i64> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|d| d.timestamp_millis())
-}
-
-/// Formats milliseconds as chime stores and shows instants (`2024-01-25T14:00:00.000Z`).
-pub fn format_instant(ms: i64) -> String {
-    to_dt(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 impl Plan {
     /// The plan of a stored schedule (whose times are normalised RFC 3339).
@@ -197,11 +182,11 @@ impl Plan {
         matches!(self.kind, Kind::Time(_))
     }
 
-    /// `one-time` or `recurring`.
-    pub fn type_name(&self) -> &'static str {
+    /// SAP's `type` of the schedule.
+    pub fn schedule_kind(&self) -> ScheduleKind {
         match self.kind {
-            Kind::Time(_) => "one-time",
-            _ => "recurring",
+            Kind::Time(_) => ScheduleKind::OneTime,
+            _ => ScheduleKind::Recurring,
         }
     }
 }

@@ -7,6 +7,7 @@
 use crate::keys::KeyTemplate;
 use crate::{invoke_two_at_a_time, outcome, Result, Store, StoreError, MAX_PER_CALL, OUTCOMES};
 use chime_core::model::RunMessage;
+use chime_core::run::{Outcome, RunState, RunStatus};
 use redis::{Script, ScriptInvocation};
 use std::sync::LazyLock;
 
@@ -29,9 +30,10 @@ pub enum RunStep<'a> {
 /// The result a worker records for a run.
 #[derive(Clone, Debug)]
 pub struct RunResult {
-    pub status: &'static str,
-    pub state: &'static str,
-    pub outcome: &'static str,
+    pub status: RunStatus,
+    pub state: RunState,
+    /// `None` while the run is not finished (an asynchronous job's 202).
+    pub outcome: Option<Outcome>,
     pub http_status: Option<u16>,
     pub run_text: String,
     pub body: Option<String>,
@@ -166,7 +168,7 @@ impl Store {
         worker: &str,
     ) -> Result<Vec<i64>> {
         let calls = calls_of(steps);
-        let now_txt = chime_core::schedule::format_instant(now);
+        let now_txt = chime_core::time::format_instant(now);
         let invocations: Vec<_> = calls
             .iter()
             .map(|call| {
@@ -314,7 +316,7 @@ impl Store {
             .arg(if success { "true" } else { "false" })
             .arg(message)
             .arg(now)
-            .arg(chime_core::schedule::format_instant(now))
+            .arg(chime_core::time::format_instant(now))
             .arg(job)
             .arg(schedule)
             .invoke_async(&mut self.c())
@@ -379,9 +381,9 @@ fn step_args(inv: &mut ScriptInvocation<'_>, m: &RunMessage, step: &RunStep<'_>)
             inv.arg(*at_least);
         }
         RunStep::Complete(r) => {
-            inv.arg(r.status)
-                .arg(r.state)
-                .arg(r.outcome)
+            inv.arg(r.status.as_str())
+                .arg(r.state.as_str())
+                .arg(r.outcome.map_or("", Outcome::as_str))
                 .arg(r.http_status.map(|s| s.to_string()).unwrap_or_default())
                 .arg(&r.run_text)
                 .arg(r.body.as_deref().unwrap_or(""))

@@ -5,6 +5,7 @@
 //! before its store was split by aggregate. Data written by either must read the same.
 
 use chime_core::model::{run_id, ActionSpec, Job, RunMessage, Schedule};
+use chime_core::run::{Outcome, RunState, RunStatus};
 use chime_store::{
     ActionLog, Advance, ApiKey, Completed, Deferral, Materialized, Order, Retention, RunQuery,
     RunResult, RunUpdate, Scope, Started, Store,
@@ -36,7 +37,7 @@ fn job(id: u64) -> Job {
         description: String::new(),
         action: "http://127.0.0.1:9/".into(),
         active: true,
-        http_method: "POST".into(),
+        http_method: chime_core::run::HttpMethod::Post,
         start_time: None,
         end_time: None,
         headers: Default::default(),
@@ -66,7 +67,7 @@ fn run(job_id: u64, sid: &str, at: i64) -> RunMessage {
         epoch: 3,
         action: ActionSpec {
             url: "http://127.0.0.1:9/".into(),
-            method: "POST".into(),
+            method: chime_core::run::HttpMethod::Post,
             headers: vec![],
             body: None,
             timeout_ms: 1000,
@@ -74,12 +75,16 @@ fn run(job_id: u64, sid: &str, at: i64) -> RunMessage {
     }
 }
 
-fn result(outcome: &'static str, event: Option<&str>) -> RunResult {
-    let ok = outcome == "success";
+fn result(outcome: Outcome, event: Option<&str>) -> RunResult {
+    let ok = outcome == Outcome::Success;
     RunResult {
-        status: "COMPLETED",
-        state: if ok { "SUCCESS" } else { "ERROR" },
-        outcome,
+        status: RunStatus::Completed,
+        state: if ok {
+            RunState::Success
+        } else {
+            RunState::Error
+        },
+        outcome: Some(outcome),
         http_status: Some(if ok { 200 } else { 500 }),
         run_text: format!("HTTP {}", if ok { 200 } else { 500 }),
         body: ok.then(|| "{\"ok\":true}".into()),
@@ -391,7 +396,7 @@ async fn record_runs(store: &Store, id: u64) -> [RunMessage; 3] {
         answers,
         vec![chime_store::StepAnswer::Started(Started::Attempt(2))]
     );
-    let ok = result("success", None);
+    let ok = result(Outcome::Success, None);
     assert_eq!(
         store.run_complete(&a, now + 3, "w2", &ok).await.unwrap(),
         Completed::Recorded
@@ -400,7 +405,7 @@ async fn record_runs(store: &Store, id: u64) -> [RunMessage; 3] {
         store.run_complete(&a, now + 4, "w3", &ok).await.unwrap(),
         Completed::AlreadyRecorded
     );
-    let failed = result("failure", Some("Target blocked"));
+    let failed = result(Outcome::Failure, Some("Target blocked"));
     assert_eq!(
         store
             .run_complete(&b, now + 5, "w1", &failed)
@@ -409,9 +414,9 @@ async fn record_runs(store: &Store, id: u64) -> [RunMessage; 3] {
         Completed::Recorded
     );
     let acked = RunResult {
-        status: "RUNNING",
-        state: "ACK_RECVD",
-        outcome: "",
+        status: RunStatus::Running,
+        state: RunState::AckRecvd,
+        outcome: None,
         http_status: Some(202),
         run_text: "HTTP 202".into(),
         body: None,

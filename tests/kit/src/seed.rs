@@ -73,7 +73,7 @@ impl Seeder {
             epoch: 1,
             action: ActionSpec {
                 url: "http://127.0.0.1:9/".into(),
-                method: "POST".into(),
+                method: chime_core::run::HttpMethod::Post,
                 headers: vec![],
                 body: None,
                 timeout_ms: 1000,
@@ -175,9 +175,9 @@ pub fn result(
         .or_else(|| http_status.map(|s| format!("HTTP {s}")))
         .unwrap_or_default();
     RunResult {
-        status: life.status.as_str(),
-        state: life.state.as_str(),
-        outcome: life.outcome.map_or("", |o| o.as_str()),
+        status: life.status,
+        state: life.state,
+        outcome: life.outcome,
         http_status,
         run_text,
         body: body.map(String::from),

@@ -1,6 +1,7 @@
 //! Exactly one record per run across duplicate publishes, redeliveries and worker crashes.
 
 use chime_broker::{Publisher, Topology};
+use chime_core::run::{RunState, RunStatus};
 use chime_store::Store;
 use chime_testkit::{create_job, runs, wait_until, Target, TestEnv};
 use serde_json::json;
@@ -87,11 +88,11 @@ async fn the_same_run_published_twice_is_recorded_once() {
         Duration::from_secs(20),
         || async {
             let r = store.run(&tenant, &msg.run_id).await.unwrap()?;
-            (r.status == "COMPLETED" && r.log.contains("duplicate")).then_some(r)
+            (r.status == RunStatus::Completed && r.log.contains("duplicate")).then_some(r)
         },
     )
     .await;
-    assert_eq!(run.state, "SUCCESS");
+    assert_eq!(run.state, RunState::Success);
     assert_eq!(run.number, 1);
     let (total, list) = runs(&env, &token, job_id, &sid).await;
     assert_eq!(total, 1, "{list:?}");
@@ -289,7 +290,7 @@ async fn a_message_redelivered_after_a_crash_calls_only_its_runs_without_a_resul
         Duration::from_secs(20),
         || async {
             let r = quick.store.run(&tenant, &quick.msg.run_id).await.unwrap()?;
-            (r.status == "COMPLETED" && !slow_target.hits().is_empty()).then_some(())
+            (r.status == RunStatus::Completed && !slow_target.hits().is_empty()).then_some(())
         },
     )
     .await;
@@ -303,11 +304,11 @@ async fn a_message_redelivered_after_a_crash_calls_only_its_runs_without_a_resul
         Duration::from_secs(30),
         || async {
             let r = slow.store.run(&tenant, &slow.msg.run_id).await.unwrap()?;
-            (r.status == "COMPLETED").then_some(r)
+            (r.status == RunStatus::Completed).then_some(r)
         },
     )
     .await;
-    assert_eq!(run.state, "SUCCESS");
+    assert_eq!(run.state, RunState::Success);
     assert_eq!(run.attempt, 2, "{run:?}");
     // Stopped, the worker hands back what it has not acknowledged: nothing.
     worker.stop().await;
@@ -361,7 +362,7 @@ async fn a_worker_calls_no_more_runs_at_once_than_its_concurrency() {
         || async {
             for m in &runs {
                 let r = hand.store.run(&tenant, &m.run_id).await.unwrap()?;
-                (r.status == "COMPLETED").then_some(())?;
+                (r.status == RunStatus::Completed).then_some(())?;
             }
             Some(())
         },

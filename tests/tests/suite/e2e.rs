@@ -245,7 +245,7 @@ async fn overlapping_passes_fire_each_run_once() {
             .map(|i| {
                 let at = first + (j * 100 + i) * 5;
                 json!({"repeatInterval": "1 second", "active": true,
-                    "startTime": chime_core::schedule::format_instant(at)})
+                    "startTime": chime_core::time::format_instant(at)})
             })
             .collect();
         let (st, body) = env

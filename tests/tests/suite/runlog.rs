@@ -149,7 +149,7 @@ async fn export_streams_every_run_as_ndjson_or_csv() {
         .http
         .get(env.url(&format!(
             "/scheduler/jobs/{job}/runs/export?to={}",
-            chime_core::schedule::format_instant(first + 500)
+            chime_core::time::format_instant(first + 500)
         )))
         .bearer_auth(&token)
         .send()

@@ -1,6 +1,7 @@
 //! The store's guarantees on the real Redis: the fenced lease and idempotent run records.
 
 use chime_core::model::{run_id, ActionSpec, RunMessage};
+use chime_core::run::{Outcome, RunState, RunStatus};
 use chime_store::{Retention, RunResult, Store};
 use chime_testkit::TestEnv;
 use redis::AsyncCommands;
@@ -30,7 +31,7 @@ fn job(id: u64, active: bool) -> chime_core::model::Job {
         description: String::new(),
         action: "http://127.0.0.1:9/".into(),
         active,
-        http_method: "POST".into(),
+        http_method: chime_core::run::HttpMethod::Post,
         start_time: None,
         end_time: None,
         headers: Default::default(),
@@ -44,7 +45,7 @@ fn job(id: u64, active: bool) -> chime_core::model::Job {
 fn action() -> ActionSpec {
     ActionSpec {
         url: "http://127.0.0.1:9/".into(),
-        method: "POST".into(),
+        method: chime_core::run::HttpMethod::Post,
         headers: vec![],
         body: None,
         timeout_ms: 1000,
@@ -79,9 +80,9 @@ async fn store_with_job(job_id: u64, sid: &str) -> (Store, TestEnv, i64) {
 /// A completed call that answered 200, with `text` and `body`, executed at `at`.
 fn success(text: &str, body: Option<&str>, at: i64) -> RunResult {
     RunResult {
-        status: "COMPLETED",
-        state: "SUCCESS",
-        outcome: "success",
+        status: RunStatus::Completed,
+        state: RunState::Success,
+        outcome: Some(Outcome::Success),
         http_status: Some(200),
         run_text: text.into(),
         body: body.map(Into::into),
@@ -214,9 +215,9 @@ async fn run_records_are_idempotent_on_the_run_id() {
         chime_store::Started::Attempt(1)
     );
     let result = RunResult {
-        status: "COMPLETED",
-        state: "SUCCESS",
-        outcome: "success",
+        status: RunStatus::Completed,
+        state: RunState::Success,
+        outcome: Some(Outcome::Success),
         http_status: Some(200),
         run_text: "ok".into(),
         body: Some("ok".into()),
