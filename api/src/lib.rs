@@ -61,7 +61,8 @@ impl Api {
             ttl_ms: settings.run_retention_days * 86_400_000,
             per_stream: settings.runs_per_schedule_cap,
         };
-        let store = Store::connect(&settings.redis_url, &settings.namespace, retention)
+        let (url, ns) = (&settings.redis_url, &settings.namespace);
+        let store = Store::connect(url, ns, retention, settings.due_partitions)
             .await
             .context("connecting to Redis")?;
         let broker = Arc::new(Publisher::new(

@@ -27,9 +27,7 @@ pub async fn now(s: &AppState) -> ApiResult<(i64, DateTime<Utc>)> {
 
 /// A schedule's next fire, if it is in the due index.
 pub async fn next_run(s: &AppState, tenant: &str, job: u64, sid: &str) -> ApiResult<Option<i64>> {
-    Ok(s.store
-        .due_of(s.settings.due_partitions, tenant, job, sid)
-        .await?)
+    Ok(s.store.due_of(tenant, job, sid).await?)
 }
 
 /// A job's schedules with their next fires.
@@ -187,9 +185,7 @@ pub async fn update_schedule(
 
 /// Deletes one schedule of `job`.
 pub async fn delete_schedule(s: &AppState, tenant: &Tenant, job: &Job, sid: &str) -> ApiResult<()> {
-    s.store
-        .set_due(s.settings.due_partitions, &tenant.id, job.id, sid, None)
-        .await?;
+    s.store.set_due(&tenant.id, job.id, sid, None).await?;
     s.store.delete_schedule(&tenant.id, job.id, sid).await?;
     let detail = "schedule deleted".to_string();
     audit(s, tenant, job.id, Some(sid), "DELETE_SCHEDULE", detail).await;
@@ -261,13 +257,7 @@ async fn plan(
         None
     };
     s.store
-        .set_due(
-            s.settings.due_partitions,
-            tenant,
-            job.id,
-            &sc.schedule_id,
-            next,
-        )
+        .set_due(tenant, job.id, &sc.schedule_id, next)
         .await?;
     Ok(next)
 }
@@ -276,15 +266,7 @@ async fn plan(
 async fn unschedule_all(s: &AppState, tenant: &str, job: u64) -> ApiResult<Vec<Schedule>> {
     let schedules = s.store.schedules(tenant, job).await?;
     for sc in &schedules {
-        s.store
-            .set_due(
-                s.settings.due_partitions,
-                tenant,
-                job,
-                &sc.schedule_id,
-                None,
-            )
-            .await?;
+        s.store.set_due(tenant, job, &sc.schedule_id, None).await?;
     }
     Ok(schedules)
 }
@@ -336,7 +318,7 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&file).unwrap();
-            for needle in [".set_due(", ".due_of(", "due_partitions"] {
+            for needle in [".set_due(", ".due_of("] {
                 assert!(
                     !text.contains(needle),
                     "{} names {needle}: the due index is service.rs's",

@@ -153,6 +153,7 @@ async fn load_runs(
         &b.settings.redis_url,
         &b.settings.namespace,
         chime_scheduler::retention(&b.settings),
+        b.settings.due_partitions,
     )
     .await?;
     let bar = progress(runs, "loading runs");

@@ -97,6 +97,7 @@ impl Scheduler {
             &settings.redis_url,
             &settings.namespace,
             retention(&settings),
+            settings.due_partitions,
         )
         .await
         .context("connecting to Redis")?;

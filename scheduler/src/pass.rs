@@ -171,7 +171,7 @@ impl Scheduler {
     ) -> anyhow::Result<Step> {
         let mut phase = Phases::start();
         let s = &self.settings;
-        let parts = s.due_partitions;
+        let parts = self.store.due_partitions();
         let room = self
             .backpressure
             .limit(&self.publisher, s.scheduler_batch, s.max_queued_runs, parts)

@@ -163,7 +163,8 @@ impl Worker {
             ttl_ms: settings.run_retention_days * 86_400_000,
             per_stream: settings.runs_per_schedule_cap,
         };
-        let store = Store::connect(&settings.redis_url, &settings.namespace, retention)
+        let (url, ns) = (&settings.redis_url, &settings.namespace);
+        let store = Store::connect(url, ns, retention, settings.due_partitions)
             .await
             .context("connecting to Redis")?;
         let policy = TargetPolicy::parse(&settings.allow_targets).context("CHIME_ALLOW_TARGETS")?;

@@ -46,20 +46,25 @@ impl Deferral {
 }
 
 impl Store {
-    fn due_key(&self, schedule: &str, partitions: u32) -> String {
-        self.keys.due(Keys::partition_of(schedule, partitions))
+    fn due_key(&self, schedule: &str) -> String {
+        self.keys
+            .due(Keys::partition_of(schedule, self.due_partitions))
+    }
+
+    /// The due index's partitions, `0..due_partitions()`.
+    pub fn due_partitions(&self) -> u32 {
+        self.due_partitions
     }
 
     /// Sets (or with `None` removes) a schedule's next fire in the due index.
     pub async fn set_due(
         &self,
-        partitions: u32,
         tenant: &str,
         job: u64,
         schedule: &str,
         next: Option<i64>,
     ) -> Result<()> {
-        let key = self.due_key(schedule, partitions);
+        let key = self.due_key(schedule);
         let member = Keys::due_member(tenant, job, schedule);
         // A new next fire replaces a deferred one along with its nominal instant.
         let mut pipe = redis::pipe();
@@ -74,17 +79,11 @@ impl Store {
     }
 
     /// A schedule's next fire (ms), if it is in the due index.
-    pub async fn due_of(
-        &self,
-        partitions: u32,
-        tenant: &str,
-        job: u64,
-        schedule: &str,
-    ) -> Result<Option<i64>> {
+    pub async fn due_of(&self, tenant: &str, job: u64, schedule: &str) -> Result<Option<i64>> {
         let score: Option<f64> = self
             .c()
             .zscore(
-                self.due_key(schedule, partitions),
+                self.due_key(schedule),
                 Keys::due_member(tenant, job, schedule),
             )
             .await?;
@@ -134,9 +133,9 @@ impl Store {
     }
 
     /// Entries in the whole due index.
-    pub async fn due_len(&self, partitions: u32) -> Result<u64> {
+    pub async fn due_len(&self) -> Result<u64> {
         let mut pipe = redis::pipe();
-        for p in 0..partitions {
+        for p in 0..self.due_partitions {
             pipe.zcard(self.keys.due(p));
         }
         let lens: Vec<u64> = pipe.query_async(&mut self.c()).await?;

@@ -100,11 +100,20 @@ pub struct Store {
     blocking: deadpool_redis::Pool,
     keys: Keys,
     retention: Retention,
+    /// Partitions of the due index (every replica of a cluster must agree on it).
+    due_partitions: u32,
 }
 
 impl Store {
-    /// Connects to Redis. The connection reconnects by itself after Redis restarts.
-    pub async fn connect(url: &str, namespace: &str, retention: Retention) -> Result<Store> {
+    /// Connects to Redis. The connection reconnects by itself after Redis restarts. The store
+    /// lays its keys out under `namespace`, keeps runs by `retention`, and spreads the due index
+    /// over `due_partitions` sorted sets.
+    pub async fn connect(
+        url: &str,
+        namespace: &str,
+        retention: Retention,
+        due_partitions: u32,
+    ) -> Result<Store> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -126,6 +135,7 @@ impl Store {
             blocking,
             keys: Keys::new(namespace),
             retention,
+            due_partitions: due_partitions.max(1),
         })
     }
 

@@ -331,12 +331,9 @@ async fn configure(store: &Store) -> u64 {
         .put_job(TENANT, &job(id), &[sched("s1"), sched("s2")])
         .await
         .unwrap();
+    store.set_due(TENANT, id, "s1", Some(FIRE)).await.unwrap();
     store
-        .set_due(4, TENANT, id, "s1", Some(FIRE))
-        .await
-        .unwrap();
-    store
-        .set_due(4, TENANT, id, "s2", Some(FIRE + 500))
+        .set_due(TENANT, id, "s2", Some(FIRE + 500))
         .await
         .unwrap();
     let epoch = store.lease_acquire("leader-1", 60_000).await.unwrap();
@@ -497,7 +494,9 @@ async fn the_redis_layout_is_the_one_chime_always_wrote() {
         ttl_ms: 3_600_000,
         per_stream: 2,
     };
-    let store = Store::connect(&redis_url(), &ns, retention).await.unwrap();
+    let store = Store::connect(&redis_url(), &ns, retention, 4)
+        .await
+        .unwrap();
     let client = redis::Client::open(redis_url()).unwrap();
     let mut redis = client.get_multiplexed_async_connection().await.unwrap();
 

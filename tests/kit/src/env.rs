@@ -4,7 +4,7 @@
 
 use crate::client::ApiClient;
 use chime_runtime::config::Settings;
-use chime_store::{Retention, Store};
+use chime_store::Store;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -146,11 +146,9 @@ impl TestEnv {
 
     /// The store of this world, for tests that seed or inspect runs directly.
     pub async fn store(&self) -> Store {
-        let retention = Retention {
-            ttl_ms: self.settings.run_retention_days * 86_400_000,
-            per_stream: self.settings.runs_per_schedule_cap,
-        };
-        Store::connect(&self.settings.redis_url, self.namespace(), retention)
+        let s = &self.settings;
+        let retention = chime_scheduler::retention(s);
+        Store::connect(&s.redis_url, &s.namespace, retention, s.due_partitions)
             .await
             .expect("redis reachable")
     }

@@ -181,7 +181,7 @@ async fn bad_input_is_a_clear_error_and_stores_nothing() {
     let (_, list) = env.call("GET", "/scheduler/jobs", &token, None).await;
     assert_eq!(list["total"], 0, "{list}");
     let store = env.store().await;
-    assert_eq!(store.due_len(env.settings.due_partitions).await.unwrap(), 0);
+    assert_eq!(store.due_len().await.unwrap(), 0);
     assert_eq!(store.job_id_by_name(&tenant, "j1").await.unwrap(), None);
 
     // Run-log paging parameters.
@@ -335,7 +335,7 @@ async fn sap_job_and_schedule_lifecycle() {
         .await;
     assert_eq!(st, 404);
     let store = env.store().await;
-    assert_eq!(store.due_len(env.settings.due_partitions).await.unwrap(), 0);
+    assert_eq!(store.due_len().await.unwrap(), 0);
     env.cleanup().await;
 }
 

@@ -31,6 +31,7 @@ impl Hand {
             &env.settings.redis_url,
             env.namespace(),
             chime_scheduler::retention(&env.settings),
+            env.settings.due_partitions,
         )
         .await
         .unwrap();

@@ -17,6 +17,7 @@ async fn store() -> (Store, TestEnv) {
             ttl_ms: 60_000,
             per_stream: 100,
         },
+        s.due_partitions,
     )
     .await
     .expect("redis reachable");
@@ -125,8 +126,8 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
     let token_a = format!("a:{e1}");
     assert!(store.lease_renew(&token_a, 10_000).await.unwrap());
 
-    store.set_due(4, "t", 1, "s1", Some(1_000)).await.unwrap();
-    let p = chime_store::keys::Keys::partition_of("s1", 4);
+    store.set_due("t", 1, "s1", Some(1_000)).await.unwrap();
+    let p = chime_store::keys::Keys::partition_of("s1", store.due_partitions());
     let member = chime_store::keys::Keys::due_member("t", 1, "s1");
 
     // The lease expires while "a" is paused; "b" takes it with a newer epoch.
@@ -171,7 +172,7 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
             .unwrap(),
         1
     );
-    assert_eq!(store.due_of(4, "t", 1, "s1").await.unwrap(), Some(2_000));
+    assert_eq!(store.due_of("t", 1, "s1").await.unwrap(), Some(2_000));
     assert_eq!(
         store
             .advance(&token_b, p, &member, 2_000, None)
@@ -179,7 +180,7 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
             .unwrap(),
         1
     );
-    assert_eq!(store.due_of(4, "t", 1, "s1").await.unwrap(), None);
+    assert_eq!(store.due_of("t", 1, "s1").await.unwrap(), None);
     assert!(store.lease_release(&token_b).await.unwrap());
 }
 
