@@ -1,8 +1,13 @@
 //! The chime worker: consumes runs from RabbitMQ, calls each job's action through the guarded
 //! executor, records the result in Redis, and only then acknowledges the delivery.
 //!
-//! Per delivery: `start` (marks RUNNING/TRIGGERED; says 0 when the run already has its result,
-//! so a redelivery is acknowledged without calling the target again), execute, `complete`
+//! Layout: this file (the consume loop, the recorder's group commit, a delivery's runs);
+//! [`executor`], the HTTP client that calls a job's action and reads how the call ended;
+//! [`ssrf`], the guard that decides which addresses the executor may dial. The worker is the
+//! only crate that calls targets.
+//!
+//! Per delivery: `start` (marks RUNNING/TRIGGERED; answers `AlreadyRecorded` when the run has
+//! its result, so a redelivery is acknowledged without calling the target again), execute, `complete`
 //! (records once per run id), ack. A first delivery skips the wait for `start`: it calls at
 //! once and is marked only if the call outlasts `mark_running_after_ms`, so a quick run costs
 //! one record write. A crash before the ack redelivers the run; the record scripts make that
