@@ -85,8 +85,8 @@ pub(crate) fn ttl(s: &Settings) -> Duration {
 pub(crate) async fn acquire(store: &Store, owner: &str, ttl: Duration) -> Option<Lease> {
     let sent = Instant::now();
     match store.lease_acquire(owner, ttl.as_millis() as u64).await {
-        Ok(0) => None,
-        Ok(epoch) => {
+        Ok(None) => None,
+        Ok(Some(epoch)) => {
             tracing::info!(owner = %owner, epoch, "became leader");
             metrics::gauge!(LEADER_GAUGE).set(1.0);
             metrics::counter!("chime_leader_acquired_total").increment(1);

@@ -8,7 +8,7 @@
 
 use crate::pass::{level, Pending, Phases, Planned};
 use crate::{PassReport, Scheduler};
-use chime_store::{Advance, Deferral};
+use chime_store::{Advance, Advanced, Deferral};
 
 impl Scheduler {
     /// Settles a published pass of the lease `token` (of `epoch`): what it did.
@@ -83,14 +83,14 @@ impl Scheduler {
                 deferral: p.deferral,
             })
             .collect();
-        let advances: Vec<(&Planned, Result<i64, String>)> =
+        let advances: Vec<(&Planned, Result<Advanced, String>)> =
             match self.store.advance_many(token, &entries).await {
                 Ok(codes) => ready.into_iter().zip(codes.into_iter().map(Ok)).collect(),
                 Err(e) => ready.into_iter().map(|p| (p, Err(e.to_string()))).collect(),
             };
         for (pl, r) in advances {
             match r {
-                Ok(1) => {
+                Ok(Advanced::Moved) => {
                     match (pl.next, pl.deferral) {
                         (None, _) => report.removed += 1,
                         (Some(_), Deferral::Defer { .. }) => report.deferred += 1,
@@ -100,8 +100,8 @@ impl Scheduler {
                         self.complete(tenant, *job, schedule).await;
                     }
                 }
-                Ok(0) => report.left += 1,
-                Ok(_) => {
+                Ok(Advanced::Changed) => report.left += 1,
+                Ok(Advanced::Fenced) => {
                     report.fenced = true;
                     report.left += 1;
                 }

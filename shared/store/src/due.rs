@@ -45,6 +45,17 @@ impl Deferral {
     }
 }
 
+/// What [`Store::advance`] did with a due entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Advanced {
+    /// The entry moved to its next instant (or was removed, or deferred).
+    Moved,
+    /// The entry no longer had the score the leader read (changed meanwhile): left alone.
+    Changed,
+    /// The caller no longer holds the lease: nothing was changed.
+    Fenced,
+}
+
 impl Store {
     fn due_key(&self, schedule: &str) -> String {
         self.keys
@@ -142,7 +153,7 @@ impl Store {
         Ok(lens.iter().sum())
     }
 
-    /// Fenced compare-and-set of a due entry: 1 advanced, 0 changed meanwhile, -1 fenced off.
+    /// Fenced compare-and-set of a due entry.
     pub async fn advance(
         &self,
         token: &str,
@@ -150,7 +161,7 @@ impl Store {
         member: &str,
         read: i64,
         next: Option<i64>,
-    ) -> Result<i64> {
+    ) -> Result<Advanced> {
         let one = Advance {
             partition,
             member,
@@ -162,8 +173,12 @@ impl Store {
     }
 
     /// [`Store::advance`] for many entries: one script call per [`MAX_PER_CALL`] entries, two
-    /// calls in flight at a time. Codes in order.
-    pub async fn advance_many(&self, token: &str, entries: &[Advance<'_>]) -> Result<Vec<i64>> {
+    /// calls in flight at a time. Answers in order.
+    pub async fn advance_many(
+        &self,
+        token: &str,
+        entries: &[Advance<'_>],
+    ) -> Result<Vec<Advanced>> {
         let invocations: Vec<_> = entries
             .chunks(MAX_PER_CALL)
             .map(|chunk| {
@@ -182,10 +197,20 @@ impl Store {
             })
             .collect();
         let replies = invoke_two_at_a_time(invocations).await;
-        let mut codes = Vec::with_capacity(entries.len());
+        let mut answers = Vec::with_capacity(entries.len());
         for r in replies {
-            codes.extend(r?);
+            for code in r? {
+                answers.push(match code {
+                    1 => Advanced::Moved,
+                    0 => Advanced::Changed,
+                    -1 => Advanced::Fenced,
+                    _ => {
+                        let e = format!("the advance script answered {code}");
+                        return Err(crate::StoreError::Corrupt(e));
+                    }
+                });
+            }
         }
-        Ok(codes)
+        Ok(answers)
     }
 }

@@ -11,15 +11,16 @@ static RENEW: LazyLock<Script> = crate::script!("lease_renew.lua");
 static RELEASE: LazyLock<Script> = crate::script!("lease_release.lua");
 
 impl Store {
-    /// Takes the lease if free: the new epoch, or 0 when another owner holds it.
-    pub async fn lease_acquire(&self, owner: &str, ttl_ms: u64) -> Result<u64> {
-        Ok(ACQUIRE
+    /// Takes the lease if free: its new fencing epoch, or `None` when another owner holds it.
+    pub async fn lease_acquire(&self, owner: &str, ttl_ms: u64) -> Result<Option<u64>> {
+        let epoch: u64 = ACQUIRE
             .key(self.keys.lease())
             .key(self.keys.epoch())
             .arg(owner)
             .arg(ttl_ms)
             .invoke_async(&mut self.c())
-            .await?)
+            .await?;
+        Ok((epoch > 0).then_some(epoch))
     }
 
     /// Extends the lease if `token` still holds it: false when it was lost.

@@ -31,7 +31,7 @@ mod run_steps;
 mod tail;
 mod tenants;
 
-pub use due::{Advance, Deferral};
+pub use due::{Advance, Advanced, Deferral};
 pub use redis::RedisError;
 pub use run_queries::{ActionLog, Order, RunPage, RunQuery, Scope};
 pub use run_steps::{Completed, Materialized, RunResult, RunStep, RunUpdate, Started, StepAnswer};

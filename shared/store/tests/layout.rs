@@ -336,7 +336,11 @@ async fn configure(store: &Store) -> u64 {
         .set_due(TENANT, id, "s2", Some(FIRE + 500))
         .await
         .unwrap();
-    let epoch = store.lease_acquire("leader-1", 60_000).await.unwrap();
+    let epoch = store
+        .lease_acquire("leader-1", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
     let token = format!("leader-1:{epoch}");
     let member = chime_store::keys::Keys::due_member(TENANT, id, "s2");
     let p2 = chime_store::keys::Keys::partition_of("s2", 4);
@@ -355,7 +359,7 @@ async fn configure(store: &Store) -> u64 {
         )
         .await
         .unwrap();
-    assert_eq!(codes, vec![1]);
+    assert_eq!(codes, vec![chime_store::Advanced::Moved]);
     id
 }
 

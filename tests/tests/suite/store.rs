@@ -2,7 +2,7 @@
 
 use chime_core::model::{run_id, ActionSpec, RunMessage};
 use chime_core::run::{Outcome, RunState, RunStatus};
-use chime_store::{Retention, RunResult, Store};
+use chime_store::{Advanced, Retention, RunResult, Store};
 use chime_testkit::TestEnv;
 use redis::AsyncCommands;
 
@@ -116,11 +116,11 @@ fn sched(id: &str) -> chime_core::model::Schedule {
 #[tokio::test]
 async fn a_deposed_leader_cannot_renew_or_advance() {
     let (store, env) = store().await;
-    let e1 = store.lease_acquire("a", 10_000).await.unwrap();
+    let e1 = store.lease_acquire("a", 10_000).await.unwrap().unwrap();
     assert!(e1 >= 1);
     assert_eq!(
         store.lease_acquire("b", 10_000).await.unwrap(),
-        0,
+        None,
         "held by a"
     );
     let token_a = format!("a:{e1}");
@@ -136,7 +136,7 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
         .query_async(&mut redis_of(&env.settings).await)
         .await
         .unwrap();
-    let e2 = store.lease_acquire("b", 10_000).await.unwrap();
+    let e2 = store.lease_acquire("b", 10_000).await.unwrap().unwrap();
     assert!(e2 > e1);
     let token_b = format!("b:{e2}");
 
@@ -147,7 +147,7 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
             .advance(&token_a, p, &member, 1_000, Some(2_000))
             .await
             .unwrap(),
-        -1
+        Advanced::Fenced
     );
     // Same owner name, old epoch: still fenced (owner and epoch are both checked).
     assert_eq!(
@@ -155,7 +155,7 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
             .advance(&format!("b:{e1}"), p, &member, 1_000, Some(2_000))
             .await
             .unwrap(),
-        -1
+        Advanced::Fenced
     );
     // "b" advances only from the score it read.
     assert_eq!(
@@ -163,14 +163,14 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
             .advance(&token_b, p, &member, 999, Some(2_000))
             .await
             .unwrap(),
-        0
+        Advanced::Changed
     );
     assert_eq!(
         store
             .advance(&token_b, p, &member, 1_000, Some(2_000))
             .await
             .unwrap(),
-        1
+        Advanced::Moved
     );
     assert_eq!(store.due_of("t", 1, "s1").await.unwrap(), Some(2_000));
     assert_eq!(
@@ -178,7 +178,7 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
             .advance(&token_b, p, &member, 2_000, None)
             .await
             .unwrap(),
-        1
+        Advanced::Moved
     );
     assert_eq!(store.due_of("t", 1, "s1").await.unwrap(), None);
     assert!(store.lease_release(&token_b).await.unwrap());
