@@ -11,6 +11,7 @@
 //! - [`Report`]: the figures as a table, JSON or Markdown.
 
 pub mod baseline;
+pub mod memory;
 pub mod query;
 pub mod scenarios;
 

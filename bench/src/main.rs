@@ -426,6 +426,22 @@ async fn query_rows(cli: &Cli, b: &Bench, q: bool, report: &mut Report) -> anyho
         "",
         None,
     );
+    let per_run = first.redis_mib * 1_048_576.0 / n.max(1) as f64;
+    report.add(
+        "query",
+        "bytes per stored run (used_memory)",
+        per_run,
+        "B",
+        "",
+        None,
+    );
+    for m in &first.memory {
+        let metric = format!(
+            "bytes per run: {} ({} keys, {})",
+            m.name, m.keys, m.encoding
+        );
+        report.add("query", &metric, m.bytes_per_run, "B", "", None);
+    }
     for f in &all {
         let r = f.readers;
         let raw = f.raw_page.p99_ms.max(0.001);

@@ -1,6 +1,7 @@
 //! The query scenario: millions of stored runs written through the worker's own run steps,
 //! then run-log reads through the API beside raw reads of the same streams.
 
+use crate::memory::{breakdown, Family};
 use crate::scenarios::{create_schedules, ms, redis_used_mib};
 use crate::{progress, Bench, Latency};
 use chime_core::model::{run_id, ActionSpec, RunMessage};
@@ -16,6 +17,8 @@ pub struct QueryFigures {
     pub stored_runs: u64,
     pub load_secs: f64,
     pub redis_mib: f64,
+    /// Where the stored runs' bytes are, by family of keys.
+    pub memory: Vec<Family>,
     pub first_page: Latency,
     pub deep_offset: Latency,
     pub date_range: Latency,
@@ -43,6 +46,11 @@ pub async fn query(
     load_runs(b, layout, runs, per_schedule).await?;
     let load_secs = started.elapsed().as_secs_f64();
     let redis_mib = redis_used_mib(&b.settings.redis_url).await? - redis_before;
+    let mut tenants: Vec<String> = layout.iter().map(|p| p.0.clone()).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    let (url, ns) = (&b.settings.redis_url, &b.settings.namespace);
+    let memory = breakdown(url, ns, &tenants, runs).await?;
 
     // Known run ids and a date range in the middle of the load.
     let known = known_runs(b, layout).await?;
@@ -101,6 +109,7 @@ pub async fn query(
             stored_runs: runs,
             load_secs,
             redis_mib,
+            memory: memory.clone(),
             first_page,
             deep_offset,
             date_range,

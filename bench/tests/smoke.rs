@@ -97,6 +97,13 @@ async fn every_scenario_reports_figures() {
             assert!(l.count > 0, "{f:?}");
         }
     }
+    // The memory breakdown found the runs' records (2,000 of them) and their streams.
+    let memory = &figures[0].memory;
+    let family = |name: &str| memory.iter().find(|m| m.name == name);
+    let records = family("run record (hash)").expect("records measured");
+    assert_eq!(records.keys, 2_000, "{memory:?}");
+    assert!(records.bytes_per_run > 0.0, "{memory:?}");
+    assert!(family("schedule's run stream").is_some_and(|m| m.bytes > 0.0));
 
     let (alone, flooded) = chime_bench::fairness(&b, 10, Duration::from_secs(2))
         .await

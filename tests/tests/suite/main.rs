@@ -1,6 +1,7 @@
 //! chime's end-to-end suite on the real Redis and RabbitMQ, one test binary (one link) for
-//! all of it. Each module is one area; each test has a namespace of its own
-//! (`chime_testkit::TestEnv`), so they run in parallel.
+//! all of it but the RabbitMQ restart (`tests/tests/restart.rs`, alone in its binary, since it
+//! takes the broker away from every test running beside it). Each module is one area; each
+//! test has a namespace of its own (`chime_testkit::TestEnv`), so they run in parallel.
 
 mod api;
 mod delivery;
@@ -9,7 +10,6 @@ mod e2e;
 mod failover;
 mod openapi;
 mod quota;
-mod restart;
 mod runlog;
 mod shutdown;
 mod store;

@@ -2,7 +2,8 @@
 //! themselves, the fires that fell due meanwhile still fire (late), none twice.
 //!
 //! This test restarts the machine's RabbitMQ application (`rabbitmqctl stop_app`/`start_app`),
-//! so it is the only test of its binary: cargo runs test binaries one after another.
+//! so it is the only test of its binary, apart from the suite: cargo runs test binaries one
+//! after another, and no other test may see the broker go away under it.
 
 use chime_testkit::{create_job, runs, wait_until, Target, TestEnv};
 use serde_json::json;
