@@ -3,6 +3,9 @@
 //!
 //! - [`Pipeline::Raw`], the baseline: publish with confirms to a quorum queue → consume with
 //!   the same prefetch → HTTP POST to the same target → XADD to a Redis stream → ack.
+//! - [`Pipeline::Batched`], the batched baseline: the same with up to [`RUNS_PER_MESSAGE`]
+//!   runs to a message, as chime's leader packs them: a message's runs are POSTed side by side,
+//!   their XADDs go in one pipeline, and the message is acked once.
 //! - [`Pipeline::Contract`], the floor: the raw pipeline plus the Redis writes chime's
 //!   delivery contract (docs/ARCHITECTURE.md) cannot do without, as plain pipelined commands:
 //!   the producer takes the due schedules (ZRANGEBYSCORE), writes each run's record and its
@@ -37,6 +40,8 @@ use std::time::{Duration, Instant};
 pub enum Pipeline {
     /// Publish → consume → POST → XADD → ack.
     Raw,
+    /// The raw pipeline with up to [`RUNS_PER_MESSAGE`] runs to a message.
+    Batched,
     /// The raw pipeline with the writes of chime's delivery contract.
     Contract,
     /// The contract's writes and the run log's indexes.
@@ -47,11 +52,15 @@ impl Pipeline {
     pub fn name(self) -> &'static str {
         match self {
             Pipeline::Raw => "baseline",
+            Pipeline::Batched => "batched baseline",
             Pipeline::Contract => "floor",
             Pipeline::Indexed => "indexed floor",
         }
     }
 }
+
+/// Runs to a message of the batched baseline (chime's default `runs_per_message`).
+pub const RUNS_PER_MESSAGE: usize = 16;
 
 /// Schedules of one job in the indexed floor (as in chime's throughput scenario).
 const SCHEDULES_PER_JOB: usize = 100;
@@ -154,8 +163,18 @@ async fn consumers(
                     (http.clone(), redis.clone(), keys.clone(), url.clone());
                 let (done, latencies) = (done.clone(), latencies.clone());
                 tokio::spawn(async move {
+                    if pipeline == Pipeline::Batched {
+                        let sent = batched_message(&d.data, &http, &mut redis, &keys, &url).await;
+                        if d.ack(BasicAckOptions::default()).await.is_ok() {
+                            let now = now_ms();
+                            let mut l = latencies.lock().unwrap();
+                            l.extend(sent.iter().map(|s| now - s));
+                            done.fetch_add(sent.len() as u64, Ordering::Relaxed);
+                        }
+                        return;
+                    }
                     let sent = match pipeline {
-                        Pipeline::Raw => {
+                        Pipeline::Raw | Pipeline::Batched => {
                             let sent: f64 = std::str::from_utf8(&d.data)
                                 .ok()
                                 .and_then(|s| s.parse().ok())
@@ -179,41 +198,12 @@ async fn consumers(
                             sent
                         }
                         Pipeline::Contract | Pipeline::Indexed => {
-                            let Ok(e) = serde_json::from_slice::<Envelope>(&d.data) else {
+                            let Some(sent) =
+                                contract_message(&d.data, &http, &mut redis, &keys, pipeline).await
+                            else {
                                 return;
                             };
-                            let exec_at = chrono::Utc::now().timestamp_millis();
-                            let started = Instant::now();
-                            let status = http
-                                .post(&e.run.action.url)
-                                .body(e.run.action.body.clone().unwrap_or_default())
-                                .send()
-                                .await
-                                .map(|r| r.status().as_u16())
-                                .unwrap_or(0);
-                            let mut p = redis::pipe();
-                            p.cmd("HSET")
-                                .arg(format!("{}{}", keys.records, e.run.run_id))
-                                .arg(&[
-                                    ("status", "COMPLETED".to_string()),
-                                    ("state", "SUCCESS".into()),
-                                    ("outcome", "success".into()),
-                                    ("http", status.to_string()),
-                                    ("dur", started.elapsed().as_millis().to_string()),
-                                    ("exec_at", exec_at.to_string()),
-                                    ("done_at", chrono::Utc::now().timestamp_millis().to_string()),
-                                ])
-                                .ignore();
-                            if pipeline == Pipeline::Indexed {
-                                p.zadd(
-                                    format!("{}:outcome:success", keys.job_of(&e.run.schedule_id)),
-                                    &e.run.run_id,
-                                    e.run.scheduled_at,
-                                )
-                                .ignore();
-                            }
-                            let _: Result<(), _> = p.query_async(&mut redis).await;
-                            e.sent
+                            sent
                         }
                     };
                     if d.ack(BasicAckOptions::default()).await.is_ok() {
@@ -230,6 +220,89 @@ async fn consumers(
         latencies,
         conns,
     })
+}
+
+/// One message of the floors: the run's call, then its result written into its record (and,
+/// for the indexed floor, its outcome index). Returns the run's publish instant.
+async fn contract_message(
+    body: &[u8],
+    http: &reqwest::Client,
+    redis: &mut MultiplexedConnection,
+    keys: &RedisKeys,
+    pipeline: Pipeline,
+) -> Option<f64> {
+    let e = serde_json::from_slice::<Envelope>(body).ok()?;
+    let exec_at = chrono::Utc::now().timestamp_millis();
+    let started = Instant::now();
+    let status = http
+        .post(&e.run.action.url)
+        .body(e.run.action.body.clone().unwrap_or_default())
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    let mut p = redis::pipe();
+    p.cmd("HSET")
+        .arg(format!("{}{}", keys.records, e.run.run_id))
+        .arg(&[
+            ("status", "COMPLETED".to_string()),
+            ("state", "SUCCESS".into()),
+            ("outcome", "success".into()),
+            ("http", status.to_string()),
+            ("dur", started.elapsed().as_millis().to_string()),
+            ("exec_at", exec_at.to_string()),
+            ("done_at", chrono::Utc::now().timestamp_millis().to_string()),
+        ])
+        .ignore();
+    if pipeline == Pipeline::Indexed {
+        p.zadd(
+            format!("{}:outcome:success", keys.job_of(&e.run.schedule_id)),
+            &e.run.run_id,
+            e.run.scheduled_at,
+        )
+        .ignore();
+    }
+    let _: Result<(), _> = p.query_async(redis).await;
+    Some(e.sent)
+}
+
+/// One message of the batched baseline: its runs' POSTs side by side, then one pipeline of
+/// their XADDs. Returns the runs' publish instants.
+async fn batched_message(
+    body: &[u8],
+    http: &reqwest::Client,
+    redis: &mut MultiplexedConnection,
+    keys: &RedisKeys,
+    url: &str,
+) -> Vec<f64> {
+    let sent: Vec<f64> = std::str::from_utf8(body)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let calls = sent.iter().map(|_| async {
+        let _ = http
+            .post(url)
+            .body("{}")
+            .send()
+            .await
+            .and_then(|r| r.error_for_status());
+    });
+    futures::future::join_all(calls).await;
+    let mut p = redis::pipe();
+    for s in &sent {
+        p.cmd("XADD")
+            .arg(&keys.stream)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(100_000)
+            .arg("*")
+            .arg("r")
+            .arg(*s)
+            .ignore();
+    }
+    let _: Result<(), _> = p.query_async(redis).await;
+    sent
 }
 
 async fn declare(ch: &lapin::Channel, namespace: &str) -> anyhow::Result<()> {
@@ -275,7 +348,7 @@ impl Producer {
         ch.confirm_select(ConfirmSelectOptions::default()).await?;
         let mut redis = redis_conn(opts).await?;
         let keys = RedisKeys::new(namespace);
-        if pipeline != Pipeline::Raw {
+        if matches!(pipeline, Pipeline::Contract | Pipeline::Indexed) {
             let mut p = redis::pipe();
             for s in 0..CONTRACT_SCHEDULES {
                 p.zadd(&keys.due, format!("s{s}"), 0).ignore();
@@ -310,8 +383,10 @@ impl Producer {
     /// (paced, it lets them arrive in the background as before); the contract needs them before
     /// it advances the schedules, so it always waits.
     async fn fire(&mut self, n: usize, wait: bool) -> anyhow::Result<()> {
-        if self.pipeline == Pipeline::Raw {
-            return self.fire_raw(n, wait).await;
+        match self.pipeline {
+            Pipeline::Raw => return self.fire_raw(n, wait, 1).await,
+            Pipeline::Batched => return self.fire_raw(n, wait, RUNS_PER_MESSAGE).await,
+            Pipeline::Contract | Pipeline::Indexed => {}
         }
         // The runs fall due now: their latency counts from here, like a chime run's from its
         // scheduled instant.
@@ -349,10 +424,15 @@ impl Producer {
         Ok(())
     }
 
-    /// The raw pipeline's fire: `n` bare messages, nothing in Redis.
-    async fn fire_raw(&mut self, n: usize, wait: bool) -> anyhow::Result<()> {
-        for _ in 0..n {
-            let confirm = self.publish(format!("{:.3}", now_ms()).as_bytes()).await?;
+    /// The raw pipelines' fire: `n` runs as bare messages of up to `per_message` publish
+    /// instants each, nothing in Redis.
+    async fn fire_raw(&mut self, n: usize, wait: bool, per_message: usize) -> anyhow::Result<()> {
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(per_message);
+            left -= k;
+            let body = vec![format!("{:.3}", now_ms()); k].join(",");
+            let confirm = self.publish(body.as_bytes()).await?;
             if !wait {
                 tokio::spawn(async move {
                     let _ = confirm.await;

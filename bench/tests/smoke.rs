@@ -62,7 +62,12 @@ async fn every_scenario_reports_figures() {
         .unwrap();
     assert!(start.count > 0 && record.count > 0);
     assert!(start.p50_ms <= start.p99_ms && start.p99_ms <= start.max_ms);
-    for pipeline in [Pipeline::Raw, Pipeline::Contract, Pipeline::Indexed] {
+    for pipeline in [
+        Pipeline::Raw,
+        Pipeline::Batched,
+        Pipeline::Contract,
+        Pipeline::Indexed,
+    ] {
         let paced = baseline::paced(
             &opts,
             &b.target,
@@ -124,14 +129,19 @@ async fn every_scenario_reports_figures() {
     b.stop().await;
 }
 
-/// The three reference pipelines run and write what they claim: the floor a completed record
-/// per run, the indexed floor also the run log's indexes. Returns the ceiling's rate.
+/// The four reference pipelines run and write what they claim: the baselines a stream entry
+/// per run (the batched one with 16 runs to a message), the floor a completed record per run,
+/// the indexed floor also the run log's indexes. Returns the batched ceiling's rate.
 async fn ceilings_write_what_they_claim(opts: &Options, b: &Bench) -> f64 {
     let ns = b.settings.namespace.clone();
     let ceiling = baseline::flat_out(opts, &b.target, &ns, 300, Pipeline::Raw)
         .await
         .unwrap();
     assert!(ceiling > 0.0);
+    let batched = baseline::flat_out(opts, &b.target, &ns, 330, Pipeline::Batched)
+        .await
+        .unwrap();
+    assert!(batched > 0.0);
     let floor = baseline::flat_out(opts, &b.target, &ns, 300, Pipeline::Contract)
         .await
         .unwrap();
@@ -142,6 +152,16 @@ async fn ceilings_write_what_they_claim(opts: &Options, b: &Bench) -> f64 {
         .get_multiplexed_async_connection()
         .await
         .unwrap();
+    let baseline_entries: u64 = redis::cmd("XLEN")
+        .arg(format!("{ns}:bench:baseline"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(
+        baseline_entries,
+        300 + 330,
+        "one entry per run of both baselines"
+    );
     let indexed: u64 = redis::cmd("XLEN")
         .arg(format!("{ns}:bench:floor:runs"))
         .query_async(&mut redis)
@@ -190,5 +210,5 @@ async fn ceilings_write_what_they_claim(opts: &Options, b: &Bench) -> f64 {
     let ranks = (0..1000).map(|s| format!("{ix}s{s}:rank")).collect();
     assert_eq!(total("ZCARD", ranks).await, 300);
 
-    ceiling
+    batched
 }
