@@ -19,11 +19,8 @@ struct OpsState {
     ready: ReadyCheck,
 }
 
-/// Router with `/healthz` (alive), `/readyz` (dependencies reachable) and `/metrics`, which
-/// always carries `chime_build_info{version}` (1), so a scrape of a fresh process is not empty.
+/// Router with `/healthz` (alive), `/readyz` (dependencies reachable) and `/metrics`.
 pub fn router(ready: ReadyCheck) -> Router {
-    crate::telemetry::metrics();
-    metrics::gauge!("chime_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

@@ -20,7 +20,8 @@ pub fn init_logs(format: &str) {
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
-/// The process's Prometheus recorder (installed on first use, with upkeep on a thread).
+/// The process's Prometheus recorder (installed on first use, with upkeep on a thread, and
+/// `chime_build_info{version}` set to 1).
 pub fn metrics() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
@@ -36,6 +37,8 @@ pub fn metrics() -> PrometheusHandle {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed");
             }
+            // Always there, so a scrape of a fresh process is not empty.
+            metrics::gauge!("chime_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             let upkeep = handle.clone();
             std::thread::Builder::new()
                 .name("metrics-upkeep".into())
