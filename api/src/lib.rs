@@ -8,6 +8,7 @@
 //! - [`error`]: the one error type, SAP's error shape, the dialects' error mapping.
 //! - [`state`]: [`AppState`], shared by every handler, and the API-key cache.
 //! - [`auth`]: who is calling (admin token or API key).
+//! - [`lookup`]: reading the job and schedule a path names, with SAP's 404s.
 //! - [`extract`]: the JSON body extractor (size cap, 400s).
 //! - [`query`]: query-string parameters and paging.
 //! - [`wire`]: the SAP and admin wire format: the request, parameter and answer types the
@@ -26,6 +27,7 @@ pub mod error;
 pub mod extract;
 pub mod extras;
 pub mod input;
+pub mod lookup;
 pub mod openapi;
 pub mod query;
 pub mod routes;

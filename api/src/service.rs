@@ -9,9 +9,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use chime_core::model::{Job, Schedule};
 use chime_core::schedule::Plan;
-use chime_core::time::format_instant;
+use chime_core::time::{format_instant, to_dt};
 use chime_store::ActionLog;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 
 /// A schedule with its next fire (ms), as the due index holds it.
 pub type Planned = (Schedule, Option<i64>);
@@ -19,10 +19,7 @@ pub type Planned = (Schedule, Option<i64>);
 /// Redis's clock, the one every replica decides "due" against: in ms and as a date.
 pub async fn now(s: &AppState) -> ApiResult<(i64, DateTime<Utc>)> {
     let ms = s.store.now_ms().await?;
-    Ok((
-        ms,
-        Utc.timestamp_millis_opt(ms).single().unwrap_or_default(),
-    ))
+    Ok((ms, to_dt(ms)))
 }
 
 /// A schedule's next fire, if it is in the due index.

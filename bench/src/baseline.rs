@@ -163,52 +163,22 @@ async fn consumers(
                     (http.clone(), redis.clone(), keys.clone(), url.clone());
                 let (done, latencies) = (done.clone(), latencies.clone());
                 tokio::spawn(async move {
-                    if pipeline == Pipeline::Batched {
-                        let sent = batched_message(&d.data, &http, &mut redis, &keys, &url).await;
-                        if d.ack(BasicAckOptions::default()).await.is_ok() {
-                            let now = now_ms();
-                            let mut l = latencies.lock().unwrap();
-                            l.extend(sent.iter().map(|s| now - s));
-                            done.fetch_add(sent.len() as u64, Ordering::Relaxed);
-                        }
-                        return;
-                    }
                     let sent = match pipeline {
                         Pipeline::Raw | Pipeline::Batched => {
-                            let sent: f64 = std::str::from_utf8(&d.data)
-                                .ok()
-                                .and_then(|s| s.parse().ok())
-                                .unwrap_or(0.0);
-                            let _ = http
-                                .post(&url)
-                                .body("{}")
-                                .send()
-                                .await
-                                .and_then(|r| r.error_for_status());
-                            let _: Result<String, _> = redis::cmd("XADD")
-                                .arg(&keys.stream)
-                                .arg("MAXLEN")
-                                .arg("~")
-                                .arg(100_000)
-                                .arg("*")
-                                .arg("r")
-                                .arg(sent)
-                                .query_async(&mut redis)
-                                .await;
-                            sent
+                            batched_message(&d.data, &http, &mut redis, &keys, &url).await
                         }
                         Pipeline::Contract | Pipeline::Indexed => {
-                            let Some(sent) =
-                                contract_message(&d.data, &http, &mut redis, &keys, pipeline).await
-                            else {
-                                return;
-                            };
-                            sent
+                            let one =
+                                contract_message(&d.data, &http, &mut redis, &keys, pipeline).await;
+                            let Some(sent) = one else { return };
+                            vec![sent]
                         }
                     };
                     if d.ack(BasicAckOptions::default()).await.is_ok() {
-                        latencies.lock().unwrap().push(now_ms() - sent);
-                        done.fetch_add(1, Ordering::Relaxed);
+                        let now = now_ms();
+                        let mut l = latencies.lock().unwrap();
+                        l.extend(sent.iter().map(|s| now - s));
+                        done.fetch_add(sent.len() as u64, Ordering::Relaxed);
                     }
                 });
             }
@@ -266,8 +236,9 @@ async fn contract_message(
     Some(e.sent)
 }
 
-/// One message of the batched baseline: its runs' POSTs side by side, then one pipeline of
-/// their XADDs. Returns the runs' publish instants.
+/// One message of the baselines (one run, or up to [`RUNS_PER_MESSAGE`] in the batched one):
+/// its runs' POSTs side by side, then one pipeline of their XADDs. Returns the runs' publish
+/// instants.
 async fn batched_message(
     body: &[u8],
     http: &reqwest::Client,

@@ -26,7 +26,6 @@ use crate::ssrf::TargetPolicy;
 use anyhow::Context;
 use chime_broker::{RunConsumer, RunDelivery, Topology};
 use chime_core::model::RunMessage;
-
 use chime_runtime::config::Settings;
 use chime_store::{
     Completed, Retention, RunResult, RunStep, Started, StepAnswer, Store, StoreError,

@@ -1,7 +1,8 @@
 //! The export: a job's runs, oldest first, streamed as NDJSON (one `RunDetail` a line) or CSV.
 
 use crate::auth::Tenant;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
+use crate::lookup::load_job;
 use crate::query::{date_param, QueryOf};
 use crate::state::AppState;
 use crate::wire::params::ExportQuery;
@@ -44,11 +45,7 @@ pub async fn export(
     QueryOf(q): QueryOf<ExportQuery>,
 ) -> ApiResult<Response> {
     tenant.require("read")?;
-    let job = match raw.parse::<u64>() {
-        Ok(id) => s.store.job(&tenant.id, id).await?,
-        Err(_) => None,
-    }
-    .ok_or_else(|| ApiError::NotFound(format!("job {raw} does not exist")))?;
+    let job = load_job(&s, &tenant, &raw).await?;
     let mut query = RunQuery::new(&tenant.id, Scope::Job(job.id));
     query.from_ms = date_param(q.from.as_deref(), "from")?;
     query.to_ms = date_param(q.to.as_deref(), "to")?;

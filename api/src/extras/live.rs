@@ -1,7 +1,8 @@
 //! The live tail: Server-Sent Events of a job's runs as their results are recorded.
 
 use crate::auth::Tenant;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
+use crate::lookup::load_job;
 use crate::state::AppState;
 use crate::wire::sap::RunDetail;
 use axum::extract::{Path, State};
@@ -28,11 +29,7 @@ pub async fn live_tail(
     Path(raw): Path<String>,
 ) -> ApiResult<Response> {
     tenant.require("read")?;
-    let job = match raw.parse::<u64>() {
-        Ok(id) => s.store.job(&tenant.id, id).await?,
-        Err(_) => None,
-    }
-    .ok_or_else(|| ApiError::NotFound(format!("job {raw} does not exist")))?;
+    let job = load_job(&s, &tenant, &raw).await?;
     // Announced before the head is read: every result recorded after the head is on the
     // stream.
     s.store.announce_tail(&tenant.id, job.id).await?;

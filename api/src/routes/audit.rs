@@ -1,9 +1,9 @@
 //! SAP's audit trail: `GET /scheduler/actionLogs?jobId=<id>[&scheduleId=<id>]`, newest first.
 //! (Entries are recorded by [`crate::service`].)
 
-use super::lookup::{load_job, load_schedule};
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
+use crate::lookup::{load_job, load_schedule};
 use crate::query::QueryOf;
 use crate::state::AppState;
 use crate::wire::params::ActionLogQuery;

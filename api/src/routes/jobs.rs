@@ -1,11 +1,11 @@
 //! SAP's jobs: create, read, list, count, configure (by id, or by name: replace or create)
 //! and delete. Writes go through [`crate::service`].
 
-use super::lookup::load_job;
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::input;
+use crate::lookup::load_job;
 use crate::query::{flag, offset_links, query_u64, QueryOf};
 use crate::service::{self, Planned};
 use crate::state::AppState;

@@ -6,14 +6,12 @@
 //! - [`ops`]: liveness, readiness, metrics.
 //! - [`admin`]: tenants and API keys.
 //! - [`jobs`], [`schedules`], [`runs`], [`audit`]: SAP's resources.
-//! - [`lookup`]: reading the job and schedule a path names.
 //!
 //! The dialects ([`crate::dialects`]) and the extras ([`crate::extras`]) are mounted here too.
 
 pub mod admin;
 pub mod audit;
 pub mod jobs;
-pub mod lookup;
 pub mod ops;
 pub mod runs;
 pub mod schedules;

@@ -1,10 +1,10 @@
 //! SAP's run logs: a schedule's run log (offset or cursor pages), one run in detail, and an
 //! asynchronous job's result report.
 
-use super::lookup::{job_id, load_job};
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
+use crate::lookup::{job_id, load_job};
 use crate::query::{run_paging, QueryOf};
 use crate::service;
 use crate::state::AppState;

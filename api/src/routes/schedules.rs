@@ -1,11 +1,11 @@
 //! SAP's schedules of a job: create, list, read (with its run log), configure, delete one or
 //! all, and (de)activate all. Writes go through [`crate::service`].
 
-use super::lookup::{load_job, load_schedule};
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::input;
+use crate::lookup::{load_job, load_schedule};
 use crate::query::{flag, offset_links, query_u64, QueryOf};
 use crate::service;
 use crate::state::AppState;
