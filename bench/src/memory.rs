@@ -1,6 +1,6 @@
-//! Where a stored run's bytes go: the keys of the tenants that hold the runs, by family (a
-//! run's record, its extra log lines, the schedule's stream and rank index, the job's stream,
-//! build numbers and outcome indexes, the tenant's stream, and the rest), with each family's
+//! Where a stored run's bytes go: the keys of the tenants that hold the runs, by family (the
+//! job's stream of records, the schedule's positions, the job's outcome streams and build
+//! numbers, the tenant's stream, the run ids, unfinished runs, and the rest), with each family's
 //! key count, encoding, Redis memory (`MEMORY USAGE` of a sample of its keys, scaled to the
 //! count) and bytes per stored run.
 
@@ -30,16 +30,17 @@ fn family(ns: &str, key: &str) -> &'static str {
     };
     let parts: Vec<&str> = rest.split(':').collect();
     match parts.as_slice() {
-        ["run", _] => "run record (hash)",
+        ["run", _] => "unfinished run's record (hash)",
         ["run", _, "log"] => "run's extra log lines (list)",
-        ["sched", _, "runs"] => "schedule's run stream",
-        ["sched", _, "rank"] => "schedule's rank index (zset)",
+        ["sched", _, "runs"] => "schedule's positions (stream)",
         ["sched", _, "events"] => "schedule's event stream",
-        ["job", _, "runs"] => "job's run stream",
+        ["job", _, "runs"] => "job's records (stream)",
         ["job", _, "builds"] => "job's build numbers (hash)",
-        ["job", _, "outcome", _] => "job's outcome indexes (zsets)",
+        ["job", _, "outcome", _] => "job's outcome streams",
         ["job", _, "done"] => "job's live-tail stream",
         ["runs"] => "tenant's run stream",
+        ["runids"] => "run ids (hash)",
+        ["live"] => "unfinished runs (zset)",
         _ => "definitions (tenants, jobs, schedules, audit)",
     }
 }
@@ -116,21 +117,25 @@ mod tests {
     fn keys_fall_in_their_family() {
         let ns = "chime";
         for (key, want) in [
-            ("chime:{t:a1}:run:0123ABCD", "run record (hash)"),
+            (
+                "chime:{t:a1}:run:0123ABCD",
+                "unfinished run's record (hash)",
+            ),
             (
                 "chime:{t:a1}:run:0123ABCD:log",
                 "run's extra log lines (list)",
             ),
-            ("chime:{t:a1}:sched:s-1:runs", "schedule's run stream"),
             (
-                "chime:{t:a1}:sched:s-1:rank",
-                "schedule's rank index (zset)",
+                "chime:{t:a1}:sched:s-1:runs",
+                "schedule's positions (stream)",
             ),
-            ("chime:{t:a1}:job:7:runs", "job's run stream"),
+            ("chime:{t:a1}:job:7:runs", "job's records (stream)"),
             (
                 "chime:{t:a1}:job:7:outcome:success",
-                "job's outcome indexes (zsets)",
+                "job's outcome streams",
             ),
+            ("chime:{t:a1}:runids", "run ids (hash)"),
+            ("chime:{t:a1}:live", "unfinished runs (zset)"),
             ("chime:{t:a1}:job:7:builds", "job's build numbers (hash)"),
             ("chime:{t:a1}:runs", "tenant's run stream"),
             (

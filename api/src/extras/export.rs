@@ -89,7 +89,7 @@ pub async fn export(
                     chunk.push('\n');
                 }
             }
-            query.after = page.runs.last().map(|(id, _)| id.clone());
+            query.after = page.runs.last().map(|(_, r)| r.run_id.clone());
             let done = !page.has_more;
             Some((Ok(chunk), (s, query, done, None)))
         },

@@ -15,7 +15,7 @@ use crate::wire::{decode, Success};
 use axum::extract::{Path, State};
 use axum::Json;
 use chime_core::model::RunRecord;
-use chime_store::{Order, RunQuery, RunUpdate, Scope};
+use chime_store::{Order, RunQuery, RunUpdate, Scope, StoreError};
 
 #[utoipa::path(
     get, path = "/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs", tag = "sap", operation_id = "listRuns",
@@ -46,17 +46,6 @@ pub async fn list_runs(
         .ok_or_else(|| ApiError::NotFound(format!("schedule {sid} of job {raw} does not exist")))?;
     let mut query = RunQuery::new(&tenant.id, Scope::Schedule(sid.clone()));
     query.size = size;
-    let cursor = |run: &str| {
-        let (s, t) = (&s, &tenant);
-        let run = run.to_string();
-        async move {
-            s.store.run_stream_id(&t.id, &run).await?.ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "Error while fetching run logs: unknown run id '{run}' in the cursor"
-                ))
-            })
-        }
-    };
     let backwards = q.prev.is_some();
     match (&q.next, &q.prev) {
         (Some(_), Some(_)) => {
@@ -64,14 +53,20 @@ pub async fn list_runs(
                 "Error while fetching run logs: give either 'next' or 'prev', not both".into(),
             ))
         }
-        (Some(n), None) => query.after = Some(cursor(n).await?),
+        (Some(n), None) => query.after = Some(n.clone()),
         (None, Some(p)) => {
-            query.after = Some(cursor(p).await?);
+            query.after = Some(p.clone());
             query.order = Order::OldestFirst;
         }
         (None, None) => query.skip = skip,
     }
-    let mut page = s.store.query_runs(&query).await?;
+    let mut page = s.store.query_runs(&query).await.map_err(|e| match e {
+        StoreError::UnknownCursor => ApiError::BadRequest(format!(
+            "Error while fetching run logs: unknown run id '{}' in the cursor",
+            query.after.as_deref().unwrap_or_default()
+        )),
+        e => e.into(),
+    })?;
     if query.after.is_some() {
         // A cursor page still reports the whole log's total, as offset pages do.
         let mut count = query.clone();

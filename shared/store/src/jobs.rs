@@ -214,7 +214,9 @@ impl Store {
             .key(k.tenant_runs(tenant))
             .key(k.job_done(tenant, job.id))
             .key(k.schedule_jobs(tenant))
-            .key(k.job_tails(tenant, job.id));
+            .key(k.job_tails(tenant, job.id))
+            .key(k.run_ids(tenant))
+            .key(k.live(tenant));
         for o in OUTCOMES {
             inv.key(k.job_outcome(tenant, job.id, o));
         }
@@ -226,7 +228,6 @@ impl Store {
                 k.run_log_template(tenant),
                 k.schedule_runs_template(tenant),
                 k.schedule_events_template(tenant),
-                k.schedule_rank_template(tenant),
             ],
         );
         let r: i64 = inv.invoke_async(&mut self.c()).await?;

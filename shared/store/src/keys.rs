@@ -11,17 +11,18 @@
 //! | `ns:T:tenant` | hash | tenant name, creation time |
 //! | `ns:T:jobs` | zset | the tenant's job ids (score = id) |
 //! | `ns:T:jobnames` | hash | job name → job id |
-//! | `ns:T:job:<jobId>` | hash | `def` (job JSON), `seq` (run number counter) |
+//! | `ns:T:job:<jobId>` | hash | `def` (job JSON), `seq` (run number counter), the schedules' short numbers: `so` (their counter), `s@<scheduleId>` → number, `s#<number>` → schedule id |
 //! | `ns:T:job:<jobId>:schedules` | hash | schedule id → schedule JSON |
-//! | `ns:T:job:<jobId>:runs` | stream | one entry per run of the job (`r` run id, `s` schedule, `n` run number) |
+//! | `ns:T:job:<jobId>:runs` | stream | **the finished runs' records**, one entry each, in the order they finished; each entry's id is its run's stream id |
 //! | `ns:T:job:<jobId>:builds` | hash | run number → run id |
-//! | `ns:T:sched:<scheduleId>:runs` | stream | one entry per run of the schedule (`r` run id) |
-//! | `ns:T:sched:<scheduleId>:rank` | zset | the schedule's run ids scored by stream id as one integer, `ms * 1024 + seq` (offset pages by rank) |
+//! | `ns:T:job:<jobId>:outcome:<o>` | stream | the stream ids of the job's runs that ended with outcome `o` (`success`, `failure`, `error`, `timeout`) |
+//! | `ns:T:sched:<scheduleId>:runs` | stream | the schedule's finished runs by position: ids `0-1`, `0-2`, … (dense: entries only ever leave from the oldest end), each holding its run's stream id (`x`) |
 //! | `ns:T:sched:<scheduleId>:events` | stream | the schedule's event log (`m` message, `l` level) |
-//! | `ns:T:run:<runId>` | hash | the run record |
+//! | `ns:T:run:<runId>` | hash | the record of a run not finished yet (scheduled, running, or acknowledged asynchronously) |
 //! | `ns:T:run:<runId>:log` | list | extra lines of the run's text log, when there are any |
-//! | `ns:T:runs` | stream | one entry per run of the tenant (`r` run, `j` job, `s` schedule, `n` number); its ids are the ids of the run in every run stream |
-//! | `ns:T:job:<jobId>:outcome:<o>` | zset | run ids of the job that ended with outcome `o` (`success`, `failure`, `error`, `timeout`), scored by fire time |
+//! | `ns:T:runs` | stream | one entry per finished run of the tenant (`j` job): the stream ids every run stream shares |
+//! | `ns:T:runids` | hash | run id → `""` while the run is not finished, its stream id once it is |
+//! | `ns:T:live` | zset | the runs not finished yet, `<jobId>|<scheduleId>|<runId>`, scored by when they were created (ms) |
 //! | `ns:T:job:<jobId>:done` | stream | run ids as their results are recorded while a live tail listens |
 //! | `ns:T:job:<jobId>:tails` | string | present (30 s TTL, renewed) while a live tail of the job listens |
 //! | `ns:T:schedjobs` | hash | schedule id → job id |
@@ -30,6 +31,11 @@
 //! | `ns:{sched}:epoch` | string | fencing epoch counter |
 //! | `ns:{sched}:deferred` | hash | due member → nominal instant (ms) of a fire deferred by its tenant's quota |
 //! | `ns:{sched}:due:<p>` | zset | partition `p` of the due index: `<tenant>|<jobId>|<scheduleId>` scored by next fire (ms) |
+//!
+//! A finished run costs one entry in each of four streams (its record in the job's, and
+//! small entries in the tenant's, the schedule's and its outcome's) and a field in two hashes
+//! (`runids`, the job's `builds`): no key of its own. See `docs/ARCHITECTURE.md`, "Where a
+//! run lives".
 //!
 //! Every multi-key script touches keys of one hash slot: a tenant's keys share the tag
 //! `{t:<tenant>}`, the leader's lease and the due index share `{sched}`.
@@ -118,6 +124,14 @@ impl Keys {
     pub fn actions(&self, tenant: &str) -> String {
         self.t(tenant, "actions")
     }
+    /// Run id → `""` while the run is not finished, its stream id once it is.
+    pub fn run_ids(&self, tenant: &str) -> String {
+        self.t(tenant, "runids")
+    }
+    /// The tenant's runs not finished yet (`<jobId>|<scheduleId>|<runId>`, scored by creation).
+    pub fn live(&self, tenant: &str) -> String {
+        self.t(tenant, "live")
+    }
 
     // A job's keys.
 
@@ -174,21 +188,12 @@ impl Keys {
     pub fn schedule_runs_template(&self, tenant: &str) -> KeyTemplate {
         self.family(tenant, "sched", ":runs")
     }
-    pub fn schedule_rank_template(&self, tenant: &str) -> KeyTemplate {
-        self.family(tenant, "sched", ":rank")
-    }
     pub fn schedule_events_template(&self, tenant: &str) -> KeyTemplate {
         self.family(tenant, "sched", ":events")
     }
 
     pub fn schedule_runs(&self, tenant: &str, schedule: &str) -> String {
         self.schedule_runs_template(tenant).key(schedule)
-    }
-    /// A schedule's runs by position: run ids scored by their stream id as one integer,
-    /// `ms * 1024 + seq` (seq capped at 1023), so an offset page is a rank lookup. An index
-    /// written before holds `ms + seq / 4096` until the retention sweep rescales it.
-    pub fn schedule_rank(&self, tenant: &str, schedule: &str) -> String {
-        self.schedule_rank_template(tenant).key(schedule)
     }
     pub fn schedule_events(&self, tenant: &str, schedule: &str) -> String {
         self.schedule_events_template(tenant).key(schedule)
@@ -275,6 +280,8 @@ mod tests {
             k.job_tails("abc", 7),
             k.schedule_jobs("abc"),
             k.actions("abc"),
+            k.run_ids("abc"),
+            k.live("abc"),
         ] {
             assert!(key.starts_with("ns1:"), "{key}");
             assert_eq!(key.matches(tag).count(), 1, "{key}");
@@ -306,13 +313,14 @@ mod tests {
                 "ns:{t:a}:job:7:outcome:error",
             ),
             (k.schedule_runs("a", "s"), "ns:{t:a}:sched:s:runs"),
-            (k.schedule_rank("a", "s"), "ns:{t:a}:sched:s:rank"),
             (k.schedule_events("a", "s"), "ns:{t:a}:sched:s:events"),
             (k.run("a", "R"), "ns:{t:a}:run:R"),
             (k.run_log("a", "R"), "ns:{t:a}:run:R:log"),
             (k.tenant_runs("a"), "ns:{t:a}:runs"),
             (k.schedule_jobs("a"), "ns:{t:a}:schedjobs"),
             (k.actions("a"), "ns:{t:a}:actions"),
+            (k.run_ids("a"), "ns:{t:a}:runids"),
+            (k.live("a"), "ns:{t:a}:live"),
             (k.lease(), "ns:{sched}:lease"),
             (k.epoch(), "ns:{sched}:epoch"),
             (k.deferred(), "ns:{sched}:deferred"),
@@ -345,7 +353,6 @@ mod tests {
             ],
             vec![
                 k.schedule_runs_template("a"),
-                k.schedule_rank_template("a"),
                 k.schedule_events_template("a"),
             ],
         ];

@@ -15,16 +15,18 @@
 //! | `jobs` | jobs, job names, schedules, the definitions of due entries, job deletion | `job_delete` |
 //! | `due` | the due index and its deferred fires; the one owner of its partitions | `advance` |
 //! | `lease` | the leader lease and its fencing epoch | `lease_acquire`, `lease_renew`, `lease_release` |
-//! | `run_steps` | run records: materialize, start, complete (grouped calls), async reports | `runs`, `run_update` |
-//! | `run_queries` | the run-log query engine, runs by id and number, schedule events, the audit trail | `runs_query`, `runs_by_outcome` |
+//! | `run_steps` | run records: materialize, start, complete (grouped calls), async reports, the retention trim | `runs` |
+//! | `record` | a finished run's record as a stream entry, and the reading of either form | |
+//! | `run_queries` | the run-log query engine, runs by id and number, schedule events, the audit trail | `runs_query`, `run_get` |
 //! | `tail` | the live tail's "done" streams | |
-//! | `retention` | the sweep of run streams and indexes past their retention age | `rank_trim` |
+//! | `retention` | the sweep of runs past their retention age | |
 
 pub mod keys;
 
 mod due;
 mod jobs;
 mod lease;
+mod record;
 mod retention;
 mod run_queries;
 mod run_steps;
@@ -56,6 +58,9 @@ pub enum StoreError {
     /// A grouped call carrying this one failed (the cause, as text: one error, many callers).
     #[error("{0}")]
     Grouped(String),
+    /// A run-log cursor names no run of the log.
+    #[error("the cursor names no run of this log")]
+    UnknownCursor,
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -68,7 +73,7 @@ pub mod outcome {
     pub const TIMEOUT: &str = "timeout";
 }
 
-/// The outcomes a finished run can have (each has an index per job, see [`Keys::job_outcome`]).
+/// The outcomes a finished run can have (each has a stream per job, see [`Keys::job_outcome`]).
 pub const OUTCOMES: [&str; 4] = [
     outcome::SUCCESS,
     outcome::FAILURE,

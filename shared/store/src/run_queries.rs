@@ -1,15 +1,16 @@
 //! Reading runs: the run-log query engine ([`RunQuery`] → [`RunPage`], `runs_query.lua` over a
-//! run stream or `runs_by_outcome.lua` over a job's outcome indexes), a schedule's pages, one
-//! run by id or by number, and the two logs beside the run log: a schedule's events and the
-//! tenant's audit trail of configuration changes (with their appends).
+//! scope's unfinished runs and one of its run streams), a schedule's pages, one run by id or
+//! by number (`run_get.lua`), and the two logs beside the run log: a schedule's events and
+//! the tenant's audit trail of configuration changes (with their appends).
 
-use crate::{template_args, Result, Store};
+use crate::record::record_of;
+use crate::{template_args, Result, Store, StoreError, OUTCOMES};
 use chime_core::model::RunRecord;
 use redis::{AsyncCommands, Script};
 use std::sync::LazyLock;
 
 static RUNS_QUERY: LazyLock<Script> = crate::script!("runs_query.lua");
-static RUNS_BY_OUTCOME: LazyLock<Script> = crate::script!("runs_by_outcome.lua");
+static RUN_GET: LazyLock<Script> = crate::script!("run_get.lua");
 
 /// Past any stream's length: larger skips and sizes are clamped to it.
 const MAX_SKIP: u64 = 1 << 40;
@@ -54,11 +55,12 @@ pub struct RunQuery {
     /// Keep runs with one of these outcomes (`success`, `failure`, `error`, `timeout`); empty
     /// keeps every run, finished or not.
     pub outcomes: Vec<String>,
-    /// Stream-time bounds (ms, inclusive): when the run was created, i.e. its fire.
+    /// Time bounds (ms, inclusive) on the run's place in the log: when it finished, or, not
+    /// finished yet, when it was created (its stream id's instant, [`Store::run_stream_id`]).
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
     pub order: Order,
-    /// Start after this stream id (cursor paging), in the query's order.
+    /// Start after this run (its id: cursor paging), in the query's order.
     pub after: Option<String>,
     pub skip: u64,
     pub size: u64,
@@ -103,68 +105,75 @@ pub struct ActionLog {
 }
 
 impl Store {
-    /// Runs one [`RunQuery`] through the query engine: outcome filters on a job read its
-    /// outcome indexes (`runs_by_outcome.lua`), everything else a run stream (`runs_query.lua`).
+    /// Runs one [`RunQuery`] through the query engine (`runs_query.lua`): the scope's
+    /// unfinished runs and the stream of its finished runs that serves the filter (a
+    /// schedule's positions, a job's runs or one of its outcomes, the tenant's runs).
+    /// A cursor that names no run of the log is [`StoreError::UnknownCursor`].
     pub async fn query_runs(&self, q: &RunQuery) -> Result<RunPage> {
-        let raw = match (&q.scope, q.outcomes.is_empty(), &q.after) {
-            (Scope::Job(job), false, None) => self.query_outcome_indexes(q, *job).await?,
-            _ => self.query_stream(q).await?,
-        };
-        page_of(&q.tenant, raw)
-    }
-
-    /// A query's page from a job's outcome indexes (outcome filters, no cursor).
-    async fn query_outcome_indexes(&self, q: &RunQuery, job: u64) -> Result<Vec<redis::Value>> {
-        let mut inv = RUNS_BY_OUTCOME.prepare_invoke();
-        inv.key(self.keys.tenant(&q.tenant));
-        for o in &q.outcomes {
-            inv.key(self.keys.job_outcome(&q.tenant, job, o));
+        let k = &self.keys;
+        let t = &q.tenant;
+        let mut outcomes: Vec<usize> = q
+            .outcomes
+            .iter()
+            .filter_map(|o| OUTCOMES.iter().position(|k| k == o))
+            .collect();
+        outcomes.sort_unstable();
+        outcomes.dedup();
+        let filtered = !q.outcomes.is_empty();
+        if filtered && outcomes.is_empty() {
+            return Ok(RunPage {
+                total: Some(0),
+                has_more: false,
+                runs: vec![],
+            });
         }
-        inv.arg(q.from_ms.map_or("-inf".to_string(), |m| m.to_string()))
-            .arg(q.to_ms.map_or("+inf".to_string(), |m| m.to_string()))
-            .arg(q.order.arg())
-            .arg(q.skip.min(MAX_SKIP))
-            .arg(q.size.min(MAX_SKIP));
-        template_args(&mut inv, [self.keys.run_template(&q.tenant)]);
-        inv.arg(self.retention.ttl_ms)
-            .arg(if q.count { "1" } else { "0" });
-        Ok(inv.invoke_async(&mut self.c()).await?)
-    }
-
-    /// A query's page from the run stream of its scope.
-    async fn query_stream(&self, q: &RunQuery) -> Result<Vec<redis::Value>> {
-        let stream = match &q.scope {
-            Scope::Schedule(s) => self.keys.schedule_runs(&q.tenant, s),
-            Scope::Job(j) => self.keys.job_runs(&q.tenant, *j),
-            Scope::Tenant => self.keys.tenant_runs(&q.tenant),
-        };
-        let (mut lo, mut hi) = (
-            q.from_ms
-                .map_or("-".to_string(), |m| format!("{}-0", m.max(0))),
-            q.to_ms
-                .map_or("+".to_string(), |m| format!("{m}-18446744073709551615")),
-        );
-        if let Some(c) = &q.after {
-            match q.order {
-                Order::NewestFirst => hi = format!("({c}"),
-                Order::OldestFirst => lo = format!("({c}"),
+        // A job's finished runs are its runs stream, one outcome of them its outcome stream;
+        // other filters walk a stream and read each run's outcome.
+        let mut codes: Vec<String> = outcomes.iter().map(|i| (i + 1).to_string()).collect();
+        let (mode, job, sched, stream) = match &q.scope {
+            Scope::Schedule(s) => ("s", String::new(), s.clone(), k.schedule_runs(t, s)),
+            Scope::Tenant => ("t", String::new(), String::new(), k.tenant_runs(t)),
+            Scope::Job(j) if !filtered => ("j", j.to_string(), String::new(), k.job_runs(t, *j)),
+            Scope::Job(j) if outcomes.len() == OUTCOMES.len() => {
+                codes.clear();
+                ("f", j.to_string(), String::new(), k.job_runs(t, *j))
             }
-        }
+            Scope::Job(j) if outcomes.len() == 1 => {
+                codes.clear();
+                let o = OUTCOMES[outcomes[0]];
+                ("o", j.to_string(), String::new(), k.job_outcome(t, *j, o))
+            }
+            Scope::Job(j) => ("w", j.to_string(), String::new(), k.job_runs(t, *j)),
+        };
         let mut inv = RUNS_QUERY.prepare_invoke();
-        inv.key(stream).key(self.keys.tenant(&q.tenant));
-        if let Scope::Schedule(sid) = &q.scope {
-            inv.key(self.keys.schedule_rank(&q.tenant, sid));
-        }
-        inv.arg(lo)
-            .arg(hi)
+        inv.key(k.tenant(t))
+            .key(k.run_ids(t))
+            .key(k.live(t))
+            .key(stream)
+            .key(k.schedule_jobs(t));
+        inv.arg(mode)
+            .arg(job)
+            .arg(sched)
+            .arg(q.from_ms.map(|m| m.to_string()).unwrap_or_default())
+            .arg(q.to_ms.map(|m| m.to_string()).unwrap_or_default())
             .arg(q.order.arg())
+            .arg(q.after.as_deref().unwrap_or(""))
             .arg(q.skip.min(MAX_SKIP))
-            .arg(q.size.min(MAX_SKIP));
-        template_args(&mut inv, [self.keys.run_template(&q.tenant)]);
-        inv.arg(q.outcomes.join(","))
+            .arg(q.size.min(MAX_SKIP))
+            .arg(codes.join(","))
             .arg(if q.count { "1" } else { "0" })
             .arg(self.retention.ttl_ms);
-        Ok(inv.invoke_async(&mut self.c()).await?)
+        template_args(&mut inv, [k.run_template(t)]);
+        let job = k.job_template(t);
+        inv.arg(&job.prefix)
+            .arg(&job.suffix)
+            .arg(k.job_runs_template(t).suffix);
+        let raw: Vec<redis::Value> = match inv.invoke_async(&mut self.c()).await {
+            Ok(raw) => raw,
+            Err(e) if e.code() == Some("NOCURSOR") => return Err(StoreError::UnknownCursor),
+            Err(e) => return Err(e.into()),
+        };
+        page_of(t, raw)
     }
 
     /// A page of a schedule's runs (newest first when `desc`) and the log's total: the query
@@ -194,12 +203,22 @@ impl Store {
 
     /// One run with its complete text log.
     pub async fn run(&self, tenant: &str, run: &str) -> Result<Option<RunRecord>> {
-        let (fields, extra): (Vec<(String, String)>, Vec<String>) = redis::pipe()
-            .hgetall(self.keys.run(tenant, run))
-            .lrange(self.keys.run_log(tenant, run), 0, -1)
-            .query_async(&mut self.c())
+        let k = &self.keys;
+        let job = k.job_template(tenant);
+        let (fields, extra): (Vec<String>, Vec<String>) = RUN_GET
+            .key(k.run(tenant, run))
+            .key(k.run_ids(tenant))
+            .key(k.tenant_runs(tenant))
+            .key(k.run_log(tenant, run))
+            .key(k.tenant(tenant))
+            .arg(run)
+            .arg(&job.prefix)
+            .arg(&job.suffix)
+            .arg(k.job_runs_template(tenant).suffix)
+            .arg(self.retention.ttl_ms)
+            .invoke_async(&mut self.c())
             .await?;
-        Ok(RunRecord::from_fields(tenant, &fields).map(|mut r| {
+        Ok(record_of(tenant, &pairs(fields)).map(|mut r| {
             r.log = r.text_log(&extra);
             r
         }))
@@ -218,9 +237,14 @@ impl Store {
             .await?)
     }
 
-    /// The stream id of a run (its position in every run stream), for cursors.
+    /// The stream id of a run (its place in the log's time order: when it finished, or, not
+    /// finished yet, when it was created), for date bounds.
     pub async fn run_stream_id(&self, tenant: &str, run: &str) -> Result<Option<String>> {
-        Ok(self.c().hget(self.keys.run(tenant, run), "xid").await?)
+        let state: Option<String> = self.c().hget(self.keys.run_ids(tenant), run).await?;
+        match state {
+            Some(s) if s.is_empty() => Ok(self.c().hget(self.keys.run(tenant, run), "xid").await?),
+            other => Ok(other),
+        }
     }
 
     /// The schedule's event log, newest first, at most `limit` entries: (ms, level, message).
@@ -230,16 +254,16 @@ impl Store {
         schedule: &str,
         limit: usize,
     ) -> Result<Vec<(i64, String, String)>> {
-        // Each fire's "Schedule invoked" derives from the schedule's run stream (one entry per
-        // fire, under the id it got when it fired); the other events have their own stream.
-        let (events, fires): (
-            redis::streams::StreamRangeReply,
-            redis::streams::StreamRangeReply,
-        ) = redis::pipe()
+        // Each fire's "Schedule invoked" derives from the schedule's runs (one each, at the
+        // instant it was created); the other events have their own stream.
+        let events: redis::streams::StreamRangeReply = self
+            .c()
             .xrevrange_count(self.keys.schedule_events(tenant, schedule), "+", "-", limit)
-            .xrevrange_count(self.keys.schedule_runs(tenant, schedule), "+", "-", limit)
-            .query_async(&mut self.c())
             .await?;
+        let mut q = RunQuery::new(tenant, Scope::Schedule(schedule.to_string()));
+        q.size = limit as u64;
+        q.count = false;
+        let fires = self.query_runs(&q).await?;
         let id_of = |id: &str| -> (i64, u64) {
             let mut it = id.split('-');
             let ms = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -255,9 +279,9 @@ impl Store {
             })
             .chain(
                 fires
-                    .ids
+                    .runs
                     .into_iter()
-                    .map(|e| (id_of(&e.id), "INFO".into(), "Schedule invoked".into())),
+                    .map(|(_, r)| ((r.created_at, 0), "INFO".into(), "Schedule invoked".into())),
             )
             .collect();
         all.sort_by_key(|e| std::cmp::Reverse(e.0));
@@ -378,13 +402,7 @@ fn page_of(tenant: &str, raw: Vec<redis::Value>) -> Result<RunPage> {
     let mut runs = Vec::new();
     while let (Some(id), Some(rec)) = (it.next(), it.next()) {
         let id: String = redis::from_redis_value(id)?;
-        let pairs: Vec<String> = redis::from_redis_value(rec)?;
-        let fields: Vec<(String, String)> = pairs
-            .chunks(2)
-            .filter(|c| c.len() == 2)
-            .map(|c| (c[0].clone(), c[1].clone()))
-            .collect();
-        if let Some(r) = RunRecord::from_fields(tenant, &fields) {
+        if let Some(r) = record_of(tenant, &pairs(redis::from_redis_value(rec)?)) {
             runs.push((id, r));
         }
     }
@@ -393,4 +411,14 @@ fn page_of(tenant: &str, raw: Vec<redis::Value>) -> Result<RunPage> {
         has_more: more == 1,
         runs,
     })
+}
+
+/// A flat field list as (name, value) pairs.
+fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
+    let mut it = flat.into_iter();
+    let mut out = Vec::new();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        out.push((k, v));
+    }
+    out
 }

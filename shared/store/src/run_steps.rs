@@ -1,18 +1,18 @@
 //! Run records as runs progress: the leader materializes a fire's record before publishing
 //! it, a worker marks it started and records its result, an asynchronous job reports on it.
 //! The hot path: steps of many runs go as one script call per tenant (`runs.lua`), and each
-//! step's answer comes back typed ([`StepAnswer`]). An asynchronous report is
-//! `run_update.lua`.
+//! step's answer comes back typed ([`StepAnswer`]). An asynchronous report and the
+//! retention trim are operations of the same script.
 
 use crate::keys::KeyTemplate;
-use crate::{invoke_two_at_a_time, outcome, Result, Store, StoreError, MAX_PER_CALL, OUTCOMES};
+use crate::record::lifecycle_code;
+use crate::{invoke_two_at_a_time, Result, Store, StoreError, MAX_PER_CALL, OUTCOMES};
 use chime_core::model::RunMessage;
 use chime_core::run::{Outcome, RunState, RunStatus};
 use redis::{Script, ScriptInvocation};
 use std::sync::LazyLock;
 
 static RUNS: LazyLock<Script> = crate::script!("runs.lua");
-static RUN_UPDATE: LazyLock<Script> = crate::script!("run_update.lua");
 
 /// One step of a run's record, for [`Store::record_steps`].
 #[derive(Clone, Copy, Debug)]
@@ -212,6 +212,8 @@ impl Store {
         let mut inv = RUNS.prepare_invoke();
         inv.key(k.tenant(tenant))
             .key(k.tenant_runs(tenant))
+            .key(k.run_ids(tenant))
+            .key(k.live(tenant))
             .arg(now)
             .arg(now_txt)
             .arg(self.retention.per_stream)
@@ -236,7 +238,6 @@ impl Store {
             &mut inv,
             [
                 k.schedule_runs_template(tenant),
-                k.schedule_rank_template(tenant),
                 k.schedule_events_template(tenant),
             ],
         );
@@ -303,31 +304,59 @@ impl Store {
         now: i64,
     ) -> Result<RunUpdate> {
         let (job, schedule, run) = run;
-        let outcome = if success {
-            outcome::SUCCESS
+        let (state, outcome) = if success {
+            (RunState::Success, Outcome::Success)
         } else {
-            outcome::FAILURE
+            (RunState::Error, Outcome::Failure)
         };
-        let r: i64 = RUN_UPDATE
-            .key(self.keys.run(tenant, run))
-            .key(self.keys.job_done(tenant, job))
-            .key(self.keys.run_log(tenant, run))
-            .key(self.keys.job_outcome(tenant, job, outcome))
-            .arg(if success { "true" } else { "false" })
-            .arg(message)
-            .arg(now)
-            .arg(chime_core::time::format_instant(now))
+        let now_txt = chime_core::time::format_instant(now);
+        let mut inv = self.runs_invocation(tenant, now, &now_txt, "");
+        inv.arg("u")
+            .arg(run)
             .arg(job)
             .arg(schedule)
-            .invoke_async(&mut self.c())
-            .await?;
-        Ok(match r {
-            1 => RunUpdate::Updated,
-            0 => RunUpdate::AlreadyCompleted,
+            .arg(if success { "true" } else { "false" })
+            .arg(message)
+            .arg(lifecycle_code(RunStatus::Completed, state, Some(outcome)));
+        let codes: Vec<i64> = inv.invoke_async(&mut self.c()).await?;
+        Ok(match codes.first() {
+            Some(1) => RunUpdate::Updated,
+            Some(0) => RunUpdate::AlreadyCompleted,
             _ => RunUpdate::NoSuchRun,
         })
     }
+
+    /// Trims the tenant's runs to its retention age: each job's finished runs (`jobs`) and the
+    /// runs that never finished, a bounded number per call. Returns the runs removed.
+    pub(crate) async fn trim_runs(&self, tenant: &str, jobs: &[u64], now: i64) -> Result<u64> {
+        let now_txt = chime_core::time::format_instant(now);
+        let mut removed = 0u64;
+        let mut ops: Vec<Option<u64>> = jobs.iter().copied().map(Some).collect();
+        ops.push(None);
+        while !ops.is_empty() {
+            let mut inv = self.runs_invocation(tenant, now, &now_txt, "");
+            for op in &ops {
+                match op {
+                    Some(job) => inv.arg("t").arg(*job),
+                    None => inv.arg("l").arg(""),
+                };
+            }
+            let counts: Vec<i64> = inv.invoke_async(&mut self.c()).await?;
+            removed += counts.iter().map(|&c| c.max(0) as u64).sum::<u64>();
+            // A job trimmed of a full batch may have more: it goes again.
+            ops = ops
+                .into_iter()
+                .zip(counts)
+                .filter(|(_, c)| *c >= TRIM_BATCH)
+                .map(|(op, _)| op)
+                .collect();
+        }
+        Ok(removed)
+    }
 }
+
+/// Runs a trim operation removes per call at most (`runs.lua`).
+const TRIM_BATCH: i64 = 256;
 
 /// The script calls of a batch of steps, as indexes into it: by tenant (one call each, split
 /// at [`MAX_PER_CALL`]), then by job, since the script reads a job's definitions and takes
@@ -390,7 +419,8 @@ fn step_args(inv: &mut ScriptInvocation<'_>, m: &RunMessage, step: &RunStep<'_>)
                 .arg(r.error.as_deref().unwrap_or(""))
                 .arg(r.duration_ms)
                 .arg(r.executed_at)
-                .arg(r.event.as_deref().unwrap_or(""));
+                .arg(r.event.as_deref().unwrap_or(""))
+                .arg(lifecycle_code(r.status, r.state, r.outcome));
         }
     }
 }

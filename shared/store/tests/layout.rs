@@ -1,8 +1,9 @@
 //! The Redis data layout, pinned: one tenant's whole life (keys, a job of two schedules, runs
 //! materialised, started, redelivered, completed, reported asynchronously, evicted by the
 //! per-schedule cap, queried, swept and deleted) on the real Redis, and every key it leaves
-//! (name, type and contents, less what depends on the clock) compared with what chime wrote
-//! before its store was split by aggregate. Data written by either must read the same.
+//! (name, type and contents, less what depends on the clock) compared with the layout recorded
+//! here. A change of layout changes this record on purpose, with `docs/ARCHITECTURE.md`'s
+//! "Where a run lives".
 
 use chime_core::model::{run_id, ActionSpec, Job, RunMessage, Schedule};
 use chime_core::run::{Outcome, RunState, RunStatus};
@@ -95,6 +96,31 @@ fn result(outcome: Outcome, event: Option<&str>) -> RunResult {
     }
 }
 
+/// `text` with every stream id of Redis's clock (`<13 digits>-<seq>`) written `XID`.
+fn clockless(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let starts = i == 0 || !b[i - 1].is_ascii_digit();
+        if starts && digits == 13 && b.get(i + 13) == Some(&b'-') {
+            let seq = b[i + 14..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            if seq > 0 {
+                out.push_str("XID");
+                i += 14 + seq;
+                continue;
+            }
+        }
+        out.push(b[i] as char);
+        i += 1;
+    }
+    out
+}
+
 /// Every key of the namespace with its type and contents, one line each, sorted; the
 /// namespace and the run ids are replaced by names, and what depends on Redis's clock (stream
 /// ids, the `xid` field, scores derived from them) is left out.
@@ -171,13 +197,12 @@ async fn dump(
                     .query_async(redis)
                     .await
                     .unwrap();
-                // Outcome indexes are scored by the stream ids' time: their members sorted by
-                // name; the rank index by its (clocked) order.
+                // The live set is scored by Redis's clock: its members in their order.
                 let mut v: Vec<String> = if key.contains(":outcome:") {
                     let mut m: Vec<String> = v.into_iter().map(|(m, _)| m).collect();
                     m.sort();
                     m
-                } else if key.ends_with(":rank") {
+                } else if key.ends_with(":live") {
                     v.into_iter().map(|(m, _)| m).collect()
                 } else {
                     v.into_iter().map(|(m, s)| format!("{m}@{s}")).collect()
@@ -210,7 +235,7 @@ async fn dump(
         }
         lines.push(line);
     }
-    let mut out = lines.join("\n").replace(ns, "NS");
+    let mut out = clockless(&lines.join("\n")).replace(ns, "NS");
     for (name, id) in names {
         out = out.replace(id.as_str(), name);
     }
@@ -228,27 +253,23 @@ NS:{sched}:due:1 zset: acme|1|s1@1700000000000\n\
 NS:{sched}:epoch string: 1\n\
 NS:{sched}:lease string (expires): leader-1:1\n\
 NS:{t:acme}:actions stream: [a=update,d=cron,j=1,k=k1,s=s1]\n\
-NS:{t:acme}:job:1 hash: def={\"_id\":1,\"name\":\"nightly\",\"description\":\"\",\"action\":\"http://127.0.0.1:9/\",\"active\":true,\"httpMethod\":\"POST\",\"startTime\":null,\"endTime\":null,\"headers\":{},\"timeoutMs\":1000,\"createdAt\":\"\",\"modifiedAt\":\"\"} seq=3\n\
+NS:{t:acme}:job:1 hash: def={\"_id\":1,\"name\":\"nightly\",\"description\":\"\",\"action\":\"http://127.0.0.1:9/\",\"active\":true,\"httpMethod\":\"POST\",\"startTime\":null,\"endTime\":null,\"headers\":{},\"timeoutMs\":1000,\"createdAt\":\"\",\"modifiedAt\":\"\"} s#1=s1 s#2=s2 s@s1=1 s@s2=2 seq=3 so=2\n\
 NS:{t:acme}:job:1:builds hash: 1=RUN_A 2=RUN_B 3=RUN_C\n\
 NS:{t:acme}:job:1:done stream (expires): [r=RUN_A] [r=RUN_B] [r=RUN_C]\n\
-NS:{t:acme}:job:1:outcome:failure zset: RUN_B\n\
-NS:{t:acme}:job:1:outcome:success zset: RUN_C RUN_A\n\
-NS:{t:acme}:job:1:runs stream: [n=1,r=RUN_A,s=s1] [n=2,r=RUN_B,s=s1] [n=3,r=RUN_C,s=s2]\n\
+NS:{t:acme}:job:1:outcome:failure stream: [o=]\n\
+NS:{t:acme}:job:1:outcome:success stream: [o=] [o=]\n\
+NS:{t:acme}:job:1:runs stream: [a=1700000000000,b=>{\"ok\":true},c=5000,d=5003,e=10,h=200,id=RUN_A,k=231,n=1,o=leader-1,p=2,q=3,s=1,t=HTTP 200,u=7,w=w2,x=] [a=1700000001000,b=,c=4000,d=4005,e=-990,h=500,id=RUN_B,k=242,n=2,o=leader-1,p=1,q=3,s=1,t=HTTP 500,u=7,w=w1,x=>endpoint returned status code 500] [a=1700000000000,b=,c=5000,d=5007,e=10,h=202,id=RUN_C,k=231,n=3,o=leader-1,p=1,q=3,s=2,t=done later,u=3,w=w1,x=]\n\
 NS:{t:acme}:job:1:schedules hash: s1={\"scheduleId\":\"s1\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"} s2={\"scheduleId\":\"s2\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"}\n\
 NS:{t:acme}:job:1:tails string (expires): 1\n\
 NS:{t:acme}:jobnames hash: nightly=1\n\
 NS:{t:acme}:jobs zset: 1@1\n\
-NS:{t:acme}:run:RUN_B hash (expires): attempt=1 done_at=1700000005005 dur=7 err=endpoint returned status code 500 exec_at=1700000000010 http=500 id=RUN_B job=1 m=2 1700000001000 1700000005000 3 outcome=failure owner=leader-1 sched=s1 state=ERROR status=COMPLETED text=HTTP 500 worker=w1\n\
-NS:{t:acme}:run:RUN_C hash (expires): attempt=1 done_at=1700000005007 dur=3 exec_at=1700000000010 http=202 id=RUN_C job=1 m=3 1700000000000 1700000005000 3 outcome=success owner=leader-1 sched=s2 state=SUCCESS status=COMPLETED text=done later worker=w1\n\
 NS:{t:acme}:run:RUN_C:log list (expires): 2023-11-14T22:13:25.007Z job reported SUCCESS: done later\n\
-NS:{t:acme}:run:RUN_A hash (expires): attempt=2 body={\"ok\":true} done_at=1700000005003 dur=7 exec_at=1700000000010 http=200 id=RUN_A job=1 m=1 1700000000000 1700000005000 3 outcome=success owner=leader-1 sched=s1 state=SUCCESS status=COMPLETED text=HTTP 200 worker=w2\n\
 NS:{t:acme}:run:RUN_A:log list (expires): @1700000005001 attempt 1 started on w1 | 2023-11-14T22:13:25.002Z attempt 1 did not finish; run redelivered to worker w2 | 2023-11-14T22:13:25.004Z duplicate result from worker w3 ignored: the run already has its result\n\
-NS:{t:acme}:runs stream: [j=1,n=1,r=RUN_A,s=s1] [j=1,n=2,r=RUN_B,s=s1] [j=1,n=3,r=RUN_C,s=s2]\n\
+NS:{t:acme}:runids hash: RUN_B=XID RUN_C=XID RUN_A=XID\n\
+NS:{t:acme}:runs stream: [j=1] [j=1] [j=1]\n\
 NS:{t:acme}:sched:s1:events stream: [l=ERROR,m=Target blocked] [l=INFO,m=Schedule updated]\n\
-NS:{t:acme}:sched:s1:rank zset: RUN_A RUN_B\n\
-NS:{t:acme}:sched:s1:runs stream: [r=RUN_A] [r=RUN_B]\n\
-NS:{t:acme}:sched:s2:rank zset: RUN_C\n\
-NS:{t:acme}:sched:s2:runs stream: [r=RUN_C]\n\
+NS:{t:acme}:sched:s1:runs stream: [x=XID] [x=XID]\n\
+NS:{t:acme}:sched:s2:runs stream: [x=XID]\n\
 NS:{t:acme}:schedjobs hash: s1=1 s2=1\n\
 NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600";
 /// After run D evicted run A (the schedule keeps 2 runs) and the sweep.
@@ -262,26 +283,24 @@ NS:{sched}:due:1 zset: acme|1|s1@1700000000000\n\
 NS:{sched}:epoch string: 1\n\
 NS:{sched}:lease string (expires): leader-1:1\n\
 NS:{t:acme}:actions stream: [a=update,d=cron,j=1,k=k1,s=s1]\n\
-NS:{t:acme}:job:1 hash: def={\"_id\":1,\"name\":\"nightly\",\"description\":\"\",\"action\":\"http://127.0.0.1:9/\",\"active\":true,\"httpMethod\":\"POST\",\"startTime\":null,\"endTime\":null,\"headers\":{},\"timeoutMs\":1000,\"createdAt\":\"\",\"modifiedAt\":\"\"} seq=4\n\
-NS:{t:acme}:job:1:builds hash: 1=RUN_A 2=RUN_B 3=RUN_C 4=RUN_D\n\
+NS:{t:acme}:job:1 hash: def={\"_id\":1,\"name\":\"nightly\",\"description\":\"\",\"action\":\"http://127.0.0.1:9/\",\"active\":true,\"httpMethod\":\"POST\",\"startTime\":null,\"endTime\":null,\"headers\":{},\"timeoutMs\":1000,\"createdAt\":\"\",\"modifiedAt\":\"\"} s#1=s1 s#2=s2 s@s1=1 s@s2=2 seq=4 so=2\n\
+NS:{t:acme}:job:1:builds hash: 2=RUN_B 3=RUN_C 4=RUN_D\n\
 NS:{t:acme}:job:1:done stream (expires): [r=RUN_A] [r=RUN_B] [r=RUN_C]\n\
-NS:{t:acme}:job:1:outcome:failure zset: RUN_B\n\
-NS:{t:acme}:job:1:outcome:success zset: RUN_C\n\
-NS:{t:acme}:job:1:runs stream: [n=2,r=RUN_B,s=s1] [n=3,r=RUN_C,s=s2] [n=4,r=RUN_D,s=s1]\n\
+NS:{t:acme}:job:1:outcome:failure stream: [o=]\n\
+NS:{t:acme}:job:1:outcome:success stream: [o=]\n\
+NS:{t:acme}:job:1:runs stream: [a=1700000001000,b=,c=4000,d=4005,e=-990,h=500,id=RUN_B,k=242,n=2,o=leader-1,p=1,q=3,s=1,t=HTTP 500,u=7,w=w1,x=>endpoint returned status code 500] [a=1700000000000,b=,c=5000,d=5007,e=10,h=202,id=RUN_C,k=231,n=3,o=leader-1,p=1,q=3,s=2,t=done later,u=3,w=w1,x=]\n\
 NS:{t:acme}:job:1:schedules hash: s1={\"scheduleId\":\"s1\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"} s2={\"scheduleId\":\"s2\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"}\n\
 NS:{t:acme}:job:1:tails string (expires): 1\n\
 NS:{t:acme}:jobnames hash: nightly=1\n\
 NS:{t:acme}:jobs zset: 1@1\n\
-NS:{t:acme}:run:RUN_B hash (expires): attempt=1 done_at=1700000005005 dur=7 err=endpoint returned status code 500 exec_at=1700000000010 http=500 id=RUN_B job=1 m=2 1700000001000 1700000005000 3 outcome=failure owner=leader-1 sched=s1 state=ERROR status=COMPLETED text=HTTP 500 worker=w1\n\
-NS:{t:acme}:run:RUN_D hash (expires): id=RUN_D job=1 m=4 1700000002000 1700000005008 3 owner=leader-1 sched=s1 state=SCHEDULED status=SCHEDULED\n\
-NS:{t:acme}:run:RUN_C hash (expires): attempt=1 done_at=1700000005007 dur=3 exec_at=1700000000010 http=202 id=RUN_C job=1 m=3 1700000000000 1700000005000 3 outcome=success owner=leader-1 sched=s2 state=SUCCESS status=COMPLETED text=done later worker=w1\n\
+NS:{t:acme}:live zset: 1|s1|RUN_D\n\
+NS:{t:acme}:run:RUN_D hash: id=RUN_D job=1 m=4 1700000002000 1700000005008 3 owner=leader-1 sched=s1 state=SCHEDULED status=SCHEDULED\n\
 NS:{t:acme}:run:RUN_C:log list (expires): 2023-11-14T22:13:25.007Z job reported SUCCESS: done later\n\
-NS:{t:acme}:runs stream: [j=1,n=2,r=RUN_B,s=s1] [j=1,n=3,r=RUN_C,s=s2] [j=1,n=4,r=RUN_D,s=s1]\n\
+NS:{t:acme}:runids hash: RUN_B=XID RUN_D= RUN_C=XID\n\
+NS:{t:acme}:runs stream: [j=1] [j=1]\n\
 NS:{t:acme}:sched:s1:events stream: [l=ERROR,m=Target blocked] [l=INFO,m=Schedule updated]\n\
-NS:{t:acme}:sched:s1:rank zset: RUN_B RUN_D\n\
-NS:{t:acme}:sched:s1:runs stream: [r=RUN_B] [r=RUN_D]\n\
-NS:{t:acme}:sched:s2:rank zset: RUN_C\n\
-NS:{t:acme}:sched:s2:runs stream: [r=RUN_C]\n\
+NS:{t:acme}:sched:s1:runs stream: [x=XID]\n\
+NS:{t:acme}:sched:s2:runs stream: [x=XID]\n\
 NS:{t:acme}:schedjobs hash: s1=1 s2=1\n\
 NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600";
 /// After the job's deletion.

@@ -200,15 +200,26 @@ async fn runs_past_the_retention_age_vanish_from_queries_and_from_redis() {
     .await;
     let old_run = early.last().unwrap()["runId"].as_str().unwrap().to_string();
     let keys = Keys::new(env.namespace());
-    let mut redis = redis::Client::open(env.settings.redis_url.as_str())
+    let redis = redis::Client::open(env.settings.redis_url.as_str())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let run_key = keys.run(&tenant, &old_run);
-    assert!(redis.exists::<_, bool>(&run_key).await.unwrap());
+    // A finished run is known by its id (which maps to its record's stream id).
+    let run_ids = keys.run_ids(&tenant);
+    let known = |redis: &redis::aio::MultiplexedConnection| {
+        let (mut redis, run_ids, old_run) = (redis.clone(), run_ids.clone(), old_run.clone());
+        async move {
+            redis
+                .hexists::<_, _, bool>(&run_ids, &old_run)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(known(&redis).await);
 
-    // Older than 3 s: gone from every query, its record expired and its stream entries trimmed.
+    // Older than 3 s: gone from every query, its record forgotten and its stream entries
+    // trimmed.
     wait_until(
         "the first run ages out",
         Duration::from_secs(20),
@@ -238,16 +249,17 @@ async fn runs_past_the_retention_age_vanish_from_queries_and_from_redis() {
         .await;
     assert_eq!(st, 404);
     wait_until(
-        "the record's key expires",
+        "the run's id is forgotten",
         Duration::from_secs(10),
-        || async { (!redis.clone().exists::<_, bool>(&run_key).await.unwrap()).then_some(()) },
+        || async { (!known(&redis).await).then_some(()) },
     )
     .await;
-    // The streams are trimmed to the same age (by fires and by the leader's sweep).
-    for stream in [
-        keys.schedule_runs(&tenant, &sid),
-        keys.job_runs(&tenant, job),
-        keys.tenant_runs(&tenant),
+    // The streams are trimmed to the same age (by fires and by the leader's sweep): the
+    // schedule's positions hold their runs' stream ids.
+    for (stream, held) in [
+        (keys.schedule_runs(&tenant, &sid), true),
+        (keys.job_runs(&tenant, job), false),
+        (keys.tenant_runs(&tenant), false),
     ] {
         wait_until(
             &format!("{stream} trimmed to the retention age"),
@@ -258,7 +270,12 @@ async fn runs_past_the_retention_age_vanish_from_queries_and_from_redis() {
                     .xrange_count(&stream, "-", "+", 1)
                     .await
                     .unwrap();
-                let oldest: i64 = first.ids[0].id.split('-').next().unwrap().parse().unwrap();
+                let id = if held {
+                    first.ids[0].get::<String>("x").unwrap()
+                } else {
+                    first.ids[0].id.clone()
+                };
+                let oldest: i64 = id.split('-').next().unwrap().parse().unwrap();
                 let now = chrono::Utc::now().timestamp_millis();
                 (now - oldest < 3000 + 1500).then_some(())
             },

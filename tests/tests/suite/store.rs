@@ -399,142 +399,157 @@ async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
     }
 }
 
-/// A record with a long tenant id and leader name, started and completed, stays a small
-/// listpack-encoded hash (a single value over `hash-max-listpack-value` would turn it into a
-/// hash table several times its size).
+/// A finished run has no key of its own: its record is one entry of its job's runs stream,
+/// whose node stores the field names once (every record has the same fields in the same
+/// order), and its unfinished record and live member are gone.
 #[tokio::test]
-async fn a_completed_record_stays_a_listpack() {
+async fn a_finished_record_is_a_stream_entry_with_the_fields_of_every_other() {
     let (store, env) = store().await;
     let tenant = "db443759097f515d40812a3c";
     store
         .put_job(tenant, &job(9, true), &[sched("s-0123456789")])
         .await
         .unwrap();
-    let msg = RunMessage {
-        run_id: run_id("s-0123456789", 1_795_805_542_000),
+    let msg = |at: i64| RunMessage {
+        run_id: run_id("s-0123456789", at),
         tenant: tenant.into(),
         job_id: 9,
         schedule_id: "s-0123456789".into(),
-        scheduled_at: 1_795_805_542_000,
+        scheduled_at: at,
         owner: "scheduler-7d9f8b6c5d-x2x4k-abcdef12".into(),
         epoch: 12,
         action: action(),
     };
     let now = 1_795_805_542_003;
-    assert_eq!(
-        store.materialize(&msg, now).await.unwrap(),
-        chime_store::Materialized::Created
-    );
+    let (quick, slow) = (msg(now - 3), msg(now - 2));
+    for m in [&quick, &slow] {
+        assert_eq!(
+            store.materialize(m, now).await.unwrap(),
+            chime_store::Materialized::Created
+        );
+    }
     assert_eq!(
         store
-            .run_start(&msg, now + 1, "worker-7d9f8b6c5d-abcdef12")
+            .run_start(&slow, now + 1, "worker-7d9f8b6c5d-abcdef12")
             .await
             .unwrap(),
         chime_store::Started::Attempt(1)
     );
-    let result = success("HTTP 200", Some("{\"ok\":true}"), now + 1);
-    assert_eq!(
-        store
-            .run_complete(&msg, now + 4, "worker-7d9f8b6c5d-abcdef12", &result)
-            .await
-            .unwrap(),
-        chime_store::Completed::Recorded
-    );
     let mut redis = redis_of(&env.settings).await;
-    let encoding: String = redis::cmd("OBJECT")
-        .arg("ENCODING")
-        .arg(store.keys().run(tenant, &msg.run_id))
+    let k = store.keys();
+    let exists = |key: String| {
+        let mut redis = redis.clone();
+        async move {
+            let n: i64 = redis::cmd("EXISTS")
+                .arg(key)
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            n == 1
+        }
+    };
+    assert!(
+        exists(k.run(tenant, &slow.run_id)).await,
+        "unfinished: a hash"
+    );
+    let result = success("HTTP 200", Some("{\"ok\":true}"), now + 1);
+    for m in [&quick, &slow] {
+        assert_eq!(
+            store
+                .run_complete(m, now + 4, "worker-7d9f8b6c5d-abcdef12", &result)
+                .await
+                .unwrap(),
+            chime_store::Completed::Recorded
+        );
+        assert!(!exists(k.run(tenant, &m.run_id)).await, "finished: no hash");
+    }
+    let live: i64 = redis::cmd("ZCARD")
+        .arg(k.live(tenant))
         .query_async(&mut redis)
         .await
         .unwrap();
-    assert_eq!(encoding, "listpack");
-    let r = store.run(tenant, &msg.run_id).await.unwrap().unwrap();
-    assert_eq!(
-        (r.tenant.as_str(), r.owner.as_str(), r.epoch, r.number),
-        (tenant, "scheduler-7d9f8b6c5d-x2x4k-abcdef12", 12, 1)
-    );
+    assert_eq!(live, 0);
+    let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(k.job_runs(tenant, 9))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let names = |i: usize| {
+        let mut v: Vec<String> = entries.ids[i].map.keys().cloned().collect();
+        v.sort();
+        v
+    };
+    assert_eq!(entries.ids.len(), 2);
+    assert_eq!(names(0), names(1), "one field list for every record");
+    for (m, attempt) in [(&quick, 1), (&slow, 1)] {
+        let r = store.run(tenant, &m.run_id).await.unwrap().unwrap();
+        assert_eq!(
+            (r.tenant.as_str(), r.owner.as_str(), r.epoch, r.attempt),
+            (tenant, "scheduler-7d9f8b6c5d-x2x4k-abcdef12", 12, attempt)
+        );
+        assert_eq!(r.response_body.as_deref(), Some("{\"ok\":true}"));
+        assert_eq!(
+            (r.scheduled_at, r.created_at, r.completed_at),
+            (m.scheduled_at, now, Some(now + 4))
+        );
+    }
     assert!(store.delete_job(tenant, &job(9, true)).await.unwrap());
 }
 
-/// A schedule's rank index scores each run by its stream id as one integer (ms * 1024 + seq);
-/// an index holding the earlier fractional scores (ms + seq / 4096) pages the same, and the
-/// retention sweep rescales it.
+/// A schedule's finished runs are dense positions (`0-1`, `0-2`, …) holding their stream
+/// ids, so an offset page is a position lookup; the cap forgets the oldest, records and all,
+/// and leaves the positions dense.
 #[tokio::test]
-async fn rank_scores_are_integer_stream_ids_and_the_sweep_rescales_earlier_ones() {
+async fn schedule_positions_are_dense_and_offset_pages_read_them() {
     use chime_store::{RunQuery, Scope};
     let (store, env, now) = store_with_job(5, "r1").await;
     let runs: Vec<RunMessage> = (0..5)
         .map(|i| run_of(5, "r1", now - 5_000 + i * 1_000))
         .collect();
-    let steps: Vec<_> = runs
-        .iter()
-        .map(|m| (m, chime_store::RunStep::Materialize))
-        .collect();
-    let created = chime_store::StepAnswer::Materialized(chime_store::Materialized::Created);
-    assert_eq!(
-        store.record_steps(&steps, now, "").await.unwrap(),
-        vec![created; 5]
-    );
+    let result = success("HTTP 200", None, now);
+    for m in &runs {
+        store.materialize(m, now).await.unwrap();
+        store.run_complete(m, now, "w", &result).await.unwrap();
+    }
     let mut redis = redis_of(&env.settings).await;
-    let rank = store.keys().schedule_rank("t", "r1");
-    let scores = |redis: &mut redis::aio::MultiplexedConnection| {
-        let (mut redis, rank) = (redis.clone(), rank.clone());
+    let positions: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(store.keys().schedule_runs("t", "r1"))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let mut held = Vec::new();
+    for (i, e) in positions.ids.iter().enumerate() {
+        assert_eq!(e.id, format!("0-{}", i + 1));
+        held.push(e.get::<String>("x").unwrap());
+    }
+    let mut want = Vec::new();
+    for m in &runs {
+        want.push(store.run_stream_id("t", &m.run_id).await.unwrap().unwrap());
+    }
+    assert_eq!(held, want);
+    let page = |skip: u64, size: u64| {
+        let store = &store;
         async move {
-            let s: Vec<(String, String)> = redis::cmd("ZRANGE")
-                .arg(&rank)
-                .arg(0)
-                .arg(-1)
-                .arg("WITHSCORES")
-                .query_async(&mut redis)
-                .await
-                .unwrap();
-            s
+            let mut q = RunQuery::new("t", Scope::Schedule("r1".into()));
+            q.skip = skip;
+            q.size = size;
+            let p = store.query_runs(&q).await.unwrap();
+            let ids: Vec<String> = p.runs.into_iter().map(|(_, r)| r.run_id).collect();
+            (p.total, p.has_more, ids)
         }
     };
-    // Each score is its run's stream id, ms * 1024 + seq, written as an integer.
-    let mut expected = Vec::new();
-    for m in &runs {
-        let xid = store.run_stream_id("t", &m.run_id).await.unwrap().unwrap();
-        let (ms, seq) = xid.split_once('-').unwrap();
-        let (ms, seq): (i64, i64) = (ms.parse().unwrap(), seq.parse().unwrap());
-        expected.push((m.run_id.clone(), (ms * 1024 + seq).to_string(), ms, seq));
-    }
-    let current: Vec<(String, String)> = expected
-        .iter()
-        .map(|(id, score, _, _)| (id.clone(), score.clone()))
-        .collect();
-    assert_eq!(scores(&mut redis).await, current);
-
-    let page = || async {
-        let mut q = RunQuery::new("t", Scope::Schedule("r1".into()));
-        q.skip = 1;
-        q.size = 2;
-        let p = store.query_runs(&q).await.unwrap();
-        let ids: Vec<String> = p.runs.into_iter().map(|(_, r)| r.run_id).collect();
-        (p.total, p.has_more, ids)
+    let ids = |i: &[usize]| {
+        i.iter()
+            .map(|&i| runs[i].run_id.clone())
+            .collect::<Vec<_>>()
     };
-    let want = (
-        Some(5),
-        true,
-        vec![runs[3].run_id.clone(), runs[2].run_id.clone()],
-    );
-    assert_eq!(page().await, want);
-
-    // The index as an earlier version wrote it: the same page, and the sweep rescales it.
-    for (id, _, ms, seq) in &expected {
-        let _: i64 = redis::cmd("ZADD")
-            .arg(&rank)
-            .arg(format!("{}", *ms as f64 + *seq as f64 / 4096.0))
-            .arg(id)
-            .query_async(&mut redis)
-            .await
-            .unwrap();
-    }
-    assert_ne!(scores(&mut redis).await, current);
-    assert_eq!(page().await, want);
-    store.sweep_retention("t", now).await.unwrap();
-    assert_eq!(scores(&mut redis).await, current);
-    assert_eq!(page().await, want);
+    assert_eq!(page(1, 2).await, (Some(5), true, ids(&[3, 2])));
+    assert_eq!(page(3, 5).await, (Some(5), false, ids(&[1, 0])));
+    assert_eq!(page(5, 5).await, (Some(5), false, vec![]));
     assert!(store.delete_job("t", &job(5, true)).await.unwrap());
 }
 

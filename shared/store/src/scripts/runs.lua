@@ -1,51 +1,63 @@
--- Run records: the leader's materialize and the workers' start and complete, for a batch of
--- runs of one tenant in one call (the leader sends a batch of fires, a worker the steps its
--- runs reached meanwhile). One call costs one script invocation however many runs it carries.
+-- Run records: the leader's materialize, the workers' start and complete, an asynchronous
+-- job's report, and the retention trim of a job, for a batch of runs of one tenant in one call
+-- (the leader sends a batch of fires, a worker the steps its runs reached meanwhile). One call
+-- costs one script invocation however many runs it carries.
 --
 -- KEYS 1 the tenant hash `<ns>:{t:<tenant>}:tenant` (its optional `retention_ms` overrides
---   ARGV 4)  2 the tenant's runs stream. Every other key is named by a run's, a job's or a
---   schedule's id: the script puts the id between the prefix of the key's family and the
---   key's suffix, both from ARGV (all keys of the tenant's hash slot).
--- ARGV 1 now (ms)  2 now as RFC 3339  3 runs kept per schedule  4 run record TTL (ms)
+--   ARGV 4)  2 the tenant's runs stream  3 the run-id hash  4 the tenant's live runs (zset).
+--   Every other key is named by a run's, a job's or a schedule's id: the script puts the id
+--   between the prefix of the key's family and the key's suffix, both from ARGV (all keys of
+--   the tenant's hash slot).
+-- ARGV 1 now (ms)  2 now as RFC 3339  3 runs kept per schedule  4 retention (ms)
 --      5 worker id (start, complete)
 --      6 the prefix of a run's keys, then their suffixes: 7 the record, 8 its log
 --      9 the prefix of a job's keys, then their suffixes: 10 the job hash, 11 its schedules,
---        12 its builds, 13 its runs stream, 14 its "done" stream, 15 its live-tail marker
---      16 the prefix of a schedule's keys, then their suffixes: 17 its runs stream, 18 its
---        rank index, 19 its event log
---      20 the number n of outcomes, then n times: an outcome's name and the suffix of the
---        job's index of runs that ended with it (a job's key)
---      21 + 2n.. the runs, each:
---        op ('m' materialize, 's' start, 'c' complete), run id, job id, schedule id,
---        nominal instant (ms), leader owner, epoch;
---        's' adds: the lowest attempt number this delivery can be (a redelivery's);
---        'c' adds: runStatus, runState, outcome, HTTP status ('' if none), run text,
---        response body ('' if none), error ('' if none), duration (ms), execution start (ms),
---        entry for the schedule's event log ('' if none).
--- Returns one code per run:
+--        12 its run numbers, 13 its runs, 14 its "done" stream, 15 its live-tail marker
+--      16 the prefix of a schedule's keys, then their suffixes: 17 its runs, 18 its events
+--      19 the number of outcomes, then a name and its index's suffix for each
+--      then the operations, each an op code and its arguments:
+--        'm' run id, job id, schedule id, scheduled at (ms), leader, epoch: materialize;
+--        's' the same and the least attempt number to give (a redelivery's): start;
+--        'c' the same as 'm', then runStatus, runState, outcome, HTTP status ('' if none),
+--            run text, response body ('' if none), error ('' if none), duration (ms),
+--            execution start (ms), entry for the schedule's event log ('' if none), and the
+--            lifecycle code of the finished record (see record.rs): complete;
+--        'u' run id, job id, schedule id, 'true'/'false', message, lifecycle code: an
+--            asynchronous job's report;
+--        't' job id: trim the job's runs to the retention age (at most 256 runs a call);
+--        'l' '': remove the tenant's unfinished runs older than the retention age.
+-- Returns one code per operation:
 --   m: 1 created, 0 it existed, -1 the job or schedule is gone, -2 one of them is inactive.
 --   s: the attempt number (>= 1) to execute, 0 when the run already has its result (completed,
 --      or acknowledged asynchronously), -1 when its job or schedule is gone. Workers send it
 --      before the call for redeliveries, and for a first delivery only once its call has
 --      lasted a while (a quick run's 'c' alone records attempt 1).
 --   c: 1 recorded, 0 the run already had its result, -1 the job is gone.
+--   u: 1 recorded, 0 the run already has its final result, -1 no such run of that job and
+--      schedule.
+--   t, l: the runs removed.
 --
--- materialize creates the run record in state SCHEDULED/SCHEDULED, gives it the next run
--- number of the job and indexes it in the tenant's, the job's and the schedule's streams under
--- one stream id (the tenant stream's new id, so it is greater than the last id of the other
--- two, which only ever receive ids from it), exactly once per run id. The streams are trimmed
--- to the retention age (MINID); a schedule keeps at most ARGV 3 runs (the oldest are deleted,
--- records included); the record expires with the retention age. The usual lines of a run's
--- text log derive from the record's fields; only extra lines (redeliveries, duplicates, async
--- reports) go to the run's log list, which keeps the record a small listpack-encoded hash.
+-- A run not finished yet has a record of its own (a hash) and a member in the tenant's live
+-- set; its run id maps to '' in the run-id hash (so materialize is idempotent on it). When it
+-- finishes, its record becomes one entry of its job's runs stream, under a stream id taken
+-- from the tenant's runs stream, which indexes it too (with the job id), as do the schedule's
+-- runs stream (dense positions, for offset pages) and the job's outcome stream; the run id
+-- then maps to the stream id, the hash and the live member are removed. A finished record is
+-- written once. A schedule keeps at most ARGV 3 runs, counting one unfinished run: creating a
+-- run forgets the oldest finished ones (so runs that overlap hold more until they finish, and
+-- the next run's creation trims again); the streams are trimmed to the retention age.
 
-local TENANT_RUNS = KEYS[2]
+local TENANT_RUNS, RUNIDS, LIVE = KEYS[2], KEYS[3], KEYS[4]
 local NOW, NOW_TXT = ARGV[1], ARGV[2]
+local NOW_N = tonumber(NOW)
 local CAP = tonumber(ARGV[3])
 local WORKER = ARGV[5]
 local RETENTION = tonumber(redis.call('HGET', KEYS[1], 'retention_ms') or ARGV[4])
-local MINID = tostring(math.max(0, tonumber(NOW) - RETENTION))
+local MINID = string.format('%d', math.max(0, NOW_N - RETENTION))
 local ACTIVE = '"active":true'
+local T = redis.call('TIME')
+local CLOCK = tonumber(T[1]) * 1000 + math.floor(tonumber(T[2]) / 1000)
+local clock_seq = 0
 
 -- The key templates: a family's prefix and a key's suffix, which go around an id, as in
 -- `JOB_P .. job .. JOB_RUNS_S`. Locals and inline concatenation, since tables and helper calls
@@ -53,22 +65,23 @@ local ACTIVE = '"active":true'
 local RUN_P, RECORD_S, LOG_S = ARGV[6], ARGV[7], ARGV[8]
 local JOB_P, JOB_S, SCHEDULES_S, BUILDS_S = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local JOB_RUNS_S, DONE_S, TAILS_S = ARGV[13], ARGV[14], ARGV[15]
-local SCHED_P, SCHED_RUNS_S, RANK_S, EVENTS_S = ARGV[16], ARGV[17], ARGV[18], ARGV[19]
+local SCHED_P, SCHED_RUNS_S, EVENTS_S = ARGV[16], ARGV[17], ARGV[18]
 -- The outcomes: ARGV[OUTCOME_AT + 2k] is the k-th one's name (k from 0), the next its index's
--- suffix.
-local N_OUTCOMES, OUTCOME_AT = tonumber(ARGV[20]), 21
-local FIRST_RUN = OUTCOME_AT + 2 * N_OUTCOMES
+-- suffix. A lifecycle code's last digit is 1 + k (0: no outcome).
+local N_OUTCOMES, OUTCOME_AT = tonumber(ARGV[19]), 20
+local FIRST_OP = OUTCOME_AT + 2 * N_OUTCOMES
 
--- The job's index of runs with outcome o; nil when o has none (only the known outcomes have
--- indexes: the ones the sweep and a job's deletion know).
-local function outcome_key(job, o)
-  for k = 0, N_OUTCOMES - 1 do
-    local i = OUTCOME_AT + 2 * k
-    if ARGV[i] == o then
-      return JOB_P .. job .. ARGV[i + 1]
-    end
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- The job's index of runs with the outcome of lifecycle code `code`; nil when it has none.
+local function outcome_key(job, code)
+  local k = tonumber(code) % 10
+  if k < 1 or k > N_OUTCOMES then
+    return nil
   end
-  return nil
+  return JOB_P .. job .. ARGV[OUTCOME_AT + 2 * (k - 1) + 1]
 end
 
 -- A run's fields in ARGV from index i; its other keys are built where a step needs them.
@@ -77,16 +90,18 @@ local function run_of(i)
     owner = ARGV[i + 5], epoch = ARGV[i + 6], run = RUN_P .. ARGV[i + 1] .. RECORD_S }
 end
 
-local function log_key(r)
-  return RUN_P .. r.id .. LOG_S
+local function live_member(r)
+  return r.job_id .. '|' .. r.sched_id .. '|' .. r.id
 end
 
-local function append_log(r, line)
-  redis.call('RPUSH', log_key(r), NOW_TXT .. ' ' .. line)
-  local ttl = redis.call('PTTL', r.run)
-  if ttl > 0 then
-    redis.call('PEXPIRE', log_key(r), ttl)
-  end
+local function log_key(id)
+  return RUN_P .. id .. LOG_S
+end
+
+local function append_log(id, line)
+  local key = log_key(id)
+  redis.call('RPUSH', key, NOW_TXT .. ' ' .. line)
+  redis.call('PEXPIRE', key, RETENTION)
 end
 
 -- Job definitions, read once per call.
@@ -100,7 +115,48 @@ local function jobdef(job)
   return v
 end
 
--- The per-schedule cap: a schedule at its cap loses its oldest runs, records and all.
+-- The schedule's short number within its job (given on its first finished run): a record
+-- names its schedule by it.
+local ordinals = {}
+local function ordinal(job, sched)
+  local key = job .. '|' .. sched
+  local k = ordinals[key]
+  if k then
+    return k
+  end
+  local jh = JOB_P .. job .. JOB_S
+  k = redis.call('HGET', jh, 's@' .. sched)
+  if not k then
+    k = int(redis.call('HINCRBY', jh, 'so', 1))
+    redis.call('HSET', jh, 's@' .. sched, k, 's#' .. k, sched)
+  end
+  ordinals[key] = k
+  return k
+end
+
+-- Forgets the finished run at stream id xid of job `job`: its record, its entries in the
+-- job's, the tenant's and its outcome's streams, its run id, run number and extra log lines.
+-- The caller removes its entry of the schedule's stream.
+local function forget(job, xid)
+  local runs = JOB_P .. job .. JOB_RUNS_S
+  local e = redis.call('XRANGE', runs, xid, xid)[1]
+  if e then
+    local f = e[2]
+    -- The record's fields in their fixed order (see finish): id, s, n, ..., k at 20.
+    redis.call('HDEL', RUNIDS, f[2])
+    redis.call('HDEL', JOB_P .. job .. BUILDS_S, f[6])
+    redis.call('DEL', log_key(f[2]))
+    local okey = outcome_key(job, f[20])
+    if okey then
+      redis.call('XDEL', okey, xid)
+    end
+  end
+  redis.call('XDEL', runs, xid)
+  redis.call('XDEL', TENANT_RUNS, xid)
+end
+
+-- The per-schedule cap, as a run of the schedule is created: a schedule with CAP finished runs
+-- or more forgets its oldest, to keep CAP - 1 and the new one.
 local function enforce_cap(job, sched)
   local sched_runs = SCHED_P .. sched .. SCHED_RUNS_S
   local over = redis.call('XLEN', sched_runs) - CAP + 1
@@ -108,43 +164,112 @@ local function enforce_cap(job, sched)
     return
   end
   for _, e in ipairs(redis.call('XRANGE', sched_runs, '-', '+', 'COUNT', over)) do
-    local old = e[2][2]
-    redis.call('DEL', RUN_P .. old .. RECORD_S, RUN_P .. old .. LOG_S)
-    redis.call('XDEL', JOB_P .. job .. JOB_RUNS_S, e[1])
+    forget(job, e[2][2])
     redis.call('XDEL', sched_runs, e[1])
-    redis.call('XDEL', TENANT_RUNS, e[1])
-    for k = 0, N_OUTCOMES - 1 do
-      redis.call('ZREM', JOB_P .. job .. ARGV[OUTCOME_AT + 2 * k + 1], old)
-    end
-    redis.call('ZREM', SCHED_P .. sched .. RANK_S, old)
   end
 end
 
--- Creates the record of run r with the job's run number n (a string) and indexes it.
-local function create(r, n)
-  enforce_cap(r.job_id, r.sched_id)
-  local id = redis.call('XADD', TENANT_RUNS, '*', 'r', r.id, 'j', r.job_id, 's', r.sched_id, 'n', n)
-  -- The numbers no script reads go as one field, 'm' = "<n> <sched_at> <created> <epoch>": the
-  -- record has fewer fields for every later HSET and HMGET to scan, and every value stays
-  -- short (under hash-max-listpack-value), so the record stays a listpack. The tenant is in
-  -- the key.
-  redis.call('HSET', r.run, 'id', r.id, 'job', r.job_id, 'sched', r.sched_id,
-    'status', 'SCHEDULED', 'state', 'SCHEDULED', 'xid', id, 'owner', r.owner,
-    'm', n .. ' ' .. r.at .. ' ' .. NOW .. ' ' .. r.epoch)
-  redis.call('PEXPIRE', r.run, RETENTION)
-  redis.call('XADD', JOB_P .. r.job_id .. JOB_RUNS_S, id, 'r', r.id, 's', r.sched_id, 'n', n)
-  redis.call('XADD', SCHED_P .. r.sched_id .. SCHED_RUNS_S, id, 'r', r.id)
-  -- The rank score is the stream id as one integer, ms * 1024 + seq (exact in a double until
-  -- the year 2248). An integer score is kept as an integer in a small sorted set's listpack,
-  -- so an insert compares integers; a fractional one would be parsed back (strtod) for every
-  -- entry it passes.
-  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-  redis.call('ZADD', SCHED_P .. r.sched_id .. RANK_S,
-    string.format('%d', ms * 1024 + math.min(tonumber(seq), 1023)), r.id)
+-- Whether stream id a is below stream id b.
+local function id_below(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, bm = tonumber(am), tonumber(bm)
+  return am < bm or (am == bm and tonumber(as) < tonumber(bs))
 end
 
--- materialize, for runs rs (each with its index `slot` in the reply `out`): a run whose record
--- exists (or that came earlier in this call) is left alone (0); the others are checked against
+-- Trims a schedule's positions whose run is below stream id `upto` (its oldest end).
+local function trim_schedule(sched, upto)
+  local s = SCHED_P .. sched .. SCHED_RUNS_S
+  while true do
+    local head = redis.call('XRANGE', s, '-', '+', 'COUNT', 64)
+    local gone = 0
+    for _, e in ipairs(head) do
+      if not id_below(e[2][2], upto) then
+        break
+      end
+      redis.call('XDEL', s, e[1])
+      gone = gone + 1
+    end
+    if gone < 64 then
+      return
+    end
+  end
+end
+
+-- Trims job `job` to the retention age: its runs older than MINID (at most `limit` of them
+-- a call) are forgotten, in every stream and hash. Returns the runs removed.
+local function trim_job(job, limit)
+  local runs = JOB_P .. job .. JOB_RUNS_S
+  local old = redis.call('XRANGE', runs, '-', '(' .. MINID .. '-0', 'COUNT', limit)
+  if #old == 0 then
+    return 0
+  end
+  local builds = JOB_P .. job .. BUILDS_S
+  for _, e in ipairs(old) do
+    local f = e[2]
+    redis.call('HDEL', RUNIDS, f[2])
+    redis.call('HDEL', builds, f[6])
+    redis.call('DEL', log_key(f[2]))
+  end
+  -- Everything below `upto` goes: the whole expired range, or up to the last run read.
+  local upto = MINID .. '-0'
+  if #old == limit then
+    local ms, seq = string.match(old[#old][1], '^(%d+)-(%d+)$')
+    upto = ms .. '-' .. int(tonumber(seq) + 1)
+  end
+  redis.call('XTRIM', runs, 'MINID', upto)
+  redis.call('XTRIM', TENANT_RUNS, 'MINID', upto)
+  for k = 0, N_OUTCOMES - 1 do
+    redis.call('XTRIM', JOB_P .. job .. ARGV[OUTCOME_AT + 2 * k + 1], 'MINID', upto)
+  end
+  local jh = JOB_P .. job .. JOB_S
+  local n = tonumber(redis.call('HGET', jh, 'so') or '0')
+  for k = 1, n do
+    local sched = redis.call('HGET', jh, 's#' .. int(k))
+    if sched then
+      trim_schedule(sched, upto)
+    end
+  end
+  return #old
+end
+
+-- Removes the tenant's unfinished runs created before the retention age (their messages are
+-- long gone): at most 256 a call. Returns the runs removed.
+local function trim_live()
+  local old = redis.call('ZRANGEBYSCORE', LIVE, '-inf', '(' .. int(tonumber(MINID) * 1024),
+    'LIMIT', 0, 256)
+  for _, m in ipairs(old) do
+    local job, id = string.match(m, '^([^|]*)|[^|]*|(.*)$')
+    local run = RUN_P .. id .. RECORD_S
+    local nums = redis.call('HGET', run, 'm')
+    if nums and job then
+      redis.call('HDEL', JOB_P .. job .. BUILDS_S, string.match(nums, '^(%d+)'))
+    end
+    redis.call('DEL', run, log_key(id))
+    redis.call('HDEL', RUNIDS, id)
+    redis.call('ZREM', LIVE, m)
+  end
+  return #old
+end
+
+-- Creates the record of unfinished run r with the job's run number n (a string).
+local function create(r, n)
+  enforce_cap(r.job_id, r.sched_id)
+  redis.call('HSET', RUNIDS, r.id, '')
+  -- Creation order within the call breaks ties of one millisecond (the live set's score is
+  -- ms * 1024 + the call's sequence).
+  local xid = int(CLOCK) .. '-' .. int(clock_seq)
+  redis.call('ZADD', LIVE, int(CLOCK * 1024 + clock_seq), live_member(r))
+  clock_seq = math.min(clock_seq + 1, 1023)
+  -- The numbers no script reads go as one field, 'm' = "<n> <sched_at> <created> <epoch>".
+  -- 'xid' is the run's place in the log while it is not finished.
+  redis.call('HSET', r.run, 'id', r.id, 'job', r.job_id, 'sched', r.sched_id,
+    'status', 'SCHEDULED', 'state', 'SCHEDULED', 'xid', xid, 'owner', r.owner,
+    'm', n .. ' ' .. r.at .. ' ' .. NOW .. ' ' .. r.epoch)
+end
+
+-- materialize, for runs rs (each with its index `slot` in the reply `out`): a run whose id is
+-- known (or that came earlier in this call) is left alone (0); the others are checked against
 -- their job and schedule (-1 gone, -2 inactive when check_active) and created (1). The runs of
 -- one job take their run numbers with one HINCRBY and their build entries with one HSET, and
 -- their schedule definitions are read with one HMGET.
@@ -152,7 +277,7 @@ local seen = {}
 local function materialize(rs, check_active, out)
   local jobs, by_job = {}, {}
   for _, r in ipairs(rs) do
-    if seen[r.id] or redis.call('EXISTS', r.run) == 1 then
+    if seen[r.id] or redis.call('HEXISTS', RUNIDS, r.id) == 1 then
       out[r.slot] = 0
     else
       seen[r.id] = true
@@ -190,27 +315,16 @@ local function materialize(rs, check_active, out)
     end
     if #make > 0 then
       -- Numbers handed to redis.call are formatted with '%.17g' (slow); integers go as strings.
-      local last = redis.call('HINCRBY', JOB_P .. job .. JOB_S, 'seq', string.format('%d', #make))
+      local last = redis.call('HINCRBY', JOB_P .. job .. JOB_S, 'seq', int(#make))
       local builds = {}
-      local trim = false
       for k, r in ipairs(make) do
-        local n = last - #make + k
-        local ns = string.format('%d', n)
+        local ns = int(last - #make + k)
         create(r, ns)
         builds[#builds + 1] = ns
         builds[#builds + 1] = r.id
         out[r.slot] = 1
-        -- Age trimming every 32nd run of a job is enough: queries hide older entries themselves.
-        if n % 32 == 0 then
-          redis.call('XTRIM', SCHED_P .. r.sched_id .. SCHED_RUNS_S, 'MINID', MINID)
-          trim = true
-        end
       end
       redis.call('HSET', JOB_P .. job .. BUILDS_S, unpack(builds))
-      if trim then
-        redis.call('XTRIM', JOB_P .. job .. JOB_RUNS_S, 'MINID', MINID)
-        redis.call('XTRIM', TENANT_RUNS, 'MINID', MINID)
-      end
     end
   end
 end
@@ -219,11 +333,11 @@ end
 -- while they listen, and only then do results go to the job's "done" stream. Read once per
 -- job and call.
 local tails = {}
-local function tailed(r)
-  local t = tails[r.job_id]
+local function tailed(job)
+  local t = tails[job]
   if t == nil then
-    t = redis.call('EXISTS', JOB_P .. r.job_id .. TAILS_S) == 1
-    tails[r.job_id] = t
+    t = redis.call('EXISTS', JOB_P .. job .. TAILS_S) == 1
+    tails[job] = t
   end
   return t
 end
@@ -233,13 +347,22 @@ local function finished(status, state)
   return status == 'COMPLETED' or state == 'ACK_RECVD'
 end
 
--- The record's fields `names`, creating the record first when it does not exist (a worker
--- can reach a run before the leader's record does, e.g. after a Redis restart). nil when the
--- job or schedule is gone.
+-- The unfinished record's fields `names` (after its id), creating the record first when it
+-- does not exist (a worker can reach a run before the leader's record does, e.g. after a
+-- Redis restart). 'done' when the run has finished; nil when the job or schedule is gone.
 local function record(r, names)
   local f = redis.call('HMGET', r.run, 'id', unpack(names))
   if f[1] then
     return f
+  end
+  local known = redis.call('HGET', RUNIDS, r.id)
+  if known and known ~= '' then
+    return 'done'
+  end
+  if known then
+    -- Its id is known but its record was lost: it is made again, with a new number.
+    redis.call('HDEL', RUNIDS, r.id)
+    seen[r.id] = nil
   end
   local code = {}
   r.slot = 1
@@ -258,8 +381,8 @@ local function step(r, names, what)
   if not f then
     return nil, -1
   end
-  if finished(f[2], f[3]) then
-    append_log(r, 'duplicate ' .. what .. ' worker ' .. WORKER .. ' ignored: the run already has its result')
+  if f == 'done' or finished(f[2], f[3]) then
+    append_log(r.id, 'duplicate ' .. what .. ' worker ' .. WORKER .. ' ignored: the run already has its result')
     return nil, 0
   end
   return f
@@ -272,83 +395,171 @@ local function start(r, i)
   end
   local attempt = math.max(tonumber(f[4] or 0) + 1, tonumber(ARGV[i + 7]))
   redis.call('HSET', r.run, 'status', 'RUNNING', 'state', 'TRIGGERED', 'exec_at', NOW,
-    'worker', WORKER, 'attempt', string.format('%d', attempt))
+    'worker', WORKER, 'attempt', int(attempt))
   if attempt > 1 then
     -- Keep the earlier attempt's start line (the derived one now shows this attempt), so the
     -- text log only ever grows. '@<ms> ' lines get their timestamp formatted when read.
     if f[5] then
-      redis.call('RPUSH', log_key(r), '@' .. f[5] .. ' attempt ' .. (attempt - 1) .. ' started on ' .. (f[6] or 'a worker'))
+      redis.call('RPUSH', log_key(r.id), '@' .. f[5] .. ' attempt ' .. (attempt - 1) .. ' started on ' .. (f[6] or 'a worker'))
     end
-    append_log(r, 'attempt ' .. (attempt - 1) .. ' did not finish; run redelivered to worker ' .. WORKER)
+    append_log(r.id, 'attempt ' .. (attempt - 1) .. ' did not finish; run redelivered to worker ' .. WORKER)
   end
   return attempt
 end
 
+-- An optional text as a record stores it: '' none, '=' the same as the run text, else '>' and
+-- the text.
+local function optional(v, text)
+  if v == '' then
+    return ''
+  elseif v == text then
+    return '='
+  end
+  return '>' .. v
+end
+
+-- Writes the finished record of run r (its unfinished record's numbers in `nums`, "<n>
+-- <sched_at> <created> <epoch>") and indexes it; `x` holds the result. Removes the unfinished
+-- record.
+local function finish(r, nums, x)
+  local n, at, created, epoch = string.match(nums, '^(%S+) (%S+) (%S+) (%S+)$')
+  local at_n = tonumber(at)
+  local xid = redis.call('XADD', TENANT_RUNS, '*', 'j', r.job_id)
+  local job_runs = JOB_P .. r.job_id .. JOB_RUNS_S
+  -- One fixed list of fields in one order, so a stream node stores their names once; times
+  -- are offsets from the scheduled instant (small integers). record.rs reads it back.
+  redis.call('XADD', job_runs, xid, 'id', r.id, 's', ordinal(r.job_id, r.sched_id), 'n', n,
+    'a', at, 'c', int(tonumber(created) - at_n), 'e', int(tonumber(x.exec_at) - at_n),
+    'd', int(NOW_N - at_n), 'u', x.dur, 'h', x.http, 'k', x.code, 't', x.text,
+    'b', optional(x.body, x.text), 'x', optional(x.err, x.text), 'w', x.worker,
+    'p', x.attempt, 'o', r.owner, 'q', epoch)
+  redis.call('XADD', SCHED_P .. r.sched_id .. SCHED_RUNS_S, '0-*', 'x', xid)
+  local okey = outcome_key(r.job_id, x.code)
+  if okey then
+    redis.call('XADD', okey, xid, 'o', '')
+  end
+  redis.call('HSET', RUNIDS, r.id, xid)
+  redis.call('DEL', r.run)
+  redis.call('ZREM', LIVE, live_member(r))
+  if tailed(r.job_id) then
+    -- Announce the result on the job's "done" stream while a live tail listens (the stream
+    -- outlives the last tail by a minute).
+    local done = JOB_P .. r.job_id .. DONE_S
+    redis.call('XADD', done, 'MAXLEN', '~', 1000, '*', 'r', r.id)
+    redis.call('PEXPIRE', done, 60000)
+  end
+  -- Age trimming every 32nd run of a job is enough: queries hide older entries themselves.
+  if tonumber(n) % 32 == 0 then
+    trim_job(r.job_id, 256)
+  end
+end
+
+local UNFINISHED = { 'status', 'state', 'm', 'attempt', 'exec_at', 'worker', 'owner', 'http',
+  'text', 'body', 'err', 'dur' }
+
 local function complete(r, i)
-  local f, code = step(r, { 'status', 'state', 'xid', 'attempt' }, 'result from')
+  local f, code = step(r, UNFINISHED, 'result from')
   if not f then
     return code
   end
-  local status, state, outcome = ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
+  local status, state = ARGV[i + 7], ARGV[i + 8]
   local http, text, body, err = ARGV[i + 10], ARGV[i + 11], ARGV[i + 12], ARGV[i + 13]
-  local fields = { 'status', status, 'state', state, 'outcome', outcome, 'text', text,
-    'dur', ARGV[i + 14], 'exec_at', ARGV[i + 15], 'worker', WORKER }
   -- A quick first delivery is recorded without a start step: this is its first attempt.
-  if not f[5] or f[5] == '0' then
-    fields[#fields + 1] = 'attempt'
-    fields[#fields + 1] = '1'
+  local attempt = f[5]
+  if not attempt or attempt == '0' then
+    attempt = '1'
   end
-  -- Optional fields are stored only when present (a small record stays a listpack).
-  local optional = { 'done_at', status == 'COMPLETED' and NOW or '', 'http', http, 'body', body,
-    'err', err }
-  for k = 1, #optional, 2 do
-    if optional[k + 1] ~= '' then
-      fields[#fields + 1] = optional[k]
-      fields[#fields + 1] = optional[k + 1]
-    end
-  end
-  redis.call('HSET', r.run, unpack(fields))
   if ARGV[i + 16] ~= '' then
     redis.call('XADD', SCHED_P .. r.sched_id .. EVENTS_S, 'MAXLEN', '~', 1000, '*',
       'm', ARGV[i + 16], 'l', 'ERROR')
   end
-  if status == 'COMPLETED' then
-    -- Announce the result on the job's "done" stream while a live tail listens (the stream
-    -- outlives the last tail by a minute), and index it by outcome, scored by its fire time.
-    if tailed(r) then
-      local done = JOB_P .. r.job_id .. DONE_S
-      redis.call('XADD', done, 'MAXLEN', '~', 1000, '*', 'r', r.id)
-      redis.call('PEXPIRE', done, 60000)
+  if status ~= 'COMPLETED' then
+    -- Acknowledged (202): the run waits for its job's report, unfinished.
+    local fields = { 'status', status, 'state', state, 'outcome', ARGV[i + 9], 'text', text,
+      'dur', ARGV[i + 14], 'exec_at', ARGV[i + 15], 'worker', WORKER, 'attempt', attempt }
+    local opt = { 'http', http, 'body', body, 'err', err }
+    for k = 1, #opt, 2 do
+      if opt[k + 1] ~= '' then
+        fields[#fields + 1] = opt[k]
+        fields[#fields + 1] = opt[k + 1]
+      end
     end
-    local index = f[4] and outcome_key(r.job_id, outcome)
-    if index then
-      redis.call('ZADD', index, string.match(f[4], '^(%d+)'), r.id)
-    end
+    redis.call('HSET', r.run, unpack(fields))
+    return 1
   end
+  r.owner = f[8] or r.owner
+  finish(r, f[4], { exec_at = ARGV[i + 15], dur = ARGV[i + 14], http = http, code = ARGV[i + 17],
+    text = text, body = body, err = err, worker = WORKER, attempt = attempt })
+  return 1
+end
+
+-- An asynchronous job's report on its acknowledged run (SAP "Update Job Run Log").
+local function report(i)
+  local id, job, sched = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local run = RUN_P .. id .. RECORD_S
+  local f = redis.call('HMGET', run, 'job', 'sched', unpack(UNFINISHED))
+  if not f[1] then
+    -- Finished already (its run id maps to its stream id), or unknown.
+    local xid = redis.call('HGET', RUNIDS, id)
+    if not xid or xid == '' then
+      return -1
+    end
+    local e = redis.call('XRANGE', JOB_P .. job .. JOB_RUNS_S, xid, xid)[1]
+    if not e or e[2][2] ~= id then
+      return -1
+    end
+    local so = redis.call('HGET', JOB_P .. job .. JOB_S, 's#' .. e[2][4])
+    if so ~= sched then
+      return -1
+    end
+    return 0
+  end
+  if f[1] ~= job or f[2] ~= sched then
+    return -1
+  end
+  if f[3] == 'COMPLETED' then
+    return 0
+  end
+  local ok = ARGV[i + 4] == 'true'
+  local message = ARGV[i + 5]
+  append_log(id, 'job reported ' .. (ok and 'SUCCESS' or 'ERROR') .. ': ' .. message)
+  local r = { id = id, job_id = job, sched_id = sched, owner = f[9] or '', run = run }
+  finish(r, f[5], { exec_at = f[7] or NOW, dur = f[14] or '0', http = f[10] or '',
+    code = ARGV[i + 6], text = message, body = f[12] or '', err = f[13] or '',
+    worker = f[8] or '', attempt = f[6] or '1' })
   return 1
 end
 
 local out = {}
 local pending = {}
-local i = FIRST_RUN
+local i = FIRST_OP
 while i <= #ARGV do
   local op = ARGV[i]
-  local r = run_of(i)
   if op ~= 'm' and #pending > 0 then
     materialize(pending, true, out)
     pending = {}
   end
   if op == 'm' then
     -- Consecutive materialize steps go together (the leader's calls hold nothing else).
+    local r = run_of(i)
     r.slot = #out + #pending + 1
     pending[#pending + 1] = r
     i = i + 7
   elseif op == 's' then
-    out[#out + 1] = start(r, i)
+    out[#out + 1] = start(run_of(i), i)
     i = i + 8
   elseif op == 'c' then
-    out[#out + 1] = complete(r, i)
-    i = i + 17
+    out[#out + 1] = complete(run_of(i), i)
+    i = i + 18
+  elseif op == 'u' then
+    out[#out + 1] = report(i)
+    i = i + 7
+  elseif op == 't' then
+    out[#out + 1] = trim_job(ARGV[i + 1], 256)
+    i = i + 2
+  elseif op == 'l' then
+    out[#out + 1] = trim_live()
+    i = i + 2
   else
     return redis.error_reply('unknown run operation ' .. tostring(op))
   end
