@@ -217,9 +217,6 @@ impl Store {
             .key(k.job_tails(tenant, job.id))
             .key(k.run_ids(tenant))
             .key(k.live(tenant));
-        for o in OUTCOMES {
-            inv.key(k.job_outcome(tenant, job.id, o));
-        }
         inv.arg(job.id).arg(&job.name);
         template_args(
             &mut inv,
@@ -230,6 +227,9 @@ impl Store {
                 k.schedule_events_template(tenant),
             ],
         );
+        for o in OUTCOMES {
+            inv.arg(k.schedule_outcome_template(tenant, o).suffix);
+        }
         let r: i64 = inv.invoke_async(&mut self.c()).await?;
         Ok(r == 1)
     }

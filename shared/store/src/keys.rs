@@ -15,8 +15,8 @@
 //! | `ns:T:job:<jobId>:schedules` | hash | schedule id → schedule JSON |
 //! | `ns:T:job:<jobId>:runs` | stream | **the finished runs' records**, one entry each, in the order they finished; each entry's id is its run's stream id |
 //! | `ns:T:job:<jobId>:builds` | hash | run number → run id |
-//! | `ns:T:job:<jobId>:outcome:<o>` | stream | the stream ids of the job's runs that ended with outcome `o` (`success`, `failure`, `error`, `timeout`) |
 //! | `ns:T:sched:<scheduleId>:runs` | stream | the schedule's finished runs by position: ids `0-1`, `0-2`, … (dense: entries only ever leave from the oldest end), each holding its run's stream id (`x`) |
+//! | `ns:T:sched:<scheduleId>:outcome:<o>` | stream | the same for the schedule's runs that ended with outcome `o` (`success`, `failure`, `error`, `timeout`) |
 //! | `ns:T:sched:<scheduleId>:events` | stream | the schedule's event log (`m` message, `l` level) |
 //! | `ns:T:run:<runId>` | hash | the record of a run not finished yet (scheduled, running, or acknowledged asynchronously) |
 //! | `ns:T:run:<runId>:log` | list | extra lines of the run's text log, when there are any |
@@ -33,8 +33,8 @@
 //! | `ns:{sched}:due:<p>` | zset | partition `p` of the due index: `<tenant>|<jobId>|<scheduleId>` scored by next fire (ms) |
 //!
 //! A finished run costs one entry in each of four streams (its record in the job's, and
-//! small entries in the tenant's, the schedule's and its outcome's) and a field in two hashes
-//! (`runids`, the job's `builds`): no key of its own. See `docs/ARCHITECTURE.md`, "Where a
+//! small entries in the tenant's and in its schedule's two position streams) and a field in
+//! two hashes (`runids`, the job's `builds`): no key of its own. See `docs/ARCHITECTURE.md`, "Where a
 //! run lives".
 //!
 //! Every multi-key script touches keys of one hash slot: a tenant's keys share the tag
@@ -153,10 +153,6 @@ impl Keys {
     pub fn job_tails_template(&self, tenant: &str) -> KeyTemplate {
         self.family(tenant, "job", ":tails")
     }
-    /// The job's index of runs that ended with `outcome` (one of [`crate::OUTCOMES`]).
-    pub fn job_outcome_template(&self, tenant: &str, outcome: &str) -> KeyTemplate {
-        self.family(tenant, "job", &format!(":outcome:{outcome}"))
-    }
 
     pub fn job(&self, tenant: &str, job: u64) -> String {
         self.job_template(tenant).key(job)
@@ -169,10 +165,6 @@ impl Keys {
     }
     pub fn job_builds(&self, tenant: &str, job: u64) -> String {
         self.job_builds_template(tenant).key(job)
-    }
-    /// The job's runs that ended with `outcome`, scored by fire time (ms).
-    pub fn job_outcome(&self, tenant: &str, job: u64, outcome: &str) -> String {
-        self.job_outcome_template(tenant, outcome).key(job)
     }
     pub fn job_done(&self, tenant: &str, job: u64) -> String {
         self.job_done_template(tenant).key(job)
@@ -191,12 +183,22 @@ impl Keys {
     pub fn schedule_events_template(&self, tenant: &str) -> KeyTemplate {
         self.family(tenant, "sched", ":events")
     }
+    /// The positions of a schedule's runs that ended with `outcome` (one of
+    /// [`crate::OUTCOMES`]).
+    pub fn schedule_outcome_template(&self, tenant: &str, outcome: &str) -> KeyTemplate {
+        self.family(tenant, "sched", &format!(":outcome:{outcome}"))
+    }
 
     pub fn schedule_runs(&self, tenant: &str, schedule: &str) -> String {
         self.schedule_runs_template(tenant).key(schedule)
     }
     pub fn schedule_events(&self, tenant: &str, schedule: &str) -> String {
         self.schedule_events_template(tenant).key(schedule)
+    }
+    /// The positions of the schedule's runs that ended with `outcome`.
+    pub fn schedule_outcome(&self, tenant: &str, schedule: &str, outcome: &str) -> String {
+        self.schedule_outcome_template(tenant, outcome)
+            .key(schedule)
     }
 
     // A run's keys.
@@ -309,8 +311,8 @@ mod tests {
             (k.job_done("a", 7), "ns:{t:a}:job:7:done"),
             (k.job_tails("a", 7), "ns:{t:a}:job:7:tails"),
             (
-                k.job_outcome("a", 7, "error"),
-                "ns:{t:a}:job:7:outcome:error",
+                k.schedule_outcome("a", "s", "error"),
+                "ns:{t:a}:sched:s:outcome:error",
             ),
             (k.schedule_runs("a", "s"), "ns:{t:a}:sched:s:runs"),
             (k.schedule_events("a", "s"), "ns:{t:a}:sched:s:events"),
@@ -349,11 +351,11 @@ mod tests {
                 k.job_runs_template("a"),
                 k.job_done_template("a"),
                 k.job_tails_template("a"),
-                k.job_outcome_template("a", "success"),
             ],
             vec![
                 k.schedule_runs_template("a"),
                 k.schedule_events_template("a"),
+                k.schedule_outcome_template("a", "success"),
             ],
         ];
         for family in families {

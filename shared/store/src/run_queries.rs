@@ -106,9 +106,9 @@ pub struct ActionLog {
 
 impl Store {
     /// Runs one [`RunQuery`] through the query engine (`runs_query.lua`): the scope's
-    /// unfinished runs and the stream of its finished runs that serves the filter (a
-    /// schedule's positions, a job's runs or one of its outcomes, the tenant's runs).
-    /// A cursor that names no run of the log is [`StoreError::UnknownCursor`].
+    /// unfinished runs, then its finished runs from the positions of its schedules (a
+    /// schedule's, or every schedule of a job's; of the outcomes kept) or from the tenant's
+    /// runs stream. A cursor that names no run of the log is [`StoreError::UnknownCursor`].
     pub async fn query_runs(&self, q: &RunQuery) -> Result<RunPage> {
         let k = &self.keys;
         let t = &q.tenant;
@@ -119,39 +119,34 @@ impl Store {
             .collect();
         outcomes.sort_unstable();
         outcomes.dedup();
-        let filtered = !q.outcomes.is_empty();
-        if filtered && outcomes.is_empty() {
+        if !q.outcomes.is_empty() && outcomes.is_empty() {
             return Ok(RunPage {
                 total: Some(0),
                 has_more: false,
                 runs: vec![],
             });
         }
-        // A job's finished runs are its runs stream, one outcome of them its outcome stream;
-        // other filters walk a stream and read each run's outcome.
-        let mut codes: Vec<String> = outcomes.iter().map(|i| (i + 1).to_string()).collect();
-        let (mode, job, sched, stream) = match &q.scope {
-            Scope::Schedule(s) => ("s", String::new(), s.clone(), k.schedule_runs(t, s)),
-            Scope::Tenant => ("t", String::new(), String::new(), k.tenant_runs(t)),
-            Scope::Job(j) if !filtered => ("j", j.to_string(), String::new(), k.job_runs(t, *j)),
-            Scope::Job(j) if outcomes.len() == OUTCOMES.len() => {
-                codes.clear();
-                ("f", j.to_string(), String::new(), k.job_runs(t, *j))
-            }
-            Scope::Job(j) if outcomes.len() == 1 => {
-                codes.clear();
-                let o = OUTCOMES[outcomes[0]];
-                ("o", j.to_string(), String::new(), k.job_outcome(t, *j, o))
-            }
-            Scope::Job(j) => ("w", j.to_string(), String::new(), k.job_runs(t, *j)),
+        // Every outcome is every finished run: the positions themselves.
+        let keeps = if q.outcomes.is_empty() {
+            String::new()
+        } else if outcomes.len() == OUTCOMES.len() {
+            "*".to_string()
+        } else {
+            let codes: Vec<String> = outcomes.iter().map(|i| (i + 1).to_string()).collect();
+            codes.join(",")
+        };
+        let (scope, job, sched) = match &q.scope {
+            Scope::Schedule(s) => ("s", String::new(), s.as_str()),
+            Scope::Job(j) => ("j", j.to_string(), ""),
+            Scope::Tenant => ("t", String::new(), ""),
         };
         let mut inv = RUNS_QUERY.prepare_invoke();
         inv.key(k.tenant(t))
             .key(k.run_ids(t))
             .key(k.live(t))
-            .key(stream)
+            .key(k.tenant_runs(t))
             .key(k.schedule_jobs(t));
-        inv.arg(mode)
+        inv.arg(scope)
             .arg(job)
             .arg(sched)
             .arg(q.from_ms.map(|m| m.to_string()).unwrap_or_default())
@@ -160,7 +155,7 @@ impl Store {
             .arg(q.after.as_deref().unwrap_or(""))
             .arg(q.skip.min(MAX_SKIP))
             .arg(q.size.min(MAX_SKIP))
-            .arg(codes.join(","))
+            .arg(keeps)
             .arg(if q.count { "1" } else { "0" })
             .arg(self.retention.ttl_ms);
         template_args(&mut inv, [k.run_template(t)]);
@@ -168,6 +163,11 @@ impl Store {
         inv.arg(&job.prefix)
             .arg(&job.suffix)
             .arg(k.job_runs_template(t).suffix);
+        let positions = k.schedule_runs_template(t);
+        inv.arg(&positions.prefix).arg(&positions.suffix);
+        for o in OUTCOMES {
+            inv.arg(k.schedule_outcome_template(t, o).suffix);
+        }
         let raw: Vec<redis::Value> = match inv.invoke_async(&mut self.c()).await {
             Ok(raw) => raw,
             Err(e) if e.code() == Some("NOCURSOR") => return Err(StoreError::UnknownCursor),

@@ -223,7 +223,7 @@ impl Store {
             &mut inv,
             [k.run_template(tenant), k.run_log_template(tenant)],
         );
-        let job = family_args(
+        family_args(
             &mut inv,
             [
                 k.job_template(tenant),
@@ -234,7 +234,7 @@ impl Store {
                 k.job_tails_template(tenant),
             ],
         );
-        family_args(
+        let sched = family_args(
             &mut inv,
             [
                 k.schedule_runs_template(tenant),
@@ -243,8 +243,8 @@ impl Store {
         );
         inv.arg(OUTCOMES.len());
         for o in OUTCOMES {
-            let t = k.job_outcome_template(tenant, o);
-            debug_assert_eq!(t.prefix, job, "an outcome index is a job's key");
+            let t = k.schedule_outcome_template(tenant, o);
+            debug_assert_eq!(t.prefix, sched, "an outcome index is a schedule's key");
             inv.arg(o).arg(t.suffix);
         }
         inv

@@ -594,3 +594,132 @@ async fn results_reach_the_done_stream_only_while_a_tail_listens() {
         .await
         .unwrap());
 }
+
+/// A job of three schedules whose runs finish interleaved, with every outcome: each job-wide
+/// query (all runs, finished runs, one outcome, two outcomes; a time window; offsets both
+/// ways; a cursor walk) answers what a plain filter of the runs in the order they finished
+/// answers, with its total.
+#[tokio::test]
+async fn job_wide_queries_merge_the_schedules_positions_exactly() {
+    use chime_store::{Order, RunQuery, Scope};
+    let (store, env) = store().await;
+    let scheds = ["m1", "m2", "m3"];
+    store
+        .put_job("t", &job(8, true), &scheds.map(sched))
+        .await
+        .unwrap();
+    let now = store.now_ms().await.unwrap();
+    let outcomes = [
+        Outcome::Success,
+        Outcome::Failure,
+        Outcome::Error,
+        Outcome::Timeout,
+    ];
+    // (run id, outcome, stream id), in the order the runs finished.
+    let mut finished: Vec<(String, Outcome, String)> = Vec::new();
+    for i in 0..30usize {
+        let m = run_of(8, scheds[(i * 7) % 3], now - 100_000 + i as i64 * 1_000);
+        let outcome = outcomes[(i * 5) % 4];
+        let mut r = success("HTTP 200", None, now);
+        r.outcome = Some(outcome);
+        store.materialize(&m, now).await.unwrap();
+        store.run_complete(&m, now, "w", &r).await.unwrap();
+        let xid = store.run_stream_id("t", &m.run_id).await.unwrap().unwrap();
+        finished.push((m.run_id, outcome, xid));
+    }
+    // One run not finished yet: listed first (newest first) when every run is asked for.
+    let pending = run_of(8, "m2", now + 1_000);
+    store.materialize(&pending, now).await.unwrap();
+    let ms = |xid: &str| xid.split('-').next().unwrap().parse::<i64>().unwrap();
+    let window = (ms(&finished[8].2), ms(&finished[21].2));
+    for (filter, with_pending) in [
+        (vec![], true),
+        (
+            outcomes.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
+            false,
+        ),
+        (vec!["failure"], false),
+        (vec!["error", "timeout"], false),
+    ] {
+        for bounds in [(None, None), (Some(window.0), Some(window.1))] {
+            let mut want: Vec<String> = finished
+                .iter()
+                .filter(|(_, o, _)| filter.is_empty() || filter.contains(&o.as_str()))
+                .filter(|(_, _, x)| bounds.0.is_none_or(|lo| ms(x) >= lo))
+                .filter(|(_, _, x)| bounds.1.is_none_or(|hi| ms(x) <= hi))
+                .map(|(id, _, _)| id.clone())
+                .collect();
+            if with_pending && bounds.0.is_none() {
+                want.push(pending.run_id.clone());
+            }
+            for order in [Order::NewestFirst, Order::OldestFirst] {
+                let ordered: Vec<String> = match order {
+                    Order::NewestFirst => {
+                        let mut w =
+                            finished_first_reversed(&want, with_pending && bounds.0.is_none());
+                        w.dedup();
+                        w
+                    }
+                    Order::OldestFirst => want.clone(),
+                };
+                let query = |skip: u64, size: u64, after: Option<String>| {
+                    let mut q = RunQuery::new("t", Scope::Job(8));
+                    q.outcomes = filter.iter().map(|o| o.to_string()).collect();
+                    (q.from_ms, q.to_ms) = bounds;
+                    q.order = order;
+                    q.skip = skip;
+                    q.size = size;
+                    q.after = after;
+                    let store = &store;
+                    async move { store.query_runs(&q).await.unwrap() }
+                };
+                let case = format!("{filter:?} {bounds:?} {order:?}");
+                for (skip, size) in [(0, 4), (3, 5), (10, 7), (40, 3)] {
+                    let page = query(skip, size, None).await;
+                    let ids: Vec<String> = page.runs.into_iter().map(|(_, r)| r.run_id).collect();
+                    let expect: Vec<String> = ordered
+                        .iter()
+                        .skip(skip as usize)
+                        .take(size as usize)
+                        .cloned()
+                        .collect();
+                    assert_eq!(ids, expect, "{case} skip {skip} size {size}");
+                    assert_eq!(page.total, Some(ordered.len() as u64), "{case}");
+                    assert_eq!(
+                        page.has_more,
+                        ordered.len() > (skip + size) as usize,
+                        "{case} skip {skip}"
+                    );
+                }
+                // A cursor walk of pages of 4 visits every run once, in order.
+                let mut walked = Vec::new();
+                let mut after = None;
+                loop {
+                    let page = query(0, 4, after.clone()).await;
+                    let ids: Vec<String> = page.runs.into_iter().map(|(_, r)| r.run_id).collect();
+                    walked.extend(ids.iter().cloned());
+                    match ids.last() {
+                        Some(last) if page.has_more => after = Some(last.clone()),
+                        _ => break,
+                    }
+                }
+                assert_eq!(walked, ordered, "{case} by cursor");
+            }
+        }
+    }
+    assert!(store.delete_job("t", &job(8, true)).await.unwrap());
+}
+
+/// Newest first: the unfinished run (last in `want`, when `pending`) leads, then the finished
+/// runs from the last to finish.
+fn finished_first_reversed(want: &[String], pending: bool) -> Vec<String> {
+    let (done, open) = if pending {
+        want.split_at(want.len() - 1)
+    } else {
+        (want, &[][..])
+    };
+    open.iter()
+        .cloned()
+        .chain(done.iter().rev().cloned())
+        .collect()
+}

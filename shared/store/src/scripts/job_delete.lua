@@ -2,10 +2,10 @@
 -- KEYS 1 job hash  2 schedules hash  3 job runs stream  4 job builds hash  5 jobs zset
 --   6 job names hash  7 tenant runs stream  8 job done stream  9 tenant schedule->job hash
 --   10 the job's live-tail marker  11 the run-id hash  12 the tenant's live runs
---   13.. the job's outcome streams.
 -- ARGV 1 job id  2 job name, then the templates (a prefix and a suffix to put around an id)
 --   of the keys named by data: 3-4 a run's unfinished record, 5-6 a run's log (by run id),
---   7-8 a schedule's runs, 9-10 its events (by schedule id).
+--   7-8 a schedule's positions, 9-10 its events (by schedule id), 11.. the suffixes of a
+--   schedule's positions by outcome (after the prefix of 7).
 -- Returns 1 deleted, 0 no such job.
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
@@ -42,13 +42,12 @@ for k = 1, n do
 end
 for i = 1, #scheds do
   redis.call('DEL', key(7, scheds[i]), key(9, scheds[i]))
+  for k = 11, #ARGV do
+    redis.call('DEL', ARGV[7] .. scheds[i] .. ARGV[k])
+  end
   redis.call('HDEL', KEYS[9], scheds[i])
 end
-local gone = { KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[8], KEYS[10] }
-for i = 13, #KEYS do
-  gone[#gone + 1] = KEYS[i]
-end
-redis.call('DEL', unpack(gone))
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[8], KEYS[10])
 redis.call('ZREM', KEYS[5], ARGV[1])
 if redis.call('HGET', KEYS[6], ARGV[2]) == ARGV[1] then
   redis.call('HDEL', KEYS[6], ARGV[2])

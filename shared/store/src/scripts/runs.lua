@@ -14,7 +14,8 @@
 --      9 the prefix of a job's keys, then their suffixes: 10 the job hash, 11 its schedules,
 --        12 its run numbers, 13 its runs, 14 its "done" stream, 15 its live-tail marker
 --      16 the prefix of a schedule's keys, then their suffixes: 17 its runs, 18 its events
---      19 the number of outcomes, then a name and its index's suffix for each
+--      19 the number of outcomes, then a name and the suffix of a schedule's positions of that
+--        outcome for each
 --      then the operations, each an op code and its arguments:
 --        'm' run id, job id, schedule id, scheduled at (ms), leader, epoch: materialize;
 --        's' the same and the least attempt number to give (a redelivery's): start;
@@ -41,7 +42,7 @@
 -- set; its run id maps to '' in the run-id hash (so materialize is idempotent on it). When it
 -- finishes, its record becomes one entry of its job's runs stream, under a stream id taken
 -- from the tenant's runs stream, which indexes it too (with the job id), as do the schedule's
--- runs stream (dense positions, for offset pages) and the job's outcome stream; the run id
+-- positions (dense, for offset pages and counts) and its outcome's positions; the run id
 -- then maps to the stream id, the hash and the live member are removed. A finished record is
 -- written once. A schedule keeps at most ARGV 3 runs, counting one unfinished run: creating a
 -- run forgets the oldest finished ones (so runs that overlap hold more until they finish, and
@@ -75,13 +76,14 @@ local function int(n)
   return string.format('%d', n)
 end
 
--- The job's index of runs with the outcome of lifecycle code `code`; nil when it has none.
-local function outcome_key(job, code)
+-- The schedule's positions of runs with the outcome of lifecycle code `code`; nil when it has
+-- none.
+local function outcome_key(sched, code)
   local k = tonumber(code) % 10
   if k < 1 or k > N_OUTCOMES then
     return nil
   end
-  return JOB_P .. job .. ARGV[OUTCOME_AT + 2 * (k - 1) + 1]
+  return SCHED_P .. sched .. ARGV[OUTCOME_AT + 2 * (k - 1) + 1]
 end
 
 -- A run's fields in ARGV from index i; its other keys are built where a step needs them.
@@ -134,10 +136,11 @@ local function ordinal(job, sched)
   return k
 end
 
--- Forgets the finished run at stream id xid of job `job`: its record, its entries in the
--- job's, the tenant's and its outcome's streams, its run id, run number and extra log lines.
--- The caller removes its entry of the schedule's stream.
-local function forget(job, xid)
+-- Forgets the finished run at stream id xid of job `job`, the oldest of schedule `sched`: its
+-- record, its entries in the job's and the tenant's streams and its outcome's positions, its
+-- run id, run number and extra log lines. The caller removes its entry of the schedule's
+-- positions.
+local function forget(job, sched, xid)
   local runs = JOB_P .. job .. JOB_RUNS_S
   local e = redis.call('XRANGE', runs, xid, xid)[1]
   if e then
@@ -146,9 +149,11 @@ local function forget(job, xid)
     redis.call('HDEL', RUNIDS, f[2])
     redis.call('HDEL', JOB_P .. job .. BUILDS_S, f[6])
     redis.call('DEL', log_key(f[2]))
-    local okey = outcome_key(job, f[20])
-    if okey then
-      redis.call('XDEL', okey, xid)
+    -- The oldest of the schedule's runs is the oldest of its outcome's too.
+    local okey = outcome_key(sched, f[20])
+    local head = okey and redis.call('XRANGE', okey, '-', '+', 'COUNT', 1)[1]
+    if head and head[2][2] == xid then
+      redis.call('XDEL', okey, head[1])
     end
   end
   redis.call('XDEL', runs, xid)
@@ -164,7 +169,7 @@ local function enforce_cap(job, sched)
     return
   end
   for _, e in ipairs(redis.call('XRANGE', sched_runs, '-', '+', 'COUNT', over)) do
-    forget(job, e[2][2])
+    forget(job, sched, e[2][2])
     redis.call('XDEL', sched_runs, e[1])
   end
 end
@@ -177,9 +182,8 @@ local function id_below(a, b)
   return am < bm or (am == bm and tonumber(as) < tonumber(bs))
 end
 
--- Trims a schedule's positions whose run is below stream id `upto` (its oldest end).
-local function trim_schedule(sched, upto)
-  local s = SCHED_P .. sched .. SCHED_RUNS_S
+-- Trims the positions `s` (a schedule's) whose run is below stream id `upto` (their oldest end).
+local function trim_positions(s, upto)
   while true do
     local head = redis.call('XRANGE', s, '-', '+', 'COUNT', 64)
     local gone = 0
@@ -219,15 +223,15 @@ local function trim_job(job, limit)
   end
   redis.call('XTRIM', runs, 'MINID', upto)
   redis.call('XTRIM', TENANT_RUNS, 'MINID', upto)
-  for k = 0, N_OUTCOMES - 1 do
-    redis.call('XTRIM', JOB_P .. job .. ARGV[OUTCOME_AT + 2 * k + 1], 'MINID', upto)
-  end
   local jh = JOB_P .. job .. JOB_S
   local n = tonumber(redis.call('HGET', jh, 'so') or '0')
   for k = 1, n do
     local sched = redis.call('HGET', jh, 's#' .. int(k))
     if sched then
-      trim_schedule(sched, upto)
+      trim_positions(SCHED_P .. sched .. SCHED_RUNS_S, upto)
+      for o = 0, N_OUTCOMES - 1 do
+        trim_positions(SCHED_P .. sched .. ARGV[OUTCOME_AT + 2 * o + 1], upto)
+      end
     end
   end
   return #old
@@ -434,9 +438,9 @@ local function finish(r, nums, x)
     'b', optional(x.body, x.text), 'x', optional(x.err, x.text), 'w', x.worker,
     'p', x.attempt, 'o', r.owner, 'q', epoch)
   redis.call('XADD', SCHED_P .. r.sched_id .. SCHED_RUNS_S, '0-*', 'x', xid)
-  local okey = outcome_key(r.job_id, x.code)
+  local okey = outcome_key(r.sched_id, x.code)
   if okey then
-    redis.call('XADD', okey, xid, 'o', '')
+    redis.call('XADD', okey, '0-*', 'x', xid)
   end
   redis.call('HSET', RUNIDS, r.id, xid)
   redis.call('DEL', r.run)

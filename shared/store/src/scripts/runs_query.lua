@@ -1,39 +1,42 @@
 -- The run-log query engine: one page of a scope's runs, filtered, with their records.
 --
 -- A scope's log is its unfinished runs (the tenant's live set, by creation) and its finished
--- runs (a stream, in the order they finished). Newest first, the unfinished runs come first;
--- oldest first, they come last.
+-- runs (in the order they finished). Newest first, the unfinished runs come first; oldest
+-- first, they come last. A schedule's and a job's finished runs are read from the schedules'
+-- positions (dense streams of stream ids: a count is a difference of positions, a bound a
+-- binary search); the tenant's from its runs stream (ids are times).
 --
 -- KEYS 1 the tenant hash (its optional `retention_ms` overrides ARGV 12)  2 the run-id hash
---   3 the tenant's live set  4 the stream of finished runs the page reads: the schedule's
---   positions (mode 's'), the job's runs ('j', 'f', 'w'), one outcome of the job ('o'), or the
---   tenant's runs ('t')  5 the tenant's schedule → job hash (mode 's' without a job id)
--- ARGV 1 mode: 's' a schedule, 'j' a job, 'f' a job's finished runs, 'o' a job's runs of one
---        outcome, 'w' a job's runs of the outcomes in ARGV 10 (a walk), 't' the tenant
---      2 the job id ('' for the tenant)  3 the schedule id ('' unless mode 's')
+--   3 the tenant's live set  4 the tenant's runs stream  5 the tenant's schedule → job hash
+-- ARGV 1 scope: 's' a schedule, 'j' a job, 't' the tenant
+--      2 the job id ('' for the tenant, or for a schedule: read from KEYS 5)
+--      3 the schedule id ('' unless scope 's')
 --      4 lowest time (ms, '' for none)  5 highest time (ms, '' for none), inclusive
 --      6 'desc' (newest first) or 'asc'  7 start after this run id ('' for none)
---      8 matches to skip  9 page size  10 outcome codes to keep (comma-separated digits, a
---        lifecycle code's last one; '' keeps every run, unfinished ones too) in modes 'w',
---        's' and 't'  11 '1' to count every match (the total)
---      12 default retention (ms)
+--      8 matches to skip  9 page size
+--      10 the runs kept: '' every run (unfinished ones too), '*' every finished run, or the
+--        outcomes kept, comma-separated as positions in the outcome list (1-based)
+--      11 '1' to count every match (the total)  12 default retention (ms)
 --      13, 14 the template of unfinished records (prefix, suffix around a run id)
 --      15 the prefix of a job's keys, 16 the job hash's suffix, 17 the job runs' suffix
+--      18 the prefix of a schedule's keys, 19 its positions' suffix, 20.. the suffix of its
+--        positions of each outcome, in the outcome list's order
 -- Returns { total (-1 when not counted), has_more (0/1), id1, record1, id2, record2, ... }:
 -- an unfinished run's record is its hash's field list; a finished one's is its stream entry's
 -- field list followed by 'job', 'sched' and '~' (see record.rs). A cursor that names no run
 -- of the log is the error reply NOCURSOR.
-local mode, job, sched = ARGV[1], ARGV[2], ARGV[3]
-if mode == 's' and job == '' then
+local scope, job, sched = ARGV[1], ARGV[2], ARGV[3]
+if scope == 's' and job == '' then
   job = redis.call('HGET', KEYS[5], sched) or ''
 end
-local order = ARGV[6]
+local desc = ARGV[6] == 'desc'
 local after = ARGV[7]
 local skip, size = tonumber(ARGV[8]), tonumber(ARGV[9])
+local keeps = ARGV[10]
 local count = ARGV[11] == '1'
 local RUN_P, RUN_S = ARGV[13], ARGV[14]
 local JOB_P, JOB_S, JOB_RUNS_S = ARGV[15], ARGV[16], ARGV[17]
-local desc = order == 'desc'
+local SCHED_P, POSITIONS_S = ARGV[18], ARGV[19]
 local out = { -1, 0 }
 
 -- Nothing past the retention age: the lower bound is at least now - retention.
@@ -59,17 +62,27 @@ local function id_below(a, b)
   return am < bm or (am == bm and as < bs)
 end
 
--- The unfinished runs of the scope in the time bounds, oldest first: { member, run id }.
+-- The outcomes kept, as suffixes of a schedule's positions ({} for all runs).
+local outcome_suffixes = {}
+local want = {}
+if keeps ~= '' and keeps ~= '*' then
+  for c in string.gmatch(keeps, '%d+') do
+    want[c] = true
+    outcome_suffixes[#outcome_suffixes + 1] = ARGV[19 + tonumber(c)]
+  end
+end
+
+-- The unfinished runs of the scope in the time bounds, oldest first (run ids).
 local function live_runs()
-  if (mode ~= 's' and mode ~= 'j' and mode ~= 't') or ARGV[10] ~= '' then
+  if keeps ~= '' then
     return {}
   end
   local max = hi and ('(' .. int((hi + 1) * 1024)) or '+inf'
   local members = redis.call('ZRANGEBYSCORE', KEYS[3], int(lo * 1024), max)
   local prefix = ''
-  if mode == 's' then
+  if scope == 's' then
     prefix = job .. '|' .. sched .. '|'
-  elseif mode == 'j' then
+  elseif scope == 'j' then
     prefix = job .. '|'
   end
   local runs = {}
@@ -93,14 +106,17 @@ local function sched_of(j, k)
   return s
 end
 
--- A finished run's page entry: its stream id and its record, from job j's runs stream.
+-- A finished run's record (its stream entry's fields), from job j's runs stream.
+local function record(j, xid)
+  local e = redis.call('XRANGE', JOB_P .. j .. JOB_RUNS_S, xid, xid)[1]
+  return e and e[2]
+end
+
+-- Adds a finished run to the page.
 local function emit_finished(j, xid, fields)
+  fields = fields or record(j, xid)
   if not fields then
-    local e = redis.call('XRANGE', JOB_P .. j .. JOB_RUNS_S, xid, xid)[1]
-    if not e then
-      return
-    end
-    fields = e[2]
+    return
   end
   fields[#fields + 1] = 'job'
   fields[#fields + 1] = j
@@ -127,60 +143,18 @@ local function emit_live(id)
   out[#out + 1] = rec
 end
 
--- The finished part: a source of stream entries in the bounds, with a count, a skip and a page.
--- Time-ordered streams (every mode but 's') are read by stream id; a schedule's positions by
--- position, found by binary search on the stream ids they hold.
-local want = {}
-for c in string.gmatch(ARGV[10], '%d+') do
-  want[c] = true
-end
-
-local filtered = next(want) ~= nil
-
--- Resolves a source entry into (job, xid, fields or nil).
-local function target(e)
-  if mode == 's' then
-    return job, e[2][2], nil
-  elseif mode == 't' then
-    return e[2][2], e[1], nil
-  elseif mode == 'o' then
-    return job, e[1], nil
-  end
-  return job, e[1], e[2]
-end
-
--- A source entry's run, when it passes the outcome filter: (job, xid, fields or nil).
-local function keep(e)
-  local j, xid, fields = target(e)
-  if not filtered then
-    return j, xid, fields
-  end
-  if not fields then
-    local r = redis.call('XRANGE', JOB_P .. j .. JOB_RUNS_S, xid, xid)[1]
-    if not r then
-      return nil
-    end
-    fields = r[2]
-  end
-  if want[string.sub(fields[20], -1)] then
-    return j, xid, fields
-  end
-  return nil
-end
-
-local stream = KEYS[4]
-
--- Mode 's': positions [a, b] hold stream ids in increasing order.
-local function position_of(p)
-  local e = redis.call('XRANGE', stream, '0-' .. int(p), '0-' .. int(p))[1]
+-- Positions: a dense stream `key` whose entries at ids 0-from .. 0-to hold increasing stream
+-- ids (field `x`).
+local function position_of(key, p)
+  local e = redis.call('XRANGE', key, '0-' .. int(p), '0-' .. int(p))[1]
   return e and e[2][2]
 end
 -- The first position in [a, b + 1] whose stream id is not below `id` (b + 1 if none).
-local function lower_bound(a, b, id)
+local function lower_bound(key, a, b, id)
   local l, h = a, b + 1
   while l < h do
     local m = math.floor((l + h) / 2)
-    local x = position_of(m)
+    local x = position_of(key, m)
     if x and id_below(x, id) then
       l = m + 1
     else
@@ -190,80 +164,147 @@ local function lower_bound(a, b, id)
   return l
 end
 
--- The finished runs after the cursor (xid, or nil), in the bounds: { count, page function }.
--- page(skip, n) emits up to n of them after skipping `skip`, in the query's order, and
--- returns whether more follow.
-local function finished_part(cursor)
-  local low, high, from, to
-  if mode == 's' then
-    local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
-    if not first then
-      return 0, function() return 0 end, function() return false end
-    end
-    local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
-    local a, b = select(2, parse_id(first[1])), select(2, parse_id(last[1]))
-    from, to = a, b
-    if id_below(first[2][2], int(lo) .. '-0') then
-      from = lower_bound(a, b, int(lo) .. '-0')
-    end
-    if hi and not id_below(last[2][2], int(hi + 1) .. '-0') then
-      to = lower_bound(from, b, int(hi + 1) .. '-0') - 1
-    end
-    if cursor then
-      local c = lower_bound(from, to, cursor)
-      if desc then
-        to = math.min(to, c - 1)
-      elseif position_of(c) == cursor then
-        from = c + 1
-      else
-        from = c
-      end
-    end
-    if filtered then
-      -- Filtered: a walk of the positions in the bounds.
-      if from > to then
-        return 0, function() return 0 end, function() return false end
-      end
-      low, high = '0-' .. int(from), '0-' .. int(to)
+-- A source of finished runs: the positions of `key` within the bounds and after the cursor
+-- (a stream id or nil): { key, from, to } (empty when from > to).
+local function source(key, cursor)
+  local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
+  if not first then
+    return nil
+  end
+  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
+  local from, to = select(2, parse_id(first[1])), select(2, parse_id(last[1]))
+  local a, b = from, to
+  if id_below(first[2][2], int(lo) .. '-0') then
+    from = lower_bound(key, a, b, int(lo) .. '-0')
+  end
+  if hi and not id_below(last[2][2], int(hi + 1) .. '-0') then
+    to = lower_bound(key, from, b, int(hi + 1) .. '-0') - 1
+  end
+  if cursor then
+    local c = lower_bound(key, from, to, cursor)
+    if desc then
+      to = math.min(to, c - 1)
+    elseif position_of(key, c) == cursor then
+      from = c + 1
+    else
+      from = c
     end
   end
-  if mode == 's' and not filtered then
-    local n = math.max(0, to - from + 1)
-    return n, function() return n end, function(s, size)
-      if s >= n or size <= 0 then
-        return n > s
+  if from > to then
+    return nil
+  end
+  return { key = key, from = from, to = to }
+end
+
+-- The sources of a schedule's or a job's finished runs (every schedule the job has numbered).
+local function sources(cursor)
+  local scheds = {}
+  if scope == 's' then
+    scheds[1] = sched
+  else
+    local n = tonumber(redis.call('HGET', JOB_P .. job .. JOB_S, 'so') or '0')
+    for k = 1, n do
+      local s = sched_of(job, int(k))
+      if s ~= '' then
+        scheds[#scheds + 1] = s
       end
+    end
+  end
+  local list = {}
+  for _, s in ipairs(scheds) do
+    local suffixes = #outcome_suffixes > 0 and outcome_suffixes or { POSITIONS_S }
+    for _, suffix in ipairs(suffixes) do
+      local src = source(SCHED_P .. s .. suffix, cursor)
+      if src then
+        list[#list + 1] = src
+      end
+    end
+  end
+  return list
+end
+
+-- The finished part from positions: its count and a page function. page(s, n) adds up to n
+-- runs after skipping s, in the query's order, and returns whether more follow.
+local function positional_part(cursor)
+  local list = sources(cursor)
+  local n = 0
+  for _, src in ipairs(list) do
+    n = n + src.to - src.from + 1
+  end
+  local function page(s, size)
+    if s >= n or size <= 0 then
+      return n > s
+    end
+    local picked = {}
+    if #list == 1 then
+      local src = list[1]
       local entries
       if desc then
-        entries = redis.call('XREVRANGE', stream, '0-' .. int(to - s), '0-' .. int(from),
-          'COUNT', size)
+        entries = redis.call('XREVRANGE', src.key, '0-' .. int(src.to - s),
+          '0-' .. int(src.from), 'COUNT', size)
       else
-        entries = redis.call('XRANGE', stream, '0-' .. int(from + s), '0-' .. int(to),
-          'COUNT', size)
+        entries = redis.call('XRANGE', src.key, '0-' .. int(src.from + s),
+          '0-' .. int(src.to), 'COUNT', size)
       end
       for _, e in ipairs(entries) do
-        local j, xid = target(e)
-        emit_finished(j, xid, nil)
+        picked[#picked + 1] = e[2][2]
       end
-      return n > s + size
+    else
+      -- Several schedules or outcomes: the first s + size of each, merged by stream id.
+      local all = {}
+      for _, src in ipairs(list) do
+        local take = math.min(src.to - src.from + 1, s + size)
+        local entries
+        if desc then
+          entries = redis.call('XREVRANGE', src.key, '0-' .. int(src.to),
+            '0-' .. int(src.to - take + 1))
+        else
+          entries = redis.call('XRANGE', src.key, '0-' .. int(src.from),
+            '0-' .. int(src.from + take - 1))
+        end
+        for _, e in ipairs(entries) do
+          all[#all + 1] = e[2][2]
+        end
+      end
+      table.sort(all, function(a, b)
+        if desc then return id_below(b, a) end
+        return id_below(a, b)
+      end)
+      for k = s + 1, math.min(#all, s + size) do
+        picked[#picked + 1] = all[k]
+      end
     end
-  end
-  -- Time-ordered streams (and a filtered schedule's positions, bounded above).
-  if mode ~= 's' then
-    low, high = int(lo) .. '-0', hi and (int(hi) .. '-18446744073709551615') or '+'
-    if cursor then
-      if desc then high = '(' .. cursor else low = '(' .. cursor end
+    for _, xid in ipairs(picked) do
+      emit_finished(job, xid, nil)
     end
+    return n > s + size
   end
-  local whole = false
-  if not filtered and not hi and not cursor then
-    local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
-    whole = not first or not id_below(first[1], low)
+  return n, function() return n end, page
+end
+
+-- The finished part from the tenant's runs stream (ids are times): its count (nil when not
+-- asked for and not free), a count function and a page function.
+local function tenant_part(cursor)
+  local stream = KEYS[4]
+  local low, high = int(lo) .. '-0', hi and (int(hi) .. '-18446744073709551615') or '+'
+  if cursor then
+    if desc then high = '(' .. cursor else low = '(' .. cursor end
   end
-  -- A walk of the range: counts matches (all of them when counting) and emits the page.
+  local filtered = next(want) ~= nil
+  local function keep(e)
+    local j = e[2][2]
+    if not filtered then
+      return j, nil
+    end
+    local fields = record(j, e[1])
+    if fields and want[string.sub(fields[20], -1)] then
+      return j, fields
+    end
+    return nil
+  end
+  -- A walk of the range: counts matches (all of them when not emitting) and emits the page.
   local function walk(s, size, emit)
     local matched, l, h = 0, low, high
-    local more = false
     while true do
       local batch = 512
       local entries
@@ -273,26 +314,27 @@ local function finished_part(cursor)
         entries = redis.call('XRANGE', stream, l, h, 'COUNT', batch)
       end
       for _, e in ipairs(entries) do
-        local j, xid, fields = keep(e)
+        local j, fields = keep(e)
         if j then
           matched = matched + 1
-          if emit and matched > s and matched <= s + size then
-            emit_finished(j, xid, fields)
-          elseif matched > s + size then
-            more = true
-            if emit then
-              -- A page's walk stops here: its count, when asked for, came first.
-              return matched, more
-            end
+          if emit and matched > s + size then
+            return matched, true
+          elseif emit and matched > s then
+            emit_finished(j, e[1], fields)
           end
         end
       end
       if #entries < batch then
-        return matched, more
+        return matched, false
       end
       local last = entries[#entries][1]
       if desc then h = '(' .. last else l = '(' .. last end
     end
+  end
+  local whole = false
+  if not filtered and not hi and not cursor then
+    local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
+    whole = not first or not id_below(first[1], low)
   end
   local n
   if whole then
@@ -306,10 +348,13 @@ local function finished_part(cursor)
     end
     return n
   end
-  return n, total, function(s, size)
+  local function page(s, size)
+    if size <= 0 then
+      return total() > s
+    end
     if whole then
-      if s >= n or size <= 0 then
-        return n > s
+      if s >= n then
+        return false
       end
       local entries
       if desc then
@@ -318,23 +363,20 @@ local function finished_part(cursor)
         entries = redis.call('XRANGE', stream, '-', '+', 'COUNT', s + size)
       end
       for k = s + 1, #entries do
-        local j, xid, fields = target(entries[k])
-        emit_finished(j, xid, fields)
+        emit_finished(entries[k][2][2], entries[k][1], nil)
       end
       return n > s + size
-    end
-    if size <= 0 then
-      return total() > s
     end
     local _, more = walk(s, size, true)
     return more
   end
+  return n, total, page
 end
 
 -- The cursor: an unfinished run (its place among the live runs) or a finished one (its
 -- stream id).
 local live = live_runs()
-local live_from, cursor = 1, nil
+local cursor = nil
 if after ~= '' then
   local state = redis.call('HGET', KEYS[2], after)
   if not state then
@@ -350,18 +392,20 @@ if after ~= '' then
     end
     -- Newest first: the live runs older than the cursor, then every finished run; oldest
     -- first: the live runs newer than it, and no finished run.
+    local rest = {}
     if desc then
-      local older = {}
-      for k = 1, at - 1 do older[#older + 1] = live[k] end
-      live = older
+      for k = 1, at - 1 do rest[#rest + 1] = live[k] end
     else
-      local newer = {}
-      for k = at + 1, #live do newer[#newer + 1] = live[k] end
-      live = newer
+      for k = at + 1, #live do rest[#rest + 1] = live[k] end
     end
+    live = rest
     cursor = 'live'
   else
+    -- A finished run: newest first, every unfinished run came before it.
     cursor = state
+    if desc then
+      live = {}
+    end
   end
 end
 
@@ -371,29 +415,30 @@ if desc then
   live_part = {}
   for k = #live, 1, -1 do live_part[#live_part + 1] = live[k] end
 end
-local skip_finished = cursor == 'live' and not desc
 local fin_n, fin_total, fin_page = 0, function() return 0 end, function() return false end
-if not skip_finished then
-  fin_n, fin_total, fin_page = finished_part(cursor ~= 'live' and cursor or nil)
+if not (cursor == 'live' and not desc) then
+  local c = cursor ~= 'live' and cursor or nil
+  if scope == 't' then
+    fin_n, fin_total, fin_page = tenant_part(c)
+  else
+    fin_n, fin_total, fin_page = positional_part(c)
+  end
 end
 local n_live = #live_part
 if count then
-  out[1] = n_live + (fin_n or 0)
+  out[1] = n_live + (fin_n or fin_total())
 end
 
--- Emit: first part, then second part.
-local function emit_live_page(s, size)
-  for k = s + 1, math.min(n_live, s + size) do
+local function emit_live_page(s, n)
+  for k = s + 1, math.min(n_live, s + n) do
     emit_live(live_part[k])
   end
-  return n_live > s + size
+  return n_live > s + n
 end
 if desc then
   local taken = math.max(0, math.min(size, n_live - skip))
   local more = emit_live_page(skip, size)
-  local rest = size - taken
-  local s = math.max(0, skip - n_live)
-  if fin_page(s, rest) then more = true end
+  if fin_page(math.max(0, skip - n_live), size - taken) then more = true end
   if more then out[2] = 1 end
 else
   local before = #out
