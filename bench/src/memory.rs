@@ -1,6 +1,5 @@
 //! Where a stored run's bytes go: the keys of the tenants that hold the runs, by family (the
-//! job's stream of records, the schedule's positions (all and by outcome), the job's build
-//! numbers, the tenant's stream, the run ids, unfinished runs, and the rest), with each family's
+//! job's stream of records, the schedule's and the job's positions, the job's run numbers, the tenant's stream, the run ids, unfinished runs, and the rest), with each family's
 //! key count, encoding, Redis memory (`MEMORY USAGE` of a sample of its keys, scaled to the
 //! count) and bytes per stored run.
 
@@ -34,12 +33,13 @@ fn family(ns: &str, key: &str) -> &'static str {
         ["run", _, "log"] => "run's extra log lines (list)",
         ["sched", _, "runs"] => "schedule's positions (stream)",
         ["sched", _, "events"] => "schedule's event stream",
-        ["sched", _, "outcome", _] => "schedule's positions by outcome (streams)",
         ["job", _, "runs"] => "job's records (stream)",
-        ["job", _, "builds"] => "job's build numbers (hash)",
+        ["job", _, "builds", _] => "job's run numbers (hashes of 128)",
+        ["job", _, "pos"] => "job's positions (stream)",
+        ["job", _, "outcome", _] => "job's positions by outcome (streams)",
         ["job", _, "done"] => "job's live-tail stream",
         ["runs"] => "tenant's run stream",
-        ["runids"] => "run ids (hash)",
+        ["runids", _] => "run ids (hashes by their first 4 characters)",
         ["live"] => "unfinished runs (zset)",
         _ => "definitions (tenants, jobs, schedules, audit)",
     }
@@ -131,12 +131,19 @@ mod tests {
             ),
             ("chime:{t:a1}:job:7:runs", "job's records (stream)"),
             (
-                "chime:{t:a1}:sched:s-1:outcome:success",
-                "schedule's positions by outcome (streams)",
+                "chime:{t:a1}:job:7:outcome:success",
+                "job's positions by outcome (streams)",
             ),
-            ("chime:{t:a1}:runids", "run ids (hash)"),
+            ("chime:{t:a1}:job:7:pos", "job's positions (stream)"),
+            (
+                "chime:{t:a1}:runids:A0F3",
+                "run ids (hashes by their first 4 characters)",
+            ),
             ("chime:{t:a1}:live", "unfinished runs (zset)"),
-            ("chime:{t:a1}:job:7:builds", "job's build numbers (hash)"),
+            (
+                "chime:{t:a1}:job:7:builds:0",
+                "job's run numbers (hashes of 128)",
+            ),
             ("chime:{t:a1}:runs", "tenant's run stream"),
             (
                 "chime:{t:a1}:job:7",

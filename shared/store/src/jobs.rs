@@ -208,14 +208,12 @@ impl Store {
         inv.key(k.job(tenant, job.id))
             .key(k.schedules(tenant, job.id))
             .key(k.job_runs(tenant, job.id))
-            .key(k.job_builds(tenant, job.id))
             .key(k.jobs(tenant))
             .key(k.job_names(tenant))
             .key(k.tenant_runs(tenant))
             .key(k.job_done(tenant, job.id))
             .key(k.schedule_jobs(tenant))
             .key(k.job_tails(tenant, job.id))
-            .key(k.run_ids(tenant))
             .key(k.live(tenant));
         inv.arg(job.id).arg(&job.name);
         template_args(
@@ -227,8 +225,11 @@ impl Store {
                 k.schedule_events_template(tenant),
             ],
         );
+        inv.arg(k.run_ids_template(tenant).prefix)
+            .arg(k.job_builds_template(tenant).key(job.id))
+            .arg(k.job_positions(tenant, job.id));
         for o in OUTCOMES {
-            inv.arg(k.schedule_outcome_template(tenant, o).suffix);
+            inv.arg(k.job_outcome(tenant, job.id, o));
         }
         let r: i64 = inv.invoke_async(&mut self.c()).await?;
         Ok(r == 1)

@@ -14,14 +14,15 @@
 //! | `ns:T:job:<jobId>` | hash | `def` (job JSON), `seq` (run number counter), the schedules' short numbers: `so` (their counter), `s@<scheduleId>` → number, `s#<number>` → schedule id |
 //! | `ns:T:job:<jobId>:schedules` | hash | schedule id → schedule JSON |
 //! | `ns:T:job:<jobId>:runs` | stream | **the finished runs' records**, one entry each, in the order they finished; each entry's id is its run's stream id |
-//! | `ns:T:job:<jobId>:builds` | hash | run number → run id |
+//! | `ns:T:job:<jobId>:pos` | stream | the job's finished runs by position, as a schedule's (below); when the cap forgets a run of a job of several schedules that is not the job's oldest, its position is removed and the job hash notes `holes` |
+//! | `ns:T:job:<jobId>:outcome:<o>` | stream | the same for the job's runs that ended with outcome `o` (`success`, `failure`, `error`, `timeout`) |
+//! | `ns:T:job:<jobId>:builds:<k>` | hash | run numbers `128k` to `128k + 127` → run id (the field is the number mod 128) |
 //! | `ns:T:sched:<scheduleId>:runs` | stream | the schedule's finished runs by position: ids `0-1`, `0-2`, … (dense: entries only ever leave from the oldest end), each holding its run's stream id (`x`) |
-//! | `ns:T:sched:<scheduleId>:outcome:<o>` | stream | the same for the schedule's runs that ended with outcome `o` (`success`, `failure`, `error`, `timeout`) |
 //! | `ns:T:sched:<scheduleId>:events` | stream | the schedule's event log (`m` message, `l` level) |
 //! | `ns:T:run:<runId>` | hash | the record of a run not finished yet (scheduled, running, or acknowledged asynchronously) |
 //! | `ns:T:run:<runId>:log` | list | extra lines of the run's text log, when there are any |
 //! | `ns:T:runs` | stream | one entry per finished run of the tenant (`j` job): the stream ids every run stream shares |
-//! | `ns:T:runids` | hash | run id → `""` while the run is not finished, its stream id once it is |
+//! | `ns:T:runids:<xxxx>` | hash | the run ids that start with `xxxx` (their first four characters; the field is the rest) → `""` while the run is not finished, its stream id once it is |
 //! | `ns:T:live` | zset | the runs not finished yet, `<jobId>|<scheduleId>|<runId>`, scored by when they were created (ms) |
 //! | `ns:T:job:<jobId>:done` | stream | run ids as their results are recorded while a live tail listens |
 //! | `ns:T:job:<jobId>:tails` | string | present (30 s TTL, renewed) while a live tail of the job listens |
@@ -32,9 +33,12 @@
 //! | `ns:{sched}:deferred` | hash | due member → nominal instant (ms) of a fire deferred by its tenant's quota |
 //! | `ns:{sched}:due:<p>` | zset | partition `p` of the due index: `<tenant>|<jobId>|<scheduleId>` scored by next fire (ms) |
 //!
-//! A finished run costs one entry in each of four streams (its record in the job's, and
-//! small entries in the tenant's and in its schedule's two position streams) and a field in
-//! two hashes (`runids`, the job's `builds`): no key of its own. See `docs/ARCHITECTURE.md`, "Where a
+//! A finished run costs one entry in each of five streams (its record in the job's, and small
+//! entries in the tenant's, its schedule's positions and its job's two position streams) and a field in
+//! two small hashes (a run-id bucket and a run-number bucket): no key of its own. Buckets keep
+//! those hashes small enough for Redis to store compactly (a listpack, under
+//! `hash-max-listpack-entries`, 128 by default): 65,536 run-id buckets a tenant hold 8 million
+//! runs so. See `docs/ARCHITECTURE.md`, "Where a
 //! run lives".
 //!
 //! Every multi-key script touches keys of one hash slot: a tenant's keys share the tag
@@ -61,6 +65,11 @@ impl KeyTemplate {
         format!("{}{}{}", self.prefix, id, self.suffix)
     }
 }
+
+/// Characters of a run id that name its bucket of run ids.
+pub const RUN_ID_BUCKET_CHARS: usize = 4;
+/// Run numbers to a bucket of a job's.
+pub const BUILDS_PER_BUCKET: u64 = 128;
 
 /// Builds names for one namespace.
 #[derive(Clone, Debug)]
@@ -124,9 +133,20 @@ impl Keys {
     pub fn actions(&self, tenant: &str) -> String {
         self.t(tenant, "actions")
     }
-    /// Run id → `""` while the run is not finished, its stream id once it is.
-    pub fn run_ids(&self, tenant: &str) -> String {
-        self.t(tenant, "runids")
+    /// The buckets of the tenant's run ids (a bucket's id: the run id's first four
+    /// characters).
+    pub fn run_ids_template(&self, tenant: &str) -> KeyTemplate {
+        self.family(tenant, "runids", "")
+    }
+    /// The bucket and the field of run id `run`: `""` while the run is not finished, its
+    /// stream id once it is.
+    pub fn run_id_slot(&self, tenant: &str, run: &str) -> (String, String) {
+        let split = run
+            .char_indices()
+            .nth(RUN_ID_BUCKET_CHARS)
+            .map_or(run.len(), |(i, _)| i);
+        let (bucket, field) = run.split_at(split);
+        (self.run_ids_template(tenant).key(bucket), field.to_string())
     }
     /// The tenant's runs not finished yet (`<jobId>|<scheduleId>|<runId>`, scored by creation).
     pub fn live(&self, tenant: &str) -> String {
@@ -144,8 +164,24 @@ impl Keys {
     pub fn job_runs_template(&self, tenant: &str) -> KeyTemplate {
         self.family(tenant, "job", ":runs")
     }
+    /// A job's finished runs by position.
+    pub fn job_positions_template(&self, tenant: &str) -> KeyTemplate {
+        self.family(tenant, "job", ":pos")
+    }
+    /// The positions of a job's runs that ended with `outcome` (one of [`crate::OUTCOMES`]).
+    pub fn job_outcome_template(&self, tenant: &str, outcome: &str) -> KeyTemplate {
+        self.family(tenant, "job", &format!(":outcome:{outcome}"))
+    }
+    pub fn job_positions(&self, tenant: &str, job: u64) -> String {
+        self.job_positions_template(tenant).key(job)
+    }
+    /// The positions of the job's runs that ended with `outcome`.
+    pub fn job_outcome(&self, tenant: &str, job: u64, outcome: &str) -> String {
+        self.job_outcome_template(tenant, outcome).key(job)
+    }
+    /// A job's run-number buckets: `…:job:<jobId>:builds:` and the bucket's number.
     pub fn job_builds_template(&self, tenant: &str) -> KeyTemplate {
-        self.family(tenant, "job", ":builds")
+        self.family(tenant, "job", ":builds:")
     }
     pub fn job_done_template(&self, tenant: &str) -> KeyTemplate {
         self.family(tenant, "job", ":done")
@@ -163,8 +199,14 @@ impl Keys {
     pub fn job_runs(&self, tenant: &str, job: u64) -> String {
         self.job_runs_template(tenant).key(job)
     }
-    pub fn job_builds(&self, tenant: &str, job: u64) -> String {
-        self.job_builds_template(tenant).key(job)
+    /// The bucket and the field of run number `number` of the job: → its run id.
+    pub fn job_build(&self, tenant: &str, job: u64, number: u64) -> (String, String) {
+        let bucket = format!(
+            "{}{}",
+            self.job_builds_template(tenant).key(job),
+            number / BUILDS_PER_BUCKET
+        );
+        (bucket, (number % BUILDS_PER_BUCKET).to_string())
     }
     pub fn job_done(&self, tenant: &str, job: u64) -> String {
         self.job_done_template(tenant).key(job)
@@ -183,22 +225,12 @@ impl Keys {
     pub fn schedule_events_template(&self, tenant: &str) -> KeyTemplate {
         self.family(tenant, "sched", ":events")
     }
-    /// The positions of a schedule's runs that ended with `outcome` (one of
-    /// [`crate::OUTCOMES`]).
-    pub fn schedule_outcome_template(&self, tenant: &str, outcome: &str) -> KeyTemplate {
-        self.family(tenant, "sched", &format!(":outcome:{outcome}"))
-    }
 
     pub fn schedule_runs(&self, tenant: &str, schedule: &str) -> String {
         self.schedule_runs_template(tenant).key(schedule)
     }
     pub fn schedule_events(&self, tenant: &str, schedule: &str) -> String {
         self.schedule_events_template(tenant).key(schedule)
-    }
-    /// The positions of the schedule's runs that ended with `outcome`.
-    pub fn schedule_outcome(&self, tenant: &str, schedule: &str, outcome: &str) -> String {
-        self.schedule_outcome_template(tenant, outcome)
-            .key(schedule)
     }
 
     // A run's keys.
@@ -273,7 +305,7 @@ mod tests {
             k.job("abc", 7),
             k.schedules("abc", 7),
             k.job_runs("abc", 7),
-            k.job_builds("abc", 7),
+            k.job_build("abc", 7, 1).0,
             k.schedule_runs("abc", "s"),
             k.schedule_events("abc", "s"),
             k.run("abc", "R"),
@@ -282,7 +314,7 @@ mod tests {
             k.job_tails("abc", 7),
             k.schedule_jobs("abc"),
             k.actions("abc"),
-            k.run_ids("abc"),
+            k.run_id_slot("abc", "R123").0,
             k.live("abc"),
         ] {
             assert!(key.starts_with("ns1:"), "{key}");
@@ -307,13 +339,14 @@ mod tests {
             (k.job("a", 7), "ns:{t:a}:job:7"),
             (k.schedules("a", 7), "ns:{t:a}:job:7:schedules"),
             (k.job_runs("a", 7), "ns:{t:a}:job:7:runs"),
-            (k.job_builds("a", 7), "ns:{t:a}:job:7:builds"),
+            (k.job_build("a", 7, 300).0, "ns:{t:a}:job:7:builds:2"),
             (k.job_done("a", 7), "ns:{t:a}:job:7:done"),
             (k.job_tails("a", 7), "ns:{t:a}:job:7:tails"),
             (
-                k.schedule_outcome("a", "s", "error"),
-                "ns:{t:a}:sched:s:outcome:error",
+                k.job_outcome("a", 7, "error"),
+                "ns:{t:a}:job:7:outcome:error",
             ),
+            (k.job_positions("a", 7), "ns:{t:a}:job:7:pos"),
             (k.schedule_runs("a", "s"), "ns:{t:a}:sched:s:runs"),
             (k.schedule_events("a", "s"), "ns:{t:a}:sched:s:events"),
             (k.run("a", "R"), "ns:{t:a}:run:R"),
@@ -321,7 +354,7 @@ mod tests {
             (k.tenant_runs("a"), "ns:{t:a}:runs"),
             (k.schedule_jobs("a"), "ns:{t:a}:schedjobs"),
             (k.actions("a"), "ns:{t:a}:actions"),
-            (k.run_ids("a"), "ns:{t:a}:runids"),
+            (k.run_id_slot("a", "5F58C2FBA428").0, "ns:{t:a}:runids:5F58"),
             (k.live("a"), "ns:{t:a}:live"),
             (k.lease(), "ns:{sched}:lease"),
             (k.epoch(), "ns:{sched}:epoch"),
@@ -351,11 +384,12 @@ mod tests {
                 k.job_runs_template("a"),
                 k.job_done_template("a"),
                 k.job_tails_template("a"),
+                k.job_positions_template("a"),
+                k.job_outcome_template("a", "success"),
             ],
             vec![
                 k.schedule_runs_template("a"),
                 k.schedule_events_template("a"),
-                k.schedule_outcome_template("a", "success"),
             ],
         ];
         for family in families {
@@ -364,6 +398,27 @@ mod tests {
                 "{family:?}"
             );
         }
+    }
+
+    #[test]
+    fn run_ids_and_numbers_fall_in_their_buckets() {
+        let k = Keys::new("ns");
+        assert_eq!(
+            k.run_id_slot("a", "5F58C2FBA428"),
+            ("ns:{t:a}:runids:5F58".into(), "C2FBA428".into())
+        );
+        assert_eq!(
+            k.run_id_slot("a", "ab"),
+            ("ns:{t:a}:runids:ab".into(), String::new())
+        );
+        assert_eq!(
+            k.job_build("a", 7, 127),
+            ("ns:{t:a}:job:7:builds:0".into(), "127".into())
+        );
+        assert_eq!(
+            k.job_build("a", 7, 128),
+            ("ns:{t:a}:job:7:builds:1".into(), "0".into())
+        );
     }
 
     #[test]

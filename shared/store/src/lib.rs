@@ -73,8 +73,8 @@ pub mod outcome {
     pub const TIMEOUT: &str = "timeout";
 }
 
-/// The outcomes a finished run can have (each has a position stream per schedule, see
-/// [`Keys::schedule_outcome`]).
+/// The outcomes a finished run can have (each has a position stream per job, see
+/// [`Keys::job_outcome`]).
 pub const OUTCOMES: [&str; 4] = [
     outcome::SUCCESS,
     outcome::FAILURE,

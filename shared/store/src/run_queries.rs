@@ -141,8 +141,10 @@ impl Store {
             Scope::Tenant => ("t", String::new(), ""),
         };
         let mut inv = RUNS_QUERY.prepare_invoke();
+        // The cursor's run-id bucket (any bucket when there is no cursor).
+        let (bucket, field) = k.run_id_slot(t, q.after.as_deref().unwrap_or(""));
         inv.key(k.tenant(t))
-            .key(k.run_ids(t))
+            .key(bucket)
             .key(k.live(t))
             .key(k.tenant_runs(t))
             .key(k.schedule_jobs(t));
@@ -164,10 +166,13 @@ impl Store {
             .arg(&job.suffix)
             .arg(k.job_runs_template(t).suffix);
         let positions = k.schedule_runs_template(t);
-        inv.arg(&positions.prefix).arg(&positions.suffix);
+        inv.arg(&positions.prefix)
+            .arg(&positions.suffix)
+            .arg(k.job_positions_template(t).suffix);
         for o in OUTCOMES {
-            inv.arg(k.schedule_outcome_template(t, o).suffix);
+            inv.arg(k.job_outcome_template(t, o).suffix);
         }
+        inv.arg(field);
         let raw: Vec<redis::Value> = match inv.invoke_async(&mut self.c()).await {
             Ok(raw) => raw,
             Err(e) if e.code() == Some("NOCURSOR") => return Err(StoreError::UnknownCursor),
@@ -207,11 +212,11 @@ impl Store {
         let job = k.job_template(tenant);
         let (fields, extra): (Vec<String>, Vec<String>) = RUN_GET
             .key(k.run(tenant, run))
-            .key(k.run_ids(tenant))
+            .key(k.run_id_slot(tenant, run).0)
             .key(k.tenant_runs(tenant))
             .key(k.run_log(tenant, run))
             .key(k.tenant(tenant))
-            .arg(run)
+            .arg(k.run_id_slot(tenant, run).1)
             .arg(&job.prefix)
             .arg(&job.suffix)
             .arg(k.job_runs_template(tenant).suffix)
@@ -231,16 +236,15 @@ impl Store {
         job: u64,
         number: u64,
     ) -> Result<Option<String>> {
-        Ok(self
-            .c()
-            .hget(self.keys.job_builds(tenant, job), number)
-            .await?)
+        let (bucket, field) = self.keys.job_build(tenant, job, number);
+        Ok(self.c().hget(bucket, field).await?)
     }
 
     /// The stream id of a run (its place in the log's time order: when it finished, or, not
     /// finished yet, when it was created), for date bounds.
     pub async fn run_stream_id(&self, tenant: &str, run: &str) -> Result<Option<String>> {
-        let state: Option<String> = self.c().hget(self.keys.run_ids(tenant), run).await?;
+        let (bucket, field) = self.keys.run_id_slot(tenant, run);
+        let state: Option<String> = self.c().hget(bucket, field).await?;
         match state {
             Some(s) if s.is_empty() => Ok(self.c().hget(self.keys.run(tenant, run), "xid").await?),
             other => Ok(other),

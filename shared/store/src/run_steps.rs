@@ -212,18 +212,18 @@ impl Store {
         let mut inv = RUNS.prepare_invoke();
         inv.key(k.tenant(tenant))
             .key(k.tenant_runs(tenant))
-            .key(k.run_ids(tenant))
             .key(k.live(tenant))
             .arg(now)
             .arg(now_txt)
             .arg(self.retention.per_stream)
             .arg(self.retention.ttl_ms)
-            .arg(worker);
+            .arg(worker)
+            .arg(k.run_ids_template(tenant).prefix);
         family_args(
             &mut inv,
             [k.run_template(tenant), k.run_log_template(tenant)],
         );
-        family_args(
+        let job = family_args(
             &mut inv,
             [
                 k.job_template(tenant),
@@ -232,9 +232,10 @@ impl Store {
                 k.job_runs_template(tenant),
                 k.job_done_template(tenant),
                 k.job_tails_template(tenant),
+                k.job_positions_template(tenant),
             ],
         );
-        let sched = family_args(
+        family_args(
             &mut inv,
             [
                 k.schedule_runs_template(tenant),
@@ -243,8 +244,8 @@ impl Store {
         );
         inv.arg(OUTCOMES.len());
         for o in OUTCOMES {
-            let t = k.schedule_outcome_template(tenant, o);
-            debug_assert_eq!(t.prefix, sched, "an outcome index is a schedule's key");
+            let t = k.job_outcome_template(tenant, o);
+            debug_assert_eq!(t.prefix, job, "an outcome index is a job's key");
             inv.arg(o).arg(t.suffix);
         }
         inv

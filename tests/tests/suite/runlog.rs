@@ -206,15 +206,10 @@ async fn runs_past_the_retention_age_vanish_from_queries_and_from_redis() {
         .await
         .unwrap();
     // A finished run is known by its id (which maps to its record's stream id).
-    let run_ids = keys.run_ids(&tenant);
+    let (bucket, field) = keys.run_id_slot(&tenant, &old_run);
     let known = |redis: &redis::aio::MultiplexedConnection| {
-        let (mut redis, run_ids, old_run) = (redis.clone(), run_ids.clone(), old_run.clone());
-        async move {
-            redis
-                .hexists::<_, _, bool>(&run_ids, &old_run)
-                .await
-                .unwrap()
-        }
+        let (mut redis, bucket, field) = (redis.clone(), bucket.clone(), field.clone());
+        async move { redis.hexists::<_, _, bool>(&bucket, &field).await.unwrap() }
     };
     assert!(known(&redis).await);
 

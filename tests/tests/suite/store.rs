@@ -602,7 +602,7 @@ async fn results_reach_the_done_stream_only_while_a_tail_listens() {
 #[tokio::test]
 async fn job_wide_queries_merge_the_schedules_positions_exactly() {
     use chime_store::{Order, RunQuery, Scope};
-    let (store, env) = store().await;
+    let (store, _env) = store().await;
     let scheds = ["m1", "m2", "m3"];
     store
         .put_job("t", &job(8, true), &scheds.map(sched))
@@ -722,4 +722,91 @@ fn finished_first_reversed(want: &[String], pending: bool) -> Vec<String> {
         .cloned()
         .chain(done.iter().rev().cloned())
         .collect()
+}
+
+/// The cap forgets a schedule's oldest runs; in a job of several schedules those can sit in
+/// the middle of the job's positions. The job then notes the holes, and its queries (all
+/// runs, one outcome, pages both ways) still answer exactly what is left.
+#[tokio::test]
+async fn a_capped_schedule_leaves_job_wide_queries_exact() {
+    use chime_store::{Order, RunQuery, Scope};
+    let (_, env) = store().await;
+    let s = &env.settings;
+    let retention = Retention {
+        ttl_ms: 60_000,
+        per_stream: 3,
+    };
+    let store = Store::connect(&s.redis_url, &s.namespace, retention, s.due_partitions)
+        .await
+        .unwrap();
+    store
+        .put_job("t", &job(4, true), &[sched("c1"), sched("c2")])
+        .await
+        .unwrap();
+    let now = store.now_ms().await.unwrap();
+    // c1 fires often (and is capped at 3), c2 now and then: c1's oldest runs are not the job's.
+    let plan = ["c2", "c1", "c1", "c2", "c1", "c1", "c1", "c2", "c1"];
+    let mut finished: Vec<(String, &str, Outcome)> = Vec::new();
+    for (i, sid) in plan.iter().enumerate() {
+        let m = run_of(4, sid, now - 50_000 + i as i64 * 1_000);
+        let outcome = if i % 2 == 0 {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
+        let mut r = success("HTTP 200", None, now);
+        r.outcome = Some(outcome);
+        store.materialize(&m, now).await.unwrap();
+        store.run_complete(&m, now, "w", &r).await.unwrap();
+        finished.push((m.run_id, sid, outcome));
+    }
+    // What the cap leaves: every c2 run and c1's last 3 (each creation keeps 2 and the new one).
+    let c1: Vec<usize> = (0..plan.len()).filter(|&i| plan[i] == "c1").collect();
+    let kept: Vec<&(String, &str, Outcome)> = finished
+        .iter()
+        .enumerate()
+        .filter(|(i, (_, sid, _))| *sid == "c2" || c1[c1.len() - 3..].contains(i))
+        .map(|(_, f)| f)
+        .collect();
+    for filter in [None, Some(Outcome::Failure)] {
+        let want: Vec<String> = kept
+            .iter()
+            .filter(|(_, _, o)| filter.is_none_or(|f| f == *o))
+            .map(|(id, _, _)| id.clone())
+            .collect();
+        for (order, skip, size) in [
+            (Order::OldestFirst, 0, 10),
+            (Order::NewestFirst, 0, 10),
+            (Order::NewestFirst, 1, 2),
+        ] {
+            let mut q = RunQuery::new("t", Scope::Job(4));
+            q.outcomes = filter.iter().map(|o| o.as_str().to_string()).collect();
+            q.order = order;
+            q.skip = skip;
+            q.size = size;
+            let page = store.query_runs(&q).await.unwrap();
+            let mut expect = want.clone();
+            if order == Order::NewestFirst {
+                expect.reverse();
+            }
+            let expect: Vec<String> = expect
+                .into_iter()
+                .skip(skip as usize)
+                .take(size as usize)
+                .collect();
+            let ids: Vec<String> = page.runs.into_iter().map(|(_, r)| r.run_id).collect();
+            assert_eq!(ids, expect, "{filter:?} {order:?} {skip}");
+            assert_eq!(page.total, Some(want.len() as u64), "{filter:?}");
+        }
+    }
+    let mut redis = redis_of(&env.settings).await;
+    let holes: bool = redis
+        .hexists(store.keys().job("t", 4), "holes")
+        .await
+        .unwrap();
+    assert!(
+        holes,
+        "the job noted the holes the cap left in its positions"
+    );
+    assert!(store.delete_job("t", &job(4, true)).await.unwrap());
 }

@@ -1,11 +1,12 @@
 -- Delete a job with its schedules, runs, streams and event logs.
--- KEYS 1 job hash  2 schedules hash  3 job runs stream  4 job builds hash  5 jobs zset
---   6 job names hash  7 tenant runs stream  8 job done stream  9 tenant schedule->job hash
---   10 the job's live-tail marker  11 the run-id hash  12 the tenant's live runs
+-- KEYS 1 job hash  2 schedules hash  3 job runs stream  4 jobs zset  5 job names hash
+--   6 tenant runs stream  7 job done stream  8 tenant schedule->job hash  9 the job's
+--   live-tail marker  10 the tenant's live runs
 -- ARGV 1 job id  2 job name, then the templates (a prefix and a suffix to put around an id)
 --   of the keys named by data: 3-4 a run's unfinished record, 5-6 a run's log (by run id),
---   7-8 a schedule's positions, 9-10 its events (by schedule id), 11.. the suffixes of a
---   schedule's positions by outcome (after the prefix of 7).
+--   7-8 a schedule's positions, 9-10 its events (by schedule id); 11 the prefix of the
+--   tenant's run-id buckets, 12 the prefix of the job's run-number buckets, 13.. the job's
+--   positions and its positions by outcome.
 -- Returns 1 deleted, 0 no such job.
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
@@ -13,23 +14,30 @@ end
 local function key(i, id)
   return ARGV[i] .. id .. ARGV[i + 1]
 end
+local function forget_id(id)
+  redis.call('HDEL', ARGV[11] .. string.sub(id, 1, 4), string.sub(id, 5))
+  redis.call('DEL', key(5, id))
+end
 -- Finished runs: their entries in the tenant's stream, their run ids and extra log lines.
 local entries = redis.call('XRANGE', KEYS[3], '-', '+')
 for i = 1, #entries do
-  redis.call('XDEL', KEYS[7], entries[i][1])
-  local id = entries[i][2][2]
-  redis.call('HDEL', KEYS[11], id)
-  redis.call('DEL', key(5, id))
+  redis.call('XDEL', KEYS[6], entries[i][1])
+  forget_id(entries[i][2][2])
 end
 -- Unfinished runs: their records too.
 local prefix = ARGV[1] .. '|'
-for _, m in ipairs(redis.call('ZRANGE', KEYS[12], 0, -1)) do
+for _, m in ipairs(redis.call('ZRANGE', KEYS[10], 0, -1)) do
   if string.sub(m, 1, #prefix) == prefix then
     local id = string.match(m, '([^|]*)$')
-    redis.call('DEL', key(3, id), key(5, id))
-    redis.call('HDEL', KEYS[11], id)
-    redis.call('ZREM', KEYS[12], m)
+    redis.call('DEL', key(3, id))
+    forget_id(id)
+    redis.call('ZREM', KEYS[10], m)
   end
+end
+-- Run numbers: every bucket up to the job's last number.
+local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+for b = 0, math.floor(last / 128) do
+  redis.call('DEL', ARGV[12] .. string.format('%d', b))
 end
 -- Its schedules, current and past (every schedule that has a number in the job hash).
 local scheds = redis.call('HKEYS', KEYS[2])
@@ -42,14 +50,14 @@ for k = 1, n do
 end
 for i = 1, #scheds do
   redis.call('DEL', key(7, scheds[i]), key(9, scheds[i]))
-  for k = 11, #ARGV do
-    redis.call('DEL', ARGV[7] .. scheds[i] .. ARGV[k])
-  end
-  redis.call('HDEL', KEYS[9], scheds[i])
+  redis.call('HDEL', KEYS[8], scheds[i])
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[8], KEYS[10])
-redis.call('ZREM', KEYS[5], ARGV[1])
-if redis.call('HGET', KEYS[6], ARGV[2]) == ARGV[1] then
-  redis.call('HDEL', KEYS[6], ARGV[2])
+for k = 13, #ARGV do
+  redis.call('DEL', ARGV[k])
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[7], KEYS[9])
+redis.call('ZREM', KEYS[4], ARGV[1])
+if redis.call('HGET', KEYS[5], ARGV[2]) == ARGV[1] then
+  redis.call('HDEL', KEYS[5], ARGV[2])
 end
 return 1

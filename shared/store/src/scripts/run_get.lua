@@ -1,8 +1,8 @@
 -- One run's record and its extra log lines, by run id.
 --
--- KEYS 1 the run's unfinished record  2 the run-id hash  3 the tenant's runs stream  4 the
+-- KEYS 1 the run's unfinished record  2 the run id's bucket  3 the tenant's runs stream  4 the
 --   run's extra log lines  5 the tenant hash (its optional `retention_ms` overrides ARGV 5)
--- ARGV 1 the run id  2 the prefix of a job's keys, 3 the job hash's suffix, 4 the job runs'
+-- ARGV 1 the run id's field in its bucket  2 the prefix of a job's keys, 3 the job hash's suffix, 4 the job runs'
 --   suffix  5 the default retention (ms)
 -- Returns { record, extra lines }: an unfinished run's hash fields, or a finished run's stream
 -- entry fields followed by 'job', 'sched' and '~' (see record.rs); an empty record when there

@@ -4,17 +4,18 @@
 -- costs one script invocation however many runs it carries.
 --
 -- KEYS 1 the tenant hash `<ns>:{t:<tenant>}:tenant` (its optional `retention_ms` overrides
---   ARGV 4)  2 the tenant's runs stream  3 the run-id hash  4 the tenant's live runs (zset).
+--   ARGV 4)  2 the tenant's runs stream  3 the tenant's live runs (zset).
 --   Every other key is named by a run's, a job's or a schedule's id: the script puts the id
 --   between the prefix of the key's family and the key's suffix, both from ARGV (all keys of
 --   the tenant's hash slot).
 -- ARGV 1 now (ms)  2 now as RFC 3339  3 runs kept per schedule  4 retention (ms)
---      5 worker id (start, complete)
---      6 the prefix of a run's keys, then their suffixes: 7 the record, 8 its log
---      9 the prefix of a job's keys, then their suffixes: 10 the job hash, 11 its schedules,
---        12 its run numbers, 13 its runs, 14 its "done" stream, 15 its live-tail marker
---      16 the prefix of a schedule's keys, then their suffixes: 17 its runs, 18 its events
---      19 the number of outcomes, then a name and the suffix of a schedule's positions of that
+--      5 worker id (start, complete)  6 the prefix of the tenant's run-id buckets
+--      7 the prefix of a run's keys, then their suffixes: 8 the record, 9 its log
+--      10 the prefix of a job's keys, then their suffixes: 11 the job hash, 12 its schedules,
+--        13 its run numbers' buckets (the bucket's number follows), 14 its runs, 15 its "done"
+--        stream, 16 its live-tail marker, 17 its positions
+--      18 the prefix of a schedule's keys, then their suffixes: 19 its positions, 20 its events
+--      21 the number of outcomes, then a name and the suffix of a job's positions of that
 --        outcome for each
 --      then the operations, each an op code and its arguments:
 --        'm' run id, job id, schedule id, scheduled at (ms), leader, epoch: materialize;
@@ -39,16 +40,17 @@
 --   t, l: the runs removed.
 --
 -- A run not finished yet has a record of its own (a hash) and a member in the tenant's live
--- set; its run id maps to '' in the run-id hash (so materialize is idempotent on it). When it
+-- set; its run id maps to '' in the tenant's run ids (so materialize is idempotent on it). When it
 -- finishes, its record becomes one entry of its job's runs stream, under a stream id taken
 -- from the tenant's runs stream, which indexes it too (with the job id), as do the schedule's
--- positions (dense, for offset pages and counts) and its outcome's positions; the run id
+-- and the job's positions (dense, for offset pages and counts) and the job's positions of its
+-- outcome; the run id
 -- then maps to the stream id, the hash and the live member are removed. A finished record is
 -- written once. A schedule keeps at most ARGV 3 runs, counting one unfinished run: creating a
 -- run forgets the oldest finished ones (so runs that overlap hold more until they finish, and
 -- the next run's creation trims again); the streams are trimmed to the retention age.
 
-local TENANT_RUNS, RUNIDS, LIVE = KEYS[2], KEYS[3], KEYS[4]
+local TENANT_RUNS, LIVE = KEYS[2], KEYS[3]
 local NOW, NOW_TXT = ARGV[1], ARGV[2]
 local NOW_N = tonumber(NOW)
 local CAP = tonumber(ARGV[3])
@@ -63,27 +65,54 @@ local clock_seq = 0
 -- The key templates: a family's prefix and a key's suffix, which go around an id, as in
 -- `JOB_P .. job .. JOB_RUNS_S`. Locals and inline concatenation, since tables and helper calls
 -- would cost every call of this hot script.
-local RUN_P, RECORD_S, LOG_S = ARGV[6], ARGV[7], ARGV[8]
-local JOB_P, JOB_S, SCHEDULES_S, BUILDS_S = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
-local JOB_RUNS_S, DONE_S, TAILS_S = ARGV[13], ARGV[14], ARGV[15]
-local SCHED_P, SCHED_RUNS_S, EVENTS_S = ARGV[16], ARGV[17], ARGV[18]
+local RUNIDS_P = ARGV[6]
+local RUN_P, RECORD_S, LOG_S = ARGV[7], ARGV[8], ARGV[9]
+local JOB_P, JOB_S, SCHEDULES_S, BUILDS_S = ARGV[10], ARGV[11], ARGV[12], ARGV[13]
+local JOB_RUNS_S, DONE_S, TAILS_S, JOB_POS_S = ARGV[14], ARGV[15], ARGV[16], ARGV[17]
+local SCHED_P, SCHED_RUNS_S, EVENTS_S = ARGV[18], ARGV[19], ARGV[20]
 -- The outcomes: ARGV[OUTCOME_AT + 2k] is the k-th one's name (k from 0), the next its index's
 -- suffix. A lifecycle code's last digit is 1 + k (0: no outcome).
-local N_OUTCOMES, OUTCOME_AT = tonumber(ARGV[19]), 20
+local N_OUTCOMES, OUTCOME_AT = tonumber(ARGV[21]), 22
 local FIRST_OP = OUTCOME_AT + 2 * N_OUTCOMES
 
 local function int(n)
   return string.format('%d', n)
 end
 
--- The schedule's positions of runs with the outcome of lifecycle code `code`; nil when it has
--- none.
-local function outcome_key(sched, code)
+-- Run ids live in buckets (small hashes, kept compact by Redis): a run id's first four
+-- characters name its bucket and the rest is its field. Run numbers likewise, 128 to a
+-- bucket of the job's.
+local function id_slot(id)
+  return RUNIDS_P .. string.sub(id, 1, 4), string.sub(id, 5)
+end
+local function id_get(id)
+  local k, f = id_slot(id)
+  return redis.call('HGET', k, f)
+end
+local function id_set(id, v)
+  local k, f = id_slot(id)
+  redis.call('HSET', k, f, v)
+end
+local function id_del(id)
+  local k, f = id_slot(id)
+  redis.call('HDEL', k, f)
+end
+local function number_slot(job, n)
+  local n_n = tonumber(n)
+  return JOB_P .. job .. BUILDS_S .. int(math.floor(n_n / 128)), int(n_n % 128)
+end
+local function number_del(job, n)
+  local k, f = number_slot(job, n)
+  redis.call('HDEL', k, f)
+end
+
+-- The job's positions of runs with the outcome of lifecycle code `code`; nil when it has none.
+local function outcome_key(job, code)
   local k = tonumber(code) % 10
   if k < 1 or k > N_OUTCOMES then
     return nil
   end
-  return SCHED_P .. sched .. ARGV[OUTCOME_AT + 2 * (k - 1) + 1]
+  return JOB_P .. job .. ARGV[OUTCOME_AT + 2 * (k - 1) + 1]
 end
 
 -- A run's fields in ARGV from index i; its other keys are built where a step needs them.
@@ -136,6 +165,47 @@ local function ordinal(job, sched)
   return k
 end
 
+-- Whether stream id a is below stream id b.
+local function id_below(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, bm = tonumber(am), tonumber(bm)
+  return am < bm or (am == bm and tonumber(as) < tonumber(bs))
+end
+
+-- Removes stream id xid from the job's positions `key`: from their oldest end they stay dense;
+-- from anywhere else the job notes that its positions have holes (its queries then read its
+-- runs stream instead).
+local function unposition(job, key, xid)
+  local head = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
+  if not head then
+    return
+  end
+  if head[2][2] == xid then
+    redis.call('XDEL', key, head[1])
+    return
+  end
+  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
+  local l = tonumber(string.match(head[1], '%-(%d+)$'))
+  local h = tonumber(string.match(last[1], '%-(%d+)$'))
+  while l <= h do
+    local m = math.floor((l + h) / 2)
+    local e = redis.call('XRANGE', key, '0-' .. int(m), '+', 'COUNT', 1)[1]
+    if not e then
+      return
+    end
+    if e[2][2] == xid then
+      redis.call('XDEL', key, e[1])
+      redis.call('HSET', JOB_P .. job .. JOB_S, 'holes', '1')
+      return
+    elseif id_below(e[2][2], xid) then
+      l = tonumber(string.match(e[1], '%-(%d+)$')) + 1
+    else
+      h = m - 1
+    end
+  end
+end
+
 -- Forgets the finished run at stream id xid of job `job`, the oldest of schedule `sched`: its
 -- record, its entries in the job's and the tenant's streams and its outcome's positions, its
 -- run id, run number and extra log lines. The caller removes its entry of the schedule's
@@ -146,16 +216,15 @@ local function forget(job, sched, xid)
   if e then
     local f = e[2]
     -- The record's fields in their fixed order (see finish): id, s, n, ..., k at 20.
-    redis.call('HDEL', RUNIDS, f[2])
-    redis.call('HDEL', JOB_P .. job .. BUILDS_S, f[6])
+    id_del(f[2])
+    number_del(job, f[6])
     redis.call('DEL', log_key(f[2]))
-    -- The oldest of the schedule's runs is the oldest of its outcome's too.
-    local okey = outcome_key(sched, f[20])
-    local head = okey and redis.call('XRANGE', okey, '-', '+', 'COUNT', 1)[1]
-    if head and head[2][2] == xid then
-      redis.call('XDEL', okey, head[1])
+    local okey = outcome_key(job, f[20])
+    if okey then
+      unposition(job, okey, xid)
     end
   end
+  unposition(job, JOB_P .. job .. JOB_POS_S, xid)
   redis.call('XDEL', runs, xid)
   redis.call('XDEL', TENANT_RUNS, xid)
 end
@@ -174,15 +243,8 @@ local function enforce_cap(job, sched)
   end
 end
 
--- Whether stream id a is below stream id b.
-local function id_below(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  am, bm = tonumber(am), tonumber(bm)
-  return am < bm or (am == bm and tonumber(as) < tonumber(bs))
-end
 
--- Trims the positions `s` (a schedule's) whose run is below stream id `upto` (their oldest end).
+-- Trims the positions `s` (a schedule's or a job's) whose run is below stream id `upto` (their oldest end).
 local function trim_positions(s, upto)
   while true do
     local head = redis.call('XRANGE', s, '-', '+', 'COUNT', 64)
@@ -208,11 +270,10 @@ local function trim_job(job, limit)
   if #old == 0 then
     return 0
   end
-  local builds = JOB_P .. job .. BUILDS_S
   for _, e in ipairs(old) do
     local f = e[2]
-    redis.call('HDEL', RUNIDS, f[2])
-    redis.call('HDEL', builds, f[6])
+    id_del(f[2])
+    number_del(job, f[6])
     redis.call('DEL', log_key(f[2]))
   end
   -- Everything below `upto` goes: the whole expired range, or up to the last run read.
@@ -223,15 +284,16 @@ local function trim_job(job, limit)
   end
   redis.call('XTRIM', runs, 'MINID', upto)
   redis.call('XTRIM', TENANT_RUNS, 'MINID', upto)
+  trim_positions(JOB_P .. job .. JOB_POS_S, upto)
+  for o = 0, N_OUTCOMES - 1 do
+    trim_positions(JOB_P .. job .. ARGV[OUTCOME_AT + 2 * o + 1], upto)
+  end
   local jh = JOB_P .. job .. JOB_S
   local n = tonumber(redis.call('HGET', jh, 'so') or '0')
   for k = 1, n do
     local sched = redis.call('HGET', jh, 's#' .. int(k))
     if sched then
       trim_positions(SCHED_P .. sched .. SCHED_RUNS_S, upto)
-      for o = 0, N_OUTCOMES - 1 do
-        trim_positions(SCHED_P .. sched .. ARGV[OUTCOME_AT + 2 * o + 1], upto)
-      end
     end
   end
   return #old
@@ -247,10 +309,10 @@ local function trim_live()
     local run = RUN_P .. id .. RECORD_S
     local nums = redis.call('HGET', run, 'm')
     if nums and job then
-      redis.call('HDEL', JOB_P .. job .. BUILDS_S, string.match(nums, '^(%d+)'))
+      number_del(job, string.match(nums, '^(%d+)'))
     end
     redis.call('DEL', run, log_key(id))
-    redis.call('HDEL', RUNIDS, id)
+    id_del(id)
     redis.call('ZREM', LIVE, m)
   end
   return #old
@@ -259,7 +321,7 @@ end
 -- Creates the record of unfinished run r with the job's run number n (a string).
 local function create(r, n)
   enforce_cap(r.job_id, r.sched_id)
-  redis.call('HSET', RUNIDS, r.id, '')
+  id_set(r.id, '')
   -- Creation order within the call breaks ties of one millisecond (the live set's score is
   -- ms * 1024 + the call's sequence).
   local xid = int(CLOCK) .. '-' .. int(clock_seq)
@@ -281,7 +343,7 @@ local seen = {}
 local function materialize(rs, check_active, out)
   local jobs, by_job = {}, {}
   for _, r in ipairs(rs) do
-    if seen[r.id] or redis.call('HEXISTS', RUNIDS, r.id) == 1 then
+    if seen[r.id] or id_get(r.id) then
       out[r.slot] = 0
     else
       seen[r.id] = true
@@ -320,15 +382,22 @@ local function materialize(rs, check_active, out)
     if #make > 0 then
       -- Numbers handed to redis.call are formatted with '%.17g' (slow); integers go as strings.
       local last = redis.call('HINCRBY', JOB_P .. job .. JOB_S, 'seq', int(#make))
-      local builds = {}
+      -- The call's numbers are consecutive: their buckets are written with one HSET each.
+      local bucket, fields = nil, {}
       for k, r in ipairs(make) do
         local ns = int(last - #make + k)
         create(r, ns)
-        builds[#builds + 1] = ns
-        builds[#builds + 1] = r.id
+        local key, field = number_slot(job, ns)
+        if key ~= bucket and #fields > 0 then
+          redis.call('HSET', bucket, unpack(fields))
+          fields = {}
+        end
+        bucket = key
+        fields[#fields + 1] = field
+        fields[#fields + 1] = r.id
         out[r.slot] = 1
       end
-      redis.call('HSET', JOB_P .. job .. BUILDS_S, unpack(builds))
+      redis.call('HSET', bucket, unpack(fields))
     end
   end
 end
@@ -359,13 +428,13 @@ local function record(r, names)
   if f[1] then
     return f
   end
-  local known = redis.call('HGET', RUNIDS, r.id)
+  local known = id_get(r.id)
   if known and known ~= '' then
     return 'done'
   end
   if known then
     -- Its id is known but its record was lost: it is made again, with a new number.
-    redis.call('HDEL', RUNIDS, r.id)
+    id_del(r.id)
     seen[r.id] = nil
   end
   local code = {}
@@ -438,11 +507,12 @@ local function finish(r, nums, x)
     'b', optional(x.body, x.text), 'x', optional(x.err, x.text), 'w', x.worker,
     'p', x.attempt, 'o', r.owner, 'q', epoch)
   redis.call('XADD', SCHED_P .. r.sched_id .. SCHED_RUNS_S, '0-*', 'x', xid)
-  local okey = outcome_key(r.sched_id, x.code)
+  redis.call('XADD', JOB_P .. r.job_id .. JOB_POS_S, '0-*', 'x', xid)
+  local okey = outcome_key(r.job_id, x.code)
   if okey then
     redis.call('XADD', okey, '0-*', 'x', xid)
   end
-  redis.call('HSET', RUNIDS, r.id, xid)
+  id_set(r.id, xid)
   redis.call('DEL', r.run)
   redis.call('ZREM', LIVE, live_member(r))
   if tailed(r.job_id) then
@@ -504,7 +574,7 @@ local function report(i)
   local f = redis.call('HMGET', run, 'job', 'sched', unpack(UNFINISHED))
   if not f[1] then
     -- Finished already (its run id maps to its stream id), or unknown.
-    local xid = redis.call('HGET', RUNIDS, id)
+    local xid = id_get(id)
     if not xid or xid == '' then
       return -1
     end

@@ -2,11 +2,14 @@
 --
 -- A scope's log is its unfinished runs (the tenant's live set, by creation) and its finished
 -- runs (in the order they finished). Newest first, the unfinished runs come first; oldest
--- first, they come last. A schedule's and a job's finished runs are read from the schedules'
--- positions (dense streams of stream ids: a count is a difference of positions, a bound a
--- binary search); the tenant's from its runs stream (ids are times).
+-- first, they come last. A schedule's and a job's finished runs are read from their positions
+-- (dense streams of stream ids: a count is a difference of positions, a bound a binary
+-- search; a job's of one outcome from the job's positions of that outcome); the tenant's from
+-- its runs stream (ids are times). What positions cannot answer (a schedule's runs of some
+-- outcomes; a job whose positions have holes) is a walk of the job's runs stream.
 --
--- KEYS 1 the tenant hash (its optional `retention_ms` overrides ARGV 12)  2 the run-id hash
+-- KEYS 1 the tenant hash (its optional `retention_ms` overrides ARGV 12)  2 the cursor's
+--   run-id bucket
 --   3 the tenant's live set  4 the tenant's runs stream  5 the tenant's schedule → job hash
 -- ARGV 1 scope: 's' a schedule, 'j' a job, 't' the tenant
 --      2 the job id ('' for the tenant, or for a schedule: read from KEYS 5)
@@ -19,8 +22,9 @@
 --      11 '1' to count every match (the total)  12 default retention (ms)
 --      13, 14 the template of unfinished records (prefix, suffix around a run id)
 --      15 the prefix of a job's keys, 16 the job hash's suffix, 17 the job runs' suffix
---      18 the prefix of a schedule's keys, 19 its positions' suffix, 20.. the suffix of its
---        positions of each outcome, in the outcome list's order
+--      18 the prefix of a schedule's keys, 19 its positions' suffix  20 the suffix of a job's
+--        positions  21-24 the suffix of a job's positions of each outcome, in the outcome
+--        list's order  25 the cursor's field in its run-id bucket
 -- Returns { total (-1 when not counted), has_more (0/1), id1, record1, id2, record2, ... }:
 -- an unfinished run's record is its hash's field list; a finished one's is its stream entry's
 -- field list followed by 'job', 'sched' and '~' (see record.rs). A cursor that names no run
@@ -36,7 +40,7 @@ local keeps = ARGV[10]
 local count = ARGV[11] == '1'
 local RUN_P, RUN_S = ARGV[13], ARGV[14]
 local JOB_P, JOB_S, JOB_RUNS_S = ARGV[15], ARGV[16], ARGV[17]
-local SCHED_P, POSITIONS_S = ARGV[18], ARGV[19]
+local SCHED_P, POSITIONS_S, JOB_POS_S = ARGV[18], ARGV[19], ARGV[20]
 local out = { -1, 0 }
 
 -- Nothing past the retention age: the lower bound is at least now - retention.
@@ -68,7 +72,7 @@ local want = {}
 if keeps ~= '' and keeps ~= '*' then
   for c in string.gmatch(keeps, '%d+') do
     want[c] = true
-    outcome_suffixes[#outcome_suffixes + 1] = ARGV[19 + tonumber(c)]
+    outcome_suffixes[#outcome_suffixes + 1] = ARGV[20 + tonumber(c)]
   end
 end
 
@@ -196,28 +200,24 @@ local function source(key, cursor)
   return { key = key, from = from, to = to }
 end
 
--- The sources of a schedule's or a job's finished runs (every schedule the job has numbered).
+-- The sources of a schedule's or a job's finished runs: the schedule's positions, or the
+-- job's (of the outcomes kept).
 local function sources(cursor)
-  local scheds = {}
+  local keys = {}
   if scope == 's' then
-    scheds[1] = sched
-  else
-    local n = tonumber(redis.call('HGET', JOB_P .. job .. JOB_S, 'so') or '0')
-    for k = 1, n do
-      local s = sched_of(job, int(k))
-      if s ~= '' then
-        scheds[#scheds + 1] = s
-      end
+    keys[1] = SCHED_P .. sched .. POSITIONS_S
+  elseif #outcome_suffixes > 0 then
+    for _, suffix in ipairs(outcome_suffixes) do
+      keys[#keys + 1] = JOB_P .. job .. suffix
     end
+  else
+    keys[1] = JOB_P .. job .. JOB_POS_S
   end
   local list = {}
-  for _, s in ipairs(scheds) do
-    local suffixes = #outcome_suffixes > 0 and outcome_suffixes or { POSITIONS_S }
-    for _, suffix in ipairs(suffixes) do
-      local src = source(SCHED_P .. s .. suffix, cursor)
-      if src then
-        list[#list + 1] = src
-      end
+  for _, key in ipairs(keys) do
+    local src = source(key, cursor)
+    if src then
+      list[#list + 1] = src
     end
   end
   return list
@@ -250,7 +250,7 @@ local function positional_part(cursor)
         picked[#picked + 1] = e[2][2]
       end
     else
-      -- Several schedules or outcomes: the first s + size of each, merged by stream id.
+      -- Several outcomes: the first s + size of each, merged by stream id.
       local all = {}
       for _, src in ipairs(list) do
         local take = math.min(src.to - src.from + 1, s + size)
@@ -282,22 +282,23 @@ local function positional_part(cursor)
   return n, function() return n end, page
 end
 
--- The finished part from the tenant's runs stream (ids are times): its count (nil when not
--- asked for and not free), a count function and a page function.
-local function tenant_part(cursor)
-  local stream = KEYS[4]
+-- The finished part from a time-ordered stream (the tenant's runs, or a job's records): its
+-- count (nil when not asked for and not free), a count function and a page function.
+-- `resolve(e)` gives an entry's job and record fields (nil when it is only an index entry),
+-- `wanted(fields)` whether a record passes the filter (nil: every entry passes unread).
+local function time_part(stream, cursor, resolve, wanted)
   local low, high = int(lo) .. '-0', hi and (int(hi) .. '-18446744073709551615') or '+'
   if cursor then
     if desc then high = '(' .. cursor else low = '(' .. cursor end
   end
-  local filtered = next(want) ~= nil
+  local filtered = wanted ~= nil
   local function keep(e)
-    local j = e[2][2]
+    local j, fields = resolve(e)
     if not filtered then
-      return j, nil
+      return j, fields
     end
-    local fields = record(j, e[1])
-    if fields and want[string.sub(fields[20], -1)] then
+    fields = fields or record(j, e[1])
+    if fields and wanted(fields) then
       return j, fields
     end
     return nil
@@ -363,7 +364,8 @@ local function tenant_part(cursor)
         entries = redis.call('XRANGE', stream, '-', '+', 'COUNT', s + size)
       end
       for k = s + 1, #entries do
-        emit_finished(entries[k][2][2], entries[k][1], nil)
+        local j, fields = resolve(entries[k])
+        emit_finished(j, entries[k][1], fields)
       end
       return n > s + size
     end
@@ -378,7 +380,7 @@ end
 local live = live_runs()
 local cursor = nil
 if after ~= '' then
-  local state = redis.call('HGET', KEYS[2], after)
+  local state = redis.call('HGET', KEYS[2], ARGV[25])
   if not state then
     return redis.error_reply('NOCURSOR the cursor names no run of this log')
   end
@@ -418,8 +420,22 @@ end
 local fin_n, fin_total, fin_page = 0, function() return 0 end, function() return false end
 if not (cursor == 'live' and not desc) then
   local c = cursor ~= 'live' and cursor or nil
+  local function kept(fields)
+    return want[string.sub(fields[20], -1)] == true
+  end
+  local job_records = function(e) return job, e[2] end
   if scope == 't' then
-    fin_n, fin_total, fin_page = tenant_part(c)
+    local tenant_entry = function(e) return e[2][2], nil end
+    fin_n, fin_total, fin_page = time_part(KEYS[4], c, tenant_entry, next(want) and kept or nil)
+  elseif scope == 's' and next(want) then
+    -- A schedule's runs of some outcomes: its job's records of its number and those outcomes.
+    local k = redis.call('HGET', JOB_P .. job .. JOB_S, 's@' .. sched) or ''
+    local of_sched = function(fields) return fields[4] == k and kept(fields) end
+    fin_n, fin_total, fin_page = time_part(JOB_P .. job .. JOB_RUNS_S, c, job_records, of_sched)
+  elseif scope == 'j' and redis.call('HEXISTS', JOB_P .. job .. JOB_S, 'holes') == 1 then
+    -- The cap removed positions from the middle of the job's: its records, walked.
+    local filter = next(want) and kept or nil
+    fin_n, fin_total, fin_page = time_part(JOB_P .. job .. JOB_RUNS_S, c, job_records, filter)
   else
     fin_n, fin_total, fin_page = positional_part(c)
   end
