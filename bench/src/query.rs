@@ -304,9 +304,9 @@ async fn raw_reads(
     let raw_page: Vec<f64> = stream::iter(0..requests)
         .map(|i| {
             let mut conn = conn.clone();
-            let (tenant, _, _, sid) = pick(i);
+            let (tenant, _, job, sid) = pick(i);
             let key = keys.schedule_runs(tenant, sid);
-            let prefix = keys.run(tenant, "");
+            let records = keys.job_runs(tenant, *job);
             async move {
                 let t = Instant::now();
                 let page: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
@@ -318,12 +318,11 @@ async fn raw_reads(
                     .query_async(&mut conn)
                     .await
                     .ok()?;
+                // Each position holds its run's stream id in the job's stream of records.
                 let mut pipe = redis::pipe();
                 for e in &page.ids {
-                    pipe.hgetall(format!(
-                        "{prefix}{}",
-                        e.get::<String>("r").unwrap_or_default()
-                    ));
+                    let xid = e.get::<String>("x").unwrap_or_default();
+                    pipe.cmd("XRANGE").arg(&records).arg(&xid).arg(&xid);
                 }
                 let _: Vec<redis::Value> = pipe.query_async(&mut conn).await.ok()?;
                 Some(t.elapsed().as_secs_f64() * 1000.0)

@@ -531,8 +531,11 @@ end
 local UNFINISHED = { 'status', 'state', 'm', 'attempt', 'exec_at', 'worker', 'owner', 'http',
   'text', 'body', 'err', 'dur' }
 
+-- What completing a run reads of its unfinished record.
+local COMPLETING = { 'status', 'state', 'm', 'attempt', 'owner' }
+
 local function complete(r, i)
-  local f, code = step(r, UNFINISHED, 'result from')
+  local f, code = step(r, COMPLETING, 'result from')
   if not f then
     return code
   end
@@ -561,7 +564,7 @@ local function complete(r, i)
     redis.call('HSET', r.run, unpack(fields))
     return 1
   end
-  r.owner = f[8] or r.owner
+  r.owner = f[6] or r.owner
   finish(r, f[4], { exec_at = ARGV[i + 15], dur = ARGV[i + 14], http = http, code = ARGV[i + 17],
     text = text, body = body, err = err, worker = WORKER, attempt = attempt })
   return 1
