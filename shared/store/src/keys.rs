@@ -15,9 +15,9 @@
 //! | `ns:T:job:<jobId>:schedules` | hash | schedule id → schedule JSON |
 //! | `ns:T:job:<jobId>:runs` | stream | **the finished runs' records**, one entry each, in the order they finished; each entry's id is its run's stream id |
 //! | `ns:T:job:<jobId>:pos` | stream | the job's finished runs by position, as a schedule's (below); when the cap forgets a run of a job of several schedules that is not the job's oldest, its position is removed and the job hash notes `holes` |
-//! | `ns:T:job:<jobId>:outcome:<o>` | stream | the same for the job's runs that ended with outcome `o` (`success`, `failure`, `error`, `timeout`) |
+//! | `ns:T:job:<jobId>:pos:<o>` | stream | the same for the job's runs that ended with outcome `o` (`success`, `failure`, `error`, `timeout`) |
 //! | `ns:T:job:<jobId>:builds:<k>` | hash | run numbers `128k` to `128k + 127` → run id (the field is the number mod 128) |
-//! | `ns:T:sched:<scheduleId>:runs` | stream | the schedule's finished runs by position: ids `0-1`, `0-2`, … (dense: entries only ever leave from the oldest end), each holding its run's stream id (`x`) |
+//! | `ns:T:sched:<scheduleId>:pos` | stream | the schedule's finished runs by position: ids `0-1`, `0-2`, … (dense: entries only ever leave from the oldest end), each holding its run's stream id (`x`) |
 //! | `ns:T:sched:<scheduleId>:events` | stream | the schedule's event log (`m` message, `l` level) |
 //! | `ns:T:run:<runId>` | hash | the record of a run not finished yet (scheduled, running, or acknowledged asynchronously) |
 //! | `ns:T:run:<runId>:log` | list | extra lines of the run's text log, when there are any |
@@ -170,7 +170,7 @@ impl Keys {
     }
     /// The positions of a job's runs that ended with `outcome` (one of [`crate::OUTCOMES`]).
     pub fn job_outcome_template(&self, tenant: &str, outcome: &str) -> KeyTemplate {
-        self.family(tenant, "job", &format!(":outcome:{outcome}"))
+        self.family(tenant, "job", &format!(":pos:{outcome}"))
     }
     pub fn job_positions(&self, tenant: &str, job: u64) -> String {
         self.job_positions_template(tenant).key(job)
@@ -220,7 +220,7 @@ impl Keys {
     // A schedule's keys.
 
     pub fn schedule_runs_template(&self, tenant: &str) -> KeyTemplate {
-        self.family(tenant, "sched", ":runs")
+        self.family(tenant, "sched", ":pos")
     }
     pub fn schedule_events_template(&self, tenant: &str) -> KeyTemplate {
         self.family(tenant, "sched", ":events")
@@ -342,12 +342,9 @@ mod tests {
             (k.job_build("a", 7, 300).0, "ns:{t:a}:job:7:builds:2"),
             (k.job_done("a", 7), "ns:{t:a}:job:7:done"),
             (k.job_tails("a", 7), "ns:{t:a}:job:7:tails"),
-            (
-                k.job_outcome("a", 7, "error"),
-                "ns:{t:a}:job:7:outcome:error",
-            ),
+            (k.job_outcome("a", 7, "error"), "ns:{t:a}:job:7:pos:error"),
             (k.job_positions("a", 7), "ns:{t:a}:job:7:pos"),
-            (k.schedule_runs("a", "s"), "ns:{t:a}:sched:s:runs"),
+            (k.schedule_runs("a", "s"), "ns:{t:a}:sched:s:pos"),
             (k.schedule_events("a", "s"), "ns:{t:a}:sched:s:events"),
             (k.run("a", "R"), "ns:{t:a}:run:R"),
             (k.run_log("a", "R"), "ns:{t:a}:run:R:log"),

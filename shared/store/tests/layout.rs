@@ -256,9 +256,9 @@ NS:{t:acme}:actions stream: [a=update,d=cron,j=1,k=k1,s=s1]\n\
 NS:{t:acme}:job:1 hash: def={\"_id\":1,\"name\":\"nightly\",\"description\":\"\",\"action\":\"http://127.0.0.1:9/\",\"active\":true,\"httpMethod\":\"POST\",\"startTime\":null,\"endTime\":null,\"headers\":{},\"timeoutMs\":1000,\"createdAt\":\"\",\"modifiedAt\":\"\"} s#1=s1 s#2=s2 s@s1=1 s@s2=2 seq=3 so=2\n\
 NS:{t:acme}:job:1:builds:0 hash: 1=RUN_A 2=RUN_B 3=RUN_C\n\
 NS:{t:acme}:job:1:done stream (expires): [r=RUN_A] [r=RUN_B] [r=RUN_C]\n\
-NS:{t:acme}:job:1:outcome:failure stream: [x=XID]\n\
-NS:{t:acme}:job:1:outcome:success stream: [x=XID] [x=XID]\n\
 NS:{t:acme}:job:1:pos stream: [x=XID] [x=XID] [x=XID]\n\
+NS:{t:acme}:job:1:pos:failure stream: [x=XID]\n\
+NS:{t:acme}:job:1:pos:success stream: [x=XID] [x=XID]\n\
 NS:{t:acme}:job:1:runs stream: [a=1700000000000,b=>{\"ok\":true},c=5000,d=5003,e=10,h=200,id=RUN_A,k=231,n=1,o=leader-1,p=2,q=3,s=1,t=HTTP 200,u=7,w=w2,x=] [a=1700000001000,b=,c=4000,d=4005,e=-990,h=500,id=RUN_B,k=242,n=2,o=leader-1,p=1,q=3,s=1,t=HTTP 500,u=7,w=w1,x=>endpoint returned status code 500] [a=1700000000000,b=,c=5000,d=5007,e=10,h=202,id=RUN_C,k=231,n=3,o=leader-1,p=1,q=3,s=2,t=done later,u=3,w=w1,x=]\n\
 NS:{t:acme}:job:1:schedules hash: s1={\"scheduleId\":\"s1\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"} s2={\"scheduleId\":\"s2\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"}\n\
 NS:{t:acme}:job:1:tails string (expires): 1\n\
@@ -271,8 +271,8 @@ NS:{t:acme}:runids:B8B1 hash: 67EAD9445155BB42761DEB58563D=XID\n\
 NS:{t:acme}:runids:CC98 hash: 2DC99DC9506CACC53DE6C7C1A6DA=XID\n\
 NS:{t:acme}:runs stream: [j=1] [j=1] [j=1]\n\
 NS:{t:acme}:sched:s1:events stream: [l=ERROR,m=Target blocked] [l=INFO,m=Schedule updated]\n\
-NS:{t:acme}:sched:s1:runs stream: [x=XID] [x=XID]\n\
-NS:{t:acme}:sched:s2:runs stream: [x=XID]\n\
+NS:{t:acme}:sched:s1:pos stream: [x=XID] [x=XID]\n\
+NS:{t:acme}:sched:s2:pos stream: [x=XID]\n\
 NS:{t:acme}:schedjobs hash: s1=1 s2=1\n\
 NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600";
 /// After run D evicted run A (the schedule keeps 2 runs) and the sweep.
@@ -289,9 +289,9 @@ NS:{t:acme}:actions stream: [a=update,d=cron,j=1,k=k1,s=s1]\n\
 NS:{t:acme}:job:1 hash: def={\"_id\":1,\"name\":\"nightly\",\"description\":\"\",\"action\":\"http://127.0.0.1:9/\",\"active\":true,\"httpMethod\":\"POST\",\"startTime\":null,\"endTime\":null,\"headers\":{},\"timeoutMs\":1000,\"createdAt\":\"\",\"modifiedAt\":\"\"} s#1=s1 s#2=s2 s@s1=1 s@s2=2 seq=4 so=2\n\
 NS:{t:acme}:job:1:builds:0 hash: 2=RUN_B 3=RUN_C 4=RUN_D\n\
 NS:{t:acme}:job:1:done stream (expires): [r=RUN_A] [r=RUN_B] [r=RUN_C]\n\
-NS:{t:acme}:job:1:outcome:failure stream: [x=XID]\n\
-NS:{t:acme}:job:1:outcome:success stream: [x=XID]\n\
 NS:{t:acme}:job:1:pos stream: [x=XID] [x=XID]\n\
+NS:{t:acme}:job:1:pos:failure stream: [x=XID]\n\
+NS:{t:acme}:job:1:pos:success stream: [x=XID]\n\
 NS:{t:acme}:job:1:runs stream: [a=1700000001000,b=,c=4000,d=4005,e=-990,h=500,id=RUN_B,k=242,n=2,o=leader-1,p=1,q=3,s=1,t=HTTP 500,u=7,w=w1,x=>endpoint returned status code 500] [a=1700000000000,b=,c=5000,d=5007,e=10,h=202,id=RUN_C,k=231,n=3,o=leader-1,p=1,q=3,s=2,t=done later,u=3,w=w1,x=]\n\
 NS:{t:acme}:job:1:schedules hash: s1={\"scheduleId\":\"s1\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"} s2={\"scheduleId\":\"s2\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"}\n\
 NS:{t:acme}:job:1:tails string (expires): 1\n\
@@ -305,8 +305,8 @@ NS:{t:acme}:runids:5801 hash: A7B779305D3F9FE7A1BE25FB044D=\n\
 NS:{t:acme}:runids:B8B1 hash: 67EAD9445155BB42761DEB58563D=XID\n\
 NS:{t:acme}:runs stream: [j=1] [j=1]\n\
 NS:{t:acme}:sched:s1:events stream: [l=ERROR,m=Target blocked] [l=INFO,m=Schedule updated]\n\
-NS:{t:acme}:sched:s1:runs stream: [x=XID]\n\
-NS:{t:acme}:sched:s2:runs stream: [x=XID]\n\
+NS:{t:acme}:sched:s1:pos stream: [x=XID]\n\
+NS:{t:acme}:sched:s2:pos stream: [x=XID]\n\
 NS:{t:acme}:schedjobs hash: s1=1 s2=1\n\
 NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600";
 /// After the job's deletion.

@@ -320,8 +320,10 @@ end
 
 -- Creates the record of unfinished run r with the job's run number n (a string).
 local function create(r, n)
-  enforce_cap(r.job_id, r.sched_id)
-  id_set(r.id, '')
+  -- A schedule cannot have CAP finished runs before its job has numbered CAP runs.
+  if tonumber(n) > CAP then
+    enforce_cap(r.job_id, r.sched_id)
+  end
   -- Creation order within the call breaks ties of one millisecond (the live set's score is
   -- ms * 1024 + the call's sequence).
   local xid = int(CLOCK) .. '-' .. int(clock_seq)
@@ -343,7 +345,9 @@ local seen = {}
 local function materialize(rs, check_active, out)
   local jobs, by_job = {}, {}
   for _, r in ipairs(rs) do
-    if seen[r.id] or id_get(r.id) then
+    -- Claims the run id ('' while unfinished) in one step; a refused run gives it back.
+    local k, f = id_slot(r.id)
+    if seen[r.id] or redis.call('HSETNX', k, f, '') == 0 then
       out[r.slot] = 0
     else
       seen[r.id] = true
@@ -371,10 +375,12 @@ local function materialize(rs, check_active, out)
       if not jdef or not sdefs[k] then
         out[r.slot] = -1
         seen[r.id] = nil
+        id_del(r.id)
       elseif check_active and (not string.find(jdef, ACTIVE, 1, true)
           or not string.find(sdefs[k], ACTIVE, 1, true)) then
         out[r.slot] = -2
         seen[r.id] = nil
+        id_del(r.id)
       else
         make[#make + 1] = r
       end
