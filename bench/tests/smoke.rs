@@ -114,7 +114,9 @@ async fn every_scenario_reports_figures() {
     );
     for index in [
         "schedule's positions (stream)",
-        "run ids (hash)",
+        "job's positions (stream)",
+        "run ids (hashes by their first 4 characters)",
+        "job's run numbers (hashes of 128)",
         "tenant's run stream",
     ] {
         assert!(
