@@ -29,11 +29,15 @@ use chime_core::run::{Outcome, RunState, RunStatus};
 
 /// The lifecycle code a finished record stores in `k`.
 pub(crate) fn lifecycle_code(status: RunStatus, state: RunState, outcome: Option<Outcome>) -> u32 {
-    let pos = |all: &[&str], name: &str| all.iter().position(|n| *n == name).unwrap_or(0) as u32;
-    let statuses: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
-    let states: Vec<&str> = RunState::ALL.iter().map(|s| s.as_str()).collect();
-    let o = outcome.map_or(0, |o| 1 + pos(&OUTCOMES, o.as_str()));
-    pos(&statuses, status.as_str()) * 100 + pos(&states, state.as_str()) * 10 + o
+    let status = RunStatus::ALL
+        .iter()
+        .position(|s| *s == status)
+        .unwrap_or(0) as u32;
+    let state = RunState::ALL.iter().position(|s| *s == state).unwrap_or(0) as u32;
+    let o = outcome.map_or(0, |o| {
+        1 + OUTCOMES.iter().position(|n| *n == o.as_str()).unwrap_or(0) as u32
+    });
+    status * 100 + state * 10 + o
 }
 
 /// Reads a lifecycle code back; `None` when it names no status, state or outcome.

@@ -106,9 +106,9 @@ pub struct ActionLog {
 
 impl Store {
     /// Runs one [`RunQuery`] through the query engine (`runs_query.lua`): the scope's
-    /// unfinished runs, then its finished runs from the positions of its schedules (a
-    /// schedule's, or every schedule of a job's; of the outcomes kept) or from the tenant's
-    /// runs stream. A cursor that names no run of the log is [`StoreError::UnknownCursor`].
+    /// unfinished runs, then its finished runs from positions (a schedule's, or a job's of the
+    /// outcomes kept; a job with holes walks its runs stream) or from the tenant's runs
+    /// stream. A cursor that names no run of the log is [`StoreError::UnknownCursor`].
     pub async fn query_runs(&self, q: &RunQuery) -> Result<RunPage> {
         let k = &self.keys;
         let t = &q.tenant;

@@ -206,11 +206,11 @@ local function unposition(job, key, xid)
   end
 end
 
--- Forgets the finished run at stream id xid of job `job`, the oldest of schedule `sched`: its
+-- Forgets the finished run at stream id xid of job `job` (its schedule's oldest): its
 -- record, its entries in the job's and the tenant's streams and its outcome's positions, its
 -- run id, run number and extra log lines. The caller removes its entry of the schedule's
 -- positions.
-local function forget(job, sched, xid)
+local function forget(job, xid)
   local runs = JOB_P .. job .. JOB_RUNS_S
   local e = redis.call('XRANGE', runs, xid, xid)[1]
   if e then
@@ -238,7 +238,7 @@ local function enforce_cap(job, sched)
     return
   end
   for _, e in ipairs(redis.call('XRANGE', sched_runs, '-', '+', 'COUNT', over)) do
-    forget(job, sched, e[2][2])
+    forget(job, e[2][2])
     redis.call('XDEL', sched_runs, e[1])
   end
 end
