@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Run the whole test suite: make sure Redis and RabbitMQ are up on 127.0.0.1
-# (scripts/services.sh), then `cargo test --workspace`. Extra arguments go to
+# (scripts/services.sh), then `cargo test --workspace`; then, for a whole run
+# (no extra arguments), the suite (`tests/tests/suite`: API, dialects, run log,
+# store, failover, delivery) again with the store on a local three-master Redis
+# Cluster (scripts/redis-cluster.sh, stopped afterwards). Extra arguments go to
 # cargo test, e.g. `scripts/test.sh -p chime-core` or `scripts/test.sh -- --nocapture`.
+# CHIME_TEST_REDIS_CLUSTER=0 skips the cluster pass; =1 runs it with extra arguments too.
 # The tests use their own Redis/RabbitMQ namespaces, so a running cluster is
-# not disturbed. Exit code: cargo's.
+# not disturbed. Exit code: the first failing pass's.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,4 +20,20 @@ if [[ -f Cargo.lock ]]; then
   locked=(--locked)
 fi
 echo "test: cargo test --workspace --no-fail-fast ${locked[*]} $*"
-exec cargo test --workspace --no-fail-fast "${locked[@]}" "$@"
+status=0
+cargo test --workspace --no-fail-fast "${locked[@]}" "$@" || status=$?
+
+cluster="${CHIME_TEST_REDIS_CLUSTER:-}"
+if [[ -z "$cluster" ]]; then
+  cluster=$([[ $# -eq 0 ]] && echo 1 || echo 0)
+fi
+if [[ "$cluster" == 1 ]]; then
+  seeds="$(bash scripts/redis-cluster.sh start)"
+  echo "test: the suite on a Redis Cluster ($seeds)"
+  cluster_status=0
+  CHIME_REDIS_CLUSTER=true CHIME_REDIS_URL="$seeds" \
+    cargo test -p chime-tests --test suite --no-fail-fast "${locked[@]}" || cluster_status=$?
+  [[ $status -ne 0 ]] || status=$cluster_status
+  bash scripts/redis-cluster.sh stop
+fi
+exit "$status"

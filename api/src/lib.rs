@@ -40,7 +40,7 @@ pub use state::AppState;
 use anyhow::Context;
 use chime_broker::{Publisher, Topology};
 use chime_runtime::config::Settings;
-use chime_store::{Retention, Store};
+use chime_store::{Retention, Store, Target};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -64,7 +64,8 @@ impl Api {
             per_stream: settings.runs_per_schedule_cap,
         };
         let (url, ns) = (&settings.redis_url, &settings.namespace);
-        let store = Store::connect(url, ns, retention, settings.due_partitions)
+        let target = Target::of(url, settings.redis_cluster);
+        let store = Store::connect_to(target, ns, retention, settings.due_partitions)
             .await
             .context("connecting to Redis")?;
         let broker = Arc::new(Publisher::new(

@@ -58,7 +58,9 @@ impl Latency {
 /// What the bench runs against.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// One Redis's URL, or a Redis Cluster's seed nodes (comma-separated) with `redis_cluster`.
     pub redis_url: String,
+    pub redis_cluster: bool,
     pub amqp_url: String,
     /// Workers started in-process.
     pub workers: usize,
@@ -93,6 +95,7 @@ impl Bench {
             vec![
                 ("CHIME_NAMESPACE".into(), namespace),
                 ("CHIME_REDIS_URL".into(), opts.redis_url.clone()),
+                ("CHIME_REDIS_CLUSTER".into(), opts.redis_cluster.to_string()),
                 ("CHIME_AMQP_URL".into(), opts.amqp_url.clone()),
                 ("CHIME_ADMIN_TOKEN".into(), ADMIN.into()),
                 ("CHIME_ALLOW_TARGETS".into(), "127.0.0.0/8".into()),

@@ -39,6 +39,10 @@ struct Cli {
         default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
     )]
     amqp_url: String,
+    /// Also measure chime's throughput on this Redis Cluster (its seed nodes' URLs,
+    /// comma-separated, e.g. from `scripts/redis-cluster.sh urls`), beside the single Redis.
+    #[arg(long)]
+    redis_cluster: Option<String>,
     /// Workers (in-process) and baseline consumers.
     #[arg(long, default_value_t = 2)]
     workers: usize,
@@ -78,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let opts = Options {
         redis_url: cli.redis_url.clone(),
+        redis_cluster: false,
         amqp_url: cli.amqp_url.clone(),
         workers: cli.workers,
         concurrency: cli.concurrency,
@@ -162,7 +167,11 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
     }
     let mut measured = None;
     if want("throughput") {
-        measured = Some(throughput_rows(&b, q, &mut report, runs).await?);
+        let (rate, offered) = throughput_rows(&b, q, &mut report, runs).await?;
+        measured = Some(rate);
+        if let Some(seeds) = &cli.redis_cluster {
+            cluster_rows(opts, seeds, q, offered, rate, &mut report).await?;
+        }
     }
     if want("lateness") {
         lateness_rows(cli, opts, &b, secs, measured, &mut report).await?;
@@ -180,14 +189,51 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// chime's throughput with its store on a Redis Cluster (`seeds`), at the load of the single
+/// Redis's run (`offered` schedules), beside that run's `single` runs/s. On one machine the
+/// cluster's masters share its cores: the figure shows the cluster's cost, not its gain.
+async fn cluster_rows(
+    opts: &Options,
+    seeds: &str,
+    q: bool,
+    offered: usize,
+    single: f64,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let opts = Options {
+        redis_url: seeds.to_string(),
+        redis_cluster: true,
+        ..opts.clone()
+    };
+    let b = Bench::start(&opts, true).await?;
+    let window = Duration::from_secs(if q { 5 } else { 20 });
+    let t = chime_bench::throughput(&b, offered, window).await;
+    b.stop().await;
+    let t = t?;
+    let rate = t.hits_per_s.min(t.logged_per_s);
+    let scenario = "throughput, Redis Cluster";
+    report.add(scenario, "runs/s end to end", rate, "runs/s", "", None);
+    report.add(
+        scenario,
+        "ratio to the single Redis",
+        rate / single,
+        "×",
+        "",
+        None,
+    );
+    add_cpu(report, scenario, t.cpu, None);
+    Ok(())
+}
+
 /// The throughput rows: chime end to end against the ceilings measured before it (the
-/// batched baseline is the one its target is set against).
+/// batched baseline is the one its target is set against). Returns chime's runs/s and the
+/// schedules it offered.
 async fn throughput_rows(
     b: &Bench,
     q: bool,
     report: &mut Report,
     [ceiling, batched, floor, indexed]: [Option<(f64, CpuPerRun)>; 4],
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, usize)> {
     let one_a_message = ceiling.map_or(5_000.0, |c| c.0);
     let base = batched.map_or(one_a_message, |c| c.0);
     // More than chime can take, so the figure is chime's and not the offered load's.
@@ -238,7 +284,7 @@ async fn throughput_rows(
         .or(floor.map(|f| ("floor", f.1)));
     add_cpu(report, "throughput", t.cpu, reference);
     report.details.insert("throughput".into(), serde_json::json!({"offered": offered, "target_hits_per_s": t.hits_per_s, "runs_logged_per_s": t.logged_per_s, "floor_runs_per_s": floor.map(|f| f.0), "indexed_floor_runs_per_s": indexed.map(|f| f.0), "cpu_per_run": t.cpu, "floor_cpu_per_run": floor.map(|f| f.1), "indexed_floor_cpu_per_run": indexed.map(|f| f.1), "baseline_cpu_per_run": ceiling.map(|c| c.1), "batched_baseline_runs_per_s": batched.map(|c| c.0), "batched_baseline_cpu_per_run": batched.map(|c| c.1)}));
-    Ok(rate)
+    Ok((rate, offered))
 }
 
 /// The lateness rows: chime's start and record lateness at a paced rate, beside the paced

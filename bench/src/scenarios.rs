@@ -340,11 +340,14 @@ pub struct CpuPerRun {
 }
 
 impl Cpu {
+    /// Reads the CPU so far; `redis_url` may list several servers (a cluster's masters,
+    /// comma-separated), whose CPU adds up.
     pub async fn read(redis_url: &str) -> anyhow::Result<Cpu> {
-        let redis_s = redis_info(redis_url, "cpu", &["used_cpu_user", "used_cpu_sys"])
-            .await?
-            .iter()
-            .sum();
+        let mut redis_s = 0.0;
+        for url in redis_url.split(',').map(str::trim) {
+            let cpu = redis_info(url, "cpu", &["used_cpu_user", "used_cpu_sys"]).await?;
+            redis_s += cpu.iter().sum::<f64>();
+        }
         Ok(Cpu {
             redis_s,
             process_s: process_cpu_s()?,

@@ -10,6 +10,7 @@ fn options() -> Options {
     Options {
         redis_url: std::env::var("CHIME_REDIS_URL")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        redis_cluster: false,
         amqp_url: std::env::var("CHIME_AMQP_URL")
             .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
         workers: 1,

@@ -47,7 +47,7 @@ use crate::quotas::Quotas;
 use anyhow::Context;
 use chime_broker::{Publisher, Topology};
 use chime_runtime::config::Settings;
-use chime_store::Store;
+use chime_store::{Store, Target};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -93,8 +93,8 @@ impl std::fmt::Debug for Scheduler {
 impl Scheduler {
     /// Connects to Redis, prepares the publisher and binds the ops endpoints.
     pub async fn build(settings: Settings) -> anyhow::Result<Scheduler> {
-        let store = Store::connect(
-            &settings.redis_url,
+        let store = Store::connect_to(
+            Target::of(&settings.redis_url, settings.redis_cluster),
             &settings.namespace,
             retention(&settings),
             settings.due_partitions,

@@ -28,7 +28,7 @@ use chime_broker::{RunConsumer, RunDelivery, Topology};
 use chime_core::model::RunMessage;
 use chime_runtime::config::Settings;
 use chime_store::{
-    Completed, Retention, RunResult, RunStep, Started, StepAnswer, Store, StoreError,
+    Completed, Retention, RunResult, RunStep, Started, StepAnswer, Store, StoreError, Target,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -168,7 +168,8 @@ impl Worker {
             per_stream: settings.runs_per_schedule_cap,
         };
         let (url, ns) = (&settings.redis_url, &settings.namespace);
-        let store = Store::connect(url, ns, retention, settings.due_partitions)
+        let target = Target::of(url, settings.redis_cluster);
+        let store = Store::connect_to(target, ns, retention, settings.due_partitions)
             .await
             .context("connecting to Redis")?;
         let policy = TargetPolicy::parse(&settings.allow_targets).context("CHIME_ALLOW_TARGETS")?;

@@ -25,7 +25,7 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{
     BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind, PublisherConfirm,
 };
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -59,7 +59,50 @@ pub(crate) fn s(v: &str) -> ShortString {
 /// Opens a connection (bounded in time, so a dead broker is an error, not a hang). Tools and
 /// tests that drive the broker by hand start here; services use [`Publisher`] and
 /// [`RunConsumer`].
+///
+/// `url` may list the nodes of a RabbitMQ cluster, comma-separated: the first node that
+/// answers is taken, starting from the one that answered last (so a reconnection after a node
+/// died tries a live node first), each within its own time bound.
 pub async fn connect(url: &str) -> Result<Connection, BrokerError> {
+    let nodes: Vec<&str> = nodes(url);
+    let first = LAST_NODE.load(Ordering::Relaxed);
+    let mut failure = BrokerError::Timeout;
+    for k in 0..nodes.len() {
+        let i = (first + k) % nodes.len();
+        match connect_one(nodes[i]).await {
+            Ok(conn) => {
+                LAST_NODE.store(i, Ordering::Relaxed);
+                return Ok(conn);
+            }
+            Err(e) => {
+                if nodes.len() > 1 {
+                    tracing::warn!(node = i, error = %e, "RabbitMQ node unreachable; trying the next");
+                }
+                failure = e;
+            }
+        }
+    }
+    Err(failure)
+}
+
+/// The node URLs of a `CHIME_AMQP_URL` (one, or several comma-separated).
+fn nodes(url: &str) -> Vec<&str> {
+    let nodes: Vec<&str> = url
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    if nodes.is_empty() {
+        vec![url]
+    } else {
+        nodes
+    }
+}
+
+/// The index of the node of the last connection made (in its URL's list).
+static LAST_NODE: AtomicUsize = AtomicUsize::new(0);
+
+async fn connect_one(url: &str) -> Result<Connection, BrokerError> {
     let props = ConnectionProperties::default();
     tokio::time::timeout(Duration::from_secs(5), Connection::connect(url, props))
         .await
@@ -448,5 +491,14 @@ mod tests {
         assert!(decode_runs(b"{\"run_id\":\"x\"}").is_err());
         assert!(decode_runs(b"[{\"run_id\":\"x\"}]").is_err());
         assert!(decode_runs(b"not json").is_err());
+    }
+
+    #[test]
+    fn an_amqp_url_may_list_the_nodes_of_a_cluster() {
+        assert_eq!(super::nodes("amqp://a:5672/%2f"), ["amqp://a:5672/%2f"]);
+        assert_eq!(
+            super::nodes("amqp://a:5672/%2f, amqp://b:5673/%2f,"),
+            ["amqp://a:5672/%2f", "amqp://b:5673/%2f"]
+        );
     }
 }

@@ -11,8 +11,12 @@ use serde_json::{Map, Value};
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    /// Redis connection URL.
+    /// Redis connection URL; with `redis_cluster`, one or more seed nodes of a Redis Cluster,
+    /// comma-separated.
     pub redis_url: String,
+    /// Whether `redis_url` names a Redis Cluster (`CHIME_REDIS_CLUSTER=true`): every service
+    /// then talks to it through the redis crate's cluster client.
+    pub redis_cluster: bool,
     /// AMQP connection URL.
     pub amqp_url: String,
     /// Prefix of every Redis key and every RabbitMQ exchange and queue.
@@ -83,6 +87,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             redis_url: "redis://127.0.0.1:6379".into(),
+            redis_cluster: false,
             amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             namespace: "chime".into(),
             api_addr: "127.0.0.1:8080".into(),

@@ -132,15 +132,22 @@ impl Store {
         let mut jobs: Vec<(&str, u64)> = entries.iter().map(|(t, j, _)| (*t, *j)).collect();
         jobs.sort_unstable();
         jobs.dedup();
-        let mut pipe = redis::pipe();
-        for (t, j) in &jobs {
-            pipe.hget(self.keys.job(t, *j), DEF);
-        }
-        for (t, j, sid) in entries {
-            pipe.hget(self.keys.schedules(t, *j), *sid);
-        }
-        let mut defs: Vec<Option<String>> = pipe.query_async(&mut self.c()).await?;
-        let schedule_defs = defs.split_off(jobs.len());
+        let job_keys: Vec<String> = jobs.iter().map(|(t, j)| self.keys.job(t, *j)).collect();
+        let defs = self
+            .hget_each(job_keys.iter().map(|k| (k.as_str(), DEF)))
+            .await?;
+        let schedule_keys: Vec<String> = entries
+            .iter()
+            .map(|(t, j, _)| self.keys.schedules(t, *j))
+            .collect();
+        let schedule_defs = self
+            .hget_each(
+                schedule_keys
+                    .iter()
+                    .zip(entries)
+                    .map(|(k, e)| (k.as_str(), e.2)),
+            )
+            .await?;
         let mut parsed = std::collections::HashMap::with_capacity(jobs.len());
         for (key, def) in jobs.into_iter().zip(defs) {
             // A definition that cannot be read counts as gone: one bad entry must not stop

@@ -40,7 +40,11 @@ pub use run_steps::{Completed, Materialized, RunResult, RunStep, RunUpdate, Star
 pub use tenants::{hash_secret, ApiKey};
 
 use crate::keys::{KeyTemplate, Keys};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::Slot;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
 use std::time::Duration;
 
 /// A failed store call.
@@ -97,13 +101,106 @@ const MAX_PER_CALL: usize = 32;
 /// Most connections of the blocking pool: calls that block beyond this many wait for one.
 const BLOCKING_CONNECTIONS: usize = 256;
 
+/// How long connecting to a Redis node may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a command may wait for its answer (blocking calls excepted).
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the store's Redis is: one server, or a Redis Cluster.
+#[derive(Clone, Copy, Debug)]
+pub enum Target<'a> {
+    /// One Redis server, by URL (`redis://host:port`).
+    Single(&'a str),
+    /// A Redis Cluster, by one or more seed nodes' URLs, comma-separated: the cluster client
+    /// learns the rest of the cluster from them and follows its slots as they move.
+    Cluster(&'a str),
+}
+
+impl<'a> Target<'a> {
+    /// The target of the settings `CHIME_REDIS_URL` and `CHIME_REDIS_CLUSTER`.
+    pub fn of(url: &'a str, cluster: bool) -> Target<'a> {
+        if cluster {
+            Target::Cluster(url)
+        } else {
+            Target::Single(url)
+        }
+    }
+
+    /// The seed nodes of a cluster target (every URL, trimmed).
+    fn seeds(url: &str) -> Vec<String> {
+        url.split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(String::from)
+            .collect()
+    }
+}
+
+/// The store's connection: one multiplexed, self-reconnecting connection to one Redis, or the
+/// cluster client's connection, which routes each command (a script call: by its first key)
+/// to the node that serves its slot and follows redirections and failovers.
+#[derive(Clone)]
+pub enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// Dedicated connections for calls that block (the live tail's `XREAD BLOCK`), which would
+/// stall every caller of the shared multiplexed connection.
+#[derive(Clone)]
+enum Blocking {
+    Single(deadpool_redis::Pool),
+    Cluster(deadpool_redis::cluster::Pool),
+}
+
+/// The blocking pool made by a deadpool-redis pool builder (of one server's or a cluster's
+/// connections): bounded, waits at most 10 s for a connection.
+macro_rules! blocking_pool {
+    ($builder:expr) => {
+        $builder
+            .max_size(BLOCKING_CONNECTIONS)
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .runtime(deadpool_redis::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Pool(e.to_string()))?
+    };
+}
+
 /// Handle on the Redis store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    conn: ConnectionManager,
-    /// Dedicated connections for calls that block (the live tail's `XREAD BLOCK`), which
-    /// would stall every caller of the shared multiplexed connection.
-    blocking: deadpool_redis::Pool,
+    conn: Conn,
+    blocking: Blocking,
     keys: Keys,
     retention: Retention,
     /// Partitions of the due index (every replica of a cluster must agree on it).
@@ -111,31 +208,56 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects to Redis. The connection reconnects by itself after Redis restarts. The store
-    /// lays its keys out under `namespace`, keeps runs by `retention`, and spreads the due index
-    /// over `due_partitions` sorted sets.
+    /// Connects to one Redis server: [`Store::connect_to`] of [`Target::Single`].
     pub async fn connect(
         url: &str,
         namespace: &str,
         retention: Retention,
         due_partitions: u32,
     ) -> Result<Store> {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(3)
-            .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_with_config(client, config).await?;
-        let no_timeout = redis::AsyncConnectionConfig::new().set_response_timeout(None);
-        let blocking = deadpool_redis::Manager::new_with_config(url, no_timeout)?;
-        let blocking = deadpool_redis::Pool::builder(blocking)
-            .max_size(BLOCKING_CONNECTIONS)
-            .wait_timeout(Some(Duration::from_secs(10)))
-            .create_timeout(Some(Duration::from_secs(2)))
-            .runtime(deadpool_redis::Runtime::Tokio1)
-            .build()
-            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        Store::connect_to(Target::Single(url), namespace, retention, due_partitions).await
+    }
+
+    /// Connects to Redis (one server or a cluster). The connection reconnects by itself after
+    /// Redis restarts (and, on a cluster, follows slots that move and replicas that take
+    /// over). The store lays its keys out under `namespace`, keeps runs by `retention`, and
+    /// spreads the due index over `due_partitions` sorted sets.
+    pub async fn connect_to(
+        target: Target<'_>,
+        namespace: &str,
+        retention: Retention,
+        due_partitions: u32,
+    ) -> Result<Store> {
+        let pool_error = |e: &dyn std::fmt::Display| StoreError::Pool(e.to_string());
+        let (conn, blocking) = match target {
+            Target::Single(url) => {
+                let client = redis::Client::open(url)?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                    .set_number_of_retries(3)
+                    .set_max_delay(Duration::from_secs(1));
+                let conn = ConnectionManager::new_with_config(client, config).await?;
+                let no_timeout = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+                let blocking = deadpool_redis::Manager::new_with_config(url, no_timeout)?;
+                let blocking = blocking_pool!(deadpool_redis::Pool::builder(blocking));
+                (Conn::Single(conn), Blocking::Single(blocking))
+            }
+            Target::Cluster(urls) => {
+                let seeds = Target::seeds(urls);
+                let conn = ClusterClientBuilder::new(seeds.clone())
+                    .connection_timeout(CONNECT_TIMEOUT)
+                    .response_timeout(RESPONSE_TIMEOUT)
+                    .retries(3)
+                    .build()?
+                    .get_async_connection()
+                    .await?;
+                // The cluster pool's connections have no response timeout: they block.
+                let config = deadpool_redis::cluster::Config::from_urls(seeds);
+                let blocking = blocking_pool!(config.builder().map_err(|e| pool_error(&e))?);
+                (Conn::Cluster(conn), Blocking::Cluster(blocking))
+            }
+        };
         Ok(Store {
             conn,
             blocking,
@@ -145,12 +267,57 @@ impl Store {
         })
     }
 
+    /// Whether the store runs on a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.conn, Conn::Cluster(_))
+    }
+
+    /// A handle on the store's connection, for what the store has no method for (tests that
+    /// inspect keys, tools). Cheap to clone; on a cluster, each command goes to its slot's
+    /// node.
+    pub fn connection(&self) -> Conn {
+        self.c()
+    }
+
     pub fn keys(&self) -> &Keys {
         &self.keys
     }
 
-    fn c(&self) -> ConnectionManager {
+    fn c(&self) -> Conn {
         self.conn.clone()
+    }
+
+    /// `HGET` of many (key, field) pairs, in order: one pipeline on one Redis; on a cluster,
+    /// one pipeline per hash slot (a pipeline goes to one node), all in flight at once.
+    async fn hget_each<'a>(
+        &self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Vec<Option<String>>> {
+        let pairs: Vec<(&str, &str)> = pairs.into_iter().collect();
+        let mut groups: Vec<(Option<Slot>, Vec<usize>)> = Vec::new();
+        for (i, (key, _)) in pairs.iter().enumerate() {
+            let slot = self.is_cluster().then(|| Slot::for_key(key));
+            match groups.iter_mut().find(|(s, _)| *s == slot) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((slot, vec![i])),
+            }
+        }
+        let calls = groups.iter().map(|(_, members)| {
+            let mut pipe = redis::pipe();
+            for &i in members {
+                pipe.hget(pairs[i].0, pairs[i].1);
+            }
+            let mut c = self.c();
+            async move { pipe.query_async::<Vec<Option<String>>>(&mut c).await }
+        });
+        let replies = futures::future::join_all(calls).await;
+        let mut out = vec![None; pairs.len()];
+        for ((_, members), reply) in groups.iter().zip(replies) {
+            for (&i, v) in members.iter().zip(reply?) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
     }
 
     /// Round trip to Redis.
@@ -169,7 +336,7 @@ impl Store {
 /// Runs script calls at most two at a time: a large batch must not queue every other client's
 /// commands behind all of its scripts at once.
 async fn invoke_two_at_a_time(
-    invocations: Vec<(redis::ScriptInvocation<'_>, ConnectionManager)>,
+    invocations: Vec<(redis::ScriptInvocation<'_>, Conn)>,
 ) -> Vec<redis::RedisResult<Vec<i64>>> {
     let mut replies = Vec::with_capacity(invocations.len());
     let mut rest = invocations.into_iter();
@@ -209,4 +376,17 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
 
 fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Target;
+
+    #[test]
+    fn a_cluster_target_lists_its_seed_nodes() {
+        let seeds = Target::seeds(" redis://127.0.0.1:7101, redis://127.0.0.1:7102 ,,");
+        assert_eq!(seeds, ["redis://127.0.0.1:7101", "redis://127.0.0.1:7102"]);
+        assert!(matches!(Target::of("redis://x", true), Target::Cluster(_)));
+        assert!(matches!(Target::of("redis://x", false), Target::Single(_)));
+    }
 }

@@ -5,6 +5,10 @@
 use crate::{Result, Store, StoreError};
 use redis::AsyncCommands;
 
+fn pool_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Pool(e.to_string())
+}
+
 /// How long an announcement lasts (ms): a tail announces itself again before every wait.
 const TAIL_TTL_MS: u64 = 30_000;
 
@@ -22,14 +26,17 @@ impl Store {
         let opts = redis::streams::StreamReadOptions::default()
             .block(block_ms)
             .count(100);
-        let mut conn = self
-            .blocking
-            .get()
-            .await
-            .map_err(|e| StoreError::Pool(e.to_string()))?;
-        let reply: Option<redis::streams::StreamReadReply> = conn
-            .xread_options(&[self.keys.job_done(tenant, job)], &[after], &opts)
-            .await?;
+        let key = self.keys.job_done(tenant, job);
+        let reply: Option<redis::streams::StreamReadReply> = match &self.blocking {
+            crate::Blocking::Single(pool) => {
+                let mut conn = pool.get().await.map_err(pool_error)?;
+                conn.xread_options(&[key], &[after], &opts).await?
+            }
+            crate::Blocking::Cluster(pool) => {
+                let mut conn = pool.get().await.map_err(pool_error)?;
+                conn.xread_options(&[key], &[after], &opts).await?
+            }
+        };
         Ok(reply
             .into_iter()
             .flat_map(|r| r.keys)

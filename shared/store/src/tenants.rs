@@ -25,15 +25,14 @@ const RETENTION_MS: &str = "retention_ms";
 const RUNS_PER_MINUTE: &str = "runs_per_minute";
 
 impl Store {
+    /// Creates a tenant: first its id in the set of tenants (in a slot of its own on a
+    /// cluster), then its hash. A creation cut between the two leaves an id whose tenant does
+    /// not exist, which the retention sweep passes over; never a tenant the sweep misses.
     pub async fn create_tenant(&self, id: &str, name: &str, now: &str) -> Result<()> {
         let mut c = self.c();
-        redis::pipe()
-            .atomic()
+        let _: () = c.sadd(self.keys.tenants(), id).await?;
+        let _: () = c
             .hset_multiple(self.keys.tenant(id), &[("name", name), ("created", now)])
-            .ignore()
-            .sadd(self.keys.tenants(), id)
-            .ignore()
-            .query_async::<()>(&mut c)
             .await?;
         Ok(())
     }

@@ -4,7 +4,7 @@
 
 use crate::client::ApiClient;
 use chime_runtime::config::Settings;
-use chime_store::Store;
+use chime_store::{Store, Target};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,7 +29,7 @@ pub fn test_settings() -> Settings {
         ("CHIME_SHUTDOWN_GRACE_SECS".to_string(), "5".to_string()),
         ("CHIME_RETENTION_SWEEP_SECS".to_string(), "1".to_string()),
     ];
-    for var in ["CHIME_REDIS_URL", "CHIME_AMQP_URL"] {
+    for var in ["CHIME_REDIS_URL", "CHIME_REDIS_CLUSTER", "CHIME_AMQP_URL"] {
         if let Ok(v) = std::env::var(var) {
             env.push((var.to_string(), v));
         }
@@ -148,7 +148,8 @@ impl TestEnv {
     pub async fn store(&self) -> Store {
         let s = &self.settings;
         let retention = chime_scheduler::retention(s);
-        Store::connect(&s.redis_url, &s.namespace, retention, s.due_partitions)
+        let target = Target::of(&s.redis_url, s.redis_cluster);
+        Store::connect_to(target, &s.namespace, retention, s.due_partitions)
             .await
             .expect("redis reachable")
     }
@@ -159,6 +160,7 @@ impl TestEnv {
         vec![
             ("CHIME_NAMESPACE".into(), s.namespace.clone()),
             ("CHIME_REDIS_URL".into(), s.redis_url.clone()),
+            ("CHIME_REDIS_CLUSTER".into(), s.redis_cluster.to_string()),
             ("CHIME_AMQP_URL".into(), s.amqp_url.clone()),
             ("CHIME_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
             ("CHIME_ALLOW_TARGETS".into(), s.allow_targets.clone()),

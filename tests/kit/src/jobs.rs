@@ -47,3 +47,29 @@ pub async fn all_completed(env: &TestEnv, token: &str, job: u64, schedule: &str)
     })
     .await
 }
+
+/// An RFC 3339 timestamp of a run (e.g. its `scheduleTimestamp`) in ms.
+pub fn ms(ts: &Value) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(ts.as_str().unwrap())
+        .unwrap()
+        .timestamp_millis()
+}
+
+/// Checks the run log of a schedule firing every second: every instant of its grid from the
+/// first to the last recorded once. Returns the first and the last.
+pub fn gapless_grid_once(list: &[Value]) -> (i64, i64) {
+    let instants: Vec<i64> = list.iter().map(|r| ms(&r["scheduleTimestamp"])).collect();
+    let distinct: std::collections::BTreeSet<i64> = instants.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        instants.len(),
+        "an instant was recorded twice"
+    );
+    let first = *distinct.iter().next().unwrap();
+    let last = *distinct.iter().last().unwrap();
+    let expected: std::collections::BTreeSet<i64> = (0..=(last - first) / 1000)
+        .map(|i| first + i * 1000)
+        .collect();
+    assert_eq!(distinct, expected, "the cron grid has a gap");
+    (first, last)
+}

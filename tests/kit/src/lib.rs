@@ -62,32 +62,81 @@ where
 }
 
 /// Deletes every Redis key of the namespace (`SCAN` and `UNLINK`, so a namespace of millions
-/// of keys does not block Redis), its RabbitMQ queues and exchanges, and `extra_queues`.
+/// of keys does not block Redis; on a cluster, on every master), its RabbitMQ queues and
+/// exchanges, and `extra_queues`.
 pub async fn purge(s: &Settings, extra_queues: &[String]) {
-    if let Ok(client) = redis::Client::open(s.redis_url.as_str()) {
-        if let Ok(mut c) = client.get_multiplexed_async_connection().await {
-            let mut cursor: u64 = 0;
-            loop {
-                let scan = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(format!("{}:*", s.namespace))
-                    .arg("COUNT")
-                    .arg(10_000)
-                    .query_async::<(u64, Vec<String>)>(&mut c)
-                    .await;
-                let Ok((next, keys)) = scan else { break };
-                if !keys.is_empty() {
-                    let _: Result<(), _> =
-                        redis::cmd("UNLINK").arg(&keys).query_async(&mut c).await;
-                }
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
-        }
+    for node in redis_nodes(s).await {
+        purge_node(&node, &s.namespace).await;
     }
     let topology = chime_broker::Topology::new(&s.namespace, s.delivery_limit);
     let _ = topology.delete(&s.amqp_url, extra_queues).await;
+}
+
+/// The URLs of the Redis servers holding the settings' data: the one server, or a cluster's
+/// masters (from `CLUSTER NODES` of its first reachable seed).
+pub async fn redis_nodes(s: &Settings) -> Vec<String> {
+    if !s.redis_cluster {
+        return vec![s.redis_url.clone()];
+    }
+    for seed in s.redis_url.split(',').map(str::trim) {
+        let Ok(client) = redis::Client::open(seed) else {
+            continue;
+        };
+        let Ok(mut c) = client.get_multiplexed_async_connection().await else {
+            continue;
+        };
+        let Ok(nodes) = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query_async::<String>(&mut c)
+            .await
+        else {
+            continue;
+        };
+        return nodes
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split_whitespace();
+                let addr = fields.nth(1)?;
+                let flags = fields.next()?;
+                let host_port = addr.split('@').next()?;
+                (flags.contains("master") && !flags.contains("fail"))
+                    .then(|| format!("redis://{host_port}"))
+            })
+            .collect();
+    }
+    vec![]
+}
+
+/// Deletes one server's keys of the namespace, one `UNLINK` each (a cluster node refuses
+/// multi-key commands over several slots).
+async fn purge_node(url: &str, namespace: &str) {
+    let Ok(client) = redis::Client::open(url) else {
+        return;
+    };
+    let Ok(mut c) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let mut cursor: u64 = 0;
+    loop {
+        let scan = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{namespace}:*"))
+            .arg("COUNT")
+            .arg(10_000)
+            .query_async::<(u64, Vec<String>)>(&mut c)
+            .await;
+        let Ok((next, keys)) = scan else { break };
+        if !keys.is_empty() {
+            let mut pipe = redis::pipe();
+            for k in &keys {
+                pipe.cmd("UNLINK").arg(k).ignore();
+            }
+            let _: Result<(), _> = pipe.query_async(&mut c).await;
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
 }

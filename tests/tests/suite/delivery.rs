@@ -27,14 +27,7 @@ impl Hand {
             json!({"repeatInterval": "1 hour", "active": false}),
         )
         .await;
-        let store = Store::connect(
-            &env.settings.redis_url,
-            env.namespace(),
-            chime_scheduler::retention(&env.settings),
-            env.settings.due_partitions,
-        )
-        .await
-        .unwrap();
+        let store = env.store().await;
         let job = store.job(tenant, job_id).await.unwrap().unwrap();
         let schedule = store.schedule(tenant, job_id, &sid).await.unwrap().unwrap();
         let msg =

@@ -6,36 +6,12 @@
 
 use chime_scheduler::{Leader, PassReport, Scheduler};
 use chime_store::keys::Keys;
+use chime_testkit::jobs::{gapless_grid_once, ms};
 use chime_testkit::{create_job, runs, set_active, wait_until, Target, TestEnv, ADMIN_TOKEN};
 use redis::AsyncCommands;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
-
-fn ms(ts: &serde_json::Value) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(ts.as_str().unwrap())
-        .unwrap()
-        .timestamp_millis()
-}
-
-/// Checks the run log of a schedule firing every second: every instant of its grid from the
-/// first to the last recorded once. Returns the first and the last.
-fn gapless_grid_once(list: &[serde_json::Value]) -> (i64, i64) {
-    let instants: Vec<i64> = list.iter().map(|r| ms(&r["scheduleTimestamp"])).collect();
-    let distinct: BTreeSet<i64> = instants.iter().copied().collect();
-    assert_eq!(
-        distinct.len(),
-        instants.len(),
-        "an instant was recorded twice"
-    );
-    let first = *distinct.iter().next().unwrap();
-    let last = *distinct.iter().last().unwrap();
-    let expected: BTreeSet<i64> = (0..=(last - first) / 1000)
-        .map(|i| first + i * 1000)
-        .collect();
-    assert_eq!(distinct, expected, "the cron grid has a gap");
-    (first, last)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_the_leader_loses_and_doubles_no_fire() {
@@ -48,8 +24,7 @@ async fn killing_the_leader_loses_and_doubles_no_fire() {
     let mut a = env.spawn_process(bin, "scheduler", "sched-a");
     let mut b = env.spawn_process(bin, "scheduler", "sched-b");
 
-    let redis = redis::Client::open(env.settings.redis_url.as_str()).unwrap();
-    let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = env.store().await.connection();
     let lease_key = Keys::new(env.namespace()).lease();
 
     let (job, sid) = create_job(
@@ -167,8 +142,7 @@ async fn a_paused_leader_wakes_up_fenced_off() {
     let bin = env!("CARGO_BIN_EXE_chime");
     let a = env.spawn_process(bin, "scheduler", "pause-a");
     let b = env.spawn_process(bin, "scheduler", "pause-b");
-    let redis = redis::Client::open(env.settings.redis_url.as_str()).unwrap();
-    let conn = redis.get_multiplexed_async_connection().await.unwrap();
+    let conn = env.store().await.connection();
     let lease_key = Keys::new(env.namespace()).lease();
 
     let (job, sid) = create_job(
@@ -352,8 +326,7 @@ async fn a_stepped_leader_fires_defers_and_is_fenced_off_once_deposed() {
     assert_eq!(idle.next_due, Some(t + 10_000));
 
     // The lease expires (deleted here) and another replica takes it with a newer epoch.
-    let redis = redis::Client::open(env.settings.redis_url.as_str()).unwrap();
-    let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = env.store().await.connection();
     let b = Scheduler::build(env.settings.clone()).await.unwrap();
     let b = b.lead().await.expect_err("the lease is held");
     let _: () = conn.del(Keys::new(env.namespace()).lease()).await.unwrap();

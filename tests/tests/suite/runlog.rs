@@ -200,14 +200,10 @@ async fn runs_past_the_retention_age_vanish_from_queries_and_from_redis() {
     .await;
     let old_run = early.last().unwrap()["runId"].as_str().unwrap().to_string();
     let keys = Keys::new(env.namespace());
-    let redis = redis::Client::open(env.settings.redis_url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let redis = env.store().await.connection();
     // A finished run is known by its id (which maps to its record's stream id).
     let (bucket, field) = keys.run_id_slot(&tenant, &old_run);
-    let known = |redis: &redis::aio::MultiplexedConnection| {
+    let known = |redis: &chime_store::Conn| {
         let (mut redis, bucket, field) = (redis.clone(), bucket.clone(), field.clone());
         async move { redis.hexists::<_, _, bool>(&bucket, &field).await.unwrap() }
     };
@@ -346,11 +342,7 @@ async fn deleting_a_job_deletes_its_runs_and_logs() {
         )
         .await;
     assert_eq!(all["totalCount"], 0, "{all}");
-    let mut redis = redis::Client::open(env.settings.redis_url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = env.store().await.connection();
     let left: Vec<String> = redis
         .keys(format!("{}:{{t:{tenant}}}:*", env.namespace()))
         .await

@@ -10,8 +10,8 @@ use redis::AsyncCommands;
 async fn store() -> (Store, TestEnv) {
     let env = TestEnv::new();
     let s = &env.settings;
-    let store = Store::connect(
-        &s.redis_url,
+    let store = Store::connect_to(
+        chime_store::Target::of(&s.redis_url, s.redis_cluster),
         &s.namespace,
         Retention {
             ttl_ms: 60_000,
@@ -94,13 +94,9 @@ fn success(text: &str, body: Option<&str>, at: i64) -> RunResult {
     }
 }
 
-/// A plain connection to the tests' Redis, to look at keys directly.
-async fn redis_of(settings: &chime_runtime::config::Settings) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(settings.redis_url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
+/// A connection to the tests' Redis (one server or a cluster), to look at keys directly.
+async fn redis_of(env: &TestEnv) -> chime_store::Conn {
+    env.store().await.connection()
 }
 
 /// An active schedule firing every second.
@@ -133,7 +129,7 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
     // The lease expires while "a" is paused; "b" takes it with a newer epoch.
     let _: () = redis::cmd("DEL")
         .arg(store.keys().lease())
-        .query_async(&mut redis_of(&env.settings).await)
+        .query_async(&mut redis_of(&env).await)
         .await
         .unwrap();
     let e2 = store.lease_acquire("b", 10_000).await.unwrap().unwrap();
@@ -435,7 +431,7 @@ async fn a_finished_record_is_a_stream_entry_with_the_fields_of_every_other() {
             .unwrap(),
         chime_store::Started::Attempt(1)
     );
-    let mut redis = redis_of(&env.settings).await;
+    let mut redis = redis_of(&env).await;
     let k = store.keys();
     let exists = |key: String| {
         let mut redis = redis.clone();
@@ -513,7 +509,7 @@ async fn schedule_positions_are_dense_and_offset_pages_read_them() {
         store.materialize(m, now).await.unwrap();
         store.run_complete(m, now, "w", &result).await.unwrap();
     }
-    let mut redis = redis_of(&env.settings).await;
+    let mut redis = redis_of(&env).await;
     let positions: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
         .arg(store.keys().schedule_runs("t", "r1"))
         .arg("-")
@@ -573,7 +569,7 @@ async fn results_reach_the_done_stream_only_while_a_tail_listens() {
             msg.run_id
         }
     };
-    let mut redis = redis_of(&env.settings).await;
+    let mut redis = redis_of(&env).await;
     let done = store.keys().job_done("t", 6);
     finish(now - 2_000).await;
     assert!(!redis.exists::<_, bool>(&done).await.unwrap());
@@ -736,7 +732,8 @@ async fn a_capped_schedule_leaves_job_wide_queries_exact() {
         ttl_ms: 60_000,
         per_stream: 3,
     };
-    let store = Store::connect(&s.redis_url, &s.namespace, retention, s.due_partitions)
+    let target = chime_store::Target::of(&s.redis_url, s.redis_cluster);
+    let store = Store::connect_to(target, &s.namespace, retention, s.due_partitions)
         .await
         .unwrap();
     store
@@ -799,7 +796,7 @@ async fn a_capped_schedule_leaves_job_wide_queries_exact() {
             assert_eq!(page.total, Some(want.len() as u64), "{filter:?}");
         }
     }
-    let mut redis = redis_of(&env.settings).await;
+    let mut redis = redis_of(&env).await;
     let holes: bool = redis
         .hexists(store.keys().job("t", 4), "holes")
         .await
