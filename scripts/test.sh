@@ -32,7 +32,7 @@ if [[ "$cluster" == 1 ]]; then
   echo "test: the suite on a Redis Cluster ($seeds)"
   cluster_status=0
   CHIME_REDIS_CLUSTER=true CHIME_REDIS_URL="$seeds" \
-    cargo test -p chime-tests --test suite --no-fail-fast "${locked[@]}" || cluster_status=$?
+    cargo test --workspace --test suite --no-fail-fast "${locked[@]}" || cluster_status=$?
   [[ $status -ne 0 ]] || status=$cluster_status
   bash scripts/redis-cluster.sh stop
 fi

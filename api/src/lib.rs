@@ -67,7 +67,8 @@ impl Api {
         let target = Target::of(url, settings.redis_cluster);
         let store = Store::connect_to(target, ns, retention, settings.due_partitions)
             .await
-            .context("connecting to Redis")?;
+            .context("connecting to Redis")?
+            .with_scheduler_shards(settings.scheduler_shards);
         let broker = Arc::new(Publisher::new(
             &settings.amqp_url,
             Topology::new(&settings.namespace, settings.delivery_limit),

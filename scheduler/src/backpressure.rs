@@ -5,6 +5,11 @@
 //! that estimate passes half of the maximum, or after a second. The same looks feed the queue
 //! depth gauges. Held fires stay due: an interval schedule shifts, a cron fire replays within
 //! the misfire threshold.
+//!
+//! A publish the broker refused (a nack, a lost connection) holds the passes back too, for
+//! 50 ms doubling to 2 s while refusals go on: the refused fires stay due and would otherwise be
+//! published again at once, over and over, while the broker recovers (a quorum queue electing
+//! a new leader).
 
 use chime_broker::Publisher;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +18,8 @@ use std::time::{Duration, Instant};
 
 /// How long a look at the queue's depth is trusted.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// The first and the longest hold after refused publishes.
+const REFUSED_HOLD: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
 
 /// The run queue's depth as last seen, and the runs published since.
 #[derive(Default)]
@@ -22,6 +29,8 @@ pub(crate) struct Backpressure {
     published_since_depth: AtomicU64,
     /// Runs and messages published since start: the queue counts messages, backpressure runs.
     published: (AtomicU64, AtomicU64),
+    /// After refused publishes: no pass until this instant, and the next hold's length.
+    refused: Mutex<Option<(Instant, Duration)>>,
 }
 
 impl Backpressure {
@@ -34,6 +43,11 @@ impl Backpressure {
         max: u64,
         partitions: u32,
     ) -> anyhow::Result<Option<usize>> {
+        if let Some((until, _)) = *self.refused.lock().unwrap() {
+            if Instant::now() < until {
+                return Ok(None);
+            }
+        }
         if max == 0 {
             return Ok(Some(batch));
         }
@@ -43,6 +57,18 @@ impl Backpressure {
             return Ok(None);
         }
         Ok(Some(batch.min(room.div_ceil(partitions as usize))))
+    }
+
+    /// Notes how a pass's publishes ended: any refused holds the passes back (longer while
+    /// refusals go on); all confirmed ends the hold.
+    pub(crate) fn confirmed(&self, any_refused: bool) {
+        let mut r = self.refused.lock().unwrap();
+        *r = if any_refused {
+            let hold = r.map_or(REFUSED_HOLD.0, |(_, h)| (h * 2).min(REFUSED_HOLD.1));
+            Some((Instant::now() + hold, hold))
+        } else {
+            None
+        };
     }
 
     /// Counts a pass's publish: `runs` runs in `messages` messages.
@@ -87,5 +113,27 @@ impl Backpressure {
         self.published_since_depth.store(0, Ordering::Relaxed);
         *self.depth.lock().unwrap() = Some((queued, Instant::now()));
         Ok(queued)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_publishes_hold_the_passes_back_longer_while_they_go_on() {
+        let b = Backpressure::default();
+        b.confirmed(true);
+        let first = b.refused.lock().unwrap().unwrap().1;
+        b.confirmed(true);
+        let second = b.refused.lock().unwrap().unwrap().1;
+        assert_eq!((first, second), (REFUSED_HOLD.0, REFUSED_HOLD.0 * 2));
+        (0..10).for_each(|_| b.confirmed(true));
+        assert_eq!(b.refused.lock().unwrap().unwrap().1, REFUSED_HOLD.1);
+        b.confirmed(false);
+        assert!(
+            b.refused.lock().unwrap().is_none(),
+            "a confirmed pass ends the hold"
+        );
     }
 }

@@ -116,7 +116,8 @@ impl InFlight {
     }
 
     /// Claims up to `limit` free entries of each partition's batch (read after `start`), in
-    /// order, for a pass holding `slot`: the entries (partition, member, score) and its claim.
+    /// order, for a pass holding `slot`: the entries (the index of their batch, member, score)
+    /// and its claim.
     pub(crate) fn claim(
         self: &Arc<Self>,
         batches: &[Vec<(String, i64)>],

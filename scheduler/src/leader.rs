@@ -22,11 +22,15 @@ impl Scheduler {
     /// Takes the lease for a caller that runs the passes itself; gives the scheduler back when
     /// another replica holds the lease or Redis cannot be reached.
     pub async fn lead(self) -> Result<Leader, Scheduler> {
-        match lease::acquire(&self.store, &self.owner, lease::ttl(&self.settings)).await {
-            Some(lease) => Ok(Leader {
-                scheduler: Arc::new(self),
-                lease,
-            }),
+        let ttl = lease::ttl(&self.settings);
+        match lease::acquire(&self.store, self.shard, &self.owner, ttl).await {
+            Some(lease) => {
+                self.shares.took();
+                Ok(Leader {
+                    scheduler: Arc::new(self),
+                    lease,
+                })
+            }
             None => Err(self),
         }
     }
@@ -51,7 +55,7 @@ impl Leader {
         let s = &self.scheduler;
         if self.lease.renewal_due() {
             let ttl = lease::ttl(&s.settings);
-            let renewed = lease::renew(&s.store, self.lease.clone(), ttl).await;
+            let renewed = lease::renew(&s.store, s.shard, self.lease.clone(), ttl).await;
             self.lease = renewed.context("the lease was lost")?;
         }
         if let Some(why) = self.lease.step_down(&s.fence) {
@@ -68,8 +72,8 @@ impl Leader {
 
     /// Gives the lease up and stops the ops endpoints.
     pub async fn step_down(self) {
-        lease::release(&self.scheduler.store, &self.lease).await;
-        metrics::gauge!(lease::LEADER_GAUGE).set(0.0);
+        lease::release(&self.scheduler.store, self.scheduler.shard, &self.lease).await;
+        self.scheduler.shares.lost();
         self.scheduler.ops_cancel.cancel();
     }
 }

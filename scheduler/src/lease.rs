@@ -11,7 +11,7 @@ use chime_store::Store;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// The gauge that is 1 while this replica acts as leader, 0 otherwise.
+/// The gauge of the shards of the due index this replica leads (1 or 0 when unsharded).
 pub(crate) const LEADER_GAUGE: &str = "chime_scheduler_leader";
 
 /// Delay before a failed renewal (a Redis error, not a lost lease) is tried again.
@@ -81,14 +81,21 @@ pub(crate) fn ttl(s: &Settings) -> Duration {
     Duration::from_millis(s.leader_ttl_ms)
 }
 
-/// Takes the lease for `owner` if it is free.
-pub(crate) async fn acquire(store: &Store, owner: &str, ttl: Duration) -> Option<Lease> {
+/// Takes a shard's lease for `owner` if it is free.
+pub(crate) async fn acquire(
+    store: &Store,
+    shard: u32,
+    owner: &str,
+    ttl: Duration,
+) -> Option<Lease> {
     let sent = Instant::now();
-    match store.lease_acquire(owner, ttl.as_millis() as u64).await {
+    match store
+        .lease_acquire(shard, owner, ttl.as_millis() as u64)
+        .await
+    {
         Ok(None) => None,
         Ok(Some(epoch)) => {
-            tracing::info!(owner = %owner, epoch, "became leader");
-            metrics::gauge!(LEADER_GAUGE).set(1.0);
+            tracing::info!(owner = %owner, shard, epoch, "became leader");
             metrics::counter!("chime_leader_acquired_total").increment(1);
             Some(Lease::granted(format!("{owner}:{epoch}"), epoch, sent, ttl))
         }
@@ -99,15 +106,17 @@ pub(crate) async fn acquire(store: &Store, owner: &str, ttl: Duration) -> Option
     }
 }
 
-/// Renews the lease: `None` when it is lost. On a Redis error the holder keeps acting until
-/// its deadline and tries again shortly.
-pub(crate) async fn renew(store: &Store, l: Lease, ttl: Duration) -> Option<Lease> {
+/// Renews a shard's lease: `None` when it is lost. On a Redis error the holder keeps acting
+/// until its deadline and tries again shortly.
+pub(crate) async fn renew(store: &Store, shard: u32, l: Lease, ttl: Duration) -> Option<Lease> {
     let sent = Instant::now();
-    match store.lease_renew(&l.token, ttl.as_millis() as u64).await {
+    match store
+        .lease_renew(shard, &l.token, ttl.as_millis() as u64)
+        .await
+    {
         Ok(true) => Some(Lease::granted(l.token, l.epoch, sent, ttl)),
         Ok(false) => {
-            tracing::warn!(epoch = l.epoch, "lease lost");
-            metrics::gauge!(LEADER_GAUGE).set(0.0);
+            tracing::warn!(shard, epoch = l.epoch, "lease lost");
             None
         }
         Err(e) => {
@@ -120,10 +129,10 @@ pub(crate) async fn renew(store: &Store, l: Lease, ttl: Duration) -> Option<Leas
     }
 }
 
-/// Gives the lease up.
-pub(crate) async fn release(store: &Store, l: &Lease) {
-    let _ = store.lease_release(&l.token).await;
-    tracing::info!(epoch = l.epoch, "lease released");
+/// Gives a shard's lease up.
+pub(crate) async fn release(store: &Store, shard: u32, l: &Lease) {
+    let _ = store.lease_release(shard, &l.token).await;
+    tracing::info!(shard, epoch = l.epoch, "lease released");
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 //! - `settle`: a published pass's confirms, then its fenced advance;
 //! - `message`: the run message (the HTTP call) of a fire;
 //! - `leader`: [`Leader::pass_once`], the passes of a leader stepped by its caller;
+//! - `shards`: the due index's shards, one loop each, shared out among the schedulers alive;
 //! - `retention`: the store's run retention and its periodic sweep.
 
 mod backpressure;
@@ -32,6 +33,7 @@ mod pass;
 mod quotas;
 mod retention;
 mod settle;
+mod shards;
 
 pub use leader::Leader;
 pub use message::run_message;
@@ -44,6 +46,7 @@ use crate::clock::Clock;
 use crate::lease::{Fence, Lease};
 use crate::pass::{Ended, Step};
 use crate::quotas::Quotas;
+use crate::shards::Shares;
 use anyhow::Context;
 use chime_broker::{Publisher, Topology};
 use chime_runtime::config::Settings;
@@ -79,6 +82,10 @@ pub struct Scheduler {
     /// Due entries taken by passes not settled yet (their advance still to come).
     in_flight: Arc<InFlight>,
     fence: Fence,
+    /// The shard of the due index this scheduler's loop leads when it holds its lease.
+    shard: u32,
+    /// What the process's shard loops share.
+    shares: Arc<Shares>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -100,7 +107,8 @@ impl Scheduler {
             settings.due_partitions,
         )
         .await
-        .context("connecting to Redis")?;
+        .context("connecting to Redis")?
+        .with_scheduler_shards(settings.scheduler_shards);
         let topology = Topology::new(&settings.namespace, settings.delivery_limit);
         let publisher = Arc::new(Publisher::new(&settings.amqp_url, topology));
         if let Err(e) = publisher.ready().await {
@@ -134,12 +142,15 @@ impl Scheduler {
         )
         .await
         .context("binding the ops address")?;
+        let shards = store.keys().shards();
         Ok(Scheduler {
-            quotas: Quotas::new(settings.tenant_runs_per_minute),
+            quotas: Quotas::new(settings.tenant_runs_per_minute, shards),
             clock: Clock::default(),
             backpressure: Backpressure::default(),
             in_flight: InFlight::new(PASSES_IN_FLIGHT),
             fence: Fence::default(),
+            shard: 0,
+            shares: Shares::new(shards),
             settings,
             store,
             publisher,
@@ -147,6 +158,30 @@ impl Scheduler {
             ops_addr,
             ops_cancel,
         })
+    }
+
+    /// A scheduler of the same process with passes, quotas and a fence of its own (see
+    /// [`Scheduler::of_shard`]).
+    fn new_shard(&self) -> Scheduler {
+        Scheduler {
+            settings: self.settings.clone(),
+            store: self.store.clone(),
+            publisher: self.publisher.clone(),
+            owner: self.owner.clone(),
+            ops_addr: self.ops_addr,
+            ops_cancel: self.ops_cancel.clone(),
+            quotas: Quotas::new(self.settings.tenant_runs_per_minute, self.shares_count()),
+            clock: Clock::default(),
+            backpressure: Backpressure::default(),
+            in_flight: InFlight::new(PASSES_IN_FLIGHT),
+            fence: Fence::default(),
+            shard: self.shard,
+            shares: self.shares.clone(),
+        }
+    }
+
+    fn shares_count(&self) -> u32 {
+        self.store.keys().shards()
     }
 
     pub fn ops_addr(&self) -> SocketAddr {
@@ -157,55 +192,87 @@ impl Scheduler {
         &self.owner
     }
 
-    /// Runs the replica until `cancel` fires, then gives the lease up.
+    /// Runs the replica until `cancel` fires: a loop for each shard of the due index, and the
+    /// heartbeat by which the schedulers alive share the shards out. Then gives its leases up.
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
         let this = Arc::new(self);
-        let held = this.drive(&cancel).await;
-        // Let the passes in flight settle (their advances are fenced if the lease is gone).
-        if !this.in_flight.drain(SETTLE_AT_SHUTDOWN).await {
-            tracing::warn!("passes still settling at shutdown; their fires are published again by the next leader");
-        }
-        if let Some(l) = held {
-            lease::release(&this.store, &l).await;
-        }
-        metrics::gauge!(lease::LEADER_GAUGE).set(0.0);
+        tracing::info!(owner = %this.owner, ops = %this.ops_addr, shards = this.shares_count(), "scheduler started");
+        let beat = tokio::spawn(this.clone().heartbeat(cancel.clone()));
+        let loops = (0..this.shares_count()).map(|k| {
+            let shard = if k == 0 {
+                this.clone()
+            } else {
+                Arc::new(this.of_shard(k))
+            };
+            let cancel = cancel.clone();
+            tokio::spawn(async move { shard.run_shard(&cancel).await })
+        });
+        futures::future::join_all(loops).await;
+        let _ = beat.await;
         this.ops_cancel.cancel();
         tracing::info!("scheduler stopped");
         Ok(())
     }
 
-    /// The replica's loop until `cancel` fires; returns the lease it still holds.
+    /// The loop of this scheduler's shard until `cancel` fires; then lets its passes in flight
+    /// settle and gives the shard's lease up.
+    async fn run_shard(self: &Arc<Self>, cancel: &CancellationToken) {
+        let held = self.drive(cancel).await;
+        // Let the passes in flight settle (their advances are fenced if the lease is gone).
+        if !self.in_flight.drain(SETTLE_AT_SHUTDOWN).await {
+            tracing::warn!(shard = self.shard, "passes still settling at shutdown; their fires are published again by the next leader");
+        }
+        if let Some(l) = held {
+            lease::release(&self.store, self.shard, &l).await;
+            self.shares.lost();
+        }
+    }
+
+    /// The shard's loop until `cancel` fires; returns the lease it still holds.
     async fn drive(self: &Arc<Self>, cancel: &CancellationToken) -> Option<Lease> {
-        tracing::info!(owner = %self.owner, ops = %self.ops_addr, "scheduler started");
         let ttl = lease::ttl(&self.settings);
         let mut held: Option<Lease> = None;
         let mut last_sweep = Instant::now();
         let mut last_depth = Instant::now() - Duration::from_secs(60);
         while !cancel.is_cancelled() {
             let Some(l) = held.clone() else {
-                held = lease::acquire(&self.store, &self.owner, ttl).await;
-                if held.is_none() {
-                    pause(cancel, ttl / 6).await;
+                if self.shares.mine(self.shard) {
+                    held = lease::acquire(&self.store, self.shard, &self.owner, ttl).await;
+                }
+                match held {
+                    Some(_) => self.shares.took(),
+                    None => pause(cancel, ttl / 6).await,
                 }
                 continue;
             };
             if l.renewal_due() {
-                held = lease::renew(&self.store, l, ttl).await;
+                held = lease::renew(&self.store, self.shard, l, ttl).await;
+                if held.is_none() {
+                    self.shares.lost();
+                }
                 continue;
             }
             if let Some(why) = l.step_down(&self.fence) {
-                tracing::warn!(epoch = l.epoch, "{why}");
+                tracing::warn!(shard = self.shard, epoch = l.epoch, "{why}");
                 held = None;
-                metrics::gauge!(lease::LEADER_GAUGE).set(0.0);
+                self.shares.lost();
                 continue;
             }
-            if last_depth.elapsed() > DEPTH_GAUGES_EVERY {
+            if self.shares.give_up(self.shard) {
+                self.give_up(&l).await;
+                held = None;
+                pause(cancel, shards::AFTER_GIVING_UP).await;
+                continue;
+            }
+            // The process's chores go with shard 0.
+            if self.shard == 0 && last_depth.elapsed() > DEPTH_GAUGES_EVERY {
                 last_depth = Instant::now();
                 if !self.backpressure.looked_within(DEPTH_GAUGES_EVERY) {
                     let _ = self.backpressure.look_at_queues(&self.publisher).await;
                 }
             }
-            if last_sweep.elapsed() > Duration::from_secs(self.settings.retention_sweep_secs) {
+            let sweep_every = Duration::from_secs(self.settings.retention_sweep_secs);
+            if self.shard == 0 && last_sweep.elapsed() > sweep_every {
                 last_sweep = Instant::now();
                 retention::sweep(&self.store).await;
             }
@@ -220,12 +287,25 @@ impl Scheduler {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "scheduler pass failed; retrying");
+                    tracing::warn!(shard = self.shard, error = %e, "scheduler pass failed; retrying");
                     pause(cancel, FAILED_PASS_PAUSE).await;
                 }
             }
         }
         held
+    }
+
+    /// Gives the shard up to the scheduler whose share it now is: its passes in flight settle
+    /// first.
+    async fn give_up(&self, l: &Lease) {
+        tracing::info!(
+            shard = self.shard,
+            epoch = l.epoch,
+            "the shard is another scheduler's share now; giving it up"
+        );
+        self.in_flight.drain(SETTLE_AT_SHUTDOWN).await;
+        lease::release(&self.store, self.shard, l).await;
+        self.shares.lost();
     }
 
     /// One pass of the loop, whose published fires settle in a task of their own: how long to

@@ -171,10 +171,15 @@ impl Scheduler {
     ) -> anyhow::Result<Step> {
         let mut phase = Phases::start();
         let s = &self.settings;
-        let parts = self.store.due_partitions();
+        let parts = self.partitions();
         let room = self
             .backpressure
-            .limit(&self.publisher, s.scheduler_batch, s.max_queued_runs, parts)
+            .limit(
+                &self.publisher,
+                s.scheduler_batch,
+                s.max_queued_runs,
+                parts.len() as u32,
+            )
             .await?;
         let Some(limit) = room else {
             metrics::counter!("chime_scheduler_held_back_total").increment(1);
@@ -186,17 +191,25 @@ impl Scheduler {
         };
         // Read past the entries of passes in flight (see `InFlight::read_start`).
         let start = self.in_flight.read_start();
-        let reads = (0..parts).map(|p| self.store.due_batch(p, now, limit + start.taken));
+        let reads = parts
+            .iter()
+            .map(|&p| self.store.due_batch(p, now, limit + start.taken));
         let batches = join_all(reads)
             .await
             .into_iter()
             .collect::<Result<Vec<_>, _>>()?;
-        // One combined batch over every partition: a pass costs a few round trips whatever
-        // the number of partitions.
-        let (due, claim) = self.in_flight.claim(&batches, start, limit, slot);
+        // One combined batch over the shard's partitions: a pass costs a few round trips
+        // whatever their number.
+        let (mut due, claim) = self.in_flight.claim(&batches, start, limit, slot);
+        for entry in &mut due {
+            entry.0 = parts[entry.0 as usize];
+        }
         if due.is_empty() {
             // Nothing free is due: the earliest entry past the due ones (all in flight).
-            let heads = (0..parts).map(|p| self.store.due_head(p, batches[p as usize].len()));
+            let heads = parts
+                .iter()
+                .zip(&batches)
+                .map(|(&p, batch)| self.store.due_head(p, batch.len()));
             let next_due = join_all(heads)
                 .await
                 .into_iter()
@@ -287,7 +300,7 @@ impl Scheduler {
         // Both reads go out together on the multiplexed connection.
         let (defs, deferred) = tokio::join!(
             self.store.due_definitions(&wanted),
-            self.store.deferred_nominals(&members)
+            self.store.deferred_nominals(self.shard, &members)
         );
         let (mut defs, deferred) = (defs?.into_iter(), deferred?);
         let loaded: Vec<Option<(String, Arc<Job>, Schedule)>> = parsed
@@ -487,7 +500,7 @@ mod tests {
 
     #[test]
     fn a_due_entry_fires_its_instant_and_moves_to_the_next() {
-        let q = Quotas::new(0);
+        let q = Quotas::new(0, 1);
         let every = schedule(json!({"repeatInterval": "10 seconds"}));
         let (p, missed) = plan(entry(job(true, None), every, None), T0 + 5, &q);
         assert!(missed.is_none());
@@ -501,7 +514,7 @@ mod tests {
 
     #[test]
     fn a_fire_over_quota_is_deferred_and_later_fires_its_nominal_instant() {
-        let q = Quotas::new(60); // one a second, a second's burst
+        let q = Quotas::new(60, 1); // one a second, a second's burst
         let every = schedule(json!({"repeatInterval": "10 seconds"}));
         for _ in 0..2 {
             let (p, _) = plan(entry(job(true, None), every.clone(), None), T0, &q);
@@ -523,7 +536,7 @@ mod tests {
 
     #[test]
     fn gone_inactive_and_finished_entries_are_removed() {
-        let q = Quotas::new(0);
+        let q = Quotas::new(0, 1);
         let every = schedule(json!({"repeatInterval": "10 seconds"}));
         let mut gone = entry(job(true, None), every.clone(), Some(T0));
         gone.loaded = None;
@@ -549,7 +562,7 @@ mod tests {
 
     #[test]
     fn a_long_outage_is_coalesced_into_the_last_instant() {
-        let q = Quotas::new(0);
+        let q = Quotas::new(0, 1);
         let cron = schedule(json!({"cron": "* * * * * * */10"}));
         let (p, missed) = plan(entry(job(true, None), cron, None), T0 + 3_600_000, &q);
         let missed = missed.expect("coalesced");

@@ -20,10 +20,15 @@ pub(crate) struct Quotas {
 
 impl Quotas {
     /// Budgets of `default_per_minute` runs per minute (0: no limit) for tenants without a
-    /// quota of their own.
-    pub(crate) fn new(default_per_minute: u64) -> Quotas {
+    /// quota of their own, of one of `shards` shards of the due index: a tenant's schedules
+    /// are spread over the shards by their ids, so each shard's leader allows its share of
+    /// every quota (rounded up).
+    pub(crate) fn new(default_per_minute: u64, shards: u32) -> Quotas {
+        let mut budgets = Budgets::new(default_per_minute);
+        budgets.shards = u64::from(shards.max(1));
+        budgets.default_per_minute = budgets.share(default_per_minute);
         Quotas {
-            budgets: Mutex::new(Budgets::new(default_per_minute)),
+            budgets: Mutex::new(budgets),
         }
     }
 
@@ -53,6 +58,8 @@ impl Quotas {
 /// The budgets themselves, free of I/O.
 struct Budgets {
     default_per_minute: u64,
+    /// The shards of the due index a quota is shared among.
+    shards: u64,
     tenants: HashMap<String, Budget>,
 }
 
@@ -73,8 +80,14 @@ impl Budgets {
     fn new(default_per_minute: u64) -> Budgets {
         Budgets {
             default_per_minute,
+            shards: 1,
             tenants: HashMap::new(),
         }
+    }
+
+    /// One shard's share of a quota of `per_minute` (0 stays "no limit").
+    fn share(&self, per_minute: u64) -> u64 {
+        per_minute.div_ceil(self.shards)
     }
 
     /// The tenants (once each, sorted) whose own quota is not known or is too old.
@@ -94,7 +107,7 @@ impl Budgets {
     }
 
     fn set(&mut self, tenant: String, own: Option<u64>) {
-        let per_minute = own.unwrap_or(self.default_per_minute);
+        let per_minute = own.map_or(self.default_per_minute, |q| self.share(q));
         let b = self.budget(tenant);
         b.per_minute = per_minute;
         b.checked = Some(Instant::now());
@@ -162,6 +175,17 @@ mod tests {
         assert_eq!(q.take("b", 0), Some(1_000));
         q.set("c".into(), Some(0));
         assert!((0..1_000).all(|_| q.take("c", 0).is_none()));
+    }
+
+    #[test]
+    fn each_shard_allows_its_share_of_a_quota() {
+        let q = Quotas::new(600, 4);
+        let mut b = q.budgets.lock().unwrap();
+        assert_eq!(b.default_per_minute, 150);
+        b.set("a".into(), Some(10));
+        assert_eq!(b.tenants["a"].per_minute, 3, "rounded up");
+        b.set("b".into(), Some(0));
+        assert_eq!(b.tenants["b"].per_minute, 0, "no limit stays no limit");
     }
 
     #[test]

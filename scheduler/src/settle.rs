@@ -24,6 +24,8 @@ impl Scheduler {
         } = pass;
         let mut phase = Phases::start();
         let results = self.publisher.confirmed(sent).await;
+        self.backpressure
+            .confirmed(results.iter().any(|r| r.is_err()));
         phase.done("confirm");
         let mut published = Vec::with_capacity(to_publish.len());
         for ((m, r), i) in to_publish.into_iter().zip(results).zip(owner_of) {
@@ -84,7 +86,7 @@ impl Scheduler {
             })
             .collect();
         let advances: Vec<(&Planned, Result<Advanced, String>)> =
-            match self.store.advance_many(token, &entries).await {
+            match self.store.advance_many(self.shard, token, &entries).await {
                 Ok(codes) => ready.into_iter().zip(codes.into_iter().map(Ok)).collect(),
                 Err(e) => ready.into_iter().map(|p| (p, Err(e.to_string()))).collect(),
             };

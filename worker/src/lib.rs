@@ -171,7 +171,8 @@ impl Worker {
         let target = Target::of(url, settings.redis_cluster);
         let store = Store::connect_to(target, ns, retention, settings.due_partitions)
             .await
-            .context("connecting to Redis")?;
+            .context("connecting to Redis")?
+            .with_scheduler_shards(settings.scheduler_shards);
         let policy = TargetPolicy::parse(&settings.allow_targets).context("CHIME_ALLOW_TARGETS")?;
         let executor = Executor::new(ExecutorConfig {
             policy,

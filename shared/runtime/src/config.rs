@@ -50,6 +50,11 @@ pub struct Settings {
     pub scheduler_batch: usize,
     /// Partitions of the due index.
     pub due_partitions: u32,
+    /// Shards of the due index (at most `due_partitions`): the partitions are dealt to them in
+    /// turn, each shard has a hash slot, a lease and a fencing epoch of its own, and the
+    /// schedulers alive share the shards out (each leads about shards ÷ schedulers). 1: one
+    /// leader plans every fire. Fixed for a deployment's life, like `due_partitions`.
+    pub scheduler_shards: u32,
     /// Runs waiting in the run queue beyond which the leader holds fires back (0: no limit).
     /// Held fires stay due: an interval schedule shifts, a cron fire replays within the misfire
     /// threshold, so an overloaded cluster is late rather than buffering without bound.
@@ -101,6 +106,7 @@ impl Default for Settings {
             scheduler_tick_ms: 100,
             scheduler_batch: 1000,
             due_partitions: 16,
+            scheduler_shards: 1,
             max_queued_runs: 20_000,
             tenant_runs_per_minute: 60_000,
             delivery_limit: 5,
@@ -198,6 +204,9 @@ impl Settings {
         }
         if self.due_partitions == 0 || self.due_partitions > 4096 {
             return bad("due_partitions must be between 1 and 4096");
+        }
+        if self.scheduler_shards == 0 || self.scheduler_shards > self.due_partitions {
+            return bad("scheduler_shards must be between 1 and due_partitions");
         }
         if self.delivery_limit == 0 {
             return bad("delivery_limit must be at least 1");

@@ -84,7 +84,10 @@ impl Store {
             Some(at) => pipe.zadd(key, &member, at).ignore(),
             None => pipe.zrem(key, &member).ignore(),
         };
-        pipe.hdel(self.keys.deferred(), &member).ignore();
+        let shard = self
+            .keys
+            .shard_of(Keys::partition_of(schedule, self.due_partitions));
+        pipe.hdel(self.keys.deferred_of(shard), &member).ignore();
         pipe.query_async::<()>(&mut self.c()).await?;
         Ok(())
     }
@@ -121,13 +124,18 @@ impl Store {
         Ok(out.into_iter().map(|(m, s)| (m, s as i64)).collect())
     }
 
-    /// The nominal instants of deferred due entries (`None` where an entry is not deferred).
-    pub async fn deferred_nominals(&self, members: &[&str]) -> Result<Vec<Option<i64>>> {
+    /// The nominal instants of a shard's deferred due entries (`None` where an entry is not
+    /// deferred).
+    pub async fn deferred_nominals(
+        &self,
+        shard: u32,
+        members: &[&str],
+    ) -> Result<Vec<Option<i64>>> {
         if members.is_empty() {
             return Ok(vec![]);
         }
         let out: Vec<Option<i64>> = redis::cmd("HMGET")
-            .arg(self.keys.deferred())
+            .arg(self.keys.deferred_of(shard))
             .arg(members)
             .query_async(&mut self.c())
             .await?;
@@ -145,15 +153,20 @@ impl Store {
 
     /// Entries in the whole due index.
     pub async fn due_len(&self) -> Result<u64> {
-        let mut pipe = redis::pipe();
-        for p in 0..self.due_partitions {
-            pipe.zcard(self.keys.due(p));
+        let lens = (0..self.due_partitions).map(|p| {
+            let mut c = self.c();
+            let key = self.keys.due(p);
+            async move { c.zcard::<_, u64>(key).await }
+        });
+        let mut total = 0;
+        for len in futures::future::join_all(lens).await {
+            total += len?;
         }
-        let lens: Vec<u64> = pipe.query_async(&mut self.c()).await?;
-        Ok(lens.iter().sum())
+        Ok(total)
     }
 
-    /// Fenced compare-and-set of a due entry.
+    /// Fenced compare-and-set of a due entry (of a partition of the shard whose lease `token`
+    /// names).
     pub async fn advance(
         &self,
         token: &str,
@@ -169,22 +182,31 @@ impl Store {
             next,
             deferral: Deferral::None,
         };
-        Ok(self.advance_many(token, std::slice::from_ref(&one)).await?[0])
+        let shard = self.keys.shard_of(partition);
+        Ok(self
+            .advance_many(shard, token, std::slice::from_ref(&one))
+            .await?[0])
     }
 
     /// [`Store::advance`] for many entries: one script call per [`MAX_PER_CALL`] entries, two
     /// calls in flight at a time. Answers in order.
+    ///
+    /// Every entry is of a partition of `shard`, fenced by the shard's lease.
     pub async fn advance_many(
         &self,
+        shard: u32,
         token: &str,
         entries: &[Advance<'_>],
     ) -> Result<Vec<Advanced>> {
+        debug_assert!(entries
+            .iter()
+            .all(|e| self.keys.shard_of(e.partition) == shard));
         let invocations: Vec<_> = entries
             .chunks(MAX_PER_CALL)
             .map(|chunk| {
                 let mut inv = ADVANCE.prepare_invoke();
-                inv.key(self.keys.lease())
-                    .key(self.keys.deferred())
+                inv.key(self.keys.lease_of(shard))
+                    .key(self.keys.deferred_of(shard))
                     .arg(token);
                 for e in chunk {
                     inv.key(self.keys.due(e.partition))

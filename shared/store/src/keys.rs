@@ -32,6 +32,9 @@
 //! | `ns:{sched}:epoch` | string | fencing epoch counter |
 //! | `ns:{sched}:deferred` | hash | due member → nominal instant (ms) of a fire deferred by its tenant's quota |
 //! | `ns:{sched}:due:<p>` | zset | partition `p` of the due index: `<tenant>|<jobId>|<scheduleId>` scored by next fire (ms) |
+//! | `ns:{sched:<k>}:lease`, `…:epoch`, `…:deferred`, `…:due:<p>` | | the same for shard k > 0 of a sharded due index (`CHIME_SCHEDULER_SHARDS`): partition p is shard `p mod shards`'s; shard 0 keeps the names above |
+//! | `ns:{schedulers}:alive` | zset | the schedulers alive, by their last heartbeat (ms) |
+//! | `ns:{schedulers}:held` | hash | scheduler → the shards it leads |
 //!
 //! A finished run costs one entry in each of five streams (its record in the job's, and small
 //! entries in the tenant's, its schedule's positions and its job's two position streams) and a field in
@@ -75,13 +78,33 @@ pub const BUILDS_PER_BUCKET: u64 = 128;
 #[derive(Clone, Debug)]
 pub struct Keys {
     ns: String,
+    /// Shards of the due index (see [`Keys::shard_of`]).
+    shards: u32,
 }
 
 impl Keys {
+    /// The names of `namespace`, with the due index in one shard.
     pub fn new(namespace: &str) -> Self {
         Keys {
             ns: namespace.to_string(),
+            shards: 1,
         }
+    }
+
+    /// The same names with the due index in `shards` shards (at least 1).
+    pub fn with_shards(mut self, shards: u32) -> Self {
+        self.shards = shards.max(1);
+        self
+    }
+
+    /// The shards of the due index.
+    pub fn shards(&self) -> u32 {
+        self.shards
+    }
+
+    /// The shard of due partition `partition`: partitions are dealt to shards in turn.
+    pub fn shard_of(&self, partition: u32) -> u32 {
+        partition % self.shards
     }
 
     pub fn namespace(&self) -> &str {
@@ -101,9 +124,14 @@ impl Keys {
         }
     }
 
-    /// A key of the leader's slot: `ns:{sched}:<rest>`.
-    fn sched(&self, rest: &str) -> String {
-        format!("{}:{{sched}}:{}", self.ns, rest)
+    /// A key of a shard's slot: `ns:{sched}:<rest>` for shard 0 (the one slot of an unsharded
+    /// due index, as it always was), `ns:{sched:<k>}:<rest>` for shard k.
+    fn sched(&self, shard: u32, rest: &str) -> String {
+        if shard == 0 {
+            format!("{}:{{sched}}:{}", self.ns, rest)
+        } else {
+            format!("{}:{{sched:{shard}}}:{}", self.ns, rest)
+        }
     }
 
     pub fn job_seq(&self) -> String {
@@ -252,17 +280,38 @@ impl Keys {
 
     // The leader's keys, on one hash slot.
 
+    /// Shard 0's lease (the lease of an unsharded due index).
     pub fn lease(&self) -> String {
-        self.sched("lease")
+        self.lease_of(0)
     }
     pub fn epoch(&self) -> String {
-        self.sched("epoch")
+        self.epoch_of(0)
     }
     pub fn deferred(&self) -> String {
-        self.sched("deferred")
+        self.deferred_of(0)
     }
+    /// The lease of a shard of the due index: its leader's `<owner>:<epoch>`.
+    pub fn lease_of(&self, shard: u32) -> String {
+        self.sched(shard, "lease")
+    }
+    pub fn epoch_of(&self, shard: u32) -> String {
+        self.sched(shard, "epoch")
+    }
+    pub fn deferred_of(&self, shard: u32) -> String {
+        self.sched(shard, "deferred")
+    }
+    /// A partition of the due index, in its shard's slot.
     pub fn due(&self, partition: u32) -> String {
-        self.sched(&format!("due:{partition}"))
+        self.sched(self.shard_of(partition), &format!("due:{partition}"))
+    }
+    /// The schedulers alive (a sorted set of owner names by their last heartbeat, ms), in a
+    /// slot of their own with [`Keys::schedulers_held`] (one heartbeat writes both).
+    pub fn schedulers(&self) -> String {
+        format!("{}:{{schedulers}}:alive", self.ns)
+    }
+    /// The shards each scheduler alive leads (a hash: owner name → count).
+    pub fn schedulers_held(&self) -> String {
+        format!("{}:{{schedulers}}:held", self.ns)
     }
 
     /// The due-index member of a schedule.
@@ -357,8 +406,23 @@ mod tests {
             (k.epoch(), "ns:{sched}:epoch"),
             (k.deferred(), "ns:{sched}:deferred"),
             (k.due(3), "ns:{sched}:due:3"),
+            (k.schedulers(), "ns:{schedulers}:alive"),
+            (k.schedulers_held(), "ns:{schedulers}:held"),
+        ];
+        let sharded = Keys::new("ns").with_shards(4);
+        let sharded_cases = [
+            (sharded.due(3), "ns:{sched:3}:due:3"),
+            (sharded.due(8), "ns:{sched}:due:8"),
+            (sharded.lease_of(2), "ns:{sched:2}:lease"),
+            (sharded.epoch_of(2), "ns:{sched:2}:epoch"),
+            (sharded.deferred_of(1), "ns:{sched:1}:deferred"),
+            (sharded.lease_of(0), "ns:{sched}:lease"),
         ];
         for (built, layout) in cases {
+            assert_eq!(built, layout);
+        }
+        // A sharded due index: each shard in a slot of its own, shard 0 in the unsharded one.
+        for (built, layout) in sharded_cases {
             assert_eq!(built, layout);
         }
         let t = k.run_log_template("a");

@@ -1,9 +1,10 @@
-//! The leader lease: one scheduler replica holds it at a time, under a fencing epoch that
-//! grows with every new holder (its token is `<owner>:<epoch>`). The lease and the epoch
-//! counter share the due index's `{sched}` slot, so the due index's writes can be fenced.
+//! The leases of the due index's shards: one scheduler replica holds a shard's lease at a time,
+//! under a fencing epoch of the shard's that grows with every new holder (its token is
+//! `<owner>:<epoch>`). A shard's lease and epoch counter share its partitions' slot, so their
+//! writes can be fenced. And the schedulers' heartbeats, by which they share the shards out.
 
 use crate::{Result, Store};
-use redis::Script;
+use redis::{AsyncCommands, Script};
 use std::sync::LazyLock;
 
 static ACQUIRE: LazyLock<Script> = crate::script!("lease_acquire.lua");
@@ -11,11 +12,12 @@ static RENEW: LazyLock<Script> = crate::script!("lease_renew.lua");
 static RELEASE: LazyLock<Script> = crate::script!("lease_release.lua");
 
 impl Store {
-    /// Takes the lease if free: its new fencing epoch, or `None` when another owner holds it.
-    pub async fn lease_acquire(&self, owner: &str, ttl_ms: u64) -> Result<Option<u64>> {
+    /// Takes a shard's lease if free: its new fencing epoch, or `None` when another owner
+    /// holds it.
+    pub async fn lease_acquire(&self, shard: u32, owner: &str, ttl_ms: u64) -> Result<Option<u64>> {
         let epoch: u64 = ACQUIRE
-            .key(self.keys.lease())
-            .key(self.keys.epoch())
+            .key(self.keys.lease_of(shard))
+            .key(self.keys.epoch_of(shard))
             .arg(owner)
             .arg(ttl_ms)
             .invoke_async(&mut self.c())
@@ -23,10 +25,10 @@ impl Store {
         Ok((epoch > 0).then_some(epoch))
     }
 
-    /// Extends the lease if `token` still holds it: false when it was lost.
-    pub async fn lease_renew(&self, token: &str, ttl_ms: u64) -> Result<bool> {
+    /// Extends a shard's lease if `token` still holds it: false when it was lost.
+    pub async fn lease_renew(&self, shard: u32, token: &str, ttl_ms: u64) -> Result<bool> {
         let r: i64 = RENEW
-            .key(self.keys.lease())
+            .key(self.keys.lease_of(shard))
             .arg(token)
             .arg(ttl_ms)
             .invoke_async(&mut self.c())
@@ -34,13 +36,55 @@ impl Store {
         Ok(r == 1)
     }
 
-    /// Gives the lease up if `token` holds it: false when it did not.
-    pub async fn lease_release(&self, token: &str) -> Result<bool> {
+    /// Gives a shard's lease up if `token` holds it: false when it did not.
+    pub async fn lease_release(&self, shard: u32, token: &str) -> Result<bool> {
         let r: i64 = RELEASE
-            .key(self.keys.lease())
+            .key(self.keys.lease_of(shard))
             .arg(token)
             .invoke_async(&mut self.c())
             .await?;
         Ok(r == 1)
+    }
+
+    /// Notes that scheduler `owner` is alive at `now` (ms), leading `held` shards, and forgets
+    /// those not heard of for `ttl_ms`: the schedulers alive and the shards each leads.
+    pub async fn scheduler_heartbeat(
+        &self,
+        owner: &str,
+        held: u32,
+        now: i64,
+        ttl_ms: u64,
+    ) -> Result<Vec<(String, u32)>> {
+        let (alive_key, held_key) = (self.keys.schedulers(), self.keys.schedulers_held());
+        let (_, _, _, alive, counts): ((), (), (), Vec<String>, Vec<(String, u32)>) = redis::pipe()
+            .zadd(&alive_key, owner, now)
+            .zrembyscore(&alive_key, "-inf", format!("({}", now - ttl_ms as i64))
+            .hset(&held_key, owner, held)
+            .zrange(&alive_key, 0, -1)
+            .hgetall(&held_key)
+            .query_async(&mut self.c())
+            .await?;
+        let dead: Vec<&str> = counts
+            .iter()
+            .filter(|(o, _)| !alive.contains(o))
+            .map(|(o, _)| o.as_str())
+            .collect();
+        if !dead.is_empty() {
+            let _: () = self.c().hdel(&held_key, dead).await?;
+        }
+        Ok(alive
+            .into_iter()
+            .map(|o| {
+                let n = counts.iter().find(|(c, _)| *c == o).map_or(0, |(_, n)| *n);
+                (o, n)
+            })
+            .collect())
+    }
+
+    /// Forgets scheduler `owner` (it stops).
+    pub async fn scheduler_gone(&self, owner: &str) -> Result<()> {
+        let _: () = self.c().zrem(self.keys.schedulers(), owner).await?;
+        let _: () = self.c().hdel(self.keys.schedulers_held(), owner).await?;
+        Ok(())
     }
 }

@@ -267,6 +267,14 @@ impl Store {
         })
     }
 
+    /// The same store with its due index in `shards` shards (`CHIME_SCHEDULER_SHARDS`; at most
+    /// one a partition): each in a hash slot of its own, with its own lease and epoch, so
+    /// several schedulers lead a share each. Every service of a deployment must agree on it.
+    pub fn with_scheduler_shards(mut self, shards: u32) -> Store {
+        self.keys = self.keys.with_shards(shards.clamp(1, self.due_partitions));
+        self
+    }
+
     /// Whether the store runs on a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
         matches!(self.conn, Conn::Cluster(_))

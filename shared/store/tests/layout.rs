@@ -362,7 +362,7 @@ async fn configure(store: &Store) -> u64 {
         .await
         .unwrap();
     let epoch = store
-        .lease_acquire("leader-1", 60_000)
+        .lease_acquire(0, "leader-1", 60_000)
         .await
         .unwrap()
         .unwrap();
@@ -371,6 +371,7 @@ async fn configure(store: &Store) -> u64 {
     let p2 = chime_store::keys::Keys::partition_of("s2", 4);
     let codes = store
         .advance_many(
+            0,
             &token,
             &[Advance {
                 partition: p2,

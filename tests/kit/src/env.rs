@@ -152,6 +152,7 @@ impl TestEnv {
         Store::connect_to(target, &s.namespace, retention, s.due_partitions)
             .await
             .expect("redis reachable")
+            .with_scheduler_shards(s.scheduler_shards)
     }
 
     /// The environment of an out-of-process service of this test.
@@ -161,6 +162,10 @@ impl TestEnv {
             ("CHIME_NAMESPACE".into(), s.namespace.clone()),
             ("CHIME_REDIS_URL".into(), s.redis_url.clone()),
             ("CHIME_REDIS_CLUSTER".into(), s.redis_cluster.to_string()),
+            (
+                "CHIME_SCHEDULER_SHARDS".into(),
+                s.scheduler_shards.to_string(),
+            ),
             ("CHIME_AMQP_URL".into(), s.amqp_url.clone()),
             ("CHIME_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
             ("CHIME_ALLOW_TARGETS".into(), s.allow_targets.clone()),

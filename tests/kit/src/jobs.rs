@@ -73,3 +73,68 @@ pub fn gapless_grid_once(list: &[Value]) -> (i64, i64) {
     assert_eq!(distinct, expected, "the cron grid has a gap");
     (first, last)
 }
+
+/// Creates `n` jobs of one schedule each, firing every second, calling `target` at `/<name>k`:
+/// their (job id, schedule id).
+pub async fn every_second_jobs(
+    env: &TestEnv,
+    token: &str,
+    target: &crate::Target,
+    name: &str,
+    n: usize,
+) -> Vec<(u64, String)> {
+    let mut jobs = Vec::new();
+    for k in 0..n {
+        let every_second = json!({"cron": "* * * * * * *", "active": true});
+        let url = target.url(&format!("/{name}{k}"));
+        jobs.push(create_job(env, token, &format!("{name}{k}"), &url, every_second).await);
+    }
+    jobs
+}
+
+/// Whether every schedule of `jobs` has a completed run scheduled at or after `at_least` (ms).
+pub async fn completed_since(
+    env: &TestEnv,
+    token: &str,
+    jobs: &[(u64, String)],
+    at_least: i64,
+) -> Option<()> {
+    for (job, sid) in jobs {
+        let (_, list) = runs(env, token, *job, sid).await;
+        let done = list
+            .iter()
+            .any(|r| r["runStatus"] == "COMPLETED" && ms(&r["scheduleTimestamp"]) >= at_least);
+        if !done {
+            return None;
+        }
+    }
+    Some(())
+}
+
+/// Deactivates `jobs`, waits until all their runs are completed, and checks each schedule's
+/// grid (every second from its first run to its last recorded once) spans `from`..`to` (ms).
+/// Returns the runs in all.
+pub async fn every_grid_once(
+    env: &TestEnv,
+    token: &str,
+    jobs: &[(u64, String)],
+    (from, to): (i64, i64),
+) -> usize {
+    for (job, _) in jobs {
+        set_active(env, token, *job, false).await;
+    }
+    let mut total = 0;
+    for (job, sid) in jobs {
+        let list = wait_until("every run completed", Duration::from_secs(30), || async {
+            let (_, list) = runs(env, token, *job, sid).await;
+            list.iter()
+                .all(|r| r["runStatus"] == "COMPLETED")
+                .then_some(list)
+        })
+        .await;
+        let (first, last) = gapless_grid_once(&list);
+        assert!(first < from && last > to, "the grid spans {from}..{to}");
+        total += list.len();
+    }
+    total
+}

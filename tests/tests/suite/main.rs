@@ -11,6 +11,7 @@ mod failover;
 mod openapi;
 mod quota;
 mod runlog;
+mod shards;
 mod shutdown;
 mod store;
 mod workspace;

@@ -112,15 +112,15 @@ fn sched(id: &str) -> chime_core::model::Schedule {
 #[tokio::test]
 async fn a_deposed_leader_cannot_renew_or_advance() {
     let (store, env) = store().await;
-    let e1 = store.lease_acquire("a", 10_000).await.unwrap().unwrap();
+    let e1 = store.lease_acquire(0, "a", 10_000).await.unwrap().unwrap();
     assert!(e1 >= 1);
     assert_eq!(
-        store.lease_acquire("b", 10_000).await.unwrap(),
+        store.lease_acquire(0, "b", 10_000).await.unwrap(),
         None,
         "held by a"
     );
     let token_a = format!("a:{e1}");
-    assert!(store.lease_renew(&token_a, 10_000).await.unwrap());
+    assert!(store.lease_renew(0, &token_a, 10_000).await.unwrap());
 
     store.set_due("t", 1, "s1", Some(1_000)).await.unwrap();
     let p = chime_store::keys::Keys::partition_of("s1", store.due_partitions());
@@ -132,12 +132,12 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
         .query_async(&mut redis_of(&env).await)
         .await
         .unwrap();
-    let e2 = store.lease_acquire("b", 10_000).await.unwrap().unwrap();
+    let e2 = store.lease_acquire(0, "b", 10_000).await.unwrap().unwrap();
     assert!(e2 > e1);
     let token_b = format!("b:{e2}");
 
     // "a" wakes up: it can neither renew nor advance.
-    assert!(!store.lease_renew(&token_a, 10_000).await.unwrap());
+    assert!(!store.lease_renew(0, &token_a, 10_000).await.unwrap());
     assert_eq!(
         store
             .advance(&token_a, p, &member, 1_000, Some(2_000))
@@ -177,7 +177,7 @@ async fn a_deposed_leader_cannot_renew_or_advance() {
         Advanced::Moved
     );
     assert_eq!(store.due_of("t", 1, "s1").await.unwrap(), None);
-    assert!(store.lease_release(&token_b).await.unwrap());
+    assert!(store.lease_release(0, &token_b).await.unwrap());
 }
 
 #[tokio::test]

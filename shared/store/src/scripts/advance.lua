@@ -1,7 +1,7 @@
 -- Move due entries after their fires were published: fenced, and compare-and-set per entry.
--- KEYS 1 the lease `<ns>:{sched}:lease`  2 the deferred nominals `<ns>:{sched}:deferred`
---   3.. the due partition `<ns>:{sched}:due:<p>` of each entry, in entry order (all of one
---   hash slot).
+-- KEYS 1 the shard's lease `<ns>:{sched…}:lease`  2 its deferred nominals
+--   `<ns>:{sched…}:deferred`  3.. the due partition `<ns>:{sched…}:due:<p>` of each entry, in
+--   entry order (all partitions of the shard: one hash slot).
 -- ARGV 1 token "<owner>:<epoch>", then per entry: member, score the leader read, new score or
 --   "" to remove, deferral: "" none, "x" forget the entry's deferred nominal instant, or the
 --   nominal instant (ms) of a fire deferred to the new score (kept if one is already there:
