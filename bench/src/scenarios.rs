@@ -344,7 +344,7 @@ impl Cpu {
     /// comma-separated), whose CPU adds up.
     pub async fn read(redis_url: &str) -> anyhow::Result<Cpu> {
         let mut redis_s = 0.0;
-        for url in redis_url.split(',').map(str::trim) {
+        for url in chime_core::url_list(redis_url) {
             let cpu = redis_info(url, "cpu", &["used_cpu_user", "used_cpu_sys"]).await?;
             redis_s += cpu.iter().sum::<f64>();
         }

@@ -160,9 +160,9 @@ impl Scheduler {
         })
     }
 
-    /// A scheduler of the same process with passes, quotas and a fence of its own (see
-    /// [`Scheduler::of_shard`]).
-    fn new_shard(&self) -> Scheduler {
+    /// The scheduler of shard `shard`, sharing this one's process (its connections, owner
+    /// name, shard shares and ops endpoints), with passes, quotas, a clock and a fence of its own.
+    fn of_shard(&self, shard: u32) -> Scheduler {
         Scheduler {
             settings: self.settings.clone(),
             store: self.store.clone(),
@@ -170,17 +170,18 @@ impl Scheduler {
             owner: self.owner.clone(),
             ops_addr: self.ops_addr,
             ops_cancel: self.ops_cancel.clone(),
-            quotas: Quotas::new(self.settings.tenant_runs_per_minute, self.shares_count()),
+            quotas: Quotas::new(self.settings.tenant_runs_per_minute, self.shards()),
             clock: Clock::default(),
             backpressure: Backpressure::default(),
             in_flight: InFlight::new(PASSES_IN_FLIGHT),
             fence: Fence::default(),
-            shard: self.shard,
+            shard,
             shares: self.shares.clone(),
         }
     }
 
-    fn shares_count(&self) -> u32 {
+    /// The shards of the due index.
+    fn shards(&self) -> u32 {
         self.store.keys().shards()
     }
 
@@ -196,9 +197,9 @@ impl Scheduler {
     /// heartbeat by which the schedulers alive share the shards out. Then gives its leases up.
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
         let this = Arc::new(self);
-        tracing::info!(owner = %this.owner, ops = %this.ops_addr, shards = this.shares_count(), "scheduler started");
+        tracing::info!(owner = %this.owner, ops = %this.ops_addr, shards = this.shards(), "scheduler started");
         let beat = tokio::spawn(this.clone().heartbeat(cancel.clone()));
-        let loops = (0..this.shares_count()).map(|k| {
+        let loops = (0..this.shards()).map(|k| {
             let shard = if k == 0 {
                 this.clone()
             } else {

@@ -101,15 +101,6 @@ impl Shares {
 }
 
 impl Scheduler {
-    /// The scheduler of shard `shard`, sharing this one's process: its connections, clock,
-    /// owner name and ops endpoints, with passes, quotas and fence of its own.
-    pub(crate) fn of_shard(&self, shard: u32) -> Scheduler {
-        Scheduler {
-            shard,
-            ..Scheduler::new_shard(self)
-        }
-    }
-
     /// The partitions of this scheduler's shard.
     pub(crate) fn partitions(&self) -> Vec<u32> {
         let keys = self.store.keys();

@@ -64,7 +64,7 @@ pub(crate) fn s(v: &str) -> ShortString {
 /// answers is taken, starting from the one that answered last (so a reconnection after a node
 /// died tries a live node first), each within its own time bound.
 pub async fn connect(url: &str) -> Result<Connection, BrokerError> {
-    let nodes: Vec<&str> = nodes(url);
+    let nodes = chime_core::url_list(url);
     let first = LAST_NODE.load(Ordering::Relaxed);
     let mut failure = BrokerError::Timeout;
     for k in 0..nodes.len() {
@@ -83,20 +83,6 @@ pub async fn connect(url: &str) -> Result<Connection, BrokerError> {
         }
     }
     Err(failure)
-}
-
-/// The node URLs of a `CHIME_AMQP_URL` (one, or several comma-separated).
-fn nodes(url: &str) -> Vec<&str> {
-    let nodes: Vec<&str> = url
-        .split(',')
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .collect();
-    if nodes.is_empty() {
-        vec![url]
-    } else {
-        nodes
-    }
 }
 
 /// The index of the node of the last connection made (in its URL's list).
@@ -491,14 +477,5 @@ mod tests {
         assert!(decode_runs(b"{\"run_id\":\"x\"}").is_err());
         assert!(decode_runs(b"[{\"run_id\":\"x\"}]").is_err());
         assert!(decode_runs(b"not json").is_err());
-    }
-
-    #[test]
-    fn an_amqp_url_may_list_the_nodes_of_a_cluster() {
-        assert_eq!(super::nodes("amqp://a:5672/%2f"), ["amqp://a:5672/%2f"]);
-        assert_eq!(
-            super::nodes("amqp://a:5672/%2f, amqp://b:5673/%2f,"),
-            ["amqp://a:5672/%2f", "amqp://b:5673/%2f"]
-        );
     }
 }

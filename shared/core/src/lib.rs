@@ -62,3 +62,31 @@ pub mod run;
 pub mod schedfmt;
 pub mod schedule;
 pub mod time;
+
+/// The URLs of a setting that lists several servers (`CHIME_REDIS_URL` of a Redis Cluster's seed
+/// nodes, `CHIME_AMQP_URL` of a RabbitMQ cluster's nodes): comma-separated, trimmed, empty ones
+/// dropped; the whole setting when it lists none.
+pub fn url_list(setting: &str) -> Vec<&str> {
+    let urls: Vec<&str> = setting
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    if urls.is_empty() {
+        vec![setting]
+    } else {
+        urls
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_setting_may_list_several_urls() {
+        assert_eq!(super::url_list("amqp://a:5672/%2f"), ["amqp://a:5672/%2f"]);
+        assert_eq!(
+            super::url_list(" redis://a:1, redis://b:2 ,,"),
+            ["redis://a:1", "redis://b:2"]
+        );
+    }
+}

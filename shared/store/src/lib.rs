@@ -126,15 +126,6 @@ impl<'a> Target<'a> {
             Target::Single(url)
         }
     }
-
-    /// The seed nodes of a cluster target (every URL, trimmed).
-    fn seeds(url: &str) -> Vec<String> {
-        url.split(',')
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .map(String::from)
-            .collect()
-    }
 }
 
 /// The store's connection: one multiplexed, self-reconnecting connection to one Redis, or the
@@ -244,7 +235,10 @@ impl Store {
                 (Conn::Single(conn), Blocking::Single(blocking))
             }
             Target::Cluster(urls) => {
-                let seeds = Target::seeds(urls);
+                let seeds: Vec<String> = chime_core::url_list(urls)
+                    .into_iter()
+                    .map(String::from)
+                    .collect();
                 let conn = ClusterClientBuilder::new(seeds.clone())
                     .connection_timeout(CONNECT_TIMEOUT)
                     .response_timeout(RESPONSE_TIMEOUT)
@@ -385,15 +379,12 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
 fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
-
 #[cfg(test)]
 mod tests {
     use super::Target;
 
     #[test]
-    fn a_cluster_target_lists_its_seed_nodes() {
-        let seeds = Target::seeds(" redis://127.0.0.1:7101, redis://127.0.0.1:7102 ,,");
-        assert_eq!(seeds, ["redis://127.0.0.1:7101", "redis://127.0.0.1:7102"]);
+    fn the_cluster_setting_chooses_the_target() {
         assert!(matches!(Target::of("redis://x", true), Target::Cluster(_)));
         assert!(matches!(Target::of("redis://x", false), Target::Single(_)));
     }

@@ -78,7 +78,7 @@ pub async fn redis_nodes(s: &Settings) -> Vec<String> {
     if !s.redis_cluster {
         return vec![s.redis_url.clone()];
     }
-    for seed in s.redis_url.split(',').map(str::trim) {
+    for seed in chime_core::url_list(&s.redis_url) {
         let Ok(client) = redis::Client::open(seed) else {
             continue;
         };
