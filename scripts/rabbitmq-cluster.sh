@@ -2,7 +2,7 @@
 # A local RabbitMQ cluster of three nodes on loopback, for chime's node-loss test.
 #
 #   scripts/rabbitmq-cluster.sh start        start it (idempotent) and print the AMQP URLs
-#   scripts/rabbitmq-cluster.sh stop         stop every node and remove their data
+#   scripts/rabbitmq-cluster.sh stop         stop every node and remove their data (logs kept in <dir>.logs)
 #   scripts/rabbitmq-cluster.sh urls         print the AMQP URLs (comma-separated)
 #   scripts/rabbitmq-cluster.sh kill N       kill -9 node N (1, 2 or 3)
 #   scripts/rabbitmq-cluster.sh restart N    start node N again (it rejoins the cluster)
@@ -85,8 +85,14 @@ stop() {
       kill -9 "$(cat "$DIR/$n/pid")" 2>/dev/null || true
     fi
   done
+  # The nodes' logs outlive them, for a look at what a test saw.
+  rm -rf "${DIR:?}.logs"
+  mkdir -p "$DIR.logs"
+  for n in 1 2 3; do
+    if [[ -d "$DIR/$n/log" ]]; then cp -r "$DIR/$n/log" "$DIR.logs/$n"; fi
+  done
   rm -rf "${DIR:?}"
-  log "stopped"
+  log "stopped (logs kept in $DIR.logs)"
 }
 
 case "${1:-start}" in

@@ -332,8 +332,8 @@ impl Publisher {
     }
 
     /// The broker's answer for each run of `sent`, in order (the runs of one message share
-    /// its answer). A connection failure drops the connection the messages went out on, so
-    /// the next send reconnects.
+    /// its answer). A connection failure or a refused publish drops the connection the
+    /// messages went out on, so the next send reconnects.
     pub async fn confirmed(&self, sent: Sent) -> Vec<Result<(), BrokerError>> {
         let mut out = Vec::new();
         let mut broken = false;
@@ -349,7 +349,10 @@ impl Publisher {
                 },
                 Err(e) => Err(BrokerError::Amqp(e)),
             };
-            if matches!(r, Err(BrokerError::Amqp(_))) {
+            // A nack too: a channel whose quorum-queue client kept a dead leader's state
+            // can refuse every publish long after the queue has a new leader (seen on
+            // RabbitMQ 3.10 after its leader's node was killed); a new channel does not.
+            if matches!(r, Err(BrokerError::Amqp(_) | BrokerError::Nacked(_))) {
                 broken = true;
             }
             out.extend(std::iter::repeat_n(r, runs));
@@ -358,7 +361,13 @@ impl Publisher {
             let mut slot = self.state.lock().await;
             // Only the connection they went out on, not one a later send opened meanwhile.
             if self.generation.load(Ordering::Relaxed) == sent.generation {
-                *slot = None;
+                if let Some((conn, _)) = slot.take() {
+                    tokio::spawn(async move {
+                        let _ = conn
+                            .close(200, "publish refused; reconnecting".into())
+                            .await;
+                    });
+                }
             }
         }
         out
