@@ -23,13 +23,21 @@ pub enum ApiError {
     Conflict(String),
     #[error("request entity too large: the body exceeds {0} bytes")]
     PayloadTooLarge(usize),
+    /// The store is unreachable for now (restarting, failing over): answered 503 with
+    /// `Retry-After`, so a client retries instead of taking it as a fault of its request.
+    #[error("the service is temporarily unavailable; retry in a moment")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
 
 impl From<chime_store::StoreError> for ApiError {
     fn from(e: chime_store::StoreError) -> Self {
-        ApiError::Internal(e.into())
+        if e.is_unavailable() {
+            ApiError::Unavailable(e.to_string())
+        } else {
+            ApiError::Internal(e.into())
+        }
     }
 }
 
@@ -44,6 +52,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -56,14 +65,19 @@ impl ApiError {
             ApiError::NotFound(_) => "Not Found",
             ApiError::Conflict(_) => "Conflict",
             ApiError::PayloadTooLarge(_) => "Payload Too Large",
+            ApiError::Unavailable(_) => "Service Unavailable",
             ApiError::Internal(_) => "Internal Server Error",
         }
     }
 
     /// The message a client sees: server faults are logged here and not described.
     fn public_message(&self) -> String {
-        if let ApiError::Internal(inner) = self {
-            tracing::error!(error = ?inner, "request failed");
+        match self {
+            ApiError::Internal(inner) => tracing::error!(error = ?inner, "request failed"),
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "request answered 503: the store is unavailable");
+            }
+            _ => {}
         }
         self.to_string()
     }
@@ -79,7 +93,7 @@ pub struct SapError {
     pub code: u16,
     pub message: String,
     /// `Bad Request/Invalid Request`, `Unauthorized`, `Forbidden`, `Not Found`, `Conflict`,
-    /// `Payload Too Large` or `Internal Server Error`.
+    /// `Payload Too Large`, `Service Unavailable` or `Internal Server Error`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The same text as `message`.
@@ -102,18 +116,26 @@ pub enum SapErrors {
     /// The job, schedule or run does not exist (or belongs to another tenant).
     #[response(status = 404)]
     NotFound(SapError),
+    /// The store is unreachable for now (restarting, failing over); the answer carries
+    /// `Retry-After: 1`.
+    #[response(status = 503)]
+    Unavailable(SapError),
     /// A server fault; details are logged, not returned.
     #[response(status = 500)]
     Internal(SapError),
 }
 
-/// Adds the authentication challenge to a 401 answer.
+/// Adds the authentication challenge to a 401 answer, and `Retry-After` to a 503.
 fn challenge(mut resp: Response) -> Response {
     if resp.status() == StatusCode::UNAUTHORIZED {
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"chime\", Basic realm=\"chime\""),
         );
+    }
+    if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     resp
 }

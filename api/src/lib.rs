@@ -69,9 +69,13 @@ impl Api {
             .await
             .context("connecting to Redis")?
             .with_scheduler_shards(settings.scheduler_shards);
+        let secret = store
+            .cluster_secret(settings.cluster_secret.as_deref())
+            .await
+            .context("reading the cluster secret")?;
         let broker = Arc::new(Publisher::new(
             &settings.amqp_url,
-            Topology::new(&settings.namespace, settings.delivery_limit),
+            Topology::new(&settings.namespace, settings.delivery_limit, &secret),
         ));
         let listener = tokio::net::TcpListener::bind(&settings.api_addr)
             .await

@@ -426,6 +426,7 @@ impl Producer {
             scheduled_at: now,
             owner: "floor".into(),
             epoch: 1,
+            fresh: false,
             action: ActionSpec {
                 url: self.url.clone(),
                 method: chime_core::run::HttpMethod::Post,

@@ -183,6 +183,7 @@ async fn load_runs(
                     scheduled_at: at,
                     owner: "bench-loader".into(),
                     epoch: 0,
+                    fresh: false,
                     action: ActionSpec {
                         url: b.target.url(crate::HOOK),
                         method: chime_core::run::HttpMethod::Post,

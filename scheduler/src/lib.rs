@@ -109,7 +109,11 @@ impl Scheduler {
         .await
         .context("connecting to Redis")?
         .with_scheduler_shards(settings.scheduler_shards);
-        let topology = Topology::new(&settings.namespace, settings.delivery_limit);
+        let secret = store
+            .cluster_secret(settings.cluster_secret.as_deref())
+            .await
+            .context("reading the cluster secret")?;
+        let topology = Topology::new(&settings.namespace, settings.delivery_limit, &secret);
         let publisher = Arc::new(Publisher::new(&settings.amqp_url, topology));
         if let Err(e) = publisher.ready().await {
             tracing::warn!(error = %e, "RabbitMQ not reachable yet; will retry");

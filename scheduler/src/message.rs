@@ -53,6 +53,7 @@ pub fn run_message(
         scheduled_at: at,
         owner: owner.to_string(),
         epoch,
+        fresh: false,
         action: ActionSpec {
             url,
             method,

@@ -356,9 +356,16 @@ impl Scheduler {
                 StepAnswer::Materialized(m) => Ok(m),
                 other => Err(format!("a materialize answered {other:?}")),
             }) {
-                Ok(Ok(Materialized::Created | Materialized::Existed)) => {
-                    to_publish.push((*m).clone());
+                Ok(Ok(made @ (Materialized::Created | Materialized::Existed))) => {
+                    let mut m = (*m).clone();
+                    m.fresh = made == Materialized::Created;
+                    to_publish.push(m);
                     owner_of.push(*i);
+                }
+                Ok(Ok(Materialized::Finished)) => {
+                    // Published before and finished since (its advance was lost): only the
+                    // advance is left to do.
+                    metrics::counter!("chime_runs_republish_skipped_total").increment(1);
                 }
                 Ok(Ok(Materialized::Inactive)) => {
                     let message = "Cannot start run: the job or the schedule is inactive";

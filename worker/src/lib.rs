@@ -8,9 +8,11 @@
 //!
 //! Per delivery: `start` (marks RUNNING/TRIGGERED; answers `AlreadyRecorded` when the run has
 //! its result, so a redelivery is acknowledged without calling the target again), execute, `complete`
-//! (records once per run id), ack. A first delivery skips the wait for `start`: it calls at
-//! once and is marked only if the call outlasts `mark_running_after_ms`, so a quick run costs
-//! one record write. A crash before the ack redelivers the run; the record scripts make that
+//! (records once per run id), ack. No run starts before its nominal instant on this machine's
+//! clock. The first delivery of a fresh message (its record created by the publish that sent
+//! it) skips the wait for `start`: it calls at once and is marked only if the call outlasts
+//! `mark_running_after_ms`, so a quick run costs one record write; every other delivery is
+//! marked first, so a run that has its result is never called again. A crash before the ack redelivers the run; the record scripts make that
 //! harmless. A message carries one or more runs (the leader's `runs_per_message`): they
 //! execute side by side and the message is acknowledged when all are recorded. At most
 //! `worker_concurrency` runs execute at once, and as many messages are prefetched.
@@ -181,7 +183,11 @@ impl Worker {
             user_agent: format!("chime/{}", env!("CARGO_PKG_VERSION")),
         })
         .context("building the HTTP client")?;
-        let topology = Topology::new(&settings.namespace, settings.delivery_limit);
+        let secret = store
+            .cluster_secret(settings.cluster_secret.as_deref())
+            .await
+            .context("reading the cluster secret")?;
+        let topology = Topology::new(&settings.namespace, settings.delivery_limit, &secret);
         let id = format!("worker-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let ops_cancel = CancellationToken::new();
         let ready = {
@@ -290,11 +296,11 @@ impl Inner {
     /// acknowledged once every run has its result recorded, and handed back otherwise; its
     /// redelivery skips the runs already recorded.
     async fn handle(self: Arc<Self>, delivery: RunDelivery) {
-        let runs = match chime_broker::decode_runs(delivery.body()) {
+        let runs = match delivery.runs() {
             Ok(runs) => runs,
             Err(e) => {
-                tracing::error!(error = %e, "unreadable run message; dead-lettering it");
-                metrics::counter!("chime_runs_poison_total").increment(1);
+                tracing::error!(error = %e, "run message refused; dead-lettering it");
+                metrics::counter!("chime_runs_poison_total", "reason" => e.reason()).increment(1);
                 let _ = delivery.dead_letter().await;
                 return;
             }
@@ -307,6 +313,7 @@ impl Inner {
             let m = msg.clone();
             let task = tokio::spawn(
                 async move {
+                    not_before(m.scheduled_at).await;
                     let _permit = me.running.acquire().await;
                     me.process(&m, attempt).await
                 }
@@ -370,11 +377,14 @@ impl Inner {
         })
     }
 
-    /// One delivery: mark, call, record. A redelivery (or every run, with
-    /// `mark_running_after_ms = 0`) is marked started before its call, so a run that already
-    /// has its result or whose job is gone is not called again. A first delivery calls at once
-    /// and is marked only if its call outlasts `mark_running_after_ms`; if the mark then finds
-    /// the run finished elsewhere or its job gone, the call is abandoned.
+    /// One delivery: mark, call, record. A redelivery, a message that is not fresh (a
+    /// re-publish: its run may have finished meanwhile), or every run with
+    /// `mark_running_after_ms = 0`, is marked started before its call, so a run that already
+    /// has its result or whose job is gone is not called again. The first delivery of a fresh
+    /// message (its record was created by the publish that sent it, so nothing can have
+    /// finished it) calls at once and is marked only if its call outlasts
+    /// `mark_running_after_ms`; if the mark then finds the run finished elsewhere or its job
+    /// gone, the call is abandoned.
     async fn process(
         &self,
         msg: &Arc<RunMessage>,
@@ -384,7 +394,7 @@ impl Inner {
         // leader against Redis's clock.
         let now = chrono::Utc::now().timestamp_millis();
         let mark_after = Duration::from_millis(self.settings.mark_running_after_ms);
-        let lazy = at_least == 1 && !mark_after.is_zero();
+        let lazy = at_least == 1 && msg.fresh && !mark_after.is_zero();
         if !lazy {
             if let Some(reason) = self.mark_started(msg, at_least).await? {
                 return Ok(reason);
@@ -450,6 +460,22 @@ struct Recorded(RunResult);
 impl Recorded {
     fn outcome_label(&self) -> &'static str {
         self.0.outcome.map_or("accepted", |o| o.as_str())
+    }
+}
+
+/// Waits until `at` (ms) on this machine's clock: no run starts before its nominal instant
+/// where its target is called, whatever the leader's estimate of Redis's clock said when it
+/// found the run due.
+async fn not_before(at: i64) {
+    let early = at - chrono_now();
+    if early > 0 {
+        metrics::counter!("chime_runs_held_until_due_total").increment(1);
+        let early = u64::try_from(early).unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(early)).await;
+        // The timer may wake a little before the wall clock reaches `at`.
+        while chrono_now() < at {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 }
 

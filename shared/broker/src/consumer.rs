@@ -1,7 +1,8 @@
 //! The workers' side of the runs queue: a consuming channel with a prefetch, and deliveries
 //! that are acknowledged, handed back or dead-lettered by name rather than by AMQP options.
 
-use crate::{connect, s, BrokerError, Topology};
+use crate::{connect, decode_runs, s, verify, BrokerError, Topology, SIGNATURE_HEADER};
+use chime_core::model::RunMessage;
 use futures::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{
@@ -9,6 +10,7 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection, Consumer};
+use std::sync::Arc;
 
 /// A consumer of the runs queue on a connection of its own.
 pub struct RunConsumer {
@@ -16,6 +18,7 @@ pub struct RunConsumer {
     channel: Channel,
     consumer: Consumer,
     tag: String,
+    secret: Arc<[u8]>,
 }
 
 impl RunConsumer {
@@ -46,15 +49,16 @@ impl RunConsumer {
             channel,
             consumer,
             tag: tag.to_string(),
+            secret: topology.secret().into(),
         })
     }
 
     /// The next delivery; `None` when the consumer ended (the connection closed).
     pub async fn next(&mut self) -> Option<Result<RunDelivery, BrokerError>> {
-        self.consumer
-            .next()
-            .await
-            .map(|d| d.map(RunDelivery).map_err(BrokerError::from))
+        self.consumer.next().await.map(|d| {
+            d.map(|d| RunDelivery(d, self.secret.clone()))
+                .map_err(BrokerError::from)
+        })
     }
 
     /// Goes quiet: the broker sends no more deliveries; those held can still be settled.
@@ -72,13 +76,56 @@ impl RunConsumer {
     }
 }
 
-/// One message of the runs queue, held until it is settled.
-pub struct RunDelivery(Delivery);
+/// One message of the runs queue, held until it is settled (with the key it must be signed
+/// with).
+pub struct RunDelivery(Delivery, Arc<[u8]>);
+
+/// Why a delivery's runs cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("the message carries no signature")]
+    Unsigned,
+    #[error("the message's signature does not match its body")]
+    Forged,
+    #[error("the message is unreadable: {0}")]
+    Unreadable(#[from] serde_json::Error),
+}
+
+impl Refused {
+    /// A label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refused::Unsigned => "unsigned",
+            Refused::Forged => "forged",
+            Refused::Unreadable(_) => "unreadable",
+        }
+    }
+}
 
 impl RunDelivery {
     /// The message body (see [`crate::decode_runs`]).
     pub fn body(&self) -> &[u8] {
         &self.0.data
+    }
+
+    /// The runs the message carries, once its signature is checked against the cluster
+    /// secret: a message without one, or whose signature does not hold, is refused unread.
+    pub fn runs(&self) -> Result<Vec<RunMessage>, Refused> {
+        let signature = self
+            .0
+            .properties
+            .headers()
+            .as_ref()
+            .and_then(|h| h.inner().get(SIGNATURE_HEADER).cloned())
+            .and_then(|v| match v {
+                AMQPValue::LongString(s) => Some(s.to_string()),
+                _ => None,
+            })
+            .ok_or(Refused::Unsigned)?;
+        if !verify(&self.1, &self.0.data, &signature) {
+            return Err(Refused::Forged);
+        }
+        Ok(decode_runs(&self.0.data)?)
     }
 
     /// The lowest attempt this delivery can be: quorum queues count earlier deliveries in

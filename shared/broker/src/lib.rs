@@ -4,7 +4,9 @@
 //! queue `<ns>.runs`, which dead-letters a message after `delivery_limit` deliveries to the
 //! fanout exchange `<ns>.runs.dlx` and its quorum queue `<ns>.runs.dead`. Everything is
 //! declared idempotently by every service on connect. A message carries one or more runs
-//! ([`encode_runs`], [`decode_runs`]).
+//! ([`encode_runs`], [`decode_runs`]) and is signed with the cluster secret ([`sign`], in the
+//! [`SIGNATURE_HEADER`]); a consumer reads only messages whose signature holds
+//! ([`RunDelivery::runs`]).
 //!
 //! Connections are rebuilt by their users: [`Publisher`] reconnects on the next publish after
 //! a failure; the worker's consume loop reconnects with backoff through [`RunConsumer`].
@@ -14,9 +16,10 @@
 
 mod consumer;
 
-pub use consumer::{RunConsumer, RunDelivery};
+pub use consumer::{Refused, RunConsumer, RunDelivery};
 
 use chime_core::model::RunMessage;
+use hmac::{Hmac, Mac};
 use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
     QueueDeclareOptions,
@@ -25,7 +28,9 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{
     BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind, PublisherConfirm,
 };
+use sha2::Sha256;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -45,11 +50,32 @@ pub enum BrokerError {
     Timeout,
 }
 
-/// Names and limits of the runs topology.
+/// Names and limits of the runs topology, and the key its run messages are signed with.
 #[derive(Clone, Debug)]
 pub struct Topology {
     namespace: String,
     pub delivery_limit: u32,
+    secret: Arc<[u8]>,
+}
+
+/// The header that carries a run message's signature: the hex HMAC-SHA256 of its body under
+/// the cluster secret.
+pub const SIGNATURE_HEADER: &str = "x-chime-signature";
+
+/// The signature of a message `body` under `secret` (hex HMAC-SHA256).
+pub fn sign(secret: &[u8], body: &[u8]) -> String {
+    hex::encode(mac(secret, body).finalize().into_bytes())
+}
+
+fn mac(secret: &[u8], body: &[u8]) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key");
+    mac.update(body);
+    mac
+}
+
+/// Whether `signature` (hex) is `body`'s under `secret`, compared in constant time.
+pub fn verify(secret: &[u8], body: &[u8], signature: &str) -> bool {
+    hex::decode(signature).is_ok_and(|sig| mac(secret, body).verify_slice(&sig).is_ok())
 }
 
 pub(crate) fn s(v: &str) -> ShortString {
@@ -104,11 +130,18 @@ pub async fn probe(url: &str) -> Result<(), BrokerError> {
 }
 
 impl Topology {
-    pub fn new(namespace: &str, delivery_limit: u32) -> Self {
+    /// The topology of `namespace`, its messages signed with `secret` (the cluster secret).
+    pub fn new(namespace: &str, delivery_limit: u32, secret: &str) -> Self {
         Topology {
             namespace: namespace.to_string(),
             delivery_limit,
+            secret: secret.as_bytes().into(),
         }
+    }
+
+    /// The key run messages are signed with.
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
     }
 
     /// Exchange that run messages are published to.
@@ -307,7 +340,11 @@ impl Publisher {
         let mut pending = Vec::new();
         for chunk in chunks(msgs, per_message) {
             let payload = encode_runs(chunk);
+            let mut headers = FieldTable::default();
+            let signature = sign(&self.topology.secret, &payload);
+            headers.insert(s(SIGNATURE_HEADER), AMQPValue::LongString(signature.into()));
             let props = BasicProperties::default()
+                .with_headers(headers)
                 .with_delivery_mode(2)
                 .with_content_type(s("application/json"))
                 .with_message_id(s(&chunk[0].run_id));
@@ -441,6 +478,7 @@ mod tests {
             scheduled_at: n as i64,
             owner: "o".into(),
             epoch: 1,
+            fresh: false,
             action: ActionSpec {
                 url: "http://127.0.0.1:9/".into(),
                 method: chime_core::run::HttpMethod::Post,
@@ -474,6 +512,17 @@ mod tests {
         assert_eq!(sizes(50, 16), vec![13, 13, 12, 12]);
         assert_eq!(sizes(3, 1), vec![1, 1, 1]);
         assert_eq!(sizes(3, 0), vec![1, 1, 1]);
+    }
+
+    #[test]
+    fn a_signature_holds_only_for_its_body_under_its_key() {
+        let sig = sign(b"key", b"body");
+        assert!(verify(b"key", b"body", &sig));
+        assert!(!verify(b"other key", b"body", &sig));
+        assert!(!verify(b"key", b"body!", &sig));
+        assert!(!verify(b"key", b"body", &sig[..sig.len() - 2]));
+        assert!(!verify(b"key", b"body", "not hex"));
+        assert!(!verify(b"key", b"body", ""));
     }
 
     #[test]

@@ -69,6 +69,11 @@ pub struct RunMessage {
     /// Leader that published it, and its fencing epoch.
     pub owner: String,
     pub epoch: u64,
+    /// Its record was created by the publish that sent this message, so nothing can have
+    /// finished it before its first delivery: that delivery may call at once and mark the run
+    /// later. Any other message (a re-publish, one of a tool) is marked before its call.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fresh: bool,
     pub action: ActionSpec,
 }
 

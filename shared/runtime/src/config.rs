@@ -28,6 +28,10 @@ pub struct Settings {
     pub ops_addr: String,
     /// Bearer token for `/admin` calls. The API refuses to start without one.
     pub admin_token: Option<String>,
+    /// The key every run message is signed with (HMAC-SHA256): workers dead-letter a message
+    /// without a valid signature before reading it. Unset, the installation's own key is used:
+    /// 32 random bytes the first service to start keeps in Redis (`<ns>:cluster_secret`).
+    pub cluster_secret: Option<String>,
     /// Comma-separated CIDRs the SSRF guard lets through (e.g. `127.0.0.0/8`).
     pub allow_targets: String,
     /// Runs a worker executes at once; also its AMQP prefetch, in messages (a message carries
@@ -98,6 +102,7 @@ impl Default for Settings {
             api_addr: "127.0.0.1:8080".into(),
             ops_addr: "127.0.0.1:0".into(),
             admin_token: None,
+            cluster_secret: None,
             allow_targets: String::new(),
             worker_concurrency: 64,
             runs_per_message: 16,

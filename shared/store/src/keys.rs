@@ -134,6 +134,10 @@ impl Keys {
         }
     }
 
+    /// The installation's key for signing run messages (when no setting names one).
+    pub fn cluster_secret(&self) -> String {
+        format!("{}:cluster_secret", self.ns)
+    }
     pub fn job_seq(&self) -> String {
         format!("{}:seq:job", self.ns)
     }

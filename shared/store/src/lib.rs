@@ -67,6 +67,34 @@ pub enum StoreError {
     UnknownCursor,
 }
 
+impl StoreError {
+    /// Redis could not be reached or did not answer in time (down, restarting, a cluster
+    /// without a master for a slot, no pooled connection): the call may succeed later, and
+    /// what it was to write was not written, or is written again idempotently by a retry.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Redis(e) => {
+                e.is_connection_dropped()
+                    || e.is_connection_refusal()
+                    || e.is_timeout()
+                    || e.is_io_error()
+                    || e.is_cluster_error()
+                    || matches!(
+                        e.kind(),
+                        redis::ErrorKind::Server(
+                            redis::ServerErrorKind::BusyLoading
+                                | redis::ServerErrorKind::TryAgain
+                                | redis::ServerErrorKind::ClusterDown
+                                | redis::ServerErrorKind::MasterDown
+                        )
+                    )
+            }
+            StoreError::Pool(_) => true,
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// The outcomes a finished run can have, by name.
@@ -137,10 +165,25 @@ pub enum Conn {
     Cluster(ClusterConnection),
 }
 
+/// Whether a failed call is worth sending once more on a fresh connection: the connection
+/// it went out on had dropped (Redis restarted, or the socket died while idle). The connection
+/// manager reconnects on such an error, so the second try goes to the new connection. A
+/// request the server had executed before its connection dropped is sent twice: chime's
+/// writes are idempotent (keyed by run id, name or id, or a fenced compare-and-set), except
+/// that an audit entry may be written twice and a job id skipped.
+fn dropped(e: &RedisError) -> bool {
+    e.is_connection_dropped()
+}
+
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
-            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Single(c) => Box::pin(async move {
+                match c.req_packed_command(cmd).await {
+                    Err(e) if dropped(&e) => c.req_packed_command(cmd).await,
+                    other => other,
+                }
+            }),
             Conn::Cluster(c) => c.req_packed_command(cmd),
         }
     }
@@ -152,7 +195,12 @@ impl ConnectionLike for Conn {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
-            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Single(c) => Box::pin(async move {
+                match c.req_packed_commands(pipeline, offset, count).await {
+                    Err(e) if dropped(&e) => c.req_packed_commands(pipeline, offset, count).await,
+                    other => other,
+                }
+            }),
             Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
         }
     }
@@ -326,6 +374,30 @@ impl Store {
     pub async fn ping(&self) -> Result<()> {
         let _: String = redis::cmd("PING").query_async(&mut self.c()).await?;
         Ok(())
+    }
+
+    /// The key run messages are signed with: `configured` (the `cluster_secret` setting) if
+    /// set, else the installation's own, 32 random bytes (as hex) that the first service to
+    /// ask keeps in Redis.
+    pub async fn cluster_secret(&self, configured: Option<&str>) -> Result<String> {
+        if let Some(s) = configured.filter(|s| !s.is_empty()) {
+            return Ok(s.to_string());
+        }
+        let fresh = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let key = self.keys.cluster_secret();
+        let mut c = self.c();
+        let _: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(&fresh)
+            .arg("NX")
+            .query_async(&mut c)
+            .await?;
+        let kept: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut c).await?;
+        kept.ok_or_else(|| StoreError::Corrupt(format!("{key} vanished")))
     }
 
     /// Redis's clock in milliseconds: the one clock every replica decides "due" against.

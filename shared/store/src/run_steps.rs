@@ -49,8 +49,10 @@ pub struct RunResult {
 pub enum Materialized {
     /// The record was created, with the job's next run number.
     Created,
-    /// The record existed (the step is idempotent on the run id).
+    /// The record existed, unfinished (the step is idempotent on the run id).
     Existed,
+    /// The run existed and has finished: it is not to be published again.
+    Finished,
     /// The job or the schedule is gone: nothing to fire.
     Gone,
     /// The job or the schedule is inactive: nothing to fire.
@@ -95,6 +97,7 @@ impl StepAnswer {
             (RunStep::Materialize, 0) => StepAnswer::Materialized(Materialized::Existed),
             (RunStep::Materialize, -1) => StepAnswer::Materialized(Materialized::Gone),
             (RunStep::Materialize, -2) => StepAnswer::Materialized(Materialized::Inactive),
+            (RunStep::Materialize, -3) => StepAnswer::Materialized(Materialized::Finished),
             (RunStep::Start(_), 0) => StepAnswer::Started(Started::AlreadyRecorded),
             (RunStep::Start(_), -1) => StepAnswer::Started(Started::Gone),
             (RunStep::Start(_), n) if n >= 1 => match u32::try_from(n) {

@@ -11,16 +11,19 @@
 //!   fires; [`SeededJob`], a tenant's job with a [`Seeder`] of its schedule.
 //! - [`wait_until`], [`wait_until_every`]: conditions with deadlines, never bare sleeps.
 //! - [`purge`]: deletes a namespace's keys, queues and exchanges.
+//! - [`redis_server`]: [`PrivateRedis`], a `redis-server` of a test's own to kill and restart.
 
 pub mod client;
 pub mod env;
 pub mod jobs;
+pub mod redis_server;
 pub mod seed;
 pub mod target;
 
 pub use client::{ApiClient, CreatedJob, RunPage};
 pub use env::{test_settings, Running, TestEnv, ADMIN_TOKEN};
 pub use jobs::{all_completed, create_job, runs, set_active};
+pub use redis_server::PrivateRedis;
 pub use seed::{SeededJob, Seeder};
 pub use target::{Hit, Reply, Target};
 
@@ -68,7 +71,7 @@ pub async fn purge(s: &Settings, extra_queues: &[String]) {
     for node in redis_nodes(s).await {
         purge_node(&node, &s.namespace).await;
     }
-    let topology = chime_broker::Topology::new(&s.namespace, s.delivery_limit);
+    let topology = chime_broker::Topology::new(&s.namespace, s.delivery_limit, "");
     let _ = topology.delete(&s.amqp_url, extra_queues).await;
 }
 

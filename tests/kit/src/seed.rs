@@ -71,6 +71,7 @@ impl Seeder {
             scheduled_at: at,
             owner: "seed".into(),
             epoch: 1,
+            fresh: false,
             action: ActionSpec {
                 url: "http://127.0.0.1:9/".into(),
                 method: chime_core::run::HttpMethod::Post,

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug)]
 pub struct Hit {
     pub at: Instant,
+    /// The wall clock when the call arrived (ms since the epoch).
+    pub wall_ms: i64,
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
@@ -152,6 +154,7 @@ impl Target {
             .unwrap_or_default();
         self.hits.lock().unwrap().push(Hit {
             at: Instant::now(),
+            wall_ms: chrono::Utc::now().timestamp_millis(),
             method: parts.method.to_string(),
             path: parts.uri.to_string(),
             headers: parts

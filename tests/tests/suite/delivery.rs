@@ -30,11 +30,13 @@ impl Hand {
         let store = env.store().await;
         let job = store.job(tenant, job_id).await.unwrap().unwrap();
         let schedule = store.schedule(tenant, job_id, &sid).await.unwrap().unwrap();
-        let msg =
-            chime_scheduler::run_message(tenant, &job, &schedule, 1_800_000_000_000, "test", 1);
+        // A minute ago: a worker holds a run until its nominal instant.
+        let at = chrono::Utc::now().timestamp_millis() - 60_000;
+        let msg = chime_scheduler::run_message(tenant, &job, &schedule, at, "test", 1);
+        let secret = store.cluster_secret(None).await.unwrap();
         let publisher = Publisher::new(
             &env.settings.amqp_url,
-            Topology::new(env.namespace(), env.settings.delivery_limit),
+            Topology::new(env.namespace(), env.settings.delivery_limit, &secret),
         );
         Hand {
             job_id,
@@ -59,7 +61,11 @@ async fn the_same_run_published_twice_is_recorded_once() {
         store,
         msg,
         publisher,
+        ..
     } = Hand::new(&env, &tenant, &token, "dup", &target.url("/d")).await;
+    // As the leader sends a run whose record its publish created (a lost confirm publishes
+    // the same message twice).
+    let msg = chime_core::model::RunMessage { fresh: true, ..msg };
     // The broker may refuse a publish (a quorum queue still electing its leader on a busy
     // machine); the leader publishes such a fire again, and so does this test.
     let mut pending = 2;
@@ -343,7 +349,7 @@ async fn a_worker_calls_no_more_runs_at_once_than_its_concurrency() {
     let runs: Vec<_> = (0..6)
         .map(|i| {
             let mut m = hand.msg.clone();
-            m.scheduled_at += i * 60_000;
+            m.scheduled_at -= i * 60_000;
             m.run_id = chime_core::model::run_id(&m.schedule_id, m.scheduled_at);
             m
         })
@@ -368,5 +374,123 @@ async fn a_worker_calls_no_more_runs_at_once_than_its_concurrency() {
         2,
         "two at a time, not one, not six"
     );
+    env.cleanup().await;
+}
+
+/// A leader that lost its advance publishes a fire again; if the run has finished meanwhile,
+/// the leader's materialize says so and nothing is published, and a copy that still reaches a
+/// worker (not fresh) is marked before its call, found finished and not called.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_finished_run_published_again_is_never_called_again() {
+    let mut env = TestEnv::new();
+    env.start_api().await;
+    let target = Target::start().await;
+    let (tenant, token) = env.tenant(&["read", "write"]).await;
+    let hand = Hand::new(&env, &tenant, &token, "again", &target.url("/a")).await;
+    let now = hand.store.now_ms().await.unwrap();
+    let first = chime_core::model::RunMessage {
+        fresh: true,
+        ..hand.msg.clone()
+    };
+    publish_once(&hand.publisher, std::slice::from_ref(&first)).await;
+    let worker = env.spawn_worker().await;
+    wait_until("the run is recorded", Duration::from_secs(20), || async {
+        let r = hand.store.run(&tenant, &first.run_id).await.unwrap()?;
+        (r.status == RunStatus::Completed).then_some(())
+    })
+    .await;
+    assert_eq!(
+        hand.store.materialize(&hand.msg, now).await.unwrap(),
+        chime_store::Materialized::Finished,
+        "the leader learns the run finished and does not publish it again"
+    );
+
+    // Twenty seconds or a minute later makes no difference: the record decides.
+    publish_once(&hand.publisher, std::slice::from_ref(&hand.msg)).await;
+    let run = wait_until(
+        "the copy is recognised as a duplicate",
+        Duration::from_secs(20),
+        || async {
+            let r = hand.store.run(&tenant, &first.run_id).await.unwrap()?;
+            r.log.contains("duplicate").then_some(r)
+        },
+    )
+    .await;
+    worker.stop().await;
+    assert_eq!(target.hits().len(), 1, "called once: {run:?}");
+    assert_eq!(hand.publisher.depths().await.unwrap().0, 0, "acknowledged");
+    env.cleanup().await;
+}
+
+/// A message not signed with the cluster secret is dead-lettered unread: no record, no call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forged_run_message_is_dead_lettered_unread() {
+    let mut env = TestEnv::new();
+    env.start_api().await;
+    let target = Target::start().await;
+    let (tenant, token) = env.tenant(&["read", "write"]).await;
+    let hand = Hand::new(&env, &tenant, &token, "forged", &target.url("/f")).await;
+    let forger = Publisher::new(
+        &env.settings.amqp_url,
+        Topology::new(
+            env.namespace(),
+            env.settings.delivery_limit,
+            "not the secret",
+        ),
+    );
+    let forged = chime_core::model::RunMessage {
+        fresh: true,
+        ..hand.msg.clone()
+    };
+    publish_once(&forger, std::slice::from_ref(&forged)).await;
+    let worker = env.spawn_worker().await;
+    wait_until(
+        "the message is dead-lettered",
+        Duration::from_secs(20),
+        || async { (hand.publisher.depths().await.ok()? == (0, 1)).then_some(()) },
+    )
+    .await;
+    worker.stop().await;
+    assert!(target.hits().is_empty());
+    assert!(hand
+        .store
+        .run(&tenant, &forged.run_id)
+        .await
+        .unwrap()
+        .is_none());
+    env.cleanup().await;
+}
+
+/// A run that reaches a worker before its nominal instant (the leader's estimate of Redis's
+/// clock ran ahead, or the worker's clock is behind) waits for it on the worker's clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_run_calls_its_target_before_its_nominal_instant() {
+    let mut env = TestEnv::new();
+    env.start_api().await;
+    env.start_worker().await;
+    let target = Target::start().await;
+    let (tenant, token) = env.tenant(&["read", "write"]).await;
+    let hand = Hand::new(&env, &tenant, &token, "early", &target.url("/e")).await;
+    let at = chrono::Utc::now().timestamp_millis() + 1500;
+    let early = chime_core::model::RunMessage {
+        scheduled_at: at,
+        run_id: chime_core::model::run_id(&hand.sid, at),
+        fresh: true,
+        ..hand.msg.clone()
+    };
+    publish_once(&hand.publisher, std::slice::from_ref(&early)).await;
+    let run = wait_until("the run is recorded", Duration::from_secs(20), || async {
+        let r = hand.store.run(&tenant, &early.run_id).await.unwrap()?;
+        (r.status == RunStatus::Completed).then_some(r)
+    })
+    .await;
+    let hits = target.hits();
+    assert_eq!(hits.len(), 1);
+    assert!(
+        hits[0].wall_ms >= at,
+        "called {} ms early",
+        at - hits[0].wall_ms
+    );
+    assert!(run.executed_at.unwrap_or(0) >= at, "{run:?}");
     env.cleanup().await;
 }

@@ -8,6 +8,7 @@ mod delivery;
 mod dialects;
 mod e2e;
 mod failover;
+mod faults;
 mod openapi;
 mod quota;
 mod runlog;

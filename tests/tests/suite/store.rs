@@ -63,6 +63,7 @@ fn run_of(job_id: u64, sid: &str, at: i64) -> RunMessage {
         scheduled_at: at,
         owner: "leader".into(),
         epoch: 1,
+        fresh: false,
         action: action(),
     }
 }
@@ -197,6 +198,7 @@ async fn run_records_are_idempotent_on_the_run_id() {
         scheduled_at: 5_000,
         owner: "o".into(),
         epoch: 1,
+        fresh: false,
         action: action(),
     };
     assert_eq!(
@@ -307,6 +309,7 @@ async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
         scheduled_at: at,
         owner: "leader 1".into(),
         epoch: 4,
+        fresh: false,
         action: action(),
     };
     let runs = [
@@ -414,6 +417,7 @@ async fn a_finished_record_is_a_stream_entry_with_the_fields_of_every_other() {
         scheduled_at: at,
         owner: "scheduler-7d9f8b6c5d-x2x4k-abcdef12".into(),
         epoch: 12,
+        fresh: false,
         action: action(),
     };
     let now = 1_795_805_542_003;

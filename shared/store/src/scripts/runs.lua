@@ -29,7 +29,8 @@
 --        't' job id: trim the job's runs to the retention age (at most 256 runs a call);
 --        'l' '': remove the tenant's unfinished runs older than the retention age.
 -- Returns one code per operation:
---   m: 1 created, 0 it existed, -1 the job or schedule is gone, -2 one of them is inactive.
+--   m: 1 created, 0 it existed unfinished, -3 it existed finished, -1 the job or schedule is
+--      gone, -2 one of them is inactive.
 --   s: the attempt number (>= 1) to execute, 0 when the run already has its result (completed,
 --      or acknowledged asynchronously), -1 when its job or schedule is gone. Workers send it
 --      before the call for redeliveries, and for a first delivery only once its call has
@@ -347,8 +348,11 @@ local function materialize(rs, check_active, out)
   for _, r in ipairs(rs) do
     -- Claims the run id ('' while unfinished) in one step; a refused run gives it back.
     local k, f = id_slot(r.id)
-    if seen[r.id] or redis.call('HSETNX', k, f, '') == 0 then
+    if seen[r.id] then
       out[r.slot] = 0
+    elseif redis.call('HSETNX', k, f, '') == 0 then
+      -- Known: unfinished ('') or finished (its stream id), which is not to be published again.
+      out[r.slot] = (redis.call('HGET', k, f) == '') and 0 or -3
     else
       seen[r.id] = true
       local g = by_job[r.job_id]
