@@ -10,7 +10,7 @@ use crate::state::AppState;
 use chime_core::model::{Job, Schedule};
 use chime_core::schedule::Plan;
 use chime_core::time::{format_instant, to_dt};
-use chime_store::ActionLog;
+use chime_store::{ActionLog, JobWrite, ScheduleWrite};
 use chrono::{DateTime, Utc};
 
 /// A schedule with its next fire (ms), as the due index holds it.
@@ -45,18 +45,26 @@ pub async fn create_job(
     schedules: Vec<Schedule>,
     ms: i64,
 ) -> ApiResult<(Job, Vec<Planned>)> {
-    if !s
-        .store
-        .reserve_job_name(&tenant.id, &job.name, job.id)
-        .await?
-    {
+    let planned: Vec<Planned> = schedules
+        .into_iter()
+        .map(|sc| {
+            let next = next_fire(&job, &sc, ms);
+            (sc, next)
+        })
+        .collect();
+    let w = JobWrite {
+        job_id: job.id,
+        job: Some(&job),
+        claim: Some(&job.name),
+        release: None,
+        schedules: planned.iter().map(|(sc, next)| put(sc, *next)).collect(),
+    };
+    if !write(s, &tenant.id, &w, ms).await? {
         return Err(ApiError::Conflict(format!(
             "Error while creating job: a job named '{}' already exists",
             job.name
         )));
     }
-    s.store.put_job(&tenant.id, &job, &schedules).await?;
-    let planned = plan_all(s, &tenant.id, &job, schedules, ms).await?;
     tracing::info!(tenant = %tenant.id, job_id = job.id, schedules = planned.len(), "job created");
     let detail = format!(
         "job '{}' created with {} schedules",
@@ -75,21 +83,29 @@ pub async fn replace_job(
     schedules: Vec<Schedule>,
     ms: i64,
 ) -> ApiResult<(Job, Vec<Planned>)> {
-    for sc in unschedule_all(s, &tenant.id, job.id).await? {
-        s.store
-            .delete_schedule(&tenant.id, job.id, &sc.schedule_id)
-            .await?;
-    }
-    s.store.put_job(&tenant.id, &job, &schedules).await?;
-    let planned = plan_all(s, &tenant.id, &job, schedules, ms).await?;
+    drop_schedules(s, &tenant.id, job.id).await?;
+    let planned: Vec<Planned> = schedules
+        .into_iter()
+        .map(|sc| {
+            let next = next_fire(&job, &sc, ms);
+            (sc, next)
+        })
+        .collect();
+    let w = JobWrite {
+        job_id: job.id,
+        job: Some(&job),
+        schedules: planned.iter().map(|(sc, next)| put(sc, *next)).collect(),
+        ..JobWrite::default()
+    };
+    write(s, &tenant.id, &w, ms).await?;
     let detail = format!("job '{}' replaced by name", job.name);
     audit(s, tenant, job.id, None, "UPDATE_JOB", detail).await;
     Ok((job, planned))
 }
 
 /// Stores a changed job (`fields`: the body's fields, for the audit trail); a new name is
-/// reserved first (409 when taken), and the schedules are planned again when the job's
-/// activity or end changed.
+/// claimed in the same step (409 when taken), and the schedules are planned again when the
+/// job's activity or end changed.
 pub async fn update_job(
     s: &AppState,
     tenant: &Tenant,
@@ -98,34 +114,48 @@ pub async fn update_job(
     fields: &[&str],
     ms: i64,
 ) -> ApiResult<()> {
-    if job.name != old.name {
-        if !s
-            .store
-            .reserve_job_name(&tenant.id, &job.name, job.id)
-            .await?
-        {
-            return Err(ApiError::Conflict(format!(
-                "Error while updating job: a job named '{}' already exists",
-                job.name
-            )));
-        }
-        s.store.release_job_name(&tenant.id, &old.name).await?;
-    }
-    s.store.put_job(&tenant.id, job, &[]).await?;
-    if job.active != old.active || job.end_time != old.end_time {
-        for sc in s.store.schedules(&tenant.id, job.id).await? {
-            plan(s, &tenant.id, job, &sc, ms).await?;
-        }
+    let renamed = job.name != old.name;
+    let replan = job.active != old.active || job.end_time != old.end_time;
+    let schedules = if replan {
+        s.store.schedules(&tenant.id, job.id).await?
+    } else {
+        vec![]
+    };
+    let w = JobWrite {
+        job_id: job.id,
+        job: Some(job),
+        claim: renamed.then_some(job.name.as_str()),
+        release: renamed.then_some(old.name.as_str()),
+        schedules: schedules
+            .iter()
+            .map(|sc| ScheduleWrite {
+                schedule_id: &sc.schedule_id,
+                def: None,
+                next: Some(next_fire(job, sc, ms)),
+            })
+            .collect(),
+    };
+    if !write(s, &tenant.id, &w, ms).await? {
+        return Err(ApiError::Conflict(format!(
+            "Error while updating job: a job named '{}' already exists",
+            job.name
+        )));
     }
     let detail = format!("updated {}", fields.join(", "));
     audit(s, tenant, job.id, None, "UPDATE_JOB", detail).await;
     Ok(())
 }
 
-/// Deletes a job with its schedules and runs.
+/// Deletes a job with its schedules and runs: the job first, then its due entries (an entry
+/// a crash leaves behind finds its job gone when it falls due and is removed).
 pub async fn delete_job(s: &AppState, tenant: &Tenant, job: &Job) -> ApiResult<()> {
-    unschedule_all(s, &tenant.id, job.id).await?;
+    let schedules = s.store.schedules(&tenant.id, job.id).await?;
     s.store.delete_job(&tenant.id, job).await?;
+    for sc in &schedules {
+        s.store
+            .set_due(&tenant.id, job.id, &sc.schedule_id, None)
+            .await?;
+    }
     tracing::info!(tenant = %tenant.id, job_id = job.id, "job deleted");
     let detail = format!("job '{}' deleted with its runs", job.name);
     audit(s, tenant, job.id, None, "DELETE_JOB", detail).await;
@@ -140,8 +170,7 @@ pub async fn create_schedule(
     sc: &Schedule,
     ms: i64,
 ) -> ApiResult<Option<i64>> {
-    s.store.put_schedule(&tenant.id, job.id, sc).await?;
-    let next = plan(s, &tenant.id, job, sc, ms).await?;
+    let next = put_schedule(s, &tenant.id, job, sc, ms).await?;
     let detail = format!("{} schedule created", sc.kind);
     audit(
         s,
@@ -165,8 +194,7 @@ pub async fn update_schedule(
     fields: &[&str],
     ms: i64,
 ) -> ApiResult<Option<i64>> {
-    s.store.put_schedule(&tenant.id, job.id, sc).await?;
-    let next = plan(s, &tenant.id, job, sc, ms).await?;
+    let next = put_schedule(s, &tenant.id, job, sc, ms).await?;
     let detail = format!("updated {}", fields.join(", "));
     audit(
         s,
@@ -180,10 +208,10 @@ pub async fn update_schedule(
     Ok(next)
 }
 
-/// Deletes one schedule of `job`.
+/// Deletes one schedule of `job`: the schedule first, then its due entry.
 pub async fn delete_schedule(s: &AppState, tenant: &Tenant, job: &Job, sid: &str) -> ApiResult<()> {
-    s.store.set_due(&tenant.id, job.id, sid, None).await?;
     s.store.delete_schedule(&tenant.id, job.id, sid).await?;
+    s.store.set_due(&tenant.id, job.id, sid, None).await?;
     let detail = "schedule deleted".to_string();
     audit(s, tenant, job.id, Some(sid), "DELETE_SCHEDULE", detail).await;
     Ok(())
@@ -191,17 +219,13 @@ pub async fn delete_schedule(s: &AppState, tenant: &Tenant, job: &Job, sid: &str
 
 /// Deletes every schedule of `job`.
 pub async fn delete_schedules(s: &AppState, tenant: &Tenant, job: &Job) -> ApiResult<()> {
-    for sc in unschedule_all(s, &tenant.id, job.id).await? {
-        s.store
-            .delete_schedule(&tenant.id, job.id, &sc.schedule_id)
-            .await?;
-    }
+    drop_schedules(s, &tenant.id, job.id).await?;
     let detail = "all schedules deleted".to_string();
     audit(s, tenant, job.id, None, "DELETE_ALL_SCHEDULES", detail).await;
     Ok(())
 }
 
-/// Activates or deactivates every schedule of `job`.
+/// Activates or deactivates every schedule of `job`, in one step with their next fires.
 pub async fn set_activation(
     s: &AppState,
     tenant: &Tenant,
@@ -209,12 +233,20 @@ pub async fn set_activation(
     active: bool,
     ms: i64,
 ) -> ApiResult<()> {
-    for mut sc in s.store.schedules(&tenant.id, job.id).await? {
+    let mut schedules = s.store.schedules(&tenant.id, job.id).await?;
+    for sc in &mut schedules {
         sc.active = active;
         sc.modified_at = format_instant(ms);
-        s.store.put_schedule(&tenant.id, job.id, &sc).await?;
-        plan(s, &tenant.id, job, &sc, ms).await?;
     }
+    let w = JobWrite {
+        job_id: job.id,
+        schedules: schedules
+            .iter()
+            .map(|sc| put(sc, next_fire(job, sc, ms)))
+            .collect(),
+        ..JobWrite::default()
+    };
+    write(s, &tenant.id, &w, ms).await?;
     let (action, detail) = if active {
         ("ACTIVATE_ALL_SCHEDULES", "all schedules activated")
     } else {
@@ -224,48 +256,62 @@ pub async fn set_activation(
     Ok(())
 }
 
-/// Plans each of a job's new schedules.
-async fn plan_all(
-    s: &AppState,
-    tenant: &str,
-    job: &Job,
-    schedules: Vec<Schedule>,
-    ms: i64,
-) -> ApiResult<Vec<Planned>> {
-    let mut out = Vec::with_capacity(schedules.len());
-    for sc in schedules {
-        let next = plan(s, tenant, job, &sc, ms).await?;
-        out.push((sc, next));
+/// A schedule's next fire from `now`, as the due index should hold it: none when the job or
+/// the schedule is inactive, or the schedule will not fire again.
+pub fn next_fire(job: &Job, sc: &Schedule, now: i64) -> Option<i64> {
+    if job.active && sc.active {
+        Plan::from_schedule(sc).ok().and_then(|p| p.first(now))
+    } else {
+        None
     }
-    Ok(out)
 }
 
-/// Puts a schedule's next fire in the due index (or takes it out when it will not fire).
-async fn plan(
+/// A schedule to store with its next fire.
+fn put(sc: &Schedule, next: Option<i64>) -> ScheduleWrite<'_> {
+    ScheduleWrite {
+        schedule_id: &sc.schedule_id,
+        def: Some(sc),
+        next: Some(next),
+    }
+}
+
+/// Stores one schedule of `job` with its next fire; returns the next fire.
+async fn put_schedule(
     s: &AppState,
     tenant: &str,
     job: &Job,
     sc: &Schedule,
-    now: i64,
+    ms: i64,
 ) -> ApiResult<Option<i64>> {
-    let next = if job.active && sc.active {
-        Plan::from_schedule(sc).ok().and_then(|p| p.first(now))
-    } else {
-        None
+    let next = next_fire(job, sc, ms);
+    let w = JobWrite {
+        job_id: job.id,
+        schedules: vec![put(sc, next)],
+        ..JobWrite::default()
     };
-    s.store
-        .set_due(tenant, job.id, &sc.schedule_id, next)
-        .await?;
+    write(s, tenant, &w, ms).await?;
     Ok(next)
 }
 
-/// Takes every schedule of a job out of the due index; returns the schedules.
-async fn unschedule_all(s: &AppState, tenant: &str, job: u64) -> ApiResult<Vec<Schedule>> {
-    let schedules = s.store.schedules(tenant, job).await?;
-    for sc in &schedules {
+/// Makes a write with its replan markers, then the due-index changes it decided (a crash in
+/// between leaves the markers to the leader's repair sweep). False when its name is taken.
+async fn write(s: &AppState, tenant: &str, w: &JobWrite<'_>, ms: i64) -> ApiResult<bool> {
+    let Some(replans) = s.store.write_job(tenant, w, ms).await? else {
+        return Ok(false);
+    };
+    s.store.apply_replans(tenant, &replans).await?;
+    Ok(true)
+}
+
+/// Deletes every schedule of a job, then their due entries.
+async fn drop_schedules(s: &AppState, tenant: &str, job: u64) -> ApiResult<()> {
+    for sc in s.store.schedules(tenant, job).await? {
+        s.store
+            .delete_schedule(tenant, job, &sc.schedule_id)
+            .await?;
         s.store.set_due(tenant, job, &sc.schedule_id, None).await?;
     }
-    Ok(schedules)
+    Ok(())
 }
 
 /// Records a configuration change in the tenant's audit trail (best effort: a failure is

@@ -22,6 +22,8 @@
 //! - `leader`: [`Leader::pass_once`], the passes of a leader stepped by its caller;
 //! - `shards`: the due index's shards, one loop each, shared out among the schedulers alive;
 //! - `retention`: the store's run retention and its periodic sweep.
+//! - `repair`: the sweep that completes writes a crash left half done (replan markers, names
+//!   without a job, active schedules without a due entry).
 
 mod backpressure;
 mod claims;
@@ -31,6 +33,7 @@ mod lease;
 mod message;
 mod pass;
 mod quotas;
+mod repair;
 mod retention;
 mod settle;
 mod shards;
@@ -238,6 +241,8 @@ impl Scheduler {
         let ttl = lease::ttl(&self.settings);
         let mut held: Option<Lease> = None;
         let mut last_sweep = Instant::now();
+        let mut last_repair = Instant::now();
+        let mut repairer = repair::Repairer::default();
         let mut last_depth = Instant::now() - Duration::from_secs(60);
         while !cancel.is_cancelled() {
             let Some(l) = held.clone() else {
@@ -281,6 +286,17 @@ impl Scheduler {
                 last_sweep = Instant::now();
                 retention::sweep(&self.store).await;
             }
+            let repair_every = Duration::from_secs(self.settings.repair_sweep_secs.max(1));
+            if self.shard == 0 && last_repair.elapsed() > repair_every {
+                last_repair = Instant::now();
+                if let Ok(now) = self.store.now_ms().await {
+                    let age = i64::try_from(repair_every.as_millis()).unwrap_or(i64::MAX);
+                    let done = repairer.sweep(&self.store, now, age).await;
+                    if done != repair::Repaired::default() {
+                        tracing::warn!(?done, "repair sweep repaired what a crash left");
+                    }
+                }
+            }
             match self.tick(&l).await {
                 Ok(None) => {}
                 Ok(Some(wait)) => {
@@ -292,7 +308,13 @@ impl Scheduler {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(shard = self.shard, error = %e, "scheduler pass failed; retrying");
+                    chime_runtime::telemetry::warn_throttled(
+                        "pass_failed",
+                        &format!(
+                            "scheduler pass of shard {} failed; retrying: {e}",
+                            self.shard
+                        ),
+                    );
                     pause(cancel, FAILED_PASS_PAUSE).await;
                 }
             }

@@ -376,7 +376,10 @@ impl Scheduler {
                 }
                 Ok(Ok(Materialized::Gone)) => {} // gone meanwhile: nothing to fire
                 Ok(Err(e)) | Err(e) => {
-                    tracing::warn!(run_id = %m.run_id, error = %e, "materialize failed");
+                    chime_runtime::telemetry::warn_throttled(
+                        "materialize_failed",
+                        &format!("materialize of run {} failed: {e}", m.run_id),
+                    );
                     failed[*i] = true;
                 }
             }

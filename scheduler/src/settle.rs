@@ -8,6 +8,7 @@
 
 use crate::pass::{level, Pending, Phases, Planned};
 use crate::{PassReport, Scheduler};
+use chime_runtime::telemetry::warn_throttled;
 use chime_store::{Advance, Advanced, Deferral};
 
 impl Scheduler {
@@ -38,7 +39,10 @@ impl Scheduler {
                     published.push(m);
                 }
                 Err(e) => {
-                    tracing::warn!(run_id = %m.run_id, error = %e, "publish failed; will retry");
+                    warn_throttled(
+                        "publish_failed",
+                        &format!("publish of run {} failed; will retry: {e}", m.run_id),
+                    );
                     metrics::counter!("chime_publish_failures_total").increment(1);
                     failed[i] = true;
                 }
@@ -108,7 +112,10 @@ impl Scheduler {
                     report.left += 1;
                 }
                 Err(e) => {
-                    tracing::warn!(member = %pl.member, error = %e, "advance failed; will retry");
+                    warn_throttled(
+                        "advance_failed",
+                        &format!("advance of {} failed; will retry: {e}", pl.member),
+                    );
                     report.left += 1;
                 }
             }

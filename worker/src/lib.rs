@@ -246,7 +246,10 @@ impl Worker {
             let mut consumer = match RunConsumer::open(url, &me.topology, prefetch, &me.id).await {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::warn!(error = %e, "cannot consume from RabbitMQ; retrying");
+                    chime_runtime::telemetry::warn_throttled(
+                        "consume_failed",
+                        &format!("cannot consume from RabbitMQ; retrying: {e}"),
+                    );
                     sleep_or_cancel(&cancel, backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                     continue;
@@ -342,7 +345,10 @@ impl Inner {
         if requeue {
             let _ = delivery.requeue().await;
         } else if let Err(e) = delivery.ack().await {
-            tracing::warn!(error = %e, "ack failed; the runs will be redelivered and recorded once");
+            chime_runtime::telemetry::warn_throttled(
+                "ack_failed",
+                &format!("ack failed; the runs will be redelivered and recorded once: {e}"),
+            );
         }
     }
 
@@ -524,7 +530,10 @@ where
         match f().await {
             Ok(v) => return Ok(v),
             Err(e) if tokio::time::Instant::now() + delay < deadline => {
-                tracing::warn!(error = %e, "store call failed; retrying");
+                chime_runtime::telemetry::warn_throttled(
+                    "store_call_failed",
+                    &format!("store call failed; retrying: {e}"),
+                );
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(2));
             }

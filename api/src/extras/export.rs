@@ -69,10 +69,13 @@ pub async fn export(
             let page = match s.store.query_runs(&query).await {
                 Ok(p) => p,
                 Err(e) => {
+                    // The status line is sent: the stream ends early, and the log says why.
+                    tracing::error!(tenant = %query.tenant, error = %e, "export cut short");
+                    metrics::counter!("chime_exports_cut_total").increment(1);
                     return Some((
                         Err(std::io::Error::other(e.to_string())),
                         (s, query, true, None),
-                    ))
+                    ));
                 }
             };
             if page.runs.is_empty() {

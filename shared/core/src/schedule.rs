@@ -118,7 +118,9 @@ impl Plan {
     /// Grid schedules (cron, daily) replay every missed instant while the entry is less than
     /// `misfire_threshold` late (each call fires one; the next one is due at once); past the
     /// threshold only the last missed instant fires and the rest are counted as skipped.
-    /// Intervals never replay a backlog: a late start shifts the following runs (SAP).
+    /// Intervals never replay a backlog, and keep their phase: a late entry fires once, late,
+    /// and its next fire is the first instant of its grid (due + k × interval) after `now`, so
+    /// a leader change or an outage does not bring every interval schedule into step.
     pub fn fire(&self, due: i64, now: i64, misfire_threshold: i64) -> FireDecision {
         match &self.kind {
             Kind::Time(_) => FireDecision {
@@ -130,7 +132,8 @@ impl Plan {
                 let next = if due + every > now {
                     due + every
                 } else {
-                    now + every
+                    // The first instant of the grid after `now`: the phase is kept.
+                    due + ((now - due) / every + 1) * every
                 };
                 FireDecision {
                     fire: vec![due],
@@ -253,11 +256,19 @@ mod tests {
     }
 
     #[test]
-    fn interval_shifts_after_a_late_start() {
+    fn a_late_interval_fires_once_and_keeps_its_phase() {
         let p = plan(Kind::Interval(2_000));
         assert_eq!(p.first(5_000), Some(5_000));
         assert_eq!(p.fire(5_000, 5_050, 1_200_000).next, Some(7_000));
-        assert_eq!(p.fire(5_000, 9_000, 1_200_000).next, Some(11_000));
+        assert_eq!(p.fire(5_000, 7_000, 1_200_000).next, Some(9_000));
+        let late = p.fire(5_000, 9_500, 1_200_000);
+        assert_eq!((late.fire, late.next), (vec![5_000], Some(11_000)));
+        // However late, the next fire is on the grid, after now, within one interval.
+        for now in (5_000..40_000).step_by(137) {
+            let next = p.fire(5_000, now, 1_200_000).next.unwrap();
+            assert_eq!((next - 5_000) % 2_000, 0, "at {now}");
+            assert!(next > now && next <= now + 2_000, "at {now}: {next}");
+        }
     }
 
     #[test]

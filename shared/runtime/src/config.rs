@@ -84,6 +84,9 @@ pub struct Settings {
     pub runs_per_schedule_cap: u64,
     /// How often the leader trims run streams of every tenant to their retention age.
     pub retention_sweep_secs: u64,
+    /// How often the leader's repair sweep runs; a write's replan markers older than this are
+    /// completed by it (see docs/ARCHITECTURE.md, "Writes that change what fires").
+    pub repair_sweep_secs: u64,
     /// Base URL of the API as seen by job endpoints (sent as `x-sap-scheduler-host`).
     pub public_url: String,
     /// Grace period for in-flight runs on shutdown.
@@ -123,6 +126,7 @@ impl Default for Settings {
             run_retention_days: 30,
             runs_per_schedule_cap: 10_000,
             retention_sweep_secs: 300,
+            repair_sweep_secs: 10,
             public_url: "http://127.0.0.1:8080".into(),
             shutdown_grace_secs: 30,
             log_format: "text".into(),

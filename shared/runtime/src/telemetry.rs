@@ -51,3 +51,35 @@ pub fn metrics() -> PrometheusHandle {
         })
         .clone()
 }
+
+/// How often a kind of repeated warning is logged, at most.
+pub const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// Warnings of one `kind` already logged and held back: (when the last was logged, how many
+/// were held back since).
+static THROTTLED: OnceLock<
+    std::sync::Mutex<std::collections::HashMap<&'static str, (std::time::Instant, u64)>>,
+> = OnceLock::new();
+
+/// Logs a warning of `kind` at most once per [`WARN_EVERY`]: the first at once, the ones after
+/// it within the period counted, and the count (`held_back`) logged with the next one that
+/// goes out. A fault that repeats per run (a broker down, a Redis restarting) then logs a few
+/// lines a minute with their numbers instead of one line per run.
+pub fn warn_throttled(kind: &'static str, message: &str) {
+    let now = std::time::Instant::now();
+    let held_back = {
+        let mut map = THROTTLED
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = map.entry(kind).or_insert((now - WARN_EVERY, 0));
+        if now.duration_since(entry.0) < WARN_EVERY {
+            entry.1 += 1;
+            return;
+        }
+        let held = entry.1;
+        *entry = (now, 0);
+        held
+    };
+    tracing::warn!(kind, held_back, "{message}");
+}

@@ -162,6 +162,11 @@ impl Keys {
     pub fn schedule_jobs(&self, tenant: &str) -> String {
         self.t(tenant, "schedjobs")
     }
+    /// The tenant's replan markers: `<job id>|<schedule id>` -> `<next fire or ''>|<written
+    /// at>`, a due-index change a write decided and its writer has not confirmed yet.
+    pub fn replan(&self, tenant: &str) -> String {
+        self.t(tenant, "replan")
+    }
     pub fn actions(&self, tenant: &str) -> String {
         self.t(tenant, "actions")
     }

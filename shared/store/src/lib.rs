@@ -13,6 +13,7 @@
 //! | --- | --- | --- |
 //! | `tenants` | tenants, API keys, tenant settings (retention, runs per minute) | |
 //! | `jobs` | jobs, job names, schedules, the definitions of due entries, job deletion | `job_delete` |
+//! | `replan` | writes that change what fires, atomic with their replan markers; the repair of what a crash left | `job_write`, `replan_done`, `name_release` |
 //! | `due` | the due index and its deferred fires; the one owner of its partitions | `advance` |
 //! | `lease` | the leader lease and its fencing epoch | `lease_acquire`, `lease_renew`, `lease_release` |
 //! | `run_steps` | run records: materialize, start, complete (grouped calls), async reports, the retention trim | `runs` |
@@ -27,6 +28,7 @@ mod due;
 mod jobs;
 mod lease;
 mod record;
+mod replan;
 mod retention;
 mod run_queries;
 mod run_steps;
@@ -35,6 +37,7 @@ mod tenants;
 
 pub use due::{Advance, Advanced, Deferral};
 pub use redis::RedisError;
+pub use replan::{JobWrite, Replan, ScheduleWrite};
 pub use run_queries::{ActionLog, Order, RunPage, RunQuery, Scope};
 pub use run_steps::{Completed, Materialized, RunResult, RunStep, RunUpdate, Started, StepAnswer};
 pub use tenants::{hash_secret, ApiKey};

@@ -151,8 +151,10 @@ impl Store {
         inv.arg(scope)
             .arg(job)
             .arg(sched)
-            .arg(q.from_ms.map(|m| m.to_string()).unwrap_or_default())
-            .arg(q.to_ms.map(|m| m.to_string()).unwrap_or_default())
+            // No run is older than the epoch: bounds before it are the epoch (stream ids and
+            // positions cannot be negative).
+            .arg(q.from_ms.map(|m| m.max(0).to_string()).unwrap_or_default())
+            .arg(q.to_ms.map(|m| m.max(0).to_string()).unwrap_or_default())
             .arg(q.order.arg())
             .arg(q.after.as_deref().unwrap_or(""))
             .arg(q.skip.min(MAX_SKIP))

@@ -159,6 +159,22 @@ async fn export_streams_every_run_as_ndjson_or_csv() {
         .await
         .unwrap();
     assert_eq!(only_first.lines().count(), 1);
+    // Bounds before 1970: no run is that old; a whole, empty answer, and every run from then.
+    for (bounds, want) in [
+        ("to=1960-01-01T00:00:00Z", 0),
+        ("from=1969-12-31T23:59:59Z", list.len()),
+    ] {
+        let resp = env
+            .http
+            .get(env.url(&format!("/scheduler/jobs/{job}/runs/export?{bounds}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{bounds}");
+        let text = resp.text().await.expect("the stream ends cleanly");
+        assert_eq!(text.lines().count(), want, "{bounds}: {text}");
+    }
     let (st, _) = env
         .call(
             "GET",

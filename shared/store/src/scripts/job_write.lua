@@ -1,0 +1,43 @@
+-- A write that changes what fires, in one step with its intent for the due index: the job's
+-- definition, a name claimed (and one released), schedules written, and, for each schedule
+-- whose next fire the write decides, a marker in the tenant's replan hash. The caller then puts
+-- those next fires in the due index (another slot on a Redis Cluster) and clears the markers
+-- (`replan_done.lua`); a caller that dies before leaves the markers, which the leader's repair
+-- sweep completes. So a stored job never lacks the due entries its write meant to give it.
+--
+-- KEYS 1 the tenant's job names  2 the job hash  3 the tenant's jobs  4 the job's schedules
+--      5 the tenant's schedule -> job map  6 the tenant's replan hash
+-- ARGV 1 job id  2 the job's JSON ('' to leave it)  3 a name to claim for the job ('' none)
+--      4 a name to release ('' none; released only while it names this job)  5 now (ms)
+--      then per schedule: its id, its JSON ('' to leave it), its next fire ('' none, '-' the
+--      write does not decide it)
+-- Returns 1, or 0 when the name to claim names another job (nothing is written).
+
+local NAMES, JOB, JOBS, SCHEDULES, SCHED_JOBS, REPLAN = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local id, def, claim, release, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+
+if claim ~= '' then
+  local holder = redis.call('HGET', NAMES, claim)
+  if holder and holder ~= id then
+    return 0
+  end
+  redis.call('HSET', NAMES, claim, id)
+end
+if release ~= '' and release ~= claim and redis.call('HGET', NAMES, release) == id then
+  redis.call('HDEL', NAMES, release)
+end
+if def ~= '' then
+  redis.call('HSET', JOB, 'def', def)
+  redis.call('ZADD', JOBS, id, id)
+end
+for i = 6, #ARGV, 3 do
+  local sid, sdef, next = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if sdef ~= '' then
+    redis.call('HSET', SCHEDULES, sid, sdef)
+    redis.call('HSET', SCHED_JOBS, sid, id)
+  end
+  if next ~= '-' then
+    redis.call('HSET', REPLAN, id .. '|' .. sid, next .. '|' .. now)
+  end
+end
+return 1
