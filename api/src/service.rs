@@ -45,13 +45,7 @@ pub async fn create_job(
     schedules: Vec<Schedule>,
     ms: i64,
 ) -> ApiResult<(Job, Vec<Planned>)> {
-    let planned: Vec<Planned> = schedules
-        .into_iter()
-        .map(|sc| {
-            let next = next_fire(&job, &sc, ms);
-            (sc, next)
-        })
-        .collect();
+    let planned = plan_each(&job, schedules, ms);
     let w = JobWrite {
         job_id: job.id,
         job: Some(&job),
@@ -84,13 +78,7 @@ pub async fn replace_job(
     ms: i64,
 ) -> ApiResult<(Job, Vec<Planned>)> {
     drop_schedules(s, &tenant.id, job.id).await?;
-    let planned: Vec<Planned> = schedules
-        .into_iter()
-        .map(|sc| {
-            let next = next_fire(&job, &sc, ms);
-            (sc, next)
-        })
-        .collect();
+    let planned = plan_each(&job, schedules, ms);
     let w = JobWrite {
         job_id: job.id,
         job: Some(&job),
@@ -264,6 +252,17 @@ pub fn next_fire(job: &Job, sc: &Schedule, now: i64) -> Option<i64> {
     } else {
         None
     }
+}
+
+/// Each schedule with its next fire from `ms`.
+fn plan_each(job: &Job, schedules: Vec<Schedule>, ms: i64) -> Vec<Planned> {
+    schedules
+        .into_iter()
+        .map(|sc| {
+            let next = next_fire(job, &sc, ms);
+            (sc, next)
+        })
+        .collect()
 }
 
 /// A schedule to store with its next fire.
