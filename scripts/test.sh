@@ -21,7 +21,14 @@ if [[ -f Cargo.lock ]]; then
 fi
 echo "test: cargo test --workspace --no-fail-fast ${locked[*]} $*"
 status=0
+# The chaos suite (tests/tests/chaos) writes its table here; shown when it ran.
+table="${CARGO_TARGET_DIR:-target}/tmp/chaos-latest.md"
+rm -f "$table"
 cargo test --workspace --no-fail-fast "${locked[@]}" "$@" || status=$?
+if [[ -f "$table" ]]; then
+  echo "test: the chaos suite's table"
+  cat "$table"
+fi
 
 cluster="${CHIME_TEST_REDIS_CLUSTER:-}"
 if [[ -z "$cluster" ]]; then

@@ -19,7 +19,7 @@
 --        outcome for each
 --      then the operations, each an op code and its arguments:
 --        'm' run id, job id, schedule id, scheduled at (ms), leader, epoch: materialize;
---        's' the same and the least attempt number to give (a redelivery's): start;
+--        's' the same and the delivery's number (1 for a first delivery): start;
 --        'c' the same as 'm', then runStatus, runState, outcome, HTTP status ('' if none),
 --            run text, response body ('' if none), error ('' if none), duration (ms),
 --            execution start (ms), entry for the schedule's event log ('' if none), and the
@@ -476,9 +476,16 @@ local function start(r, i)
   if not f then
     return code
   end
-  local attempt = math.max(tonumber(f[4] or 0) + 1, tonumber(ARGV[i + 7]))
+  -- An attempt counts once its start is on record. A delivery the broker counts (ARGV) but
+  -- the record does not ended before its run was marked: it never started (it sat prefetched
+  -- in a worker that died), or its call was cut within `mark_running_after_ms`.
+  local attempt = tonumber(f[4] or 0) + 1
+  local delivered = tonumber(ARGV[i + 7])
   redis.call('HSET', r.run, 'status', 'RUNNING', 'state', 'TRIGGERED', 'exec_at', NOW,
     'worker', WORKER, 'attempt', int(attempt))
+  if delivered > attempt and not f[5] then
+    append_log(r.id, 'an earlier delivery ended before the run was marked started (never started, or its call was cut short); not counted as an attempt')
+  end
   if attempt > 1 then
     -- Keep the earlier attempt's start line (the derived one now shows this attempt), so the
     -- text log only ever grows. '@<ms> ' lines get their timestamp formatted when read.
