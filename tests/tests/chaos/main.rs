@@ -22,8 +22,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use world::World;
 
-/// The healthy tenant's schedules: every-second grids (the oracle's), intervals with phases
-/// of their own, and one slow grid (its calls last 1.5 s).
+/// The healthy tenant's schedules: every-second grids (the oracle's), every-second intervals
+/// with phases of their own, and one slow grid (its calls last 1.5 s).
 struct Plan {
     tenant: String,
     token: String,
@@ -56,7 +56,7 @@ async fn chime_keeps_its_promises_under_every_fault() {
     api_5xx += observe(&w, &plan, phase).await;
     windows.push(("none (steady)".into(), t, now_ms()));
     let mut writer_orphans = 0;
-    let mut dead_lettered = 0;
+    let mut dead_lettered = Vec::new();
     for round in 1..=rounds {
         let r = |f: &str| format!("{f} (round {round})");
 
@@ -88,7 +88,7 @@ async fn chime_keeps_its_promises_under_every_fault() {
         poison_and_duplicates(&w, &plan).await;
         api_5xx += observe(&w, &plan, phase).await;
         windows.push((r("R9 poison and duplicate messages"), t, now_ms()));
-        dead_lettered = dead_letters(&w).await;
+        dead_lettered.push(dead_letters(&w).await);
 
         let t = now_ms();
         let victim = w.running("worker")[0].clone();
@@ -135,7 +135,13 @@ async fn chime_keeps_its_promises_under_every_fault() {
             let to = (*to).min(end);
             let mut row = oracle::check(fault, (*from, to), &plan.grid, &records, &hits);
             if fault.starts_with("R9") {
-                row.note = format!("{dead_lettered} messages dead-lettered");
+                let round: usize = fault
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|r| r.trim_end_matches(')').parse().ok())
+                    .unwrap_or(1);
+                let dead = dead_lettered.get(round - 1).copied().unwrap_or(0);
+                row.note = format!("{dead} messages dead-lettered so far");
             }
             if fault.starts_with("R1 ") {
                 let phases = oracle::interval_phases((*from, to), &plan.interval, &records);
@@ -201,7 +207,7 @@ async fn plan(w: &World, healthy: &Target, slow: &Target) -> Plan {
             &token,
             &format!("interval-{k}"),
             &healthy.url("/interval"),
-            json!({"repeatInterval": "2 seconds", "active": true,
+            json!({"repeatInterval": "1 second", "active": true,
                 "startTime": chime_core::time::format_instant(start + k * 230)}),
         )
         .await;

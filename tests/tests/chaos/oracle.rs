@@ -129,18 +129,23 @@ pub fn check(
     row
 }
 
-/// Distinct phases (ms within the second) of the first calls of interval schedules made in
-/// `[from, to)`.
+/// Distinct phases (tens of ms within the second) of the interval schedules at the end of
+/// `[from, to)`: each schedule's last fire in the window. Schedules started apart keep apart;
+/// a leader change that brings them into step leaves fewer phases than schedules.
 pub fn interval_phases(
     (from, to): (i64, i64),
     interval: &BTreeSet<String>,
     records: &[Recorded],
 ) -> usize {
-    let phases: BTreeSet<i64> = records
+    let mut last: BTreeMap<&str, i64> = BTreeMap::new();
+    for r in records
         .iter()
         .filter(|r| interval.contains(&r.schedule) && r.nominal >= from && r.nominal < to)
-        .map(|r| r.nominal.rem_euclid(1000) / 10)
-        .collect();
+    {
+        let e = last.entry(r.schedule.as_str()).or_insert(r.nominal);
+        *e = (*e).max(r.nominal);
+    }
+    let phases: BTreeSet<i64> = last.values().map(|t| t.rem_euclid(1000) / 10).collect();
     phases.len()
 }
 
