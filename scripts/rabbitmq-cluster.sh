@@ -6,9 +6,12 @@
 #   scripts/rabbitmq-cluster.sh urls         print the AMQP URLs (comma-separated)
 #   scripts/rabbitmq-cluster.sh kill N       kill -9 node N (1, 2 or 3)
 #   scripts/rabbitmq-cluster.sh restart N    start node N again (it rejoins the cluster)
+#   scripts/rabbitmq-cluster.sh single       start node 1 alone (a private broker to kill and
+#                                            restart) and print its AMQP URL
 #
-# The nodes are chime1@localhost … chime3@localhost, AMQP on ports 5681-5683 (CHIME_RABBITMQ_CLUSTER_PORT
-# moves the first), each with its own data under /tmp/chime-rabbitmq-cluster, beside (not in)
+# The nodes are chime1@localhost … chime3@localhost (CHIME_RABBITMQ_CLUSTER_NAME replaces
+# "chime"), AMQP on ports 5681-5683 (CHIME_RABBITMQ_CLUSTER_PORT moves the first), each with
+# its own data under /tmp/chime-rabbitmq-cluster (CHIME_RABBITMQ_CLUSTER_DIR), beside (not in)
 # the RabbitMQ the machine runs. Point chime at it with
 #   CHIME_AMQP_URL="$(scripts/rabbitmq-cluster.sh urls)"
 # Needs Debian's rabbitmq-server (scripts/services.sh installs it when RabbitMQ is missing).
@@ -17,11 +20,12 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 BASE="${CHIME_RABBITMQ_CLUSTER_PORT:-5681}"
 DIR="${CHIME_RABBITMQ_CLUSTER_DIR:-/tmp/chime-rabbitmq-cluster}"
+NAME="${CHIME_RABBITMQ_CLUSTER_NAME:-chime}"
 
 log() { printf 'rabbitmq-cluster: %s\n' "$*" >&2; }
 die() { printf 'rabbitmq-cluster: ERROR: %s\n' "$*" >&2; exit 1; }
 
-node() { echo "chime$1@localhost"; }
+node() { echo "$NAME$1@localhost"; }
 port() { echo "$((BASE + $1 - 1))"; }
 ctl() { local n=$1; shift; rabbitmqctl -q -n "$(node "$n")" "$@"; }
 running() { ctl "$1" ping >/dev/null 2>&1; }
@@ -101,5 +105,10 @@ case "${1:-start}" in
   urls) urls ;;
   kill) kill_node "${2:?node number}" ;;
   restart) start_node "${2:?node number}" ;;
-  *) die "usage: $0 start|stop|urls|kill N|restart N" ;;
+  single)
+    command -v rabbitmq-server >/dev/null || die "rabbitmq-server is not installed"
+    start_node 1
+    echo "amqp://guest:guest@127.0.0.1:$(port 1)/%2f"
+    ;;
+  *) die "usage: $0 start|stop|urls|kill N|restart N|single" ;;
 esac

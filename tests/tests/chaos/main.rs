@@ -5,7 +5,7 @@
 //! schedules brought into step, or API answer of 500 and more.
 //!
 //! The faults, in order: R1 the leader killed (SIGKILL); R2 a worker killed; R3 the API killed
-//! three times under concurrent writers; R5 Redis killed and restarted from its append-only
+//! three times under concurrent writers; R4 the broker's node killed and restarted; R5 Redis killed and restarted from its append-only
 //! file; R9 poison, forged and duplicate messages on the run queue; R10 a worker stopped
 //! (SIGTERM) in the middle of slow calls; R8 a hostile tenant (calls that hang until their
 //! timeout) beside the healthy one. Short form (CI): one round of a few seconds each. Long
@@ -80,6 +80,11 @@ async fn chime_keeps_its_promises_under_every_fault() {
         windows.push((r("R3 API killed under writers"), t, now_ms()));
 
         let t = now_ms();
+        w.restart_broker();
+        api_5xx += observe(&w, &plan, phase).await;
+        windows.push((r("R4 broker killed and restarted"), t, now_ms()));
+
+        let t = now_ms();
         w.redis.restart(); // SIGKILL, then a restart from the append-only file
         api_5xx += observe(&w, &plan, phase).await;
         windows.push((r("R5 Redis killed, restarted from AOF"), t, now_ms()));
@@ -129,33 +134,16 @@ async fn chime_keeps_its_promises_under_every_fault() {
     let unfired = writers_jobs_not_fired_once(&w, &plan).await;
     let mut hits = healthy.hits();
     hits.extend(slow.hits());
+    let found = Findings {
+        dead_lettered,
+        writer_orphans,
+        unfired,
+    };
     let mut rows: Vec<Row> = windows
         .iter()
         .map(|(fault, from, to)| {
-            let to = (*to).min(end);
-            let mut row = oracle::check(fault, (*from, to), &plan.grid, &records, &hits);
-            if fault.starts_with("R9") {
-                let round: usize = fault
-                    .rsplit(' ')
-                    .next()
-                    .and_then(|r| r.trim_end_matches(')').parse().ok())
-                    .unwrap_or(1);
-                let dead = dead_lettered.get(round - 1).copied().unwrap_or(0);
-                row.note = format!("{dead} messages dead-lettered so far");
-            }
-            if fault.starts_with("R1 ") {
-                let phases = oracle::interval_phases((*from, to), &plan.interval, &records);
-                row.note = format!("{phases} interval phases of {}", plan.interval.len());
-                if phases < plan.interval.len() {
-                    row.orphans += 1;
-                    row.note.push_str(" (brought into step)");
-                }
-            }
-            if fault == "R3 API killed under writers (round 1)" {
-                row.orphans += writer_orphans + unfired.0;
-                row.note = format!("{} jobs written, {} not fired once", unfired.1, unfired.0);
-            }
-            row
+            let window = (*from, (*to).min(end));
+            row_of(fault, window, &plan, &records, &hits, &found)
         })
         .collect();
     rows.push(Row {
@@ -466,4 +454,49 @@ async fn dead_letters(w: &World) -> u32 {
         chime_broker::Topology::new(&s.namespace, s.delivery_limit, ""),
     );
     p.depths().await.map(|d| d.1).unwrap_or(0)
+}
+
+/// What the phases found besides the history: dead letters after each R9, names held by no
+/// job (R3), and the writers' jobs not fired exactly once (of all they wrote).
+struct Findings {
+    dead_lettered: Vec<u32>,
+    writer_orphans: usize,
+    unfired: (usize, usize),
+}
+
+/// The row of the phase `fault` over `window`.
+fn row_of(
+    fault: &str,
+    window: (i64, i64),
+    plan: &Plan,
+    records: &[Recorded],
+    hits: &[chime_testkit::Hit],
+    found: &Findings,
+) -> Row {
+    let mut row = oracle::check(fault, window, &plan.grid, records, hits);
+    if fault.starts_with("R9") {
+        let round: usize = fault
+            .rsplit(' ')
+            .next()
+            .and_then(|r| r.trim_end_matches(')').parse().ok())
+            .unwrap_or(1);
+        let dead = found.dead_lettered.get(round - 1).copied().unwrap_or(0);
+        row.note = format!("{dead} messages dead-lettered so far");
+    }
+    if fault.starts_with("R1 ") {
+        let phases = oracle::interval_phases(window, &plan.interval, records);
+        row.note = format!("{phases} interval phases of {}", plan.interval.len());
+        if phases < plan.interval.len() {
+            row.orphans += 1;
+            row.note.push_str(" (brought into step)");
+        }
+    }
+    if fault == "R3 API killed under writers (round 1)" {
+        row.orphans += found.writer_orphans + found.unfired.0;
+        row.note = format!(
+            "{} jobs written, {} not fired once",
+            found.unfired.1, found.unfired.0
+        );
+    }
+    row
 }

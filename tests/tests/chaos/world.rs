@@ -1,6 +1,7 @@
 //! The chaos suite's world: a Redis of its own with an append-only file (so it can be killed
-//! with SIGKILL and restarted from it), the machine's RabbitMQ under the world's namespace,
-//! and chime as separate processes: the API, two schedulers and two workers, each killed,
+//! with SIGKILL and restarted from it), a RabbitMQ node of its own (`scripts/rabbitmq-cluster.sh
+//! single`, node `chaos1@localhost` on port 5691, so it can be killed and restarted; one chaos
+//! run at a time per machine), and chime as separate processes: the API, two schedulers and two workers, each killed,
 //! stopped and started again by the faults. Each process logs to a file of its own.
 
 use chime_testkit::{test_settings, wait_until, PrivateRedis, TestEnv};
@@ -21,8 +22,10 @@ pub struct World {
 impl World {
     pub async fn start() -> World {
         let redis = PrivateRedis::with_aof();
+        let amqp = broker(&["single"]);
         let mut settings = test_settings();
         settings.redis_url = redis.url();
+        settings.amqp_url = amqp;
         settings.redis_cluster = false;
         settings.leader_ttl_ms = 1500;
         settings.repair_sweep_secs = 2;
@@ -147,7 +150,14 @@ impl World {
         n
     }
 
-    /// Stops every process (SIGKILL) and purges the namespace.
+    /// Kills the broker's node with SIGKILL and starts it again (its durable queues come back
+    /// from disk); returns once it answers.
+    pub fn restart_broker(&self) {
+        broker(&["kill", "1"]);
+        broker(&["restart", "1"]);
+    }
+
+    /// Stops every process (SIGKILL), purges the namespace and stops the broker.
     pub async fn end(mut self) {
         let names: Vec<String> = self.procs.keys().cloned().collect();
         for n in names {
@@ -156,5 +166,25 @@ impl World {
         let World { env, redis, .. } = self;
         env.cleanup().await;
         drop(redis);
+        broker(&["stop"]);
     }
+}
+
+/// Runs `scripts/rabbitmq-cluster.sh` for the chaos suite's own node; returns what it printed.
+fn broker(args: &[&str]) -> String {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/rabbitmq-cluster.sh"
+    );
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .args(args)
+        .env("CHIME_RABBITMQ_CLUSTER_NAME", "chaos")
+        .env("CHIME_RABBITMQ_CLUSTER_PORT", "5691")
+        .env("CHIME_RABBITMQ_CLUSTER_DIR", "/tmp/chime-chaos-rabbitmq")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("bash runs");
+    assert!(out.status.success(), "rabbitmq-cluster.sh {args:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
