@@ -60,6 +60,7 @@ impl Repairer {
             }
         }
         let mut suspects = HashSet::new();
+        let mut visited = HashSet::new();
         let mut read = 0;
         let n = tenants.len();
         for k in 0..n {
@@ -68,6 +69,7 @@ impl Repairer {
                 break;
             }
             let t = &tenants[(self.next_tenant + k) % n];
+            visited.insert(t.clone());
             match store.release_orphan_names(t).await {
                 Ok(names) => {
                     for name in &names {
@@ -85,7 +87,9 @@ impl Repairer {
                 Err(e) => log_every("repair", &format!("due entries of {t}: {e}")),
             }
         }
-        self.suspects = suspects;
+        // Suspects of tenants this sweep did not reach wait for their next visit.
+        self.suspects.retain(|(t, _, _)| !visited.contains(t));
+        self.suspects.extend(suspects);
         for (kind, n) in [
             ("replan", done.replans),
             ("name", done.names),
