@@ -66,7 +66,7 @@ pub async fn export(
             if done {
                 return None;
             }
-            let page = match s.store.query_runs(&query).await {
+            let page = match export_page(&s, &query, csv).await {
                 Ok(p) => p,
                 Err(e) => {
                     // The status line is sent: the stream ends early, and the log says why.
@@ -107,6 +107,21 @@ pub async fn export(
         axum::body::Body::from_stream(stream),
     )
         .into_response())
+}
+
+/// A page of the export: the query's runs, with their stored log lines for NDJSON (CSV has no
+/// log column).
+async fn export_page(
+    s: &AppState,
+    query: &RunQuery,
+    csv: bool,
+) -> Result<chime_store::RunPage, chime_store::StoreError> {
+    let mut page = s.store.query_runs(query).await?;
+    if !csv {
+        let records = page.runs.iter_mut().map(|(_, r)| r);
+        s.store.with_logs(&query.tenant, records).await?;
+    }
+    Ok(page)
 }
 
 fn csv_field(v: &str) -> String {

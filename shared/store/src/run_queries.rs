@@ -208,6 +208,29 @@ impl Store {
         ))
     }
 
+    /// Completes each run's text log with the lines stored for it (an earlier attempt's end,
+    /// a duplicate delivery), in one pipeline: the records of a query carry their derived log
+    /// only.
+    pub async fn with_logs<'a>(
+        &self,
+        tenant: &str,
+        runs: impl IntoIterator<Item = &'a mut RunRecord>,
+    ) -> Result<()> {
+        let mut runs: Vec<&mut RunRecord> = runs.into_iter().collect();
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for r in runs.iter() {
+            pipe.lrange(self.keys.run_log(tenant, &r.run_id), 0, -1);
+        }
+        let extra: Vec<Vec<String>> = pipe.query_async(&mut self.c()).await?;
+        for (r, lines) in runs.iter_mut().zip(extra) {
+            r.log = r.text_log(&lines);
+        }
+        Ok(())
+    }
+
     /// One run with its complete text log.
     pub async fn run(&self, tenant: &str, run: &str) -> Result<Option<RunRecord>> {
         let k = &self.keys;

@@ -111,6 +111,23 @@ async fn the_same_run_published_twice_is_recorded_once() {
         .await;
     assert_eq!(detail["attempt"], 1, "{detail}");
     assert!(!target.hits().is_empty() && target.hits().len() <= 2);
+    // The export carries the lines stored in the run's log, as the run's detail does.
+    let export = env
+        .http
+        .get(env.url(&format!("/scheduler/jobs/{job_id}/runs/export")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line: serde_json::Value = serde_json::from_str(export.lines().next().unwrap()).unwrap();
+    assert_eq!(line["log"], detail["log"], "{export}");
+    assert!(
+        line["log"].as_str().unwrap().contains("duplicate"),
+        "{export}"
+    );
     env.cleanup().await;
 }
 
