@@ -17,7 +17,7 @@
 use chime_core::schedule::Plan;
 use chime_runtime::telemetry::warn_throttled as log_every;
 use chime_store::Store;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Schedules the full check reads per sweep, at most: about 2,000 Redis calls per sweep, a
 /// few hundred a second at the default period, whatever the installation's size (a safety
@@ -49,14 +49,26 @@ impl Repairer {
             return done;
         };
         tenants.sort_unstable();
+        // Each tenant's markers, read once: the stale ones are completed now, the young ones
+        // (writes still in flight) keep their schedules out of the due-entry check below.
+        let mut young: HashMap<&str, HashSet<(u64, String)>> = HashMap::new();
         for t in &tenants {
-            match store.stale_replans(t, now - age_ms).await {
-                Ok(stale) if !stale.is_empty() => match store.apply_replans(t, &stale).await {
+            let markers = match store.stale_replans(t, i64::MAX).await {
+                Ok(m) => m,
+                Err(e) => {
+                    log_every("repair", &format!("reading {t}'s markers failed: {e}"));
+                    continue;
+                }
+            };
+            let (stale, fresh): (Vec<_>, Vec<_>) = markers
+                .into_iter()
+                .partition(|r| r.written_at <= now - age_ms);
+            young.insert(t, fresh.into_iter().map(|r| (r.job, r.schedule)).collect());
+            if !stale.is_empty() {
+                match store.apply_replans(t, &stale).await {
                     Ok(n) => done.replans += n,
                     Err(e) => log_every("repair", &format!("replan of {t} failed: {e}")),
-                },
-                Ok(_) => {}
-                Err(e) => log_every("repair", &format!("reading {t}'s markers failed: {e}")),
+                }
             }
         }
         let mut suspects = HashSet::new();
@@ -79,7 +91,8 @@ impl Repairer {
                 }
                 Err(e) => log_every("repair", &format!("names of {t}: {e}")),
             }
-            match self.check_due(store, t, now, &mut suspects).await {
+            let pending = young.get(t.as_str()).cloned().unwrap_or_default();
+            match self.check_due(store, t, now, &pending, &mut suspects).await {
                 Ok((r, fixed)) => {
                     read += r;
                     done.due_entries += fixed;
@@ -102,22 +115,18 @@ impl Repairer {
         done
     }
 
-    /// Checks the tenant's active schedules for a due entry: one missing in this sweep and the
-    /// last gets its next fire from `now`; one missing only now becomes a suspect. Returns the
+    /// Checks the tenant's active schedules for a due entry (those with a `pending` marker
+    /// aside): one missing in this sweep and the last gets its next fire from `now`; one
+    /// missing only now becomes a suspect. Returns the
     /// schedules read and the entries put back.
     async fn check_due(
         &self,
         store: &Store,
         tenant: &str,
         now: i64,
+        pending: &HashSet<(u64, String)>,
         suspects: &mut HashSet<(String, u64, String)>,
     ) -> chime_store::Result<(usize, usize)> {
-        let pending: HashSet<(u64, String)> = store
-            .stale_replans(tenant, i64::MAX)
-            .await?
-            .into_iter()
-            .map(|r| (r.job, r.schedule))
-            .collect();
         let (_, jobs) = store.jobs_page(tenant, 0, u64::MAX / 2).await?;
         let (mut read, mut fixed) = (0, 0);
         for job in jobs.iter().filter(|j| j.active) {

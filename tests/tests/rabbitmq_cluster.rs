@@ -18,18 +18,7 @@ use std::time::Duration;
 
 /// Runs `scripts/rabbitmq-cluster.sh` with `args`; returns what it printed.
 fn cluster(args: &[&str]) -> String {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scripts/rabbitmq-cluster.sh"
-    );
-    let out = std::process::Command::new("bash")
-        .arg(script)
-        .args(args)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .expect("bash runs");
-    assert!(out.status.success(), "rabbitmq-cluster.sh {args:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    chime_testkit::rabbitmq_cluster(args, &[])
 }
 
 /// `rabbitmqctl list_queues` of the cluster: the queue's leader node and its members.

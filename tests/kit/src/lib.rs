@@ -143,3 +143,21 @@ async fn purge_node(url: &str, namespace: &str) {
         cursor = next;
     }
 }
+
+/// Runs the project's `scripts/rabbitmq-cluster.sh` with `args` and the extra environment
+/// `envs` (e.g. `CHIME_RABBITMQ_CLUSTER_NAME`); returns what it printed. Panics when it fails.
+pub fn rabbitmq_cluster(args: &[&str], envs: &[(&str, &str)]) -> String {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/rabbitmq-cluster.sh"
+    );
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .args(args)
+        .envs(envs.iter().copied())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("bash runs");
+    assert!(out.status.success(), "rabbitmq-cluster.sh {args:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}

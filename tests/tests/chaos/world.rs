@@ -172,19 +172,12 @@ impl World {
 
 /// Runs `scripts/rabbitmq-cluster.sh` for the chaos suite's own node; returns what it printed.
 fn broker(args: &[&str]) -> String {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scripts/rabbitmq-cluster.sh"
-    );
-    let out = std::process::Command::new("bash")
-        .arg(script)
-        .args(args)
-        .env("CHIME_RABBITMQ_CLUSTER_NAME", "chaos")
-        .env("CHIME_RABBITMQ_CLUSTER_PORT", "5691")
-        .env("CHIME_RABBITMQ_CLUSTER_DIR", "/tmp/chime-chaos-rabbitmq")
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .expect("bash runs");
-    assert!(out.status.success(), "rabbitmq-cluster.sh {args:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    chime_testkit::rabbitmq_cluster(
+        args,
+        &[
+            ("CHIME_RABBITMQ_CLUSTER_NAME", "chaos"),
+            ("CHIME_RABBITMQ_CLUSTER_PORT", "5691"),
+            ("CHIME_RABBITMQ_CLUSTER_DIR", "/tmp/chime-chaos-rabbitmq"),
+        ],
+    )
 }
