@@ -75,7 +75,10 @@ impl ApiError {
         match self {
             ApiError::Internal(inner) => tracing::error!(error = ?inner, "request failed"),
             ApiError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "request answered 503: the store is unavailable");
+                chime_runtime::telemetry::warn_throttled(
+                    "api_store_unavailable",
+                    &format!("request answered 503: the store is unavailable: {cause}"),
+                );
             }
             _ => {}
         }

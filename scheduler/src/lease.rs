@@ -100,7 +100,10 @@ pub(crate) async fn acquire(
             Some(Lease::granted(format!("{owner}:{epoch}"), epoch, sent, ttl))
         }
         Err(e) => {
-            tracing::warn!(error = %e, "lease acquisition failed");
+            chime_runtime::telemetry::warn_throttled(
+                "lease_acquire_failed",
+                &format!("lease acquisition failed: {e}"),
+            );
             None
         }
     }
@@ -120,7 +123,10 @@ pub(crate) async fn renew(store: &Store, shard: u32, l: Lease, ttl: Duration) ->
             None
         }
         Err(e) => {
-            tracing::warn!(error = %e, "lease renewal failed");
+            chime_runtime::telemetry::warn_throttled(
+                "lease_renew_failed",
+                &format!("lease renewal failed: {e}"),
+            );
             Some(Lease {
                 renew_at: Instant::now() + RETRY_RENEWAL,
                 ..l

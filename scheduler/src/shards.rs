@@ -123,7 +123,10 @@ impl Scheduler {
                 .await
             {
                 Ok(alive) => self.shares.alive(&alive, &self.owner),
-                Err(e) => tracing::warn!(error = %e, "scheduler heartbeat failed"),
+                Err(e) => chime_runtime::telemetry::warn_throttled(
+                    "heartbeat_failed",
+                    &format!("scheduler heartbeat failed: {e}"),
+                ),
             }
             tokio::select! {
                 _ = cancel.cancelled() => break,

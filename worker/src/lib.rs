@@ -10,9 +10,10 @@
 //! its result, so a redelivery is acknowledged without calling the target again), execute, `complete`
 //! (records once per run id), ack. No run starts before its nominal instant on this machine's
 //! clock. The first delivery of a fresh message (its record created by the publish that sent
-//! it) skips the wait for `start`: it calls at once and is marked only if the call outlasts
-//! `mark_running_after_ms`, so a quick run costs one record write; every other delivery is
-//! marked first, so a run that has its result is never called again. A crash before the ack redelivers the run; the record scripts make that
+//! it) does not wait for `start`: a read-only `check` (its job and schedule exist, it has no
+//! result; batched like every step) clears it, it calls, and it is marked only if the call
+//! outlasts `mark_running_after_ms`, so a quick run costs one record write; every other
+//! delivery is marked first, so a run that has its result is never called again. A crash before the ack redelivers the run; the record scripts make that
 //! harmless. A message carries one or more runs (the leader's `runs_per_message`): they
 //! execute side by side and the message is acknowledged when all are recorded. At most
 //! `worker_concurrency` runs execute at once, and as many messages are prefetched.
@@ -30,7 +31,8 @@ use chime_broker::{RunConsumer, RunDelivery, Topology};
 use chime_core::model::RunMessage;
 use chime_runtime::config::Settings;
 use chime_store::{
-    Completed, Retention, RunResult, RunStep, Started, StepAnswer, Store, StoreError, Target,
+    Checked, Completed, Retention, RunResult, RunStep, Started, StepAnswer, Store, StoreError,
+    Target,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -69,6 +71,8 @@ struct Recorder {
 enum Step {
     /// Mark the run started, as at least this attempt.
     Start(u32),
+    /// Check, before the call of a fresh message's first delivery, that the run may be called.
+    Check,
     Complete(RunResult),
 }
 
@@ -110,6 +114,7 @@ impl Recorder {
     async fn step(&self, msg: &Arc<RunMessage>, step: Step) -> Result<StepAnswer, StoreError> {
         let label = match step {
             Step::Start(_) => "start",
+            Step::Check => "check",
             Step::Complete(_) => "complete",
         };
         let started = std::time::Instant::now();
@@ -140,6 +145,7 @@ async fn flush(store: &Store, worker: &str, batch: Vec<Pending>) {
         .map(|p| {
             let step = match &p.step {
                 Step::Start(n) => RunStep::Start(*n),
+                Step::Check => RunStep::Check,
                 Step::Complete(r) => RunStep::Complete(r),
             };
             (&*p.msg, step)
@@ -302,7 +308,10 @@ impl Inner {
         let runs = match delivery.runs() {
             Ok(runs) => runs,
             Err(e) => {
-                tracing::error!(error = %e, "run message refused; dead-lettering it");
+                chime_runtime::telemetry::warn_throttled(
+                    "run_message_refused",
+                    &format!("run message refused; dead-lettering it: {e}"),
+                );
                 metrics::counter!("chime_runs_poison_total", "reason" => e.reason()).increment(1);
                 let _ = delivery.dead_letter().await;
                 return;
@@ -332,7 +341,10 @@ impl Inner {
                     // Redis unreachable for the whole retry window: hand the message back.
                     // Each requeue counts toward the delivery limit, after which the message
                     // is dead-lettered.
-                    tracing::error!(run_id = %msg.run_id, error = %e, "could not record run; requeueing it");
+                    chime_runtime::telemetry::warn_throttled(
+                        "record_failed",
+                        &format!("could not record run {}; requeueing it: {e}", msg.run_id),
+                    );
                     requeue = true;
                 }
                 Err(join) => {
@@ -352,6 +364,19 @@ impl Inner {
         }
     }
 
+    /// The `check` step before a fresh message's first call: `Some(reason)` when the run is not
+    /// to be executed (its job or schedule is gone, or it already has its result).
+    async fn check(&self, msg: &Arc<RunMessage>) -> Result<Option<&'static str>, StoreError> {
+        match retry(|| self.recorder.step(msg, Step::Check)).await? {
+            StepAnswer::Checked(Checked::Call) => Ok(None),
+            StepAnswer::Checked(Checked::Gone) => Ok(Some(dropped_gone())),
+            StepAnswer::Checked(Checked::AlreadyRecorded) => Ok(Some(duplicate())),
+            other => Err(StoreError::Corrupt(format!(
+                "a check step answered {other:?}"
+            ))),
+        }
+    }
+
     /// The `start` step: marks the run RUNNING/TRIGGERED. `Some(reason)` when the run is not to
     /// be executed (its job is gone, or it already has its result).
     async fn mark_started(
@@ -361,14 +386,8 @@ impl Inner {
     ) -> Result<Option<&'static str>, StoreError> {
         let attempt = retry(|| self.recorder.step(msg, Step::Start(at_least))).await?;
         Ok(match attempt {
-            StepAnswer::Started(Started::Gone) => {
-                metrics::counter!("chime_runs_dropped_total", "reason" => "job_gone").increment(1);
-                Some("job gone")
-            }
-            StepAnswer::Started(Started::AlreadyRecorded) => {
-                metrics::counter!("chime_runs_duplicate_deliveries_total").increment(1);
-                Some("already recorded")
-            }
+            StepAnswer::Started(Started::Gone) => Some(dropped_gone()),
+            StepAnswer::Started(Started::AlreadyRecorded) => Some(duplicate()),
             StepAnswer::Started(Started::Attempt(n)) => {
                 if n > 1 {
                     metrics::counter!("chime_runs_reexecuted_total").increment(1);
@@ -386,9 +405,10 @@ impl Inner {
     /// One delivery: mark, call, record. A redelivery, a message that is not fresh (a
     /// re-publish: its run may have finished meanwhile), or every run with
     /// `mark_running_after_ms = 0`, is marked started before its call, so a run that already
-    /// has its result or whose job is gone is not called again. The first delivery of a fresh
-    /// message (its record was created by the publish that sent it, so nothing can have
-    /// finished it) calls at once and is marked only if its call outlasts
+    /// has its result or whose job or schedule is gone is not called again. The first delivery
+    /// of a fresh message (its record was created by the publish that sent it) is checked
+    /// without a write (job and schedule exist, no result), calls, and is marked only if its
+    /// call outlasts
     /// `mark_running_after_ms`; if the mark then finds the run finished elsewhere or its job
     /// gone, the call is abandoned.
     async fn process(
@@ -401,10 +421,13 @@ impl Inner {
         let now = chrono::Utc::now().timestamp_millis();
         let mark_after = Duration::from_millis(self.settings.mark_running_after_ms);
         let lazy = at_least == 1 && msg.fresh && !mark_after.is_zero();
-        if !lazy {
-            if let Some(reason) = self.mark_started(msg, at_least).await? {
-                return Ok(reason);
-            }
+        let refused = if lazy {
+            self.check(msg).await?
+        } else {
+            self.mark_started(msg, at_least).await?
+        };
+        if let Some(reason) = refused {
+            return Ok(reason);
         }
         metrics::histogram!("chime_run_start_lag_seconds")
             .record((now - msg.scheduled_at).max(0) as f64 / 1000.0);
@@ -459,6 +482,16 @@ impl Inner {
         tracing::info!(run_id = %msg.run_id, job_id = msg.job_id, schedule_id = %msg.schedule_id, tenant = %msg.tenant, state = %result.0.state, http = ?result.0.http_status, "run finished");
         Ok("recorded")
     }
+}
+
+fn dropped_gone() -> &'static str {
+    metrics::counter!("chime_runs_dropped_total", "reason" => "job_gone").increment(1);
+    "job or schedule gone"
+}
+
+fn duplicate() -> &'static str {
+    metrics::counter!("chime_runs_duplicate_deliveries_total").increment(1);
+    "already recorded"
 }
 
 struct Recorded(RunResult);

@@ -359,7 +359,10 @@ impl GuardedResolver {
             .collect();
         let checked = self.policy.check_resolved(host, addrs);
         if let Err(e) = &checked {
-            tracing::warn!(host, error = %e, "DNS answer refused by the SSRF guard");
+            chime_runtime::telemetry::warn_throttled(
+                "ssrf_dns_refused",
+                &format!("DNS answer for {host} refused by the SSRF guard: {e}"),
+            );
         }
         checked
     }

@@ -102,7 +102,10 @@ pub async fn connect(url: &str) -> Result<Connection, BrokerError> {
             }
             Err(e) => {
                 if nodes.len() > 1 {
-                    tracing::warn!(node = i, error = %e, "RabbitMQ node unreachable; trying the next");
+                    chime_runtime::telemetry::warn_throttled(
+                        "rabbitmq_node_unreachable",
+                        &format!("RabbitMQ node {i} unreachable; trying the next: {e}"),
+                    );
                 }
                 failure = e;
             }

@@ -3,19 +3,78 @@
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
-use tracing_subscriber::EnvFilter;
+use tracing::callsite::Identifier;
+use tracing::subscriber::Interest;
+use tracing::{Level, Metadata};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Context, Filter};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// Installs the log subscriber: `text` or `json`, filtered by `RUST_LOG` (default `info`).
+/// Warnings and errors of the libraries chime uses (a broker client retrying a dead
+/// connection, say) are rate-limited per call site: see [`library_flood_guard`].
 pub fn init_logs(format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(true);
-    let _ = if format == "json" {
-        builder.json().try_init()
+    let fmt = tracing_subscriber::fmt::layer().with_target(true);
+    let fmt = if format == "json" {
+        fmt.json().boxed()
     } else {
-        builder.try_init()
+        fmt.boxed()
     };
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(filter).with_filter(library_flood_guard()))
+        .try_init();
+}
+
+/// A filter that lets through, per call site outside chime's own crates, at most one warning
+/// or error per [`WARN_EVERY`]; the ones held back are counted in
+/// `chime_log_lines_held_back_total{target}`. chime's own repeated warnings go through
+/// [`warn_throttled`], which logs the held-back count with the next line.
+pub fn library_flood_guard() -> FloodGuard {
+    FloodGuard::default()
+}
+
+/// See [`library_flood_guard`].
+#[derive(Default)]
+pub struct FloodGuard {
+    last: std::sync::Mutex<std::collections::HashMap<Identifier, std::time::Instant>>,
+}
+
+impl FloodGuard {
+    fn guarded(meta: &Metadata<'_>) -> bool {
+        meta.is_event() && *meta.level() <= Level::WARN && !meta.target().starts_with("chime")
+    }
+}
+
+impl<S> Filter<S> for FloodGuard {
+    fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        if !Self::guarded(meta) {
+            return true;
+        }
+        let now = std::time::Instant::now();
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let site = last.entry(meta.callsite()).or_insert(now - WARN_EVERY);
+        if now.duration_since(*site) < WARN_EVERY {
+            let target = meta.target().to_string();
+            metrics::counter!("chime_log_lines_held_back_total", "target" => target).increment(1);
+            return false;
+        }
+        *site = now;
+        true
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        // Guarded call sites are asked about every event; the rest always pass.
+        if Self::guarded(meta) {
+            Interest::sometimes()
+        } else {
+            Interest::always()
+        }
+    }
 }
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -82,4 +141,52 @@ pub fn warn_throttled(kind: &'static str, message: &str) {
         held
     };
     tracing::warn!(kind, held_back, "{message}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tracing_subscriber::Registry;
+
+    /// Counts the events that reach it.
+    struct Count(Arc<AtomicUsize>);
+
+    impl<S: tracing::Subscriber> Layer<S> for Count {
+        fn on_event(&self, _: &tracing::Event<'_>, _: Context<'_, S>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn passed(emit: impl Fn()) -> usize {
+        let n = Arc::new(AtomicUsize::new(0));
+        let subscriber =
+            Registry::default().with(Count(n.clone()).with_filter(FloodGuard::default()));
+        tracing::subscriber::with_default(subscriber, emit);
+        n.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn a_library_warning_repeated_at_one_call_site_passes_once_per_period() {
+        let n = passed(|| {
+            for _ in 0..50 {
+                tracing::warn!(target: "lapin::channels", "connection refused");
+            }
+        });
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn other_call_sites_levels_and_chime_lines_are_not_held_back() {
+        let n = passed(|| {
+            for _ in 0..5 {
+                tracing::warn!(target: "chime_worker", "each of these");
+                tracing::info!(target: "lapin::channels", "and these");
+            }
+            tracing::error!(target: "lapin::io_loop", "one here");
+            tracing::warn!(target: "redis::cluster", "and one there");
+        });
+        assert_eq!(n, 12);
+    }
 }

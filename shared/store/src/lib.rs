@@ -39,7 +39,9 @@ pub use due::{Advance, Advanced, Deferral};
 pub use redis::RedisError;
 pub use replan::{JobWrite, Replan, ScheduleWrite};
 pub use run_queries::{ActionLog, Order, RunPage, RunQuery, Scope};
-pub use run_steps::{Completed, Materialized, RunResult, RunStep, RunUpdate, Started, StepAnswer};
+pub use run_steps::{
+    Checked, Completed, Materialized, RunResult, RunStep, RunUpdate, Started, StepAnswer,
+};
 pub use tenants::{hash_secret, ApiKey};
 
 use crate::keys::{KeyTemplate, Keys};

@@ -23,6 +23,9 @@ pub enum RunStep<'a> {
     /// the record says, or at least the given one (a redelivery of a run whose first attempt
     /// died before it was marked).
     Start(u32),
+    /// A worker checks, writing nothing, that a fresh message's run may be called at once: its
+    /// job and schedule exist and it has no result.
+    Check,
     /// A worker records the run's result.
     Complete(&'a RunResult),
 }
@@ -71,6 +74,17 @@ pub enum Started {
     Gone,
 }
 
+/// What [`RunStep::Check`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checked {
+    /// Call it.
+    Call,
+    /// The run already has its result.
+    AlreadyRecorded,
+    /// The run's job or schedule is gone (its unfinished record is forgotten).
+    Gone,
+}
+
 /// What [`RunStep::Complete`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Completed {
@@ -86,6 +100,7 @@ pub enum Completed {
 pub enum StepAnswer {
     Materialized(Materialized),
     Started(Started),
+    Checked(Checked),
     Completed(Completed),
 }
 
@@ -104,6 +119,9 @@ impl StepAnswer {
                 Ok(n) => StepAnswer::Started(Started::Attempt(n)),
                 Err(_) => return Err(bad_code(step, code)),
             },
+            (RunStep::Check, 1) => StepAnswer::Checked(Checked::Call),
+            (RunStep::Check, 0) => StepAnswer::Checked(Checked::AlreadyRecorded),
+            (RunStep::Check, -1) => StepAnswer::Checked(Checked::Gone),
             (RunStep::Complete(_), 1) => StepAnswer::Completed(Completed::Recorded),
             (RunStep::Complete(_), 0) => StepAnswer::Completed(Completed::AlreadyRecorded),
             (RunStep::Complete(_), -1) => StepAnswer::Completed(Completed::Gone),
@@ -126,6 +144,7 @@ impl RunStep<'_> {
         match self {
             RunStep::Materialize => "m",
             RunStep::Start(_) => "s",
+            RunStep::Check => "e",
             RunStep::Complete(_) => "c",
         }
     }
@@ -162,7 +181,8 @@ impl Store {
     ///
     /// - materialize: 1 created, 0 existed, -1 job or schedule gone, -2 job or schedule inactive;
     /// - start: the attempt number to execute, 0 when the run already has its result, -1 when
-    ///   its job is gone;
+    ///   its job or schedule is gone;
+    /// - check: 1 call it, 0 the run already has its result, -1 its job or schedule is gone;
     /// - complete: 1 recorded, 0 already recorded, -1 job gone.
     async fn run_steps(
         &self,
@@ -409,7 +429,7 @@ fn step_args(inv: &mut ScriptInvocation<'_>, m: &RunMessage, step: &RunStep<'_>)
         .arg(&m.owner)
         .arg(m.epoch);
     match step {
-        RunStep::Materialize => {}
+        RunStep::Materialize | RunStep::Check => {}
         RunStep::Start(at_least) => {
             inv.arg(*at_least);
         }

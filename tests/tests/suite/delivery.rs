@@ -19,12 +19,24 @@ struct Hand {
 
 impl Hand {
     async fn new(env: &TestEnv, tenant: &str, token: &str, name: &str, url: &str) -> Hand {
+        Hand::with(env, tenant, token, name, url, false).await
+    }
+
+    /// An active job: only for tests that run no scheduler.
+    async fn with(
+        env: &TestEnv,
+        tenant: &str,
+        token: &str,
+        name: &str,
+        url: &str,
+        active: bool,
+    ) -> Hand {
         let (job_id, sid) = create_job(
             env,
             token,
             name,
             url,
-            json!({"repeatInterval": "1 hour", "active": false}),
+            json!({"repeatInterval": "1 hour", "active": active}),
         )
         .await;
         let store = env.store().await;
@@ -150,26 +162,74 @@ async fn publish_once(publisher: &Publisher, runs: &[chime_core::model::RunMessa
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn marking_runs_before_their_call_drops_a_queued_run_of_a_deleted_job() {
+    dropped_before_its_call(Path::Marked, "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn marking_runs_before_their_call_drops_a_queued_run_of_a_deleted_schedule() {
+    dropped_before_its_call(Path::Marked, "/schedules/{sid}").await;
+}
+
+/// The first delivery of a fresh message calls before it marks its run, but not before a
+/// read-only check of its job and schedule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fresh_run_of_a_deleted_job_is_not_called() {
+    dropped_before_its_call(Path::Fresh, "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fresh_run_of_a_deleted_schedule_is_not_called() {
+    dropped_before_its_call(Path::Fresh, "/schedules/{sid}").await;
+}
+
+/// How a worker reaches a run before its call.
+#[derive(Clone, Copy, PartialEq)]
+enum Path {
+    /// Marked started first (`mark_running_after_ms = 0`; also every redelivery).
+    Marked,
+    /// The first delivery of a fresh message: checked, then called, marked only if slow.
+    Fresh,
+}
+
+/// A run is queued, then its job (`what` = "") or its schedule (`what` = "/schedules/{sid}")
+/// is deleted: the worker takes the run, finds it gone and acknowledges it without a call.
+async fn dropped_before_its_call(path: Path, what: &str) {
     let mut env = TestEnv::new();
-    env.settings.mark_running_after_ms = 0;
+    if path == Path::Marked {
+        env.settings.mark_running_after_ms = 0;
+    }
     env.start_api().await;
     let target = Target::start().await;
     let (tenant, token) = env.tenant(&["read", "write"]).await;
     let Hand {
         job_id,
+        sid,
         store,
-        msg,
+        mut msg,
         publisher,
-        ..
-    } = Hand::new(&env, &tenant, &token, "deleted", &target.url("/gone")).await;
+    } = Hand::with(
+        &env,
+        &tenant,
+        &token,
+        "deleted",
+        &target.url("/gone"),
+        path == Path::Fresh,
+    )
+    .await;
+    if path == Path::Fresh {
+        // No scheduler runs here: the active job fires only by hand. As the leader does: the record first, then a fresh message.
+        let now = store.now_ms().await.unwrap();
+        let made = store.materialize(&msg, now).await.unwrap();
+        assert_eq!(made, chime_store::Materialized::Created);
+        msg.fresh = true;
+    }
     publish_once(&publisher, std::slice::from_ref(&msg)).await;
-    let (st, body) = env
-        .call("DELETE", &format!("/scheduler/jobs/{job_id}"), &token, None)
-        .await;
+    let path_of = format!("/scheduler/jobs/{job_id}{}", what.replace("{sid}", &sid));
+    let (st, body) = env.call("DELETE", &path_of, &token, None).await;
     assert!((200..300).contains(&st), "{st} {body}");
 
-    // The worker takes the run, finds its job gone and acknowledges it without a call: after
-    // it has drained and stopped, nothing is back in the queue and the target saw nothing.
+    // After the worker has drained and stopped, nothing is back in the queue and the target
+    // saw nothing.
     let worker = env.spawn_worker().await;
     wait_until("the run is delivered", Duration::from_secs(20), || async {
         (publisher.depths().await.ok()?.0 == 0).then_some(())

@@ -20,6 +20,7 @@
 --      then the operations, each an op code and its arguments:
 --        'm' run id, job id, schedule id, scheduled at (ms), leader, epoch: materialize;
 --        's' the same and the delivery's number (1 for a first delivery): start;
+--        'e' the same as 'm': check, before the call of a fresh message's first delivery;
 --        'c' the same as 'm', then runStatus, runState, outcome, HTTP status ('' if none),
 --            run text, response body ('' if none), error ('' if none), duration (ms),
 --            execution start (ms), entry for the schedule's event log ('' if none), and the
@@ -35,6 +36,7 @@
 --      or acknowledged asynchronously), -1 when its job or schedule is gone. Workers send it
 --      before the call for redeliveries, and for a first delivery only once its call has
 --      lasted a while (a quick run's 'c' alone records attempt 1).
+--   e: 1 call it, 0 the run already has its result, -1 its job or schedule is gone.
 --   c: 1 recorded, 0 the run already had its result, -1 the job is gone.
 --   u: 1 recorded, 0 the run already has its final result, -1 no such run of that job and
 --      schedule.
@@ -471,7 +473,37 @@ local function step(r, names, what)
   return f
 end
 
+-- Whether run r's job and schedule still exist; a run of a deleted schedule that has not
+-- finished is forgotten (as a deleted job's unfinished runs are), so nothing calls it.
+local function alive(r)
+  if jobdef(r.job_id) and redis.call('HEXISTS', JOB_P .. r.job_id .. SCHEDULES_S, r.sched_id) == 1 then
+    return true
+  end
+  if redis.call('DEL', r.run) == 1 then
+    redis.call('DEL', log_key(r.id))
+    redis.call('ZREM', LIVE, live_member(r))
+    id_del(r.id)
+  end
+  return false
+end
+
+-- check: whether the first delivery of a fresh message may call at once (before any write):
+-- 1 yes, 0 the run already has its result, -1 its job or schedule is gone.
+local function check(r)
+  if not alive(r) then
+    return -1
+  end
+  local known = id_get(r.id)
+  if known and known ~= '' then
+    return 0
+  end
+  return 1
+end
+
 local function start(r, i)
+  if not alive(r) then
+    return -1
+  end
   local f, code = step(r, { 'status', 'state', 'attempt', 'exec_at', 'worker' }, 'delivery to')
   if not f then
     return code
@@ -642,6 +674,9 @@ while i <= #ARGV do
   elseif op == 's' then
     out[#out + 1] = start(run_of(i), i)
     i = i + 8
+  elseif op == 'e' then
+    out[#out + 1] = check(run_of(i))
+    i = i + 7
   elseif op == 'c' then
     out[#out + 1] = complete(run_of(i), i)
     i = i + 18
