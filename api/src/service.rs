@@ -10,7 +10,7 @@ use crate::state::AppState;
 use chime_core::model::{Job, Schedule};
 use chime_core::schedule::Plan;
 use chime_core::time::{format_instant, to_dt};
-use chime_store::{ActionLog, JobWrite, ScheduleWrite};
+use chime_store::{ActionLog, JobWrite, ScheduleWrite, WriteLimits, Written};
 use chrono::{DateTime, Utc};
 
 /// A schedule with its next fire (ms), as the due index holds it.
@@ -294,9 +294,26 @@ async fn put_schedule(
 
 /// Makes a write with its replan markers, then the due-index changes it decided (a crash in
 /// between leaves the markers to the leader's repair sweep). False when its name is taken.
+/// A write that would take the tenant beyond its limit of jobs or schedules is refused with
+/// 403, naming the limit.
 async fn write(s: &AppState, tenant: &str, w: &JobWrite<'_>, ms: i64) -> ApiResult<bool> {
-    let Some(replans) = s.store.write_job(tenant, w, ms).await? else {
-        return Ok(false);
+    let limits = WriteLimits {
+        max_jobs: s.settings.tenant_max_jobs,
+        max_schedules: s.settings.tenant_max_schedules,
+    };
+    let replans = match s.store.write_job(tenant, w, limits, ms).await? {
+        Written::Done(replans) => replans,
+        Written::NameTaken => return Ok(false),
+        Written::TooManyJobs(n) => {
+            return Err(ApiError::Forbidden(format!(
+                "Quota exceeded: the tenant may have at most {n} jobs ('maxJobs')"
+            )))
+        }
+        Written::TooManySchedules(n) => {
+            return Err(ApiError::Forbidden(format!(
+                "Quota exceeded: the tenant may have at most {n} schedules ('maxSchedules')"
+            )))
+        }
     };
     s.store.apply_replans(tenant, &replans).await?;
     Ok(true)

@@ -107,6 +107,9 @@ impl Bench {
                 ),
                 ("CHIME_SHUTDOWN_GRACE_SECS".into(), "2".into()),
                 ("CHIME_RETENTION_SWEEP_SECS".into(), "100000".into()),
+                // The scale scenario's million schedules are one tenant's.
+                ("CHIME_TENANT_MAX_JOBS".into(), "0".into()),
+                ("CHIME_TENANT_MAX_SCHEDULES".into(), "0".into()),
             ]
             .into_iter()
             .chain(std::env::vars().filter(|(k, _)| k.starts_with("CHIME_"))),

@@ -61,6 +61,18 @@ use tokio_util::sync::CancellationToken;
 
 /// How often the queue depth gauges are refreshed (unless backpressure looked meanwhile).
 const DEPTH_GAUGES_EVERY: Duration = Duration::from_secs(5);
+/// How often the leader of shard 0 reads the workers' slots for the cap on runs in flight.
+const CAP_EVERY: Duration = Duration::from_secs(5);
+
+/// The cap on each tenant's runs in flight: the setting, or the slots of the workers alive
+/// (`worker_slots`), or `worker_concurrency` while none is registered.
+fn in_flight_cap(settings: &Settings, worker_slots: u64) -> u64 {
+    match (settings.tenant_max_in_flight, worker_slots) {
+        (0, 0) => settings.worker_concurrency as u64,
+        (0, slots) => slots,
+        (cap, _) => cap,
+    }
+}
 /// How long a pass waits for a slot among the passes in flight before the loop looks at the
 /// lease again.
 const SLOT_WAIT: Duration = Duration::from_millis(50);
@@ -111,7 +123,8 @@ impl Scheduler {
         )
         .await
         .context("connecting to Redis")?
-        .with_scheduler_shards(settings.scheduler_shards);
+        .with_scheduler_shards(settings.scheduler_shards)
+        .with_admission(in_flight_cap(&settings, 0), settings.default_timeout_ms);
         let secret = store
             .cluster_secret(settings.cluster_secret.as_deref())
             .await
@@ -187,6 +200,27 @@ impl Scheduler {
         }
     }
 
+    /// Sets the cap on each tenant's runs in flight from the workers alive.
+    async fn refresh_in_flight_cap(&self) {
+        if self.settings.tenant_max_in_flight != 0 {
+            return;
+        }
+        let Ok(now) = self.store.now_ms().await else {
+            return;
+        };
+        match self.store.worker_slots(now).await {
+            Ok(slots) => {
+                let cap = in_flight_cap(&self.settings, slots);
+                self.store.admission().set_cap(cap);
+                metrics::gauge!("chime_tenant_in_flight_cap").set(cap as f64);
+            }
+            Err(e) => chime_runtime::telemetry::warn_throttled(
+                "worker_slots_failed",
+                &format!("cannot read the workers' slots: {e}"),
+            ),
+        }
+    }
+
     /// The shards of the due index.
     fn shards(&self) -> u32 {
         self.store.keys().shards()
@@ -242,6 +276,7 @@ impl Scheduler {
         let mut held: Option<Lease> = None;
         let mut last_sweep = Instant::now();
         let mut last_repair = Instant::now();
+        let mut last_cap = Instant::now() - CAP_EVERY;
         let mut repairer = repair::Repairer::default();
         let mut last_depth = Instant::now() - Duration::from_secs(60);
         while !cancel.is_cancelled() {
@@ -285,6 +320,10 @@ impl Scheduler {
             if self.shard == 0 && last_sweep.elapsed() > sweep_every {
                 last_sweep = Instant::now();
                 retention::sweep(&self.store).await;
+            }
+            if self.shard == 0 && last_cap.elapsed() > CAP_EVERY {
+                last_cap = Instant::now();
+                self.refresh_in_flight_cap().await;
             }
             let repair_every = Duration::from_secs(self.settings.repair_sweep_secs.max(1));
             if self.shard == 0 && last_repair.elapsed() > repair_every {

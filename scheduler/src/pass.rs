@@ -265,7 +265,12 @@ impl Scheduler {
             metrics::counter!("chime_fires_coalesced_total").increment(c.skipped);
         }
         phase.done("plan");
-        let (to_publish, owner_of, failed) = self.materialize(&plans, now).await;
+        let (to_publish, owner_of, failed, busy) = self.materialize(&plans, now).await;
+        for (plan, at) in plans.iter_mut().zip(busy) {
+            if let Some(at) = at {
+                hold_for_capacity(plan, at, now);
+            }
+        }
         if lease.expired() {
             return Ok(Step::Ended(Ended::Abandoned { now, taken }));
         }
@@ -328,12 +333,13 @@ impl Scheduler {
     }
 
     /// Creates the run records of the plans' fires: the runs to publish (those that exist and
-    /// are active), the plan of each, and the plans with a fire that could not be recorded.
+    /// are active), the plan of each, the plans with a fire that could not be recorded, and
+    /// for each plan the first instant its tenant's cap of runs in flight held back.
     async fn materialize(
         &self,
         plans: &[Planned],
         now: i64,
-    ) -> (Vec<RunMessage>, Vec<usize>, Vec<bool>) {
+    ) -> (Vec<RunMessage>, Vec<usize>, Vec<bool>, Vec<Option<i64>>) {
         let all: Vec<(usize, &RunMessage)> = plans
             .iter()
             .enumerate()
@@ -351,6 +357,7 @@ impl Scheduler {
         let mut to_publish: Vec<RunMessage> = Vec::new();
         let mut owner_of: Vec<usize> = Vec::new();
         let mut failed = vec![false; plans.len()];
+        let mut busy: Vec<Option<i64>> = vec![None; plans.len()];
         for ((i, m), answer) in all.iter().zip(answers) {
             match answer.map(|a| match a {
                 StepAnswer::Materialized(m) => Ok(m),
@@ -375,6 +382,12 @@ impl Scheduler {
                         .await;
                 }
                 Ok(Ok(Materialized::Gone)) => {} // gone meanwhile: nothing to fire
+                Ok(Ok(Materialized::Busy)) => {
+                    metrics::counter!("chime_fires_held_total", "reason" => "in_flight_cap")
+                        .increment(1);
+                    let at = busy[*i].get_or_insert(m.scheduled_at);
+                    *at = (*at).min(m.scheduled_at);
+                }
                 Ok(Err(e)) | Err(e) => {
                     chime_runtime::telemetry::warn_throttled(
                         "materialize_failed",
@@ -384,8 +397,27 @@ impl Scheduler {
                 }
             }
         }
-        (to_publish, owner_of, failed)
+        // Runs of one tenant together: a message carries one tenant's runs (broker::chunks).
+        let mut order: Vec<usize> = (0..to_publish.len()).collect();
+        order.sort_by(|&a, &b| to_publish[a].tenant.cmp(&to_publish[b].tenant));
+        let owner_of = order.iter().map(|&k| owner_of[k]).collect();
+        let mut slots: Vec<Option<RunMessage>> = to_publish.into_iter().map(Some).collect();
+        let to_publish = order.iter().filter_map(|&k| slots[k].take()).collect();
+        (to_publish, owner_of, failed, busy)
     }
+}
+
+/// How long a fire held back by its tenant's cap of runs in flight waits before the leader
+/// tries it again.
+const CAPACITY_RECHECK_MS: i64 = 250;
+
+/// A plan whose fire at `at` (and those after it) its tenant's cap of runs in flight held
+/// back: its entry waits [`CAPACITY_RECHECK_MS`] and then fires `at`, its nominal instant,
+/// under the same run id (fires before `at` went out).
+fn hold_for_capacity(plan: &mut Planned, at: i64, now: i64) {
+    plan.next = Some(now + CAPACITY_RECHECK_MS);
+    plan.deferral = Deferral::Defer { nominal: at };
+    plan.one_time_done = None;
 }
 
 /// Plans one due entry at `now`: its fires, stamped with the leader's `owner` and `epoch`, and

@@ -16,15 +16,18 @@
 //! delivery is marked first, so a run that has its result is never called again. A crash before the ack redelivers the run; the record scripts make that
 //! harmless. A message carries one or more runs (the leader's `runs_per_message`): they
 //! execute side by side and the message is acknowledged when all are recorded. At most
-//! `worker_concurrency` runs execute at once, and as many messages are prefetched.
+//! `worker_concurrency` runs execute at once, each tenant's at most its share ([`lanes`]), and twice
+//! as many messages are prefetched.
 //!
 //! Shutdown order: stop consuming (cancel the consumer), let in-flight runs finish under
 //! `shutdown_grace_secs`, then close the channel so what is unfinished goes back to the queue.
 
 pub mod executor;
+pub mod lanes;
 pub mod ssrf;
 
 use crate::executor::{Action, CallKind, CallMeta, Executor, ExecutorConfig, Outcome};
+use crate::lanes::Lanes;
 use crate::ssrf::TargetPolicy;
 use anyhow::Context;
 use chime_broker::{RunConsumer, RunDelivery, Topology};
@@ -56,6 +59,9 @@ struct Inner {
     recorder: Recorder,
     /// A permit per run executing: `worker_concurrency` of them.
     running: Semaphore,
+    /// Each tenant's share of the permits and of call time.
+    lanes: Lanes,
+    store: Store,
     id: String,
 }
 
@@ -218,13 +224,28 @@ impl Worker {
         .await
         .context("binding the ops address")?;
         let running = Semaphore::new(settings.worker_concurrency);
+        let lanes = Lanes::new(
+            settings.worker_concurrency,
+            settings.tenant_slot_share_percent,
+            match settings.tenant_call_budget_ms {
+                0 => {
+                    let share = settings.worker_concurrency as u64
+                        * u64::from(settings.tenant_slot_share_percent)
+                        / 100;
+                    share.max(1) * settings.default_timeout_ms
+                }
+                ms => ms,
+            },
+        );
         Ok(Worker {
             inner: Arc::new(Inner {
                 settings,
                 executor,
                 topology,
-                recorder: Recorder::spawn(store, id.clone()),
+                recorder: Recorder::spawn(store.clone(), id.clone()),
+                store,
                 running,
+                lanes,
                 id,
             }),
             ops_addr,
@@ -245,9 +266,11 @@ impl Worker {
         let me = &self.inner;
         tracing::info!(worker = %me.id, ops = %self.ops_addr, concurrency = me.settings.worker_concurrency, "worker started");
         let tracker = TaskTracker::new();
+        let heartbeat = tokio::spawn(self.inner.clone().heartbeat(cancel.clone()));
         let mut backoff = Duration::from_millis(200);
         while !cancel.is_cancelled() {
-            let prefetch = me.settings.worker_concurrency as u16;
+            // Room for other tenants' messages while one tenant's runs wait for its lane.
+            let prefetch = u16::try_from(me.settings.worker_concurrency * 2).unwrap_or(u16::MAX);
             let url = &me.settings.amqp_url;
             let mut consumer = match RunConsumer::open(url, &me.topology, prefetch, &me.id).await {
                 Ok(c) => c,
@@ -293,6 +316,7 @@ impl Worker {
                 consumer.close().await;
             }
         }
+        let _ = heartbeat.await;
         self.ops_cancel.cancel();
         tracing::info!(worker = %me.id, "worker stopped");
         Ok(())
@@ -300,6 +324,25 @@ impl Worker {
 }
 
 impl Inner {
+    /// Registers the worker's slots every [`Inner::HEARTBEAT`] until `cancel` (the leader
+    /// caps each tenant's runs in flight at the slots of the workers alive), then forgets them.
+    async fn heartbeat(self: Arc<Self>, cancel: CancellationToken) {
+        let slots = self.settings.worker_concurrency;
+        while !cancel.is_cancelled() {
+            let until = chrono_now() + 3 * Self::HEARTBEAT.as_millis() as i64;
+            if let Err(e) = self.store.worker_heartbeat(&self.id, slots, until).await {
+                chime_runtime::telemetry::warn_throttled(
+                    "worker_heartbeat_failed",
+                    &format!("worker heartbeat failed: {e}"),
+                );
+            }
+            sleep_or_cancel(&cancel, Self::HEARTBEAT).await;
+        }
+        let _ = self.store.worker_gone(&self.id, slots).await;
+    }
+
+    const HEARTBEAT: Duration = Duration::from_secs(5);
+
     /// One delivery: its runs execute side by side (each in its own task, so a panic is
     /// contained, and each under a permit of the worker's concurrency). The message is
     /// acknowledged once every run has its result recorded, and handed back otherwise; its
@@ -326,6 +369,9 @@ impl Inner {
             let task = tokio::spawn(
                 async move {
                     not_before(m.scheduled_at).await;
+                    // The tenant's lane first: a run over its tenant's share waits there
+                    // without holding one of the worker's permits.
+                    let _lane = me.lanes.enter(&m.tenant, me.timeout_ms(&m)).await;
                     let _permit = me.running.acquire().await;
                     me.process(&m, attempt).await
                 }
@@ -361,6 +407,14 @@ impl Inner {
                 "ack_failed",
                 &format!("ack failed; the runs will be redelivered and recorded once: {e}"),
             );
+        }
+    }
+
+    /// The run's call timeout (ms): its job's, or the default.
+    fn timeout_ms(&self, msg: &RunMessage) -> u64 {
+        match msg.action.timeout_ms {
+            0 => self.settings.default_timeout_ms,
+            ms => ms,
         }
     }
 
@@ -436,11 +490,7 @@ impl Inner {
             method: msg.action.method,
             headers: msg.action.headers.clone(),
             body: msg.action.body.clone(),
-            timeout: Duration::from_millis(if msg.action.timeout_ms == 0 {
-                self.settings.default_timeout_ms
-            } else {
-                msg.action.timeout_ms
-            }),
+            timeout: Duration::from_millis(self.timeout_ms(msg)),
         };
         let meta = CallMeta {
             job_id: msg.job_id.to_string(),

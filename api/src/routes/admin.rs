@@ -14,6 +14,7 @@ use crate::wire::decode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use chime_store::TenantLimit;
 use chime_store::{hash_secret, ApiKey};
 use rand::RngCore;
 
@@ -155,31 +156,51 @@ fn tenant_changes(req: &ConfigureTenantRequest) -> ApiResult<(Change<u64>, Chang
             ))
         }
     };
-    let quota = match req.runs_per_minute {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(v)) => Some(Some(Some(v).filter(|n| *n <= 100_000_000).ok_or_else(
-            || {
-                ApiError::BadRequest(
-                    "'runsPerMinute' must be an integer from 0 (no limit) to 100000000".into(),
-                )
-            },
-        )?)),
-    };
-    if retention.is_none() && quota.is_none() {
+    let quota = limit_change(req.runs_per_minute, "runsPerMinute")?;
+    if retention.is_none()
+        && quota.is_none()
+        && [req.max_jobs, req.max_schedules, req.max_in_flight]
+            .iter()
+            .all(Option::is_none)
+    {
         return Err(ApiError::BadRequest(
-            "Error while configuring tenant: give 'runRetentionDays', 'runRetentionSeconds' or 'runsPerMinute'".into(),
+            "Error while configuring tenant: give 'runRetentionDays', 'runRetentionSeconds', 'runsPerMinute', 'maxJobs', 'maxSchedules' or 'maxInFlight'".into(),
         ));
     }
     Ok((retention, quota))
 }
 
+/// A limit's change: 0 (no limit) to 100,000,000, or `null` for the default.
+fn limit_change(v: Change<u64>, name: &str) -> ApiResult<Change<u64>> {
+    match v {
+        Some(Some(n)) if n > 100_000_000 => Err(ApiError::BadRequest(format!(
+            "'{name}' must be an integer from 0 (no limit) to 100000000"
+        ))),
+        v => Ok(v),
+    }
+}
+
+/// The limits of a Configure Tenant body, each with the store's name for it.
+fn limit_changes(req: &ConfigureTenantRequest) -> ApiResult<Vec<(TenantLimit, Option<u64>)>> {
+    let mut out = Vec::new();
+    for (v, name, limit) in [
+        (req.max_jobs, "maxJobs", TenantLimit::MaxJobs),
+        (req.max_schedules, "maxSchedules", TenantLimit::MaxSchedules),
+        (req.max_in_flight, "maxInFlight", TenantLimit::MaxInFlight),
+    ] {
+        if let Some(n) = limit_change(v, name)? {
+            out.push((limit, n));
+        }
+    }
+    Ok(out)
+}
+
 /// `PUT /admin/tenants/{tenantId}` `{ "runRetentionDays": n }` or `{ "runRetentionSeconds": n }`
 /// (how long the tenant's runs are kept) and/or `{ "runsPerMinute": n }` (its fire quota; 0 no
-/// limit); `null` restores a default.
+/// limit), `maxJobs`, `maxSchedules` (0 no limit), `maxInFlight`; `null` restores a default.
 #[utoipa::path(
     put, path = "/admin/tenants/{tenantId}", tag = "admin", operation_id = "configureTenant",
-    summary = "Set a tenant's run retention and fire quota",
+    summary = "Set a tenant's run retention, fire quota and limits",
     params(("tenantId" = String, Path, description = "The tenant id")),
     request_body = ConfigureTenantRequest,
     responses(
@@ -201,6 +222,9 @@ pub async fn configure_tenant(
     require_tenant(&s, &tenant).await?;
     let (req, _) = decode::<ConfigureTenantRequest>(body)?;
     let (retention, quota) = tenant_changes(&req)?;
+    for (limit, n) in limit_changes(&req)? {
+        s.store.set_tenant_limit(&tenant, limit, n).await?;
+    }
     if let Some(ms) = retention {
         s.store.set_tenant_retention(&tenant, ms).await?;
     }
@@ -213,9 +237,18 @@ pub async fn configure_tenant(
         .tenant_runs_per_minute(&tenant)
         .await?
         .unwrap_or(s.settings.tenant_runs_per_minute);
+    let own = |limit| s.store.tenant_limit(&tenant, limit);
+    let (jobs, schedules, in_flight) = (
+        own(TenantLimit::MaxJobs).await?,
+        own(TenantLimit::MaxSchedules).await?,
+        own(TenantLimit::MaxInFlight).await?,
+    );
     Ok(Json(TenantSettings {
-        id: tenant,
         run_retention_seconds: effective / 1000,
         runs_per_minute: per_minute,
+        max_jobs: jobs.unwrap_or(s.settings.tenant_max_jobs),
+        max_schedules: schedules.unwrap_or(s.settings.tenant_max_schedules),
+        max_in_flight: in_flight,
+        id: tenant,
     }))
 }

@@ -91,6 +91,20 @@ pub struct ConfigureTenantRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u64>, minimum = 0, maximum = 100_000_000)]
     pub runs_per_minute: Option<Option<u64>>,
+    /// Jobs the tenant may have (0: no limit); a create beyond it answers 403.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 100_000_000)]
+    pub max_jobs: Option<Option<u64>>,
+    /// Schedules the tenant may have over all its jobs (0: no limit); a create beyond it
+    /// answers 403.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 100_000_000)]
+    pub max_schedules: Option<Option<u64>>,
+    /// Runs of the tenant fired and not finished at once (0: the installation's cap); fires
+    /// beyond it wait, late.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 100_000_000)]
+    pub max_in_flight: Option<Option<u64>>,
 }
 
 impl RequestBody for ConfigureTenantRequest {
@@ -105,4 +119,12 @@ pub struct TenantSettings {
     pub run_retention_seconds: u64,
     /// 0: no limit.
     pub runs_per_minute: u64,
+    /// 0: no limit.
+    pub max_jobs: u64,
+    /// 0: no limit.
+    pub max_schedules: u64,
+    /// The tenant's own cap on runs in flight; absent: the installation's (the slots of the
+    /// workers alive, or `CHIME_TENANT_MAX_IN_FLIGHT`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u64>,
 }

@@ -431,8 +431,25 @@ impl Sent {
 
 /// Consecutive runs in as few chunks of at most `per_message` as possible, of even sizes
 /// (21 runs at 16 a message go out as 11 + 10, not 16 + 5), so that the workers that take
-/// them get even shares.
+/// them get even shares; a chunk never mixes tenants (consecutive runs of one tenant are
+/// chunked together), so no tenant's runs wait in a message for another tenant's to end.
 pub fn chunks(msgs: &[RunMessage], per_message: usize) -> impl Iterator<Item = &[RunMessage]> {
+    let mut rest = msgs;
+    std::iter::from_fn(move || {
+        let first = rest.first()?;
+        let same = rest
+            .iter()
+            .position(|m| m.tenant != first.tenant)
+            .unwrap_or(rest.len());
+        let (segment, tail) = rest.split_at(same);
+        rest = tail;
+        Some(even_chunks(segment, per_message))
+    })
+    .flatten()
+}
+
+/// `msgs` in as few chunks of at most `per_message` as possible, of even sizes.
+fn even_chunks(msgs: &[RunMessage], per_message: usize) -> impl Iterator<Item = &[RunMessage]> {
     let n = msgs.len().div_ceil(per_message.max(1)).max(1);
     let (size, extra) = (msgs.len() / n, msgs.len() % n);
     let mut rest = msgs;
@@ -515,6 +532,22 @@ mod tests {
         assert_eq!(sizes(50, 16), vec![13, 13, 12, 12]);
         assert_eq!(sizes(3, 1), vec![1, 1, 1]);
         assert_eq!(sizes(3, 0), vec![1, 1, 1]);
+    }
+
+    #[test]
+    fn a_message_carries_the_runs_of_one_tenant() {
+        let runs: Vec<RunMessage> = ["a", "a", "b", "b", "b", "a"]
+            .iter()
+            .enumerate()
+            .map(|(i, t)| RunMessage {
+                tenant: (*t).into(),
+                ..run(i)
+            })
+            .collect();
+        let out: Vec<Vec<&str>> = chunks(&runs, 16)
+            .map(|c| c.iter().map(|r| r.tenant.as_str()).collect())
+            .collect();
+        assert_eq!(out, vec![vec!["a", "a"], vec!["b", "b", "b"], vec!["a"]]);
     }
 
     #[test]

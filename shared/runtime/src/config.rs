@@ -34,8 +34,9 @@ pub struct Settings {
     pub cluster_secret: Option<String>,
     /// Comma-separated CIDRs the SSRF guard lets through (e.g. `127.0.0.0/8`).
     pub allow_targets: String,
-    /// Runs a worker executes at once; also its AMQP prefetch, in messages (a message carries
-    /// up to `runs_per_message` runs; runs beyond the limit wait in the worker for a permit).
+    /// Runs a worker executes at once; its AMQP prefetch is twice this, in messages (a message
+    /// carries up to `runs_per_message` runs; runs beyond the limit, or beyond their tenant's
+    /// share, wait in the worker for a slot).
     pub worker_concurrency: usize,
     /// Most runs the leader puts in one message of the runs queue. The runs of a pass share
     /// messages, so the broker's work per run (persist, confirm, deliver, ack) shrinks with
@@ -63,6 +64,24 @@ pub struct Settings {
     /// Held fires stay due: an interval schedule shifts, a cron fire replays within the misfire
     /// threshold, so an overloaded cluster is late rather than buffering without bound.
     pub max_queued_runs: u64,
+    /// Runs of one tenant in flight at once (fired, no result yet) unless its own
+    /// `maxInFlight` says otherwise; fires beyond it wait in the due index, late, so one
+    /// tenant's backlog cannot fill the queue every tenant shares. 0: the slots of the workers
+    /// alive (each registers its `worker_concurrency`), or `worker_concurrency` while none is.
+    pub tenant_max_in_flight: u64,
+    /// The share of a worker's slots (percent, 1–100) one tenant's runs may hold at once; its
+    /// other runs wait in the worker while other tenants' runs take the free slots.
+    pub tenant_slot_share_percent: u32,
+    /// The call time (ms) one tenant's runs may hold in a worker at once, each run counting
+    /// its timeout; 0: the tenant's slot share times `default_timeout_ms`. A run whose timeout
+    /// is over the budget counts as the whole budget.
+    pub tenant_call_budget_ms: u64,
+    /// Jobs a tenant may have unless its own `maxJobs` says otherwise (0: no limit); a create
+    /// beyond it answers 403.
+    pub tenant_max_jobs: u64,
+    /// Schedules a tenant may have over all its jobs unless its own `maxSchedules` says
+    /// otherwise (0: no limit); a create beyond it answers 403.
+    pub tenant_max_schedules: u64,
     /// Runs a tenant may fire per minute unless its own quota says otherwise (0: no limit).
     /// Fires beyond it are deferred, not dropped: see docs/ARCHITECTURE.md, "Tenant quotas".
     pub tenant_runs_per_minute: u64,
@@ -116,6 +135,11 @@ impl Default for Settings {
             due_partitions: 16,
             scheduler_shards: 1,
             max_queued_runs: 20_000,
+            tenant_max_in_flight: 0,
+            tenant_slot_share_percent: 50,
+            tenant_call_budget_ms: 0,
+            tenant_max_jobs: 10_000,
+            tenant_max_schedules: 100_000,
             tenant_runs_per_minute: 60_000,
             delivery_limit: 5,
             response_body_cap: 1024,
@@ -204,6 +228,9 @@ impl Settings {
         }
         if self.worker_concurrency == 0 || self.worker_concurrency > u16::MAX as usize {
             return bad("worker_concurrency must be between 1 and 65535");
+        }
+        if !(1..=100).contains(&self.tenant_slot_share_percent) {
+            return bad("tenant_slot_share_percent must be between 1 and 100");
         }
         if self.runs_per_message == 0 || self.runs_per_message > 1000 {
             return bad("runs_per_message must be between 1 and 1000");

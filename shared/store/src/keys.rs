@@ -189,6 +189,11 @@ impl Keys {
     pub fn live(&self, tenant: &str) -> String {
         self.t(tenant, "live")
     }
+    /// The tenant's runs in flight (published, no result yet: run ids scored by the instant
+    /// after which they stop counting toward the tenant's cap).
+    pub fn in_flight(&self, tenant: &str) -> String {
+        self.t(tenant, "inflight")
+    }
 
     // A job's keys.
 
@@ -317,6 +322,11 @@ impl Keys {
     /// slot of their own with [`Keys::schedulers_held`] (one heartbeat writes both).
     pub fn schedulers(&self) -> String {
         format!("{}:{{schedulers}}:alive", self.ns)
+    }
+    /// The workers alive: members `<worker id>|<slots>`, scored by the instant (ms) after
+    /// which a worker not heard of again is taken for dead.
+    pub fn workers(&self) -> String {
+        format!("{}:workers", self.ns)
     }
     /// The shards each scheduler alive leads (a hash: owner name → count).
     pub fn schedulers_held(&self) -> String {

@@ -81,6 +81,48 @@ impl Store {
             .collect())
     }
 
+    /// Notes that worker `id`, with `slots` slots, is alive until `until` (ms).
+    pub async fn worker_heartbeat(&self, id: &str, slots: usize, until: i64) -> Result<()> {
+        let _: () = self
+            .c()
+            .zadd(self.keys.workers(), format!("{id}|{slots}"), until)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets worker `id` of `slots` slots (it stops).
+    pub async fn worker_gone(&self, id: &str, slots: usize) -> Result<()> {
+        let _: () = self
+            .c()
+            .zrem(self.keys.workers(), format!("{id}|{slots}"))
+            .await?;
+        Ok(())
+    }
+
+    /// The slots of the workers alive at `now` (ms); forgets the others.
+    pub async fn worker_slots(&self, now: i64) -> Result<u64> {
+        let key = self.keys.workers();
+        let (_, alive): ((), Vec<String>) = redis::pipe()
+            .zrembyscore(&key, "-inf", format!("({now}"))
+            .zrange(&key, 0, -1)
+            .query_async(&mut self.c())
+            .await?;
+        Ok(alive
+            .iter()
+            .filter_map(|m| m.rsplit_once('|')?.1.parse::<u64>().ok())
+            .sum())
+    }
+
+    /// How many of `tenant`'s runs are in flight at `now` (ms): materialized by the leader,
+    /// no result recorded yet (the leader's admission caps this).
+    pub async fn runs_in_flight(&self, tenant: &str, now: i64) -> Result<u64> {
+        let n: u64 = self
+            .c()
+            .zcount(self.keys.in_flight(tenant), now, "+inf")
+            .await?;
+        Ok(n)
+    }
+
     /// Forgets scheduler `owner` (it stops).
     pub async fn scheduler_gone(&self, owner: &str) -> Result<()> {
         let _: () = self.c().zrem(self.keys.schedulers(), owner).await?;

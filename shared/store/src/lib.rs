@@ -37,12 +37,12 @@ mod tenants;
 
 pub use due::{Advance, Advanced, Deferral};
 pub use redis::RedisError;
-pub use replan::{JobWrite, Replan, ScheduleWrite};
+pub use replan::{JobWrite, Replan, ScheduleWrite, WriteLimits, Written};
 pub use run_queries::{ActionLog, Order, RunPage, RunQuery, Scope};
 pub use run_steps::{
     Checked, Completed, Materialized, RunResult, RunStep, RunUpdate, Started, StepAnswer,
 };
-pub use tenants::{hash_secret, ApiKey};
+pub use tenants::{hash_secret, ApiKey, TenantLimit};
 
 use crate::keys::{KeyTemplate, Keys};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -50,6 +50,7 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::Slot;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A failed store call.
@@ -249,6 +250,33 @@ pub struct Store {
     retention: Retention,
     /// Partitions of the due index (every replica of a cluster must agree on it).
     due_partitions: u32,
+    /// The leader's admission of runs into flight (see [`Admission`]).
+    admission: Admission,
+}
+
+/// The cap on each tenant's runs in flight that the leader's materialize applies (a run is in
+/// flight from its record's creation until its result is recorded, or its timeout plus
+/// [`Admission::SLACK_MS`] has passed). Shared by the clones of a store, so the leader can
+/// change the cap as workers come and go.
+#[derive(Clone, Debug, Default)]
+pub struct Admission {
+    /// 0: no cap (the store of a service that does not fire).
+    cap: Arc<std::sync::atomic::AtomicU64>,
+    /// The timeout of a run whose job names none (ms).
+    default_timeout_ms: u64,
+}
+
+impl Admission {
+    /// How long after its timeout a run stops counting (its message lost or dead-lettered).
+    pub const SLACK_MS: u64 = 120_000;
+
+    pub fn set_cap(&self, cap: u64) {
+        self.cap.store(cap, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn cap(&self) -> u64 {
+        self.cap.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl Store {
@@ -311,7 +339,24 @@ impl Store {
             keys: Keys::new(namespace),
             retention,
             due_partitions: due_partitions.max(1),
+            admission: Admission::default(),
         })
+    }
+
+    /// The same store with the leader's admission: each tenant's runs in flight are capped at
+    /// `cap` (0: none; a tenant's own `max_in_flight` overrides it), runs without a timeout of
+    /// their own counting `default_timeout_ms`.
+    pub fn with_admission(mut self, cap: u64, default_timeout_ms: u64) -> Store {
+        self.admission = Admission {
+            cap: Arc::new(std::sync::atomic::AtomicU64::new(cap)),
+            default_timeout_ms,
+        };
+        self
+    }
+
+    /// The admission of this store, to change its cap.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
     }
 
     /// The same store with its due index in `shards` shards (`CHIME_SCHEDULER_SHARDS`; at most

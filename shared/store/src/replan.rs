@@ -8,7 +8,7 @@
 //! the write: a stored job never lacks the due entries its write meant to give it, and a name
 //! is never held without its job.
 
-use crate::{to_json, Result, Store};
+use crate::{to_json, Result, Store, StoreError};
 use chime_core::model::{Job, Schedule};
 use redis::Script;
 use std::sync::LazyLock;
@@ -39,6 +39,27 @@ pub struct JobWrite<'a> {
     /// A name to release (only while it names this job).
     pub release: Option<&'a str>,
     pub schedules: Vec<ScheduleWrite<'a>>,
+}
+
+/// The limits on a tenant's jobs and schedules a [`JobWrite`] is checked against (0: none;
+/// a tenant's own, set with [`Store::set_tenant_limit`], override them).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WriteLimits {
+    pub max_jobs: u64,
+    pub max_schedules: u64,
+}
+
+/// What a [`JobWrite`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// Written, with the due-index changes it decided.
+    Done(Vec<Replan>),
+    /// Not written: its name names another job.
+    NameTaken,
+    /// Not written: it would give the tenant more jobs than its limit.
+    TooManyJobs(u64),
+    /// Not written: it would give the tenant more schedules than its limit.
+    TooManySchedules(u64),
 }
 
 /// A due-index change a write decided and did not confirm yet: a schedule's next fire.
@@ -84,8 +105,9 @@ impl Store {
         &self,
         tenant: &str,
         w: &JobWrite<'_>,
+        limits: WriteLimits,
         now: i64,
-    ) -> Result<Option<Vec<Replan>>> {
+    ) -> Result<Written> {
         let k = &self.keys;
         let mut inv = JOB_WRITE.prepare_invoke();
         inv.key(k.job_names(tenant))
@@ -93,12 +115,15 @@ impl Store {
             .key(k.jobs(tenant))
             .key(k.schedules(tenant, w.job_id))
             .key(k.schedule_jobs(tenant))
-            .key(k.replan(tenant));
+            .key(k.replan(tenant))
+            .key(k.tenant(tenant));
         inv.arg(w.job_id)
             .arg(w.job.map(to_json).unwrap_or_default())
             .arg(w.claim.unwrap_or_default())
             .arg(w.release.unwrap_or_default())
-            .arg(now);
+            .arg(now)
+            .arg(limits.max_jobs)
+            .arg(limits.max_schedules);
         let mut replans = Vec::new();
         for s in &w.schedules {
             let next = match s.next {
@@ -119,8 +144,19 @@ impl Store {
                 });
             }
         }
-        let written: i64 = inv.invoke_async(&mut self.c()).await?;
-        Ok((written == 1).then_some(replans))
+        let answer: Vec<i64> = inv.invoke_async(&mut self.c()).await?;
+        let limit = answer.get(1).map_or(0, |n| u64::try_from(*n).unwrap_or(0));
+        Ok(match answer.first() {
+            Some(1) => Written::Done(replans),
+            Some(0) => Written::NameTaken,
+            Some(-1) => Written::TooManyJobs(limit),
+            Some(-2) => Written::TooManySchedules(limit),
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "the job write script answered {answer:?}"
+                )))
+            }
+        })
     }
 
     /// Puts each replan's next fire in the due index, then clears the markers that still hold

@@ -6,7 +6,7 @@
 
 use crate::keys::KeyTemplate;
 use crate::record::lifecycle_code;
-use crate::{invoke_two_at_a_time, Result, Store, StoreError, MAX_PER_CALL, OUTCOMES};
+use crate::{invoke_two_at_a_time, Admission, Result, Store, StoreError, MAX_PER_CALL, OUTCOMES};
 use chime_core::model::RunMessage;
 use chime_core::run::{Outcome, RunState, RunStatus};
 use redis::{Script, ScriptInvocation};
@@ -60,6 +60,8 @@ pub enum Materialized {
     Gone,
     /// The job or the schedule is inactive: nothing to fire.
     Inactive,
+    /// Not created: the tenant has its cap of runs in flight. The leader fires it later.
+    Busy,
 }
 
 /// What [`RunStep::Start`] found.
@@ -113,6 +115,7 @@ impl StepAnswer {
             (RunStep::Materialize, -1) => StepAnswer::Materialized(Materialized::Gone),
             (RunStep::Materialize, -2) => StepAnswer::Materialized(Materialized::Inactive),
             (RunStep::Materialize, -3) => StepAnswer::Materialized(Materialized::Finished),
+            (RunStep::Materialize, -4) => StepAnswer::Materialized(Materialized::Busy),
             (RunStep::Start(_), 0) => StepAnswer::Started(Started::AlreadyRecorded),
             (RunStep::Start(_), -1) => StepAnswer::Started(Started::Gone),
             (RunStep::Start(_), n) if n >= 1 => match u32::try_from(n) {
@@ -179,7 +182,8 @@ impl Store {
 
     /// [`Store::record_steps`] with the script's codes as they are, in order:
     ///
-    /// - materialize: 1 created, 0 existed, -1 job or schedule gone, -2 job or schedule inactive;
+    /// - materialize: 1 created, 0 existed, -1 job or schedule gone, -2 job or schedule inactive,
+    ///   -3 existed finished, -4 the tenant has its cap of runs in flight;
     /// - start: the attempt number to execute, 0 when the run already has its result, -1 when
     ///   its job or schedule is gone;
     /// - check: 1 call it, 0 the run already has its result, -1 its job or schedule is gone;
@@ -197,8 +201,17 @@ impl Store {
             .map(|call| {
                 let tenant = &steps[call[0]].0.tenant;
                 let mut inv = self.runs_invocation(tenant, now, &now_txt, worker);
+                let cap = self.admission.cap();
+                if cap > 0
+                    && call
+                        .iter()
+                        .any(|&i| matches!(steps[i].1, RunStep::Materialize))
+                {
+                    inv.arg("a").arg(cap).arg(Admission::SLACK_MS);
+                }
+                let timeout = self.admission.default_timeout_ms;
                 for &i in call {
-                    step_args(&mut inv, steps[i].0, &steps[i].1);
+                    step_args(&mut inv, steps[i].0, &steps[i].1, timeout);
                 }
                 (inv, self.c())
             })
@@ -236,6 +249,7 @@ impl Store {
         inv.key(k.tenant(tenant))
             .key(k.tenant_runs(tenant))
             .key(k.live(tenant))
+            .key(k.in_flight(tenant))
             .arg(now)
             .arg(now_txt)
             .arg(self.retention.per_stream)
@@ -420,7 +434,14 @@ fn family_args<const N: usize>(
 }
 
 /// Adds one run's step to a call of `runs.lua`.
-fn step_args(inv: &mut ScriptInvocation<'_>, m: &RunMessage, step: &RunStep<'_>) {
+/// A step's arguments; a materialize names its run's timeout (`default_timeout_ms` when its
+/// job names none), for the admission.
+fn step_args(
+    inv: &mut ScriptInvocation<'_>,
+    m: &RunMessage,
+    step: &RunStep<'_>,
+    default_timeout_ms: u64,
+) {
     inv.arg(step.op())
         .arg(&m.run_id)
         .arg(m.job_id)
@@ -429,7 +450,11 @@ fn step_args(inv: &mut ScriptInvocation<'_>, m: &RunMessage, step: &RunStep<'_>)
         .arg(&m.owner)
         .arg(m.epoch);
     match step {
-        RunStep::Materialize | RunStep::Check => {}
+        RunStep::Materialize => {
+            let t = m.action.timeout_ms;
+            inv.arg(if t == 0 { default_timeout_ms } else { t });
+        }
+        RunStep::Check => {}
         RunStep::Start(at_least) => {
             inv.arg(*at_least);
         }

@@ -24,6 +24,28 @@ const RETENTION_MS: &str = "retention_ms";
 /// The tenant hash's field of its own quota of runs per minute.
 const RUNS_PER_MINUTE: &str = "runs_per_minute";
 
+/// A limit a tenant may have of its own (a field of its hash, which the scripts that enforce
+/// it read; without it, the setting's default applies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TenantLimit {
+    /// Jobs it may have (`job_write.lua`).
+    MaxJobs,
+    /// Schedules it may have, over all its jobs (`job_write.lua`).
+    MaxSchedules,
+    /// Runs it may have in flight (`runs.lua`, the leader's admission).
+    MaxInFlight,
+}
+
+impl TenantLimit {
+    fn field(self) -> &'static str {
+        match self {
+            TenantLimit::MaxJobs => "max_jobs",
+            TenantLimit::MaxSchedules => "max_schedules",
+            TenantLimit::MaxInFlight => "max_in_flight",
+        }
+    }
+}
+
 impl Store {
     /// Creates a tenant: first its id in the set of tenants (in a slot of its own on a
     /// cluster), then its hash. A creation cut between the two leaves an id whose tenant does
@@ -106,6 +128,21 @@ impl Store {
     /// Sets (or, with `None`, removes) a tenant's own quota of runs per minute.
     pub async fn set_tenant_runs_per_minute(&self, tenant: &str, n: Option<u64>) -> Result<()> {
         self.set_tenant_setting(tenant, RUNS_PER_MINUTE, n).await
+    }
+
+    /// A limit of the tenant's own, if it has one.
+    pub async fn tenant_limit(&self, tenant: &str, limit: TenantLimit) -> Result<Option<u64>> {
+        self.tenant_setting(tenant, limit.field()).await
+    }
+
+    /// Sets (or, with `None`, removes) a limit of the tenant's own.
+    pub async fn set_tenant_limit(
+        &self,
+        tenant: &str,
+        limit: TenantLimit,
+        n: Option<u64>,
+    ) -> Result<()> {
+        self.set_tenant_setting(tenant, limit.field(), n).await
     }
 
     /// A numeric setting of the tenant's own (a field of its hash), if set.

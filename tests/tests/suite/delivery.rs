@@ -7,8 +7,9 @@ use chime_testkit::{create_job, runs, wait_until, Target, TestEnv};
 use serde_json::json;
 use std::time::Duration;
 
-/// A run published by hand: an inactive job (no scheduler fires it; only the test publishes),
-/// its run message, and the store and publisher to handle it with.
+/// A run published by hand: an active job (no scheduler runs in these tests, so only the test
+/// publishes; a worker drops runs of inactive jobs), its run message, and the store and
+/// publisher to handle it with.
 struct Hand {
     job_id: u64,
     sid: String,
@@ -19,24 +20,12 @@ struct Hand {
 
 impl Hand {
     async fn new(env: &TestEnv, tenant: &str, token: &str, name: &str, url: &str) -> Hand {
-        Hand::with(env, tenant, token, name, url, false).await
-    }
-
-    /// An active job: only for tests that run no scheduler.
-    async fn with(
-        env: &TestEnv,
-        tenant: &str,
-        token: &str,
-        name: &str,
-        url: &str,
-        active: bool,
-    ) -> Hand {
         let (job_id, sid) = create_job(
             env,
             token,
             name,
             url,
-            json!({"repeatInterval": "1 hour", "active": active}),
+            json!({"repeatInterval": "1 hour", "active": true}),
         )
         .await;
         let store = env.store().await;
@@ -182,6 +171,15 @@ async fn a_fresh_run_of_a_deleted_schedule_is_not_called() {
     dropped_before_its_call(Path::Fresh, "/schedules/{sid}").await;
 }
 
+/// A tenant that deactivates its schedules stops their queued runs too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queued_runs_of_a_deactivated_schedule_or_job_are_dropped_not_executed() {
+    for path in [Path::Marked, Path::Fresh] {
+        dropped_before_its_call(path, "PUT /schedules/{sid}").await;
+        dropped_before_its_call(path, "PUT").await;
+    }
+}
+
 /// How a worker reaches a run before its call.
 #[derive(Clone, Copy, PartialEq)]
 enum Path {
@@ -192,7 +190,8 @@ enum Path {
 }
 
 /// A run is queued, then its job (`what` = "") or its schedule (`what` = "/schedules/{sid}")
-/// is deleted: the worker takes the run, finds it gone and acknowledges it without a call.
+/// is deleted, or deactivated (`what` starts with "PUT "): the worker takes the run, finds it
+/// gone and acknowledges it without a call.
 async fn dropped_before_its_call(path: Path, what: &str) {
     let mut env = TestEnv::new();
     if path == Path::Marked {
@@ -207,25 +206,21 @@ async fn dropped_before_its_call(path: Path, what: &str) {
         store,
         mut msg,
         publisher,
-    } = Hand::with(
-        &env,
-        &tenant,
-        &token,
-        "deleted",
-        &target.url("/gone"),
-        path == Path::Fresh,
-    )
-    .await;
+    } = Hand::new(&env, &tenant, &token, "deleted", &target.url("/gone")).await;
     if path == Path::Fresh {
-        // No scheduler runs here: the active job fires only by hand. As the leader does: the record first, then a fresh message.
+        // As the leader does: the record first, then a fresh message.
         let now = store.now_ms().await.unwrap();
         let made = store.materialize(&msg, now).await.unwrap();
         assert_eq!(made, chime_store::Materialized::Created);
         msg.fresh = true;
     }
     publish_once(&publisher, std::slice::from_ref(&msg)).await;
+    let (method, body, what) = match what.strip_prefix("PUT") {
+        Some(rest) => ("PUT", Some(json!({"active": false})), rest.trim()),
+        None => ("DELETE", None, what),
+    };
     let path_of = format!("/scheduler/jobs/{job_id}{}", what.replace("{sid}", &sid));
-    let (st, body) = env.call("DELETE", &path_of, &token, None).await;
+    let (st, body) = env.call(method, &path_of, &token, body).await;
     assert!((200..300).contains(&st), "{st} {body}");
 
     // After the worker has drained and stopped, nothing is back in the queue and the target
@@ -428,6 +423,8 @@ async fn a_message_redelivered_after_a_crash_calls_only_its_runs_without_a_resul
 async fn a_worker_calls_no_more_runs_at_once_than_its_concurrency() {
     let mut env = TestEnv::new();
     env.settings.worker_concurrency = 2;
+    // One tenant alone may take every slot here (its share is tried in `capacity`).
+    env.settings.tenant_slot_share_percent = 100;
     env.start_api().await;
     let target = Target::start().await;
     target.set_delay(Duration::from_millis(100));

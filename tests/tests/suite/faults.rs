@@ -132,7 +132,11 @@ async fn a_write_cut_short_before_the_due_index_is_completed_by_the_repair_sweep
         }],
         ..Default::default()
     };
-    assert!(store.write_job(&tenant, &w, now).await.unwrap().is_some());
+    let written = store.write_job(&tenant, &w, Default::default(), now);
+    assert!(matches!(
+        written.await.unwrap(),
+        chime_store::Written::Done(_)
+    ));
     assert_eq!(store.due_of(&tenant, job, &sid).await.unwrap(), None);
 
     wait_until("the schedule fires", Duration::from_secs(30), || async {

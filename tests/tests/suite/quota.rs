@@ -124,3 +124,90 @@ async fn the_quota_is_validated_and_can_be_reset() {
     assert_eq!(st, 404);
     env.cleanup().await;
 }
+
+/// Creates a job of `n` one-hour schedules: (status, body).
+async fn job_of(env: &TestEnv, token: &str, name: &str, n: usize) -> (u16, Value) {
+    let schedules: Vec<Value> = (0..n)
+        .map(|_| json!({"repeatInterval": "1 hour", "active": true}))
+        .collect();
+    let body = json!({"name": name, "action": "http://127.0.0.1:9/x", "active": true,
+        "httpMethod": "POST", "schedules": schedules});
+    env.call("POST", "/scheduler/jobs", token, Some(body)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn creates_beyond_the_tenants_limits_of_jobs_and_schedules_answer_403_and_write_nothing() {
+    let mut env = TestEnv::new();
+    env.start_api().await;
+    let (tenant, token) = env.tenant(&["read", "write"]).await;
+    let (st, body) = configure(&env, &tenant, json!({"maxJobs": 2, "maxSchedules": 3})).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        (body["maxJobs"].as_u64(), body["maxSchedules"].as_u64()),
+        (Some(2), Some(3))
+    );
+
+    let (st, first) = job_of(&env, &token, "a", 2).await;
+    assert_eq!(st, 201, "{first}");
+    let (st, body) = job_of(&env, &token, "b", 2).await;
+    assert_eq!(st, 403, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("'maxSchedules'"),
+        "{body}"
+    );
+    let (st, body) = job_of(&env, &token, "b", 1).await;
+    assert_eq!(st, 201, "{body}");
+    let (st, body) = job_of(&env, &token, "c", 0).await;
+    assert_eq!(st, 403, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("'maxJobs'"),
+        "{body}"
+    );
+    assert!(
+        body["code"].is_number() || body["code"].is_string(),
+        "SAP's error shape: {body}"
+    );
+    let job_id = first["_id"].as_u64().unwrap();
+    let (st, body) = env
+        .call(
+            "POST",
+            &format!("/scheduler/jobs/{job_id}/schedules"),
+            &token,
+            Some(json!({"repeatInterval": "1 hour", "active": true})),
+        )
+        .await;
+    assert_eq!(st, 403, "{body}");
+
+    // Nothing of the refused creates was written: the names are free, two jobs are listed.
+    let (st, list) = env.call("GET", "/scheduler/jobs", &token, None).await;
+    assert_eq!(st, 200, "{list}");
+    assert_eq!(list["total"].as_u64(), Some(2), "{list}");
+    let (st, _) = env
+        .call("GET", "/scheduler/jobs?name=c", &token, None)
+        .await;
+    assert_eq!(st, 404);
+
+    // Raised, the create goes through; `null` restores the installation's default.
+    let (st, _) = configure(&env, &tenant, json!({"maxJobs": 0})).await;
+    assert_eq!(st, 200);
+    let (st, body) = job_of(&env, &token, "c", 0).await;
+    assert_eq!(st, 201, "{body}");
+    let (st, body) = configure(
+        &env,
+        &tenant,
+        json!({"maxJobs": null, "maxSchedules": null}),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["maxJobs"].as_u64(), Some(env.settings.tenant_max_jobs));
+    for (bad, field) in [
+        (json!({"maxJobs": -1}), "maxJobs"),
+        (json!({"maxSchedules": "lots"}), "maxSchedules"),
+        (json!({"maxInFlight": 100_000_001u64}), "maxInFlight"),
+    ] {
+        let (st, body) = configure(&env, &tenant, bad).await;
+        assert_eq!(st, 400, "{body}");
+        assert!(body.to_string().contains(field), "{body}");
+    }
+    env.cleanup().await;
+}

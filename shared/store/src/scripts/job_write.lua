@@ -6,20 +6,48 @@
 -- sweep completes. So a stored job never lacks the due entries its write meant to give it.
 --
 -- KEYS 1 the tenant's job names  2 the job hash  3 the tenant's jobs  4 the job's schedules
---      5 the tenant's schedule -> job map  6 the tenant's replan hash
+--      5 the tenant's schedule -> job map  6 the tenant's replan hash  7 the tenant hash (its
+--      own `max_jobs` and `max_schedules` override ARGV 6 and 7)
 -- ARGV 1 job id  2 the job's JSON ('' to leave it)  3 a name to claim for the job ('' none)
 --      4 a name to release ('' none; released only while it names this job)  5 now (ms)
+--      6 the most jobs a tenant may have (0: no limit)  7 the most schedules (0: no limit)
 --      then per schedule: its id, its JSON ('' to leave it), its next fire ('' none, '-' the
 --      write does not decide it)
--- Returns 1, or 0 when the name to claim names another job (nothing is written).
+-- Returns {1}; {0} when the name to claim names another job; {-1, limit} when the write would
+-- create a job beyond the tenant's limit of jobs, {-2, limit} schedules beyond its limit of
+-- schedules (nothing is written).
 
 local NAMES, JOB, JOBS, SCHEDULES, SCHED_JOBS, REPLAN = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local TENANT = KEYS[7]
 local id, def, claim, release, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local FIRST = 8
+
+local function limit(field, default)
+  return tonumber(redis.call('HGET', TENANT, field) or default)
+end
+if def ~= '' and not redis.call('ZSCORE', JOBS, id) then
+  local max = limit('max_jobs', ARGV[6])
+  if max > 0 and redis.call('ZCARD', JOBS) >= max then
+    return { -1, max }
+  end
+end
+local new = 0
+for i = FIRST, #ARGV, 3 do
+  if ARGV[i + 1] ~= '' and redis.call('HEXISTS', SCHED_JOBS, ARGV[i]) == 0 then
+    new = new + 1
+  end
+end
+if new > 0 then
+  local max = limit('max_schedules', ARGV[7])
+  if max > 0 and redis.call('HLEN', SCHED_JOBS) + new > max then
+    return { -2, max }
+  end
+end
 
 if claim ~= '' then
   local holder = redis.call('HGET', NAMES, claim)
   if holder and holder ~= id then
-    return 0
+    return { 0 }
   end
   redis.call('HSET', NAMES, claim, id)
 end
@@ -30,7 +58,7 @@ if def ~= '' then
   redis.call('HSET', JOB, 'def', def)
   redis.call('ZADD', JOBS, id, id)
 end
-for i = 6, #ARGV, 3 do
+for i = FIRST, #ARGV, 3 do
   local sid, sdef, next = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if sdef ~= '' then
     redis.call('HSET', SCHEDULES, sid, sdef)
@@ -40,4 +68,4 @@ for i = 6, #ARGV, 3 do
     redis.call('HSET', REPLAN, id .. '|' .. sid, next .. '|' .. now)
   end
 end
-return 1
+return { 1 }

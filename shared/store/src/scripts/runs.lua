@@ -4,7 +4,9 @@
 -- costs one script invocation however many runs it carries.
 --
 -- KEYS 1 the tenant hash `<ns>:{t:<tenant>}:tenant` (its optional `retention_ms` overrides
---   ARGV 4)  2 the tenant's runs stream  3 the tenant's live runs (zset).
+--   ARGV 4, its optional `max_in_flight` the admission's cap)  2 the tenant's runs stream
+--   3 the tenant's live runs (zset)  4 the tenant's runs in flight (zset: run ids scored by
+--   the instant they stop counting).
 --   Every other key is named by a run's, a job's or a schedule's id: the script puts the id
 --   between the prefix of the key's family and the key's suffix, both from ARGV (all keys of
 --   the tenant's hash slot).
@@ -18,9 +20,13 @@
 --      21 the number of outcomes, then a name and the suffix of a job's positions of that
 --        outcome for each
 --      then the operations, each an op code and its arguments:
---        'm' run id, job id, schedule id, scheduled at (ms), leader, epoch: materialize;
+--        'a' the cap on runs in flight (0: none), the ms a run counts beyond its timeout: the
+--            admission of the 'm' operations after it (the leader's calls; gives no code);
+--        'm' run id, job id, schedule id, scheduled at (ms), leader, epoch, the call's timeout
+--            (ms): materialize;
 --        's' the same and the delivery's number (1 for a first delivery): start;
---        'e' the same as 'm': check, before the call of a fresh message's first delivery;
+--        'e' the same as 's' without the delivery's number: check, before the call of a
+--            fresh message's first delivery;
 --        'c' the same as 'm', then runStatus, runState, outcome, HTTP status ('' if none),
 --            run text, response body ('' if none), error ('' if none), duration (ms),
 --            execution start (ms), entry for the schedule's event log ('' if none), and the
@@ -31,12 +37,15 @@
 --        'l' '': remove the tenant's unfinished runs older than the retention age.
 -- Returns one code per operation:
 --   m: 1 created, 0 it existed unfinished, -3 it existed finished, -1 the job or schedule is
---      gone, -2 one of them is inactive.
+--      gone, -2 one of them is inactive, -4 not created: the tenant has its cap of runs in
+--      flight (the leader fires it later).
 --   s: the attempt number (>= 1) to execute, 0 when the run already has its result (completed,
---      or acknowledged asynchronously), -1 when its job or schedule is gone. Workers send it
+--      or acknowledged asynchronously), -1 when its job or schedule is gone or inactive (as
+--      for 'e'). Workers send it
 --      before the call for redeliveries, and for a first delivery only once its call has
 --      lasted a while (a quick run's 'c' alone records attempt 1).
---   e: 1 call it, 0 the run already has its result, -1 its job or schedule is gone.
+--   e: 1 call it, 0 the run already has its result, -1 its job or schedule is gone or
+--      inactive (a recurring schedule's; a one-time schedule is deactivated by its fire).
 --   c: 1 recorded, 0 the run already had its result, -1 the job is gone.
 --   u: 1 recorded, 0 the run already has its final result, -1 no such run of that job and
 --      schedule.
@@ -53,7 +62,7 @@
 -- run forgets the oldest finished ones (so runs that overlap hold more until they finish, and
 -- the next run's creation trims again); the streams are trimmed to the retention age.
 
-local TENANT_RUNS, LIVE = KEYS[2], KEYS[3]
+local TENANT_RUNS, LIVE, IN_FLIGHT = KEYS[2], KEYS[3], KEYS[4]
 local NOW, NOW_TXT = ARGV[1], ARGV[2]
 local NOW_N = tonumber(NOW)
 local CAP = tonumber(ARGV[3])
@@ -344,6 +353,27 @@ end
 -- their job and schedule (-1 gone, -2 inactive when check_active) and created (1). The runs of
 -- one job take their run numbers with one HINCRBY and their build entries with one HSET, and
 -- their schedule definitions are read with one HMGET.
+-- Admission, set by an 'a' operation (the leader's calls): a tenant has at most ADMIT_CAP
+-- runs in flight (materialized, no result recorded yet), so its backlog cannot fill the queue
+-- that every tenant shares. A run counts from its creation until its result, or until its
+-- timeout plus ADMIT_SLACK has passed (a run whose message was lost or dead-lettered).
+local ADMIT_CAP, ADMIT_SLACK, admitted = nil, 0, nil
+local function admit(r)
+  if not ADMIT_CAP or ADMIT_CAP <= 0 then
+    return true
+  end
+  if not admitted then
+    redis.call('ZREMRANGEBYSCORE', IN_FLIGHT, '-inf', '(' .. NOW)
+    admitted = redis.call('ZCARD', IN_FLIGHT)
+  end
+  if admitted >= ADMIT_CAP then
+    return false
+  end
+  admitted = admitted + 1
+  redis.call('ZADD', IN_FLIGHT, int(NOW_N + tonumber(r.timeout) + ADMIT_SLACK), r.id)
+  return true
+end
+
 local seen = {}
 local function materialize(rs, check_active, out)
   local jobs, by_job = {}, {}
@@ -385,6 +415,10 @@ local function materialize(rs, check_active, out)
       elseif check_active and (not string.find(jdef, ACTIVE, 1, true)
           or not string.find(sdefs[k], ACTIVE, 1, true)) then
         out[r.slot] = -2
+        seen[r.id] = nil
+        id_del(r.id)
+      elseif not admit(r) then
+        out[r.slot] = -4
         seen[r.id] = nil
         id_del(r.id)
       else
@@ -473,12 +507,19 @@ local function step(r, names, what)
   return f
 end
 
--- Whether run r's job and schedule still exist; a run of a deleted schedule that has not
--- finished is forgotten (as a deleted job's unfinished runs are), so nothing calls it.
+-- Whether run r may still be called: its job and schedule exist and are active (a one-time
+-- schedule is deactivated by its own fire, which does not stop its run). A run of a deleted
+-- or deactivated job or schedule that has not finished is forgotten (as a deleted job's
+-- unfinished runs are), so nothing calls it.
+local ONE_TIME = '"type":"one-time"'
 local function alive(r)
-  if jobdef(r.job_id) and redis.call('HEXISTS', JOB_P .. r.job_id .. SCHEDULES_S, r.sched_id) == 1 then
+  local jdef = jobdef(r.job_id)
+  local sdef = jdef and redis.call('HGET', JOB_P .. r.job_id .. SCHEDULES_S, r.sched_id)
+  if sdef and string.find(jdef, ACTIVE, 1, true) and (string.find(sdef, ACTIVE, 1, true)
+      or string.find(sdef, ONE_TIME, 1, true)) then
     return true
   end
+  redis.call('ZREM', IN_FLIGHT, r.id)
   if redis.call('DEL', r.run) == 1 then
     redis.call('DEL', log_key(r.id))
     redis.call('ZREM', LIVE, live_member(r))
@@ -487,8 +528,9 @@ local function alive(r)
   return false
 end
 
--- check: whether the first delivery of a fresh message may call at once (before any write):
--- 1 yes, 0 the run already has its result, -1 its job or schedule is gone.
+-- check: whether the first delivery of a fresh message may call at once (before any write
+-- but the forgetting of a run `alive` refuses): 1 yes, 0 the run already has its result, -1
+-- its job or schedule is gone or inactive.
 local function check(r)
   if not alive(r) then
     return -1
@@ -584,6 +626,8 @@ local UNFINISHED = { 'status', 'state', 'm', 'attempt', 'exec_at', 'worker', 'ow
 local COMPLETING = { 'status', 'state', 'm', 'attempt', 'owner' }
 
 local function complete(r, i)
+  -- The call is over, whatever the record says.
+  redis.call('ZREM', IN_FLIGHT, r.id)
   local f, code = step(r, COMPLETING, 'result from')
   if not f then
     return code
@@ -661,16 +705,21 @@ local pending = {}
 local i = FIRST_OP
 while i <= #ARGV do
   local op = ARGV[i]
-  if op ~= 'm' and #pending > 0 then
+  if op ~= 'm' and op ~= 'a' and #pending > 0 then
     materialize(pending, true, out)
     pending = {}
   end
-  if op == 'm' then
+  if op == 'a' then
+    ADMIT_CAP = tonumber(redis.call('HGET', KEYS[1], 'max_in_flight') or ARGV[i + 1])
+    ADMIT_SLACK = tonumber(ARGV[i + 2])
+    i = i + 3
+  elseif op == 'm' then
     -- Consecutive materialize steps go together (the leader's calls hold nothing else).
     local r = run_of(i)
+    r.timeout = ARGV[i + 7]
     r.slot = #out + #pending + 1
     pending[#pending + 1] = r
-    i = i + 7
+    i = i + 8
   elseif op == 's' then
     out[#out + 1] = start(run_of(i), i)
     i = i + 8
