@@ -31,6 +31,7 @@ pub mod lookup;
 pub mod openapi;
 pub mod query;
 pub mod routes;
+pub mod serve;
 pub mod service;
 pub mod state;
 pub mod wire;
@@ -49,6 +50,7 @@ use tokio_util::sync::CancellationToken;
 pub struct Api {
     listener: tokio::net::TcpListener,
     router: axum::Router,
+    limits: serve::Limits,
 }
 
 impl Api {
@@ -80,16 +82,25 @@ impl Api {
         let listener = tokio::net::TcpListener::bind(&settings.api_addr)
             .await
             .with_context(|| format!("binding {}", settings.api_addr))?;
+        let limits = serve::Limits {
+            header_timeout: std::time::Duration::from_millis(settings.api_header_timeout_ms),
+            max_connections: settings.api_max_connections.max(1),
+            grace: std::time::Duration::from_secs(settings.shutdown_grace_secs),
+        };
+        let targets = chime_core::targets::TargetPolicy::parse(&settings.allow_targets)
+            .context("CHIME_ALLOW_TARGETS")?;
         let state = AppState {
             store,
             settings: Arc::new(settings),
             admin_token: admin_token.into(),
             broker,
             key_cache: state::KeyCache::default(),
+            targets: Arc::new(targets),
         };
         Ok(Api {
             listener,
             router: routes::router(state),
+            limits,
         })
     }
 
@@ -102,9 +113,7 @@ impl Api {
     /// Serves until `cancel` fires, then finishes in-flight requests.
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "api listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move { cancel.cancelled().await })
-            .await?;
+        serve::serve(self.listener, self.router, self.limits, cancel).await;
         tracing::info!("api stopped");
         Ok(())
     }

@@ -45,6 +45,7 @@ pub async fn create_job(
     schedules: Vec<Schedule>,
     ms: i64,
 ) -> ApiResult<(Job, Vec<Planned>)> {
+    reachable(s, &job.action, "Error while creating job")?;
     let planned = plan_each(&job, schedules, ms);
     let w = JobWrite {
         job_id: job.id,
@@ -77,6 +78,7 @@ pub async fn replace_job(
     schedules: Vec<Schedule>,
     ms: i64,
 ) -> ApiResult<(Job, Vec<Planned>)> {
+    reachable(s, &job.action, "Error while updating job")?;
     drop_schedules(s, &tenant.id, job.id).await?;
     let planned = plan_each(&job, schedules, ms);
     let w = JobWrite {
@@ -102,6 +104,9 @@ pub async fn update_job(
     fields: &[&str],
     ms: i64,
 ) -> ApiResult<()> {
+    if job.action != old.action {
+        reachable(s, &job.action, "Error while updating job")?;
+    }
     let renamed = job.name != old.name;
     let replan = job.active != old.active || job.end_time != old.end_time;
     let schedules = if replan {
@@ -294,6 +299,17 @@ async fn put_schedule(
 
 /// Makes a write with its replan markers, then the due-index changes it decided (a crash in
 /// between leaves the markers to the leader's repair sweep). False when its name is taken.
+/// Refuses (400, naming `action`) a job URL whose host is a literal address the SSRF guard
+/// blocks: it would fail on every fire. Host names are checked when a worker resolves them.
+fn reachable(s: &AppState, url: &str, ctx: &str) -> ApiResult<()> {
+    let Ok(parsed) = url::Url::parse(url.trim()) else {
+        return Ok(()); // the input checks have answered this already
+    };
+    s.targets
+        .check_url(&parsed)
+        .map_err(|e| ApiError::BadRequest(format!("{ctx}: 'action' cannot be called: {e}")))
+}
+
 /// A write that would take the tenant beyond its limit of jobs or schedules is refused with
 /// 403, naming the limit.
 async fn write(s: &AppState, tenant: &str, w: &JobWrite<'_>, ms: i64) -> ApiResult<bool> {

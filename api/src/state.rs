@@ -15,6 +15,8 @@ pub struct AppState {
     pub broker: Arc<Publisher>,
     /// API keys looked up in the last few seconds (saves a round trip per request).
     pub key_cache: KeyCache,
+    /// The SSRF guard's policy (`allow_targets`), for job URLs that are literal addresses.
+    pub targets: Arc<chime_core::targets::TargetPolicy>,
 }
 
 /// API keys read in the last [`KeyCache::TTL`]: keys are immutable once created, so a short

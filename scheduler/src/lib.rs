@@ -96,6 +96,9 @@ pub struct Scheduler {
     backpressure: Backpressure,
     /// Due entries taken by passes not settled yet (their advance still to come).
     in_flight: Arc<InFlight>,
+    /// The tenants that fired lately, and when: the cap on runs in flight applies while more
+    /// than one does.
+    firing: Arc<pass::Firing>,
     fence: Fence,
     /// The shard of the due index this scheduler's loop leads when it holds its lease.
     shard: u32,
@@ -168,6 +171,7 @@ impl Scheduler {
             clock: Clock::default(),
             backpressure: Backpressure::default(),
             in_flight: InFlight::new(PASSES_IN_FLIGHT),
+            firing: Arc::default(),
             fence: Fence::default(),
             shard: 0,
             shares: Shares::new(shards),
@@ -194,6 +198,7 @@ impl Scheduler {
             clock: Clock::default(),
             backpressure: Backpressure::default(),
             in_flight: InFlight::new(PASSES_IN_FLIGHT),
+            firing: self.firing.clone(),
             fence: Fence::default(),
             shard,
             shares: self.shares.clone(),

@@ -265,6 +265,12 @@ impl Scheduler {
             metrics::counter!("chime_fires_coalesced_total").increment(c.skipped);
         }
         phase.done("plan");
+        let contended = self.firing.fired(
+            plans
+                .iter()
+                .flat_map(|p| p.msgs.iter().map(|m| m.tenant.as_str())),
+        );
+        self.store.admission().set_contended(contended);
         let (to_publish, owner_of, failed, busy) = self.materialize(&plans, now).await;
         for (plan, at) in plans.iter_mut().zip(busy) {
             if let Some(at) = at {
@@ -407,6 +413,37 @@ impl Scheduler {
     }
 }
 
+/// The tenants that fired in the last [`Firing::WINDOW`]: a tenant alone is not held to the
+/// cap on runs in flight (its runs wait for no one else's, and a cap would only slow it), two
+/// or more are.
+#[derive(Default)]
+pub(crate) struct Firing {
+    last: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+impl Firing {
+    const WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
+
+    /// Notes that `tenants` fire now; whether more than one tenant fired within the window.
+    pub(crate) fn fired<'a>(&self, tenants: impl Iterator<Item = &'a str>) -> bool {
+        let now = std::time::Instant::now();
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for t in tenants {
+            match last.get_mut(t) {
+                Some(at) => *at = now,
+                None => {
+                    last.insert(t.to_string(), now);
+                }
+            }
+        }
+        last.retain(|_, at| now.duration_since(*at) < Self::WINDOW);
+        last.len() > 1
+    }
+}
+
 /// How long a fire held back by its tenant's cap of runs in flight waits before the leader
 /// tries it again.
 const CAPACITY_RECHECK_MS: i64 = 250;
@@ -500,6 +537,15 @@ mod tests {
     use serde_json::json;
 
     const T0: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn one_tenant_firing_alone_does_not_contend_two_do() {
+        let firing = Firing::default();
+        assert!(!firing.fired(["a", "a"].into_iter()));
+        assert!(!firing.fired(["a"].into_iter()));
+        assert!(firing.fired(["b"].into_iter()), "a fired moments ago");
+        assert!(firing.fired(std::iter::empty()));
+    }
 
     fn job(active: bool, end: Option<i64>) -> Arc<Job> {
         Arc::new(

@@ -198,6 +198,10 @@ impl Executor {
                     .await
             }
         };
+        // An error that names the URL must not carry its secrets into the run log.
+        outcome.error = outcome
+            .error
+            .map(|e| crate::redact::redact(&e, &action.url));
         outcome.duration = start.elapsed();
         tracing::debug!(
             run_id = %meta.run_id,

@@ -24,6 +24,7 @@
 
 pub mod executor;
 pub mod lanes;
+pub mod redact;
 pub mod ssrf;
 
 use crate::executor::{Action, CallKind, CallMeta, Executor, ExecutorConfig, Outcome};

@@ -22,10 +22,12 @@ use crate::extras::{export, live};
 use crate::openapi::{ApiDoc, DOCS_PATH, DOCUMENT_PATH};
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -101,10 +103,12 @@ pub fn route_table() -> Vec<(String, Vec<String>)> {
     table
 }
 
-/// The API's router: [`api`], the document and Swagger UI, the fallback 404, the body limit
-/// and the request metrics.
+/// The API's router: [`api`], the document and Swagger UI, the fallback 404, the body limit,
+/// the body and request timeouts, and the request metrics.
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_request_bytes;
+    let body_timeout = Duration::from_millis(state.settings.api_body_timeout_ms);
+    let request_timeout = Duration::from_millis(state.settings.api_request_timeout_ms);
     let (routes, paths) = api().split_for_parts();
     let mut doc = ApiDoc::openapi();
     doc.merge(paths);
@@ -112,6 +116,11 @@ pub fn router(state: AppState) -> Router {
         .merge(SwaggerUi::new(DOCS_PATH).url(DOCUMENT_PATH, doc))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyTimeoutLayer::new(body_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
         .layer(middleware::from_fn(observe))
         .with_state(state)
 }

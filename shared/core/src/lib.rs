@@ -61,6 +61,7 @@ pub mod model;
 pub mod run;
 pub mod schedfmt;
 pub mod schedule;
+pub mod targets;
 pub mod time;
 
 /// The URLs of a setting that lists several servers (`CHIME_REDIS_URL` of a Redis Cluster's seed

@@ -93,6 +93,16 @@ pub struct Settings {
     pub default_timeout_ms: u64,
     /// TCP connect timeout of an action.
     pub connect_timeout_ms: u64,
+    /// A client of the API must send a request's headers within this long of connecting, or
+    /// of its previous answer on a kept-alive connection (so this is also the idle timeout).
+    pub api_header_timeout_ms: u64,
+    /// Longest the API takes to answer a request (the headers of its answer; a live tail or
+    /// an export then streams): beyond it, 408.
+    pub api_request_timeout_ms: u64,
+    /// Longest a client may take to send a request's body.
+    pub api_body_timeout_ms: u64,
+    /// Connections the API holds open at once; one more is answered 503 and closed.
+    pub api_max_connections: usize,
     /// Largest request body the API accepts (SAP: 100 KB).
     pub max_request_bytes: usize,
     /// Outages shorter than this replay every missed fire; longer ones fire only the last.
@@ -145,6 +155,10 @@ impl Default for Settings {
             response_body_cap: 1024,
             default_timeout_ms: 15_000,
             connect_timeout_ms: 5_000,
+            api_header_timeout_ms: 10_000,
+            api_request_timeout_ms: 30_000,
+            api_body_timeout_ms: 30_000,
+            api_max_connections: 1_000,
             max_request_bytes: 100 * 1024,
             misfire_threshold_secs: 20 * 60,
             run_retention_days: 30,
@@ -259,21 +273,7 @@ impl Settings {
     }
 }
 
-/// Parses an allow-list of target addresses (`allow_targets`): CIDRs or single addresses,
-/// comma-separated, each truncated to its network. The entry that is neither is the error.
-pub fn parse_allow_list(list: &str) -> Result<Vec<ipnet::IpNet>, String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .map(|entry| {
-            let net = entry
-                .parse::<ipnet::IpNet>()
-                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| entry.to_string())?;
-            Ok(net.trunc())
-        })
-        .collect()
-}
+pub use chime_core::targets::parse_allow_list;
 
 /// Overlays `CHIME_<FIELD>` variables, typed after the default value of each field.
 fn apply_env(obj: &mut Map<String, Value>, env: &[(String, String)]) -> Result<(), ConfigError> {

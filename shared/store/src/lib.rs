@@ -256,12 +256,16 @@ pub struct Store {
 
 /// The cap on each tenant's runs in flight that the leader's materialize applies (a run is in
 /// flight from its record's creation until its result is recorded, or its timeout plus
-/// [`Admission::SLACK_MS`] has passed). Shared by the clones of a store, so the leader can
-/// change the cap as workers come and go.
+/// [`Admission::SLACK_MS`] has passed), while tenants contend. Shared by the clones of a
+/// store, so the leader can change the cap as workers come and go, and say whether more than
+/// one tenant is firing.
 #[derive(Clone, Debug, Default)]
 pub struct Admission {
     /// 0: no cap (the store of a service that does not fire).
     cap: Arc<std::sync::atomic::AtomicU64>,
+    /// Whether more than one tenant fired lately: a tenant alone is not capped (its runs
+    /// wait for no one else's).
+    contended: Arc<std::sync::atomic::AtomicBool>,
     /// The timeout of a run whose job names none (ms).
     default_timeout_ms: u64,
 }
@@ -274,8 +278,18 @@ impl Admission {
         self.cap.store(cap, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// The cap in force: 0 while no other tenant contends.
     pub fn cap(&self) -> u64 {
-        self.cap.load(std::sync::atomic::Ordering::Relaxed)
+        if self.contended.load(std::sync::atomic::Ordering::Relaxed) {
+            self.cap.load(std::sync::atomic::Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+
+    pub fn set_contended(&self, contended: bool) {
+        self.contended
+            .store(contended, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -349,6 +363,7 @@ impl Store {
     pub fn with_admission(mut self, cap: u64, default_timeout_ms: u64) -> Store {
         self.admission = Admission {
             cap: Arc::new(std::sync::atomic::AtomicU64::new(cap)),
+            contended: Arc::default(),
             default_timeout_ms,
         };
         self

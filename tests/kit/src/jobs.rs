@@ -138,3 +138,24 @@ pub async fn every_grid_once(
     }
     total
 }
+
+/// Points a stored job at `url` in the store itself, past the API's refusal of literal
+/// addresses the SSRF guard blocks: a job written before that check, as a host name that
+/// resolves to a blocked address would be, for tests of the worker's guard at call time.
+pub async fn retarget(env: &TestEnv, tenant: &str, job: u64, url: &str) {
+    let store = env.store().await;
+    let mut stored = store
+        .job(tenant, job)
+        .await
+        .unwrap()
+        .expect("the job exists");
+    stored.action = url.to_string();
+    let w = chime_store::JobWrite {
+        job_id: job,
+        job: Some(&stored),
+        ..Default::default()
+    };
+    let now = store.now_ms().await.unwrap();
+    let written = store.write_job(tenant, &w, Default::default(), now).await;
+    assert!(matches!(written.unwrap(), chime_store::Written::Done(_)));
+}

@@ -22,7 +22,7 @@ pub mod target;
 
 pub use client::{ApiClient, CreatedJob, RunPage};
 pub use env::{test_settings, Running, TestEnv, ADMIN_TOKEN};
-pub use jobs::{all_completed, create_job, runs, set_active};
+pub use jobs::{all_completed, create_job, retarget, runs, set_active};
 pub use redis_server::PrivateRedis;
 pub use seed::{SeededJob, Seeder};
 pub use target::{Hit, Reply, Target};

@@ -1,7 +1,7 @@
 //! End to end on the real Redis and RabbitMQ: a job with a 1-second interval against a local
 //! HTTP server, fired by the scheduler, executed by a worker, read back from the run-log API.
 
-use chime_testkit::{create_job, runs, set_active, wait_until, Target, TestEnv};
+use chime_testkit::{create_job, retarget, runs, set_active, wait_until, Target, TestEnv};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -141,17 +141,31 @@ async fn blocked_and_failing_targets_are_recorded_with_the_reason() {
     let env = TestEnv::cluster().await;
     let target = Target::start().await;
     target.set_reply(500, "boom", false);
-    let (_, token) = env.tenant(&["read", "write"]).await;
+    let (tenant, token) = env.tenant(&["read", "write"]).await;
 
-    // A private address: refused by the SSRF guard before any connection is made.
+    // The API refuses a literal address the SSRF guard blocks...
+    let blocked_job = json!({"name": "blocked", "action": "http://10.0.0.1/x", "active": true,
+        "schedules": [{"time": "now", "active": true}]});
+    let (st, body) = env
+        .call("POST", "/scheduler/jobs", &token, Some(blocked_job))
+        .await;
+    assert_eq!(st, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("'action'"),
+        "{body}"
+    );
+    // ...and a job that reaches one anyway (written before that check, or by a host name
+    // that resolves to it) is refused by the worker's guard before any connection is made.
     let (j1, s1) = create_job(
         &env,
         &token,
         "blocked",
-        "http://10.0.0.1/x",
-        json!({"time": "now", "active": true}),
+        &target.url("/never"),
+        json!({"time": "now", "active": false}),
     )
     .await;
+    retarget(&env, &tenant, j1, "http://10.0.0.1/x").await;
+    set_active(&env, &token, j1, true).await;
     let (j2, s2) = create_job(
         &env,
         &token,

@@ -10,6 +10,8 @@ mod dialects;
 mod e2e;
 mod failover;
 mod faults;
+mod guards;
+mod hardening;
 mod openapi;
 mod quota;
 mod runlog;
