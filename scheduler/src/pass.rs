@@ -404,11 +404,9 @@ impl Scheduler {
             }
         }
         // Runs of one tenant together: a message carries one tenant's runs (broker::chunks).
-        let mut order: Vec<usize> = (0..to_publish.len()).collect();
-        order.sort_by(|&a, &b| to_publish[a].tenant.cmp(&to_publish[b].tenant));
-        let owner_of = order.iter().map(|&k| owner_of[k]).collect();
-        let mut slots: Vec<Option<RunMessage>> = to_publish.into_iter().map(Some).collect();
-        let to_publish = order.iter().filter_map(|&k| slots[k].take()).collect();
+        let mut runs: Vec<(RunMessage, usize)> = to_publish.into_iter().zip(owner_of).collect();
+        runs.sort_by(|a, b| a.0.tenant.cmp(&b.0.tenant));
+        let (to_publish, owner_of) = runs.into_iter().unzip();
         (to_publish, owner_of, failed, busy)
     }
 }

@@ -38,9 +38,18 @@ pub struct InLane {
 
 impl Lanes {
     /// Lanes of `share_percent` % of `concurrency` slots (at least one) and `budget_ms` of
-    /// call time each.
-    pub fn new(concurrency: usize, share_percent: u32, budget_ms: u64) -> Lanes {
+    /// call time each (0: the lane's slots × `default_timeout_ms`).
+    pub fn new(
+        concurrency: usize,
+        share_percent: u32,
+        budget_ms: u64,
+        default_timeout_ms: u64,
+    ) -> Lanes {
         let slots = (concurrency * share_percent as usize / 100).max(1);
+        let budget_ms = match budget_ms {
+            0 => slots as u64 * default_timeout_ms,
+            ms => ms,
+        };
         Lanes {
             slots,
             budget_ms: u32::try_from(budget_ms.max(1)).unwrap_or(u32::MAX),
@@ -74,6 +83,9 @@ impl Lanes {
             .tenants
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(lane) = tenants.get(tenant) {
+            return lane.clone();
+        }
         if tenants.len() > 1024 {
             tenants.retain(|_, lane| !lane.idle());
         }
@@ -100,7 +112,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_tenant_holds_its_share_of_slots_and_no_more_while_others_still_enter() {
-        let lanes = Lanes::new(8, 50, 1_000_000);
+        let lanes = Lanes::new(8, 50, 1_000_000, 0);
         assert_eq!(lanes.slots(), 4);
         let mut held = Vec::new();
         for _ in 0..4 {
@@ -115,7 +127,7 @@ mod tests {
     #[tokio::test]
     async fn long_timeouts_spend_the_call_time_budget() {
         // 4 slots, 60 s of call time: two runs of 30 s fill it, short runs of others pass.
-        let lanes = Lanes::new(8, 50, 60_000);
+        let lanes = Lanes::new(8, 50, 60_000, 0);
         let a = lanes.enter("slow", 30_000).await;
         let _b = lanes.enter("slow", 30_000).await;
         assert!(blocked(lanes.enter("slow", 1_000)).await);
@@ -123,14 +135,19 @@ mod tests {
         drop(a);
         let _d = lanes.enter("slow", 10_000).await;
         // A timeout over the whole budget counts as the budget: it runs alone, not never.
-        let lanes = Lanes::new(8, 50, 60_000);
+        let lanes = Lanes::new(8, 50, 60_000, 0);
         let _e = lanes.enter("huge", 600_000).await;
         assert!(blocked(lanes.enter("huge", 1)).await);
     }
 
+    #[test]
+    fn the_default_budget_is_the_lanes_slots_times_the_default_timeout() {
+        assert_eq!(Lanes::new(8, 50, 0, 15_000).budget_ms, 60_000);
+    }
+
     #[tokio::test]
     async fn idle_lanes_are_forgotten() {
-        let lanes = Lanes::new(8, 50, 1000);
+        let lanes = Lanes::new(8, 50, 1000, 0);
         for t in 0..2000 {
             drop(lanes.enter(&format!("t{t}"), 1).await);
         }

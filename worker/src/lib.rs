@@ -228,15 +228,8 @@ impl Worker {
         let lanes = Lanes::new(
             settings.worker_concurrency,
             settings.tenant_slot_share_percent,
-            match settings.tenant_call_budget_ms {
-                0 => {
-                    let share = settings.worker_concurrency as u64
-                        * u64::from(settings.tenant_slot_share_percent)
-                        / 100;
-                    share.max(1) * settings.default_timeout_ms
-                }
-                ms => ms,
-            },
+            settings.tenant_call_budget_ms,
+            settings.default_timeout_ms,
         );
         Ok(Worker {
             inner: Arc::new(Inner {
@@ -413,10 +406,7 @@ impl Inner {
 
     /// The run's call timeout (ms): its job's, or the default.
     fn timeout_ms(&self, msg: &RunMessage) -> u64 {
-        match msg.action.timeout_ms {
-            0 => self.settings.default_timeout_ms,
-            ms => ms,
-        }
+        msg.action.timeout_or(self.settings.default_timeout_ms)
     }
 
     /// The `check` step before a fresh message's first call: `Some(reason)` when the run is not

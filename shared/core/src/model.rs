@@ -87,6 +87,16 @@ pub struct ActionSpec {
     pub timeout_ms: u64,
 }
 
+impl ActionSpec {
+    /// The call's timeout (ms): its own, or `default_ms` when its job sets none (0).
+    pub fn timeout_or(&self, default_ms: u64) -> u64 {
+        match self.timeout_ms {
+            0 => default_ms,
+            ms => ms,
+        }
+    }
+}
+
 /// A run record as read back from Redis (the `run` hash).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct RunRecord {

@@ -433,9 +433,8 @@ fn family_args<const N: usize>(
     prefix
 }
 
-/// Adds one run's step to a call of `runs.lua`.
-/// A step's arguments; a materialize names its run's timeout (`default_timeout_ms` when its
-/// job names none), for the admission.
+/// Adds one run's step to a call of `runs.lua`; a materialize names its run's timeout
+/// (`default_timeout_ms` when its job names none), for the admission.
 fn step_args(
     inv: &mut ScriptInvocation<'_>,
     m: &RunMessage,
@@ -451,8 +450,7 @@ fn step_args(
         .arg(m.epoch);
     match step {
         RunStep::Materialize => {
-            let t = m.action.timeout_ms;
-            inv.arg(if t == 0 { default_timeout_ms } else { t });
+            inv.arg(m.action.timeout_or(default_timeout_ms));
         }
         RunStep::Check => {}
         RunStep::Start(at_least) => {
