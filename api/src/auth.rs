@@ -2,7 +2,9 @@
 //!
 //! A key is accepted as `Authorization: Bearer <id>.<secret>`, `Authorization: Basic
 //! base64(<id>:<secret>)`, or `X-API-Key: <id>` with `X-API-Secret: <secret>`. Secrets are
-//! stored as SHA-256 digests and compared in constant time.
+//! stored as SHA-256 digests and compared in constant time. The key is read on every request
+//! (one `HGETALL`), so a revoked or expired key fails from the next request on, on every API
+//! replica.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -120,23 +122,23 @@ pub async fn authenticate(
     if id.is_empty() || id.len() > 64 {
         return Err(ApiError::Unauthorized("invalid API key".into()));
     }
-    let key = match state.key_cache.get(&id) {
-        Some(k) => k,
-        None => {
-            let k = state
-                .store
-                .api_key(&id)
-                .await?
-                .ok_or_else(|| ApiError::Unauthorized("invalid API key".into()))?;
-            state.key_cache.put(k.clone());
-            k
-        }
-    };
+    let key = state
+        .store
+        .api_key(&id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("invalid API key".into()))?;
     if !constant_time_eq(
         hash_secret(&secret).as_bytes(),
         key.secret_sha256.as_bytes(),
     ) {
         return Err(ApiError::Unauthorized("invalid API key".into()));
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    if key.expired(now) {
+        return Err(ApiError::Unauthorized("the API key has expired".into()));
+    }
+    if let Err(e) = state.store.key_used(&key, now).await {
+        tracing::warn!(key = %key.id, error = %e, "could not note the API key's use");
     }
     Ok(Tenant {
         id: key.tenant,
@@ -156,7 +158,8 @@ impl FromRequestParts<AppState> for Tenant {
     }
 }
 
-/// The operator, authenticated by `CHIME_ADMIN_TOKEN`.
+/// The operator, authenticated by an admin token (`CHIME_ADMIN_TOKEN`, or a line of
+/// `CHIME_ADMIN_TOKEN_FILE`).
 pub struct Admin;
 
 impl FromRequestParts<AppState> for Admin {
@@ -172,10 +175,83 @@ impl FromRequestParts<AppState> for Admin {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::Unauthorized("missing admin token".into()))?;
-        if constant_time_eq(given.trim().as_bytes(), state.admin_token.as_bytes()) {
+        if state.admin_tokens.accepts(given.trim()) {
             Ok(Admin)
         } else {
             Err(ApiError::Unauthorized("invalid admin token".into()))
         }
+    }
+}
+
+/// The admin tokens: the `admin_token` setting's, and each line of the file `admin_token_file`
+/// names, read again whenever the file changes: tokens rotate without a restart (write the new
+/// token beside the old, move the operators over, remove the old line).
+pub struct AdminTokens {
+    fixed: Option<String>,
+    file: Option<std::path::PathBuf>,
+    /// The file's tokens and the metadata they were read at.
+    read: std::sync::Mutex<(Option<FileStamp>, Vec<String>)>,
+}
+
+/// A file's modification time and length: a change of either is a new file.
+type FileStamp = (std::time::SystemTime, u64);
+
+impl AdminTokens {
+    /// The tokens of the settings; an error when there is none at all.
+    pub fn new(fixed: Option<String>, file: Option<String>) -> anyhow::Result<AdminTokens> {
+        let tokens = AdminTokens {
+            fixed: fixed.filter(|t| !t.trim().is_empty()),
+            file: file.filter(|f| !f.is_empty()).map(Into::into),
+            read: std::sync::Mutex::new((None, vec![])),
+        };
+        if let Some(path) = &tokens.file {
+            std::fs::metadata(path)
+                .map_err(|e| anyhow::anyhow!("CHIME_ADMIN_TOKEN_FILE {}: {e}", path.display()))?;
+        }
+        if tokens.fixed.is_none() && tokens.file_tokens().is_empty() {
+            anyhow::bail!(
+                "CHIME_ADMIN_TOKEN (or CHIME_ADMIN_TOKEN_FILE, one token a line) must be set for the API"
+            );
+        }
+        Ok(tokens)
+    }
+
+    /// Whether `given` is one of the tokens (each compared in constant time).
+    pub fn accepts(&self, given: &str) -> bool {
+        let mut ok = false;
+        if let Some(t) = &self.fixed {
+            ok |= constant_time_eq(given.as_bytes(), t.as_bytes());
+        }
+        for t in self.file_tokens() {
+            ok |= constant_time_eq(given.as_bytes(), t.as_bytes());
+        }
+        ok && !given.is_empty()
+    }
+
+    /// The file's tokens, read again when its modification time or length changed; none when
+    /// it cannot be read (a missing file accepts no token of its own).
+    fn file_tokens(&self) -> Vec<String> {
+        let Some(path) = &self.file else {
+            return vec![];
+        };
+        let stamp = std::fs::metadata(path)
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())));
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        if stamp.is_none() {
+            *read = (None, vec![]);
+        } else if read.0 != stamp {
+            let tokens = std::fs::read_to_string(path)
+                .map(|text| {
+                    text.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default();
+            *read = (stamp, tokens);
+        }
+        read.1.clone()
     }
 }

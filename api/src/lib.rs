@@ -56,11 +56,10 @@ pub struct Api {
 impl Api {
     /// Connects to Redis and binds `api_addr`. Refuses to start without an admin token.
     pub async fn build(settings: Settings) -> anyhow::Result<Api> {
-        let admin_token = settings
-            .admin_token
-            .clone()
-            .filter(|t| !t.is_empty())
-            .context("CHIME_ADMIN_TOKEN must be set for the API")?;
+        let admin_tokens = auth::AdminTokens::new(
+            settings.admin_token.clone(),
+            settings.admin_token_file.clone(),
+        )?;
         let retention = Retention {
             ttl_ms: settings.run_retention_days * 86_400_000,
             per_stream: settings.runs_per_schedule_cap,
@@ -92,9 +91,8 @@ impl Api {
         let state = AppState {
             store,
             settings: Arc::new(settings),
-            admin_token: admin_token.into(),
+            admin_tokens: Arc::new(admin_tokens),
             broker,
-            key_cache: state::KeyCache::default(),
             targets: Arc::new(targets),
         };
         Ok(Api {

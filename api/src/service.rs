@@ -142,17 +142,41 @@ pub async fn update_job(
 /// Deletes a job with its schedules and runs: the job first, then its due entries (an entry
 /// a crash leaves behind finds its job gone when it falls due and is removed).
 pub async fn delete_job(s: &AppState, tenant: &Tenant, job: &Job) -> ApiResult<()> {
-    let schedules = s.store.schedules(&tenant.id, job.id).await?;
-    s.store.delete_job(&tenant.id, job).await?;
-    for sc in &schedules {
-        s.store
-            .set_due(&tenant.id, job.id, &sc.schedule_id, None)
-            .await?;
-    }
+    remove_job(s, &tenant.id, job).await?;
     tracing::info!(tenant = %tenant.id, job_id = job.id, "job deleted");
     let detail = format!("job '{}' deleted with its runs", job.name);
     audit(s, tenant, job.id, None, "DELETE_JOB", detail).await;
     Ok(())
+}
+
+/// Deletes a job with everything under it, then its due entries.
+async fn remove_job(s: &AppState, tenant: &str, job: &Job) -> ApiResult<()> {
+    let schedules = s.store.schedules(tenant, job.id).await?;
+    s.store.delete_job(tenant, job).await?;
+    for sc in &schedules {
+        s.store
+            .set_due(tenant, job.id, &sc.schedule_id, None)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Deletes every job of a tenant (being deleted: no job is written meanwhile); returns how
+/// many.
+pub async fn delete_all_jobs(s: &AppState, tenant: &str) -> ApiResult<u64> {
+    let (mut n, mut before) = (0, u64::MAX);
+    loop {
+        let (total, jobs) = s.store.jobs_page(tenant, 0, 100).await?;
+        // An id whose job cannot be read is left to the purge of the tenant's keys.
+        if jobs.is_empty() || total >= before {
+            return Ok(n);
+        }
+        before = total;
+        for job in &jobs {
+            remove_job(s, tenant, job).await?;
+            n += 1;
+        }
+    }
 }
 
 /// Stores a new schedule of `job` and plans it; returns its next fire.
@@ -324,6 +348,9 @@ async fn write(s: &AppState, tenant: &str, w: &JobWrite<'_>, ms: i64) -> ApiResu
             return Err(ApiError::Forbidden(format!(
                 "Quota exceeded: the tenant may have at most {n} jobs ('maxJobs')"
             )))
+        }
+        Written::TenantDeleted => {
+            return Err(ApiError::Unauthorized("the tenant is being deleted".into()))
         }
         Written::TooManySchedules(n) => {
             return Err(ApiError::Forbidden(format!(

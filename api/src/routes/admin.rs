@@ -1,5 +1,6 @@
-//! Tenant administration (the admin token): create a tenant, configure its run retention and
-//! fire quota, and create its API keys.
+//! Tenant administration (the admin token): create a tenant, configure its run retention,
+//! fire quota and limits, and create its API keys (their list, revocation and the tenant's
+//! deletion: [`super::lifecycle`]).
 
 use crate::auth::{Admin, SCOPES};
 use crate::error::{ApiError, ApiResult};
@@ -24,7 +25,7 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
-async fn require_tenant(s: &AppState, tenant: &str) -> ApiResult<()> {
+pub(crate) async fn require_tenant(s: &AppState, tenant: &str) -> ApiResult<()> {
     if s.store.tenant_exists(tenant).await? {
         Ok(())
     } else {
@@ -105,15 +106,27 @@ pub async fn create_key(
 ) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
     require_tenant(&s, &tenant).await?;
     let (req, _) = decode::<CreateKeyRequest>(body)?;
+    let expires_in = req.expires_in_seconds;
+    if expires_in.is_some_and(|n| !(1..=315_360_000).contains(&n)) {
+        return Err(ApiError::BadRequest(
+            "Error while creating key: 'expiresInSeconds' must be an integer from 1 to 315360000"
+                .into(),
+        ));
+    }
     let scopes = scopes_of(req)?;
     let id = format!("k{}", random_hex(8));
     let secret = random_hex(24);
+    let (now, _) = service::now(&s).await?;
+    let expires_ms = expires_in.map(|n| now + n as i64 * 1000);
     s.store
         .create_api_key(&ApiKey {
             id: id.clone(),
             tenant: tenant.clone(),
             secret_sha256: hash_secret(&secret),
             scopes: scopes.clone(),
+            created_ms: now,
+            expires_ms,
+            last_used_ms: None,
         })
         .await?;
     tracing::info!(tenant = %tenant, key = %id, "api key created");
@@ -126,6 +139,8 @@ pub async fn create_key(
             token,
             scopes,
             tenant_id: tenant,
+            created: chime_core::time::format_instant(now),
+            expires_at: expires_ms.map(chime_core::time::format_instant),
         }),
     ))
 }

@@ -68,7 +68,7 @@ pub async fn create_job(
     tenant.require("write")?;
     let (ms, now) = service::now(&s).await?;
     let (req, _) = decode::<JobRequest>(body)?;
-    let id = s.store.next_job_id().await?;
+    let id = s.store.next_job_id(&tenant.id).await?;
     let job = input::new_job(&req, id, s.settings.default_timeout_ms, now)?;
     let schedules = input::schedules_of(&req, now)?;
     let (job, planned) = service::create_job(&s, &tenant, job, schedules, ms).await?;
@@ -209,7 +209,7 @@ async fn upsert_job_by_name(
     let timeout = s.settings.default_timeout_ms;
     match s.store.job_id_by_name(&tenant.id, name).await? {
         None => {
-            let id = s.store.next_job_id().await?;
+            let id = s.store.next_job_id(&tenant.id).await?;
             let job = input::new_job(&req, id, timeout, now)?;
             let (job, planned) = service::create_job(s, tenant, job, schedules, ms).await?;
             Ok(created(job_with(&job, &planned)))

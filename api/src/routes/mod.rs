@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod audit;
 pub mod jobs;
+pub mod lifecycle;
 pub mod ops;
 pub mod runs;
 pub mod schedules;
@@ -41,8 +42,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .routes(routes!(admin::create_tenant))
-        .routes(routes!(admin::configure_tenant))
-        .routes(routes!(admin::create_key))
+        .routes(routes!(admin::configure_tenant, lifecycle::delete_tenant))
+        .routes(routes!(admin::create_key, lifecycle::list_keys))
+        .routes(routes!(lifecycle::revoke_key))
         .routes(routes!(audit::action_logs))
         .routes(routes!(jobs::list_jobs, jobs::create_job))
         .routes(routes!(jobs::job_count))

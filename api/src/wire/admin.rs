@@ -53,6 +53,11 @@ pub struct CreateKeyRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Vec<KeyScope>>)]
     pub scopes: Option<Option<Vec<KeyScope>>>,
+    /// Seconds until the key stops being accepted (1 to 315360000); without it, the key does
+    /// not expire.
+    #[serde(default, rename = "expiresInSeconds")]
+    #[schema(minimum = 1, maximum = 315_360_000)]
+    pub expires_in_seconds: Option<u64>,
 }
 
 impl RequestBody for CreateKeyRequest {
@@ -71,6 +76,51 @@ pub struct ApiKeyCreated {
     #[schema(value_type = Vec<KeyScope>)]
     pub scopes: Vec<String>,
     pub tenant_id: String,
+    /// When the key was made.
+    pub created: String,
+    /// When the key stops being accepted (absent: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+/// An API key as the key list shows it: never its secret.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyInfo {
+    pub id: String,
+    pub tenant_id: String,
+    #[schema(value_type = Vec<KeyScope>)]
+    pub scopes: Vec<String>,
+    /// When the key was made (absent for a key of a version that did not note it).
+    pub created: Option<String>,
+    /// When the key was last accepted (to the minute); `null` if never.
+    pub last_used: Option<String>,
+    /// When the key stops being accepted; `null`: never.
+    pub expires_at: Option<String>,
+    /// Whether it has expired (an expired key is listed until Redis drops it).
+    pub expired: bool,
+}
+
+impl ApiKeyInfo {
+    /// The listing's view of a stored key at `now` (ms).
+    pub fn of(k: chime_store::ApiKey, now: i64) -> ApiKeyInfo {
+        let at = chime_core::time::format_instant;
+        ApiKeyInfo {
+            expired: k.expired(now),
+            created: (k.created_ms > 0).then(|| at(k.created_ms)),
+            last_used: k.last_used_ms.map(at),
+            expires_at: k.expires_ms.map(at),
+            id: k.id,
+            tenant_id: k.tenant,
+            scopes: k.scopes,
+        }
+    }
+}
+
+/// A tenant's key list.
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyList {
+    pub keys: Vec<ApiKeyInfo>,
 }
 
 /// Configure Tenant body: at most one of the two retention fields, and/or the quota; `null`

@@ -28,6 +28,9 @@ pub struct Settings {
     pub ops_addr: String,
     /// Bearer token for `/admin` calls. The API refuses to start without one.
     pub admin_token: Option<String>,
+    /// A file of admin tokens, one a line (`#` starts a comment line), read again whenever it
+    /// changes: admin tokens rotate without a restart. Accepted beside `admin_token`.
+    pub admin_token_file: Option<String>,
     /// The key every run message is signed with (HMAC-SHA256): workers dead-letter a message
     /// without a valid signature before reading it. Unset, the installation's own key is used:
     /// 32 random bytes the first service to start keeps in Redis (`<ns>:cluster_secret`).
@@ -134,6 +137,7 @@ impl Default for Settings {
             api_addr: "127.0.0.1:8080".into(),
             ops_addr: "127.0.0.1:0".into(),
             admin_token: None,
+            admin_token_file: None,
             cluster_secret: None,
             allow_targets: String::new(),
             worker_concurrency: 64,

@@ -8,14 +8,19 @@ use redis::{AsyncCommands, Script};
 use std::sync::{Arc, LazyLock};
 
 static JOB_DELETE: LazyLock<Script> = crate::script!("job_delete.lua");
+static JOB_ID: LazyLock<Script> = crate::script!("job_id.lua");
 
 /// The job hash's field of the job's JSON definition.
 const DEF: &str = "def";
 
 impl Store {
-    /// A new, globally unique job id.
-    pub async fn next_job_id(&self) -> Result<u64> {
-        Ok(self.c().incr(self.keys.job_seq(), 1).await?)
+    /// A new job id of the tenant's: each tenant counts its own, so no tenant learns from its
+    /// ids how many jobs others create.
+    pub async fn next_job_id(&self, tenant: &str) -> Result<u64> {
+        let mut inv = JOB_ID.prepare_invoke();
+        inv.key(self.keys.job_seq(tenant))
+            .key(self.keys.jobs(tenant));
+        Ok(inv.invoke_async(&mut self.c()).await?)
     }
 
     /// Reserves a job name for a job id; false when the tenant already has a job of that name.

@@ -5,10 +5,11 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `ns:seq:job` | string | global job id counter (SAP job ids are integers) |
-//! | `ns:apikey:<keyId>` | hash | tenant, SHA-256 of the secret, scopes |
+//! | `ns:apikey:<keyId>` | hash | tenant, SHA-256 of the secret, scopes, created, expires, last used (ms) |
 //! | `ns:tenants` | set | tenant ids |
-//! | `ns:T:tenant` | hash | tenant name, creation time |
+//! | `ns:T:tenant` | hash | tenant name, creation time, its own settings and limits, `deleting` while it is deleted |
+//! | `ns:T:keys` | set | the tenant's API key ids |
+//! | `ns:T:seq` | string | the tenant's job id counter (SAP job ids are integers; each tenant counts its own) |
 //! | `ns:T:jobs` | zset | the tenant's job ids (score = id) |
 //! | `ns:T:jobnames` | hash | job name → job id |
 //! | `ns:T:job:<jobId>` | hash | `def` (job JSON), `seq` (run number counter), the schedules' short numbers: `so` (their counter), `s@<scheduleId>` → number, `s#<number>` → schedule id |
@@ -138,8 +139,26 @@ impl Keys {
     pub fn cluster_secret(&self) -> String {
         format!("{}:cluster_secret", self.ns)
     }
-    pub fn job_seq(&self) -> String {
-        format!("{}:seq:job", self.ns)
+    /// The tenant's job id counter.
+    pub fn job_seq(&self, tenant: &str) -> String {
+        self.t(tenant, "seq")
+    }
+    /// The tenant's API key ids.
+    pub fn tenant_keys(&self, tenant: &str) -> String {
+        self.t(tenant, "keys")
+    }
+    /// The pattern `SCAN` matches every key of the tenant's with (the namespace's glob
+    /// characters escaped).
+    pub fn tenant_pattern(&self, tenant: &str) -> String {
+        let mut out = String::new();
+        for c in self.t(tenant, "").chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('*');
+        out
     }
     pub fn api_key(&self, key_id: &str) -> String {
         format!("{}:apikey:{}", self.ns, key_id)
@@ -398,7 +417,9 @@ mod tests {
     fn key_names_are_the_layout() {
         let k = Keys::new("ns");
         let cases = [
-            (k.job_seq(), "ns:seq:job"),
+            (k.job_seq("a"), "ns:{t:a}:seq"),
+            (k.tenant_keys("a"), "ns:{t:a}:keys"),
+            (k.tenant_pattern("a"), "ns:{t:a}:*"),
             (k.api_key("k1"), "ns:apikey:k1"),
             (k.tenants(), "ns:tenants"),
             (k.tenant("a"), "ns:{t:a}:tenant"),

@@ -42,7 +42,7 @@ pub use run_queries::{ActionLog, Order, RunPage, RunQuery, Scope};
 pub use run_steps::{
     Checked, Completed, Materialized, RunResult, RunStep, RunUpdate, Started, StepAnswer,
 };
-pub use tenants::{hash_secret, ApiKey, TenantLimit};
+pub use tenants::{hash_secret, ApiKey, TenantLimit, TenantState, TENANT_TOMBSTONE_MS};
 
 use crate::keys::{KeyTemplate, Keys};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};

@@ -60,6 +60,8 @@ pub enum Written {
     TooManyJobs(u64),
     /// Not written: it would give the tenant more schedules than its limit.
     TooManySchedules(u64),
+    /// Not written: the tenant is being deleted.
+    TenantDeleted,
 }
 
 /// A due-index change a write decided and did not confirm yet: a schedule's next fire.
@@ -151,6 +153,7 @@ impl Store {
             Some(0) => Written::NameTaken,
             Some(-1) => Written::TooManyJobs(limit),
             Some(-2) => Written::TooManySchedules(limit),
+            Some(-3) => Written::TenantDeleted,
             _ => {
                 return Err(StoreError::Corrupt(format!(
                     "the job write script answered {answer:?}"

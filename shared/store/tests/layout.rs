@@ -245,8 +245,7 @@ async fn dump(
 
 /// The layout after the tenant's runs were recorded (before the cap evicts run A).
 const RECORDED: &str = "\
-NS:apikey:k1 hash: scopes=jobs:read,jobs:write secret=1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 tenant=acme\n\
-NS:seq:job string: 1\n\
+NS:apikey:k1 hash: created=1704067200000 scopes=jobs:read,jobs:write secret=1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 tenant=acme\n\
 NS:tenants set: acme\n\
 NS:{sched}:deferred hash: acme|1|s2=1700000000500\n\
 NS:{sched}:due:0 zset: acme|1|s2@1700000001500\n\
@@ -265,6 +264,7 @@ NS:{t:acme}:job:1:schedules hash: s1={\"scheduleId\":\"s1\",\"description\":\"\"
 NS:{t:acme}:job:1:tails string (expires): 1\n\
 NS:{t:acme}:jobnames hash: nightly=1\n\
 NS:{t:acme}:jobs zset: 1@1\n\
+NS:{t:acme}:keys set: k1\n\
 NS:{t:acme}:run:RUN_C:log list (expires): 2023-11-14T22:13:25.007Z job reported SUCCESS: done later\n\
 NS:{t:acme}:run:RUN_A:log list (expires): @1700000005001 attempt 1 started on w1 | 2023-11-14T22:13:25.002Z attempt 1 did not finish; run redelivered to worker w2 | 2023-11-14T22:13:25.004Z duplicate result from worker w3 ignored: the run already has its result\n\
 NS:{t:acme}:runids:56BB hash: EBDE3EBC5FC0A589A64DC75A88CF=XID\n\
@@ -275,11 +275,11 @@ NS:{t:acme}:sched:s1:events stream: [l=ERROR,m=Target blocked] [l=INFO,m=Schedul
 NS:{t:acme}:sched:s1:pos stream: [x=XID] [x=XID]\n\
 NS:{t:acme}:sched:s2:pos stream: [x=XID]\n\
 NS:{t:acme}:schedjobs hash: s1=1 s2=1\n\
+NS:{t:acme}:seq string: 1\n\
 NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600";
 /// After run D evicted run A (the schedule keeps 2 runs) and the sweep.
 const EVICTED: &str = "\
-NS:apikey:k1 hash: scopes=jobs:read,jobs:write secret=1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 tenant=acme\n\
-NS:seq:job string: 1\n\
+NS:apikey:k1 hash: created=1704067200000 scopes=jobs:read,jobs:write secret=1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 tenant=acme\n\
 NS:tenants set: acme\n\
 NS:{sched}:deferred hash: acme|1|s2=1700000000500\n\
 NS:{sched}:due:0 zset: acme|1|s2@1700000001500\n\
@@ -298,6 +298,7 @@ NS:{t:acme}:job:1:schedules hash: s1={\"scheduleId\":\"s1\",\"description\":\"\"
 NS:{t:acme}:job:1:tails string (expires): 1\n\
 NS:{t:acme}:jobnames hash: nightly=1\n\
 NS:{t:acme}:jobs zset: 1@1\n\
+NS:{t:acme}:keys set: k1\n\
 NS:{t:acme}:live zset: 1|s1|RUN_D\n\
 NS:{t:acme}:run:RUN_D hash: id=RUN_D job=1 m=4 1700000002000 1700000005008 3 owner=leader-1 sched=s1 state=SCHEDULED status=SCHEDULED\n\
 NS:{t:acme}:run:RUN_C:log list (expires): 2023-11-14T22:13:25.007Z job reported SUCCESS: done later\n\
@@ -309,11 +310,11 @@ NS:{t:acme}:sched:s1:events stream: [l=ERROR,m=Target blocked] [l=INFO,m=Schedul
 NS:{t:acme}:sched:s1:pos stream: [x=XID]\n\
 NS:{t:acme}:sched:s2:pos stream: [x=XID]\n\
 NS:{t:acme}:schedjobs hash: s1=1 s2=1\n\
+NS:{t:acme}:seq string: 1\n\
 NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600";
 /// After the job's deletion.
 const DELETED: &str = "\
-NS:apikey:k1 hash: scopes=jobs:read,jobs:write secret=1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 tenant=acme\n\
-NS:seq:job string: 1\n\
+NS:apikey:k1 hash: created=1704067200000 scopes=jobs:read,jobs:write secret=1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 tenant=acme\n\
 NS:tenants set: acme\n\
 NS:{sched}:deferred hash: acme|1|s2=1700000000500\n\
 NS:{sched}:due:0 zset: acme|1|s2@1700000001500\n\
@@ -321,7 +322,9 @@ NS:{sched}:due:1 zset: acme|1|s1@1700000000000\n\
 NS:{sched}:epoch string: 1\n\
 NS:{sched}:lease string (expires): leader-1:1\n\
 NS:{t:acme}:actions stream: [a=update,d=cron,j=1,k=k1,s=s1]\n\
+NS:{t:acme}:keys set: k1\n\
 NS:{t:acme}:runs stream:\n\
+NS:{t:acme}:seq string: 1\n\
 NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600";
 
 /// The tenant with an API key and settings, and its job of two schedules, both due, one fire
@@ -338,6 +341,8 @@ async fn configure(store: &Store) -> u64 {
             tenant: TENANT.into(),
             secret_sha256: chime_store::hash_secret("s3cret"),
             scopes: vec!["jobs:read".into(), "jobs:write".into()],
+            created_ms: 1_704_067_200_000,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -351,7 +356,7 @@ async fn configure(store: &Store) -> u64 {
         .unwrap();
 
     // A job of two schedules, due, one fire deferred by the leader.
-    let id = store.next_job_id().await.unwrap();
+    let id = store.next_job_id(TENANT).await.unwrap();
     assert!(store.reserve_job_name(TENANT, "nightly", id).await.unwrap());
     store
         .put_job(TENANT, &job(id), &[sched("s1"), sched("s2")])

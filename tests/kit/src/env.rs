@@ -234,6 +234,13 @@ impl TestEnv {
         self.client().call(method, path, token, body).await
     }
 
+    /// Stops the services gracefully (each finishes what it holds), leaving the namespace.
+    pub async fn stop_services(&mut self) {
+        for s in self.services.drain(..) {
+            s.stop().await;
+        }
+    }
+
     /// Stops the services gracefully and purges the namespace.
     pub async fn cleanup(mut self) {
         for s in self.services.drain(..) {

@@ -12,6 +12,7 @@ mod failover;
 mod faults;
 mod guards;
 mod hardening;
+mod lifecycle;
 mod openapi;
 mod quota;
 mod runlog;

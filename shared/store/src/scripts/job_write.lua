@@ -15,12 +15,16 @@
 --      write does not decide it)
 -- Returns {1}; {0} when the name to claim names another job; {-1, limit} when the write would
 -- create a job beyond the tenant's limit of jobs, {-2, limit} schedules beyond its limit of
--- schedules (nothing is written).
+-- schedules (nothing is written); {-3} when the tenant is being deleted.
 
 local NAMES, JOB, JOBS, SCHEDULES, SCHED_JOBS, REPLAN = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local TENANT = KEYS[7]
 local id, def, claim, release, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local FIRST = 8
+
+if redis.call('HEXISTS', TENANT, 'deleting') == 1 then
+  return { -3 }
+end
 
 local function limit(field, default)
   return tonumber(redis.call('HGET', TENANT, field) or default)
