@@ -1,6 +1,7 @@
 //! The state every handler shares: the store, the settings, the admin token, the broker
-//! (for readiness) and the API-key cache.
+//! (for readiness), the API-key cache and the live tails' hub.
 
+use crate::hub::TailHub;
 use chime_broker::Publisher;
 use chime_runtime::config::Settings;
 use chime_store::{ApiKey, Store};
@@ -17,6 +18,8 @@ pub struct AppState {
     pub key_cache: KeyCache,
     /// The SSRF guard's policy (`allow_targets`), for job URLs that are literal addresses.
     pub targets: Arc<chime_core::targets::TargetPolicy>,
+    /// The live tails' one reader of this process, and their caps.
+    pub tails: TailHub,
 }
 
 /// API keys read in the last [`KeyCache::TTL`]: keys are immutable once created, so a short
