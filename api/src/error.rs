@@ -23,6 +23,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("request entity too large: the body exceeds {0} bytes")]
     PayloadTooLarge(usize),
+    /// A cap on what a key or tenant holds open at once is reached: answered 429 with
+    /// `Retry-After`.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// The store is unreachable for now (restarting, failing over): answered 503 with
     /// `Retry-After`, so a client retries instead of taking it as a fault of its request.
     #[error("the service is temporarily unavailable; retry in a moment")]
@@ -52,6 +56,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -65,6 +70,7 @@ impl ApiError {
             ApiError::NotFound(_) => "Not Found",
             ApiError::Conflict(_) => "Conflict",
             ApiError::PayloadTooLarge(_) => "Payload Too Large",
+            ApiError::TooManyRequests(_) => "Too Many Requests",
             ApiError::Unavailable(_) => "Service Unavailable",
             ApiError::Internal(_) => "Internal Server Error",
         }
@@ -96,7 +102,8 @@ pub struct SapError {
     pub code: u16,
     pub message: String,
     /// `Bad Request/Invalid Request`, `Unauthorized`, `Forbidden`, `Not Found`, `Conflict`,
-    /// `Payload Too Large`, `Service Unavailable` or `Internal Server Error`.
+    /// `Payload Too Large`, `Too Many Requests`, `Service Unavailable` or `Internal Server
+    /// Error`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The same text as `message`.
@@ -128,7 +135,10 @@ pub enum SapErrors {
     Internal(SapError),
 }
 
-/// Adds the authentication challenge to a 401 answer, and `Retry-After` to a 503.
+/// How long a client refused by a cap should wait before it tries again (s).
+pub const RETRY_AFTER_CAP_SECS: u32 = 5;
+
+/// Adds the authentication challenge to a 401 answer, and `Retry-After` to a 503 and a 429.
 fn challenge(mut resp: Response) -> Response {
     if resp.status() == StatusCode::UNAUTHORIZED {
         resp.headers_mut().insert(
@@ -139,6 +149,10 @@ fn challenge(mut resp: Response) -> Response {
     if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_CAP_SECS));
     }
     resp
 }

@@ -6,6 +6,8 @@
 //! state and the router):
 //!
 //! - [`error`]: the one error type, SAP's error shape, the dialects' error mapping.
+//! - [`hub`]: the live tails' one reader per process, fanning each job's runs out to its
+//!   tails, and the caps on tails per API key and per tenant.
 //! - [`state`]: [`AppState`], shared by every handler, and the API-key cache.
 //! - [`auth`]: who is calling (admin token or API key).
 //! - [`lookup`]: reading the job and schedule a path names, with SAP's 404s.
@@ -26,6 +28,7 @@ pub mod dialects;
 pub mod error;
 pub mod extract;
 pub mod extras;
+pub mod hub;
 pub mod input;
 pub mod lookup;
 pub mod openapi;
@@ -45,6 +48,11 @@ use chime_store::{Retention, Store, Target};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+
+/// A run as a live tail sends it: its detail (SAP's run-log entry with chime's details).
+fn render_run(run: &chime_core::model::RunRecord) -> String {
+    serde_json::to_string(&wire::sap::RunDetail::from(run)).expect("a run serialises")
+}
 
 /// A built API server; [`Api::run`] serves until cancelled.
 pub struct Api {
@@ -88,12 +96,21 @@ impl Api {
         };
         let targets = chime_core::targets::TargetPolicy::parse(&settings.allow_targets)
             .context("CHIME_ALLOW_TARGETS")?;
+        let tails = hub::TailHub::new(
+            store.clone(),
+            render_run,
+            hub::TailCaps {
+                per_key: settings.tail_max_per_key,
+                per_tenant: settings.tail_max_per_tenant,
+            },
+        );
         let state = AppState {
             store,
             settings: Arc::new(settings),
             admin_tokens: Arc::new(admin_tokens),
             broker,
             targets: Arc::new(targets),
+            tails,
         };
         Ok(Api {
             listener,

@@ -1,6 +1,7 @@
 //! The state every handler shares: the store, the settings, the admin tokens, the broker
-//! (for readiness) and the SSRF policy.
+//! (for readiness), the SSRF policy and the live tails' hub.
 
+use crate::hub::TailHub;
 use chime_broker::Publisher;
 use chime_runtime::config::Settings;
 use chime_store::Store;
@@ -15,4 +16,6 @@ pub struct AppState {
     pub broker: Arc<Publisher>,
     /// The SSRF guard's policy (`allow_targets`), for job URLs that are literal addresses.
     pub targets: Arc<chime_core::targets::TargetPolicy>,
+    /// The live tails' one reader of this process, and their caps.
+    pub tails: TailHub,
 }

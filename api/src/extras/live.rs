@@ -1,24 +1,29 @@
-//! The live tail: Server-Sent Events of a job's runs as their results are recorded.
+//! The live tail: Server-Sent Events of a job's runs as their results are recorded. The
+//! process's one reader ([`crate::hub`]) reads the job's runs and sends each to every tail of
+//! the job; a tail holds a slot under the caps per API key and per tenant until its client
+//! goes away.
 
 use crate::auth::Tenant;
 use crate::error::ApiResult;
+use crate::hub::{Subscription, TailEvent, TailSlot};
 use crate::lookup::load_job;
 use crate::state::AppState;
-use crate::wire::sap::RunDetail;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use std::convert::Infallible;
+use tokio::sync::broadcast::error::RecvError;
 
 /// Server-Sent Events: each run of the job as its result is recorded (event `run`, SAP's
 /// run-log entry with chime's details).
 #[utoipa::path(
     get, path = "/scheduler/jobs/{jobId}/runs/stream", tag = "live", operation_id = "liveTail",
     summary = "Server-Sent Events: each run of the job as its result is recorded",
-    description = "Each event is named `run`, has the run id as its id, and carries the run in detail (the `RunDetail` schema) as JSON data. Comments keep the connection alive.",
+    description = "Each event is named `run`, has the run id as its id, and carries the run in detail (the `RunDetail` schema) as JSON data. Comments keep the connection alive. A client that reads too slowly to keep up (256 runs behind) gets a last event named `lagged`, whose data is `{\"missed\": n}`, and the stream ends: the runs it missed are in the job's run log. Each API process holds at most `CHIME_TAIL_MAX_PER_KEY` tails open per API key and `CHIME_TAIL_MAX_PER_TENANT` per tenant; one more answers 429.",
     params(("jobId" = String, Path, description = "The job id")),
     responses(
         (status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String),
+        (status = 429, description = "The API key or its tenant has as many live tails open as its cap allows; the message names the cap, and the answer carries `Retry-After`", body = crate::error::SapError),
         crate::error::SapErrors,
     ),
     security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
@@ -29,46 +34,38 @@ pub async fn live_tail(
     Path(raw): Path<String>,
 ) -> ApiResult<Response> {
     tenant.require("read")?;
+    let slot = s.tails.acquire(&tenant.id, &tenant.key_id)?;
     let job = load_job(&s, &tenant, &raw).await?;
-    // Announced before the head is read: every result recorded after the head is on the
-    // stream.
-    s.store.announce_tail(&tenant.id, job.id).await?;
-    let start = s.store.done_head(&tenant.id, job.id).await?;
-    let state = (s, tenant.id, job.id, start, Vec::<Event>::new());
-    let stream =
-        futures::stream::unfold(state, |(s, tenant, job, mut last, mut queue)| async move {
-            loop {
-                if let Some(ev) = queue.pop() {
-                    return Some((Ok::<_, Infallible>(ev), (s, tenant, job, last, queue)));
-                }
-                let waited = async {
-                    s.store.announce_tail(&tenant, job).await?;
-                    s.store.wait_done(&tenant, job, &last, 5000).await
-                };
-                let batch = match waited.await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "live tail read failed; closing");
-                        return None;
-                    }
-                };
-                for (id, run) in batch {
-                    last = id;
-                    if let Ok(Some(r)) = s.store.run(&tenant, &run).await {
-                        let data =
-                            serde_json::to_string(&RunDetail::from(&r)).expect("a run serialises");
-                        queue.insert(
-                            0,
-                            Event::default()
-                                .event("run")
-                                .id(r.run_id.clone())
-                                .data(data),
-                        );
-                    }
-                }
-            }
-        });
+    let subscription = s.tails.subscribe(&tenant.id, job.id).await?;
+    let stream = futures::stream::unfold(Some((subscription, slot)), next_event);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+/// What a tail holds while open: its job's listener and its slot.
+type Open = Option<(Subscription, TailSlot)>;
+
+/// The tail's next event: the job's next run; after a `lagged` event, the end of the stream
+/// (the slot and the listener are dropped with the state).
+async fn next_event(open: Open) -> Option<(Result<Event, Infallible>, Open)> {
+    let (mut subscription, slot) = open?;
+    match subscription.recv().await {
+        Ok(run) => Some((Ok(run_event(&run)), Some((subscription, slot)))),
+        Err(RecvError::Lagged(missed)) => {
+            tracing::info!(missed, "a live tail fell behind its job's runs; closing it");
+            let ev = Event::default()
+                .event("lagged")
+                .data(format!("{{\"missed\":{missed}}}"));
+            Some((Ok(ev), None))
+        }
+        Err(RecvError::Closed) => None,
+    }
+}
+
+fn run_event(run: &TailEvent) -> Event {
+    Event::default()
+        .event("run")
+        .id(run.run_id.as_str())
+        .data(run.data.as_str())
 }

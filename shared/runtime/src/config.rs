@@ -85,6 +85,12 @@ pub struct Settings {
     /// Schedules a tenant may have over all its jobs unless its own `maxSchedules` says
     /// otherwise (0: no limit); a create beyond it answers 403.
     pub tenant_max_schedules: u64,
+    /// Live tails (`GET /scheduler/jobs/{jobId}/runs/stream`) one API key may hold open at
+    /// once on one API process (0: no limit); one more answers 429.
+    pub tail_max_per_key: u64,
+    /// Live tails the keys of one tenant may hold open at once on one API process (0: no
+    /// limit); one more answers 429.
+    pub tail_max_per_tenant: u64,
     /// Runs a tenant may fire per minute unless its own quota says otherwise (0: no limit).
     /// Fires beyond it are deferred, not dropped: see docs/ARCHITECTURE.md, "Tenant quotas".
     pub tenant_runs_per_minute: u64,
@@ -155,6 +161,8 @@ impl Default for Settings {
             tenant_max_jobs: 10_000,
             tenant_max_schedules: 100_000,
             tenant_runs_per_minute: 60_000,
+            tail_max_per_key: 10,
+            tail_max_per_tenant: 50,
             delivery_limit: 5,
             response_body_cap: 1024,
             default_timeout_ms: 15_000,
@@ -328,6 +336,18 @@ mod tests {
         assert_eq!(s.admin_token.as_deref(), Some("x"));
         assert_eq!(s.redis_url, "redis://127.0.0.1:6379");
         assert_eq!(s.amqp_url, "amqp://guest:guest@127.0.0.1:5672/%2f");
+    }
+
+    #[test]
+    fn tail_caps_default_and_read_their_variables() {
+        let s = Settings::load_from(env(&[])).unwrap();
+        assert_eq!((s.tail_max_per_key, s.tail_max_per_tenant), (10, 50));
+        let s = Settings::load_from(env(&[
+            ("CHIME_TAIL_MAX_PER_KEY", "3"),
+            ("CHIME_TAIL_MAX_PER_TENANT", "7"),
+        ]))
+        .unwrap();
+        assert_eq!((s.tail_max_per_key, s.tail_max_per_tenant), (3, 7));
     }
 
     #[test]

@@ -19,7 +19,7 @@
 //! | `run_steps` | run records: materialize, start, complete (grouped calls), async reports, the retention trim | `runs` |
 //! | `record` | a finished run's record as a stream entry, and the reading of either form | |
 //! | `run_queries` | the run-log query engine, runs by id and number, schedule events, the audit trail | `runs_query`, `run_get` |
-//! | `tail` | the live tail's "done" streams | |
+//! | `tail` | the live tail's "done" streams, read for many jobs at once, and their announcements | |
 //! | `retention` | the sweep of runs past their retention age | |
 
 pub mod keys;
@@ -42,6 +42,7 @@ pub use run_queries::{ActionLog, Order, RunPage, RunQuery, Scope};
 pub use run_steps::{
     Checked, Completed, Materialized, RunResult, RunStep, RunUpdate, Started, StepAnswer,
 };
+pub use tail::{DoneCursor, DoneEntry};
 pub use tenants::{hash_secret, ApiKey, TenantLimit, TenantState, TENANT_TOMBSTONE_MS};
 
 use crate::keys::{KeyTemplate, Keys};
@@ -133,7 +134,9 @@ pub struct Retention {
 const MAX_PER_CALL: usize = 32;
 
 /// Most connections of the blocking pool: calls that block beyond this many wait for one.
-const BLOCKING_CONNECTIONS: usize = 256;
+/// Its only caller is the live tails' one reader of an API process, which holds at most four
+/// at once (see `tail`), whatever the number of tails.
+const BLOCKING_CONNECTIONS: usize = 8;
 
 /// How long connecting to a Redis node may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);

@@ -195,6 +195,40 @@ impl TestEnv {
     /// Starts `chime <service>` (the binary at `bin`: `env!("CARGO_BIN_EXE_chime")` in a
     /// test) as a child process, killed when dropped.
     pub fn spawn_process(&self, bin: &str, service: &str, name: &str) -> tokio::process::Child {
+        self.command(bin, service, name)
+            .spawn()
+            .expect("spawn chime binary")
+    }
+
+    /// Starts `chime api` (the binary at `bin`) as a child process on a free loopback port,
+    /// with the environment `extra` over [`TestEnv::child_env`]; waits until it answers, and
+    /// makes it this world's API. Killed when dropped.
+    pub async fn spawn_api_process(
+        &mut self,
+        bin: &str,
+        extra: &[(&str, &str)],
+    ) -> tokio::process::Child {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port");
+        let child = self
+            .command(bin, "api", "api-process")
+            .env("CHIME_API_ADDR", addr.to_string())
+            .envs(extra.iter().copied())
+            .spawn()
+            .expect("spawn chime binary");
+        self.api = Some(addr);
+        let health = self.url("/healthz");
+        crate::wait_until("the API process answers", Duration::from_secs(30), || {
+            let req = self.http.get(&health).send();
+            async move { req.await.ok().filter(|r| r.status().is_success()) }
+        })
+        .await;
+        child
+    }
+
+    /// The command of `chime <service>` with this world's environment.
+    fn command(&self, bin: &str, service: &str, name: &str) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(bin);
         cmd.arg(service)
             .envs(self.child_env())
@@ -203,7 +237,7 @@ impl TestEnv {
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::inherit());
-        cmd.spawn().expect("spawn chime binary")
+        cmd
     }
 
     /// A client of this world's API (started).

@@ -7,6 +7,7 @@
 //! - [`client`]: [`ApiClient`], a typed client of chime's API (admin and tenant calls), and
 //!   [`jobs`], the job calls most tests make.
 //! - [`target`]: [`Target`], a local HTTP server jobs call, recording or counting its calls.
+//! - [`tail`]: [`LiveTail`], a client of a live tail's events.
 //! - [`seed`]: runs written through the store's own run steps, so run-log tests need no real
 //!   fires; [`SeededJob`], a tenant's job with a [`Seeder`] of its schedule.
 //! - [`wait_until`], [`wait_until_every`]: conditions with deadlines, never bare sleeps.
@@ -18,6 +19,7 @@ pub mod env;
 pub mod jobs;
 pub mod redis_server;
 pub mod seed;
+pub mod tail;
 pub mod target;
 
 pub use client::{ApiClient, CreatedJob, RunPage};
@@ -25,6 +27,7 @@ pub use env::{test_settings, Running, TestEnv, ADMIN_TOKEN};
 pub use jobs::{all_completed, create_job, retarget, runs, set_active};
 pub use redis_server::PrivateRedis;
 pub use seed::{SeededJob, Seeder};
+pub use tail::{LiveTail, Refused, TailEvent};
 pub use target::{Hit, Reply, Target};
 
 use chime_runtime::config::Settings;

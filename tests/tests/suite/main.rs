@@ -19,4 +19,5 @@ mod runlog;
 mod shards;
 mod shutdown;
 mod store;
+mod tails;
 mod workspace;

@@ -3,7 +3,7 @@
 
 use chime_store::keys::Keys;
 use chime_testkit::{
-    all_completed, create_job, runs, set_active, wait_until, Target, TestEnv, ADMIN_TOKEN,
+    all_completed, create_job, runs, set_active, wait_until, LiveTail, Target, TestEnv, ADMIN_TOKEN,
 };
 use redis::AsyncCommands;
 use serde_json::{json, Value};
@@ -30,45 +30,23 @@ async fn a_live_tail_shows_each_run_within_a_second_of_completion() {
     .await;
 
     // Connected before any run.
-    let resp = env
-        .http
-        .get(env.url(&format!("/scheduler/jobs/{job}/runs/stream")))
-        .bearer_auth(&token)
-        .send()
+    let mut tail = LiveTail::open(&env, &token, job)
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/event-stream"));
-    let mut body = resp;
+        .unwrap_or_else(|r| panic!("the tail opens: {r:?}"));
     set_active(&env, &token, job, true).await;
 
-    let mut buf = String::new();
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while seen.len() < 3 {
-        let chunk = tokio::time::timeout_at(deadline.into(), body.chunk())
-            .await
-            .expect("events arrive")
-            .unwrap()
-            .expect("stream open");
+        let event = tail.next(deadline).await.expect("stream open");
         let received = chrono::Utc::now().timestamp_millis();
-        buf.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buf.find("\n\n") {
-            let event: String = buf.drain(..end + 2).collect();
-            let Some(data) = event.lines().find_map(|l| l.strip_prefix("data:")) else {
-                continue;
-            };
-            let run: Value = serde_json::from_str(data.trim()).unwrap();
-            assert!(event.contains("event: run"), "{event}");
-            assert_eq!(run["runStatus"], "COMPLETED", "{run}");
-            assert_eq!(run["jobId"], job);
-            let delay = received - ms(&run["completionTimestamp"]);
-            assert!(delay <= 1000, "seen {delay} ms after completion");
-            seen.push(run["runId"].as_str().unwrap().to_string());
-        }
+        let run = event.data;
+        assert_eq!(event.name, "run", "{run}");
+        assert_eq!(run["runStatus"], "COMPLETED", "{run}");
+        assert_eq!(run["jobId"], job);
+        let delay = received - ms(&run["completionTimestamp"]);
+        assert!(delay <= 1000, "seen {delay} ms after completion");
+        seen.push(run["runId"].as_str().unwrap().to_string());
     }
     let mut unique = seen.clone();
     unique.sort_unstable();

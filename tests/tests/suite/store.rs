@@ -581,11 +581,18 @@ async fn results_reach_the_done_stream_only_while_a_tail_listens() {
 
     store.announce_tail("t", 6).await.unwrap();
     let listened = finish(now - 1_000).await;
-    let seen = store.wait_done("t", 6, "0-0", 1000).await.unwrap();
-    assert_eq!(
-        seen.iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>(),
-        vec![listened.as_str()]
-    );
+    let cursor = chime_store::DoneCursor {
+        tenant: "t",
+        job: 6,
+        after: "0-0",
+    };
+    let seen = store.wait_done_many(&[cursor], 1000).await;
+    let seen: Vec<String> = seen
+        .into_iter()
+        .flat_map(|r| r.unwrap())
+        .map(|e| e.run)
+        .collect();
+    assert_eq!(seen, vec![listened]);
     let ttl: i64 = redis.pttl(&done).await.unwrap();
     assert!(ttl > 0 && ttl <= 60_000, "the done stream expires: {ttl}");
     assert!(store.delete_job("t", &job(6, true)).await.unwrap());
