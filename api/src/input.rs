@@ -112,6 +112,47 @@ fn headers(
     Ok(Some(m.clone()))
 }
 
+/// The secret headers of a body, their values still plain (`***`: keep the stored value; the
+/// service seals them). A name may not also be among the plain `headers`.
+fn secret_headers(
+    given: &Option<BTreeMap<String, String>>,
+    plain: &BTreeMap<String, String>,
+    ctx: &str,
+) -> Result<Option<BTreeMap<String, String>>, ApiError> {
+    let Some(m) = given else { return Ok(None) };
+    if m.len() > 50 {
+        return Err(bad(format!(
+            "{ctx}: 'secretHeaders' may hold at most 50 entries"
+        )));
+    }
+    for (k, v) in m {
+        http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+            bad(format!(
+                "{ctx}: 'secretHeaders': '{k}' is not a valid header name"
+            ))
+        })?;
+        http::HeaderValue::from_str(v).map_err(|_| {
+            bad(format!(
+                "{ctx}: 'secretHeaders.{k}' is not a valid header value"
+            ))
+        })?;
+        if plain.keys().any(|p| p.eq_ignore_ascii_case(k)) {
+            return Err(bad(format!(
+                "{ctx}: 'secretHeaders.{k}' is also in 'headers'"
+            )));
+        }
+    }
+    Ok(Some(m.clone()))
+}
+
+/// Every secret header of `job` kept as stored (`***`), for a write that does not change them.
+fn keep_secrets(job: &Job) -> BTreeMap<String, String> {
+    job.secret_headers
+        .keys()
+        .map(|k| (k.clone(), chime_core::secrets::MASK.to_string()))
+        .collect()
+}
+
 fn timeout(t: Option<u64>, ctx: &str) -> Result<Option<u64>, ApiError> {
     match t {
         Some(t) if !(1..=MAX_TIMEOUT_MS).contains(&t) => Err(bad(format!(
@@ -143,6 +184,8 @@ pub fn new_job(
     check_len(&description, "description", MAX_TEXT, ctx)?;
     let http_method = method(req.http_method.as_deref().unwrap_or("POST"), ctx)?;
     let stamp = format_instant(now.timestamp_millis());
+    let plain = headers(&req.headers, ctx)?.unwrap_or_default();
+    let secret = secret_headers(&req.secret_headers, &plain, ctx)?.unwrap_or_default();
     Ok(Job {
         id,
         name,
@@ -152,7 +195,8 @@ pub fn new_job(
         http_method,
         start_time: instant(&req.start_time, "startTime", ctx, now)?,
         end_time: instant(&req.end_time, "endTime", ctx, now)?,
-        headers: headers(&req.headers, ctx)?.unwrap_or_default(),
+        headers: plain,
+        secret_headers: secret,
         timeout_ms: timeout(req.timeout_ms, ctx)?.unwrap_or(default_timeout_ms),
         created_at: stamp.clone(),
         modified_at: stamp,
@@ -190,6 +234,21 @@ pub fn update_job(job: &Job, req: &JobUpdateRequest, now: DateTime<Utc>) -> Resu
     if let Some(h) = headers(&req.headers, ctx)? {
         j.headers = h;
     }
+    j.secret_headers = match secret_headers(&req.secret_headers, &j.headers, ctx)? {
+        Some(given) => given,
+        None => {
+            let kept = keep_secrets(job);
+            if let Some(k) = kept
+                .keys()
+                .find(|k| j.headers.keys().any(|p| p.eq_ignore_ascii_case(k)))
+            {
+                return Err(bad(format!(
+                    "{ctx}: 'headers.{k}' is a secret header of the job"
+                )));
+            }
+            kept
+        }
+    };
     if let Some(t) = timeout(req.timeout_ms, ctx)? {
         j.timeout_ms = t;
     }

@@ -96,6 +96,7 @@ impl Api {
         };
         let targets = chime_core::targets::TargetPolicy::parse(&settings.allow_targets)
             .context("CHIME_ALLOW_TARGETS")?;
+        let secrets = chime_core::secrets::Keyring::parse(&settings.secret_keys)?;
         let tails = hub::TailHub::new(
             store.clone(),
             render_run,
@@ -110,6 +111,7 @@ impl Api {
             admin_tokens: Arc::new(admin_tokens),
             broker,
             targets: Arc::new(targets),
+            secrets: Arc::new(secrets),
             tails,
         };
         Ok(Api {

@@ -37,6 +37,58 @@ pub async fn schedules(s: &AppState, tenant: &str, job: u64) -> ApiResult<Vec<Pl
     Ok(out)
 }
 
+/// Seals the secret header values of a job about to be written (`***` keeps `old`'s value,
+/// sealed again under the current key if an older one sealed it), and keeps `old`'s URL when
+/// the URL sent is the masked one a read showed.
+pub fn seal_secrets(
+    s: &AppState,
+    tenant: &str,
+    job: &mut Job,
+    old: Option<&Job>,
+    ctx: &str,
+) -> ApiResult<()> {
+    use chime_core::secrets::{mask_userinfo, place, MASK};
+    if let Some(old) = old {
+        if job.action != old.action && job.action == mask_userinfo(&old.action) {
+            job.action = old.action.clone();
+        }
+    }
+    let ring = &s.secrets;
+    let no_key = || {
+        ApiError::BadRequest(format!(
+            "{ctx}: 'secretHeaders' need a secret key: set CHIME_SECRET_KEYS on the API and the workers"
+        ))
+    };
+    let mut sealed = std::collections::BTreeMap::new();
+    for (name, value) in std::mem::take(&mut job.secret_headers) {
+        let here = place(tenant, job.id, &name);
+        let stored = old.and_then(|o| {
+            o.secret_headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(&name))
+                .map(|(_, v)| v)
+        });
+        let value = match (value.as_str(), stored) {
+            (MASK, Some(v)) if ring.is_current(v) => v.clone(),
+            (MASK, Some(v)) => {
+                let plain = ring.open(&here, v).map_err(|e| {
+                    ApiError::BadRequest(format!("{ctx}: 'secretHeaders.{name}': {e}"))
+                })?;
+                ring.seal(&here, &plain).map_err(|_| no_key())?
+            }
+            (MASK, None) => {
+                return Err(ApiError::BadRequest(format!(
+                "{ctx}: 'secretHeaders.{name}': '***' keeps a stored value, and the job has none"
+            )))
+            }
+            (plain, _) => ring.seal(&here, plain).map_err(|_| no_key())?,
+        };
+        sealed.insert(name, value);
+    }
+    job.secret_headers = sealed;
+    Ok(())
+}
+
 /// Stores a new job with its schedules and plans them. 409 when the name is taken.
 pub async fn create_job(
     s: &AppState,

@@ -14,6 +14,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub admin_tokens: Arc<crate::auth::AdminTokens>,
     pub broker: Arc<Publisher>,
+    /// The keys secret header values are sealed with (`secret_keys`).
+    pub secrets: Arc<chime_core::secrets::Keyring>,
     /// The SSRF guard's policy (`allow_targets`), for job URLs that are literal addresses.
     pub targets: Arc<chime_core::targets::TargetPolicy>,
     /// The live tails' one reader of this process, and their caps.

@@ -431,6 +431,7 @@ impl Producer {
                 url: self.url.clone(),
                 method: chime_core::run::HttpMethod::Post,
                 headers: vec![("content-type".into(), "application/json".into())],
+                secret_headers: vec![],
                 body: Some("{}".into()),
                 timeout_ms: 30_000,
             },

@@ -21,7 +21,9 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 pub use query::{query, QueryFigures};
-pub use scenarios::{fairness, lateness, scale, throughput, Cpu, CpuPerRun, IoStall, Throughput};
+pub use scenarios::{
+    fairness, hostile, lateness, scale, throughput, Cpu, CpuPerRun, Hostile, IoStall, Throughput,
+};
 
 const ADMIN: &str = "bench-admin-token";
 

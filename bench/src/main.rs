@@ -15,7 +15,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Measure a chime cluster against this machine's own ceiling"
 )]
 struct Cli {
-    /// Scenarios to run: baseline, floor, indexed, throughput, lateness, scale, query, fairness (comma-separated), or all.
+    /// Scenarios to run: baseline, floor, indexed, throughput, lateness, scale, query, fairness, hostile (comma-separated), or all.
     #[arg(long, default_value = "all")]
     scenario: String,
     /// A short run (under about two minutes) with small numbers.
@@ -181,6 +181,9 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
     }
     if want("fairness") {
         fairness_rows(&b, q, secs, &mut report).await?;
+    }
+    if want("hostile") {
+        hostile_rows(&b, q, secs, &mut report).await?;
     }
     if want("query") {
         query_rows(cli, &b, q, &mut report).await?;
@@ -425,6 +428,44 @@ async fn scale_rows(
     report.details.insert(
         "scale".into(),
         serde_json::json!({"schedules": n, "lateness": lat}),
+    );
+    Ok(())
+}
+
+/// The hostile rows: a healthy tenant's lateness alone and beside a tenant whose endpoints
+/// never answer, at the longest timeout.
+async fn hostile_rows(
+    b: &Bench,
+    q: bool,
+    secs: Duration,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let rate = if q { 20 } else { 100 };
+    let h = chime_bench::hostile(b, rate, secs).await?;
+    let rows = [
+        ("healthy tenant start p99 alone", h.alone.p99_ms, "", None),
+        (
+            "healthy tenant start p99 beside hanging endpoints",
+            h.beside.p99_ms,
+            "≤ 2× alone",
+            Some(h.beside.p99_ms <= 2.0 * h.alone.p99_ms.max(1.0)),
+        ),
+    ];
+    for (metric, value, target, ok) in rows {
+        report.add("hostile", metric, value, "ms", target, ok);
+    }
+    report.add(
+        "hostile",
+        "hostile calls held at once",
+        h.hostile_calls_at_once as f64,
+        "calls",
+        "",
+        None,
+    );
+    report.details.insert(
+        "hostile".into(),
+        serde_json::json!({"healthy_rate": rate, "hostile_schedules": h.hostile_schedules,
+            "alone": h.alone, "beside": h.beside}),
     );
     Ok(())
 }

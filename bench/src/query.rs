@@ -188,6 +188,7 @@ async fn load_runs(
                         url: b.target.url(crate::HOOK),
                         method: chime_core::run::HttpMethod::Post,
                         headers: vec![],
+                        secret_headers: vec![],
                         body: None,
                         timeout_ms: 1000,
                     },

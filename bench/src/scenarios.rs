@@ -477,6 +477,53 @@ pub async fn fairness(
     Ok((alone, with_flood))
 }
 
+/// What the hostile scenario measured: the healthy tenant's lateness alone and beside the
+/// hostile tenant, and the most calls the hostile tenant held at once.
+pub struct Hostile {
+    pub alone: Latency,
+    pub beside: Latency,
+    pub hostile_calls_at_once: usize,
+    pub hostile_schedules: usize,
+}
+
+/// Hostile: a healthy tenant's lateness alone, then beside a tenant whose schedules (twice all
+/// the workers' slots, each firing every second) call endpoints that never answer, drip a byte
+/// a second or answer 10 GB, at the longest timeout (600 s).
+pub async fn hostile(b: &Bench, rate: usize, duration: Duration) -> anyhow::Result<Hostile> {
+    let (alone, _) = lateness(b, rate, duration, "healthy-alone").await?;
+    let bad = chime_testkit::Hostile::start().await;
+    let (_, token) = b.tenant("hostile").await?;
+    let count = 2 * b.opts.workers.max(1) * b.settings.worker_concurrency;
+    let mut jobs = vec![];
+    for (path, share) in [("/hang", 2), ("/drip", 1), ("/huge", 1)] {
+        let schedules: Vec<Value> = (0..count * share / 4)
+            .map(|_| json!({"repeatInterval": "1 second", "active": true}))
+            .collect();
+        let v = b
+            .call(
+                &token,
+                "POST",
+                "/scheduler/jobs",
+                Some(
+                    json!({"name": &path[1..], "action": bad.url(path), "active": true,
+                            "timeoutMs": 600_000, "schedules": schedules}),
+                ),
+            )
+            .await?;
+        jobs.push((v["_id"].as_u64().context("job id")?, vec![]));
+    }
+    let (beside, _) = lateness(b, rate, duration, "healthy-beside").await?;
+    deactivate_all(b, &token, &jobs).await;
+    let held = bad.most_in_flight();
+    bad.release();
+    Ok(Hostile {
+        alone,
+        beside,
+        hostile_calls_at_once: held,
+        hostile_schedules: count,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,6 +58,11 @@ pub fn run_message(
             url,
             method,
             headers,
+            secret_headers: job
+                .secret_headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             body,
             timeout_ms: job.timeout_ms,
         },

@@ -37,6 +37,9 @@ pub struct Action {
     pub url: String,
     pub method: HttpMethod,
     pub headers: Vec<(String, String)>,
+    /// Secret headers, their values opened: sent marked sensitive, and hidden from the
+    /// outcome's body and error.
+    pub secret_headers: Vec<(String, String)>,
     pub body: Option<String>,
     /// Limit for the whole call, including reading the response body.
     pub timeout: Duration,
@@ -69,6 +72,20 @@ pub struct Outcome {
     pub error: Option<String>,
     pub started_at: DateTime<Utc>,
     pub duration: Duration,
+}
+
+impl Outcome {
+    /// A run that ended before its call was attempted, for `message`.
+    pub fn not_called(message: String) -> Outcome {
+        Outcome {
+            kind: CallKind::Error,
+            http_status: None,
+            body: None,
+            error: Some(message),
+            started_at: Utc::now(),
+            duration: Duration::ZERO,
+        }
+    }
 }
 
 /// Executor settings.
@@ -198,10 +215,19 @@ impl Executor {
                     .await
             }
         };
-        // An error that names the URL must not carry its secrets into the run log.
+        // An error that names the URL must not carry its secrets into the run log, nor an
+        // answer that echoes a secret header.
+        let secrets: Vec<&str> = action
+            .secret_headers
+            .iter()
+            .map(|(_, v)| v.as_str())
+            .collect();
         outcome.error = outcome
             .error
-            .map(|e| crate::redact::redact(&e, &action.url));
+            .map(|e| crate::redact::hide(&crate::redact::redact(&e, &action.url), &secrets));
+        if !secrets.is_empty() {
+            outcome.body = outcome.body.map(|b| crate::redact::hide(&b, &secrets));
+        }
         outcome.duration = start.elapsed();
         tracing::debug!(
             run_id = %meta.run_id,
@@ -227,6 +253,14 @@ impl Executor {
             let header_value = HeaderValue::from_str(value)
                 .map_err(|_| Early::error(format!("invalid value for header {name:?}")))?;
             headers.append(header_name, header_value);
+        }
+        for (name, value) in &action.secret_headers {
+            let header_name = HeaderName::from_bytes(name.trim().as_bytes())
+                .map_err(|_| Early::error(format!("invalid header name {name:?}")))?;
+            let mut header_value = HeaderValue::from_str(value)
+                .map_err(|_| Early::error(format!("invalid value for secret header {name:?}")))?;
+            header_value.set_sensitive(true);
+            headers.insert(header_name, header_value);
         }
         // Run metadata and signature replace anything the action set under the same names.
         let mut set = |name: &'static str, value: &str| -> Result<(), Early> {

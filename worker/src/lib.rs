@@ -64,6 +64,8 @@ struct Inner {
     lanes: Lanes,
     store: Store,
     id: String,
+    /// Opens the runs' secret headers (`secret_keys`).
+    secrets: chime_core::secrets::Keyring,
 }
 
 /// Group commit of run record steps. Runs in flight hand their steps (start, complete) to one
@@ -196,6 +198,7 @@ impl Worker {
             user_agent: format!("chime/{}", env!("CARGO_PKG_VERSION")),
         })
         .context("building the HTTP client")?;
+        let secrets = chime_core::secrets::Keyring::parse(&settings.secret_keys)?;
         let secret = store
             .cluster_secret(settings.cluster_secret.as_deref())
             .await
@@ -241,6 +244,7 @@ impl Worker {
                 running,
                 lanes,
                 id,
+                secrets,
             }),
             ops_addr,
             ops_cancel,
@@ -476,10 +480,12 @@ impl Inner {
         }
         metrics::histogram!("chime_run_start_lag_seconds")
             .record((now - msg.scheduled_at).max(0) as f64 / 1000.0);
+        let opened = self.open_secrets(msg);
         let action = Action {
             url: msg.action.url.clone(),
             method: msg.action.method,
             headers: msg.action.headers.clone(),
+            secret_headers: opened.clone().unwrap_or_default(),
             body: msg.action.body.clone(),
             timeout: Duration::from_millis(self.timeout_ms(msg)),
         };
@@ -490,7 +496,12 @@ impl Inner {
             scheduler_host: self.settings.public_url.clone(),
             signing_secret: None,
         };
-        let call = self.executor.execute(&action, &meta);
+        let call = async {
+            match &opened {
+                Ok(_) => self.executor.execute(&action, &meta).await,
+                Err(e) => Outcome::not_called(e.clone()),
+            }
+        };
         let outcome = if lazy {
             let mark = async {
                 tokio::time::sleep(mark_after).await;
@@ -522,6 +533,24 @@ impl Inner {
         }
         tracing::info!(run_id = %msg.run_id, job_id = msg.job_id, schedule_id = %msg.schedule_id, tenant = %msg.tenant, state = %result.0.state, http = ?result.0.http_status, "run finished");
         Ok("recorded")
+    }
+}
+
+impl Inner {
+    /// The run's secret headers, opened with the worker's keyring; an error naming the
+    /// header when one cannot be opened (the run fails without a call).
+    fn open_secrets(&self, msg: &RunMessage) -> Result<Vec<(String, String)>, String> {
+        msg.action
+            .secret_headers
+            .iter()
+            .map(|(name, sealed)| {
+                let place = chime_core::secrets::place(&msg.tenant, msg.job_id, name);
+                self.secrets
+                    .open(&place, sealed)
+                    .map(|v| (name.clone(), v))
+                    .map_err(|e| format!("secret header '{name}' cannot be opened: {e}"))
+            })
+            .collect()
     }
 }
 

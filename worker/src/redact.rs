@@ -24,6 +24,23 @@ pub fn redact(text: &str, url: &str) -> String {
     out
 }
 
+/// `text` with each of `values` (a job's secret header values) replaced by `***`: a target
+/// that echoes a header back in its answer or its error does not put it in the run log.
+/// Values shorter than four characters are left alone.
+pub fn hide(text: &str, values: &[&str]) -> String {
+    let mut values: Vec<&str> = values
+        .iter()
+        .copied()
+        .filter(|v| v.len() >= SHORTEST_SECRET)
+        .collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    let mut out = text.to_string();
+    for v in values {
+        out = out.replace(v, "***");
+    }
+    out
+}
+
 /// The URL as written, its userinfo and query values replaced by `***`.
 fn redacted_url(url: &Url) -> String {
     let mut r = url.clone();
@@ -69,7 +86,14 @@ fn secrets(url: &Url) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{hide, redact};
+
+    #[test]
+    fn secret_values_are_hidden_longest_first() {
+        let text = "echo: Bearer tok-123456 and tok-123456 and abc";
+        let out = hide(text, &["tok-123456", "Bearer tok-123456", "abc"]);
+        assert_eq!(out, "echo: *** and *** and abc");
+    }
 
     const URL: &str = "https://alice:s3cr3t-pw@api.example.test/hook?apikey=k-12345&page=2";
 

@@ -69,7 +69,8 @@ pub async fn create_job(
     let (ms, now) = service::now(&s).await?;
     let (req, _) = decode::<JobRequest>(body)?;
     let id = s.store.next_job_id(&tenant.id).await?;
-    let job = input::new_job(&req, id, s.settings.default_timeout_ms, now)?;
+    let mut job = input::new_job(&req, id, s.settings.default_timeout_ms, now)?;
+    service::seal_secrets(&s, &tenant.id, &mut job, None, "Error while creating job")?;
     let schedules = input::schedules_of(&req, now)?;
     let (job, planned) = service::create_job(&s, &tenant, job, schedules, ms).await?;
     Ok(created(job_with(&job, &planned)))
@@ -131,7 +132,7 @@ pub async fn list_jobs(
         }
         .ok_or_else(|| ApiError::NotFound("job does not exist".into()))?;
         let one = job_view(&s, &tenant.id, &job, display).await?;
-        return Ok(Json(JobListOrJob::One(one)));
+        return Ok(Json(JobListOrJob::One(Box::new(one))));
     }
     let ctx = "Error while fetching list of jobs";
     let size = query_u64(q.page_size.as_deref(), "page_size", ctx)
@@ -183,7 +184,14 @@ pub async fn put_job(
         return upsert_job_by_name(&s, &tenant, &raw, req.into(), ms, now).await;
     }
     let old = load_job(&s, &tenant, &raw).await?;
-    let job = input::update_job(&old, &req, now)?;
+    let mut job = input::update_job(&old, &req, now)?;
+    service::seal_secrets(
+        &s,
+        &tenant.id,
+        &mut job,
+        Some(&old),
+        "Error while updating job",
+    )?;
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
     service::update_job(&s, &tenant, &old, &job, &fields, ms).await?;
     Ok(Json(Success::YES).into_response())
@@ -210,7 +218,8 @@ async fn upsert_job_by_name(
     match s.store.job_id_by_name(&tenant.id, name).await? {
         None => {
             let id = s.store.next_job_id(&tenant.id).await?;
-            let job = input::new_job(&req, id, timeout, now)?;
+            let mut job = input::new_job(&req, id, timeout, now)?;
+            service::seal_secrets(s, &tenant.id, &mut job, None, "Error while creating job")?;
             let (job, planned) = service::create_job(s, tenant, job, schedules, ms).await?;
             Ok(created(job_with(&job, &planned)))
         }
@@ -222,6 +231,13 @@ async fn upsert_job_by_name(
                 .ok_or_else(|| ApiError::NotFound(format!("job {name} does not exist")))?;
             let mut job = input::new_job(&req, id, timeout, now)?;
             job.created_at = old.created_at.clone();
+            service::seal_secrets(
+                s,
+                &tenant.id,
+                &mut job,
+                Some(&old),
+                "Error while updating job",
+            )?;
             let (job, planned) = service::replace_job(s, tenant, job, schedules, ms).await?;
             Ok(Json(job_with(&job, &planned)).into_response())
         }

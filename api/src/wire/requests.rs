@@ -97,6 +97,10 @@ pub struct JobRequest {
     pub end_time: Option<Value>,
     /// Extra request headers sent with every call (at most 50).
     pub headers: Option<BTreeMap<String, String>>,
+    /// Request headers whose values are secret (at most 50): stored encrypted, sent with every
+    /// call, shown as `***` by every read and hidden from run logs. Sending `***` as a value
+    /// keeps the stored one. Needs `CHIME_SECRET_KEYS`.
+    pub secret_headers: Option<BTreeMap<String, String>>,
     /// Timeout of the call in milliseconds (1 to 600000).
     #[schema(minimum = 1, maximum = 600_000)]
     pub timeout_ms: Option<u64>,
@@ -131,6 +135,8 @@ pub struct JobUpdateRequest {
     #[schema(value_type = Option<String>)]
     pub end_time: Option<Value>,
     pub headers: Option<BTreeMap<String, String>>,
+    /// Replaces the secret headers; a value `***` keeps the stored one.
+    pub secret_headers: Option<BTreeMap<String, String>>,
     #[schema(minimum = 1, maximum = 600_000)]
     pub timeout_ms: Option<u64>,
     /// Only for Configure Job by name.
@@ -152,6 +158,7 @@ impl From<JobUpdateRequest> for JobRequest {
             start_time: u.start_time,
             end_time: u.end_time,
             headers: u.headers,
+            secret_headers: u.secret_headers,
             timeout_ms: u.timeout_ms,
             schedules: u.schedules,
         }

@@ -215,6 +215,9 @@ pub struct SapJob {
     pub start_time: Option<String>,
     pub end_time: Option<String>,
     pub headers: BTreeMap<String, String>,
+    /// The secret headers' names, each value shown as `***`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_headers: BTreeMap<String, String>,
     pub timeout_ms: u64,
     pub created_at: String,
     pub modified_at: String,
@@ -231,7 +234,7 @@ impl SapJob {
             id: j.id,
             name: j.name.clone(),
             description: j.description.clone(),
-            action: j.action.clone(),
+            action: chime_core::secrets::mask_userinfo(&j.action),
             active: j.active,
             http_method: j.http_method.to_string(),
             job_type: "HTTP_ENDPOINT",
@@ -239,6 +242,11 @@ impl SapJob {
             start_time: j.start_time.clone(),
             end_time: j.end_time.clone(),
             headers: j.headers.clone(),
+            secret_headers: j
+                .secret_headers
+                .keys()
+                .map(|k| (k.clone(), chime_core::secrets::MASK.to_string()))
+                .collect(),
             timeout_ms: j.timeout_ms,
             created_at: j.created_at.clone(),
             modified_at: j.modified_at.clone(),
@@ -263,7 +271,7 @@ pub struct JobList {
 #[serde(untagged)]
 pub enum JobListOrJob {
     List(JobList),
-    One(SapJob),
+    One(Box<SapJob>),
 }
 
 /// A page of schedules.

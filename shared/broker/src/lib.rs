@@ -473,14 +473,14 @@ pub fn decode_runs(body: &[u8]) -> Result<Vec<RunMessage>, serde_json::Error> {
     #[serde(untagged)]
     enum Body {
         Many(Vec<RunMessage>),
-        One(RunMessage),
+        One(Box<RunMessage>),
     }
     match serde_json::from_slice(body)? {
         Body::Many(runs) if runs.is_empty() => Err(serde::de::Error::custom(
             "a run message must carry at least one run",
         )),
         Body::Many(runs) => Ok(runs),
-        Body::One(run) => Ok(vec![run]),
+        Body::One(run) => Ok(vec![*run]),
     }
 }
 
@@ -503,6 +503,7 @@ mod tests {
                 url: "http://127.0.0.1:9/".into(),
                 method: chime_core::run::HttpMethod::Post,
                 headers: vec![],
+                secret_headers: vec![],
                 body: None,
                 timeout_ms: 0,
             },

@@ -8,6 +8,7 @@
 //! - [`schedfmt`]: SAP's schedule formats (7-field cron, intervals, date values).
 //! - [`schedule`]: the pure planner: which instants fire, what is next, misfires.
 //! - [`time`]: instants as chime stores and shows them.
+//! - [`secrets`]: secret header values sealed at rest (AES-256-GCM) under a rotatable keyring.
 
 /// An unknown name for one of the core's named enums (a lifecycle state, a method, a kind).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -61,6 +62,7 @@ pub mod model;
 pub mod run;
 pub mod schedfmt;
 pub mod schedule;
+pub mod secrets;
 pub mod targets;
 pub mod time;
 

@@ -21,6 +21,10 @@ pub struct Job {
     /// chime: extra request headers sent with every call.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// chime: request headers whose values are secret, each sealed at rest
+    /// ([`crate::secrets`]); sent with every call, never shown.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_headers: BTreeMap<String, String>,
     /// chime: HTTP timeout of the action in milliseconds.
     pub timeout_ms: u64,
     pub created_at: String,
@@ -83,6 +87,10 @@ pub struct ActionSpec {
     pub url: String,
     pub method: HttpMethod,
     pub headers: Vec<(String, String)>,
+    /// The job's secret headers, still sealed: the worker opens them just before the call, so
+    /// their values are in no message on the queue.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_headers: Vec<(String, String)>,
     pub body: Option<String>,
     pub timeout_ms: u64,
 }

@@ -35,6 +35,11 @@ pub struct Settings {
     /// without a valid signature before reading it. Unset, the installation's own key is used:
     /// 32 random bytes the first service to start keeps in Redis (`<ns>:cluster_secret`).
     pub cluster_secret: Option<String>,
+    /// The keys secret header values are sealed with at rest (AES-256-GCM): `id:base64`
+    /// entries (base64 of 32 random bytes), comma-separated; the first seals, every one
+    /// opens (rotation: put a new key first). The API and the workers need the same ring.
+    /// Empty: jobs cannot have secret headers.
+    pub secret_keys: String,
     /// Comma-separated CIDRs the SSRF guard lets through (e.g. `127.0.0.0/8`).
     pub allow_targets: String,
     /// Runs a worker executes at once; its AMQP prefetch is twice this, in messages (a message
@@ -145,6 +150,7 @@ impl Default for Settings {
             admin_token: None,
             admin_token_file: None,
             cluster_secret: None,
+            secret_keys: String::new(),
             allow_targets: String::new(),
             worker_concurrency: 64,
             runs_per_message: 16,

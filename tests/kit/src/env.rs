@@ -12,6 +12,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
+/// The tests' keyring for secret headers (a fixed 32-byte key; never used outside tests).
+pub const TEST_SECRET_KEYS: &str = "test:dGVzdC1rZXktb2YtY2hpbWUtc2VjcmV0LWhlYWRlciE=";
 
 /// Settings for one test: its own namespace, loopback targets allowed, short leader TTL.
 pub fn test_settings() -> Settings {
@@ -28,6 +30,10 @@ pub fn test_settings() -> Settings {
         ("CHIME_WORKER_CONCURRENCY".to_string(), "16".to_string()),
         ("CHIME_SHUTDOWN_GRACE_SECS".to_string(), "5".to_string()),
         ("CHIME_RETENTION_SWEEP_SECS".to_string(), "1".to_string()),
+        (
+            "CHIME_SECRET_KEYS".to_string(),
+            TEST_SECRET_KEYS.to_string(),
+        ),
     ];
     for var in ["CHIME_REDIS_URL", "CHIME_REDIS_CLUSTER", "CHIME_AMQP_URL"] {
         if let Ok(v) = std::env::var(var) {

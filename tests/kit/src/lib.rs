@@ -16,6 +16,7 @@
 
 pub mod client;
 pub mod env;
+pub mod hostile;
 pub mod jobs;
 pub mod redis_server;
 pub mod seed;
@@ -23,7 +24,8 @@ pub mod tail;
 pub mod target;
 
 pub use client::{ApiClient, CreatedJob, RunPage};
-pub use env::{test_settings, Running, TestEnv, ADMIN_TOKEN};
+pub use env::{test_settings, Running, TestEnv, ADMIN_TOKEN, TEST_SECRET_KEYS};
+pub use hostile::Hostile;
 pub use jobs::{all_completed, create_job, retarget, runs, set_active};
 pub use redis_server::PrivateRedis;
 pub use seed::{SeededJob, Seeder};
@@ -111,6 +113,38 @@ pub async fn redis_nodes(s: &Settings) -> Vec<String> {
             .collect();
     }
     vec![]
+}
+
+/// Every Redis key of the settings' namespace, on every master, each with a connection to the
+/// master that holds it (to read it there).
+pub async fn namespace_keys(s: &Settings) -> Vec<(redis::aio::MultiplexedConnection, String)> {
+    let mut out = Vec::new();
+    for node in redis_nodes(s).await {
+        let client = redis::Client::open(node).expect("a Redis URL");
+        let mut c = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("Redis answers");
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{}:*", s.namespace))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut c)
+                .await
+                .expect("SCAN answers");
+            out.extend(keys.into_iter().map(|k| (c.clone(), k)));
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out
 }
 
 /// Deletes one server's keys of the namespace, one `UNLINK` each (a cluster node refuses

@@ -76,6 +76,7 @@ impl Seeder {
                 url: "http://127.0.0.1:9/".into(),
                 method: chime_core::run::HttpMethod::Post,
                 headers: vec![],
+                secret_headers: vec![],
                 body: None,
                 timeout_ms: 1000,
             },

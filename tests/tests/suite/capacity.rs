@@ -1,10 +1,10 @@
-//! Fair worker capacity: a hostile tenant whose endpoints hang, at the longest timeout, beside a
-//! healthy tenant. The hostile tenant holds its share of the workers' slots and no more, the
+//! Fair worker capacity: a hostile tenant whose endpoints hang, drip a byte a second or answer
+//! gigabytes, at the longest timeout, beside a healthy tenant. The hostile tenant holds its share of the workers' slots and no more, the
 //! healthy tenant's runs stay on time, and the hostile tenant's queued runs are dropped once it
 //! deactivates its schedules.
 
 use chime_testkit::jobs::ms;
-use chime_testkit::{runs, set_active, wait_until, Target, TestEnv};
+use chime_testkit::{runs, set_active, wait_until, Hostile, Target, TestEnv};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -118,26 +118,32 @@ async fn a_tenant_whose_endpoints_hang_does_not_delay_another_tenants_runs() {
     let alone_until = start + 8_000;
     let alone = settled(&env, &healthy_token, job, &sids, start, alone_until).await;
 
-    // The hostile tenant: 12 schedules a second, each call hanging (never answered) at the
-    // longest timeout chime allows.
-    let hanging = Target::start().await;
-    hanging.set_reply(200, "", true);
-    let (bad_job, _) = every_second(
-        &env,
-        &hostile_token,
-        "hostile",
-        &hanging.url("/hang"),
-        12,
-        600_000,
-    )
-    .await;
+    // The hostile tenant: 12 schedules a second at the longest timeout chime allows, to an
+    // endpoint answering gigabytes (first, so its calls are seen: later the long calls hold
+    // the tenant's whole share), then to ones that drip a byte a second and that never answer.
+    let bad = Hostile::start().await;
+    let mut bad_jobs = vec![];
+    for (name, path, n) in [
+        ("huge", "/huge", 3),
+        ("drip", "/drip", 3),
+        ("hang", "/hang", 6),
+    ] {
+        let (id, _) = every_second(&env, &hostile_token, name, &bad.url(path), n, 600_000).await;
+        bad_jobs.push(id);
+        if path == "/huge" {
+            wait_until("a call to /huge", Duration::from_secs(30), || async {
+                (bad.huge_bytes() > 0).then_some(())
+            })
+            .await;
+        }
+    }
     // Its calls take its share of both workers: each call counts its 600 s timeout against
     // the tenant's call-time budget (4 slots × the 15 s default timeout), so one call holds a
     // worker's whole budget ...
     wait_until(
         "the hostile tenant holds its share",
         Duration::from_secs(30),
-        || async { (hanging.most_in_flight() >= 2).then_some(()) },
+        || async { (bad.most_in_flight() >= 2).then_some(()) },
     )
     .await;
     let beside_from = chrono::Utc::now().timestamp_millis() + 1_000;
@@ -147,7 +153,7 @@ async fn a_tenant_whose_endpoints_hang_does_not_delay_another_tenants_runs() {
     // (queued or running) stay within the cap, the slots of the workers alive (2 × 8), so its
     // backlog cannot fill the queue every tenant shares.
     assert_eq!(
-        hanging.most_in_flight(),
+        bad.most_in_flight(),
         2,
         "the hostile tenant's calls at once"
     );
@@ -162,11 +168,13 @@ async fn a_tenant_whose_endpoints_hang_does_not_delay_another_tenants_runs() {
 
     let (alone_p99, beside_p99) = (p99(&alone), p99(&beside));
     println!(
-        "healthy start lateness p99: alone {alone_p99} ms ({} runs), beside the hostile tenant {beside_p99} ms ({} runs); hostile calls: {} in all, {} at once, {in_flight} runs in flight",
+        "healthy start lateness p99: alone {alone_p99} ms ({} runs), beside the hostile tenant {beside_p99} ms ({} runs); hostile calls: {} in all ({:?}), {} at once, {in_flight} runs in flight, {} bytes of huge answers sent",
         alone.len(),
         beside.len(),
-        hanging.count(),
-        hanging.most_in_flight()
+        bad.calls().len(),
+        bad.calls().iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(),
+        bad.most_in_flight(),
+        bad.huge_bytes()
     );
     // Within 2 × its value alone; the floor absorbs the scheduling noise of a shared machine
     // (a blocked tenant is late by seconds, as its runs wait for a slot that never frees).
@@ -178,9 +186,11 @@ async fn a_tenant_whose_endpoints_hang_does_not_delay_another_tenants_runs() {
 
     // Deactivated, the hostile tenant's queued runs are dropped, not executed: once its calls
     // in progress are released, no call reaches its target any more.
-    set_active(&env, &hostile_token, bad_job, false).await;
+    for job in &bad_jobs {
+        set_active(&env, &hostile_token, *job, false).await;
+    }
     let deactivated = chrono::Utc::now().timestamp_millis();
-    hanging.open_gate();
+    bad.release();
     wait_until(
         "the hostile tenant's queue drained",
         Duration::from_secs(30),
@@ -191,10 +201,10 @@ async fn a_tenant_whose_endpoints_hang_does_not_delay_another_tenants_runs() {
         },
     )
     .await;
-    let late_calls = hanging
-        .hits()
+    let late_calls = bad
+        .calls()
         .iter()
-        .filter(|h| h.wall_ms > deactivated + 1_000)
+        .filter(|(at, _)| *at > deactivated + 1_000)
         .count();
     assert_eq!(late_calls, 0, "calls after the deactivation");
     w1.stop().await;

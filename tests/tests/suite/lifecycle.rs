@@ -2,7 +2,7 @@
 //! request on, keys that expire, a tenant deleted with everything it has (its slot scanned
 //! afterwards), admin tokens rotated without a restart, and job ids counted per tenant.
 
-use chime_testkit::{redis_nodes, wait_until, ApiClient, Target, TestEnv, ADMIN_TOKEN};
+use chime_testkit::{namespace_keys, wait_until, ApiClient, Target, TestEnv, ADMIN_TOKEN};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -141,38 +141,15 @@ async fn a_key_stops_working_when_it_expires() {
     env.cleanup().await;
 }
 
-/// Every Redis key of the namespace whose name holds `needle`, on every master, with a
-/// connection to the master that holds it.
+/// Every Redis key of the namespace whose name holds `needle`, with a connection to the
+/// master that holds it.
 async fn keys_holding(
     env: &TestEnv,
     needle: &str,
 ) -> Vec<(redis::aio::MultiplexedConnection, String)> {
-    let mut out = Vec::new();
-    for node in redis_nodes(&env.settings).await {
-        let client = redis::Client::open(node).unwrap();
-        let mut c = client.get_multiplexed_async_connection().await.unwrap();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{}:*", env.namespace()))
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut c)
-                .await
-                .unwrap();
-            for k in keys.into_iter().filter(|k| k.contains(needle)) {
-                out.push((c.clone(), k));
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-    }
-    out.sort_by(|a, b| a.1.cmp(&b.1));
-    out
+    let mut keys = namespace_keys(&env.settings).await;
+    keys.retain(|(_, k)| k.contains(needle));
+    keys
 }
 
 /// What is left of a tenant in Redis: its keys but its hash, API key hashes naming it, and

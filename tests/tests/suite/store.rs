@@ -36,6 +36,7 @@ fn job(id: u64, active: bool) -> chime_core::model::Job {
         start_time: None,
         end_time: None,
         headers: Default::default(),
+        secret_headers: Default::default(),
         timeout_ms: 1000,
         created_at: String::new(),
         modified_at: String::new(),
@@ -48,6 +49,7 @@ fn action() -> ActionSpec {
         url: "http://127.0.0.1:9/".into(),
         method: chime_core::run::HttpMethod::Post,
         headers: vec![],
+        secret_headers: vec![],
         body: None,
         timeout_ms: 1000,
     }

@@ -142,6 +142,7 @@ fn action(url: impl Into<String>) -> Action {
         url: url.into(),
         method: HttpMethod::Get,
         headers: vec![],
+        secret_headers: vec![],
         body: None,
         timeout: Duration::from_secs(10),
     }
