@@ -1,6 +1,7 @@
 //! The API's limits on slow and idle clients, over raw sockets: headers that never end, an
 //! idle kept-alive connection and a body that never comes are closed; connections over the
-//! limit are answered 503 and closed, and the API serves again once one goes.
+//! limit are answered 503 and closed, and the API serves again once one goes; a flood of
+//! slow and silent sockets is closed while a tenant is served beside it.
 
 use chime_testkit::{wait_until, TestEnv};
 use std::time::Duration;
@@ -111,5 +112,37 @@ async fn connections_over_the_limit_are_answered_503_and_the_api_serves_again_af
         (resp.status() == 200).then_some(())
     })
     .await;
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_slow_and_idle_sockets_does_not_keep_a_client_waiting() {
+    let env = api(|e| {
+        e.settings.api_header_timeout_ms = 1_000;
+        e.settings.api_max_connections = 1_000;
+    })
+    .await;
+    let (tenant, token) = env.tenant(&["read"]).await;
+    // 300 sockets that send half a request and stop, 300 that send nothing at all.
+    let mut flood = Vec::new();
+    for i in 0..600 {
+        let mut sock = connect(&env).await;
+        if i % 2 == 0 {
+            sock.write_all(b"GET /scheduler/jobs HTTP/1.1\r\nhost: chime\r\nx-drip: ")
+                .await
+                .unwrap();
+        }
+        flood.push(sock);
+    }
+    // A tenant's request is answered while the flood is open.
+    let (status, _) = env.call("GET", "/scheduler/jobs", &token, None).await;
+    assert_eq!(status, 200, "tenant {tenant} served beside the flood");
+    // Every flooding socket is closed by the header timeout.
+    for sock in &mut flood {
+        let closed = until_closed(sock, Duration::from_secs(20)).await;
+        assert!(closed.is_some(), "a flooding socket was kept open");
+    }
+    let (status, _) = env.call("GET", "/scheduler/jobs", &token, None).await;
+    assert_eq!(status, 200);
     env.cleanup().await;
 }
