@@ -254,16 +254,29 @@ impl Bench {
         name: &str,
         schedules: Vec<Value>,
     ) -> anyhow::Result<(u64, Vec<String>)> {
+        let action = self.target.url(HOOK);
+        self.job_to(token, name, &action, None, schedules).await
+    }
+
+    /// A job calling `action` (with its own timeout, if given); returns its id and its
+    /// schedules' ids.
+    pub async fn job_to(
+        &self,
+        token: &str,
+        name: &str,
+        action: &str,
+        timeout_ms: Option<u64>,
+        schedules: Vec<Value>,
+    ) -> anyhow::Result<(u64, Vec<String>)> {
+        let mut body = json!({
+            "name": name, "description": "bench", "action": action,
+            "active": true, "httpMethod": "POST", "schedules": schedules,
+        });
+        if let Some(ms) = timeout_ms {
+            body["timeoutMs"] = json!(ms);
+        }
         let v = self
-            .call(
-                token,
-                "POST",
-                "/scheduler/jobs",
-                Some(json!({
-                    "name": name, "description": "bench", "action": self.target.url(HOOK),
-                    "active": true, "httpMethod": "POST", "schedules": schedules,
-                })),
-            )
+            .call(token, "POST", "/scheduler/jobs", Some(body))
             .await?;
         let id = v["_id"].as_u64().context("job id")?;
         let sids = v["schedules"]

@@ -496,21 +496,17 @@ pub async fn hostile(b: &Bench, rate: usize, duration: Duration) -> anyhow::Resu
     let count = 2 * b.opts.workers.max(1) * b.settings.worker_concurrency;
     let mut jobs = vec![];
     for (path, share) in [("/hang", 2), ("/drip", 1), ("/huge", 1)] {
-        let schedules: Vec<Value> = (0..count * share / 4)
-            .map(|_| json!({"repeatInterval": "1 second", "active": true}))
-            .collect();
-        let v = b
-            .call(
-                &token,
-                "POST",
-                "/scheduler/jobs",
-                Some(
-                    json!({"name": &path[1..], "action": bad.url(path), "active": true,
-                            "timeoutMs": 600_000, "schedules": schedules}),
-                ),
-            )
-            .await?;
-        jobs.push((v["_id"].as_u64().context("job id")?, vec![]));
+        let n = count * share / 4;
+        for (k, start) in (0..n).step_by(100).enumerate() {
+            let schedules: Vec<Value> = (start..n.min(start + 100))
+                .map(|_| json!({"repeatInterval": "1 second", "active": true}))
+                .collect();
+            let name = format!("{}-{k}", &path[1..]);
+            let job = b
+                .job_to(&token, &name, &bad.url(path), Some(600_000), schedules)
+                .await?;
+            jobs.push(job);
+        }
     }
     let (beside, _) = lateness(b, rate, duration, "healthy-beside").await?;
     deactivate_all(b, &token, &jobs).await;
