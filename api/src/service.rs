@@ -38,8 +38,8 @@ pub async fn schedules(s: &AppState, tenant: &str, job: u64) -> ApiResult<Vec<Pl
 }
 
 /// Seals the secret header values of a job about to be written (`***` keeps `old`'s value,
-/// sealed again under the current key if an older one sealed it), and keeps `old`'s URL when
-/// the URL sent is the masked one a read showed.
+/// sealed again under the current key if an older one sealed it and it opens), and keeps
+/// `old`'s URL when the URL sent is the masked one a read showed.
 pub fn seal_secrets(
     s: &AppState,
     tenant: &str,
@@ -70,12 +70,12 @@ pub fn seal_secrets(
         });
         let value = match (value.as_str(), stored) {
             (MASK, Some(v)) if ring.is_current(v) => v.clone(),
-            (MASK, Some(v)) => {
-                let plain = ring.open(&here, v).map_err(|e| {
-                    ApiError::BadRequest(format!("{ctx}: 'secretHeaders.{name}': {e}"))
-                })?;
-                ring.seal(&here, &plain).map_err(|_| no_key())?
-            }
+            // Sealed under an older key: sealed again under the current one when it opens,
+            // else kept as it is (the workers may still hold its key).
+            (MASK, Some(v)) => ring
+                .open(&here, v)
+                .and_then(|plain| ring.seal(&here, &plain))
+                .unwrap_or_else(|_| v.clone()),
             (MASK, None) => {
                 return Err(ApiError::BadRequest(format!(
                 "{ctx}: 'secretHeaders.{name}': '***' keeps a stored value, and the job has none"

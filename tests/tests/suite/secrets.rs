@@ -276,3 +276,43 @@ async fn a_worker_that_cannot_open_a_secret_fails_the_run_without_calling() {
     assert_eq!(target.count(), 0, "the target was called");
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn after_a_key_rotation_a_write_seals_again_under_the_new_key() {
+    let mut env = TestEnv::new();
+    env.start_api().await;
+    let (tenant, token) = env.tenant(&["read", "write"]).await;
+    let job = env
+        .client()
+        .create_job(
+            &token,
+            json!({"name": "j", "action": "http://127.0.0.1:9/", "secretHeaders": {"X-Key": SECRET}}),
+        )
+        .await;
+    let store = env.store().await;
+    let sealed = || async {
+        let job = store.job(&tenant, job.id).await.unwrap().unwrap();
+        job.secret_headers["X-Key"].clone()
+    };
+    assert!(sealed().await.starts_with("v1:test:"));
+    // A replica with the new key first and the old one behind it.
+    let new = "new:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+    env.settings.secret_keys = format!("{new},{}", chime_testkit::TEST_SECRET_KEYS);
+    env.start_api().await;
+    let path = format!("/scheduler/jobs/{}", job.id);
+    env.client()
+        .expect(
+            200,
+            "PUT",
+            &path,
+            &token,
+            Some(json!({"description": "rotated"})),
+        )
+        .await;
+    let now = sealed().await;
+    assert!(now.starts_with("v1:new:"), "{now}");
+    let ring = chime_core::secrets::Keyring::parse(new).unwrap();
+    let place = chime_core::secrets::place(&tenant, job.id, "X-Key");
+    assert_eq!(ring.open(&place, &now).unwrap(), SECRET);
+    env.cleanup().await;
+}
