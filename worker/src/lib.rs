@@ -456,7 +456,8 @@ impl Inner {
     /// `mark_running_after_ms = 0`, is marked started before its call, so a run that already
     /// has its result or whose job or schedule is gone is not called again. The first delivery
     /// of a fresh message (its record was created by the publish that sent it) is checked
-    /// without a write (job and schedule exist, no result), calls, and is marked only if its
+    /// without a write (job and schedule exist, no result; a duplicate is noted in the run's
+    /// log), calls, and is marked only if its
     /// call outlasts
     /// `mark_running_after_ms`; if the mark then finds the run finished elsewhere or its job
     /// gone, the call is abandoned.

@@ -132,6 +132,42 @@ async fn the_same_run_published_twice_is_recorded_once() {
     env.cleanup().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fresh_message_delivered_after_its_run_was_recorded_is_noted_not_called() {
+    let mut env = TestEnv::new();
+    env.start_api().await;
+    env.start_worker().await;
+    let target = Target::start().await;
+    let (tenant, token) = env.tenant(&["read", "write"]).await;
+    let Hand {
+        store,
+        msg,
+        publisher,
+        ..
+    } = Hand::new(&env, &tenant, &token, "late-dup", &target.url("/d")).await;
+    let msg = chime_core::model::RunMessage { fresh: true, ..msg };
+    publish_once(&publisher, std::slice::from_ref(&msg)).await;
+    wait_until("the run is recorded", Duration::from_secs(20), || async {
+        let r = store.run(&tenant, &msg.run_id).await.unwrap()?;
+        (r.status == RunStatus::Completed).then_some(())
+    })
+    .await;
+    // The same message again, once the run has its result: checked, noted, not called.
+    publish_once(&publisher, std::slice::from_ref(&msg)).await;
+    let run = wait_until(
+        "the duplicate is noted",
+        Duration::from_secs(20),
+        || async {
+            let r = store.run(&tenant, &msg.run_id).await.unwrap()?;
+            r.log.contains("duplicate delivery to worker").then_some(r)
+        },
+    )
+    .await;
+    assert_eq!(run.state, RunState::Success);
+    assert_eq!(target.hits().len(), 1, "the recorded run was called again");
+    env.cleanup().await;
+}
+
 /// Publishes `runs` in one message, again while the broker refuses it (a quorum queue still
 /// electing its leader on a busy machine), within a deadline.
 async fn publish_once(publisher: &Publisher, runs: &[chime_core::model::RunMessage]) {

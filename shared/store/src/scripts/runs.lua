@@ -528,15 +528,17 @@ local function alive(r)
   return false
 end
 
--- check: whether the first delivery of a fresh message may call at once (before any write
--- but the forgetting of a run `alive` refuses): 1 yes, 0 the run already has its result, -1
--- its job or schedule is gone or inactive.
+-- check: whether the first delivery of a fresh message may call at once (without a write,
+-- but the forgetting of a run `alive` refuses and the log line of a duplicate): 1 yes, 0 the
+-- run already has its result (a duplicate delivery, noted in the run's log as `start` notes
+-- one), -1 its job or schedule is gone or inactive.
 local function check(r)
   if not alive(r) then
     return -1
   end
   local known = id_get(r.id)
   if known and known ~= '' then
+    append_log(r.id, 'duplicate delivery to worker ' .. WORKER .. ' ignored: the run already has its result')
     return 0
   end
   return 1
