@@ -49,13 +49,22 @@ impl Hand {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_same_run_published_twice_is_recorded_once() {
+/// An API and a worker, a target, a tenant, and a job's run by hand as a fresh message: as
+/// the leader sends a run whose record its publish created.
+async fn fresh_run(name: &str) -> (TestEnv, Target, String, String, Hand) {
     let mut env = TestEnv::new();
     env.start_api().await;
     env.start_worker().await;
     let target = Target::start().await;
     let (tenant, token) = env.tenant(&["read", "write"]).await;
+    let mut hand = Hand::new(&env, &tenant, &token, name, &target.url("/d")).await;
+    hand.msg.fresh = true;
+    (env, target, tenant, token, hand)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_run_published_twice_is_recorded_once() {
+    let (env, target, tenant, token, hand) = fresh_run("dup").await;
     let Hand {
         job_id,
         sid,
@@ -63,10 +72,8 @@ async fn the_same_run_published_twice_is_recorded_once() {
         msg,
         publisher,
         ..
-    } = Hand::new(&env, &tenant, &token, "dup", &target.url("/d")).await;
-    // As the leader sends a run whose record its publish created (a lost confirm publishes
-    // the same message twice).
-    let msg = chime_core::model::RunMessage { fresh: true, ..msg };
+    } = hand;
+    // A lost confirm publishes the same message twice.
     // The broker may refuse a publish (a quorum queue still electing its leader on a busy
     // machine); the leader publishes such a fire again, and so does this test.
     let mut pending = 2;
@@ -134,18 +141,13 @@ async fn the_same_run_published_twice_is_recorded_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_fresh_message_delivered_after_its_run_was_recorded_is_noted_not_called() {
-    let mut env = TestEnv::new();
-    env.start_api().await;
-    env.start_worker().await;
-    let target = Target::start().await;
-    let (tenant, token) = env.tenant(&["read", "write"]).await;
+    let (env, target, tenant, _, hand) = fresh_run("late-dup").await;
     let Hand {
         store,
         msg,
         publisher,
         ..
-    } = Hand::new(&env, &tenant, &token, "late-dup", &target.url("/d")).await;
-    let msg = chime_core::model::RunMessage { fresh: true, ..msg };
+    } = hand;
     publish_once(&publisher, std::slice::from_ref(&msg)).await;
     wait_until("the run is recorded", Duration::from_secs(20), || async {
         let r = store.run(&tenant, &msg.run_id).await.unwrap()?;
