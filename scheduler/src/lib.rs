@@ -64,8 +64,11 @@ const DEPTH_GAUGES_EVERY: Duration = Duration::from_secs(5);
 /// How often the leader of shard 0 reads the workers' slots for the cap on runs in flight.
 const CAP_EVERY: Duration = Duration::from_secs(5);
 
-/// The cap on each tenant's runs in flight: the setting, or the slots of the workers alive
-/// (`worker_slots`), or `worker_concurrency` while none is registered.
+/// The cap on each tenant's runs in flight: the setting, or the slots of the smallest worker
+/// alive (`worker_slots`), or `worker_concurrency` while none is registered. One worker's
+/// slots are half its prefetch: should every run of a tenant reach one worker (the others
+/// died), its messages waiting there for the tenant's lane leave the other half of that
+/// worker's prefetch to the other tenants.
 fn in_flight_cap(settings: &Settings, worker_slots: u64) -> u64 {
     match (settings.tenant_max_in_flight, worker_slots) {
         (0, 0) => settings.worker_concurrency as u64,
@@ -213,7 +216,7 @@ impl Scheduler {
         let Ok(now) = self.store.now_ms().await else {
             return;
         };
-        match self.store.worker_slots(now).await {
+        match self.store.smallest_worker_slots(now).await {
             Ok(slots) => {
                 let cap = in_flight_cap(&self.settings, slots);
                 self.store.admission().set_cap(cap);

@@ -99,8 +99,9 @@ impl Store {
         Ok(())
     }
 
-    /// The slots of the workers alive at `now` (ms); forgets the others.
-    pub async fn worker_slots(&self, now: i64) -> Result<u64> {
+    /// The slots of the smallest worker alive at `now` (ms), 0 when none is; forgets the
+    /// others.
+    pub async fn smallest_worker_slots(&self, now: i64) -> Result<u64> {
         let key = self.keys.workers();
         let (_, alive): ((), Vec<String>) = redis::pipe()
             .zrembyscore(&key, "-inf", format!("({now}"))
@@ -110,7 +111,8 @@ impl Store {
         Ok(alive
             .iter()
             .filter_map(|m| m.rsplit_once('|')?.1.parse::<u64>().ok())
-            .sum())
+            .min()
+            .unwrap_or(0))
     }
 
     /// How many of `tenant`'s runs are in flight at `now` (ms): materialized by the leader,

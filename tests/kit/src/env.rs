@@ -175,6 +175,7 @@ impl TestEnv {
             ("CHIME_AMQP_URL".into(), s.amqp_url.clone()),
             ("CHIME_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
             ("CHIME_ALLOW_TARGETS".into(), s.allow_targets.clone()),
+            ("CHIME_SECRET_KEYS".into(), s.secret_keys.clone()),
             ("CHIME_OPS_ADDR".into(), "127.0.0.1:0".into()),
             ("CHIME_API_ADDR".into(), "127.0.0.1:0".into()),
             ("CHIME_LEADER_TTL_MS".into(), s.leader_ttl_ms.to_string()),

@@ -60,6 +60,17 @@ impl Hostile {
         self.counts.most.load(Ordering::SeqCst)
     }
 
+    /// Calls in flight now, over every path.
+    pub fn in_flight(&self) -> usize {
+        self.counts.now.load(Ordering::SeqCst)
+    }
+
+    /// Starts counting the most calls at once afresh, from the calls in flight now.
+    pub fn reset_most(&self) {
+        let now = self.counts.now.load(Ordering::SeqCst);
+        self.counts.most.store(now, Ordering::SeqCst);
+    }
+
     /// Calls received: (wall clock ms, path).
     pub fn calls(&self) -> Vec<(i64, String)> {
         self.counts.calls.lock().expect("calls").clone()

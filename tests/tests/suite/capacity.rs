@@ -150,7 +150,7 @@ async fn a_tenant_whose_endpoints_hang_does_not_delay_another_tenants_runs() {
     let beside_until = beside_from + 10_000;
     let beside = settled(&env, &healthy_token, job, &sids, beside_from, beside_until).await;
     // ... and never more, though it has runs waiting all along; and its runs in flight
-    // (queued or running) stay within the cap, the slots of the workers alive (2 × 8), so its
+    // (queued or running) stay within the cap, one worker's slots (8), so its
     // backlog cannot fill the queue every tenant shares.
     assert_eq!(
         bad.most_in_flight(),
@@ -164,7 +164,7 @@ async fn a_tenant_whose_endpoints_hang_does_not_delay_another_tenants_runs() {
         .runs_in_flight(&hostile, now)
         .await
         .unwrap();
-    assert!((2..=16).contains(&in_flight), "{in_flight} runs in flight");
+    assert!((2..=8).contains(&in_flight), "{in_flight} runs in flight");
 
     let (alone_p99, beside_p99) = (p99(&alone), p99(&beside));
     println!(
@@ -209,5 +209,77 @@ async fn a_tenant_whose_endpoints_hang_does_not_delay_another_tenants_runs() {
     assert_eq!(late_calls, 0, "calls after the deactivation");
     w1.stop().await;
     w2.stop().await;
+    env.cleanup().await;
+}
+
+/// A worker killed while the hostile tenant holds a call on each: its runs in flight (capped
+/// at one worker's slots) all come to the survivor, and wait in its lane within half of its
+/// prefetch, so the healthy tenant's runs keep starting on time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_bound_holds_when_a_worker_is_killed() {
+    let mut env = TestEnv::new();
+    env.settings.worker_concurrency = 8;
+    env.settings.runs_per_message = 1;
+    env.start_api().await;
+    env.start_scheduler().await;
+    // Two workers as processes of their own, so one can be killed with SIGKILL.
+    let bin = env!("CARGO_BIN_EXE_chime");
+    let mut doomed = env.spawn_process(bin, "worker", "cap-doomed");
+    let mut survivor = env.spawn_process(bin, "worker", "cap-survivor");
+    let healthy_target = Target::start().await;
+    let (_, healthy_token) = env.tenant(&["read", "write"]).await;
+    let (_, hostile_token) = env.tenant(&["read", "write"]).await;
+    let (job, sids) = every_second(
+        &env,
+        &healthy_token,
+        "healthy",
+        &healthy_target.url("/ok"),
+        6,
+        5_000,
+    )
+    .await;
+    let bad = Hostile::start().await;
+    let (bad_job, _) =
+        every_second(&env, &hostile_token, "hang", &bad.url("/hang"), 8, 600_000).await;
+    // The hostile tenant holds one call on each worker (each a worker's call-time budget).
+    wait_until(
+        "a hostile call on each worker",
+        Duration::from_secs(30),
+        || async { (bad.in_flight() >= 2).then_some(()) },
+    )
+    .await;
+
+    // One worker dies: its hanging call goes with it, and its prefetched hostile messages are
+    // delivered again, to the survivor, where they wait in the tenant's lane.
+    doomed.start_kill().unwrap();
+    let _ = doomed.wait().await;
+    wait_until(
+        "the killed worker's call is gone",
+        Duration::from_secs(30),
+        || async { (bad.in_flight() <= 1).then_some(()) },
+    )
+    .await;
+    bad.reset_most();
+    let from = chrono::Utc::now().timestamp_millis() + 1_000;
+    let until = from + 8_000;
+    let late = settled(&env, &healthy_token, job, &sids, from, until).await;
+    let p99 = p99(&late);
+    println!(
+        "after the kill: healthy start lateness p99 {p99} ms ({} runs); hostile calls at once {}",
+        late.len(),
+        bad.most_in_flight()
+    );
+    assert_eq!(
+        bad.most_in_flight(),
+        1,
+        "the hostile tenant's calls on the survivor"
+    );
+    assert!(late.len() >= 6 * 7, "{} healthy runs", late.len());
+    assert!(p99 < 2_000, "healthy p99 {p99} ms after the kill");
+
+    set_active(&env, &hostile_token, bad_job, false).await;
+    bad.release();
+    survivor.start_kill().unwrap();
+    let _ = survivor.wait().await;
     env.cleanup().await;
 }
