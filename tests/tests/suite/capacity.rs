@@ -89,29 +89,58 @@ async fn settled(
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_tenant_whose_endpoints_hang_does_not_delay_another_tenants_runs() {
+/// An API and a scheduler for workers of 8 slots, a run to a message (so a tenant's runs spread
+/// over the workers as they come).
+async fn small_workers() -> TestEnv {
     let mut env = TestEnv::new();
-    // Two workers of 8 slots: each tenant holds at most 4 of a worker's slots at once. A run
-    // to a message, so the hostile tenant's runs spread over both workers as they come.
     env.settings.worker_concurrency = 8;
     env.settings.runs_per_message = 1;
     env.start_api().await;
     env.start_scheduler().await;
-    let w1 = env.spawn_worker().await;
-    let w2 = env.spawn_worker().await;
+    env
+}
+
+/// The two tenants: a healthy one with a job of 6 schedules firing every second at a quick
+/// target, and a hostile one with nothing yet.
+struct Tenants {
+    healthy_target: Target,
+    healthy_token: String,
+    job: u64,
+    sids: Vec<String>,
+    hostile: String,
+    hostile_token: String,
+}
+
+async fn tenants(env: &TestEnv) -> Tenants {
     let healthy_target = Target::start().await;
     let (_, healthy_token) = env.tenant(&["read", "write"]).await;
     let (hostile, hostile_token) = env.tenant(&["read", "write"]).await;
-    let (job, sids) = every_second(
-        &env,
-        &healthy_token,
-        "healthy",
-        &healthy_target.url("/ok"),
-        6,
-        5_000,
-    )
-    .await;
+    let url = healthy_target.url("/ok");
+    let (job, sids) = every_second(env, &healthy_token, "healthy", &url, 6, 5_000).await;
+    Tenants {
+        healthy_target,
+        healthy_token,
+        job,
+        sids,
+        hostile,
+        hostile_token,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tenant_whose_endpoints_hang_does_not_delay_another_tenants_runs() {
+    // Two workers of 8 slots: each tenant holds at most 4 of a worker's slots at once.
+    let env = small_workers().await;
+    let w1 = env.spawn_worker().await;
+    let w2 = env.spawn_worker().await;
+    let Tenants {
+        healthy_target: _healthy_target,
+        healthy_token,
+        job,
+        sids,
+        hostile,
+        hostile_token,
+    } = tenants(&env).await;
 
     // Alone, for 8 seconds after a warm-up second.
     let start = chrono::Utc::now().timestamp_millis() + 1_000;
@@ -217,27 +246,19 @@ async fn a_tenant_whose_endpoints_hang_does_not_delay_another_tenants_runs() {
 /// prefetch, so the healthy tenant's runs keep starting on time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_bound_holds_when_a_worker_is_killed() {
-    let mut env = TestEnv::new();
-    env.settings.worker_concurrency = 8;
-    env.settings.runs_per_message = 1;
-    env.start_api().await;
-    env.start_scheduler().await;
+    let env = small_workers().await;
     // Two workers as processes of their own, so one can be killed with SIGKILL.
     let bin = env!("CARGO_BIN_EXE_chime");
     let mut doomed = env.spawn_process(bin, "worker", "cap-doomed");
     let mut survivor = env.spawn_process(bin, "worker", "cap-survivor");
-    let healthy_target = Target::start().await;
-    let (_, healthy_token) = env.tenant(&["read", "write"]).await;
-    let (_, hostile_token) = env.tenant(&["read", "write"]).await;
-    let (job, sids) = every_second(
-        &env,
-        &healthy_token,
-        "healthy",
-        &healthy_target.url("/ok"),
-        6,
-        5_000,
-    )
-    .await;
+    let Tenants {
+        healthy_target: _healthy_target,
+        healthy_token,
+        job,
+        sids,
+        hostile_token,
+        ..
+    } = tenants(&env).await;
     let bad = Hostile::start().await;
     let (bad_job, _) =
         every_second(&env, &hostile_token, "hang", &bad.url("/hang"), 8, 600_000).await;
