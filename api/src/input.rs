@@ -92,24 +92,37 @@ fn method(m: &str, ctx: &str) -> Result<HttpMethod, ApiError> {
     })
 }
 
+/// A map of headers of a body (`field`: `headers` or `secretHeaders`): at most 50, each a
+/// valid name and value.
 fn headers(
     given: &Option<BTreeMap<String, String>>,
+    field: &str,
     ctx: &str,
 ) -> Result<Option<BTreeMap<String, String>>, ApiError> {
     let Some(m) = given else { return Ok(None) };
     if m.len() > 50 {
-        return Err(bad(format!("{ctx}: 'headers' may hold at most 50 entries")));
+        return Err(bad(format!("{ctx}: '{field}' may hold at most 50 entries")));
     }
     for (k, v) in m {
         http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
             bad(format!(
-                "{ctx}: 'headers': '{k}' is not a valid header name"
+                "{ctx}: '{field}': '{k}' is not a valid header name"
             ))
         })?;
         http::HeaderValue::from_str(v)
-            .map_err(|_| bad(format!("{ctx}: 'headers.{k}' is not a valid header value")))?;
+            .map_err(|_| bad(format!("{ctx}: '{field}.{k}' is not a valid header value")))?;
     }
     Ok(Some(m.clone()))
+}
+
+/// A name of `secret` that is also among the `plain` headers (names are case-insensitive).
+fn both<'a>(
+    secret: &'a BTreeMap<String, String>,
+    plain: &BTreeMap<String, String>,
+) -> Option<&'a String> {
+    secret
+        .keys()
+        .find(|k| plain.keys().any(|p| p.eq_ignore_ascii_case(k)))
 }
 
 /// The secret headers of a body, their values still plain (`***`: keep the stored value; the
@@ -119,30 +132,13 @@ fn secret_headers(
     plain: &BTreeMap<String, String>,
     ctx: &str,
 ) -> Result<Option<BTreeMap<String, String>>, ApiError> {
-    let Some(m) = given else { return Ok(None) };
-    if m.len() > 50 {
+    let secret = headers(given, "secretHeaders", ctx)?;
+    if let Some(k) = secret.as_ref().and_then(|m| both(m, plain)) {
         return Err(bad(format!(
-            "{ctx}: 'secretHeaders' may hold at most 50 entries"
+            "{ctx}: 'secretHeaders.{k}' is also in 'headers'"
         )));
     }
-    for (k, v) in m {
-        http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-            bad(format!(
-                "{ctx}: 'secretHeaders': '{k}' is not a valid header name"
-            ))
-        })?;
-        http::HeaderValue::from_str(v).map_err(|_| {
-            bad(format!(
-                "{ctx}: 'secretHeaders.{k}' is not a valid header value"
-            ))
-        })?;
-        if plain.keys().any(|p| p.eq_ignore_ascii_case(k)) {
-            return Err(bad(format!(
-                "{ctx}: 'secretHeaders.{k}' is also in 'headers'"
-            )));
-        }
-    }
-    Ok(Some(m.clone()))
+    Ok(secret)
 }
 
 /// Every secret header of `job` kept as stored (`***`), for a write that does not change them.
@@ -184,7 +180,7 @@ pub fn new_job(
     check_len(&description, "description", MAX_TEXT, ctx)?;
     let http_method = method(req.http_method.as_deref().unwrap_or("POST"), ctx)?;
     let stamp = format_instant(now.timestamp_millis());
-    let plain = headers(&req.headers, ctx)?.unwrap_or_default();
+    let plain = headers(&req.headers, "headers", ctx)?.unwrap_or_default();
     let secret = secret_headers(&req.secret_headers, &plain, ctx)?.unwrap_or_default();
     Ok(Job {
         id,
@@ -231,17 +227,14 @@ pub fn update_job(job: &Job, req: &JobUpdateRequest, now: DateTime<Utc>) -> Resu
     if req.end_time.is_some() {
         j.end_time = instant(&req.end_time, "endTime", ctx, now)?;
     }
-    if let Some(h) = headers(&req.headers, ctx)? {
+    if let Some(h) = headers(&req.headers, "headers", ctx)? {
         j.headers = h;
     }
     j.secret_headers = match secret_headers(&req.secret_headers, &j.headers, ctx)? {
         Some(given) => given,
         None => {
             let kept = keep_secrets(job);
-            if let Some(k) = kept
-                .keys()
-                .find(|k| j.headers.keys().any(|p| p.eq_ignore_ascii_case(k)))
-            {
+            if let Some(k) = both(&kept, &j.headers) {
                 return Err(bad(format!(
                     "{ctx}: 'headers.{k}' is a secret header of the job"
                 )));

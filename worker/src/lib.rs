@@ -481,12 +481,16 @@ impl Inner {
         }
         metrics::histogram!("chime_run_start_lag_seconds")
             .record((now - msg.scheduled_at).max(0) as f64 / 1000.0);
-        let opened = self.open_secrets(msg);
+        // A secret that cannot be opened fails the run without its call.
+        let (secret_headers, refused) = match self.open_secrets(msg) {
+            Ok(opened) => (opened, None),
+            Err(e) => (vec![], Some(e)),
+        };
         let action = Action {
             url: msg.action.url.clone(),
             method: msg.action.method,
             headers: msg.action.headers.clone(),
-            secret_headers: opened.clone().unwrap_or_default(),
+            secret_headers,
             body: msg.action.body.clone(),
             timeout: Duration::from_millis(self.timeout_ms(msg)),
         };
@@ -498,9 +502,9 @@ impl Inner {
             signing_secret: None,
         };
         let call = async {
-            match &opened {
-                Ok(_) => self.executor.execute(&action, &meta).await,
-                Err(e) => Outcome::not_called(e.clone()),
+            match refused {
+                None => self.executor.execute(&action, &meta).await,
+                Some(e) => Outcome::not_called(e),
             }
         };
         let outcome = if lazy {
