@@ -9,6 +9,7 @@
 //! - [`schedule`]: the pure planner: which instants fire, what is next, misfires.
 //! - [`time`]: instants as chime stores and shows them.
 //! - [`secrets`]: secret header values sealed at rest (AES-256-GCM) under a rotatable keyring.
+//! - [`zone`]: time zones and chime's DST rule (wall-clock times to instants).
 
 /// An unknown name for one of the core's named enums (a lifecycle state, a method, a kind).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +66,7 @@ pub mod schedule;
 pub mod secrets;
 pub mod targets;
 pub mod time;
+pub mod zone;
 
 /// The URLs of a setting that lists several servers (`CHIME_REDIS_URL` of a Redis Cluster's seed
 /// nodes, `CHIME_AMQP_URL` of a RabbitMQ cluster's nodes): comma-separated, trimmed, empty ones
