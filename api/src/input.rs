@@ -388,6 +388,11 @@ pub fn new_schedule(
         end_time: instant(&req.end_time, "endTime", ctx, now)?,
         created_at: stamp.clone(),
         modified_at: stamp,
+        crontab: None,
+        time_zone: None,
+        misfire_policy: None,
+        misfire_replay_per_second: None,
+        misfire_window_seconds: None,
     };
     check_len(&s.description, "description", MAX_TEXT, ctx)?;
     let modes = Modes {

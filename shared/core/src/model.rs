@@ -58,7 +58,35 @@ pub struct Schedule {
     pub end_time: Option<String>,
     pub created_at: String,
     pub modified_at: String,
+    /// chime: a standard 5- or 6-field cron expression or a macro (`@daily`), in `time_zone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crontab: Option<String>,
+    /// chime: the IANA zone of the schedule's wall-clock times (`None`: UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// chime: what the leader does with instants it reaches late (`None`: SAP's rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misfire_policy: Option<MisfirePolicy>,
+    /// chime: with `misfirePolicy: all`, how many missed instants replay a second at most.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misfire_replay_per_second: Option<u32>,
+    /// chime: instants reached later than this are skipped whatever the policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misfire_window_seconds: Option<u64>,
 }
+
+named_enum!(
+    /// What the leader does with the instants of a schedule it reaches late (a misfire: the
+    /// scheduler was down, the queue full, or the tenant over its quota).
+    MisfirePolicy, "misfirePolicy", {
+        /// Replay every missed instant, oldest first, throttled.
+        All = "all",
+        /// Fire only the most recent missed instant.
+        Last = "last",
+        /// Fire none; resume at the next instant.
+        Skip = "skip",
+    }
+);
 
 /// What a worker needs to execute one run. A message on the runs queue carries one or more
 /// (`broker::encode_runs`).
