@@ -7,11 +7,16 @@
 use crate::error::ApiError;
 use crate::wire::requests::{JobRequest, JobUpdateRequest, ScheduleRequest, ScheduleUpdateRequest};
 use crate::wire::{given, SapBool};
+use chime_core::model::MisfirePolicy;
 use chime_core::model::{Job, Schedule, ScheduleKind};
 use chime_core::run::HttpMethod;
-use chime_core::schedfmt::{parse_repeat_at, parse_repeat_interval, parse_sap_datetime, SapCron};
+use chime_core::schedfmt::{
+    parse_repeat_at, parse_repeat_interval, parse_sap_datetime_in, Crontab, SapCron,
+};
+use chime_core::schedule::Misfire;
 use chime_core::schedule::Plan;
 use chime_core::time::format_instant;
+use chime_core::zone::{self, Tz};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -30,10 +35,11 @@ fn instant(
     field: &str,
     ctx: &str,
     now: DateTime<Utc>,
+    zone: Tz,
 ) -> Result<Option<String>, ApiError> {
     match given(v) {
         None => Ok(None),
-        Some(v) => parse_sap_datetime(v, now)
+        Some(v) => parse_sap_datetime_in(v, now, zone)
             .map(|d| Some(format_instant(d.timestamp_millis())))
             .map_err(|e| bad(format!("{ctx}: '{field}': {e}"))),
     }
@@ -189,8 +195,8 @@ pub fn new_job(
         action,
         active: req.active.is_some_and(|SapBool(b)| b),
         http_method,
-        start_time: instant(&req.start_time, "startTime", ctx, now)?,
-        end_time: instant(&req.end_time, "endTime", ctx, now)?,
+        start_time: instant(&req.start_time, "startTime", ctx, now, Tz::UTC)?,
+        end_time: instant(&req.end_time, "endTime", ctx, now, Tz::UTC)?,
         headers: plain,
         secret_headers: secret,
         timeout_ms: timeout(req.timeout_ms, ctx)?.unwrap_or(default_timeout_ms),
@@ -222,10 +228,10 @@ pub fn update_job(job: &Job, req: &JobUpdateRequest, now: DateTime<Utc>) -> Resu
         j.active = a;
     }
     if req.start_time.is_some() {
-        j.start_time = instant(&req.start_time, "startTime", ctx, now)?;
+        j.start_time = instant(&req.start_time, "startTime", ctx, now, Tz::UTC)?;
     }
     if req.end_time.is_some() {
-        j.end_time = instant(&req.end_time, "endTime", ctx, now)?;
+        j.end_time = instant(&req.end_time, "endTime", ctx, now, Tz::UTC)?;
     }
     if let Some(h) = headers(&req.headers, "headers", ctx)? {
         j.headers = h;
@@ -273,6 +279,9 @@ pub fn schedules_of(req: &JobRequest, now: DateTime<Utc>) -> Result<Vec<Schedule
 /// The scheduling-mode fields of a body.
 struct Modes<'a> {
     cron: Option<&'a str>,
+    crontab: Option<&'a str>,
+    /// The zone `time` is read in.
+    zone: Tz,
     time: &'a Option<Value>,
     repeat_interval: Option<&'a str>,
     repeat_at: Option<&'a str>,
@@ -283,6 +292,7 @@ impl Modes<'_> {
     fn given(&self) -> Vec<&'static str> {
         [
             ("cron", self.cron.is_some()),
+            ("crontab", self.crontab.is_some()),
             ("time", given(self.time).is_some()),
             ("repeatInterval", self.repeat_interval.is_some()),
             ("repeatAt", self.repeat_at.is_some()),
@@ -304,7 +314,7 @@ fn apply_mode(
     let given = modes.given();
     match given.as_slice() {
         [] => Err(bad(format!(
-            "{ctx}: one of 'cron', 'time', 'repeatInterval' or 'repeatAt' is required"
+            "{ctx}: one of 'cron', 'crontab', 'time', 'repeatInterval' or 'repeatAt' is required"
         ))),
         [_, _, ..] => Err(bad(format!(
             "{ctx}: only one scheduling mode may be given, found {}",
@@ -312,6 +322,7 @@ fn apply_mode(
         ))),
         [mode] => {
             s.cron = None;
+            s.crontab = None;
             s.time = None;
             s.repeat_interval = None;
             s.repeat_at = None;
@@ -322,7 +333,14 @@ fn apply_mode(
                         c.parse().map_err(|e| bad(format!("{ctx}: 'cron': {e}")))?;
                     s.cron = Some(parsed.as_str().to_string());
                 }
-                "time" => s.time = instant(modes.time, "time", ctx, now)?,
+                "time" => s.time = instant(modes.time, "time", ctx, now, modes.zone)?,
+                "crontab" => {
+                    let c = modes.crontab.unwrap_or_default();
+                    let parsed: Crontab = c
+                        .parse()
+                        .map_err(|e| bad(format!("{ctx}: 'crontab': {e}")))?;
+                    s.crontab = Some(parsed.as_str().to_string());
+                }
                 "repeatInterval" => {
                     let v = modes.repeat_interval.unwrap_or_default();
                     parse_repeat_interval(v).map_err(|e| bad(format!("{ctx}: {e}")))?;
@@ -347,6 +365,8 @@ fn apply_mode(
 fn mode_of(s: &Schedule) -> &'static str {
     if s.cron.is_some() {
         "cron"
+    } else if s.crontab.is_some() {
+        "crontab"
     } else if s.time.is_some() {
         "time"
     } else if s.repeat_interval.is_some() {
@@ -371,6 +391,8 @@ pub fn new_schedule(
     now: DateTime<Utc>,
 ) -> Result<Schedule, ApiError> {
     let stamp = format_instant(now.timestamp_millis());
+    let zone_name = zone_of(req.time_zone.as_deref(), ctx)?;
+    let zone = zone_name.map_or(Tz::UTC, |z| zone::parse_zone(z).unwrap_or(Tz::UTC));
     let mut s = Schedule {
         schedule_id: uuid::Uuid::new_v4().to_string(),
         description: req.description.clone().unwrap_or_default(),
@@ -384,19 +406,22 @@ pub fn new_schedule(
             .active
             .ok_or_else(|| bad(format!("{ctx}: 'active' is required")))?
             .0,
-        start_time: instant(&req.start_time, "startTime", ctx, now)?,
-        end_time: instant(&req.end_time, "endTime", ctx, now)?,
+        start_time: instant(&req.start_time, "startTime", ctx, now, zone)?,
+        end_time: instant(&req.end_time, "endTime", ctx, now, zone)?,
         created_at: stamp.clone(),
         modified_at: stamp,
         crontab: None,
-        time_zone: None,
-        misfire_policy: None,
-        misfire_replay_per_second: None,
-        misfire_window_seconds: None,
+        time_zone: zone_name.map(str::to_string),
+        misfire_policy: misfire_policy(req.misfire_policy.as_deref(), ctx)?,
+        misfire_replay_per_second: req.misfire_replay_per_second,
+        misfire_window_seconds: req.misfire_window_seconds,
     };
+    check_misfire(&s, ctx)?;
     check_len(&s.description, "description", MAX_TEXT, ctx)?;
     let modes = Modes {
         cron: req.cron.as_deref(),
+        crontab: req.crontab.as_deref(),
+        zone,
         time: &req.time,
         repeat_interval: req.repeat_interval.as_deref(),
         repeat_at: req.repeat_at.as_deref(),
@@ -429,14 +454,22 @@ pub fn update_schedule(
     if let Some(SapBool(a)) = req.active {
         s.active = a;
     }
+    update_timing(&mut s, req, ctx)?;
+    let zone = s
+        .time_zone
+        .as_deref()
+        .and_then(zone::parse_zone)
+        .unwrap_or(Tz::UTC);
     if req.start_time.is_some() {
-        s.start_time = instant(&req.start_time, "startTime", ctx, now)?;
+        s.start_time = instant(&req.start_time, "startTime", ctx, now, zone)?;
     }
     if req.end_time.is_some() {
-        s.end_time = instant(&req.end_time, "endTime", ctx, now)?;
+        s.end_time = instant(&req.end_time, "endTime", ctx, now, zone)?;
     }
     let modes = Modes {
         cron: req.cron.as_deref(),
+        crontab: req.crontab.as_deref(),
+        zone,
         time: &req.time,
         repeat_interval: req.repeat_interval.as_deref(),
         repeat_at: req.repeat_at.as_deref(),
@@ -454,6 +487,94 @@ pub fn update_schedule(
     check_window(&s, ctx)?;
     s.modified_at = format_instant(now.timestamp_millis());
     Ok(s)
+}
+
+/// A `timeZone` checked against the tz database (its canonical name), or `None` for UTC.
+fn zone_of<'a>(name: Option<&'a str>, ctx: &str) -> Result<Option<&'a str>, ApiError> {
+    match name {
+        None => Ok(None),
+        Some(n) => match zone::parse_zone(n) {
+            Some(_) => Ok(Some(n)),
+            None => Err(bad(format!(
+                "{ctx}: 'timeZone': unknown time zone '{n}'; expected an IANA name such as Europe/Berlin or UTC"
+            ))),
+        },
+    }
+}
+
+fn misfire_policy(v: Option<&str>, ctx: &str) -> Result<Option<MisfirePolicy>, ApiError> {
+    v.map(|p| {
+        p.parse::<MisfirePolicy>().map_err(|_| {
+            bad(format!(
+                "{ctx}: 'misfirePolicy' must be 'all', 'last' or 'skip', got '{p}'"
+            ))
+        })
+    })
+    .transpose()
+}
+
+/// Longest `misfireWindowSeconds`: a year.
+const MAX_MISFIRE_WINDOW_SECS: u64 = 366 * 86_400;
+
+fn check_misfire(s: &Schedule, ctx: &str) -> Result<(), ApiError> {
+    if let Some(r) = s.misfire_replay_per_second {
+        if !(1..=Misfire::MAX_REPLAY_PER_SECOND).contains(&r) {
+            return Err(bad(format!(
+                "{ctx}: 'misfireReplayPerSecond' must be between 1 and {}",
+                Misfire::MAX_REPLAY_PER_SECOND
+            )));
+        }
+        if s.misfire_policy != Some(MisfirePolicy::All) {
+            return Err(bad(format!(
+                "{ctx}: 'misfireReplayPerSecond' applies only with 'misfirePolicy' 'all'"
+            )));
+        }
+    }
+    if let Some(w) = s.misfire_window_seconds {
+        if !(1..=MAX_MISFIRE_WINDOW_SECS).contains(&w) {
+            return Err(bad(format!(
+                "{ctx}: 'misfireWindowSeconds' must be between 1 and {MAX_MISFIRE_WINDOW_SECS}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A number field of an update body: `null` clears it.
+fn number_of(v: &Value, field: &str, ctx: &str) -> Result<Option<u64>, ApiError> {
+    match v {
+        Value::Null => Ok(None),
+        v => v
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| bad(format!("{ctx}: '{field}' must be a positive integer"))),
+    }
+}
+
+/// Applies the zone and misfire fields of a Configure Schedule body.
+fn update_timing(s: &mut Schedule, req: &ScheduleUpdateRequest, ctx: &str) -> Result<(), ApiError> {
+    let text = |v: &Value, field: &str| -> Result<Option<String>, ApiError> {
+        match v {
+            Value::Null => Ok(None),
+            Value::String(t) => Ok(Some(t.clone())),
+            _ => Err(bad(format!("{ctx}: '{field}' must be a string"))),
+        }
+    };
+    if let Some(v) = &req.time_zone {
+        let name = text(v, "timeZone")?;
+        s.time_zone = zone_of(name.as_deref(), ctx)?.map(str::to_string);
+    }
+    if let Some(v) = &req.misfire_policy {
+        s.misfire_policy = misfire_policy(text(v, "misfirePolicy")?.as_deref(), ctx)?;
+    }
+    if let Some(v) = &req.misfire_replay_per_second {
+        let n = number_of(v, "misfireReplayPerSecond", ctx)?;
+        s.misfire_replay_per_second = n.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    if let Some(v) = &req.misfire_window_seconds {
+        s.misfire_window_seconds = number_of(v, "misfireWindowSeconds", ctx)?;
+    }
+    check_misfire(s, ctx)
 }
 
 fn check_window(s: &Schedule, ctx: &str) -> Result<(), ApiError> {

@@ -13,11 +13,11 @@ use crate::message::run_message;
 use crate::quotas::Quotas;
 use crate::Scheduler;
 use chime_broker::Sent;
-use chime_core::model::{Job, RunMessage, Schedule};
-use chime_core::schedule::Plan;
+use chime_core::model::{Job, MisfirePolicy, RunMessage, Schedule};
+use chime_core::schedule::{Lateness, Plan};
 use chime_core::time::parse_stored_instant;
 use chime_store::keys::Keys;
-use chime_store::{Deferral, Materialized, RunStep, StepAnswer};
+use chime_store::{Deferral, Materialized, RunStep, SkipSpan, StepAnswer};
 use futures::future::join_all;
 use std::sync::Arc;
 use std::time::Instant;
@@ -123,11 +123,15 @@ pub(crate) struct Planned {
     pub deferral: Deferral,
 }
 
-/// Missed fires of a schedule coalesced into its last one.
+/// Missed fires of a schedule not fired: coalesced into the last one (SAP's rule) or
+/// skipped by its policy or window.
 struct Coalesced {
     tenant: String,
     schedule_id: String,
     skipped: u64,
+    /// The first and last instants skipped.
+    span: (i64, i64),
+    policy: Option<MisfirePolicy>,
 }
 
 /// A pass whose runs are published, their confirms and its advance still to come.
@@ -238,29 +242,37 @@ impl Scheduler {
     ) -> anyhow::Result<Step> {
         let taken = batch.len();
         let entries = self.load(batch).await?;
-        let threshold = self.settings.misfire_threshold_secs as i64 * 1000;
+        let late = Lateness {
+            threshold_ms: self.settings.misfire_threshold_secs as i64 * 1000,
+            grace_ms: self.settings.misfire_grace_secs as i64 * 1000,
+        };
         let mut plans: Vec<Planned> = Vec::with_capacity(entries.len());
         let mut coalesced = Vec::new();
         for entry in entries {
-            let (planned, missed) = plan_entry(
-                entry,
-                now,
-                threshold,
-                &self.owner,
-                lease.epoch,
-                &self.quotas,
-            );
+            let (planned, missed) =
+                plan_entry(entry, now, late, &self.owner, lease.epoch, &self.quotas);
             plans.push(planned);
             coalesced.extend(missed);
         }
         for c in coalesced {
-            let message = format!(
-                "{} missed fires were coalesced into the last one (outage longer than the misfire threshold)",
-                c.skipped
-            );
+            let why = match c.policy {
+                None => "coalesced into the last one (outage longer than the misfire threshold)",
+                Some(MisfirePolicy::Skip) => "skipped (misfire policy skip)",
+                Some(MisfirePolicy::Last) => {
+                    "skipped for the most recent one (misfire policy last)"
+                }
+                Some(MisfirePolicy::All) => "skipped (older than the misfire window)",
+            };
+            let message = format!("{} missed fires were {why}", c.skipped);
+            let skip = SkipSpan {
+                reason: "misfire",
+                first: c.span.0,
+                last: c.span.1,
+                count: c.skipped,
+            };
             let _ = self
                 .store
-                .schedule_event(&c.tenant, &c.schedule_id, level::WARNING, &message)
+                .schedule_skip(&c.tenant, &c.schedule_id, level::WARNING, &message, &skip)
                 .await;
             metrics::counter!("chime_fires_coalesced_total").increment(c.skipped);
         }
@@ -465,7 +477,7 @@ fn hold_for_capacity(plan: &mut Planned, at: i64, now: i64) {
 fn plan_entry(
     entry: Entry,
     now: i64,
-    misfire_threshold: i64,
+    late: Lateness,
     owner: &str,
     epoch: u64,
     quotas: &Quotas,
@@ -509,17 +521,24 @@ fn plan_entry(
         }
     }
     let job_end = job.end_time.as_deref().and_then(parse_stored_instant);
-    let d = plan.fire_until(deferred.unwrap_or(score), now, misfire_threshold, job_end);
+    let d = plan.fire_until(deferred.unwrap_or(score), now, late, job_end);
     planned.next = d.next;
+    if let (Some(nominal), Some(at)) = (d.next, d.not_before) {
+        // A replay waits its turn, and then fires its nominal instant.
+        planned.next = Some(at);
+        planned.deferral = Deferral::Replay { nominal };
+    }
     planned.msgs = d
         .fire
         .iter()
         .map(|at| run_message(&tenant, &job, &schedule, *at, owner, epoch))
         .collect();
-    let missed = (d.skipped > 0).then(|| Coalesced {
+    let missed = d.skipped_span.map(|span| Coalesced {
         tenant: tenant.clone(),
         schedule_id: schedule.schedule_id.clone(),
         skipped: d.skipped,
+        span,
+        policy: plan.misfire.policy,
     });
     if plan.is_one_time() {
         planned.one_time_done = Some((tenant, job.id, schedule));
@@ -581,7 +600,11 @@ mod tests {
     }
 
     fn plan(e: Entry, now: i64, quotas: &Quotas) -> (Planned, Option<Coalesced>) {
-        plan_entry(e, now, 1_200_000, "o", 5, quotas)
+        let late = Lateness {
+            threshold_ms: 1_200_000,
+            grace_ms: 60_000,
+        };
+        plan_entry(e, now, late, "o", 5, quotas)
     }
 
     #[test]

@@ -39,6 +39,24 @@ pub struct ScheduleRequest {
     /// When the schedule stops firing.
     #[schema(value_type = Option<String>)]
     pub end_time: Option<Value>,
+    /// chime: a standard cron expression, 5 fields (`minute hour day-of-month month
+    /// day-of-week`, Sunday 0 or 7), 6 with seconds first, or `@yearly`, `@monthly`,
+    /// `@weekly`, `@daily`, `@hourly`.
+    #[schema(example = "30 9 * * MON-FRI")]
+    pub crontab: Option<String>,
+    /// chime: the IANA time zone of `cron`, `crontab`, `repeatAt` and of `time`, `startTime`
+    /// and `endTime` values without an offset (default `UTC`).
+    #[schema(example = "Europe/Berlin")]
+    pub time_zone: Option<String>,
+    /// chime: `all`, `last` or `skip`: what the leader does with instants it reaches late
+    /// (default: SAP's rule, every instant of an outage under 20 minutes, else the last).
+    #[schema(example = "last")]
+    pub misfire_policy: Option<String>,
+    /// chime: with `misfirePolicy: all`, missed instants replayed a second at most (1–1000,
+    /// default 10).
+    pub misfire_replay_per_second: Option<u32>,
+    /// chime: instants reached later than this many seconds are skipped whatever the policy.
+    pub misfire_window_seconds: Option<u64>,
 }
 
 impl RequestBody for ScheduleRequest {
@@ -67,6 +85,21 @@ pub struct ScheduleUpdateRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub end_time: Option<Value>,
+    pub crontab: Option<String>,
+    /// `null` returns to UTC.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub time_zone: Option<Value>,
+    /// `null` returns to SAP's rule.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub misfire_policy: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>)]
+    pub misfire_replay_per_second: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>)]
+    pub misfire_window_seconds: Option<Value>,
 }
 
 impl RequestBody for ScheduleUpdateRequest {

@@ -140,7 +140,8 @@ impl From<&RunRecord> for RunDetail {
     }
 }
 
-/// A schedule. Exactly one of `cron`, `time`, `repeatInterval` and `repeatAt` is present.
+/// A schedule. Exactly one of `cron`, `crontab`, `time`, `repeatInterval` and `repeatAt` is
+/// present.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SapSchedule {
@@ -166,6 +167,17 @@ pub struct SapSchedule {
     pub repeat_interval: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repeat_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crontab: Option<String>,
+    /// The zone of the schedule's wall-clock times (absent: UTC). `nextRunAt` stays in UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub misfire_policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub misfire_replay_per_second: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub misfire_window_seconds: Option<u64>,
     /// The run log (at most 200 runs, newest first), with `displayLogs=true`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<Vec<SapRunLog>>,
@@ -190,6 +202,11 @@ impl SapSchedule {
             time: s.time.clone(),
             repeat_interval: s.repeat_interval.clone(),
             repeat_at: s.repeat_at.clone(),
+            crontab: s.crontab.clone(),
+            time_zone: s.time_zone.clone(),
+            misfire_policy: s.misfire_policy.map(|p| p.to_string()),
+            misfire_replay_per_second: s.misfire_replay_per_second,
+            misfire_window_seconds: s.misfire_window_seconds,
             logs: None,
         }
     }

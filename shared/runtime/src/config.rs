@@ -121,6 +121,9 @@ pub struct Settings {
     pub max_request_bytes: usize,
     /// Outages shorter than this replay every missed fire; longer ones fire only the last.
     pub misfire_threshold_secs: u64,
+    /// A schedule with a `misfirePolicy`: an instant the leader reaches more than this late is
+    /// missed, and its policy decides (Quartz's misfire threshold).
+    pub misfire_grace_secs: u64,
     /// Run records are kept this long.
     pub run_retention_days: u64,
     /// Most runs kept in one schedule's run log.
@@ -179,6 +182,7 @@ impl Default for Settings {
             api_max_connections: 1_000,
             max_request_bytes: 100 * 1024,
             misfire_threshold_secs: 20 * 60,
+            misfire_grace_secs: 60,
             run_retention_days: 30,
             runs_per_schedule_cap: 10_000,
             retention_sweep_secs: 300,

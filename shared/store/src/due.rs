@@ -32,15 +32,20 @@ pub enum Deferral {
     Clear,
     /// The fire is deferred to `next`: remember its nominal instant (the first one wins).
     Defer { nominal: i64 },
+    /// A missed instant replays at `next`, its turn under the schedule's replay rate: its
+    /// nominal instant replaces the one remembered (the previous replay fired).
+    Replay { nominal: i64 },
 }
 
 impl Deferral {
-    /// The script's argument: "" none, "x" clear, else the nominal instant.
+    /// The script's argument: "" none, "x" clear, "=" and the nominal instant of a replay, else
+    /// the nominal instant.
     fn arg(self) -> String {
         match self {
             Deferral::None => String::new(),
             Deferral::Clear => "x".into(),
             Deferral::Defer { nominal } => nominal.to_string(),
+            Deferral::Replay { nominal } => format!("={nominal}"),
         }
     }
 }

@@ -38,7 +38,7 @@ mod tenants;
 pub use due::{Advance, Advanced, Deferral};
 pub use redis::RedisError;
 pub use replan::{JobWrite, Replan, ScheduleWrite, WriteLimits, Written};
-pub use run_queries::{ActionLog, Order, RunPage, RunQuery, Scope};
+pub use run_queries::{ActionLog, Order, RunPage, RunQuery, Scope, SkipSpan};
 pub use run_steps::{
     Checked, Completed, Materialized, RunResult, RunStep, RunUpdate, Started, StepAnswer,
 };

@@ -341,6 +341,66 @@ impl Store {
         Ok(())
     }
 
+    /// Appends an entry to a schedule's event log that accounts for instants not fired (read
+    /// back by [`Store::schedule_skips`]).
+    pub async fn schedule_skip(
+        &self,
+        tenant: &str,
+        schedule: &str,
+        level: &str,
+        message: &str,
+        skip: &SkipSpan,
+    ) -> Result<()> {
+        let _: String = redis::cmd("XADD")
+            .arg(self.keys.schedule_events(tenant, schedule))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(SCHEDULE_EVENTS_KEPT)
+            .arg("*")
+            .arg("m")
+            .arg(message)
+            .arg("l")
+            .arg(level)
+            .arg("k")
+            .arg(skip.reason)
+            .arg("a")
+            .arg(skip.first)
+            .arg("b")
+            .arg(skip.last)
+            .arg("n")
+            .arg(skip.count)
+            .query_async(&mut self.c())
+            .await?;
+        Ok(())
+    }
+
+    /// The spans of instants a schedule's event log says were not fired, newest entry first,
+    /// at most the log's length.
+    pub async fn schedule_skips(&self, tenant: &str, schedule: &str) -> Result<Vec<SkipSpan>> {
+        let events: redis::streams::StreamRangeReply = self
+            .c()
+            .xrevrange_count(
+                self.keys.schedule_events(tenant, schedule),
+                "+",
+                "-",
+                SCHEDULE_EVENTS_KEPT,
+            )
+            .await?;
+        Ok(events
+            .ids
+            .iter()
+            .filter_map(|e| {
+                let reason = e.get::<String>("k")?;
+                Some(SkipSpan {
+                    reason: SkipSpan::REASONS.iter().find(|r| **r == reason)?,
+                    first: e.get("a")?,
+                    last: e.get("b")?,
+                    count: e.get("n").unwrap_or(0),
+                })
+            })
+            .collect())
+    }
+
     /// Appends to the tenant's audit trail of configuration changes.
     pub async fn record_action(&self, tenant: &str, a: &ActionLog) -> Result<()> {
         let _: String = redis::cmd("XADD")
@@ -450,4 +510,20 @@ fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
         out.push((k, v));
     }
     out
+}
+
+/// Instants of a schedule not fired, from the first to the last, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkipSpan {
+    /// One of [`SkipSpan::REASONS`].
+    pub reason: &'static str,
+    pub first: i64,
+    pub last: i64,
+    pub count: u64,
+}
+
+impl SkipSpan {
+    /// The reasons a span is recorded for.
+    pub const REASONS: &'static [&'static str] =
+        &["misfire", "inactive", "overlap", "outsideWindow", "deleted"];
 }

@@ -21,4 +21,5 @@ mod shards;
 mod shutdown;
 mod store;
 mod tails;
+mod timing;
 mod workspace;

@@ -1,14 +1,19 @@
 //! Schedule formats of the chime job scheduler, following SAP BTP Job Scheduling
 //! Service: the 7-field SAP cron ([`SapCron`]), `repeatInterval`
 //! ([`parse_repeat_interval`]), `repeatAt` ([`parse_repeat_at`]) and the date
-//! values of `time`, `startTime` and `endTime` ([`parse_sap_datetime`]).
-//! All times are UTC.
+//! values of `time`, `startTime` and `endTime` ([`parse_sap_datetime`], or
+//! [`parse_sap_datetime_in`] for a schedule's `timeZone`); and chime's standard cron,
+//! `crontab` ([`Crontab`]). Results are UTC instants; grids and date values without an
+//! offset are wall-clock times of the schedule's zone (UTC unless one is given,
+//! [`crate::zone`]).
 
+pub mod crontab;
 pub mod datetime;
 pub mod interval;
 pub mod sapcron;
 
-pub use datetime::{parse_repeat_at, parse_sap_datetime};
+pub use crontab::{Crontab, CrontabError};
+pub use datetime::{parse_repeat_at, parse_sap_datetime, parse_sap_datetime_in};
 pub use interval::parse_repeat_interval;
 pub use sapcron::{CronError, SapCron};
 
@@ -50,4 +55,13 @@ pub enum FormatError {
     /// An invalid `cron` value.
     #[error(transparent)]
     Cron(#[from] CronError),
+    /// An unknown `timeZone`.
+    #[error("unknown time zone '{value}': expected an IANA name such as Europe/Berlin or UTC")]
+    TimeZone {
+        /// The value as given.
+        value: String,
+    },
+    /// An invalid `crontab` value.
+    #[error(transparent)]
+    Crontab(#[from] CrontabError),
 }

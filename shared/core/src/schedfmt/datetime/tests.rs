@@ -1,4 +1,5 @@
 use super::*;
+use crate::zone::Tz;
 use chrono::TimeZone;
 use serde_json::json;
 
@@ -223,12 +224,11 @@ fn moment_format_errors() {
     let f = |date: &str, format: &str| bad(json!({ "date": date, "format": format }));
     for (format, token) in [
         ("YYYY-DDDD", "DDDD"),
-        ("Q YYYY", "Q"),
-        ("Do MMMM", "Do"),
         ("gggg-ww", "gggg"),
         ("GGGG-[W]WW-E", "GGGG"),
         ("YYYY-[W]WW", "WW"),
-        ("YYYY-MM-DD HH:mm:ss.S", "S"),
+        ("YYYY-MM-DD HH:mm:ss.SSSSSSSSSS", "SSSSSSSSSS"),
+        ("QQ YYYY", "QQ"),
         ("YYY", "YYY"),
         ("X YYYY", "X"),
     ] {
@@ -242,8 +242,8 @@ fn moment_format_errors() {
             other => panic!("{format}: unexpected {other:?}"),
         }
     }
-    let msg = f("x", "Q").to_string();
-    assert!(msg.contains("'Q'"), "{msg}");
+    let msg = f("x", "QQ").to_string();
+    assert!(msg.contains("'QQ'"), "{msg}");
     assert!(matches!(
         f("2015/10/20", "YYYY-MM-DD"),
         FormatError::DateTime { .. }
@@ -313,4 +313,423 @@ fn repeat_at_rejects_invalid() {
     }
     let msg = parse_repeat_at("25:00").unwrap_err().to_string();
     assert!(msg.contains("'25:00'"), "{msg}");
+}
+
+fn berlin() -> Tz {
+    Tz::Europe__Berlin
+}
+
+fn adelaide() -> Tz {
+    Tz::Australia__Adelaide
+}
+
+/// `v` parsed in `tz` at `now`.
+fn at_in(v: Value, now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+    parse_sap_datetime_in(&v, now, tz).unwrap_or_else(|e| panic!("{v} in {tz}: {e}"))
+}
+
+fn rfc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .unwrap_or_else(|e| panic!("{s}: {e}"))
+        .with_timezone(&Utc)
+}
+
+#[test]
+fn sap_human_examples_that_name_a_weekday() {
+    // now() is Friday 2024-05-10 14:30 UTC.
+    assert_eq!(s("Friday at 2am"), utc(2024, 5, 17, 2, 0, 0));
+    assert_eq!(s("next week monday at 5am"), utc(2024, 5, 13, 5, 0, 0));
+    assert_eq!(s("Next Week Monday At 5AM"), utc(2024, 5, 13, 5, 0, 0));
+    assert_eq!(s("tomorrow at 5am"), utc(2024, 5, 11, 5, 0, 0));
+    assert_eq!(s("tomorrow at 2am"), utc(2024, 5, 11, 2, 0, 0));
+}
+
+#[test]
+fn a_weekday_is_its_next_occurrence_at_or_after_now() {
+    // Today is Friday: it counts while the time is still ahead.
+    assert_eq!(s("friday at 3pm"), utc(2024, 5, 10, 15, 0, 0));
+    assert_eq!(s("FRI 2:30pm"), now());
+    assert_eq!(s("friday at 2:29pm"), utc(2024, 5, 17, 14, 29, 0));
+    // Alone, a weekday is its next midnight.
+    assert_eq!(s("friday"), utc(2024, 5, 17, 0, 0, 0));
+    assert_eq!(s("monday"), utc(2024, 5, 13, 0, 0, 0));
+    assert_eq!(s("Mon"), utc(2024, 5, 13, 0, 0, 0));
+    assert_eq!(s("saturday, 10:30"), utc(2024, 5, 11, 10, 30, 0));
+    for (name, day) in [
+        ("sat", 11),
+        ("sun", 12),
+        ("mon", 13),
+        ("tue", 14),
+        ("tues", 14),
+        ("wed", 15),
+        ("WEDNESDAY", 15),
+        ("thu", 16),
+        ("thurs", 16),
+        ("fri", 17),
+    ] {
+        assert_eq!(
+            s(&format!("{name} at 9am")),
+            utc(2024, 5, day, 9, 0, 0),
+            "{name}"
+        );
+    }
+    // The day may come last.
+    assert_eq!(s("2am friday"), utc(2024, 5, 17, 2, 0, 0));
+    assert_eq!(s("5am on monday"), utc(2024, 5, 13, 5, 0, 0));
+    assert_eq!(s("at 9pm on sunday"), utc(2024, 5, 12, 21, 0, 0));
+}
+
+#[test]
+fn this_next_and_next_week_weekdays() {
+    // now() is Friday 2024-05-10 14:30 UTC.
+    assert_eq!(s("this friday at 6pm"), utc(2024, 5, 10, 18, 0, 0));
+    assert_eq!(s("this friday at 2pm"), utc(2024, 5, 17, 14, 0, 0));
+    assert_eq!(s("this monday"), utc(2024, 5, 13, 0, 0, 0));
+    // `next <weekday>`: the first one after today, never today.
+    assert_eq!(s("next friday"), utc(2024, 5, 17, 0, 0, 0));
+    assert_eq!(s("next friday at 6pm"), utc(2024, 5, 17, 18, 0, 0));
+    assert_eq!(s("next saturday"), utc(2024, 5, 11, 0, 0, 0));
+    assert_eq!(s("next mon at 9am"), utc(2024, 5, 13, 9, 0, 0));
+    // `next week <weekday>`: that day of the week after this one (Monday to Sunday).
+    assert_eq!(s("next week friday"), utc(2024, 5, 17, 0, 0, 0));
+    assert_eq!(s("next week sunday at 10pm"), utc(2024, 5, 19, 22, 0, 0));
+    assert_eq!(s("5am next week monday"), utc(2024, 5, 13, 5, 0, 0));
+    let wednesday = utc(2024, 5, 8, 9, 0, 0);
+    let on_wednesday = |text: &str| at_in(json!(text), wednesday, Tz::UTC);
+    assert_eq!(on_wednesday("next friday"), utc(2024, 5, 10, 0, 0, 0));
+    assert_eq!(on_wednesday("next week friday"), utc(2024, 5, 17, 0, 0, 0));
+    assert_eq!(on_wednesday("next wednesday"), utc(2024, 5, 15, 0, 0, 0));
+    assert_eq!(on_wednesday("wednesday at 10am"), utc(2024, 5, 8, 10, 0, 0));
+    // On a Sunday, next week starts tomorrow.
+    let sunday = utc(2024, 5, 12, 9, 0, 0);
+    assert_eq!(
+        at_in(json!("next week monday at 5am"), sunday, Tz::UTC),
+        utc(2024, 5, 13, 5, 0, 0)
+    );
+}
+
+#[test]
+fn day_words_alone_and_next_units() {
+    assert_eq!(s("tomorrow"), utc(2024, 5, 11, 0, 0, 0));
+    assert_eq!(s("Today"), utc(2024, 5, 10, 0, 0, 0));
+    assert_eq!(s("next week"), now() + Duration::days(7));
+    assert_eq!(s("Next Month"), now() + Duration::days(30));
+    assert_eq!(s("next year"), now() + Duration::days(365));
+    assert_eq!(s("next day"), now() + Duration::days(1));
+    assert_eq!(s("next hour"), now() + Duration::hours(1));
+}
+
+#[test]
+fn rejects_human_forms_that_do_not_parse() {
+    for (text, needle) in [
+        ("tonight", "not an ISO-8601"),
+        ("friday at teatime", "not an ISO-8601"),
+        ("friday at", "not an ISO-8601"),
+        ("funday at 2am", "not an ISO-8601"),
+        ("next week at 5am", "not an ISO-8601"),
+        ("next fortnight", "not an ISO-8601"),
+        ("next weeks", "not an ISO-8601"),
+        ("last friday", "not an ISO-8601"),
+        ("friday at 25:00", "hour 25 out of range"),
+        ("next week monday at 13pm", "hour 13 out of range 1..12"),
+    ] {
+        match bad(json!(text)) {
+            FormatError::DateTime { value, problem } => {
+                assert_eq!(value, text);
+                assert!(problem.contains(needle), "{text}: {problem}");
+            }
+            other => panic!("{text}: unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn utc_is_the_default_zone() {
+    for v in [
+        json!("2015-10-20 04:30"),
+        json!("2015-10-20T04:30:00.123456"),
+        json!("2015-10-20"),
+        json!("Friday at 2am"),
+        json!("3.30pm"),
+        json!("tomorrow"),
+        json!("next week"),
+        json!({ "date": "1st Mar 2015 04:30:00.25", "format": "Do MMM YYYY HH:mm:ss.SS" }),
+        json!({ "date": "16:45", "format": "HH:mm" }),
+    ] {
+        assert_eq!(
+            parse_sap_datetime(&v, now()),
+            parse_sap_datetime_in(&v, now(), Tz::UTC),
+            "{v}"
+        );
+    }
+    assert_eq!(
+        s("2015-10-20T04:30:00.123456"),
+        utc(2015, 10, 20, 4, 30, 0) + Duration::microseconds(123_456)
+    );
+}
+
+#[test]
+fn local_values_are_wall_clock_times_of_the_zone() {
+    // now() is 16:30 on Friday 2024-05-10 in Berlin (CEST, +2).
+    let b = |v: Value| at_in(v, now(), berlin());
+    assert_eq!(b(json!("2024-06-01 12:00")), utc(2024, 6, 1, 10, 0, 0));
+    assert_eq!(b(json!("2024-01-15T12:00:00")), utc(2024, 1, 15, 11, 0, 0));
+    assert_eq!(b(json!("2024-06-01")), utc(2024, 5, 31, 22, 0, 0));
+    assert_eq!(b(json!("Friday at 2am")), utc(2024, 5, 17, 0, 0, 0));
+    assert_eq!(b(json!("tomorrow at 4pm")), utc(2024, 5, 11, 14, 0, 0));
+    assert_eq!(b(json!("tomorrow at 5am")), utc(2024, 5, 11, 3, 0, 0));
+    assert_eq!(
+        b(json!("next week monday at 5am")),
+        utc(2024, 5, 13, 3, 0, 0)
+    );
+    assert_eq!(b(json!("this friday at 6pm")), utc(2024, 5, 10, 16, 0, 0));
+    assert_eq!(b(json!("next friday")), utc(2024, 5, 16, 22, 0, 0));
+    assert_eq!(b(json!("monday")), utc(2024, 5, 12, 22, 0, 0));
+    // 4pm has passed in Berlin (16:30) but not in UTC (14:30).
+    assert_eq!(b(json!("4pm")), utc(2024, 5, 11, 14, 0, 0));
+    assert_eq!(s("4pm"), utc(2024, 5, 10, 16, 0, 0));
+    assert_eq!(b(json!("5pm")), utc(2024, 5, 10, 15, 0, 0));
+    assert_eq!(
+        b(json!({ "date": "2024-06-01 12:00", "format": "YYYY-MM-DD HH:mm" })),
+        utc(2024, 6, 1, 10, 0, 0)
+    );
+    assert_eq!(
+        b(json!({ "date": "16:45", "format": "HH:mm" })),
+        utc(2024, 5, 10, 14, 45, 0)
+    );
+}
+
+#[test]
+fn today_and_weekdays_follow_the_zones_calendar() {
+    // 23:30 UTC on Friday is 01:30 on Saturday 2024-05-11 in Berlin.
+    let late = utc(2024, 5, 10, 23, 30, 0);
+    let b = |text: &str| at_in(json!(text), late, berlin());
+    assert_eq!(b("today at 9am"), utc(2024, 5, 11, 7, 0, 0));
+    assert_eq!(b("saturday at 9am"), utc(2024, 5, 11, 7, 0, 0));
+    assert_eq!(b("tomorrow"), utc(2024, 5, 11, 22, 0, 0));
+    assert_eq!(b("1am"), utc(2024, 5, 11, 23, 0, 0));
+    assert_eq!(b("2am"), utc(2024, 5, 11, 0, 0, 0));
+    assert_eq!(b("next week monday at 5am"), utc(2024, 5, 13, 3, 0, 0));
+    // In UTC it is still Friday.
+    assert_eq!(
+        at_in(json!("saturday at 9am"), late, Tz::UTC),
+        utc(2024, 5, 11, 9, 0, 0)
+    );
+    assert_eq!(
+        at_in(json!("today at 9am"), late, Tz::UTC),
+        utc(2024, 5, 10, 9, 0, 0)
+    );
+    // Relative forms are lengths of time, whatever the zone.
+    assert_eq!(b("in 2 hours"), late + Duration::hours(2));
+    assert_eq!(b("3 minutes ago"), late - Duration::minutes(3));
+    assert_eq!(b("next week"), late + Duration::days(7));
+    assert_eq!(b("now"), late);
+}
+
+#[test]
+fn berlin_spring_gap_and_autumn_repeat() {
+    let now = utc(2026, 3, 1, 12, 0, 0);
+    let b = |v: Value| at_in(v, now, berlin());
+    // 2026-03-29: 02:00 CET becomes 03:00 CEST at 01:00 UTC.
+    assert_eq!(b(json!("2026-03-29 02:30")), rfc("2026-03-29T01:00:00Z"));
+    assert_eq!(b(json!("2026-03-29T02:00:00")), rfc("2026-03-29T01:00:00Z"));
+    assert_eq!(b(json!("2026-03-29 01:59")), rfc("2026-03-29T00:59:00Z"));
+    assert_eq!(b(json!("2026-03-29 03:00")), rfc("2026-03-29T01:00:00Z"));
+    assert_eq!(
+        b(json!({ "date": "29.03.2026 02:30", "format": "DD.MM.YYYY HH:mm" })),
+        rfc("2026-03-29T01:00:00Z")
+    );
+    // 2026-10-25: 03:00 CEST becomes 02:00 CET at 01:00 UTC; 02:30 is its first occurrence.
+    assert_eq!(b(json!("2026-10-25 02:30")), rfc("2026-10-25T00:30:00Z"));
+    assert_eq!(b(json!("2026-10-25 03:30")), rfc("2026-10-25T02:30:00Z"));
+    // Human forms land in the gap too: Saturday 2026-03-28 at noon.
+    let saturday = utc(2026, 3, 28, 11, 0, 0);
+    let h = |text: &str| at_in(json!(text), saturday, berlin());
+    assert_eq!(h("tomorrow at 2.30am"), rfc("2026-03-29T01:00:00Z"));
+    assert_eq!(h("sunday at 2:30am"), rfc("2026-03-29T01:00:00Z"));
+    assert_eq!(h("sunday at 4am"), rfc("2026-03-29T02:00:00Z"));
+    assert_eq!(h("tomorrow at 1am"), rfc("2026-03-29T00:00:00Z"));
+    // Next week is 7 × 24 hours, across the change.
+    assert_eq!(h("next week"), saturday + Duration::days(7));
+    // The Saturday before the repeat: Sunday's 02:30 is the first one.
+    let before_repeat = utc(2026, 10, 24, 11, 0, 0);
+    assert_eq!(
+        at_in(json!("tomorrow at 2:30am"), before_repeat, berlin()),
+        rfc("2026-10-25T00:30:00Z")
+    );
+}
+
+#[test]
+fn adelaide_half_hour_offsets() {
+    // now() is exactly midnight starting Saturday 2024-05-11 in Adelaide (ACST, +9:30).
+    let a = |text: &str| at_in(json!(text), now(), adelaide());
+    assert_eq!(a("today"), now());
+    assert_eq!(a("saturday"), now());
+    assert_eq!(a("friday at 2am"), rfc("2024-05-16T16:30:00Z"));
+    assert_eq!(a("tomorrow at 9am"), rfc("2024-05-11T23:30:00Z"));
+    assert_eq!(a("next week monday at 5am"), rfc("2024-05-12T19:30:00Z"));
+    assert_eq!(a("2024-05-11 12:00"), rfc("2024-05-11T02:30:00Z"));
+    // Summer time (ACDT, +10:30), and the gap of 2026-10-04 (02:00 becomes 03:00).
+    assert_eq!(a("2026-01-15 12:00"), rfc("2026-01-15T01:30:00Z"));
+    assert_eq!(a("2026-10-04 02:15"), rfc("2026-10-03T16:30:00Z"));
+    assert_eq!(
+        at_in(
+            json!({ "date": "4th Oct 2026 2:15", "format": "Do MMM YYYY H:mm" }),
+            now(),
+            adelaide()
+        ),
+        rfc("2026-10-03T16:30:00Z")
+    );
+}
+
+#[test]
+fn values_with_an_offset_ignore_the_zone() {
+    for v in [
+        json!("2015-10-20T04:30:00Z"),
+        json!("2015-10-20T04:30:00+02:00"),
+        json!("2026-03-29T02:30:00+01:00"),
+        json!("2015-10-20 04:30 UTC"),
+        json!("2013-02-08 09+07:00"),
+        json!("Tue, 1 Jul 2003 10:52:37 +0200"),
+        json!("1 Jul 2003 10:52:37 GMT"),
+        json!({ "date": "2015-10-20 04:30 +0000", "format": "YYYY-MM-DD HH:mm Z" }),
+        json!({ "date": "2015-10-20 04:30 Z", "format": "YYYY-MM-DD HH:mm ZZ" }),
+        json!({ "date": "1410715640.579", "format": "X" }),
+        json!({ "date": "1410715640579", "format": "x" }),
+        json!("now"),
+        json!("in 2 hours"),
+        json!("next month"),
+    ] {
+        let in_utc = ok(v.clone());
+        assert_eq!(at_in(v.clone(), now(), berlin()), in_utc, "{v}");
+        assert_eq!(at_in(v.clone(), now(), adelaide()), in_utc, "{v}");
+    }
+}
+
+#[test]
+fn moment_quarter() {
+    let f = |date: &str, format: &str| ok(json!({ "date": date, "format": format }));
+    assert_eq!(f("2 2015", "Q YYYY"), utc(2015, 4, 1, 0, 0, 0));
+    assert_eq!(f("2015-Q4", "YYYY-[Q]Q"), utc(2015, 10, 1, 0, 0, 0));
+    assert_eq!(f("1", "Q"), utc(2024, 1, 1, 0, 0, 0));
+    assert_eq!(f("3", "Q"), utc(2024, 7, 1, 0, 0, 0));
+    // A month given too wins over the quarter.
+    assert_eq!(f("3 2015 02", "Q YYYY MM"), utc(2015, 2, 1, 0, 0, 0));
+    assert_eq!(
+        f("Q2 15 10:00", "[Q]Q DD HH:mm"),
+        utc(2024, 4, 15, 10, 0, 0)
+    );
+    for (date, needle) in [
+        ("5 2015", "quarter 5 out of range 1..4"),
+        ("0 2015", "quarter 0 out of range 1..4"),
+        ("x 2015", "expected a quarter"),
+        ("12 2015", "expected"),
+    ] {
+        let e = bad(json!({ "date": date, "format": "Q YYYY" }));
+        assert!(matches!(e, FormatError::DateTime { .. }), "{date}: {e:?}");
+        assert!(e.to_string().contains(needle), "{date}: {e}");
+    }
+}
+
+#[test]
+fn moment_ordinal_day() {
+    let f = |date: &str, format: &str| ok(json!({ "date": date, "format": format }));
+    for (day, text) in [
+        (1, "1st"),
+        (2, "2nd"),
+        (3, "3rd"),
+        (4, "4th"),
+        (11, "11th"),
+        (12, "12th"),
+        (13, "13th"),
+        (21, "21st"),
+        (22, "22nd"),
+        (23, "23rd"),
+        (31, "31st"),
+    ] {
+        assert_eq!(
+            f(&format!("{text} January 2015"), "Do MMMM YYYY"),
+            utc(2015, 1, day, 0, 0, 0),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        f("22ND Oct 2015", "Do MMM YYYY"),
+        utc(2015, 10, 22, 0, 0, 0)
+    );
+    assert_eq!(
+        f("October 20th, 2015 4:30pm", "MMMM Do, YYYY h:mma"),
+        utc(2015, 10, 20, 16, 30, 0)
+    );
+    assert_eq!(f("17th", "Do"), utc(2024, 5, 17, 0, 0, 0));
+    for (date, needle) in [
+        ("2th January 2015", "expected '2nd', got '2th'"),
+        ("11st January 2015", "expected '11th', got '11st'"),
+        ("1 January 2015", "expected '1st', got '1'"),
+        ("32nd January 2015", "day 32 out of range"),
+        ("0th January 2015", "day 0 out of range"),
+        ("first January 2015", "expected a day of the month"),
+        ("31st February 2015", "no day 31 in 2015-02"),
+    ] {
+        let e = bad(json!({ "date": date, "format": "Do MMMM YYYY" }));
+        assert!(matches!(e, FormatError::DateTime { .. }), "{date}: {e:?}");
+        assert!(e.to_string().contains(needle), "{date}: {e}");
+    }
+}
+
+#[test]
+fn moment_fractions_of_a_second() {
+    let f = |date: &str, format: &str| ok(json!({ "date": date, "format": format }));
+    let base = utc(2015, 10, 20, 4, 30, 5);
+    assert_eq!(
+        f("2015-10-20 04:30:05.2", "YYYY-MM-DD HH:mm:ss.S"),
+        base + Duration::milliseconds(200)
+    );
+    assert_eq!(
+        f("2015-10-20 04:30:05.25", "YYYY-MM-DD HH:mm:ss.SS"),
+        base + Duration::milliseconds(250)
+    );
+    assert_eq!(
+        f("2015-10-20 04:30:05.025", "YYYY-MM-DD HH:mm:ss.SSS"),
+        base + Duration::milliseconds(25)
+    );
+    assert_eq!(
+        f("2015-10-20 04:30:05.123456", "YYYY-MM-DD HH:mm:ss.SSSSSS"),
+        base + Duration::microseconds(123_456)
+    );
+    assert_eq!(
+        f("20151020043005 7", "YYYYMMDDHHmmss S"),
+        base + Duration::milliseconds(700)
+    );
+    for (date, format, needle) in [
+        (
+            "2015-10-20 04:30:05.25",
+            "YYYY-MM-DD HH:mm:ss.S",
+            "exactly 1 digit ",
+        ),
+        (
+            "2015-10-20 04:30:05.2",
+            "YYYY-MM-DD HH:mm:ss.SS",
+            "exactly 2 digits",
+        ),
+        (
+            "2015-10-20 04:30:05.25",
+            "YYYY-MM-DD HH:mm:ss.SSS",
+            "exactly 3 digits",
+        ),
+        (
+            "2015-10-20 04:30:05.x",
+            "YYYY-MM-DD HH:mm:ss.S",
+            "exactly 1 digit",
+        ),
+        (
+            "2015-10-20 04:30:05.2 x",
+            "YYYY-MM-DD HH:mm:ss.S",
+            "unexpected text ' x'",
+        ),
+    ] {
+        let e = bad(json!({ "date": date, "format": format }));
+        assert!(matches!(e, FormatError::DateTime { .. }), "{date}: {e:?}");
+        assert!(e.to_string().contains(needle), "{date}: {e}");
+    }
 }

@@ -1,0 +1,218 @@
+//! Time as users mean it: schedules in a time zone, standard cron (`crontab`), and the misfire
+//! policies, through the API and a leader stepped pass by pass at explicit instants.
+
+use chime_core::time::parse_stored_instant;
+use chime_scheduler::{Leader, Scheduler};
+use chime_testkit::TestEnv;
+use chrono::{DateTime, Timelike, Utc};
+use chrono_tz::Tz;
+use serde_json::{json, Value};
+
+async fn create(env: &TestEnv, token: &str, schedule: Value) -> (u16, Value) {
+    env.call(
+        "POST",
+        "/scheduler/jobs",
+        token,
+        Some(
+            json!({"name": format!("j{}", uuid::Uuid::new_v4().simple()),
+            "action": "http://127.0.0.1:9/none", "active": true, "httpMethod": "POST",
+            "schedules": [schedule]}),
+        ),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crontab_in_a_zone_fires_on_that_zones_wall_clock() {
+    let mut env = TestEnv::new();
+    env.start_api().await;
+    let (_, token) = env.tenant(&["read", "write"]).await;
+    let (st, job) = create(
+        &env,
+        &token,
+        json!({"crontab": "30 9 * * *", "timeZone": "Europe/Berlin", "active": true}),
+    )
+    .await;
+    assert_eq!(st, 201, "{job}");
+    let sc = &job["schedules"][0];
+    assert_eq!(sc["crontab"], "30 9 * * *");
+    assert_eq!(sc["timeZone"], "Europe/Berlin");
+    assert!(sc["cron"].is_null());
+    // nextRunAt is UTC; in Berlin it reads 09:30.
+    let next = sc["nextRunAt"].as_str().expect("a next run");
+    assert!(next.ends_with('Z'), "{next}");
+    let at: DateTime<Utc> = next.parse().unwrap();
+    let local = at.with_timezone(&Tz::Europe__Berlin);
+    assert_eq!((local.hour(), local.minute(), local.second()), (9, 30, 0));
+    assert!(at > Utc::now() && at - Utc::now() <= chrono::Duration::days(1));
+
+    // A 6-field crontab and a macro are taken; the zone returns to UTC with null.
+    let job_id = job["_id"].as_u64().unwrap();
+    let sid = sc["scheduleId"].as_str().unwrap();
+    let path = format!("/scheduler/jobs/{job_id}/schedules/{sid}");
+    let (st, body) = env
+        .call(
+            "PUT",
+            &path,
+            &token,
+            Some(json!({"crontab": "@hourly", "timeZone": null})),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    let (_, got) = env.call("GET", &path, &token, None).await;
+    assert_eq!(got["crontab"], "@hourly");
+    assert!(got["timeZone"].is_null(), "{got}");
+    let next: DateTime<Utc> = got["nextRunAt"].as_str().unwrap().parse().unwrap();
+    assert_eq!((next.minute(), next.second()), (0, 0));
+    let (st, body) = create(
+        &env,
+        &token,
+        json!({"crontab": "*/20 * * * * *", "active": true}),
+    )
+    .await;
+    assert_eq!(st, 201, "{body}");
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_time_fields_are_400s_naming_the_field() {
+    let mut env = TestEnv::new();
+    env.start_api().await;
+    let (_, token) = env.tenant(&["read", "write"]).await;
+    let cases = [
+        (
+            json!({"crontab": "* * * * *", "timeZone": "Mars/Olympus", "active": true}),
+            "'timeZone'",
+        ),
+        (
+            json!({"crontab": "61 * * * *", "active": true}),
+            "'crontab'",
+        ),
+        (json!({"crontab": "* * * *", "active": true}), "'crontab'"),
+        (
+            json!({"crontab": "@fortnightly", "active": true}),
+            "'crontab'",
+        ),
+        (
+            json!({"crontab": "* * * * *", "cron": "* * * * * * 0", "active": true}),
+            "only one scheduling mode",
+        ),
+        (
+            json!({"crontab": "* * * * *", "misfirePolicy": "sometimes", "active": true}),
+            "'misfirePolicy'",
+        ),
+        (
+            json!({"crontab": "* * * * *", "misfirePolicy": "all", "misfireReplayPerSecond": 0, "active": true}),
+            "'misfireReplayPerSecond'",
+        ),
+        (
+            json!({"crontab": "* * * * *", "misfirePolicy": "last", "misfireReplayPerSecond": 5, "active": true}),
+            "'misfireReplayPerSecond'",
+        ),
+        (
+            json!({"crontab": "* * * * *", "misfireWindowSeconds": 0, "active": true}),
+            "'misfireWindowSeconds'",
+        ),
+        (
+            json!({"crontab": "* * * * *", "misfireWindowSeconds": "soon", "active": true}),
+            "misfireWindowSeconds",
+        ),
+    ];
+    for (schedule, field) in cases {
+        let (st, body) = create(&env, &token, schedule.clone()).await;
+        assert_eq!(st, 400, "{schedule}: {body}");
+        let msg = body["message"].as_str().unwrap_or_default();
+        assert!(msg.contains(field), "{schedule}: {msg}");
+    }
+    let (_, jobs) = env.call("GET", "/scheduler/jobs", &token, None).await;
+    assert_eq!(jobs["total"], 0, "nothing was stored: {jobs}");
+    env.cleanup().await;
+}
+
+/// The runs a leader publishes for one schedule, stepping from `from` until `until` (ms):
+/// each pass at the later of the clock and the next entry due.
+async fn step(leader: &mut Leader, from: i64, until: i64) -> Vec<(String, i64)> {
+    let mut now = from;
+    let mut fired = Vec::new();
+    for _ in 0..500 {
+        let r = leader.pass_once(Some(now)).await.unwrap();
+        fired.extend(
+            r.published
+                .iter()
+                .map(|m| (m.schedule_id.clone(), m.scheduled_at)),
+        );
+        if r.taken == 0 {
+            match r.next_due {
+                Some(next) if next <= until => now = now.max(next),
+                _ => return fired,
+            }
+        }
+    }
+    panic!("the leader did not settle: {fired:?}");
+}
+
+/// Each misfire policy after an outage of a minute, stepped at explicit instants: a schedule
+/// every 5 s, a 30 s window, the leader back 62.5 s after the schedule's first instant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_misfire_policy_after_an_outage() {
+    let mut env = TestEnv::new();
+    env.settings.leader_ttl_ms = 60_000;
+    env.settings.misfire_grace_secs = 1;
+    env.start_api().await;
+    let (_, token) = env.tenant(&["read", "write"]).await;
+    let mut leader = Scheduler::build(env.settings.clone())
+        .await
+        .unwrap()
+        .lead()
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for policy in ["sap", "all", "last", "skip"] {
+        let mut s = json!({"crontab": "*/5 * * * * *", "active": true});
+        if policy != "sap" {
+            s["misfirePolicy"] = json!(policy);
+            s["misfireWindowSeconds"] = json!(30);
+        }
+        if policy == "all" {
+            s["misfireReplayPerSecond"] = json!(5);
+        }
+        let (st, job) = create(&env, &token, s).await;
+        assert_eq!(st, 201, "{job}");
+        let sc = &job["schedules"][0];
+        ids.push((
+            policy,
+            sc["scheduleId"].as_str().unwrap().to_string(),
+            parse_stored_instant(sc["nextRunAt"].as_str().unwrap()).unwrap(),
+        ));
+    }
+    let t = ids[0].2;
+    assert!(
+        ids.iter().all(|(_, _, n)| *n == t),
+        "one first instant: {ids:?}"
+    );
+    assert_eq!(t % 5_000, 0);
+    // Back after the outage: 13 instants (t .. t+60 s) are due, the 7 up to t+30 s older
+    // than the window; the leader looks on until t+65 s, the next instant, is due.
+    let back = t + 62_500;
+    let fired = step(&mut leader, back, t + 64_999).await;
+    let of = |policy: &str| -> Vec<i64> {
+        let sid = &ids.iter().find(|(p, _, _)| *p == policy).unwrap().1;
+        fired
+            .iter()
+            .filter(|(s, _)| s == sid)
+            .map(|(_, at)| (at - t) / 1000)
+            .collect()
+    };
+    // SAP's rule: an outage under 20 minutes replays every instant.
+    assert_eq!(of("sap"), (0..=60).step_by(5).collect::<Vec<_>>());
+    // all: every instant of the window, oldest first.
+    assert_eq!(of("all"), vec![35, 40, 45, 50, 55, 60]);
+    // last: the most recent only.
+    assert_eq!(of("last"), vec![60]);
+    // skip: none (t+60 s was 2.5 s late, past the 1 s grace).
+    assert_eq!(of("skip"), Vec::<i64>::new());
+    // Every schedule is due next at t+65 s.
+    let next = leader.pass_once(Some(t + 64_999)).await.unwrap();
+    assert_eq!(next.next_due, Some(t + 65_000), "{next:?}");
+    env.cleanup().await;
+}
