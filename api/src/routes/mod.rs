@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod fires;
 pub mod jobs;
 pub mod lifecycle;
 pub mod ops;
@@ -60,6 +61,7 @@ pub fn api() -> OpenApiRouter<AppState> {
             schedules::put_schedule,
             schedules::delete_schedule
         ))
+        .routes(routes!(fires::list_fires))
         .routes(routes!(runs::list_runs))
         .routes(routes!(runs::get_run, runs::update_run))
         .routes(routes!(live::live_tail))

@@ -97,3 +97,21 @@ pub struct ExportQuery {
     /// Runs scheduled at or before this ISO 8601 instant or date.
     pub to: Option<String>,
 }
+
+/// The window and page of a schedule's fires.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FiresQuery {
+    /// ISO-8601 instant with an offset; default an hour before `to`.
+    #[param(value_type = Option<String>, example = "2026-01-01T08:00:00Z")]
+    pub from: Option<String>,
+    /// ISO-8601 instant with an offset; default now.
+    #[param(value_type = Option<String>)]
+    pub to: Option<String>,
+    /// Page size, 1 to 1000 (default 1000).
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
+    pub page_size: Option<String>,
+    /// Instants to skip, newest first (default 0).
+    #[param(value_type = Option<u64>)]
+    pub offset: Option<String>,
+}

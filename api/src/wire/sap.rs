@@ -392,3 +392,35 @@ mod tests {
         );
     }
 }
+
+/// A schedule's nominal instants in a window with their fates, newest first.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FireList {
+    pub from: String,
+    pub to: String,
+    /// Instants in the window.
+    pub total: u64,
+    pub results: Vec<FireEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prev_url: Option<String>,
+}
+
+/// One nominal instant of a schedule and what became of it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FireEntry {
+    pub scheduled_for: String,
+    /// `fired`, `manual`, `deferred`, `skipped` or `pending`.
+    #[schema(example = "fired")]
+    pub fate: &'static str,
+    /// The run of a fired, manual or deferred instant.
+    pub run_id: Option<String>,
+    /// Why a skipped instant did not fire: `misfire`, `inactive`, `overlap`,
+    /// `outsideWindow` or `deleted`.
+    pub reason: Option<&'static str>,
+    /// When its run was created (fired, manual, deferred).
+    pub fired_at: Option<String>,
+}

@@ -33,6 +33,10 @@ const PINNED: &[(&str, &[&str])] = &[
         &["get", "put", "delete"],
     ),
     (
+        "/scheduler/jobs/{jobId}/schedules/{scheduleId}/fires",
+        &["get"],
+    ),
+    (
         "/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs",
         &["get"],
     ),

@@ -1,7 +1,7 @@
 //! Time as users mean it: schedules in a time zone, standard cron (`crontab`), and the misfire
 //! policies, through the API and a leader stepped pass by pass at explicit instants.
 
-use chime_core::time::parse_stored_instant;
+use chime_core::time::{format_instant, parse_stored_instant};
 use chime_scheduler::{Leader, Scheduler};
 use chime_testkit::TestEnv;
 use chrono::{DateTime, Timelike, Utc};
@@ -129,6 +129,24 @@ async fn bad_time_fields_are_400s_naming_the_field() {
     env.cleanup().await;
 }
 
+/// The job of a schedule, by the tenant's job list.
+async fn job_of(env: &TestEnv, token: &str, sid: &str) -> u64 {
+    let (_, jobs) = env
+        .call("GET", "/scheduler/jobs?displaySchedules=true", token, None)
+        .await;
+    jobs["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| {
+            j["schedules"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s["scheduleId"] == sid))
+        })
+        .and_then(|j| j["_id"].as_u64())
+        .expect("the schedule's job")
+}
+
 /// The runs a leader publishes for one schedule, stepping from `from` until `until` (ms):
 /// each pass at the later of the clock and the next entry due.
 async fn step(leader: &mut Leader, from: i64, until: i64) -> Vec<(String, i64)> {
@@ -214,5 +232,33 @@ async fn each_misfire_policy_after_an_outage() {
     // Every schedule is due next at t+65 s.
     let next = leader.pass_once(Some(t + 64_999)).await.unwrap();
     assert_eq!(next.next_due, Some(t + 65_000), "{next:?}");
+
+    // `fires` accounts for each instant: fired late (deferred) or skipped as a misfire.
+    for (policy, sid, _) in &ids {
+        let fired: Vec<i64> = of(policy);
+        let job = job_of(&env, &token, sid).await;
+        let path = format!(
+            "/scheduler/jobs/{job}/schedules/{sid}/fires?from={}&to={}",
+            format_instant(t),
+            format_instant(t + 60_000)
+        );
+        let (st, body) = env.call("GET", &path, &token, None).await;
+        assert_eq!(st, 200, "{body}");
+        assert_eq!(body["total"], 13, "{policy}: {body}");
+        for e in body["results"].as_array().unwrap() {
+            let at =
+                (parse_stored_instant(e["scheduledFor"].as_str().unwrap()).unwrap() - t) / 1000;
+            if fired.contains(&at) {
+                assert_eq!(e["fate"], "deferred", "{policy} {at}: {e}");
+                assert!(e["runId"].is_string() && e["firedAt"].is_string(), "{e}");
+            } else {
+                assert_eq!(
+                    (&e["fate"], &e["reason"]),
+                    (&json!("skipped"), &json!("misfire")),
+                    "{policy} {at}: {e}"
+                );
+            }
+        }
+    }
     env.cleanup().await;
 }
