@@ -1,11 +1,15 @@
 //! Fire-time computation of a schedule: pure functions of the schedule and an explicit `now`.
 //!
 //! Times are milliseconds since the Unix epoch (UTC). A schedule has one [`Kind`]; its
-//! optional start and end bound every fire. The leader asks [`Plan::first`] when a schedule is
-//! created or activated and [`Plan::fire_until`] ([`Plan::fire`] bounded by the job's end)
-//! when its due entry comes up.
+//! optional start and end bound every fire, and so do its job's ([`Plan::for_job`]): SAP
+//! "respects the start time of both the schedule and the job", and their end times. A
+//! one-time schedule's `time` overrides both starts (SAP), not the ends. The API asks
+//! [`Plan::first`] when a schedule is created or activated and the leader asks
+//! [`Plan::fire_until`] ([`Plan::fire`] held to the window) when its due entry comes up. A
+//! schedule with no instant left is finished: it is deactivated on completion
+//! ([`completion_message`]).
 
-use crate::model::{Schedule, ScheduleKind};
+use crate::model::{Job, Schedule, ScheduleKind};
 use crate::schedfmt::{parse_repeat_at, parse_repeat_interval, FormatError, SapCron};
 use crate::time::{parse_stored_instant, to_dt};
 use chrono::Timelike;
@@ -74,6 +78,19 @@ impl Plan {
             start: s.start_time.as_deref().and_then(parse_stored_instant),
             end: s.end_time.as_deref().and_then(parse_stored_instant),
         })
+    }
+
+    /// The plan of a stored schedule of `job`: its window is the schedule's and the job's
+    /// together (the later start, the earlier end).
+    pub fn for_job(job: &Job, s: &Schedule) -> Result<Plan, FormatError> {
+        let mut plan = Plan::from_schedule(s)?;
+        let at = |t: &Option<String>| t.as_deref().and_then(parse_stored_instant);
+        plan.start = plan.start.max(at(&job.start_time));
+        plan.end = match (plan.end, at(&job.end_time)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(plan)
     }
 
     fn within_end(&self, at: i64) -> Option<i64> {
@@ -162,9 +179,13 @@ impl Plan {
         }
     }
 
-    /// [`Plan::fire`] for a schedule of a job that ends at `job_end`: no instant past the job's
-    /// end fires, and none past it is next. The job's end is checked when its entry comes up,
-    /// since it can change after the entry was set; the misfires counted stay counted.
+    /// [`Plan::fire`] held to the plan's window and to `job_end`: no instant before the start
+    /// or past an end fires, and none past an end is next. The window is checked again when an
+    /// entry comes up, since the job's or the schedule's times can change after the entry was
+    /// set (a replan after such a change moves the entry, and this holds meanwhile): an entry
+    /// due before the start fires nothing and moves to the first instant from the start (a
+    /// one-time schedule's `time` overrides the start, SAP); the misfires counted stay
+    /// counted.
     pub fn fire_until(
         &self,
         due: i64,
@@ -172,8 +193,19 @@ impl Plan {
         misfire_threshold: i64,
         job_end: Option<i64>,
     ) -> FireDecision {
-        let mut d = self.fire(due, now, misfire_threshold);
-        if let Some(end) = job_end {
+        let mut d = match self.start {
+            Some(start) if due < start && !self.is_one_time() => FireDecision {
+                fire: vec![],
+                skipped: 0,
+                next: self.first(start),
+            },
+            _ => self.fire(due, now, misfire_threshold),
+        };
+        let end = match (self.end, job_end) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(end) = end {
             d.fire.retain(|at| *at <= end);
             d.next = d.next.filter(|n| *n <= end);
         }
@@ -192,6 +224,47 @@ impl Plan {
             _ => ScheduleKind::Recurring,
         }
     }
+}
+
+/// The action log's message for a schedule of `job` deactivated on completion (SAP's
+/// `DEACTIVATION_ON_COMPLETION`): why it has no instant left. `fired`: its last instant has
+/// just fired (the leader); otherwise it was found with none left when written (the API).
+pub fn completion_message(job: &Job, s: &Schedule, fired: bool) -> String {
+    let ends: Vec<String> = [
+        ("its endTime", &s.end_time),
+        ("its job's endTime", &job.end_time),
+    ]
+    .into_iter()
+    .filter_map(|(what, at)| at.as_ref().map(|at| format!("{what} {at}")))
+    .collect();
+    match (s.kind, fired) {
+        (ScheduleKind::OneTime, true) => "one-time schedule completed".into(),
+        (_, _) if ends.is_empty() => format!("{} schedule completed: no future instant", s.kind),
+        (ScheduleKind::OneTime, false) => format!(
+            "one-time schedule completed without a run: its time is past {}",
+            ends.join(" or ")
+        ),
+        (ScheduleKind::Recurring, _) => format!(
+            "recurring schedule completed: no instant left before {}",
+            ends.join(" or ")
+        ),
+    }
+}
+
+/// Whether two versions of a schedule fire alike: the same activity, mode, value and window
+/// (its description and data aside). The leader deactivates a finished schedule only while
+/// the stored version still fires as the one it planned.
+pub fn fires_alike(a: &Schedule, b: &Schedule) -> bool {
+    a.active == b.active
+        && a.kind == b.kind
+        && a.cron == b.cron
+        && a.time == b.time
+        && a.repeat_interval == b.repeat_interval
+        && a.repeat_at == b.repeat_at
+        && a.start_time == b.start_time
+        && a.end_time == b.end_time
+        && a.crontab == b.crontab
+        && a.time_zone == b.time_zone
 }
 
 /// Next instant strictly after `after` whose UTC time of day is `secs` after midnight.
@@ -325,5 +398,167 @@ mod tests {
             Some(day + DAY_MS + (16 * 3600 + 40 * 60) * 1000)
         );
         assert_eq!(seconds_of_day(p.first(day).unwrap()), 16 * 3600 + 40 * 60);
+    }
+    fn job_and_schedule(job: serde_json::Value, how: serde_json::Value) -> (Job, Schedule) {
+        let mut j = serde_json::json!({
+            "_id": 1, "name": "j", "description": "", "action": "http://t/", "active": true,
+            "httpMethod": "POST", "startTime": null, "endTime": null, "timeoutMs": 5000,
+            "createdAt": "", "modifiedAt": "",
+        });
+        let mut s = serde_json::json!({
+            "scheduleId": "s1", "description": "", "data": null, "type": "recurring",
+            "cron": null, "time": null, "repeatInterval": null, "repeatAt": null,
+            "active": true, "startTime": null, "endTime": null, "createdAt": "",
+            "modifiedAt": "",
+        });
+        j.as_object_mut()
+            .unwrap()
+            .extend(job.as_object().unwrap().clone());
+        s.as_object_mut()
+            .unwrap()
+            .extend(how.as_object().unwrap().clone());
+        (
+            serde_json::from_value(j).unwrap(),
+            serde_json::from_value(s).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_jobs_window_and_the_schedules_make_one_window() {
+        let t0 = ms("2026-01-01T00:00:00Z");
+        let at = crate::time::format_instant;
+        let (job, every) = job_and_schedule(
+            serde_json::json!({"startTime": at(t0 + 5_000), "endTime": at(t0 + 60_000)}),
+            serde_json::json!({"repeatInterval": "1 second", "startTime": at(t0 + 1_000),
+                "endTime": at(t0 + 90_000)}),
+        );
+        let p = Plan::for_job(&job, &every).unwrap();
+        assert_eq!((p.start, p.end), (Some(t0 + 5_000), Some(t0 + 60_000)));
+        // The job's start bounds the first fire of a recurring schedule...
+        assert_eq!(p.first(t0), Some(t0 + 5_000));
+        assert_eq!(
+            Plan::from_schedule(&every).unwrap().first(t0),
+            Some(t0 + 1_000)
+        );
+        // ...but a one-time schedule's time overrides the starts (SAP), not the ends.
+        let (_, once) = job_and_schedule(
+            serde_json::json!({}),
+            serde_json::json!({"type": "one-time", "time": at(t0 + 1_000)}),
+        );
+        let p = Plan::for_job(&job, &once).unwrap();
+        assert_eq!(p.first(t0), Some(t0 + 1_000));
+        assert_eq!(
+            p.first(t0 + 70_000),
+            None,
+            "time and the job's end have passed"
+        );
+        // Only the job's window, only the schedule's.
+        let (bare, _) = job_and_schedule(serde_json::json!({}), serde_json::json!({}));
+        let p = Plan::for_job(&bare, &every).unwrap();
+        assert_eq!((p.start, p.end), (Some(t0 + 1_000), Some(t0 + 90_000)));
+        let (_, plain) = job_and_schedule(
+            serde_json::json!({}),
+            serde_json::json!({"repeatInterval": "1 second"}),
+        );
+        let p = Plan::for_job(&job, &plain).unwrap();
+        assert_eq!((p.start, p.end), (Some(t0 + 5_000), Some(t0 + 60_000)));
+    }
+
+    #[test]
+    fn an_entry_due_before_the_start_fires_nothing_and_moves_to_the_start() {
+        let t0 = ms("2026-01-01T00:00:00Z");
+        let mut p = plan(Kind::Interval(1_000));
+        p.start = Some(t0 + 3_000);
+        // The job's start moved later after the entry was set.
+        let d = p.fire_until(t0, t0 + 10, 1_200_000, None);
+        assert_eq!((d.fire, d.skipped, d.next), (vec![], 0, Some(t0 + 3_000)));
+        // From the start on, as usual.
+        let d = p.fire_until(t0 + 3_000, t0 + 3_010, 1_200_000, None);
+        assert_eq!((d.fire, d.next), (vec![t0 + 3_000], Some(t0 + 4_000)));
+        let mut cron = plan(Kind::Cron(Box::new("* * * * * * */10".parse().unwrap())));
+        cron.start = Some(t0 + 15_000);
+        let d = cron.fire_until(t0, t0 + 10, 1_200_000, None);
+        assert_eq!((d.fire, d.next), (vec![], Some(t0 + 20_000)));
+        // A one-time schedule's time overrides the start.
+        let mut once = plan(Kind::Time(t0));
+        once.start = Some(t0 + 15_000);
+        assert_eq!(once.fire_until(t0, t0, 1, None).fire, vec![t0]);
+    }
+
+    #[test]
+    fn no_instant_past_the_schedules_end_fires_after_a_long_outage() {
+        let t0 = ms("2026-01-01T00:00:00Z");
+        let mut p = plan(Kind::Cron(Box::new("* * * * * * */10".parse().unwrap())));
+        p.end = Some(t0 + 30_000);
+        // An hour late: the walk to the last missed instant passes the end.
+        let d = p.fire_until(t0, t0 + 3_600_000, 1_200_000, None);
+        assert!(d.fire.iter().all(|at| *at <= t0 + 30_000), "{d:?}");
+        assert_eq!(d.next, None);
+        // Within the end, unchanged.
+        let d = p.fire_until(t0, t0 + 5, 1_200_000, None);
+        assert_eq!((d.fire, d.next), (vec![t0], Some(t0 + 10_000)));
+        let d = p.fire_until(t0 + 30_000, t0 + 30_005, 1_200_000, None);
+        assert_eq!(
+            (d.fire, d.next),
+            (vec![t0 + 30_000], None),
+            "the last instant"
+        );
+    }
+
+    #[test]
+    fn completion_messages_name_what_ended_the_schedule() {
+        let (job, once) = job_and_schedule(
+            serde_json::json!({}),
+            serde_json::json!({"type": "one-time", "time": "2026-01-01T00:00:00.000Z"}),
+        );
+        assert_eq!(
+            completion_message(&job, &once, true),
+            "one-time schedule completed"
+        );
+        let (ended, every) = job_and_schedule(
+            serde_json::json!({"endTime": "2026-02-01T00:00:00.000Z"}),
+            serde_json::json!({"repeatInterval": "1 second", "endTime": "2026-03-01T00:00:00.000Z"}),
+        );
+        assert_eq!(
+            completion_message(&ended, &every, true),
+            "recurring schedule completed: no instant left before its endTime \
+             2026-03-01T00:00:00.000Z or its job's endTime 2026-02-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            completion_message(&ended, &once, false),
+            "one-time schedule completed without a run: its time is past its job's endTime \
+             2026-02-01T00:00:00.000Z"
+        );
+        let (_, cron) = job_and_schedule(
+            serde_json::json!({}),
+            serde_json::json!({"cron": "2020 * * * 0 0 0"}),
+        );
+        assert_eq!(
+            completion_message(&job, &cron, false),
+            "recurring schedule completed: no future instant"
+        );
+    }
+
+    #[test]
+    fn versions_fire_alike_whatever_their_description_and_data() {
+        let (_, a) = job_and_schedule(
+            serde_json::json!({}),
+            serde_json::json!({"repeatInterval": "1 second"}),
+        );
+        let mut b = a.clone();
+        b.description = "changed".into();
+        b.data = Some(serde_json::json!({"k": 1}));
+        b.modified_at = "later".into();
+        assert!(fires_alike(&a, &b));
+        for change in [
+            |s: &mut Schedule| s.active = false,
+            |s: &mut Schedule| s.repeat_interval = Some("2 seconds".into()),
+            |s: &mut Schedule| s.end_time = Some("2030-01-01T00:00:00.000Z".into()),
+            |s: &mut Schedule| s.start_time = Some("2030-01-01T00:00:00.000Z".into()),
+        ] {
+            let mut c = a.clone();
+            change(&mut c);
+            assert!(!fires_alike(&a, &c), "{c:?}");
+        }
     }
 }
