@@ -3,14 +3,23 @@
 //! the due index (and the only one that reads it, for `nextRunAt`); each write also records
 //! its entry in the tenant's audit trail. Handlers parse and validate, call here, and shape
 //! the answer.
+//!
+//! A schedule is planned in its job's window ([`Plan::for_job`]): no fire before the job's
+//! `startTime` nor after its `endTime`. An active schedule written with no instant left to
+//! fire at (its end or its job's has passed, its cron has no future instant, a one-time
+//! schedule's time and end have passed) is finished: it is stored inactive, and
+//! `DEACTIVATION_ON_COMPLETION` goes to the audit trail, as when the leader completes one.
 
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use chime_core::model::{Job, Schedule};
-use chime_core::schedule::Plan;
+use chime_core::schedule::{completion_message, Plan};
 use chime_core::time::{format_instant, to_dt};
-use chime_store::{ActionLog, JobWrite, ScheduleWrite, WriteLimits, Written};
+use chime_store::{
+    ActionLog, JobWrite, ScheduleWrite, WriteLimits, Written, DEACTIVATION_ON_COMPLETION,
+    SERVICE_ACTOR,
+};
 use chrono::{DateTime, Utc};
 
 /// A schedule with its next fire (ms), as the due index holds it.
@@ -98,7 +107,7 @@ pub async fn create_job(
     ms: i64,
 ) -> ApiResult<(Job, Vec<Planned>)> {
     reachable(s, &job.action, "Error while creating job")?;
-    let planned = plan_each(&job, schedules, ms);
+    let (planned, finished) = plan_each(&job, schedules, ms);
     let w = JobWrite {
         job_id: job.id,
         job: Some(&job),
@@ -119,6 +128,7 @@ pub async fn create_job(
         planned.len()
     );
     audit(s, tenant, job.id, None, "CREATE_JOB", detail).await;
+    completed(s, tenant, &job, finished_of(&planned, &finished)).await;
     Ok((job, planned))
 }
 
@@ -132,7 +142,7 @@ pub async fn replace_job(
 ) -> ApiResult<(Job, Vec<Planned>)> {
     reachable(s, &job.action, "Error while updating job")?;
     drop_schedules(s, &tenant.id, job.id).await?;
-    let planned = plan_each(&job, schedules, ms);
+    let (planned, finished) = plan_each(&job, schedules, ms);
     let w = JobWrite {
         job_id: job.id,
         job: Some(&job),
@@ -142,12 +152,13 @@ pub async fn replace_job(
     write(s, &tenant.id, &w, ms).await?;
     let detail = format!("job '{}' replaced by name", job.name);
     audit(s, tenant, job.id, None, "UPDATE_JOB", detail).await;
+    completed(s, tenant, &job, finished_of(&planned, &finished)).await;
     Ok((job, planned))
 }
 
 /// Stores a changed job (`fields`: the body's fields, for the audit trail); a new name is
 /// claimed in the same step (409 when taken), and the schedules are planned again when the
-/// job's activity or end changed.
+/// job's activity, start or end changed (those left with no instant are finished).
 pub async fn update_job(
     s: &AppState,
     tenant: &Tenant,
@@ -160,23 +171,27 @@ pub async fn update_job(
         reachable(s, &job.action, "Error while updating job")?;
     }
     let renamed = job.name != old.name;
-    let replan = job.active != old.active || job.end_time != old.end_time;
+    let replan = job.active != old.active
+        || job.start_time != old.start_time
+        || job.end_time != old.end_time;
     let schedules = if replan {
         s.store.schedules(&tenant.id, job.id).await?
     } else {
         vec![]
     };
+    let (planned, finished) = plan_each(job, schedules, ms);
     let w = JobWrite {
         job_id: job.id,
         job: Some(job),
         claim: renamed.then_some(job.name.as_str()),
         release: renamed.then_some(old.name.as_str()),
-        schedules: schedules
+        schedules: planned
             .iter()
-            .map(|sc| ScheduleWrite {
+            .map(|(sc, next)| ScheduleWrite {
                 schedule_id: &sc.schedule_id,
-                def: None,
-                next: Some(next_fire(job, sc, ms)),
+                // Only a finished schedule's definition changes (it is deactivated).
+                def: finished.contains(&sc.schedule_id).then_some(sc),
+                next: Some(*next),
             })
             .collect(),
     };
@@ -188,6 +203,7 @@ pub async fn update_job(
     }
     let detail = format!("updated {}", fields.join(", "));
     audit(s, tenant, job.id, None, "UPDATE_JOB", detail).await;
+    completed(s, tenant, job, finished_of(&planned, &finished)).await;
     Ok(())
 }
 
@@ -231,50 +247,43 @@ pub async fn delete_all_jobs(s: &AppState, tenant: &str) -> ApiResult<u64> {
     }
 }
 
-/// Stores a new schedule of `job` and plans it; returns its next fire.
+/// Stores a new schedule of `job` and plans it; returns it as stored (inactive when it has no
+/// instant left) with its next fire.
 pub async fn create_schedule(
     s: &AppState,
     tenant: &Tenant,
     job: &Job,
-    sc: &Schedule,
+    sc: Schedule,
     ms: i64,
-) -> ApiResult<Option<i64>> {
-    let next = put_schedule(s, &tenant.id, job, sc, ms).await?;
+) -> ApiResult<Planned> {
+    let (sc, next, finished) = put_schedule(s, &tenant.id, job, sc, ms).await?;
     let detail = format!("{} schedule created", sc.kind);
-    audit(
-        s,
-        tenant,
-        job.id,
-        Some(&sc.schedule_id),
-        "CREATE_SCHEDULE",
-        detail,
-    )
-    .await;
-    Ok(next)
+    let sid = Some(sc.schedule_id.as_str());
+    audit(s, tenant, job.id, sid, "CREATE_SCHEDULE", detail).await;
+    if finished {
+        completed(s, tenant, job, [&sc]).await;
+    }
+    Ok((sc, next))
 }
 
-/// Stores a changed schedule (`fields`: the body's fields) and plans it again; returns its
-/// next fire.
+/// Stores a changed schedule (`fields`: the body's fields) and plans it again; returns it as
+/// stored (inactive when it has no instant left) with its next fire.
 pub async fn update_schedule(
     s: &AppState,
     tenant: &Tenant,
     job: &Job,
-    sc: &Schedule,
+    sc: Schedule,
     fields: &[&str],
     ms: i64,
-) -> ApiResult<Option<i64>> {
-    let next = put_schedule(s, &tenant.id, job, sc, ms).await?;
+) -> ApiResult<Planned> {
+    let (sc, next, finished) = put_schedule(s, &tenant.id, job, sc, ms).await?;
     let detail = format!("updated {}", fields.join(", "));
-    audit(
-        s,
-        tenant,
-        job.id,
-        Some(&sc.schedule_id),
-        "UPDATE_SCHEDULE",
-        detail,
-    )
-    .await;
-    Ok(next)
+    let sid = Some(sc.schedule_id.as_str());
+    audit(s, tenant, job.id, sid, "UPDATE_SCHEDULE", detail).await;
+    if finished {
+        completed(s, tenant, job, [&sc]).await;
+    }
+    Ok((sc, next))
 }
 
 /// Deletes one schedule of `job`: the schedule first, then its due entry.
@@ -307,12 +316,10 @@ pub async fn set_activation(
         sc.active = active;
         sc.modified_at = format_instant(ms);
     }
+    let (planned, finished) = plan_each(job, schedules, ms);
     let w = JobWrite {
         job_id: job.id,
-        schedules: schedules
-            .iter()
-            .map(|sc| put(sc, next_fire(job, sc, ms)))
-            .collect(),
+        schedules: planned.iter().map(|(sc, next)| put(sc, *next)).collect(),
         ..JobWrite::default()
     };
     write(s, &tenant.id, &w, ms).await?;
@@ -322,28 +329,54 @@ pub async fn set_activation(
         ("DEACTIVATE_ALL_SCHEDULES", "all schedules deactivated")
     };
     audit(s, tenant, job.id, None, action, detail.to_string()).await;
+    completed(s, tenant, job, finished_of(&planned, &finished)).await;
     Ok(())
 }
 
 /// A schedule's next fire from `now`, as the due index should hold it: none when the job or
-/// the schedule is inactive, or the schedule will not fire again.
+/// the schedule is inactive, or the schedule will not fire again. The job's window bounds it.
 pub fn next_fire(job: &Job, sc: &Schedule, now: i64) -> Option<i64> {
     if job.active && sc.active {
-        Plan::from_schedule(sc).ok().and_then(|p| p.first(now))
+        Plan::for_job(job, sc).ok().and_then(|p| p.first(now))
     } else {
         None
     }
 }
 
-/// Each schedule with its next fire from `ms`.
-fn plan_each(job: &Job, schedules: Vec<Schedule>, ms: i64) -> Vec<Planned> {
-    schedules
+/// Whether an active schedule of `job` has no instant left to fire at from `now` (whatever
+/// the job's activity): it is finished, and is stored inactive.
+pub fn is_finished(job: &Job, sc: &Schedule, now: i64) -> bool {
+    sc.active
+        && Plan::for_job(job, sc)
+            .ok()
+            .is_some_and(|p| p.first(now).is_none())
+}
+
+/// Plans a schedule of `job` from `ms`: itself as it is to be stored (deactivated when it is
+/// finished), its next fire, and whether it was finished.
+fn plan_one(job: &Job, mut sc: Schedule, ms: i64) -> (Schedule, Option<i64>, bool) {
+    let finished = is_finished(job, &sc, ms);
+    if finished {
+        sc.active = false;
+    }
+    let next = next_fire(job, &sc, ms);
+    (sc, next, finished)
+}
+
+/// Each schedule with its next fire from `ms`, and the ids of those finished (deactivated).
+fn plan_each(job: &Job, schedules: Vec<Schedule>, ms: i64) -> (Vec<Planned>, Vec<String>) {
+    let mut finished = Vec::new();
+    let planned = schedules
         .into_iter()
         .map(|sc| {
-            let next = next_fire(job, &sc, ms);
+            let (sc, next, done) = plan_one(job, sc, ms);
+            if done {
+                finished.push(sc.schedule_id.clone());
+            }
             (sc, next)
         })
-        .collect()
+        .collect();
+    (planned, finished)
 }
 
 /// A schedule to store with its next fire.
@@ -355,22 +388,23 @@ fn put(sc: &Schedule, next: Option<i64>) -> ScheduleWrite<'_> {
     }
 }
 
-/// Stores one schedule of `job` with its next fire; returns the next fire.
+/// Stores one schedule of `job` with its next fire; returns it as stored, its next fire and
+/// whether it was finished.
 async fn put_schedule(
     s: &AppState,
     tenant: &str,
     job: &Job,
-    sc: &Schedule,
+    sc: Schedule,
     ms: i64,
-) -> ApiResult<Option<i64>> {
-    let next = next_fire(job, sc, ms);
+) -> ApiResult<(Schedule, Option<i64>, bool)> {
+    let (sc, next, finished) = plan_one(job, sc, ms);
     let w = JobWrite {
         job_id: job.id,
-        schedules: vec![put(sc, next)],
+        schedules: vec![put(&sc, next)],
         ..JobWrite::default()
     };
     write(s, tenant, &w, ms).await?;
-    Ok(next)
+    Ok((sc, next, finished))
 }
 
 /// Makes a write with its replan markers, then the due-index changes it decided (a crash in
@@ -423,6 +457,39 @@ async fn drop_schedules(s: &AppState, tenant: &str, job: u64) -> ApiResult<()> {
         s.store.set_due(tenant, job, &sc.schedule_id, None).await?;
     }
     Ok(())
+}
+
+/// Records SAP's `DEACTIVATION_ON_COMPLETION` for each schedule of `job` a write found
+/// finished (and stored inactive); the service is its actor.
+async fn completed<'a>(
+    s: &AppState,
+    tenant: &Tenant,
+    job: &Job,
+    finished: impl IntoIterator<Item = &'a Schedule>,
+) {
+    for sc in finished {
+        let entry = ActionLog {
+            job_id: job.id,
+            schedule_id: Some(sc.schedule_id.clone()),
+            action: DEACTIVATION_ON_COMPLETION.to_string(),
+            detail: completion_message(job, sc, false),
+            actor: SERVICE_ACTOR.to_string(),
+        };
+        if let Err(e) = s.store.record_action(&tenant.id, &entry).await {
+            tracing::warn!(error = %e, "could not record the action log");
+        }
+    }
+}
+
+/// The schedules of `planned` whose ids are in `finished`.
+fn finished_of<'a>(
+    planned: &'a [Planned],
+    finished: &'a [String],
+) -> impl Iterator<Item = &'a Schedule> {
+    planned
+        .iter()
+        .map(|(sc, _)| sc)
+        .filter(|sc| finished.contains(&sc.schedule_id))
 }
 
 /// Records a configuration change in the tenant's audit trail (best effort: a failure is

@@ -118,8 +118,9 @@ pub(crate) struct Planned {
     pub score: i64,
     pub next: Option<i64>,
     pub msgs: Vec<RunMessage>,
-    /// A one-time schedule's (tenant, job, schedule): deactivated when its entry is removed.
-    pub one_time_done: Option<(String, u64, Schedule)>,
+    /// A finished schedule's (tenant, job, schedule), its job and itself active and no
+    /// instant left: deactivated on completion when its entry is removed.
+    pub finished: Option<(String, Arc<Job>, Schedule)>,
     pub deferral: Deferral,
 }
 
@@ -464,7 +465,7 @@ const CAPACITY_RECHECK_MS: i64 = 250;
 fn hold_for_capacity(plan: &mut Planned, at: i64, now: i64) {
     plan.next = Some(now + CAPACITY_RECHECK_MS);
     plan.deferral = Deferral::Defer { nominal: at };
-    plan.one_time_done = None;
+    plan.finished = None;
 }
 
 /// Plans one due entry at `now`: its fires, stamped with the leader's `owner` and `epoch`, and
@@ -495,7 +496,7 @@ fn plan_entry(
         score,
         next: None,
         msgs: vec![],
-        one_time_done: None,
+        finished: None,
         deferral: if deferred.is_some() {
             Deferral::Clear
         } else {
@@ -505,7 +506,7 @@ fn plan_entry(
     let Some((tenant, job, schedule)) = loaded.filter(|(_, j, s)| j.active && s.active) else {
         return (planned, None); // gone or inactive: remove the entry
     };
-    let plan = match Plan::from_schedule(&schedule) {
+    let plan = match Plan::for_job(&job, &schedule) {
         Ok(plan) => plan,
         Err(e) => {
             tracing::warn!(member = %planned.member, error = %e, "unreadable schedule; removing from due index");
@@ -540,8 +541,8 @@ fn plan_entry(
         span,
         policy: plan.misfire.policy,
     });
-    if plan.is_one_time() {
-        planned.one_time_done = Some((tenant, job.id, schedule));
+    if d.next.is_none() {
+        planned.finished = Some((tenant, job, schedule));
     }
     (planned, missed)
 }
@@ -618,7 +619,7 @@ mod tests {
         assert_eq!(p.msgs.len(), 1);
         assert_eq!(p.msgs[0].run_id, run_id("s1", T0));
         assert_eq!((p.msgs[0].epoch, p.msgs[0].owner.as_str()), (5, "o"));
-        assert!(p.one_time_done.is_none());
+        assert!(p.finished.is_none());
     }
 
     #[test]
@@ -654,19 +655,32 @@ mod tests {
             (p.next, p.msgs.len(), p.deferral),
             (None, 0, Deferral::Clear)
         );
+        assert!(p.finished.is_none(), "gone: not finished");
         let (p, _) = plan(entry(job(false, None), every.clone(), None), T0, &q);
         assert_eq!((p.next, p.msgs.len()), (None, 0));
-        // The job ends before the next instant: the last fire, then the entry is removed.
-        let (p, _) = plan(entry(job(true, Some(T0 + 1)), every, None), T0, &q);
+        assert!(p.finished.is_none(), "inactive: not finished");
+        // The job ends before the next instant: the last fire, then the entry is removed and
+        // the schedule is finished.
+        let (p, _) = plan(entry(job(true, Some(T0 + 1)), every.clone(), None), T0, &q);
         assert_eq!((p.next, p.msgs.len()), (None, 1));
+        assert!(p.finished.is_some());
+        // So it is when its own end comes before the next instant.
+        let mut ending = every.clone();
+        ending.end_time = Some(format_instant(T0 + 5_000));
+        let (p, _) = plan(entry(job(true, None), ending, None), T0, &q);
+        assert_eq!((p.next, p.msgs.len()), (None, 1));
+        assert!(p.finished.is_some());
+        // A job whose start is later than the entry (it moved): nothing fires before it.
+        let mut later = (*job(true, None)).clone();
+        later.start_time = Some(format_instant(T0 + 3_000));
+        let (p, _) = plan(entry(Arc::new(later), every, None), T0, &q);
+        assert_eq!((p.next, p.msgs.len()), (Some(T0 + 3_000), 0));
+        assert!(p.finished.is_none());
         // A one-time schedule fires once and is completed.
         let once = schedule(json!({"type": "one-time", "time": format_instant(T0)}));
         let (p, _) = plan(entry(job(true, None), once, None), T0 + 50, &q);
         assert_eq!((p.next, p.msgs.len()), (None, 1));
-        assert_eq!(
-            p.one_time_done.map(|(t, j, _)| (t, j)),
-            Some(("t".into(), 3))
-        );
+        assert_eq!(p.finished.map(|(t, j, _)| (t, j.id)), Some(("t".into(), 3)));
     }
 
     #[test]

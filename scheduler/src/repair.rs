@@ -148,7 +148,7 @@ impl Repairer {
                     suspects.insert(key);
                     continue;
                 }
-                let Some(next) = Plan::from_schedule(&sc).ok().and_then(|p| p.first(now)) else {
+                let Some(next) = Plan::for_job(job, &sc).ok().and_then(|p| p.first(now)) else {
                     continue;
                 };
                 store

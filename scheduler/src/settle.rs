@@ -3,13 +3,20 @@
 //! Only entries whose every fire is durably published advance, with a fenced compare-and-set
 //! (the lease's token, and the score the pass read): a crash before it re-publishes the same
 //! run ids, which the record scripts collapse, and a deposed leader's advance is refused. A
-//! one-time schedule whose entry is removed is deactivated. A pass that finds itself fenced
+//! finished schedule whose entry is removed (a one-time schedule that fired, a recurring one
+//! past its end or its job's, a cron with no future instant) is deactivated on completion, with
+//! a compare-and-set that leaves a schedule changed meanwhile alone, and SAP's
+//! `DEACTIVATION_ON_COMPLETION` in its tenant's audit trail. A pass that finds itself fenced
 //! off marks its epoch, and only then releases its claim (which wakes the leader's loop).
 
 use crate::pass::{level, Pending, Phases, Planned};
 use crate::{PassReport, Scheduler};
+use chime_core::model::{Job, Schedule};
+use chime_core::schedule::completion_message;
 use chime_runtime::telemetry::warn_throttled;
-use chime_store::{Advance, Advanced, Deferral};
+use chime_store::{
+    ActionLog, Advance, Advanced, Deferral, DEACTIVATION_ON_COMPLETION, SERVICE_ACTOR,
+};
 
 impl Scheduler {
     /// Settles a published pass of the lease `token` (of `epoch`): what it did.
@@ -65,7 +72,7 @@ impl Scheduler {
     }
 
     /// Advances the entries whose every fire is durably published (`failed` marks the others),
-    /// and deactivates the one-time schedules they complete; counts what it did in `report`.
+    /// and deactivates the schedules they finish; counts what it did in `report`.
     async fn advance(
         &self,
         token: &str,
@@ -102,8 +109,9 @@ impl Scheduler {
                         (Some(_), Deferral::Defer { .. }) => report.deferred += 1,
                         (Some(_), _) => report.advanced += 1,
                     }
-                    if let (Some((tenant, job, schedule)), None) = (&pl.one_time_done, pl.next) {
-                        self.complete(tenant, *job, schedule).await;
+                    if let (Some((tenant, job, schedule)), None) = (&pl.finished, pl.next) {
+                        self.complete(tenant, job, schedule, !pl.msgs.is_empty())
+                            .await;
                     }
                 }
                 Ok(Advanced::Changed) => report.left += 1,
@@ -122,15 +130,43 @@ impl Scheduler {
         }
     }
 
-    /// Deactivates a one-time schedule whose fire is published and whose entry is removed.
-    async fn complete(&self, tenant: &str, job: u64, schedule: &chime_core::model::Schedule) {
-        let mut s = schedule.clone();
-        s.active = false;
-        let _ = self.store.put_schedule(tenant, job, &s).await;
+    /// Deactivates a finished schedule whose entry is removed (`fired`: its last instant was
+    /// among the pass's fires), unless it was changed, deactivated or deleted meanwhile (the
+    /// newer write decided), and records it in the schedule's events and the audit trail.
+    async fn complete(&self, tenant: &str, job: &Job, schedule: &Schedule, fired: bool) {
+        let sid = &schedule.schedule_id;
+        match self.store.complete_schedule(tenant, job.id, schedule).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(tenant, job_id = job.id, schedule_id = %sid, "finished schedule changed meanwhile; left as it is");
+                return;
+            }
+            Err(e) => {
+                warn_throttled(
+                    "complete_failed",
+                    &format!("deactivation of finished schedule {sid} failed: {e}"),
+                );
+                return;
+            }
+        }
+        metrics::counter!("chime_schedules_completed_total").increment(1);
         let event = "Schedule deactivated on completion";
         let _ = self
             .store
-            .schedule_event(tenant, &s.schedule_id, level::INFO, event)
+            .schedule_event(tenant, sid, level::INFO, event)
             .await;
+        let entry = ActionLog {
+            job_id: job.id,
+            schedule_id: Some(sid.clone()),
+            action: DEACTIVATION_ON_COMPLETION.to_string(),
+            detail: completion_message(job, schedule, fired),
+            actor: SERVICE_ACTOR.to_string(),
+        };
+        if let Err(e) = self.store.record_action(tenant, &entry).await {
+            warn_throttled(
+                "action_log_failed",
+                &format!("the action log of schedule {sid} was not recorded: {e}"),
+            );
+        }
     }
 }

@@ -47,7 +47,7 @@ pub async fn create_schedule(
             "Error while creating schedule: a job has at most 100 schedules".into(),
         ));
     }
-    let next = service::create_schedule(&s, &tenant, &job, &sc, ms).await?;
+    let (sc, next) = service::create_schedule(&s, &tenant, &job, sc, ms).await?;
     Ok((
         StatusCode::CREATED,
         [(
@@ -159,7 +159,7 @@ pub async fn put_schedule(
     let (req, fields) = decode::<ScheduleUpdateRequest>(body)?;
     let sc = input::update_schedule(&old, &req, &fields, now)?;
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-    let next = service::update_schedule(&s, &tenant, &job, &sc, &fields, ms).await?;
+    let (sc, next) = service::update_schedule(&s, &tenant, &job, sc, &fields, ms).await?;
     Ok(Json(SapSchedule::new(&sc, job.id, next)))
 }
 

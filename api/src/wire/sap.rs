@@ -329,10 +329,11 @@ pub struct ActionLogEntry {
     pub schedule_id: Option<String>,
     /// E.g. `CREATE_JOB`, `UPDATE_JOB`, `DELETE_JOB`, `CREATE_SCHEDULE`, `UPDATE_SCHEDULE`,
     /// `DELETE_SCHEDULE`, `DELETE_ALL_SCHEDULES`, `ACTIVATE_ALL_SCHEDULES`,
-    /// `DEACTIVATE_ALL_SCHEDULES`.
+    /// `DEACTIVATE_ALL_SCHEDULES`, and SAP's `DEACTIVATION_ON_COMPLETION` (the service
+    /// deactivated a schedule with no instant left to fire at).
     pub action: String,
     pub message: String,
-    /// The API key that made the change.
+    /// The API key that made the change; `scheduler` for the service's own entries.
     pub user: String,
     pub timestamp: String,
 }

@@ -1,13 +1,17 @@
 //! Fire-time computation of a schedule: pure functions of the schedule and an explicit `now`.
 //!
 //! Times are milliseconds since the Unix epoch (UTC). A schedule has one [`Kind`]; its
-//! optional start and end bound every fire. Grids (cron, crontab, `repeatAt`) are walked in
-//! the schedule's zone by [`crate::zone`]'s DST rule. The leader asks [`Plan::first`] when a
-//! schedule is created or activated and [`Plan::fire_until`] ([`Plan::fire`] bounded by the
-//! job's end) when its due entry comes up; [`Plan::instants`] lists the nominal instants of a
-//! window (what `fires` accounts for).
+//! optional start and end bound every fire, and so do its job's ([`Plan::for_job`]): SAP
+//! "respects the start time of both the schedule and the job", and their end times. A
+//! one-time schedule's `time` overrides both starts (SAP), not the ends. Grids (cron, crontab,
+//! `repeatAt`) are walked in the schedule's zone by [`crate::zone`]'s DST rule. The API asks
+//! [`Plan::first`] when a schedule is created or activated and the leader asks
+//! [`Plan::fire_until`] ([`Plan::fire`] held to the window) when its due entry comes up;
+//! [`Plan::instants`] lists the nominal instants of a window (what `fires` accounts for). A
+//! schedule with no instant left is finished: it is deactivated on completion
+//! ([`completion_message`]).
 
-use crate::model::{MisfirePolicy, Schedule, ScheduleKind};
+use crate::model::{Job, MisfirePolicy, Schedule, ScheduleKind};
 use crate::schedfmt::{parse_repeat_at, parse_repeat_interval, Crontab, FormatError, SapCron};
 use crate::time::{parse_stored_instant, to_dt};
 use crate::zone::{self, Tz};
@@ -174,6 +178,19 @@ impl Plan {
             zone: Tz::UTC,
             misfire: Misfire::default(),
         }
+    }
+
+    /// The plan of a stored schedule of `job`: its window is the schedule's and the job's
+    /// together (the later start, the earlier end).
+    pub fn for_job(job: &Job, s: &Schedule) -> Result<Plan, FormatError> {
+        let mut plan = Plan::from_schedule(s)?;
+        let at = |t: &Option<String>| t.as_deref().and_then(parse_stored_instant);
+        plan.start = plan.start.max(at(&job.start_time));
+        plan.end = match (plan.end, at(&job.end_time)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(plan)
     }
 
     fn within_end(&self, at: i64) -> Option<i64> {
@@ -379,9 +396,13 @@ impl Plan {
         d
     }
 
-    /// [`Plan::fire`] for a schedule of a job that ends at `job_end`: no instant past the job's
-    /// end fires, and none past it is next. The job's end is checked when its entry comes up,
-    /// since it can change after the entry was set; the misfires counted stay counted.
+    /// [`Plan::fire`] held to the plan's window and to `job_end`: no instant before the start
+    /// or past an end fires, and none past an end is next. The window is checked again when an
+    /// entry comes up, since the job's or the schedule's times can change after the entry was
+    /// set (a replan after such a change moves the entry, and this holds meanwhile): an entry
+    /// due before the start fires nothing and moves to the first instant from the start (a
+    /// one-time schedule's `time` overrides the start, SAP); the misfires counted stay
+    /// counted.
     pub fn fire_until(
         &self,
         due: i64,
@@ -389,8 +410,17 @@ impl Plan {
         late: Lateness,
         job_end: Option<i64>,
     ) -> FireDecision {
-        let mut d = self.fire(due, now, late);
-        if let Some(end) = job_end {
+        let mut d = match self.start {
+            Some(start) if due < start && !self.is_one_time() => {
+                FireDecision::new(vec![], self.first(start))
+            }
+            _ => self.fire(due, now, late),
+        };
+        let end = match (self.end, job_end) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(end) = end {
             d.fire.retain(|at| *at <= end);
             d.next = d.next.filter(|n| *n <= end);
             if d.next.is_none() {
@@ -414,6 +444,50 @@ impl Plan {
     }
 }
 
+/// The action log's message for a schedule of `job` deactivated on completion (SAP's
+/// `DEACTIVATION_ON_COMPLETION`): why it has no instant left. `fired`: its last instant has
+/// just fired (the leader); otherwise it was found with none left when written (the API).
+pub fn completion_message(job: &Job, s: &Schedule, fired: bool) -> String {
+    let ends: Vec<String> = [
+        ("its endTime", &s.end_time),
+        ("its job's endTime", &job.end_time),
+    ]
+    .into_iter()
+    .filter_map(|(what, at)| at.as_ref().map(|at| format!("{what} {at}")))
+    .collect();
+    match (s.kind, fired) {
+        (ScheduleKind::OneTime, true) => "one-time schedule completed".into(),
+        (_, _) if ends.is_empty() => format!("{} schedule completed: no future instant", s.kind),
+        (ScheduleKind::OneTime, false) => format!(
+            "one-time schedule completed without a run: its time is past {}",
+            ends.join(" or ")
+        ),
+        (ScheduleKind::Recurring, _) => format!(
+            "recurring schedule completed: no instant left before {}",
+            ends.join(" or ")
+        ),
+    }
+}
+
+/// Whether two versions of a schedule fire alike: the same activity, mode, value and window
+/// (its description and data aside). The leader deactivates a finished schedule only while
+/// the stored version still fires as the one it planned.
+pub fn fires_alike(a: &Schedule, b: &Schedule) -> bool {
+    a.active == b.active
+        && a.kind == b.kind
+        && a.cron == b.cron
+        && a.time == b.time
+        && a.repeat_interval == b.repeat_interval
+        && a.repeat_at == b.repeat_at
+        && a.start_time == b.start_time
+        && a.end_time == b.end_time
+        && a.crontab == b.crontab
+        && a.time_zone == b.time_zone
+        && a.misfire_policy == b.misfire_policy
+        && a.misfire_window_seconds == b.misfire_window_seconds
+        && a.misfire_replay_per_second == b.misfire_replay_per_second
+}
+
 /// Next local time strictly after `after` (naive ms) whose time of day is `secs` after
 /// midnight.
 fn next_daily(secs: i64, after: i64) -> i64 {
@@ -432,269 +506,4 @@ pub fn seconds_of_day(ms: i64) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn plan(kind: Kind) -> Plan {
-        Plan::of(kind)
-    }
-
-    /// SAP's rule with this threshold.
-    fn sap(threshold_ms: i64) -> Lateness {
-        Lateness {
-            threshold_ms,
-            grace_ms: 60_000,
-        }
-    }
-
-    fn ms(s: &str) -> i64 {
-        parse_stored_instant(s).unwrap()
-    }
-
-    #[test]
-    fn cron_fires_on_grid_and_replays_short_outages() {
-        let p = plan(Kind::Cron(Box::new("* * * * * * */10".parse().unwrap())));
-        let t0 = ms("2026-01-01T00:00:00Z");
-        assert_eq!(p.first(t0 + 1), Some(t0 + 10_000));
-        assert_eq!(p.first(t0), Some(t0));
-        // 35 s late, under the threshold: fire the due instant, the next is already due.
-        let d = p.fire(t0, t0 + 35_000, sap(1_200_000));
-        assert_eq!(d, FireDecision::new(vec![t0], Some(t0 + 10_000)));
-    }
-
-    #[test]
-    fn cron_coalesces_long_outages_into_the_last_instant() {
-        let p = plan(Kind::Cron(Box::new("* * * * * * */10".parse().unwrap())));
-        let t0 = ms("2026-01-01T00:00:00Z");
-        let now = t0 + 3_600_000 + 5_000; // an hour and 5 s late
-        let d = p.fire(t0, now, sap(1_200_000));
-        assert_eq!(d.fire, vec![t0 + 3_600_000]);
-        assert_eq!(d.skipped, 360);
-        assert_eq!(d.next, Some(t0 + 3_610_000));
-    }
-
-    #[test]
-    fn a_late_interval_fires_once_and_keeps_its_phase() {
-        let p = plan(Kind::Interval(2_000));
-        assert_eq!(p.first(5_000), Some(5_000));
-        assert_eq!(p.fire(5_000, 5_050, sap(1_200_000)).next, Some(7_000));
-        assert_eq!(p.fire(5_000, 7_000, sap(1_200_000)).next, Some(9_000));
-        let late = p.fire(5_000, 9_500, sap(1_200_000));
-        assert_eq!((late.fire, late.next), (vec![5_000], Some(11_000)));
-        // However late, the next fire is on the grid, after now, within one interval.
-        for now in (5_000..40_000).step_by(137) {
-            let next = p.fire(5_000, now, sap(1_200_000)).next.unwrap();
-            assert_eq!((next - 5_000) % 2_000, 0, "at {now}");
-            assert!(next > now && next <= now + 2_000, "at {now}: {next}");
-        }
-    }
-
-    #[test]
-    fn one_time_fires_once_even_if_late_unless_ended() {
-        let mut p = plan(Kind::Time(1_000));
-        assert_eq!(p.first(50_000), Some(1_000));
-        assert_eq!(p.fire(1_000, 50_000, sap(10)).fire, vec![1_000]);
-        assert_eq!(p.fire(1_000, 50_000, sap(10)).next, None);
-        p.end = Some(2_000);
-        assert_eq!(p.first(50_000), None);
-    }
-
-    #[test]
-    fn window_bounds_fires() {
-        let mut p = plan(Kind::Interval(1_000));
-        p.start = Some(10_000);
-        p.end = Some(12_500);
-        assert_eq!(p.first(0), Some(10_000));
-        assert_eq!(p.fire(12_000, 12_000, sap(1)).next, None);
-    }
-
-    #[test]
-    fn a_jobs_end_bounds_the_fires_and_the_next_instant() {
-        let p = plan(Kind::Cron(Box::new("* * * * * * */10".parse().unwrap())));
-        let t0 = ms("2026-01-01T00:00:00Z");
-        // Within the job's window: the same decision as without it.
-        assert_eq!(
-            p.fire_until(t0, t0 + 1_000, sap(1_200_000), Some(t0 + 10_000)),
-            p.fire(t0, t0 + 1_000, sap(1_200_000))
-        );
-        // The next instant is past the job's end: the schedule is finished.
-        let d = p.fire_until(t0, t0 + 1_000, sap(1_200_000), Some(t0 + 9_999));
-        assert_eq!((d.fire, d.next), (vec![t0], None));
-        // The job ended before the due instant (its end moved): nothing fires, the misfires
-        // coalesced are still counted.
-        let d = p.fire_until(t0, t0 + 3_605_000, sap(1_200_000), Some(t0 - 1));
-        assert_eq!((d.fire, d.skipped, d.next), (vec![], 360, None));
-        // A one-time schedule's instant fires once; its entry is then removed.
-        let once = plan(Kind::Time(t0));
-        assert!(once.is_one_time() && !p.is_one_time());
-        let d = once.fire_until(t0, t0, sap(1), Some(t0));
-        assert_eq!((d.fire, d.next), (vec![t0], None));
-        assert!(once
-            .fire_until(t0, t0, sap(1), Some(t0 - 1))
-            .fire
-            .is_empty());
-    }
-
-    #[test]
-    fn daily_repeat_at() {
-        let p = plan(Kind::RepeatAt(16 * 3600 + 40 * 60));
-        let day = ms("2026-03-01T00:00:00Z");
-        assert_eq!(p.first(day), Some(day + (16 * 3600 + 40 * 60) * 1000));
-        let late = day + 17 * 3600 * 1000;
-        assert_eq!(
-            p.first(late),
-            Some(day + DAY_MS + (16 * 3600 + 40 * 60) * 1000)
-        );
-        assert_eq!(seconds_of_day(p.first(day).unwrap()), 16 * 3600 + 40 * 60);
-    }
-
-    fn with_policy(kind: Kind, policy: MisfirePolicy, window_s: Option<i64>) -> Plan {
-        let mut p = plan(kind);
-        p.misfire = Misfire {
-            policy: Some(policy),
-            replay_per_second: 2,
-            window_ms: window_s.map(|w| w * 1000),
-        };
-        p
-    }
-
-    fn every_10s() -> Kind {
-        Kind::Crontab(Box::new("*/10 * * * * *".parse().unwrap()))
-    }
-
-    const GRACE: Lateness = Lateness {
-        threshold_ms: 1_200_000,
-        grace_ms: 1_000,
-    };
-
-    #[test]
-    fn on_time_instants_fire_whatever_the_policy() {
-        let t0 = ms("2026-01-01T00:00:00Z");
-        for policy in MisfirePolicy::ALL {
-            let p = with_policy(every_10s(), *policy, Some(30));
-            let d = p.fire(t0, t0 + 500, GRACE);
-            assert_eq!(
-                d,
-                FireDecision::new(vec![t0], Some(t0 + 10_000)),
-                "{policy}"
-            );
-        }
-    }
-
-    #[test]
-    fn all_replays_every_missed_instant_oldest_first_throttled() {
-        let t0 = ms("2026-01-01T00:00:00Z");
-        let p = with_policy(every_10s(), MisfirePolicy::All, None);
-        let now = t0 + 35_000;
-        let d = p.fire(t0, now, GRACE);
-        assert_eq!(
-            (d.fire, d.next, d.skipped),
-            (vec![t0], Some(t0 + 10_000), 0)
-        );
-        // Two a second: the next replay waits half a second.
-        assert_eq!(d.not_before, Some(now + 500));
-        // The last missed one is followed by an instant still ahead: no wait.
-        let d = p.fire(t0 + 30_000, now, GRACE);
-        assert_eq!((d.next, d.not_before), (Some(t0 + 40_000), None));
-    }
-
-    #[test]
-    fn the_window_skips_old_instants_whatever_the_policy() {
-        let t0 = ms("2026-01-01T00:00:00Z");
-        let now = t0 + 65_000; // instants t0 .. t0+60 s are due
-        let p = with_policy(every_10s(), MisfirePolicy::All, Some(30));
-        let d = p.fire(t0, now, GRACE);
-        // t0 .. t0+30 s are more than 30 s old: skipped; t0+40 s replays first.
-        assert_eq!(d.skipped_span, Some((t0, t0 + 30_000)));
-        assert_eq!((d.skipped, d.fire.clone()), (4, vec![t0 + 40_000]));
-        assert_eq!(d.next, Some(t0 + 50_000));
-    }
-
-    #[test]
-    fn last_fires_only_the_most_recent_missed_instant() {
-        let t0 = ms("2026-01-01T00:00:00Z");
-        let p = with_policy(every_10s(), MisfirePolicy::Last, None);
-        let d = p.fire(t0, t0 + 65_000, GRACE);
-        assert_eq!((d.skipped, d.skipped_span), (6, Some((t0, t0 + 50_000))));
-        assert_eq!((d.fire, d.next), (vec![t0 + 60_000], Some(t0 + 70_000)));
-    }
-
-    #[test]
-    fn skip_fires_none_of_the_missed_and_resumes_on_time() {
-        let t0 = ms("2026-01-01T00:00:00Z");
-        let p = with_policy(every_10s(), MisfirePolicy::Skip, None);
-        let d = p.fire(t0, t0 + 65_000, GRACE);
-        assert_eq!((d.skipped, d.skipped_span), (7, Some((t0, t0 + 60_000))));
-        assert_eq!((d.fire, d.next), (vec![], Some(t0 + 70_000)));
-        // An instant within the grace still fires.
-        let d = p.fire(t0, t0 + 60_500, GRACE);
-        assert_eq!((d.skipped, d.fire), (6, vec![t0 + 60_000]));
-        // A one-time schedule reached late never fires.
-        let once = with_policy(Kind::Time(t0), MisfirePolicy::Skip, None);
-        let d = once.fire(t0, t0 + 5_000, GRACE);
-        assert_eq!((d.fire, d.next, d.skipped), (vec![], None, 1));
-    }
-
-    #[test]
-    fn a_cron_in_a_zone_fires_on_its_wall_clock() {
-        let mut p = plan(Kind::Crontab(Box::new("0 9 * * *".parse().unwrap())));
-        p.zone = Tz::Europe__Berlin;
-        // 09:00 in Berlin is 08:00 UTC in winter, 07:00 UTC in summer.
-        assert_eq!(
-            p.first(ms("2026-01-10T00:00:00Z")),
-            Some(ms("2026-01-10T08:00:00Z"))
-        );
-        assert_eq!(
-            p.first(ms("2026-07-10T00:00:00Z")),
-            Some(ms("2026-07-10T07:00:00Z"))
-        );
-        // 02:30 daily skips no day at the spring gap and doubles none at the fall back.
-        let mut daily = plan(Kind::RepeatAt(2 * 3600 + 30 * 60));
-        daily.zone = Tz::Europe__Berlin;
-        let (spring, _) = daily.instants(
-            ms("2026-03-28T00:00:00Z"),
-            ms("2026-03-30T23:00:00Z"),
-            None,
-            10,
-        );
-        assert_eq!(
-            spring,
-            vec![
-                ms("2026-03-30T00:30:00Z"),
-                ms("2026-03-29T01:00:00Z"), // 02:30 does not exist: the end of the gap
-                ms("2026-03-28T01:30:00Z"),
-            ]
-        );
-        let (fall, _) = daily.instants(
-            ms("2026-10-24T00:00:00Z"),
-            ms("2026-10-26T23:00:00Z"),
-            None,
-            10,
-        );
-        assert_eq!(
-            fall,
-            vec![
-                ms("2026-10-26T01:30:00Z"),
-                ms("2026-10-25T00:30:00Z"), // the first 02:30, in summer time
-                ms("2026-10-24T00:30:00Z"),
-            ]
-        );
-    }
-
-    #[test]
-    fn instants_of_a_window_are_newest_first_and_bounded() {
-        let t0 = ms("2026-01-01T00:00:00Z");
-        let p = plan(every_10s());
-        let (all, more) = p.instants(t0, t0 + 60_000, None, 100);
-        assert_eq!((all.len(), more), (7, false));
-        assert_eq!(all[0], t0 + 60_000);
-        let (some, more) = p.instants(t0, t0 + 60_000, None, 3);
-        assert_eq!(
-            (some, more),
-            (vec![t0 + 60_000, t0 + 50_000, t0 + 40_000], true)
-        );
-        let every = plan(Kind::Interval(7_000));
-        let (ivl, _) = every.instants(t0 + 10_000, t0 + 30_000, Some(t0), 10);
-        assert_eq!(ivl, vec![t0 + 28_000, t0 + 21_000, t0 + 14_000]);
-    }
-}
+mod tests;

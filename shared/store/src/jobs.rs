@@ -1,6 +1,7 @@
 //! Jobs and their schedules: job ids and names, the definitions (a job hash's `def`, a
 //! schedules hash of JSON values), the tenant's schedule → job map, the definitions of due
-//! entries the leader fires, and a job's deletion with everything under it (`job_delete.lua`).
+//! entries the leader fires, a finished schedule's deactivation (`schedule_complete.lua`), and
+//! a job's deletion with everything under it (`job_delete.lua`).
 
 use crate::{from_json, template_args, to_json, Result, Store, OUTCOMES};
 use chime_core::model::{Job, Schedule};
@@ -9,6 +10,7 @@ use std::sync::{Arc, LazyLock};
 
 static JOB_DELETE: LazyLock<Script> = crate::script!("job_delete.lua");
 static JOB_ID: LazyLock<Script> = crate::script!("job_id.lua");
+static SCHEDULE_COMPLETE: LazyLock<Script> = crate::script!("schedule_complete.lua");
 
 /// The job hash's field of the job's JSON definition.
 const DEF: &str = "def";
@@ -183,16 +185,35 @@ impl Store {
             .collect())
     }
 
-    pub async fn put_schedule(&self, tenant: &str, job: u64, s: &Schedule) -> Result<()> {
-        redis::pipe()
-            .atomic()
-            .hset(self.keys.schedules(tenant, job), &s.schedule_id, to_json(s))
-            .ignore()
-            .hset(self.keys.schedule_jobs(tenant), &s.schedule_id, job)
-            .ignore()
-            .query_async::<()>(&mut self.c())
-            .await?;
-        Ok(())
+    /// Deactivates a finished schedule of `job` (SAP's deactivation on completion), `planned`
+    /// being the version the leader planned: only while the stored version is still active
+    /// and fires alike ([`chime_core::schedule::fires_alike`]); its other fields are kept as
+    /// stored. The write is a compare-and-set on the stored definition read here, so a change
+    /// the API makes meanwhile is never overwritten, and a deleted schedule is never written
+    /// back. True when it was deactivated.
+    pub async fn complete_schedule(
+        &self,
+        tenant: &str,
+        job: u64,
+        planned: &Schedule,
+    ) -> Result<bool> {
+        let key = self.keys.schedules(tenant, job);
+        let stored: Option<String> = self.c().hget(&key, &planned.schedule_id).await?;
+        let Some(stored) = stored else {
+            return Ok(false);
+        };
+        let mut now: Schedule = from_json(&stored)?;
+        if !now.active || !chime_core::schedule::fires_alike(&now, planned) {
+            return Ok(false);
+        }
+        now.active = false;
+        let mut inv = SCHEDULE_COMPLETE.prepare_invoke();
+        inv.key(key)
+            .arg(&planned.schedule_id)
+            .arg(&stored)
+            .arg(to_json(&now));
+        let replaced: i64 = inv.invoke_async(&mut self.c()).await?;
+        Ok(replaced == 1)
     }
 
     /// The job a schedule of the tenant belongs to.

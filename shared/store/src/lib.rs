@@ -12,7 +12,7 @@
 //! | module | holds | scripts |
 //! | --- | --- | --- |
 //! | `tenants` | tenants, API keys, tenant settings (retention, runs per minute) | |
-//! | `jobs` | jobs, job names, schedules, the definitions of due entries, job deletion | `job_delete` |
+//! | `jobs` | jobs, job names, schedules, the definitions of due entries, a finished schedule's deactivation, job deletion | `job_delete`, `schedule_complete` |
 //! | `replan` | writes that change what fires, atomic with their replan markers; the repair of what a crash left | `job_write`, `replan_done`, `name_release` |
 //! | `due` | the due index and its deferred fires; the one owner of its partitions | `advance` |
 //! | `lease` | the leader lease and its fencing epoch | `lease_acquire`, `lease_renew`, `lease_release` |
@@ -38,7 +38,9 @@ mod tenants;
 pub use due::{Advance, Advanced, Deferral};
 pub use redis::RedisError;
 pub use replan::{JobWrite, Replan, ScheduleWrite, WriteLimits, Written};
-pub use run_queries::{ActionLog, Order, RunPage, RunQuery, Scope, SkipSpan};
+pub use run_queries::{
+    ActionLog, Order, RunPage, RunQuery, Scope, SkipSpan, DEACTIVATION_ON_COMPLETION, SERVICE_ACTOR,
+};
 pub use run_steps::{
     Checked, Completed, Materialized, RunResult, RunStep, RunUpdate, Started, StepAnswer,
 };

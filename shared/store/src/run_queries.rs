@@ -93,6 +93,14 @@ pub struct RunPage {
     pub runs: Vec<(String, RunRecord)>,
 }
 
+/// The audit trail's action of a schedule the service deactivated because it has no instant
+/// left to fire at (a one-time schedule that ran, a recurring one past its end or its job's,
+/// a cron with no future instant), in SAP's wording.
+pub const DEACTIVATION_ON_COMPLETION: &str = "DEACTIVATION_ON_COMPLETION";
+
+/// The actor of the audit trail's entries the service makes itself (not an API key).
+pub const SERVICE_ACTOR: &str = "scheduler";
+
 /// An entry of the audit trail (SAP `actionLogs`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ActionLog {

@@ -13,6 +13,7 @@ mod faults;
 mod guards;
 mod hardening;
 mod lifecycle;
+mod lifecycle_completion;
 mod openapi;
 mod quota;
 mod runlog;
