@@ -445,6 +445,15 @@ async fn write(s: &AppState, tenant: &str, w: &JobWrite<'_>, ms: i64) -> ApiResu
         }
     };
     s.store.apply_replans(tenant, &replans).await?;
+    // Whether each schedule fires from now on, for `fires` (best effort: the write is made).
+    let firing: Vec<(&str, bool)> = w
+        .schedules
+        .iter()
+        .filter_map(|sw| sw.next.map(|n| (sw.schedule_id, n.is_some())))
+        .collect();
+    if let Err(e) = s.store.schedule_firing(tenant, &firing, ms).await {
+        tracing::warn!(error = %e, "could not mark the schedules' activity");
+    }
     Ok(true)
 }
 

@@ -15,7 +15,7 @@ use axum::Json;
 use chime_core::model::{run_id, Job, RunRecord, Schedule};
 use chime_core::schedule::Plan;
 use chime_core::time::{format_instant, parse_stored_instant};
-use chime_store::SkipSpan;
+use chime_store::ScheduleMarks;
 use futures::future::join_all;
 
 /// Most instants one window may hold.
@@ -91,11 +91,11 @@ pub async fn list_fires(
         .await
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
-    let skips = s.store.schedule_skips(&tenant.id, &sid).await?;
+    let marks = s.store.schedule_marks(&tenant.id, &sid).await?;
     let facts = Facts {
         job: &job,
         schedule: &sc,
-        skips: &skips,
+        marks: &marks,
         now,
         retained_from: now - s.settings.run_retention_days as i64 * 86_400_000,
     };
@@ -133,7 +133,7 @@ fn instant_param(v: Option<&str>, field: &str, ctx: &str) -> ApiResult<Option<i6
 struct Facts<'a> {
     job: &'a Job,
     schedule: &'a Schedule,
-    skips: &'a [SkipSpan],
+    marks: &'a ScheduleMarks,
     now: i64,
     /// Runs before this instant are past the retention age.
     retained_from: i64,
@@ -170,6 +170,7 @@ impl Facts<'_> {
         }
         e.reason = Some(
             if let Some(span) = self
+                .marks
                 .skips
                 .iter()
                 .find(|sp| (sp.first..=sp.last).contains(&at))
@@ -177,7 +178,11 @@ impl Facts<'_> {
                 span.reason
             } else if self.outside_window(at) {
                 "outsideWindow"
-            } else if !self.job.active || !self.schedule.active {
+            } else if !self
+                .marks
+                .firing_at(at)
+                .unwrap_or(self.job.active && self.schedule.active)
+            {
                 "inactive"
             } else if at < self.retained_from {
                 "deleted"

@@ -39,7 +39,8 @@ pub use due::{Advance, Advanced, Deferral};
 pub use redis::RedisError;
 pub use replan::{JobWrite, Replan, ScheduleWrite, WriteLimits, Written};
 pub use run_queries::{
-    ActionLog, Order, RunPage, RunQuery, Scope, SkipSpan, DEACTIVATION_ON_COMPLETION, SERVICE_ACTOR,
+    ActionLog, Order, RunPage, RunQuery, ScheduleMarks, Scope, SkipSpan,
+    DEACTIVATION_ON_COMPLETION, SERVICE_ACTOR,
 };
 pub use run_steps::{
     Checked, Completed, Materialized, RunResult, RunStep, RunUpdate, Started, StepAnswer,

@@ -350,7 +350,7 @@ impl Store {
     }
 
     /// Appends an entry to a schedule's event log that accounts for instants not fired (read
-    /// back by [`Store::schedule_skips`]).
+    /// back by [`Store::schedule_marks`]).
     pub async fn schedule_skip(
         &self,
         tenant: &str,
@@ -382,9 +382,39 @@ impl Store {
         Ok(())
     }
 
-    /// The spans of instants a schedule's event log says were not fired, newest entry first,
-    /// at most the log's length.
-    pub async fn schedule_skips(&self, tenant: &str, schedule: &str) -> Result<Vec<SkipSpan>> {
+    /// Notes in the event logs of `schedules` whether each fires from `at` on (a write of the
+    /// API decided it: active, or inactive or with nothing left to fire), for
+    /// [`Store::schedule_marks`].
+    pub async fn schedule_firing(
+        &self,
+        tenant: &str,
+        schedules: &[(&str, bool)],
+        at: i64,
+    ) -> Result<()> {
+        if schedules.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (schedule, firing) in schedules {
+            pipe.cmd("XADD")
+                .arg(self.keys.schedule_events(tenant, schedule))
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(SCHEDULE_EVENTS_KEPT)
+                .arg("*")
+                .arg("k")
+                .arg(if *firing { "firing" } else { "idle" })
+                .arg("a")
+                .arg(at)
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut self.c()).await?;
+        Ok(())
+    }
+
+    /// What a schedule's event log says of the instants it did not fire: the spans skipped
+    /// and the points from which it was (not) firing, both newest entry first.
+    pub async fn schedule_marks(&self, tenant: &str, schedule: &str) -> Result<ScheduleMarks> {
         let events: redis::streams::StreamRangeReply = self
             .c()
             .xrevrange_count(
@@ -394,19 +424,31 @@ impl Store {
                 SCHEDULE_EVENTS_KEPT,
             )
             .await?;
-        Ok(events
-            .ids
-            .iter()
-            .filter_map(|e| {
-                let reason = e.get::<String>("k")?;
-                Some(SkipSpan {
-                    reason: SkipSpan::REASONS.iter().find(|r| **r == reason)?,
-                    first: e.get("a")?,
-                    last: e.get("b")?,
-                    count: e.get("n").unwrap_or(0),
-                })
-            })
-            .collect())
+        let mut marks = ScheduleMarks::default();
+        for e in &events.ids {
+            let (Some(kind), Some(first)) = (e.get::<String>("k"), e.get::<i64>("a")) else {
+                continue;
+            };
+            match kind.as_str() {
+                "firing" => marks.firing.push((first, true)),
+                "idle" => marks.firing.push((first, false)),
+                reason => {
+                    let (Some(reason), Some(last)) = (
+                        SkipSpan::REASONS.iter().find(|r| **r == reason),
+                        e.get::<i64>("b"),
+                    ) else {
+                        continue;
+                    };
+                    marks.skips.push(SkipSpan {
+                        reason,
+                        first,
+                        last,
+                        count: e.get("n").unwrap_or(0),
+                    });
+                }
+            }
+        }
+        Ok(marks)
     }
 
     /// Appends to the tenant's audit trail of configuration changes.
@@ -534,4 +576,24 @@ impl SkipSpan {
     /// The reasons a span is recorded for.
     pub const REASONS: &'static [&'static str] =
         &["misfire", "inactive", "overlap", "outsideWindow", "deleted"];
+}
+
+/// What a schedule's event log says of the instants it did not fire.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScheduleMarks {
+    /// Spans skipped, newest entry first.
+    pub skips: Vec<SkipSpan>,
+    /// (instant, whether it fires from then on), newest first.
+    pub firing: Vec<(i64, bool)>,
+}
+
+impl ScheduleMarks {
+    /// Whether the schedule was firing at `at`, if a mark says so.
+    pub fn firing_at(&self, at: i64) -> Option<bool> {
+        self.firing
+            .iter()
+            .filter(|(from, _)| *from <= at)
+            .max_by_key(|(from, _)| *from)
+            .map(|(_, firing)| *firing)
+    }
 }

@@ -3,10 +3,11 @@
 
 use chime_core::time::{format_instant, parse_stored_instant};
 use chime_scheduler::{Leader, Scheduler};
-use chime_testkit::TestEnv;
+use chime_testkit::{create_job, runs, wait_until, TestEnv};
 use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 async fn create(env: &TestEnv, token: &str, schedule: Value) -> (u16, Value) {
     env.call(
@@ -258,6 +259,154 @@ async fn each_misfire_policy_after_an_outage() {
                     "{policy} {at}: {e}"
                 );
             }
+        }
+    }
+    env.cleanup().await;
+}
+
+/// The scheduled instants of a schedule's runs (ms), oldest first.
+async fn fired(env: &TestEnv, token: &str, job: u64, sid: &str) -> Vec<i64> {
+    let (_, runs) = runs(env, token, job, sid).await;
+    let mut at: Vec<i64> = runs
+        .iter()
+        .filter_map(|r| parse_stored_instant(r["scheduleTimestamp"].as_str()?))
+        .collect();
+    at.sort_unstable();
+    at
+}
+
+/// `fires` says why an instant did not fire: the schedule was inactive then, or the instant was
+/// before its start; and which run each fired instant made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fires_says_why_an_instant_did_not_fire() {
+    let mut env = TestEnv::new();
+    env.start_api().await;
+    env.start_worker().await;
+    env.start_scheduler().await;
+    let (_, token) = env.tenant(&["read", "write"]).await;
+    let store = env.store().await;
+    let (job, sid) = create_job(
+        &env,
+        &token,
+        "paused",
+        "http://127.0.0.1:9/none",
+        json!({"crontab": "* * * * * *", "active": true}),
+    )
+    .await;
+    let path = format!("/scheduler/jobs/{job}/schedules/{sid}");
+    let within = Duration::from_secs(30);
+    wait_until("two fires", within, || async {
+        (fired(&env, &token, job, &sid).await.len() >= 2).then_some(())
+    })
+    .await;
+    let (st, _) = env
+        .call("PUT", &path, &token, Some(json!({"active": false})))
+        .await;
+    assert_eq!(st, 200);
+    let paused = store.now_ms().await.unwrap();
+    let before = fired(&env, &token, job, &sid).await;
+    wait_until("3 s paused", within, || async {
+        (store.now_ms().await.unwrap() >= paused + 3_000).then_some(())
+    })
+    .await;
+    let (st, _) = env
+        .call("PUT", &path, &token, Some(json!({"active": true})))
+        .await;
+    assert_eq!(st, 200);
+    let resumed = store.now_ms().await.unwrap();
+    let all = wait_until("two fires after the pause", within, || async {
+        let all = fired(&env, &token, job, &sid).await;
+        (all.iter().filter(|at| **at > resumed).count() >= 2).then_some(all)
+    })
+    .await;
+    // A second schedule of the job that starts 2 s after its creation.
+    let start = store.now_ms().await.unwrap() + 2_000;
+    let (st, late) = env
+        .call(
+            "POST",
+            &format!("/scheduler/jobs/{job}/schedules"),
+            &token,
+            Some(json!({"crontab": "* * * * * *", "active": true,
+                "startTime": format_instant(start)})),
+        )
+        .await;
+    assert_eq!(st, 201, "{late}");
+    let late_sid = late["scheduleId"].as_str().unwrap().to_string();
+    wait_until("the late schedule fires", within, || async {
+        (!fired(&env, &token, job, &late_sid).await.is_empty()).then_some(())
+    })
+    .await;
+
+    let (first, last) = (all[0], *all.last().unwrap());
+    let (st, body) = env
+        .call(
+            "GET",
+            &format!(
+                "{path}/fires?from={}&to={}",
+                format_instant(first),
+                format_instant(last)
+            ),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(body["total"].as_u64().unwrap() as usize, results.len());
+    assert_eq!(
+        results.len() as i64,
+        (last - first) / 1000 + 1,
+        "every second: {body}"
+    );
+    let mut seen_inactive = 0;
+    for e in results {
+        let at = parse_stored_instant(e["scheduledFor"].as_str().unwrap()).unwrap();
+        if all.contains(&at) {
+            assert!(
+                ["fired", "deferred"].contains(&e["fate"].as_str().unwrap()),
+                "{e}"
+            );
+            assert_eq!(
+                e["runId"],
+                json!(chime_core::model::run_id(&sid, at)),
+                "{e}"
+            );
+        } else {
+            // Not fired: paused (after the last fire before the pause, before the resume).
+            assert!(at > *before.last().unwrap() && at <= resumed, "{e}");
+            assert_eq!(
+                (&e["fate"], &e["reason"]),
+                (&json!("skipped"), &json!("inactive")),
+                "{e}"
+            );
+            seen_inactive += 1;
+        }
+    }
+    assert!(seen_inactive >= 2, "the pause held instants: {body}");
+    // The late schedule: its instants from its creation to its start were outside its window.
+    let (_, body) = env
+        .call(
+            "GET",
+            &format!(
+                "/scheduler/jobs/{job}/schedules/{late_sid}/fires?to={}",
+                format_instant(start + 500)
+            ),
+            &token,
+            None,
+        )
+        .await;
+    let results = body["results"].as_array().unwrap();
+    assert!(!results.is_empty(), "{body}");
+    for e in results {
+        let at = parse_stored_instant(e["scheduledFor"].as_str().unwrap()).unwrap();
+        if at < start {
+            assert_eq!(
+                (&e["fate"], &e["reason"]),
+                (&json!("skipped"), &json!("outsideWindow")),
+                "{e}"
+            );
+        } else {
+            assert_ne!(e["fate"], "skipped", "{e}");
         }
     }
     env.cleanup().await;
