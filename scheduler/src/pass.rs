@@ -9,7 +9,7 @@
 
 use crate::claims::Claim;
 use crate::lease::Lease;
-use crate::message::run_message;
+use crate::message::{manual_message, run_message};
 use crate::quotas::Quotas;
 use crate::Scheduler;
 use chime_broker::Sent;
@@ -242,14 +242,22 @@ impl Scheduler {
         let mut plans: Vec<Planned> = Vec::with_capacity(entries.len());
         let mut coalesced = Vec::new();
         for entry in entries {
-            let (planned, missed) = plan_entry(
-                entry,
-                now,
-                threshold,
-                &self.owner,
-                lease.epoch,
-                &self.quotas,
-            );
+            let (planned, missed) = if let Some(manual) = ManualFire::of(&entry.member) {
+                let epoch = lease.epoch;
+                (
+                    plan_manual(entry, manual, now, (&self.owner, epoch), &self.quotas),
+                    None,
+                )
+            } else {
+                plan_entry(
+                    entry,
+                    now,
+                    threshold,
+                    &self.owner,
+                    lease.epoch,
+                    &self.quotas,
+                )
+            };
             plans.push(planned);
             coalesced.extend(missed);
         }
@@ -527,6 +535,78 @@ fn plan_entry(
     (planned, missed)
 }
 
+/// A manual fire ("run now"), as its due entry's member names it: the run id the API chose
+/// and the id of the API key that requested it.
+struct ManualFire {
+    run: String,
+    key_id: String,
+}
+
+impl ManualFire {
+    /// The manual fire a due entry's member names; `None` for a schedule's own entry.
+    fn of(member: &str) -> Option<ManualFire> {
+        Keys::parse_manual_due_member(member).map(|(run, key_id)| ManualFire {
+            run: run.to_string(),
+            key_id: key_id.to_string(),
+        })
+    }
+}
+
+/// Plans a manual fire's due entry at `now`, stamped with the leader's (owner, epoch): one run
+/// under the run id the API chose, at its nominal instant (the request instant: the entry's
+/// score, or the one a deferral kept), whether or not its job and schedule are active and
+/// whatever the schedule's timing; then the entry is removed, never moved to a next fire.
+///
+/// Like any fire it takes from its tenant's quota, and over it waits for its slot (the entry
+/// moves there and keeps its nominal instant); the tenant's cap of runs in flight and the
+/// materialize step (once per run id) apply as to every fire. A gone job or schedule
+/// removes the entry.
+fn plan_manual(
+    entry: Entry,
+    manual: ManualFire,
+    now: i64,
+    (owner, epoch): (&str, u64),
+    quotas: &Quotas,
+) -> Planned {
+    let Entry {
+        partition,
+        member,
+        score,
+        deferred,
+        loaded,
+    } = entry;
+    let mut planned = Planned {
+        partition,
+        member,
+        score,
+        next: None,
+        msgs: vec![],
+        one_time_done: None,
+        deferral: if deferred.is_some() {
+            Deferral::Clear
+        } else {
+            Deferral::None
+        },
+    };
+    let Some((tenant, job, schedule)) = loaded else {
+        return planned; // the job or the schedule is gone: remove the entry
+    };
+    if deferred.is_none() {
+        if let Some(slot) = quotas.take(&tenant, now) {
+            planned.next = Some(slot);
+            planned.deferral = Deferral::Defer { nominal: score };
+            metrics::counter!("chime_fires_deferred_total").increment(1);
+            return planned;
+        }
+    }
+    let at = deferred.unwrap_or(score);
+    let fire = (manual.run.as_str(), manual.key_id.as_str());
+    planned.msgs = vec![manual_message(
+        &tenant, &job, &schedule, fire, at, owner, epoch,
+    )];
+    planned
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,5 +738,77 @@ mod tests {
         );
         assert_eq!(missed.skipped, 360);
         assert_eq!(p.msgs[0].scheduled_at, T0 + 3_600_000);
+    }
+
+    /// A manual fire's entry (run `4RUN` requested by key `k1`) of schedule `s1` of job 3.
+    fn manual(job: Arc<Job>, schedule: Schedule, deferred: Option<i64>) -> (Entry, ManualFire) {
+        let mut e = entry(job, schedule, deferred);
+        e.member = Keys::manual_due_member("t", 3, "s1", "4RUN", "k1");
+        let m = ManualFire::of(&e.member).expect("a manual fire's member");
+        (e, m)
+    }
+
+    #[test]
+    fn a_manual_entry_fires_its_own_run_now_whatever_the_schedule_and_is_removed() {
+        let q = Quotas::new(0, 1);
+        assert!(ManualFire::of(&Keys::due_member("t", 3, "s1")).is_none());
+        let hourly = schedule(json!({"repeatInterval": "1 hour"}));
+        let mut off = hourly.clone();
+        off.active = false;
+        // An active schedule not due for an hour, an inactive schedule, an inactive job.
+        for (j, s) in [
+            (job(true, None), hourly.clone()),
+            (job(true, None), off),
+            (job(false, None), hourly.clone()),
+        ] {
+            let (e, m) = manual(j, s, None);
+            let p = plan_manual(e, m, T0 + 5, ("o", 5), &q);
+            assert_eq!(p.msgs.len(), 1);
+            let msg = &p.msgs[0];
+            assert_eq!(msg.run_id, "4RUN", "the API's run id, never the schedule's");
+            assert_ne!(msg.run_id, run_id("s1", T0));
+            assert_eq!(msg.requested_by.as_deref(), Some("k1"));
+            assert_eq!(
+                msg.scheduled_at, T0,
+                "the request instant (the entry's score)"
+            );
+            assert_eq!((msg.epoch, msg.owner.as_str(), msg.job_id), (5, "o", 3));
+            assert_eq!((p.next, p.deferral), (None, Deferral::None), "removed");
+            assert!(p.one_time_done.is_none());
+        }
+        // A gone job or schedule: the entry is removed, nothing fires.
+        let (mut gone, m) = manual(job(true, None), hourly, Some(T0));
+        gone.loaded = None;
+        let p = plan_manual(gone, m, T0, ("o", 5), &q);
+        assert_eq!(
+            (p.next, p.msgs.len(), p.deferral),
+            (None, 0, Deferral::Clear)
+        );
+    }
+
+    #[test]
+    fn a_manual_fire_over_quota_waits_for_its_slot_and_then_fires_its_request_instant() {
+        let q = Quotas::new(60, 1); // one a second, a second's burst
+        let hourly = schedule(json!({"repeatInterval": "1 hour"}));
+        for _ in 0..2 {
+            let (e, m) = manual(job(true, None), hourly.clone(), None);
+            assert_eq!(plan_manual(e, m, T0, ("o", 5), &q).msgs.len(), 1);
+        }
+        let (e, m) = manual(job(true, None), hourly.clone(), None);
+        let p = plan_manual(e, m, T0, ("o", 5), &q);
+        assert!(p.msgs.is_empty(), "over quota: not fired now");
+        assert_eq!(p.next, Some(T0 + 1_000), "the reserved slot");
+        assert_eq!(p.deferral, Deferral::Defer { nominal: T0 });
+        // At its slot it fires the same run at the request instant, without taking budget
+        // again, and the entry goes away with its deferral.
+        let (mut e, m) = manual(job(true, None), hourly, Some(T0));
+        e.score = T0 + 1_000;
+        let p = plan_manual(e, m, T0 + 1_000, ("o", 5), &q);
+        assert_eq!(p.msgs.len(), 1);
+        assert_eq!(
+            (p.msgs[0].run_id.as_str(), p.msgs[0].scheduled_at),
+            ("4RUN", T0)
+        );
+        assert_eq!((p.next, p.deferral), (None, Deferral::Clear));
     }
 }

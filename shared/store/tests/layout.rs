@@ -68,6 +68,7 @@ fn run(job_id: u64, sid: &str, at: i64) -> RunMessage {
         owner: "leader-1".into(),
         epoch: 3,
         fresh: false,
+        requested_by: None,
         action: ActionSpec {
             url: "http://127.0.0.1:9/".into(),
             method: chime_core::run::HttpMethod::Post,

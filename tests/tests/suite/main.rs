@@ -16,6 +16,7 @@ mod lifecycle;
 mod openapi;
 mod quota;
 mod runlog;
+mod runnow;
 mod secrets;
 mod shards;
 mod shutdown;
