@@ -9,7 +9,8 @@
 
 use crate::claims::Claim;
 use crate::lease::Lease;
-use crate::message::{manual_message, run_message};
+use crate::manual::{plan_manual, ManualFire};
+use crate::message::run_message;
 use crate::quotas::Quotas;
 use crate::Scheduler;
 use chime_broker::Sent;
@@ -100,14 +101,14 @@ impl Ended {
 }
 
 /// A due entry the pass took, with what it loaded for it.
-struct Entry {
-    partition: u32,
-    member: String,
-    score: i64,
+pub(crate) struct Entry {
+    pub partition: u32,
+    pub member: String,
+    pub score: i64,
     /// The nominal instant of a fire deferred over its tenant's quota.
-    deferred: Option<i64>,
+    pub deferred: Option<i64>,
     /// The entry's tenant, job and schedule (`None`: gone or unreadable).
-    loaded: Option<(String, Arc<Job>, Schedule)>,
+    pub loaded: Option<(String, Arc<Job>, Schedule)>,
 }
 
 /// The plan of one due entry: its fires and its advance.
@@ -533,78 +534,6 @@ fn plan_entry(
         planned.one_time_done = Some((tenant, job.id, schedule));
     }
     (planned, missed)
-}
-
-/// A manual fire ("run now"), as its due entry's member names it: the run id the API chose
-/// and the id of the API key that requested it.
-struct ManualFire {
-    run: String,
-    key_id: String,
-}
-
-impl ManualFire {
-    /// The manual fire a due entry's member names; `None` for a schedule's own entry.
-    fn of(member: &str) -> Option<ManualFire> {
-        Keys::parse_manual_due_member(member).map(|(run, key_id)| ManualFire {
-            run: run.to_string(),
-            key_id: key_id.to_string(),
-        })
-    }
-}
-
-/// Plans a manual fire's due entry at `now`, stamped with the leader's (owner, epoch): one run
-/// under the run id the API chose, at its nominal instant (the request instant: the entry's
-/// score, or the one a deferral kept), whether or not its job and schedule are active and
-/// whatever the schedule's timing; then the entry is removed, never moved to a next fire.
-///
-/// Like any fire it takes from its tenant's quota, and over it waits for its slot (the entry
-/// moves there and keeps its nominal instant); the tenant's cap of runs in flight and the
-/// materialize step (once per run id) apply as to every fire. A gone job or schedule
-/// removes the entry.
-fn plan_manual(
-    entry: Entry,
-    manual: ManualFire,
-    now: i64,
-    (owner, epoch): (&str, u64),
-    quotas: &Quotas,
-) -> Planned {
-    let Entry {
-        partition,
-        member,
-        score,
-        deferred,
-        loaded,
-    } = entry;
-    let mut planned = Planned {
-        partition,
-        member,
-        score,
-        next: None,
-        msgs: vec![],
-        one_time_done: None,
-        deferral: if deferred.is_some() {
-            Deferral::Clear
-        } else {
-            Deferral::None
-        },
-    };
-    let Some((tenant, job, schedule)) = loaded else {
-        return planned; // the job or the schedule is gone: remove the entry
-    };
-    if deferred.is_none() {
-        if let Some(slot) = quotas.take(&tenant, now) {
-            planned.next = Some(slot);
-            planned.deferral = Deferral::Defer { nominal: score };
-            metrics::counter!("chime_fires_deferred_total").increment(1);
-            return planned;
-        }
-    }
-    let at = deferred.unwrap_or(score);
-    let fire = (manual.run.as_str(), manual.key_id.as_str());
-    planned.msgs = vec![manual_message(
-        &tenant, &job, &schedule, fire, at, owner, epoch,
-    )];
-    planned
 }
 
 #[cfg(test)]
