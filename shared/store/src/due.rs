@@ -113,7 +113,8 @@ impl Store {
         Ok(())
     }
 
-    /// The manual fires ("run now") in the due index, not yet fired: (member, score).
+    /// The manual fires ("run now") in the due index, not yet fired: (member, score). Reads
+    /// every partition whole: for tests and inspection, not for a hot path.
     pub async fn manual_fires(&self) -> Result<Vec<(String, i64)>> {
         let mut out = Vec::new();
         for p in 0..self.due_partitions {
