@@ -1,5 +1,5 @@
 //! The API's writes that change what fires: creating, changing and deleting jobs and
-//! schedules, and (de)activating them. This module is the only code of the API that writes
+//! schedules, (de)activating them, and requesting a run now. This module is the only code of the API that writes
 //! the due index (and the only one that reads it, for `nextRunAt`); each write also records
 //! its entry in the tenant's audit trail. Handlers parse and validate, call here, and shape
 //! the answer.
@@ -333,6 +333,28 @@ pub async fn set_activation(
     Ok(())
 }
 
+/// Requests a manual fire ("run now") of schedule `sid` of `job`, at `ms` (Redis's clock): a
+/// due entry of its own carrying a fresh run id (a random UUID, so it never collides with a
+/// scheduled run's), which the leader fires through its passes like any due entry (quota,
+/// backpressure, the tenant's cap of runs in flight, once per run id) and then removes.
+/// Nothing is published from here. Returns the run id.
+pub async fn run_now(
+    s: &AppState,
+    tenant: &Tenant,
+    job: &Job,
+    sid: &str,
+    ms: i64,
+) -> ApiResult<String> {
+    let run = chime_core::model::manual_run_id(uuid::Uuid::new_v4().as_u128());
+    s.store
+        .request_run_now(&tenant.id, job.id, sid, &run, &tenant.key_id, ms)
+        .await?;
+    tracing::info!(tenant = %tenant.id, job_id = job.id, schedule_id = %sid, run_id = %run, "run requested now");
+    let detail = format!("run {run} requested now");
+    audit(s, tenant, job.id, Some(sid), "RUN_NOW", detail).await;
+    Ok(run)
+}
+
 /// A schedule's next fire from `now`, as the due index should hold it: none when the job or
 /// the schedule is inactive, or the schedule will not fire again. The job's window bounds it.
 pub fn next_fire(job: &Job, sc: &Schedule, now: i64) -> Option<i64> {
@@ -548,7 +570,7 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&file).unwrap();
-            for needle in [".set_due(", ".due_of("] {
+            for needle in [".set_due(", ".due_of(", ".request_run_now("] {
                 assert!(
                     !text.contains(needle),
                     "{} names {needle}: the due index is service.rs's",

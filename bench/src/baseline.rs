@@ -427,6 +427,7 @@ impl Producer {
             owner: "floor".into(),
             epoch: 1,
             fresh: false,
+            requested_by: None,
             action: ActionSpec {
                 url: self.url.clone(),
                 method: chime_core::run::HttpMethod::Post,

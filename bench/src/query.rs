@@ -184,6 +184,7 @@ async fn load_runs(
                     owner: "bench-loader".into(),
                     epoch: 0,
                     fresh: false,
+                    requested_by: None,
                     action: ActionSpec {
                         url: b.target.url(crate::HOOK),
                         method: chime_core::run::HttpMethod::Post,

@@ -18,6 +18,7 @@
 //! - `pass`: one pass: read the due entries, load their definitions, plan, materialise,
 //!   publish;
 //! - `settle`: a published pass's confirms, then its fenced advance;
+//! - `manual`: manual fires ("run now"): their due entries' plan;
 //! - `message`: the run message (the HTTP call) of a fire;
 //! - `leader`: [`Leader::pass_once`], the passes of a leader stepped by its caller;
 //! - `shards`: the due index's shards, one loop each, shared out among the schedulers alive;
@@ -30,6 +31,7 @@ mod claims;
 mod clock;
 mod leader;
 mod lease;
+mod manual;
 mod message;
 mod pass;
 mod quotas;

@@ -54,6 +54,7 @@ pub fn run_message(
         owner: owner.to_string(),
         epoch,
         fresh: false,
+        requested_by: None,
         action: ActionSpec {
             url,
             method,
@@ -67,6 +68,25 @@ pub fn run_message(
             timeout_ms: job.timeout_ms,
         },
     }
+}
+
+/// The run message of a manual fire ("run now") of `schedule`: the call its scheduled fires
+/// make, under the run id `run` the API chose, at nominal instant `at` (the request instant),
+/// marked as requested by the API key `key_id`.
+pub fn manual_message(
+    tenant: &str,
+    job: &Job,
+    schedule: &Schedule,
+    manual: (&str, &str),
+    at: i64,
+    owner: &str,
+    epoch: u64,
+) -> RunMessage {
+    let (run, key_id) = manual;
+    let mut m = run_message(tenant, job, schedule, at, owner, epoch);
+    m.run_id = run.to_string();
+    m.requested_by = Some(key_id.to_string());
+    m
 }
 
 /// `data` as a query string: an object's members as `k=v` (strings unquoted), or a string as is.

@@ -9,6 +9,7 @@
 
 use crate::claims::Claim;
 use crate::lease::Lease;
+use crate::manual::{plan_manual, ManualFire};
 use crate::message::run_message;
 use crate::quotas::Quotas;
 use crate::Scheduler;
@@ -100,14 +101,14 @@ impl Ended {
 }
 
 /// A due entry the pass took, with what it loaded for it.
-struct Entry {
-    partition: u32,
-    member: String,
-    score: i64,
+pub(crate) struct Entry {
+    pub partition: u32,
+    pub member: String,
+    pub score: i64,
     /// The nominal instant of a fire deferred over its tenant's quota.
-    deferred: Option<i64>,
+    pub deferred: Option<i64>,
     /// The entry's tenant, job and schedule (`None`: gone or unreadable).
-    loaded: Option<(String, Arc<Job>, Schedule)>,
+    pub loaded: Option<(String, Arc<Job>, Schedule)>,
 }
 
 /// The plan of one due entry: its fires and its advance.
@@ -250,8 +251,15 @@ impl Scheduler {
         let mut plans: Vec<Planned> = Vec::with_capacity(entries.len());
         let mut coalesced = Vec::new();
         for entry in entries {
-            let (planned, missed) =
-                plan_entry(entry, now, late, &self.owner, lease.epoch, &self.quotas);
+            let (planned, missed) = if let Some(manual) = ManualFire::of(&entry.member) {
+                let epoch = lease.epoch;
+                (
+                    plan_manual(entry, manual, now, (&self.owner, epoch), &self.quotas),
+                    None,
+                )
+            } else {
+                plan_entry(entry, now, late, &self.owner, lease.epoch, &self.quotas)
+            };
             plans.push(planned);
             coalesced.extend(missed);
         }
@@ -695,5 +703,77 @@ mod tests {
         );
         assert_eq!(missed.skipped, 360);
         assert_eq!(p.msgs[0].scheduled_at, T0 + 3_600_000);
+    }
+
+    /// A manual fire's entry (run `4RUN` requested by key `k1`) of schedule `s1` of job 3.
+    fn manual(job: Arc<Job>, schedule: Schedule, deferred: Option<i64>) -> (Entry, ManualFire) {
+        let mut e = entry(job, schedule, deferred);
+        e.member = Keys::manual_due_member("t", 3, "s1", "4RUN", "k1");
+        let m = ManualFire::of(&e.member).expect("a manual fire's member");
+        (e, m)
+    }
+
+    #[test]
+    fn a_manual_entry_fires_its_own_run_now_whatever_the_schedule_and_is_removed() {
+        let q = Quotas::new(0, 1);
+        assert!(ManualFire::of(&Keys::due_member("t", 3, "s1")).is_none());
+        let hourly = schedule(json!({"repeatInterval": "1 hour"}));
+        let mut off = hourly.clone();
+        off.active = false;
+        // An active schedule not due for an hour, an inactive schedule, an inactive job.
+        for (j, s) in [
+            (job(true, None), hourly.clone()),
+            (job(true, None), off),
+            (job(false, None), hourly.clone()),
+        ] {
+            let (e, m) = manual(j, s, None);
+            let p = plan_manual(e, m, T0 + 5, ("o", 5), &q);
+            assert_eq!(p.msgs.len(), 1);
+            let msg = &p.msgs[0];
+            assert_eq!(msg.run_id, "4RUN", "the API's run id, never the schedule's");
+            assert_ne!(msg.run_id, run_id("s1", T0));
+            assert_eq!(msg.requested_by.as_deref(), Some("k1"));
+            assert_eq!(
+                msg.scheduled_at, T0,
+                "the request instant (the entry's score)"
+            );
+            assert_eq!((msg.epoch, msg.owner.as_str(), msg.job_id), (5, "o", 3));
+            assert_eq!((p.next, p.deferral), (None, Deferral::None), "removed");
+            assert!(p.finished.is_none());
+        }
+        // A gone job or schedule: the entry is removed, nothing fires.
+        let (mut gone, m) = manual(job(true, None), hourly, Some(T0));
+        gone.loaded = None;
+        let p = plan_manual(gone, m, T0, ("o", 5), &q);
+        assert_eq!(
+            (p.next, p.msgs.len(), p.deferral),
+            (None, 0, Deferral::Clear)
+        );
+    }
+
+    #[test]
+    fn a_manual_fire_over_quota_waits_for_its_slot_and_then_fires_its_request_instant() {
+        let q = Quotas::new(60, 1); // one a second, a second's burst
+        let hourly = schedule(json!({"repeatInterval": "1 hour"}));
+        for _ in 0..2 {
+            let (e, m) = manual(job(true, None), hourly.clone(), None);
+            assert_eq!(plan_manual(e, m, T0, ("o", 5), &q).msgs.len(), 1);
+        }
+        let (e, m) = manual(job(true, None), hourly.clone(), None);
+        let p = plan_manual(e, m, T0, ("o", 5), &q);
+        assert!(p.msgs.is_empty(), "over quota: not fired now");
+        assert_eq!(p.next, Some(T0 + 1_000), "the reserved slot");
+        assert_eq!(p.deferral, Deferral::Defer { nominal: T0 });
+        // At its slot it fires the same run at the request instant, without taking budget
+        // again, and the entry goes away with its deferral.
+        let (mut e, m) = manual(job(true, None), hourly, Some(T0));
+        e.score = T0 + 1_000;
+        let p = plan_manual(e, m, T0 + 1_000, ("o", 5), &q);
+        assert_eq!(p.msgs.len(), 1);
+        assert_eq!(
+            (p.msgs[0].run_id.as_str(), p.msgs[0].scheduled_at),
+            ("4RUN", T0)
+        );
+        assert_eq!((p.next, p.deferral), (None, Deferral::Clear));
     }
 }

@@ -15,7 +15,7 @@ use axum::Json;
 use chime_core::model::{run_id, Job, RunRecord, Schedule};
 use chime_core::schedule::Plan;
 use chime_core::time::{format_instant, parse_stored_instant};
-use chime_store::ScheduleMarks;
+use chime_store::{RunQuery, ScheduleMarks, Scope};
 use futures::future::join_all;
 
 /// Most instants one window may hold.
@@ -80,17 +80,28 @@ pub async fn list_fires(
             "{ctx}: the window holds more than {MAX_INSTANTS} instants; narrow 'from' and 'to'"
         )));
     }
-    let page: Vec<i64> = all
+    let manual = manual_runs(&s, &tenant.id, &sid, from, to).await?;
+    // Nominal instants and manual runs together, newest first.
+    let mut slots: Vec<(i64, Option<&RunRecord>)> = all.iter().map(|at| (*at, None)).collect();
+    slots.extend(manual.iter().map(|r| (r.scheduled_at, Some(r))));
+    slots.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    let page: Vec<(i64, Option<&RunRecord>)> = slots
         .iter()
         .copied()
         .skip(offset as usize)
         .take(size as usize)
         .collect();
-    let ids: Vec<String> = page.iter().map(|at| run_id(&sid, *at)).collect();
-    let runs = join_all(ids.iter().map(|id| s.store.run(&tenant.id, id)))
+    let nominal: Vec<i64> = page
+        .iter()
+        .filter(|(_, m)| m.is_none())
+        .map(|(at, _)| *at)
+        .collect();
+    let ids: Vec<String> = nominal.iter().map(|at| run_id(&sid, *at)).collect();
+    let mut runs = join_all(ids.iter().map(|id| s.store.run(&tenant.id, id)))
         .await
         .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter();
     let marks = s.store.schedule_marks(&tenant.id, &sid).await?;
     let facts = Facts {
         job: &job,
@@ -101,10 +112,18 @@ pub async fn list_fires(
     };
     let results = page
         .iter()
-        .zip(&runs)
-        .map(|(at, run)| facts.fate(*at, run.as_ref()))
+        .map(|(at, m)| match m {
+            Some(r) => FireEntry {
+                scheduled_for: format_instant(*at),
+                fate: "manual",
+                run_id: Some(r.run_id.clone()),
+                reason: None,
+                fired_at: Some(format_instant(r.created_at)),
+            },
+            None => facts.fate(*at, runs.next().flatten().as_ref()),
+        })
         .collect();
-    let total = all.len() as u64;
+    let total = slots.len() as u64;
     let base = format!("/scheduler/jobs/{}/schedules/{sid}/fires", job.id);
     let (next_url, prev_url) = offset_links(&base, offset, size, total);
     Ok(Json(FireList {
@@ -115,6 +134,31 @@ pub async fn list_fires(
         next_url,
         prev_url,
     }))
+}
+
+/// Most manual runs one window lists.
+const MAX_MANUAL: u64 = 1_000;
+
+/// The manual runs of a schedule requested within `[from, to]`, at most [`MAX_MANUAL`] (read
+/// from its run log: a run that finished before `from` was requested before it).
+async fn manual_runs(
+    s: &AppState,
+    tenant: &str,
+    sid: &str,
+    from: i64,
+    to: i64,
+) -> ApiResult<Vec<RunRecord>> {
+    let mut q = RunQuery::new(tenant, Scope::Schedule(sid.to_string()));
+    q.from_ms = Some(from);
+    q.size = MAX_MANUAL;
+    q.count = false;
+    let page = s.store.query_runs(&q).await?;
+    Ok(page
+        .runs
+        .into_iter()
+        .map(|(_, r)| r)
+        .filter(|r| r.manual && (from..=to).contains(&r.scheduled_at))
+        .collect())
 }
 
 /// An ISO-8601 instant parameter.

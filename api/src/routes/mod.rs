@@ -62,7 +62,7 @@ pub fn api() -> OpenApiRouter<AppState> {
             schedules::delete_schedule
         ))
         .routes(routes!(fires::list_fires))
-        .routes(routes!(runs::list_runs))
+        .routes(routes!(runs::list_runs, runs::run_now))
         .routes(routes!(runs::get_run, runs::update_run))
         .routes(routes!(live::live_tail))
         .routes(routes!(export::export))

@@ -1,10 +1,10 @@
-//! SAP's run logs: a schedule's run log (offset or cursor pages), one run in detail, and an
-//! asynchronous job's result report.
+//! SAP's run logs: a schedule's run log (offset or cursor pages), one run in detail, an
+//! asynchronous job's result report, and chime's "run now" (a manual run of a schedule).
 
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::lookup::{job_id, load_job};
+use crate::lookup::{job_id, load_job, load_schedule};
 use crate::query::{run_paging, QueryOf};
 use crate::service;
 use crate::state::AppState;
@@ -13,9 +13,13 @@ use crate::wire::requests::RunUpdateRequest;
 use crate::wire::sap::{RunDetail, RunLogPage, SapRunLog};
 use crate::wire::{decode, Success};
 use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chime_core::model::RunRecord;
+use chime_core::run::{RunState, RunStatus};
 use chime_store::{Order, RunQuery, RunUpdate, Scope, StoreError};
+use std::time::{Duration, Instant};
 
 #[utoipa::path(
     get, path = "/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs", tag = "sap", operation_id = "listRuns",
@@ -177,4 +181,73 @@ pub async fn update_run(
         ))),
         RunUpdate::NoSuchRun => Err(ApiError::NotFound(format!("run {run} does not exist"))),
     }
+}
+
+#[utoipa::path(
+    post, path = "/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs", tag = "sap", operation_id = "runNow",
+    summary = "Run the schedule once, now (chime; scope `write`)",
+    description = "Fires the schedule once, now, whatever its timing and whether or not the schedule or its job is active: one run under a fresh run id, whose `scheduleTimestamp` is the request instant, marked `manual` in its log. The request is recorded durably and the leader fires it like any scheduled fire (same queue, workers and record; the tenant's quota of runs per minute and its cap of runs in flight apply). A body, if any, is ignored. 201 once the run's record exists; 202 (the same shape, `runStatus` and `runState` SCHEDULED, `runNumber` 0) when it does not yet after `CHIME_API_RUN_NOW_WAIT_MS` (the leader is down or busy, or the tenant is over its quota): the run will still fire, once.",
+    params(("jobId" = String, Path, description = "The job id"), ("scheduleId" = String, Path, description = "The schedule id")),
+    responses(
+        (status = 201, description = "The run, created", body = RunDetail,
+            headers(("Location" = String, description = "`/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs/{runId}`"))),
+        (status = 202, description = "The run is requested, not created yet; it will fire once", body = RunDetail,
+            headers(("Location" = String, description = "`/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs/{runId}`"))),
+        crate::error::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
+)]
+pub async fn run_now(
+    State(s): State<AppState>,
+    tenant: Tenant,
+    Path((raw, sid)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    tenant.require("write")?;
+    let job = load_job(&s, &tenant, &raw).await?;
+    load_schedule(&s, &tenant, &job, &sid).await?;
+    let (ms, _) = service::now(&s).await?;
+    let run = service::run_now(&s, &tenant, &job, &sid, ms).await?;
+    let location = format!("/scheduler/jobs/{}/schedules/{sid}/runs/{run}", job.id);
+    // The leader creates the record within a pass (a tenth of a second when idle): wait for
+    // it, up to the deadline.
+    let deadline = Instant::now() + Duration::from_millis(s.settings.api_run_now_wait_ms);
+    loop {
+        if let Some(rec) = s.store.run(&tenant.id, &run).await? {
+            let answer = Json(RunDetail::from(&rec));
+            return Ok(
+                (StatusCode::CREATED, [(header::LOCATION, location)], answer).into_response(),
+            );
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        tokio::time::sleep(left.min(Duration::from_millis(25))).await;
+    }
+    // Not created yet: the request is durable and fires once the leader reaches it.
+    let requested = RunRecord {
+        run_id: run,
+        tenant: tenant.id.clone(),
+        job_id: job.id,
+        schedule_id: sid,
+        scheduled_at: ms,
+        created_at: ms,
+        status: RunStatus::Scheduled,
+        state: RunState::Scheduled,
+        manual: true,
+        requested_by: Some(tenant.key_id.clone()),
+        ..RunRecord::default()
+    };
+    let mut answer = RunDetail::from(&requested);
+    answer.log = format!(
+        "{} run requested now (manual) by key {}; not fired yet\n",
+        chime_core::time::format_instant(ms),
+        tenant.key_id
+    );
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(answer),
+    )
+        .into_response())
 }

@@ -75,9 +75,13 @@ pub struct SapRunLog {
     pub run_status: String,
     #[schema(value_type = RunState)]
     pub run_state: String,
-    /// The instant the run was scheduled for.
+    /// The instant the run was scheduled for (a manual run's: the instant it was requested).
     pub schedule_timestamp: String,
     pub completion_timestamp: Option<String>,
+    /// chime: `true` on a manual run (requested with `POST …/runs`, "run now"); absent on
+    /// scheduled runs.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub manual: bool,
 }
 
 impl From<&RunRecord> for SapRunLog {
@@ -91,6 +95,7 @@ impl From<&RunRecord> for SapRunLog {
             run_state: r.state.to_string(),
             schedule_timestamp: format_instant(r.scheduled_at),
             completion_timestamp: r.completed_at.map(format_instant),
+            manual: r.manual,
         }
     }
 }

@@ -499,6 +499,7 @@ mod tests {
             owner: "o".into(),
             epoch: 1,
             fresh: false,
+            requested_by: None,
             action: ActionSpec {
                 url: "http://127.0.0.1:9/".into(),
                 method: chime_core::run::HttpMethod::Post,

@@ -106,6 +106,10 @@ pub struct RunMessage {
     /// later. Any other message (a re-publish, one of a tool) is marked before its call.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fresh: bool,
+    /// A manual run ("run now"): the id of the API key that requested it. `None` for a
+    /// scheduled fire. A manual run fires whether or not its job and schedule are active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
     pub action: ActionSpec,
 }
 
@@ -160,6 +164,12 @@ pub struct RunRecord {
     /// Leader that materialised the run, and its fencing epoch.
     pub owner: String,
     pub epoch: u64,
+    /// A manual run ("run now"), requested through the API rather than fired by its schedule.
+    #[serde(default)]
+    pub manual: bool,
+    /// The API key that requested a manual run, when the record names it.
+    #[serde(default)]
+    pub requested_by: Option<String>,
     /// The run's text log: one line per step, each starting with an RFC 3339 timestamp.
     /// Filled by [`RunRecord::text_log`] where a caller asks for it.
     pub log: String,
@@ -202,6 +212,7 @@ impl RunRecord {
                 "worker" => r.worker = Some(v.clone()),
                 "owner" => r.owner = v.clone(),
                 "epoch" => r.epoch = v.parse().unwrap_or(0),
+                "manual" => r.set_manual(v),
                 "m" => {
                     // The materialised run's numbers in one field: "<n> <sched_at> <created>
                     // <epoch>".
@@ -217,21 +228,44 @@ impl RunRecord {
         }
         seen_id.then_some(r)
     }
+
+    /// Marks the record manual from its stored `manual` value: the requesting key's id, or
+    /// [`MANUAL_BY_UNKNOWN`] when the record does not know it.
+    pub fn set_manual(&mut self, stored: &str) {
+        self.manual = true;
+        self.requested_by =
+            (!stored.is_empty() && stored != MANUAL_BY_UNKNOWN).then(|| stored.to_string());
+    }
 }
+
+/// The stored `manual` value of a manual run whose requesting key is not known.
+pub const MANUAL_BY_UNKNOWN: &str = "-";
 
 impl RunRecord {
     /// The run's text log: lines derived from the record's fields, merged in time order with
     /// the `extra` lines stored beside it (redeliveries, duplicates, async reports).
     pub fn text_log(&self, extra: &[String]) -> String {
         let at = crate::time::format_instant;
-        let mut lines: Vec<String> = vec![format!(
-            "{} run {} scheduled for {} by leader {} (epoch {})",
-            at(self.created_at),
-            self.number,
-            at(self.scheduled_at),
-            self.owner,
-            self.epoch
-        )];
+        let mut lines: Vec<String> = vec![if self.manual {
+            format!(
+                "{} run {} requested now (manual) by key {} at {}, fired by leader {} (epoch {})",
+                at(self.created_at),
+                self.number,
+                self.requested_by.as_deref().unwrap_or("(unknown)"),
+                at(self.scheduled_at),
+                self.owner,
+                self.epoch
+            )
+        } else {
+            format!(
+                "{} run {} scheduled for {} by leader {} (epoch {})",
+                at(self.created_at),
+                self.number,
+                at(self.scheduled_at),
+                self.owner,
+                self.epoch
+            )
+        }];
         if let Some(exec) = self.executed_at {
             lines.push(format!(
                 "{} attempt {} started on {}",
@@ -293,6 +327,17 @@ pub fn run_id(schedule: &str, at_ms: i64) -> String {
         .to_uppercase()
 }
 
+/// The id of a manual run ("run now"): `random` (16 random bytes) as a version-4 UUID, in the
+/// shape of [`run_id`] (32 upper-case hex digits). A scheduled run's id is a version-5 UUID, so
+/// the two never collide.
+pub fn manual_run_id(random: u128) -> String {
+    uuid::Builder::from_random_bytes(random.to_le_bytes())
+        .into_uuid()
+        .simple()
+        .to_string()
+        .to_uppercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,6 +352,46 @@ mod tests {
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
         assert_ne!(a, run_id("s1", 2_000));
         assert_ne!(a, run_id("s2", 1_000));
+    }
+
+    #[test]
+    fn manual_run_ids_have_the_shape_of_run_ids_and_never_their_version() {
+        let m = manual_run_id(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        assert_eq!(m.len(), 32);
+        assert!(m
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
+        assert_ne!(m, manual_run_id(1));
+        // The UUID's version digit: 4 (random) for a manual run, 5 for a scheduled one.
+        assert_eq!(&m[12..13], "4");
+        assert_eq!(&run_id("s1", 1_000)[12..13], "5");
+    }
+
+    #[test]
+    fn a_manual_record_says_so_and_names_its_key_in_its_log() {
+        let r = RunRecord::from_fields(
+            "t",
+            &fields(&[
+                ("id", "R"),
+                ("job", "1"),
+                ("status", "SCHEDULED"),
+                ("state", "SCHEDULED"),
+                ("owner", "l"),
+                ("manual", "k1"),
+                ("m", "7 1000 1005 2"),
+            ]),
+        )
+        .unwrap();
+        assert!(r.manual);
+        assert_eq!(r.requested_by.as_deref(), Some("k1"));
+        let log = r.text_log(&[]);
+        assert!(
+            log.starts_with("1970-01-01T00:00:01.005Z run 7 requested now (manual) by key k1"),
+            "{log}"
+        );
+        let mut unknown = r.clone();
+        unknown.set_manual(MANUAL_BY_UNKNOWN);
+        assert_eq!((unknown.manual, unknown.requested_by), (true, None));
     }
 
     fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -115,6 +115,9 @@ pub struct Settings {
     pub api_request_timeout_ms: u64,
     /// Longest a client may take to send a request's body.
     pub api_body_timeout_ms: u64,
+    /// Longest a "run now" request waits for the leader to create its run's record before
+    /// it answers 202 (the request is durable either way).
+    pub api_run_now_wait_ms: u64,
     /// Connections the API holds open at once; one more is answered 503 and closed.
     pub api_max_connections: usize,
     /// Largest request body the API accepts (SAP: 100 KB).
@@ -179,6 +182,7 @@ impl Default for Settings {
             api_header_timeout_ms: 10_000,
             api_request_timeout_ms: 30_000,
             api_body_timeout_ms: 30_000,
+            api_run_now_wait_ms: 5_000,
             api_max_connections: 1_000,
             max_request_bytes: 100 * 1024,
             misfire_threshold_secs: 20 * 60,

@@ -97,6 +97,43 @@ impl Store {
         Ok(())
     }
 
+    /// Records a manual fire ("run now") of a schedule: a due entry of its own
+    /// ([`Keys::manual_due_member`]) in the schedule's partition, scored at `at` (the request
+    /// instant, on Redis's clock), carrying the run id `run` chosen by the caller and the
+    /// requesting key's id. The leader fires it like any due entry (quota, backpressure, the
+    /// tenant's cap of runs in flight) and removes it once its run is published. Idempotent.
+    pub async fn request_run_now(
+        &self,
+        tenant: &str,
+        job: u64,
+        schedule: &str,
+        run: &str,
+        key_id: &str,
+        at: i64,
+    ) -> Result<()> {
+        let member = Keys::manual_due_member(tenant, job, schedule, run, key_id);
+        self.c()
+            .zadd::<_, _, _, ()>(self.due_key(schedule), member, at)
+            .await?;
+        Ok(())
+    }
+
+    /// The manual fires ("run now") in the due index, not yet fired: (member, score). Reads
+    /// every partition whole: for tests and inspection, not for a hot path.
+    pub async fn manual_fires(&self) -> Result<Vec<(String, i64)>> {
+        let mut out = Vec::new();
+        for p in 0..self.due_partitions {
+            let all: Vec<(String, f64)> =
+                self.c().zrange_withscores(self.keys.due(p), 0, -1).await?;
+            out.extend(
+                all.into_iter()
+                    .filter(|(m, _)| Keys::parse_manual_due_member(m).is_some())
+                    .map(|(m, s)| (m, s as i64)),
+            );
+        }
+        Ok(out)
+    }
+
     /// A schedule's next fire (ms), if it is in the due index.
     pub async fn due_of(&self, tenant: &str, job: u64, schedule: &str) -> Result<Option<i64>> {
         let score: Option<f64> = self

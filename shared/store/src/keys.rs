@@ -32,7 +32,7 @@
 //! | `ns:{sched}:lease` | string | `<owner>:<epoch>` of the leader, with a TTL |
 //! | `ns:{sched}:epoch` | string | fencing epoch counter |
 //! | `ns:{sched}:deferred` | hash | due member → nominal instant (ms) of a fire deferred by its tenant's quota |
-//! | `ns:{sched}:due:<p>` | zset | partition `p` of the due index: `<tenant>|<jobId>|<scheduleId>` scored by next fire (ms) |
+//! | `ns:{sched}:due:<p>` | zset | partition `p` of the due index: `<tenant>|<jobId>|<scheduleId>` scored by next fire (ms); a manual fire ("run now") is a member of its own, `<tenant>|<jobId>|<scheduleId>|<runId>|<keyId>`, scored at the request instant |
 //! | `ns:{sched:<k>}:lease`, `…:epoch`, `…:deferred`, `…:due:<p>` | | the same for shard k > 0 of a sharded due index (`CHIME_SCHEDULER_SHARDS`): partition p is shard `p mod shards`'s; shard 0 keeps the names above |
 //! | `ns:{schedulers}:alive` | zset | the schedulers alive, by their last heartbeat (ms) |
 //! | `ns:{schedulers}:held` | hash | scheduler → the shards it leads |
@@ -357,13 +357,39 @@ impl Keys {
         format!("{tenant}|{job}|{schedule}")
     }
 
-    /// Splits a due-index member into tenant, job id and schedule id.
+    /// Splits a due-index member into tenant, job id and schedule id (of a schedule's entry
+    /// or of a manual fire's, [`Keys::manual_due_member`]).
     pub fn parse_due_member(member: &str) -> Option<(&str, u64, &str)> {
-        let mut it = member.splitn(3, '|');
+        let mut it = member.splitn(4, '|');
         let tenant = it.next()?;
         let job = it.next()?.parse().ok()?;
         let schedule = it.next()?;
         Some((tenant, job, schedule))
+    }
+
+    /// The due-index member of a manual fire ("run now") of a schedule: the schedule's member,
+    /// the run id the API chose and the requesting key's id,
+    /// `<tenant>|<jobId>|<scheduleId>|<runId>|<keyId>`. It lives in the schedule's partition
+    /// beside the schedule's own entry, scored at the request instant, and is removed once its
+    /// run is published (never moved to a next fire).
+    pub fn manual_due_member(
+        tenant: &str,
+        job: u64,
+        schedule: &str,
+        run: &str,
+        key_id: &str,
+    ) -> String {
+        format!("{tenant}|{job}|{schedule}|{run}|{key_id}")
+    }
+
+    /// The run id and the requesting key's id of a manual fire's member; `None` for a
+    /// schedule's own entry.
+    pub fn parse_manual_due_member(member: &str) -> Option<(&str, &str)> {
+        // Past the tenant, the job and the schedule.
+        let mut it = member.splitn(5, '|').skip(3);
+        let run = it.next().filter(|r| !r.is_empty())?;
+        let key_id = it.next()?;
+        Some((run, key_id))
     }
 
     /// The due-index partition of a schedule (FNV-1a of its id).
@@ -531,5 +557,18 @@ mod tests {
         );
         assert_eq!(Keys::parse_due_member("x|y|z"), None);
         assert!(Keys::partition_of("abc", 16) < 16);
+        assert_eq!(Keys::parse_manual_due_member(&m), None);
+    }
+
+    #[test]
+    fn a_manual_fires_member_names_its_schedule_run_and_key() {
+        let m = Keys::manual_due_member("t1", 42, "5f58c2fb-a428", "4A1B", "k9");
+        assert_eq!(m, "t1|42|5f58c2fb-a428|4A1B|k9");
+        assert_eq!(
+            Keys::parse_due_member(&m),
+            Some(("t1", 42, "5f58c2fb-a428"))
+        );
+        assert_eq!(Keys::parse_manual_due_member(&m), Some(("4A1B", "k9")));
+        assert_eq!(Keys::parse_manual_due_member("t1|42|s|4A1B"), None);
     }
 }

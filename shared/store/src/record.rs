@@ -19,6 +19,7 @@
 //! | `b`, `x` | the response body and the error: `""` none, `=` the same as the run text, else `>` and the text |
 //! | `w`, `p` | the worker and the attempt |
 //! | `o`, `q` | the leader that created the run and its epoch |
+//! | `v` | only on a manual run's record ("run now"), last: the id of the API key that requested it (`-` if not known) |
 //!
 //! The query scripts append `job`, `sched` (the schedule id) and the marker `~` to an entry's
 //! fields.
@@ -79,7 +80,7 @@ fn from_entry(tenant: &str, fields: &[(String, String)]) -> Option<RunRecord> {
         Some(v) => Some(v.strip_prefix('>').unwrap_or(v).to_string()),
     };
     let worker = get("w").filter(|w| !w.is_empty()).map(str::to_string);
-    Some(RunRecord {
+    let mut record = RunRecord {
         run_id: get("id")?.to_string(),
         tenant: tenant.to_string(),
         job_id: get("job")?.parse().ok()?,
@@ -102,7 +103,12 @@ fn from_entry(tenant: &str, fields: &[(String, String)]) -> Option<RunRecord> {
         owner: get("o").unwrap_or_default().to_string(),
         epoch: num("q").unwrap_or(0).max(0) as u64,
         log: String::new(),
-    })
+        ..RunRecord::default()
+    };
+    if let Some(by) = get("v") {
+        record.set_manual(by);
+    }
+    Some(record)
 }
 
 #[cfg(test)]
@@ -200,5 +206,11 @@ mod tests {
         f2.extend(none);
         let r = record_of("t", &f2).expect("a record");
         assert_eq!((r.response_body, r.error), (None, None));
+        assert!(!r.manual);
+        // A manual run's record names its requesting key last.
+        let mut f3 = f.clone();
+        f3.insert(17, ("v".into(), "k1".into()));
+        let r = record_of("t", &f3).expect("a record");
+        assert_eq!((r.manual, r.requested_by.as_deref()), (true, Some("k1")));
     }
 }

@@ -17,7 +17,8 @@ static RUNS: LazyLock<Script> = crate::script!("runs.lua");
 /// One step of a run's record, for [`Store::record_steps`].
 #[derive(Clone, Copy, Debug)]
 pub enum RunStep<'a> {
-    /// The leader creates the record before publishing the fire (refused when inactive).
+    /// The leader creates the record before publishing the fire (refused when inactive, unless
+    /// the run is manual: [`RunMessage::requested_by`]).
     Materialize,
     /// A worker takes a delivery and marks the run RUNNING/TRIGGERED, as attempt one more than
     /// the record says, or at least the given one (a redelivery of a run whose first attempt
@@ -434,15 +435,23 @@ fn family_args<const N: usize>(
 }
 
 /// Adds one run's step to a call of `runs.lua`; a materialize names its run's timeout
-/// (`default_timeout_ms` when its job names none), for the admission.
+/// (`default_timeout_ms` when its job names none), for the admission. A manual run's step
+/// goes in its manual form (the op in upper case), with the requesting key's id last.
 fn step_args(
     inv: &mut ScriptInvocation<'_>,
     m: &RunMessage,
     step: &RunStep<'_>,
     default_timeout_ms: u64,
 ) {
-    inv.arg(step.op())
-        .arg(&m.run_id)
+    let manual = m.requested_by.as_deref().map(|k| match k {
+        "" => chime_core::model::MANUAL_BY_UNKNOWN,
+        k => k,
+    });
+    match manual {
+        Some(_) => inv.arg(step.op().to_ascii_uppercase()),
+        None => inv.arg(step.op()),
+    };
+    inv.arg(&m.run_id)
         .arg(m.job_id)
         .arg(&m.schedule_id)
         .arg(m.scheduled_at)
@@ -469,6 +478,9 @@ fn step_args(
                 .arg(r.event.as_deref().unwrap_or(""))
                 .arg(lifecycle_code(r.status, r.state, r.outcome));
         }
+    }
+    if let Some(key) = manual {
+        inv.arg(key);
     }
 }
 

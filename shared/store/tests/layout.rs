@@ -1,6 +1,7 @@
 //! The Redis data layout, pinned: one tenant's whole life (keys, a job of two schedules, runs
 //! materialised, started, redelivered, completed, reported asynchronously, evicted by the
-//! per-schedule cap, queried, swept and deleted) on the real Redis, and every key it leaves
+//! per-schedule cap, queried, swept and deleted; manual runs requested, recorded and left
+//! unfinished) on the real Redis, and every key it leaves
 //! (name, type and contents, less what depends on the clock) compared with the layout recorded
 //! here. A change of layout changes this record on purpose, with `docs/ARCHITECTURE.md`'s
 //! "Where a run lives".
@@ -68,6 +69,7 @@ fn run(job_id: u64, sid: &str, at: i64) -> RunMessage {
         owner: "leader-1".into(),
         epoch: 3,
         fresh: false,
+        requested_by: None,
         action: ActionSpec {
             url: "http://127.0.0.1:9/".into(),
             method: chime_core::run::HttpMethod::Post,
@@ -77,6 +79,19 @@ fn run(job_id: u64, sid: &str, at: i64) -> RunMessage {
             timeout_ms: 1000,
         },
     }
+}
+
+/// Manual runs ("run now"): C (reported asynchronously), D (left unfinished), and E (requested,
+/// still in the due index). Their ids are random UUIDs in production; fixed here.
+const MANUAL_C: &str = "7C3A5E2B9D1F4A6B8C0D2E4F6A8B0C1D";
+const MANUAL_D: &str = "0D9E8F7A6B5C4D3E2F1A0B9C8D7E6F5A";
+const MANUAL_E: &str = "5E4D3C2B1A0F4E9D8C7B6A5F4E3D2C1B";
+
+/// `m` as a manual run of id `id`, requested by key k1.
+fn manual(mut m: RunMessage, id: &str) -> RunMessage {
+    m.run_id = id.into();
+    m.requested_by = Some("k1".into());
+    m
 }
 
 fn result(outcome: Outcome, event: Option<&str>) -> RunResult {
@@ -250,7 +265,7 @@ const RECORDED: &str = "\
 NS:apikey:k1 hash: created=1704067200000 scopes=jobs:read,jobs:write secret=1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 tenant=acme\n\
 NS:tenants set: acme\n\
 NS:{sched}:deferred hash: acme|1|s2=1700000000500\n\
-NS:{sched}:due:0 zset: acme|1|s2@1700000001500\n\
+NS:{sched}:due:0 zset: acme|1|s2|RUN_E|k1@1700000000200 acme|1|s2@1700000001500\n\
 NS:{sched}:due:1 zset: acme|1|s1@1700000000000\n\
 NS:{sched}:epoch string: 1\n\
 NS:{sched}:lease string (expires): leader-1:1\n\
@@ -261,7 +276,7 @@ NS:{t:acme}:job:1:done stream (expires): [r=RUN_A] [r=RUN_B] [r=RUN_C]\n\
 NS:{t:acme}:job:1:pos stream: [x=XID] [x=XID] [x=XID]\n\
 NS:{t:acme}:job:1:pos:failure stream: [x=XID]\n\
 NS:{t:acme}:job:1:pos:success stream: [x=XID] [x=XID]\n\
-NS:{t:acme}:job:1:runs stream: [a=1700000000000,b=>{\"ok\":true},c=5000,d=5003,e=10,h=200,id=RUN_A,k=231,n=1,o=leader-1,p=2,q=3,s=1,t=HTTP 200,u=7,w=w2,x=] [a=1700000001000,b=,c=4000,d=4005,e=-990,h=500,id=RUN_B,k=242,n=2,o=leader-1,p=1,q=3,s=1,t=HTTP 500,u=7,w=w1,x=>endpoint returned status code 500] [a=1700000000000,b=,c=5000,d=5007,e=10,h=202,id=RUN_C,k=231,n=3,o=leader-1,p=1,q=3,s=2,t=done later,u=3,w=w1,x=]\n\
+NS:{t:acme}:job:1:runs stream: [a=1700000000000,b=>{\"ok\":true},c=5000,d=5003,e=10,h=200,id=RUN_A,k=231,n=1,o=leader-1,p=2,q=3,s=1,t=HTTP 200,u=7,w=w2,x=] [a=1700000001000,b=,c=4000,d=4005,e=-990,h=500,id=RUN_B,k=242,n=2,o=leader-1,p=1,q=3,s=1,t=HTTP 500,u=7,w=w1,x=>endpoint returned status code 500] [a=1700000000000,b=,c=5000,d=5007,e=10,h=202,id=RUN_C,k=231,n=3,o=leader-1,p=1,q=3,s=2,t=done later,u=3,v=k1,w=w1,x=]\n\
 NS:{t:acme}:job:1:schedules hash: s1={\"scheduleId\":\"s1\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"} s2={\"scheduleId\":\"s2\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"}\n\
 NS:{t:acme}:job:1:tails string (expires): 1\n\
 NS:{t:acme}:jobnames hash: nightly=1\n\
@@ -270,7 +285,7 @@ NS:{t:acme}:keys set: k1\n\
 NS:{t:acme}:run:RUN_C:log list (expires): 2023-11-14T22:13:25.007Z job reported SUCCESS: done later\n\
 NS:{t:acme}:run:RUN_A:log list (expires): @1700000005001 attempt 1 started on w1 | 2023-11-14T22:13:25.002Z attempt 1 did not finish; run redelivered to worker w2 | 2023-11-14T22:13:25.004Z duplicate result from worker w3 ignored: the run already has its result\n\
 NS:{t:acme}:runids:56BB hash: EBDE3EBC5FC0A589A64DC75A88CF=XID\n\
-NS:{t:acme}:runids:B8B1 hash: 67EAD9445155BB42761DEB58563D=XID\n\
+NS:{t:acme}:runids:7C3A hash: 5E2B9D1F4A6B8C0D2E4F6A8B0C1D=XID\n\
 NS:{t:acme}:runids:CC98 hash: 2DC99DC9506CACC53DE6C7C1A6DA=XID\n\
 NS:{t:acme}:runs stream: [j=1] [j=1] [j=1]\n\
 NS:{t:acme}:sched:s1:events stream: [l=ERROR,m=Target blocked] [l=INFO,m=Schedule updated]\n\
@@ -284,7 +299,7 @@ const EVICTED: &str = "\
 NS:apikey:k1 hash: created=1704067200000 scopes=jobs:read,jobs:write secret=1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 tenant=acme\n\
 NS:tenants set: acme\n\
 NS:{sched}:deferred hash: acme|1|s2=1700000000500\n\
-NS:{sched}:due:0 zset: acme|1|s2@1700000001500\n\
+NS:{sched}:due:0 zset: acme|1|s2|RUN_E|k1@1700000000200 acme|1|s2@1700000001500\n\
 NS:{sched}:due:1 zset: acme|1|s1@1700000000000\n\
 NS:{sched}:epoch string: 1\n\
 NS:{sched}:lease string (expires): leader-1:1\n\
@@ -295,18 +310,18 @@ NS:{t:acme}:job:1:done stream (expires): [r=RUN_A] [r=RUN_B] [r=RUN_C]\n\
 NS:{t:acme}:job:1:pos stream: [x=XID] [x=XID]\n\
 NS:{t:acme}:job:1:pos:failure stream: [x=XID]\n\
 NS:{t:acme}:job:1:pos:success stream: [x=XID]\n\
-NS:{t:acme}:job:1:runs stream: [a=1700000001000,b=,c=4000,d=4005,e=-990,h=500,id=RUN_B,k=242,n=2,o=leader-1,p=1,q=3,s=1,t=HTTP 500,u=7,w=w1,x=>endpoint returned status code 500] [a=1700000000000,b=,c=5000,d=5007,e=10,h=202,id=RUN_C,k=231,n=3,o=leader-1,p=1,q=3,s=2,t=done later,u=3,w=w1,x=]\n\
+NS:{t:acme}:job:1:runs stream: [a=1700000001000,b=,c=4000,d=4005,e=-990,h=500,id=RUN_B,k=242,n=2,o=leader-1,p=1,q=3,s=1,t=HTTP 500,u=7,w=w1,x=>endpoint returned status code 500] [a=1700000000000,b=,c=5000,d=5007,e=10,h=202,id=RUN_C,k=231,n=3,o=leader-1,p=1,q=3,s=2,t=done later,u=3,v=k1,w=w1,x=]\n\
 NS:{t:acme}:job:1:schedules hash: s1={\"scheduleId\":\"s1\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"} s2={\"scheduleId\":\"s2\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"}\n\
 NS:{t:acme}:job:1:tails string (expires): 1\n\
 NS:{t:acme}:jobnames hash: nightly=1\n\
 NS:{t:acme}:jobs zset: 1@1\n\
 NS:{t:acme}:keys set: k1\n\
 NS:{t:acme}:live zset: 1|s1|RUN_D\n\
-NS:{t:acme}:run:RUN_D hash: id=RUN_D job=1 m=4 1700000002000 1700000005008 3 owner=leader-1 sched=s1 state=SCHEDULED status=SCHEDULED\n\
+NS:{t:acme}:run:RUN_D hash: id=RUN_D job=1 m=4 1700000002000 1700000005008 3 manual=k1 owner=leader-1 sched=s1 state=SCHEDULED status=SCHEDULED\n\
 NS:{t:acme}:run:RUN_C:log list (expires): 2023-11-14T22:13:25.007Z job reported SUCCESS: done later\n\
+NS:{t:acme}:runids:0D9E hash: 8F7A6B5C4D3E2F1A0B9C8D7E6F5A=\n\
 NS:{t:acme}:runids:56BB hash: EBDE3EBC5FC0A589A64DC75A88CF=XID\n\
-NS:{t:acme}:runids:5801 hash: A7B779305D3F9FE7A1BE25FB044D=\n\
-NS:{t:acme}:runids:B8B1 hash: 67EAD9445155BB42761DEB58563D=XID\n\
+NS:{t:acme}:runids:7C3A hash: 5E2B9D1F4A6B8C0D2E4F6A8B0C1D=XID\n\
 NS:{t:acme}:runs stream: [j=1] [j=1]\n\
 NS:{t:acme}:sched:s1:events stream: [l=ERROR,m=Target blocked] [l=INFO,m=Schedule updated]\n\
 NS:{t:acme}:sched:s1:pos stream: [x=XID]\n\
@@ -319,7 +334,7 @@ const DELETED: &str = "\
 NS:apikey:k1 hash: created=1704067200000 scopes=jobs:read,jobs:write secret=1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 tenant=acme\n\
 NS:tenants set: acme\n\
 NS:{sched}:deferred hash: acme|1|s2=1700000000500\n\
-NS:{sched}:due:0 zset: acme|1|s2@1700000001500\n\
+NS:{sched}:due:0 zset: acme|1|s2|RUN_E|k1@1700000000200 acme|1|s2@1700000001500\n\
 NS:{sched}:due:1 zset: acme|1|s1@1700000000000\n\
 NS:{sched}:epoch string: 1\n\
 NS:{sched}:lease string (expires): leader-1:1\n\
@@ -394,6 +409,11 @@ async fn configure(store: &Store) -> u64 {
         .await
         .unwrap();
     assert_eq!(codes, vec![chime_store::Advanced::Moved]);
+    // A manual fire of s2 requested by key k1, not fired yet.
+    store
+        .request_run_now(TENANT, id, "s2", MANUAL_E, "k1", FIRE + 200)
+        .await
+        .unwrap();
     id
 }
 
@@ -406,7 +426,7 @@ async fn record_runs(store: &Store, id: u64) -> [RunMessage; 3] {
     let (a, b, c) = (
         run(id, "s1", FIRE),
         run(id, "s1", FIRE + 1_000),
-        run(id, "s2", FIRE),
+        manual(run(id, "s2", FIRE), MANUAL_C),
     );
     for m in [&a, &b, &c] {
         assert_eq!(
@@ -540,12 +560,13 @@ async fn the_redis_layout_is_the_one_chime_always_wrote() {
 
     let id = configure(&store).await;
     let [a, b, c] = record_runs(&store, id).await;
-    let d = run(id, "s1", FIRE + 2_000);
+    let d = manual(run(id, "s1", FIRE + 2_000), MANUAL_D);
     let names = [
         ("RUN_A", a.run_id.clone()),
         ("RUN_B", b.run_id.clone()),
         ("RUN_C", c.run_id.clone()),
         ("RUN_D", d.run_id.clone()),
+        ("RUN_E", MANUAL_E.to_string()),
     ];
     let recorded = dump(&mut redis, &ns, &names).await;
     evict_and_query(&store, id, [&a, &b, &c, &d]).await;

@@ -17,6 +17,7 @@ mod lifecycle_completion;
 mod openapi;
 mod quota;
 mod runlog;
+mod runnow;
 mod secrets;
 mod shards;
 mod shutdown;

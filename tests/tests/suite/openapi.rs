@@ -38,7 +38,7 @@ const PINNED: &[(&str, &[&str])] = &[
     ),
     (
         "/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs",
-        &["get"],
+        &["get", "post"],
     ),
     (
         "/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs/{runId}",

@@ -66,6 +66,7 @@ fn run_of(job_id: u64, sid: &str, at: i64) -> RunMessage {
         owner: "leader".into(),
         epoch: 1,
         fresh: false,
+        requested_by: None,
         action: action(),
     }
 }
@@ -201,6 +202,7 @@ async fn run_records_are_idempotent_on_the_run_id() {
         owner: "o".into(),
         epoch: 1,
         fresh: false,
+        requested_by: None,
         action: action(),
     };
     assert_eq!(
@@ -312,6 +314,7 @@ async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
         owner: "leader 1".into(),
         epoch: 4,
         fresh: false,
+        requested_by: None,
         action: action(),
     };
     let runs = [
@@ -420,6 +423,7 @@ async fn a_finished_record_is_a_stream_entry_with_the_fields_of_every_other() {
         owner: "scheduler-7d9f8b6c5d-x2x4k-abcdef12".into(),
         epoch: 12,
         fresh: false,
+        requested_by: None,
         action: action(),
     };
     let now = 1_795_805_542_003;

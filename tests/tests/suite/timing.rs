@@ -319,24 +319,6 @@ async fn fires_says_why_an_instant_did_not_fire() {
         (all.iter().filter(|at| **at > resumed).count() >= 2).then_some(all)
     })
     .await;
-    // A second schedule of the job that starts 2 s after its creation.
-    let start = store.now_ms().await.unwrap() + 2_000;
-    let (st, late) = env
-        .call(
-            "POST",
-            &format!("/scheduler/jobs/{job}/schedules"),
-            &token,
-            Some(json!({"crontab": "* * * * * *", "active": true,
-                "startTime": format_instant(start)})),
-        )
-        .await;
-    assert_eq!(st, 201, "{late}");
-    let late_sid = late["scheduleId"].as_str().unwrap().to_string();
-    wait_until("the late schedule fires", within, || async {
-        (!fired(&env, &token, job, &late_sid).await.is_empty()).then_some(())
-    })
-    .await;
-
     let (first, last) = (all[0], *all.last().unwrap());
     let (st, body) = env
         .call(
@@ -383,21 +365,76 @@ async fn fires_says_why_an_instant_did_not_fire() {
         }
     }
     assert!(seen_inactive >= 2, "the pause held instants: {body}");
-    // The late schedule: its instants from its creation to its start were outside its window.
-    let (_, body) = env
+    env.cleanup().await;
+}
+
+/// `fires` of a schedule that starts after its creation: its instants before the start were
+/// outside its window; a manual run is listed as such.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fires_lists_instants_before_the_start_and_manual_runs() {
+    let mut env = TestEnv::new();
+    env.start_api().await;
+    env.start_worker().await;
+    env.start_scheduler().await;
+    let (_, token) = env.tenant(&["read", "write"]).await;
+    let store = env.store().await;
+    let within = Duration::from_secs(30);
+    let (job, _) = create_job(
+        &env,
+        &token,
+        "late",
+        "http://127.0.0.1:9/none",
+        json!({"crontab": "@yearly", "active": true}),
+    )
+    .await;
+    // A second schedule of the job that starts 2 s after its creation.
+    let start = store.now_ms().await.unwrap() + 2_000;
+    let (st, late) = env
         .call(
-            "GET",
-            &format!(
-                "/scheduler/jobs/{job}/schedules/{late_sid}/fires?to={}",
-                format_instant(start + 500)
-            ),
+            "POST",
+            &format!("/scheduler/jobs/{job}/schedules"),
+            &token,
+            Some(json!({"crontab": "* * * * * *", "active": true,
+                "startTime": format_instant(start)})),
+        )
+        .await;
+    assert_eq!(st, 201, "{late}");
+    let late_sid = late["scheduleId"].as_str().unwrap().to_string();
+    wait_until("the late schedule fires", within, || async {
+        (!fired(&env, &token, job, &late_sid).await.is_empty()).then_some(())
+    })
+    .await;
+
+    let (st, manual) = env
+        .call(
+            "POST",
+            &format!("/scheduler/jobs/{job}/schedules/{late_sid}/runs"),
             &token,
             None,
         )
         .await;
+    assert!(st == 201 || st == 202, "{manual}");
+    // The late schedule: its instants from its creation to its start were outside its window.
+    let fires = format!("/scheduler/jobs/{job}/schedules/{late_sid}/fires");
+    let body = wait_until("fires lists the manual run", within, || async {
+        let (st, body) = env.call("GET", &fires, &token, None).await;
+        assert_eq!(st, 200, "{body}");
+        let listed = body["results"]
+            .as_array()?
+            .iter()
+            .any(|e| e["fate"] == "manual");
+        listed.then_some(body)
+    })
+    .await;
     let results = body["results"].as_array().unwrap();
-    assert!(!results.is_empty(), "{body}");
-    for e in results {
+    let manual_entries: Vec<&Value> = results.iter().filter(|e| e["fate"] == "manual").collect();
+    assert_eq!(manual_entries.len(), 1, "{body}");
+    assert!(
+        results.iter().any(|e| e["reason"] == "outsideWindow"),
+        "{body}"
+    );
+    assert_eq!(manual_entries[0]["runId"], manual["runId"]);
+    for e in results.iter().filter(|e| e["fate"] != "manual") {
         let at = parse_stored_instant(e["scheduledFor"].as_str().unwrap()).unwrap();
         if at < start {
             assert_eq!(

@@ -35,6 +35,11 @@
 --            asynchronous job's report;
 --        't' job id: trim the job's runs to the retention age (at most 256 runs a call);
 --        'l' '': remove the tenant's unfinished runs older than the retention age.
+--      'M', 'S', 'E', 'C' are 'm', 's', 'e', 'c' for a manual run ("run now"), with one more
+--        argument after the others: the id of the API key that requested it (or '-'). A manual
+--        run is created whether or not its job and schedule are active (its record keeps
+--        `manual` = the key id), and is called whether or not they are (it is forgotten only
+--        when its job or schedule is gone).
 -- Returns one code per operation:
 --   m: 1 created, 0 it existed unfinished, -3 it existed finished, -1 the job or schedule is
 --      gone, -2 one of them is inactive, -4 not created: the tenant has its cap of runs in
@@ -91,6 +96,9 @@ local function int(n)
   return string.format('%d', n)
 end
 
+-- No extra fields (for a record's optional ones).
+local NO_FIELDS = {}
+
 -- Run ids live in buckets (small hashes, kept compact by Redis): a run id's first four
 -- characters name its bucket and the rest is its field. Run numbers likewise, 128 to a
 -- bucket of the job's.
@@ -128,10 +136,14 @@ local function outcome_key(job, code)
 end
 
 -- A run's fields in ARGV from index i; its other keys are built where a step needs them.
+-- `manual` (a manual run's requesting key, from its op's last argument) is set by the caller.
 local function run_of(i)
   return { id = ARGV[i + 1], job_id = ARGV[i + 2], sched_id = ARGV[i + 3], at = ARGV[i + 4],
     owner = ARGV[i + 5], epoch = ARGV[i + 6], run = RUN_P .. ARGV[i + 1] .. RECORD_S }
 end
+
+-- The manual forms of the run steps and the arguments of each before the requesting key's id.
+local MANUAL_OPS = { M = 7, S = 7, E = 6, C = 17 }
 
 local function live_member(r)
   return r.job_id .. '|' .. r.sched_id .. '|' .. r.id
@@ -346,6 +358,9 @@ local function create(r, n)
   redis.call('HSET', r.run, 'id', r.id, 'job', r.job_id, 'sched', r.sched_id,
     'status', 'SCHEDULED', 'state', 'SCHEDULED', 'xid', xid, 'owner', r.owner,
     'm', n .. ' ' .. r.at .. ' ' .. NOW .. ' ' .. r.epoch)
+  if r.manual then
+    redis.call('HSET', r.run, 'manual', r.manual)
+  end
 end
 
 -- materialize, for runs rs (each with its index `slot` in the reply `out`): a run whose id is
@@ -412,7 +427,7 @@ local function materialize(rs, check_active, out)
         out[r.slot] = -1
         seen[r.id] = nil
         id_del(r.id)
-      elseif check_active and (not string.find(jdef, ACTIVE, 1, true)
+      elseif check_active and not r.manual and (not string.find(jdef, ACTIVE, 1, true)
           or not string.find(sdefs[k], ACTIVE, 1, true)) then
         out[r.slot] = -2
         seen[r.id] = nil
@@ -515,8 +530,8 @@ local ONE_TIME = '"type":"one-time"'
 local function alive(r)
   local jdef = jobdef(r.job_id)
   local sdef = jdef and redis.call('HGET', JOB_P .. r.job_id .. SCHEDULES_S, r.sched_id)
-  if sdef and string.find(jdef, ACTIVE, 1, true) and (string.find(sdef, ACTIVE, 1, true)
-      or string.find(sdef, ONE_TIME, 1, true)) then
+  if sdef and (r.manual or string.find(jdef, ACTIVE, 1, true) and (string.find(sdef, ACTIVE, 1, true)
+      or string.find(sdef, ONE_TIME, 1, true))) then
     return true
   end
   redis.call('ZREM', IN_FLIGHT, r.id)
@@ -594,11 +609,12 @@ local function finish(r, nums, x)
   local job_runs = JOB_P .. r.job_id .. JOB_RUNS_S
   -- One fixed list of fields in one order, so a stream node stores their names once; times
   -- are offsets from the scheduled instant (small integers). record.rs reads it back.
+  -- A manual run's record ends with 'v', its requesting key (its unfinished record's `manual`).
   redis.call('XADD', job_runs, xid, 'id', r.id, 's', ordinal(r.job_id, r.sched_id), 'n', n,
     'a', at, 'c', int(tonumber(created) - at_n), 'e', int(tonumber(x.exec_at) - at_n),
     'd', int(NOW_N - at_n), 'u', x.dur, 'h', x.http, 'k', x.code, 't', x.text,
     'b', optional(x.body, x.text), 'x', optional(x.err, x.text), 'w', x.worker,
-    'p', x.attempt, 'o', r.owner, 'q', epoch)
+    'p', x.attempt, 'o', r.owner, 'q', epoch, unpack(x.manual and { 'v', x.manual } or NO_FIELDS))
   redis.call('XADD', SCHED_P .. r.sched_id .. SCHED_RUNS_S, '0-*', 'x', xid)
   redis.call('XADD', JOB_P .. r.job_id .. JOB_POS_S, '0-*', 'x', xid)
   local okey = outcome_key(r.job_id, x.code)
@@ -622,10 +638,10 @@ local function finish(r, nums, x)
 end
 
 local UNFINISHED = { 'status', 'state', 'm', 'attempt', 'exec_at', 'worker', 'owner', 'http',
-  'text', 'body', 'err', 'dur' }
+  'text', 'body', 'err', 'dur', 'manual' }
 
 -- What completing a run reads of its unfinished record.
-local COMPLETING = { 'status', 'state', 'm', 'attempt', 'owner' }
+local COMPLETING = { 'status', 'state', 'm', 'attempt', 'owner', 'manual' }
 
 local function complete(r, i)
   -- The call is over, whatever the record says.
@@ -661,7 +677,8 @@ local function complete(r, i)
   end
   r.owner = f[6] or r.owner
   finish(r, f[4], { exec_at = ARGV[i + 15], dur = ARGV[i + 14], http = http, code = ARGV[i + 17],
-    text = text, body = body, err = err, worker = WORKER, attempt = attempt })
+    text = text, body = body, err = err, worker = WORKER, attempt = attempt,
+    manual = f[7] or r.manual })
   return 1
 end
 
@@ -698,7 +715,7 @@ local function report(i)
   local r = { id = id, job_id = job, sched_id = sched, owner = f[9] or '', run = run }
   finish(r, f[5], { exec_at = f[7] or NOW, dur = f[14] or '0', http = f[10] or '',
     code = ARGV[i + 6], text = message, body = f[12] or '', err = f[13] or '',
-    worker = f[8] or '', attempt = f[6] or '1' })
+    worker = f[8] or '', attempt = f[6] or '1', manual = f[15] or nil })
   return 1
 end
 
@@ -707,6 +724,12 @@ local pending = {}
 local i = FIRST_OP
 while i <= #ARGV do
   local op = ARGV[i]
+  -- A manual run's step: the same step, and the requesting key after its arguments.
+  local manual_at, manual = MANUAL_OPS[op], nil
+  if manual_at then
+    manual = ARGV[i + manual_at + 1]
+    op = string.lower(op)
+  end
   if op ~= 'm' and op ~= 'a' and #pending > 0 then
     materialize(pending, true, out)
     pending = {}
@@ -720,16 +743,23 @@ while i <= #ARGV do
     local r = run_of(i)
     r.timeout = ARGV[i + 7]
     r.slot = #out + #pending + 1
+    r.manual = manual
     pending[#pending + 1] = r
     i = i + 8
   elseif op == 's' then
-    out[#out + 1] = start(run_of(i), i)
+    local r = run_of(i)
+    r.manual = manual
+    out[#out + 1] = start(r, i)
     i = i + 8
   elseif op == 'e' then
-    out[#out + 1] = check(run_of(i))
+    local r = run_of(i)
+    r.manual = manual
+    out[#out + 1] = check(r)
     i = i + 7
   elseif op == 'c' then
-    out[#out + 1] = complete(run_of(i), i)
+    local r = run_of(i)
+    r.manual = manual
+    out[#out + 1] = complete(r, i)
     i = i + 18
   elseif op == 'u' then
     out[#out + 1] = report(i)
@@ -742,6 +772,9 @@ while i <= #ARGV do
     i = i + 2
   else
     return redis.error_reply('unknown run operation ' .. tostring(op))
+  end
+  if manual_at then
+    i = i + 1
   end
 end
 if #pending > 0 then
