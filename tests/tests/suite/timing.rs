@@ -75,6 +75,52 @@ async fn a_crontab_in_a_zone_fires_on_that_zones_wall_clock() {
     env.cleanup().await;
 }
 
+/// A `time` without an offset is a wall-clock time of the schedule's zone, by the DST rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_without_an_offset_is_read_in_the_zone() {
+    let mut env = TestEnv::new();
+    env.start_api().await;
+    let (_, token) = env.tenant(&["read", "write"]).await;
+    let cases = [
+        // Spring forward: 02:30 does not exist; the end of the gap.
+        (
+            "2030-03-31 02:30",
+            "Europe/Berlin",
+            "2030-03-31T01:00:00.000Z",
+        ),
+        // Fall back: 02:30 happens twice; the first, in summer time.
+        (
+            "2030-10-27 02:30",
+            "Europe/Berlin",
+            "2030-10-27T00:30:00.000Z",
+        ),
+        (
+            "2030-07-01T09:00:00",
+            "America/New_York",
+            "2030-07-01T13:00:00.000Z",
+        ),
+        // An offset wins over the zone.
+        (
+            "2030-07-01T09:00:00Z",
+            "America/New_York",
+            "2030-07-01T09:00:00.000Z",
+        ),
+    ];
+    for (time, zone, want) in cases {
+        let (st, job) = create(
+            &env,
+            &token,
+            json!({"time": time, "timeZone": zone, "active": true}),
+        )
+        .await;
+        assert_eq!(st, 201, "{job}");
+        let sc = &job["schedules"][0];
+        assert_eq!(sc["time"], want, "{time} in {zone}");
+        assert_eq!(sc["nextRunAt"], want, "{time} in {zone}");
+    }
+    env.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_time_fields_are_400s_naming_the_field() {
     let mut env = TestEnv::new();
