@@ -50,6 +50,7 @@ pub(crate) fn plan_manual(
         score,
         deferred,
         loaded,
+        ..
     } = entry;
     let mut planned = Planned {
         partition,

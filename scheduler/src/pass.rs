@@ -105,8 +105,10 @@ pub(crate) struct Entry {
     pub partition: u32,
     pub member: String,
     pub score: i64,
-    /// The nominal instant of a fire deferred over its tenant's quota.
+    /// The nominal instant of a fire deferred over its tenant's quota (its budget reserved).
     pub deferred: Option<i64>,
+    /// The nominal instant of a missed one replaying in its turn (no budget reserved).
+    pub replay: Option<i64>,
     /// The entry's tenant, job and schedule (`None`: gone or unreadable).
     pub loaded: Option<(String, Arc<Job>, Schedule)>,
 }
@@ -349,11 +351,12 @@ impl Scheduler {
             .into_iter()
             .zip(loaded)
             .zip(deferred)
-            .map(|(((partition, member, score), loaded), deferred)| Entry {
+            .map(|(((partition, member, score), loaded), d)| Entry {
                 partition,
                 member,
                 score,
-                deferred,
+                deferred: d.filter(|d| !d.replay).map(|d| d.nominal),
+                replay: d.filter(|d| d.replay).map(|d| d.nominal),
                 loaded,
             })
             .collect())
@@ -496,6 +499,7 @@ fn plan_entry(
         member,
         score,
         deferred,
+        replay,
         loaded,
     } = entry;
     let mut planned = Planned {
@@ -505,7 +509,7 @@ fn plan_entry(
         next: None,
         msgs: vec![],
         finished: None,
-        deferral: if deferred.is_some() {
+        deferral: if deferred.is_some() || replay.is_some() {
             Deferral::Clear
         } else {
             Deferral::None
@@ -522,15 +526,19 @@ fn plan_entry(
         }
     };
     if deferred.is_none() {
+        // A replay takes from the budget like any fire.
         if let Some(slot) = quotas.take(&tenant, now) {
             planned.next = Some(slot);
-            planned.deferral = Deferral::Defer { nominal: score };
+            planned.deferral = match replay {
+                Some(nominal) => Deferral::Reserve { nominal },
+                None => Deferral::Defer { nominal: score },
+            };
             metrics::counter!("chime_fires_deferred_total").increment(1);
             return (planned, None);
         }
     }
     let job_end = job.end_time.as_deref().and_then(parse_stored_instant);
-    let d = plan.fire_until(deferred.unwrap_or(score), now, late, job_end);
+    let d = plan.fire_until(deferred.or(replay).unwrap_or(score), now, late, job_end);
     planned.next = d.next;
     if let (Some(nominal), Some(at)) = (d.next, d.not_before) {
         // A replay waits its turn, and then fires its nominal instant.
@@ -604,6 +612,7 @@ mod tests {
             member: "m".into(),
             score: T0,
             deferred,
+            replay: None,
             loaded: Some(("t".into(), job, schedule)),
         }
     }
@@ -775,5 +784,37 @@ mod tests {
             ("4RUN", T0)
         );
         assert_eq!((p.next, p.deferral), (None, Deferral::Clear));
+    }
+
+    #[test]
+    fn a_replay_takes_from_the_budget_and_over_it_waits_as_a_deferral() {
+        let q = Quotas::new(60, 1); // one a second, a second's burst
+        let mut every = schedule(json!({"crontab": "* * * * * *", "misfirePolicy": "all"}));
+        every.misfire_replay_per_second = Some(1);
+        // A replay of T0 waiting its turn, due at T0 + 90 s: the budget has room twice.
+        let replay = |q: &Quotas| {
+            let mut e = entry(job(true, None), every.clone(), None);
+            e.replay = Some(T0);
+            e.score = T0 + 90_000;
+            plan(e, T0 + 90_000, q).0
+        };
+        for _ in 0..2 {
+            let p = replay(&q);
+            assert_eq!(p.msgs.len(), 1);
+            assert_eq!(p.msgs[0].scheduled_at, T0);
+            // The next missed instant replays in its turn, a second later.
+            assert_eq!(
+                p.deferral,
+                Deferral::Replay {
+                    nominal: T0 + 1_000
+                }
+            );
+            assert_eq!(p.next, Some(T0 + 91_000));
+        }
+        // Over the budget: no fire; the replay waits for its slot with its budget reserved.
+        let p = replay(&q);
+        assert!(p.msgs.is_empty());
+        assert_eq!(p.deferral, Deferral::Reserve { nominal: T0 });
+        assert_eq!(p.next, Some(T0 + 91_000));
     }
 }

@@ -106,7 +106,9 @@ impl Scheduler {
                 Ok(Advanced::Moved) => {
                     match (pl.next, pl.deferral) {
                         (None, _) => report.removed += 1,
-                        (Some(_), Deferral::Defer { .. }) => report.deferred += 1,
+                        (Some(_), Deferral::Defer { .. } | Deferral::Reserve { .. }) => {
+                            report.deferred += 1
+                        }
                         (Some(_), _) => report.advanced += 1,
                     }
                     if let (Some((tenant, job, schedule)), None) = (&pl.finished, pl.next) {

@@ -33,8 +33,12 @@ pub enum Deferral {
     /// The fire is deferred to `next`: remember its nominal instant (the first one wins).
     Defer { nominal: i64 },
     /// A missed instant replays at `next`, its turn under the schedule's replay rate: its
-    /// nominal instant replaces the one remembered (the previous replay fired).
+    /// nominal instant replaces the one remembered (the previous replay fired), marked as a
+    /// replay (its tenant's budget is not reserved for it).
     Replay { nominal: i64 },
+    /// A replay deferred over its tenant's quota: its nominal instant replaces the replay's,
+    /// as a deferral with its budget reserved.
+    Reserve { nominal: i64 },
 }
 
 impl Deferral {
@@ -46,8 +50,17 @@ impl Deferral {
             Deferral::Clear => "x".into(),
             Deferral::Defer { nominal } => nominal.to_string(),
             Deferral::Replay { nominal } => format!("={nominal}"),
+            Deferral::Reserve { nominal } => format!("!{nominal}"),
         }
     }
+}
+
+/// The nominal instant an entry remembers (see [`Deferral`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deferred {
+    pub nominal: i64,
+    /// A replay waiting its turn (no budget reserved), not a deferral over the quota.
+    pub replay: bool,
 }
 
 /// What [`Store::advance`] did with a due entry.
@@ -172,16 +185,29 @@ impl Store {
         &self,
         shard: u32,
         members: &[&str],
-    ) -> Result<Vec<Option<i64>>> {
+    ) -> Result<Vec<Option<Deferred>>> {
         if members.is_empty() {
             return Ok(vec![]);
         }
-        let out: Vec<Option<i64>> = redis::cmd("HMGET")
+        let out: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(self.keys.deferred_of(shard))
             .arg(members)
             .query_async(&mut self.c())
             .await?;
-        Ok(out)
+        Ok(out
+            .into_iter()
+            .map(|v| {
+                let v = v?;
+                let (replay, n) = match v.strip_prefix('=') {
+                    Some(n) => (true, n),
+                    None => (false, v.as_str()),
+                };
+                Some(Deferred {
+                    nominal: n.parse().ok()?,
+                    replay,
+                })
+            })
+            .collect())
     }
 
     /// The score of one partition's earliest entry past the first `skip`, if any.

@@ -35,7 +35,7 @@ mod run_steps;
 mod tail;
 mod tenants;
 
-pub use due::{Advance, Advanced, Deferral};
+pub use due::{Advance, Advanced, Deferral, Deferred};
 pub use redis::RedisError;
 pub use replan::{JobWrite, Replan, ScheduleWrite, WriteLimits, Written};
 pub use run_queries::{

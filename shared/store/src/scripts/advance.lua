@@ -5,8 +5,10 @@
 -- ARGV 1 token "<owner>:<epoch>", then per entry: member, score the leader read, new score or
 --   "" to remove, deferral: "" none, "x" forget the entry's deferred nominal instant, or the
 --   nominal instant (ms) of a fire deferred to the new score (kept if one is already there:
---   the first deferral's instant is the fire's), or "=" and the nominal instant of a replay
---   that waits its turn (it replaces the one there: the previous replay fired).
+--   the first deferral's instant is the fire's), "=" and the nominal instant of a replay that
+--   waits its turn (stored with its "=": it replaces the one there, the previous replay
+--   fired), or "!" and a nominal instant that replaces the one there (a replay deferred over
+--   its tenant's quota: from now on a deferral like any other).
 -- Returns one code per entry: 1 advanced, 0 the entry changed meanwhile (left alone), -1 the
 -- caller is not the leader (fenced off; nothing is touched).
 local n = #KEYS - 2
@@ -33,6 +35,8 @@ for k = 1, n do
     if defer == 'x' then
       redis.call('HDEL', deferred, member)
     elseif string.sub(defer, 1, 1) == '=' then
+      redis.call('HSET', deferred, member, defer)
+    elseif string.sub(defer, 1, 1) == '!' then
       redis.call('HSET', deferred, member, string.sub(defer, 2))
     elseif defer ~= '' then
       redis.call('HSETNX', deferred, member, defer)
