@@ -13,6 +13,7 @@ mod faults;
 mod guards;
 mod hardening;
 mod lifecycle;
+mod misfire_kill;
 mod openapi;
 mod quota;
 mod runlog;
