@@ -195,6 +195,14 @@ impl TestEnv {
                 "CHIME_MARK_RUNNING_AFTER_MS".into(),
                 s.mark_running_after_ms.to_string(),
             ),
+            (
+                "CHIME_MISFIRE_THRESHOLD_SECS".into(),
+                s.misfire_threshold_secs.to_string(),
+            ),
+            (
+                "CHIME_MISFIRE_GRACE_SECS".into(),
+                s.misfire_grace_secs.to_string(),
+            ),
             ("RUST_LOG".into(), "info".into()),
         ]
     }

@@ -14,6 +14,7 @@ mod guards;
 mod hardening;
 mod lifecycle;
 mod lifecycle_completion;
+mod misfire_kill;
 mod openapi;
 mod quota;
 mod runlog;
