@@ -505,9 +505,10 @@ fn check_policy(c: &Case, f: &BTreeMap<i64, Fired>, v: &Verdict) {
 async fn check_spans(store: &Store, tenant: &str, c: &Case, v: &Verdict) {
     let ctx = &v.ctx;
     let spans: Vec<_> = store
-        .schedule_skips(tenant, &c.sid)
+        .schedule_marks(tenant, &c.sid)
         .await
         .unwrap()
+        .skips
         .into_iter()
         .filter(|s| s.reason == "misfire")
         .collect();
