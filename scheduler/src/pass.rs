@@ -136,6 +136,12 @@ struct Coalesced {
     /// The first and last instants skipped.
     span: (i64, i64),
     policy: Option<MisfirePolicy>,
+    /// The entry's own instant was skipped: its run message and the instant after it. A
+    /// leader that died after creating its run and before moving the entry on left that run
+    /// to be published again: it is, if its record exists.
+    own: Option<(RunMessage, Option<i64>)>,
+    /// The plan the entry made (its index in the pass).
+    plan: usize,
 }
 
 /// A pass whose runs are published, their confirms and its advance still to come.
@@ -262,10 +268,16 @@ impl Scheduler {
             } else {
                 plan_entry(entry, now, late, &self.owner, lease.epoch, &self.quotas)
             };
+            coalesced.extend(missed.map(|mut c| {
+                c.plan = plans.len();
+                c
+            }));
             plans.push(planned);
-            coalesced.extend(missed);
         }
-        for c in coalesced {
+        for mut c in coalesced {
+            if !self.republish_own(&mut c, &mut plans).await {
+                continue; // its one skipped instant had fired: nothing was skipped
+            }
             let why = match c.policy {
                 None => "coalesced into the last one (outage longer than the misfire threshold)",
                 Some(MisfirePolicy::Skip) => "skipped (misfire policy skip)",
@@ -320,6 +332,32 @@ impl Scheduler {
             now,
             claim,
         })))
+    }
+
+    /// A skipped span that starts with its entry's own instant: when that instant's run exists
+    /// (created by a leader that died before moving the entry on), it goes out again (its
+    /// record decides: published if unfinished) and leaves the span. Whether anything is left
+    /// skipped.
+    async fn republish_own(&self, c: &mut Coalesced, plans: &mut [Planned]) -> bool {
+        let Some((m, after)) = c.own.take() else {
+            return true;
+        };
+        match self.store.run(&m.tenant, &m.run_id).await {
+            Ok(Some(_)) => {
+                metrics::counter!("chime_fires_republished_total", "reason" => "misfire")
+                    .increment(1);
+                plans[c.plan].msgs.insert(0, m);
+                c.skipped -= 1;
+                match after.filter(|a| *a <= c.span.1) {
+                    Some(a) => {
+                        c.span.0 = a;
+                        true
+                    }
+                    None => false,
+                }
+            }
+            _ => true,
+        }
     }
 
     /// Loads the entries' jobs, schedules and deferred instants, and refreshes the quotas of
@@ -550,12 +588,18 @@ fn plan_entry(
         .iter()
         .map(|at| run_message(&tenant, &job, &schedule, *at, owner, epoch))
         .collect();
+    let own = deferred.or(replay).unwrap_or(score);
     let missed = d.skipped_span.map(|span| Coalesced {
         tenant: tenant.clone(),
         schedule_id: schedule.schedule_id.clone(),
         skipped: d.skipped,
         span,
         policy: plan.misfire.policy,
+        own: (span.0 == own).then(|| {
+            let m = run_message(&tenant, &job, &schedule, own, owner, epoch);
+            (m, plan.after(own))
+        }),
+        plan: 0,
     });
     if d.next.is_none() {
         planned.finished = Some((tenant, job, schedule));

@@ -238,7 +238,7 @@ impl Plan {
 
     /// The instant after `at` in the schedule's sequence (the grid's next, or one interval
     /// later), ignoring the window.
-    fn after(&self, at: i64) -> Option<i64> {
+    pub fn after(&self, at: i64) -> Option<i64> {
         match &self.kind {
             Kind::Interval(every) => Some(at + every),
             Kind::Time(_) => None,

@@ -194,6 +194,23 @@ async fn job_of(env: &TestEnv, token: &str, sid: &str) -> u64 {
         .expect("the schedule's job")
 }
 
+/// An API and a leader stepped by the test (a lease that outlives the test, a 1 s grace), with
+/// a tenant: (env, tenant, token, leader).
+async fn stepped() -> (TestEnv, String, String, Leader) {
+    let mut env = TestEnv::new();
+    env.settings.leader_ttl_ms = 60_000;
+    env.settings.misfire_grace_secs = 1;
+    env.start_api().await;
+    let (tenant, token) = env.tenant(&["read", "write"]).await;
+    let leader = Scheduler::build(env.settings.clone())
+        .await
+        .unwrap()
+        .lead()
+        .await
+        .unwrap();
+    (env, tenant, token, leader)
+}
+
 /// The runs a leader publishes for one schedule, stepping from `from` until `until` (ms):
 /// each pass at the later of the clock and the next entry due.
 async fn step(leader: &mut Leader, from: i64, until: i64) -> Vec<(String, i64)> {
@@ -220,17 +237,7 @@ async fn step(leader: &mut Leader, from: i64, until: i64) -> Vec<(String, i64)> 
 /// every 5 s, a 30 s window, the leader back 62.5 s after the schedule's first instant.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_misfire_policy_after_an_outage() {
-    let mut env = TestEnv::new();
-    env.settings.leader_ttl_ms = 60_000;
-    env.settings.misfire_grace_secs = 1;
-    env.start_api().await;
-    let (_, token) = env.tenant(&["read", "write"]).await;
-    let mut leader = Scheduler::build(env.settings.clone())
-        .await
-        .unwrap()
-        .lead()
-        .await
-        .unwrap();
+    let (env, _, token, mut leader) = stepped().await;
     let mut ids = Vec::new();
     for policy in ["sap", "all", "last", "skip"] {
         let mut s = json!({"crontab": "*/5 * * * * *", "active": true});
@@ -492,5 +499,47 @@ async fn fires_lists_instants_before_the_start_and_manual_runs() {
             assert_ne!(e["fate"], "skipped", "{e}");
         }
     }
+    env.cleanup().await;
+}
+
+/// A leader that dies after creating a run and before moving its entry on leaves the run to
+/// its successor: when the successor's policy skips that instant, the run it finds still goes
+/// out (its record decides), and the instant is not counted as skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_created_before_a_crash_goes_out_though_its_instant_is_skipped() {
+    let (env, tenant, token, mut leader) = stepped().await;
+    let (st, job) = create(
+        &env,
+        &token,
+        json!({"crontab": "*/5 * * * * *", "active": true, "misfirePolicy": "skip"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{job}");
+    let job_id = job["_id"].as_u64().unwrap();
+    let sid = job["schedules"][0]["scheduleId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = parse_stored_instant(job["schedules"][0]["nextRunAt"].as_str().unwrap()).unwrap();
+    // The instant fires, then its entry is put back as if the advance had never happened.
+    let r = leader.pass_once(Some(t)).await.unwrap();
+    assert_eq!(r.published.len(), 1, "{r:?}");
+    let store = env.store().await;
+    store.set_due(&tenant, job_id, &sid, Some(t)).await.unwrap();
+    // The successor comes 32.5 s later: the policy skips t..t+30 s, but t's run exists.
+    let r = leader.pass_once(Some(t + 32_500)).await.unwrap();
+    let out: Vec<i64> = r.published.iter().map(|m| m.scheduled_at).collect();
+    assert_eq!(out, vec![t], "{r:?}");
+    assert_eq!(r.published[0].run_id, chime_core::model::run_id(&sid, t));
+    let marks = store.schedule_marks(&tenant, &sid).await.unwrap();
+    assert_eq!(marks.skips.len(), 1, "{marks:?}");
+    assert_eq!(
+        (
+            marks.skips[0].first,
+            marks.skips[0].last,
+            marks.skips[0].count
+        ),
+        (t + 5_000, t + 30_000, 6)
+    );
     env.cleanup().await;
 }
