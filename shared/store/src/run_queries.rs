@@ -310,6 +310,8 @@ impl Store {
         let mut all: Vec<((i64, u64), String, String)> = events
             .ids
             .into_iter()
+            // Marks of whether the schedule fires (no message) are for `fires`, not the log.
+            .filter(|e| e.map.contains_key("m"))
             .map(|e| {
                 let get = |f: &str| e.get::<String>(f).unwrap_or_default();
                 (id_of(&e.id), get("l"), get("m"))
