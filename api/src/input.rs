@@ -391,8 +391,8 @@ pub fn new_schedule(
     now: DateTime<Utc>,
 ) -> Result<Schedule, ApiError> {
     let stamp = format_instant(now.timestamp_millis());
-    let zone_name = zone_of(req.time_zone.as_deref(), ctx)?;
-    let zone = zone_name.map_or(Tz::UTC, |z| zone::parse_zone(z).unwrap_or(Tz::UTC));
+    let given_zone = zone_of(req.time_zone.as_deref(), ctx)?;
+    let zone = given_zone.map_or(Tz::UTC, |(_, tz)| tz);
     let mut s = Schedule {
         schedule_id: uuid::Uuid::new_v4().to_string(),
         description: req.description.clone().unwrap_or_default(),
@@ -411,7 +411,7 @@ pub fn new_schedule(
         created_at: stamp.clone(),
         modified_at: stamp,
         crontab: None,
-        time_zone: zone_name.map(str::to_string),
+        time_zone: given_zone.map(|(name, _)| name.to_string()),
         misfire_policy: misfire_policy(req.misfire_policy.as_deref(), ctx)?,
         misfire_replay_per_second: req.misfire_replay_per_second,
         misfire_window_seconds: req.misfire_window_seconds,
@@ -489,12 +489,12 @@ pub fn update_schedule(
     Ok(s)
 }
 
-/// A `timeZone` checked against the tz database (its canonical name), or `None` for UTC.
-fn zone_of<'a>(name: Option<&'a str>, ctx: &str) -> Result<Option<&'a str>, ApiError> {
+/// A `timeZone` checked against the tz database, with its zone, or `None` for UTC.
+fn zone_of<'a>(name: Option<&'a str>, ctx: &str) -> Result<Option<(&'a str, Tz)>, ApiError> {
     match name {
         None => Ok(None),
         Some(n) => match zone::parse_zone(n) {
-            Some(_) => Ok(Some(n)),
+            Some(tz) => Ok(Some((n, tz))),
             None => Err(bad(format!(
                 "{ctx}: 'timeZone': unknown time zone '{n}'; expected an IANA name such as Europe/Berlin or UTC"
             ))),
@@ -562,7 +562,7 @@ fn update_timing(s: &mut Schedule, req: &ScheduleUpdateRequest, ctx: &str) -> Re
     };
     if let Some(v) = &req.time_zone {
         let name = text(v, "timeZone")?;
-        s.time_zone = zone_of(name.as_deref(), ctx)?.map(str::to_string);
+        s.time_zone = zone_of(name.as_deref(), ctx)?.map(|(n, _)| n.to_string());
     }
     if let Some(v) = &req.misfire_policy {
         s.misfire_policy = misfire_policy(text(v, "misfirePolicy")?.as_deref(), ctx)?;

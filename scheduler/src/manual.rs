@@ -52,29 +52,13 @@ pub(crate) fn plan_manual(
         loaded,
         ..
     } = entry;
-    let mut planned = Planned {
-        partition,
-        member,
-        score,
-        next: None,
-        msgs: vec![],
-        finished: None,
-        deferral: if deferred.is_some() {
-            Deferral::Clear
-        } else {
-            Deferral::None
-        },
-    };
+    let mut planned = Planned::removal(partition, member, score, deferred.is_some());
     let Some((tenant, job, schedule)) = loaded else {
         return planned; // the job or the schedule is gone: remove the entry
     };
-    if deferred.is_none() {
-        if let Some(slot) = quotas.take(&tenant, now) {
-            planned.next = Some(slot);
-            planned.deferral = Deferral::Defer { nominal: score };
-            metrics::counter!("chime_fires_deferred_total").increment(1);
-            return planned;
-        }
+    let wait = Deferral::Defer { nominal: score };
+    if deferred.is_none() && planned.waits_for_budget(quotas, &tenant, now, wait) {
+        return planned;
     }
     let at = deferred.unwrap_or(score);
     let fire = (manual.run.as_str(), manual.key_id.as_str());

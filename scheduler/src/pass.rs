@@ -127,6 +127,44 @@ pub(crate) struct Planned {
     pub deferral: Deferral,
 }
 
+impl Planned {
+    /// The plan that removes the entry `member` of `partition` read at `score`, forgetting the
+    /// instant it remembered, if any: what a gone entry comes to, and where every plan starts.
+    pub(crate) fn removal(partition: u32, member: String, score: i64, remembered: bool) -> Self {
+        Planned {
+            partition,
+            member,
+            score,
+            next: None,
+            msgs: vec![],
+            finished: None,
+            deferral: if remembered {
+                Deferral::Clear
+            } else {
+                Deferral::None
+            },
+        }
+    }
+
+    /// Whether `tenant`'s fire budget has no room at `now`: then the plan fires nothing and
+    /// its entry waits for the slot the quota reserved, remembering its instant by `wait`.
+    pub(crate) fn waits_for_budget(
+        &mut self,
+        quotas: &Quotas,
+        tenant: &str,
+        now: i64,
+        wait: Deferral,
+    ) -> bool {
+        let Some(slot) = quotas.take(tenant, now) else {
+            return false;
+        };
+        self.next = Some(slot);
+        self.deferral = wait;
+        metrics::counter!("chime_fires_deferred_total").increment(1);
+        true
+    }
+}
+
 /// Missed fires of a schedule not fired: coalesced into the last one (SAP's rule) or
 /// skipped by its policy or window.
 struct Coalesced {
@@ -540,19 +578,8 @@ fn plan_entry(
         replay,
         loaded,
     } = entry;
-    let mut planned = Planned {
-        partition,
-        member,
-        score,
-        next: None,
-        msgs: vec![],
-        finished: None,
-        deferral: if deferred.is_some() || replay.is_some() {
-            Deferral::Clear
-        } else {
-            Deferral::None
-        },
-    };
+    let remembered = deferred.is_some() || replay.is_some();
+    let mut planned = Planned::removal(partition, member, score, remembered);
     let Some((tenant, job, schedule)) = loaded.filter(|(_, j, s)| j.active && s.active) else {
         return (planned, None); // gone or inactive: remove the entry
     };
@@ -563,17 +590,13 @@ fn plan_entry(
             return (planned, None);
         }
     };
-    if deferred.is_none() {
-        // A replay takes from the budget like any fire.
-        if let Some(slot) = quotas.take(&tenant, now) {
-            planned.next = Some(slot);
-            planned.deferral = match replay {
-                Some(nominal) => Deferral::Reserve { nominal },
-                None => Deferral::Defer { nominal: score },
-            };
-            metrics::counter!("chime_fires_deferred_total").increment(1);
-            return (planned, None);
-        }
+    // A replay takes from the budget like any fire.
+    let wait = match replay {
+        Some(nominal) => Deferral::Reserve { nominal },
+        None => Deferral::Defer { nominal: score },
+    };
+    if deferred.is_none() && planned.waits_for_budget(quotas, &tenant, now, wait) {
+        return (planned, None);
     }
     let job_end = job.end_time.as_deref().and_then(parse_stored_instant);
     let d = plan.fire_until(deferred.or(replay).unwrap_or(score), now, late, job_end);

@@ -14,7 +14,7 @@
 //! id is derived from the instant). Intervals are lengths of time, not wall-clock times: no
 //! zone applies to them.
 
-use chrono::{DateTime, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Offset, TimeZone, Utc};
 pub use chrono_tz::Tz;
 
 /// Longest run of repeated local time a transition makes (Antarctica/Troll moves two hours),
@@ -118,15 +118,15 @@ pub fn naive(local: i64) -> DateTime<Utc> {
     crate::time::to_dt(local)
 }
 
-/// The local time of a naive date-time, as naive ms.
-pub fn naive_ms(local: NaiveDateTime) -> i64 {
-    local.and_utc().timestamp_millis()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::time::{format_instant, parse_stored_instant};
+    use chrono::NaiveDateTime;
+
+    fn naive_ms(local: NaiveDateTime) -> i64 {
+        local.and_utc().timestamp_millis()
+    }
 
     fn ms(s: &str) -> i64 {
         parse_stored_instant(s).unwrap()

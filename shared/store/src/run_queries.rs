@@ -328,6 +328,26 @@ impl Store {
         Ok(all.into_iter().map(|((ms, _), l, m)| (ms, l, m)).collect())
     }
 
+    /// The `XADD` of an entry with `fields` to a schedule's event log (kept to the latest
+    /// 1,000).
+    fn schedule_event_cmd(
+        &self,
+        tenant: &str,
+        schedule: &str,
+        fields: &[(&str, String)],
+    ) -> redis::Cmd {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(self.keys.schedule_events(tenant, schedule))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(SCHEDULE_EVENTS_KEPT)
+            .arg("*");
+        for (k, v) in fields {
+            cmd.arg(*k).arg(v);
+        }
+        cmd
+    }
+
     /// Appends an entry to a schedule's event log (kept to the latest 1,000).
     pub async fn schedule_event(
         &self,
@@ -336,16 +356,9 @@ impl Store {
         level: &str,
         message: &str,
     ) -> Result<()> {
-        let _: String = redis::cmd("XADD")
-            .arg(self.keys.schedule_events(tenant, schedule))
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(SCHEDULE_EVENTS_KEPT)
-            .arg("*")
-            .arg("m")
-            .arg(message)
-            .arg("l")
-            .arg(level)
+        let fields = [("m", message.to_string()), ("l", level.to_string())];
+        let _: String = self
+            .schedule_event_cmd(tenant, schedule, &fields)
             .query_async(&mut self.c())
             .await?;
         Ok(())
@@ -361,24 +374,16 @@ impl Store {
         message: &str,
         skip: &SkipSpan,
     ) -> Result<()> {
-        let _: String = redis::cmd("XADD")
-            .arg(self.keys.schedule_events(tenant, schedule))
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(SCHEDULE_EVENTS_KEPT)
-            .arg("*")
-            .arg("m")
-            .arg(message)
-            .arg("l")
-            .arg(level)
-            .arg("k")
-            .arg(skip.reason)
-            .arg("a")
-            .arg(skip.first)
-            .arg("b")
-            .arg(skip.last)
-            .arg("n")
-            .arg(skip.count)
+        let fields = [
+            ("m", message.to_string()),
+            ("l", level.to_string()),
+            ("k", skip.reason.to_string()),
+            ("a", skip.first.to_string()),
+            ("b", skip.last.to_string()),
+            ("n", skip.count.to_string()),
+        ];
+        let _: String = self
+            .schedule_event_cmd(tenant, schedule, &fields)
             .query_async(&mut self.c())
             .await?;
         Ok(())
@@ -398,16 +403,9 @@ impl Store {
         }
         let mut pipe = redis::pipe();
         for (schedule, firing) in schedules {
-            pipe.cmd("XADD")
-                .arg(self.keys.schedule_events(tenant, schedule))
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(SCHEDULE_EVENTS_KEPT)
-                .arg("*")
-                .arg("k")
-                .arg(if *firing { "firing" } else { "idle" })
-                .arg("a")
-                .arg(at)
+            let kind = if *firing { "firing" } else { "idle" };
+            let fields = [("k", kind.to_string()), ("a", at.to_string())];
+            pipe.add_command(self.schedule_event_cmd(tenant, schedule, &fields))
                 .ignore();
         }
         pipe.query_async::<()>(&mut self.c()).await?;

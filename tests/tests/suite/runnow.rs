@@ -4,7 +4,7 @@
 //! toward the tenant's quota, never lost and never doubled.
 
 use chime_testkit::jobs::ms;
-use chime_testkit::{create_job, runs, wait_until, Target, TestEnv, ADMIN_TOKEN};
+use chime_testkit::{create_job, runs, wait_until, Target, TestEnv};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -299,15 +299,9 @@ async fn a_run_now_over_the_tenants_quota_is_deferred_not_lost_and_not_doubled()
     let (tenant, token) = env.tenant(&["read", "write"]).await;
     // 30 runs a minute: one every 2 s, with a second's burst: of three requests at once the
     // first fires, the second waits about 1 s for its slot, the third about 3 s.
-    let resp = env
-        .http
-        .put(env.url(&format!("/admin/tenants/{tenant}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"runsPerMinute": 30}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
+    env.client()
+        .configure_tenant(&tenant, json!({"runsPerMinute": 30}))
+        .await;
     let (job, sid) = create_job(&env, &token, "quota", &target.url("/q"), far_cron(true)).await;
 
     let (a, b, c) = tokio::join!(
