@@ -4,6 +4,8 @@
 //!
 //! Pure functions of the request and an explicit `now`; every error names the field.
 
+mod policy;
+
 use crate::error::ApiError;
 use crate::wire::requests::{JobRequest, JobUpdateRequest, ScheduleRequest, ScheduleUpdateRequest};
 use crate::wire::{given, SapBool};
@@ -18,6 +20,7 @@ use chime_core::schedule::Plan;
 use chime_core::time::format_instant;
 use chime_core::zone::{self, Tz};
 use chrono::{DateTime, Utc};
+pub use policy::retry_policy;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -200,6 +203,7 @@ pub fn new_job(
         headers: plain,
         secret_headers: secret,
         timeout_ms: timeout(req.timeout_ms, ctx)?.unwrap_or(default_timeout_ms),
+        retry_policy: retry_policy(req.retry_policy.as_ref(), ctx)?,
         created_at: stamp.clone(),
         modified_at: stamp,
     })
@@ -250,6 +254,9 @@ pub fn update_job(job: &Job, req: &JobUpdateRequest, now: DateTime<Utc>) -> Resu
     };
     if let Some(t) = timeout(req.timeout_ms, ctx)? {
         j.timeout_ms = t;
+    }
+    if let Some(given) = &req.retry_policy {
+        j.retry_policy = retry_policy(Some(given), ctx)?;
     }
     j.modified_at = format_instant(now.timestamp_millis());
     Ok(j)

@@ -428,6 +428,9 @@ impl Producer {
             epoch: 1,
             fresh: false,
             requested_by: None,
+            retry: None,
+            attempt: 1,
+            first_call_at: None,
             action: ActionSpec {
                 url: self.url.clone(),
                 method: chime_core::run::HttpMethod::Post,

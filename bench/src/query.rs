@@ -185,6 +185,9 @@ async fn load_runs(
                     epoch: 0,
                     fresh: false,
                     requested_by: None,
+                    retry: None,
+                    attempt: 1,
+                    first_call_at: None,
                     action: ActionSpec {
                         url: b.target.url(crate::HOOK),
                         method: chime_core::run::HttpMethod::Post,

@@ -55,6 +55,9 @@ pub fn run_message(
         epoch,
         fresh: false,
         requested_by: None,
+        retry: job.retry_policy.filter(|p| p.retry_count > 0),
+        attempt: 1,
+        first_call_at: None,
         action: ActionSpec {
             url,
             method,

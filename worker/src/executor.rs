@@ -72,6 +72,11 @@ pub struct Outcome {
     pub error: Option<String>,
     pub started_at: DateTime<Utc>,
     pub duration: Duration,
+    /// The answer's `Retry-After`, read when it asked for a retry (429 or 503).
+    pub retry_after: Option<Duration>,
+    /// The call went out (an error is the network's or the target's, not the action's own:
+    /// an invalid URL or header is not retried).
+    pub sent: bool,
 }
 
 impl Outcome {
@@ -84,6 +89,8 @@ impl Outcome {
             error: Some(message),
             started_at: Utc::now(),
             duration: Duration::ZERO,
+            retry_after: None,
+            sent: false,
         }
     }
 }
@@ -209,6 +216,8 @@ impl Executor {
                 error: Some(early.message),
                 started_at,
                 duration: Duration::ZERO,
+                retry_after: None,
+                sent: false,
             },
             Ok(request) => {
                 self.run(request, action.timeout, deadline, started_at)
@@ -308,6 +317,8 @@ impl Executor {
             error: None,
             started_at,
             duration: Duration::ZERO,
+            retry_after: None,
+            sent: true,
         };
 
         let response = match tokio::time::timeout_at(deadline, self.client.execute(request)).await {
@@ -327,6 +338,15 @@ impl Executor {
 
         let status = response.status().as_u16();
         outcome.http_status = Some(status);
+        if status == 429 || status == 503 {
+            outcome.retry_after = response
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| {
+                    chime_core::retry::parse_retry_after(v, Utc::now().timestamp_millis())
+                });
+        }
         let (kind, status_error) = classify_status(status);
         outcome.kind = kind;
         outcome.error = status_error;

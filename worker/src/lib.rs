@@ -25,6 +25,7 @@
 pub mod executor;
 pub mod lanes;
 pub mod redact;
+mod retry;
 pub mod ssrf;
 
 use crate::executor::{Action, CallKind, CallMeta, Executor, ExecutorConfig, Outcome};
@@ -35,8 +36,8 @@ use chime_broker::{RunConsumer, RunDelivery, Topology};
 use chime_core::model::RunMessage;
 use chime_runtime::config::Settings;
 use chime_store::{
-    Checked, Completed, Retention, RunResult, RunStep, Started, StepAnswer, Store, StoreError,
-    Target,
+    Checked, Completed, Retention, Retrying, RunResult, RunStep, Started, StepAnswer, Store,
+    StoreError, Target,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -66,6 +67,8 @@ struct Inner {
     id: String,
     /// Opens the runs' secret headers (`secret_keys`).
     secrets: chime_core::secrets::Keyring,
+    /// Sends retries through the delay queues.
+    publisher: chime_broker::Publisher,
 }
 
 /// Group commit of run record steps. Runs in flight hand their steps (start, complete) to one
@@ -83,6 +86,16 @@ enum Step {
     /// Check, before the call of a fresh message's first delivery, that the run may be called.
     Check,
     Complete(RunResult),
+    /// Record a failed attempt whose retry is about to be sent.
+    Retry(Retrying),
+}
+
+/// What the step before a call decided.
+enum Gate {
+    /// Call, as this attempt.
+    Call(u32),
+    /// Do not call, for this reason.
+    Skip(&'static str),
 }
 
 struct Pending {
@@ -125,6 +138,7 @@ impl Recorder {
             Step::Start(_) => "start",
             Step::Check => "check",
             Step::Complete(_) => "complete",
+            Step::Retry(_) => "retry",
         };
         let started = std::time::Instant::now();
         let (reply, answer) = oneshot::channel();
@@ -156,6 +170,7 @@ async fn flush(store: &Store, worker: &str, batch: Vec<Pending>) {
                 Step::Start(n) => RunStep::Start(*n),
                 Step::Check => RunStep::Check,
                 Step::Complete(r) => RunStep::Complete(r),
+                Step::Retry(r) => RunStep::Retry(r),
             };
             (&*p.msg, step)
         })
@@ -234,10 +249,12 @@ impl Worker {
             settings.tenant_call_budget_ms,
             settings.default_timeout_ms,
         );
+        let publisher = chime_broker::Publisher::new(&settings.amqp_url, topology.clone());
         Ok(Worker {
             inner: Arc::new(Inner {
                 settings,
                 executor,
+                publisher,
                 topology,
                 recorder: Recorder::spawn(store.clone(), id.clone()),
                 store,
@@ -415,38 +432,37 @@ impl Inner {
 
     /// The `check` step before a fresh message's first call: `Some(reason)` when the run is not
     /// to be executed (its job or schedule is gone, or it already has its result).
-    async fn check(&self, msg: &Arc<RunMessage>) -> Result<Option<&'static str>, StoreError> {
+    async fn check(&self, msg: &Arc<RunMessage>) -> Result<Gate, StoreError> {
         match retry(|| self.recorder.step(msg, Step::Check)).await? {
-            StepAnswer::Checked(Checked::Call) => Ok(None),
-            StepAnswer::Checked(Checked::Gone) => Ok(Some(dropped_gone())),
-            StepAnswer::Checked(Checked::AlreadyRecorded) => Ok(Some(duplicate())),
+            StepAnswer::Checked(Checked::Call) => Ok(Gate::Call(1)),
+            StepAnswer::Checked(Checked::Gone) => Ok(Gate::Skip(dropped_gone())),
+            StepAnswer::Checked(Checked::AlreadyRecorded) => Ok(Gate::Skip(duplicate())),
             other => Err(StoreError::Corrupt(format!(
                 "a check step answered {other:?}"
             ))),
         }
     }
 
-    /// The `start` step: marks the run RUNNING/TRIGGERED. `Some(reason)` when the run is not to
-    /// be executed (its job is gone, or it already has its result).
-    async fn mark_started(
-        &self,
-        msg: &Arc<RunMessage>,
-        at_least: u32,
-    ) -> Result<Option<&'static str>, StoreError> {
+    /// The `start` step: marks the run RUNNING/TRIGGERED. [`Gate::Skip`] when the run is not
+    /// to be executed (its job is gone, it already has its result, or this is an earlier
+    /// attempt's message while a retry waits: the retry is sent again).
+    async fn mark_started(&self, msg: &Arc<RunMessage>, at_least: u32) -> anyhow::Result<Gate> {
         let attempt = retry(|| self.recorder.step(msg, Step::Start(at_least))).await?;
         Ok(match attempt {
-            StepAnswer::Started(Started::Gone) => Some(dropped_gone()),
-            StepAnswer::Started(Started::AlreadyRecorded) => Some(duplicate()),
+            StepAnswer::Started(Started::Gone) => Gate::Skip(dropped_gone()),
+            StepAnswer::Started(Started::AlreadyRecorded) => Gate::Skip(duplicate()),
+            StepAnswer::Started(Started::Waiting { attempt, at }) => {
+                self.send_retry(msg, attempt, at).await?;
+                Gate::Skip("retry sent again")
+            }
             StepAnswer::Started(Started::Attempt(n)) => {
-                if n > 1 {
+                if n > msg.attempt.max(1) {
                     metrics::counter!("chime_runs_reexecuted_total").increment(1);
                 }
-                None
+                Gate::Call(n)
             }
             other => {
-                return Err(StoreError::Corrupt(format!(
-                    "a start step answered {other:?}"
-                )))
+                return Err(StoreError::Corrupt(format!("a start step answered {other:?}")).into())
             }
         })
     }
@@ -461,24 +477,21 @@ impl Inner {
     /// call outlasts
     /// `mark_running_after_ms`; if the mark then finds the run finished elsewhere or its job
     /// gone, the call is abandoned.
-    async fn process(
-        &self,
-        msg: &Arc<RunMessage>,
-        at_least: u32,
-    ) -> Result<&'static str, StoreError> {
+    async fn process(&self, msg: &Arc<RunMessage>, at_least: u32) -> anyhow::Result<&'static str> {
         // The worker's own clock: its timestamps describe what it did; "due" is decided by the
         // leader against Redis's clock.
         let now = chrono::Utc::now().timestamp_millis();
         let mark_after = Duration::from_millis(self.settings.mark_running_after_ms);
         let lazy = at_least == 1 && msg.fresh && !mark_after.is_zero();
-        let refused = if lazy {
+        let gate = if lazy {
             self.check(msg).await?
         } else {
             self.mark_started(msg, at_least).await?
         };
-        if let Some(reason) = refused {
-            return Ok(reason);
-        }
+        let mut attempt = match gate {
+            Gate::Call(n) => n,
+            Gate::Skip(reason) => return Ok(reason),
+        };
         metrics::histogram!("chime_run_start_lag_seconds")
             .record((now - msg.scheduled_at).max(0) as f64 / 1000.0);
         // A secret that cannot be opened fails the run without its call.
@@ -518,8 +531,9 @@ impl Inner {
                 tokio::select! {
                     outcome = &mut call => break outcome,
                     m = &mut mark, if !marked => {
-                        if let Some(reason) = m? {
-                            return Ok(reason);
+                        match m? {
+                            Gate::Call(n) => attempt = n,
+                            Gate::Skip(reason) => return Ok(reason),
                         }
                         marked = true;
                     }
@@ -529,6 +543,9 @@ impl Inner {
             call.await
         };
         metrics::histogram!("chime_action_seconds").record(outcome.duration.as_secs_f64());
+        if let Some(plan) = self.retry_plan(msg, attempt, &outcome) {
+            return self.retry(msg, attempt, &outcome, plan).await;
+        }
         let result = to_result(&outcome);
         metrics::counter!("chime_runs_executed_total", "outcome" => result.outcome_label())
             .increment(1);

@@ -137,6 +137,11 @@ pub struct JobRequest {
     /// Timeout of the call in milliseconds (1 to 600000).
     #[schema(minimum = 1, maximum = 600_000)]
     pub timeout_ms: Option<u64>,
+    /// Retries of a failed call (5xx, 408, 429, timeouts, connection errors): Cloud
+    /// Scheduler's model with full jitter. Absent or `null`: one call.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<RetryPolicyBody>)]
+    pub retry_policy: Option<Value>,
     /// At most 100.
     pub schedules: Option<Vec<ScheduleRequest>>,
 }
@@ -172,6 +177,10 @@ pub struct JobUpdateRequest {
     pub secret_headers: Option<BTreeMap<String, String>>,
     #[schema(minimum = 1, maximum = 600_000)]
     pub timeout_ms: Option<u64>,
+    /// Replaces the retry policy; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<RetryPolicyBody>)]
+    pub retry_policy: Option<Value>,
     /// Only for Configure Job by name.
     pub schedules: Option<Vec<ScheduleRequest>>,
 }
@@ -193,9 +202,33 @@ impl From<JobUpdateRequest> for JobRequest {
             headers: u.headers,
             secret_headers: u.secret_headers,
             timeout_ms: u.timeout_ms,
+            retry_policy: u.retry_policy,
             schedules: u.schedules,
         }
     }
+}
+
+/// A job's retry policy (`retryPolicy`). Every field is optional.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct RetryPolicyBody {
+    /// Retries after the first call (0 to 10; default 0).
+    #[schema(minimum = 0, maximum = 10)]
+    retry_count: Option<u32>,
+    /// The first retry's delay ceiling (0 to 3600; default 5).
+    #[schema(minimum = 0, maximum = 3600)]
+    min_backoff_seconds: Option<u32>,
+    /// The largest delay (0 to 3600, not below `minBackoffSeconds`; default 3600).
+    #[schema(minimum = 0, maximum = 3600)]
+    max_backoff_seconds: Option<u32>,
+    /// Doublings of the delay before it grows linearly (0 to 16; default 5).
+    #[schema(minimum = 0, maximum = 16)]
+    max_doublings: Option<u32>,
+    /// No retry starts later than this after the first call (0 to 604800; 0, the default:
+    /// no limit).
+    #[schema(minimum = 0, maximum = 604_800)]
+    max_retry_seconds: Option<u32>,
 }
 
 /// Activate or deactivate all schedules of a job.

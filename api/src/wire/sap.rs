@@ -121,6 +121,65 @@ pub struct RunDetail {
     pub worker: Option<String>,
     /// The run's text log: one line per step, each starting with an RFC 3339 timestamp.
     pub log: String,
+    /// A run its job's `retryPolicy` retried: every attempt, oldest first (the last is the
+    /// run's own outcome, or the one running). Absent for a run of one attempt.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptView>,
+    /// While a retry waits: when its attempt is due (ISO 8601, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+}
+
+/// One attempt of a retried run.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptView {
+    /// 1 for the first call.
+    pub attempt: u32,
+    pub execution_timestamp: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub http_status: Option<u16>,
+    #[schema(value_type = Option<Outcome>)]
+    pub outcome: Option<String>,
+    /// Why the attempt failed (its retried reason first: `HTTP 5xx`, `HTTP 408`, `HTTP 429`,
+    /// `timeout`, `connection error`).
+    pub error: Option<String>,
+    /// The wait before the next attempt (ms); absent on the last.
+    pub delay_ms: Option<u64>,
+}
+
+impl AttemptView {
+    /// Every attempt of `r`: the retried ones, then its own (finished, running or waiting).
+    fn all(r: &RunRecord) -> Vec<AttemptView> {
+        if r.retried.is_empty() {
+            return vec![];
+        }
+        let mut out: Vec<AttemptView> = r
+            .retried
+            .iter()
+            .map(|a| AttemptView {
+                attempt: a.attempt,
+                execution_timestamp: Some(format_instant(a.executed_at)),
+                duration_ms: Some(a.duration_ms),
+                http_status: a.http_status,
+                outcome: Some(a.outcome.to_string()),
+                error: Some(a.error.clone()),
+                delay_ms: Some(a.delay_ms),
+            })
+            .collect();
+        if r.next_attempt.is_none() {
+            out.push(AttemptView {
+                attempt: r.attempt,
+                execution_timestamp: r.executed_at.map(format_instant),
+                duration_ms: r.duration_ms,
+                http_status: r.http_status,
+                outcome: r.outcome.map(|o| o.to_string()),
+                error: r.error.clone(),
+                delay_ms: None,
+            });
+        }
+        out
+    }
 }
 
 impl From<&RunRecord> for RunDetail {
@@ -141,6 +200,8 @@ impl From<&RunRecord> for RunDetail {
             } else {
                 r.log.clone()
             },
+            attempts: AttemptView::all(r),
+            next_attempt_at: r.next_attempt.map(|(_, at)| format_instant(at)),
         }
     }
 }
@@ -241,6 +302,10 @@ pub struct SapJob {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub secret_headers: BTreeMap<String, String>,
     pub timeout_ms: u64,
+    /// The job's retry policy, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::wire::requests::RetryPolicyBody>)]
+    pub retry_policy: Option<chime_core::retry::RetryPolicy>,
     pub created_at: String,
     pub modified_at: String,
     /// With `displaySchedules=true`, and in the answers of Create Job and Configure Job by
@@ -270,6 +335,7 @@ impl SapJob {
                 .map(|k| (k.clone(), chime_core::secrets::MASK.to_string()))
                 .collect(),
             timeout_ms: j.timeout_ms,
+            retry_policy: j.retry_policy,
             created_at: j.created_at.clone(),
             modified_at: j.modified_at.clone(),
             schedules,

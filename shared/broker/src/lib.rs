@@ -15,8 +15,10 @@
 //! [`Publisher`], [`RunConsumer`] and [`RunDelivery`].
 
 mod consumer;
+mod delay;
 
 pub use consumer::{Refused, RunConsumer, RunDelivery};
+pub use delay::{step_for, LADDER};
 
 use chime_core::model::RunMessage;
 use hmac::{Hmac, Mac};
@@ -229,7 +231,8 @@ impl Topology {
         let conn = connect(url).await?;
         let ch = conn.create_channel().await?;
         let queues = [self.runs_queue(), self.dead_queue()];
-        for q in queues.iter().chain(extra_queues) {
+        let delays = self.delay_queues();
+        for q in queues.iter().chain(&delays).chain(extra_queues) {
             ch.queue_delete(s(q), Default::default()).await?;
         }
         for e in [self.runs_exchange(), self.dead_exchange()] {
@@ -291,6 +294,11 @@ impl Publisher {
         *slot = Some((conn, ch.clone()));
         self.generation.fetch_add(1, Ordering::Relaxed);
         Ok(ch)
+    }
+
+    /// The generation of the connection now open.
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
     }
 
     /// Checks that the broker is reachable (connecting if needed).
@@ -423,6 +431,18 @@ pub struct Sent {
 }
 
 impl Sent {
+    /// One message of one run, sent on connection `generation`.
+    pub(crate) fn one(
+        confirm: Result<PublisherConfirm, lapin::Error>,
+        run_id: &str,
+        generation: u64,
+    ) -> Sent {
+        Sent {
+            pending: vec![(1, run_id.to_string(), confirm)],
+            generation,
+        }
+    }
+
     /// The messages sent.
     pub fn messages(&self) -> usize {
         self.pending.len()
@@ -500,6 +520,9 @@ mod tests {
             epoch: 1,
             fresh: false,
             requested_by: None,
+            retry: None,
+            attempt: 1,
+            first_call_at: None,
             action: ActionSpec {
                 url: "http://127.0.0.1:9/".into(),
                 method: chime_core::run::HttpMethod::Post,

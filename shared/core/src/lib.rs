@@ -5,6 +5,7 @@
 //! - [`model`]: jobs, schedules, run messages and run records; deterministic run ids.
 //! - [`run`]: SAP's run lifecycle typed (status, state, outcome, HTTP method) and the one
 //!   mapping from a call's end to it.
+//! - [`retry`]: a job's retry policy: which ends are retried, the backoff, `Retry-After`.
 //! - [`schedfmt`]: SAP's schedule formats (7-field cron, intervals, date values).
 //! - [`schedule`]: the pure planner: which instants fire, what is next, misfires.
 //! - [`time`]: instants as chime stores and shows them.
@@ -60,6 +61,7 @@ macro_rules! named_enum {
 }
 
 pub mod model;
+pub mod retry;
 pub mod run;
 pub mod schedfmt;
 pub mod schedule;

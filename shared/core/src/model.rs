@@ -27,6 +27,9 @@ pub struct Job {
     pub secret_headers: BTreeMap<String, String>,
     /// chime: HTTP timeout of the action in milliseconds.
     pub timeout_ms: u64,
+    /// chime: retries of a failed call (`None`: one call, SAP's behaviour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_policy: Option<crate::retry::RetryPolicy>,
     pub created_at: String,
     pub modified_at: String,
 }
@@ -111,6 +114,25 @@ pub struct RunMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
     pub action: ActionSpec,
+    /// The job's retry policy, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<crate::retry::RetryPolicy>,
+    /// The attempt this message carries: 1 for a fire, `k + 1` for the retry after attempt
+    /// `k` failed (a message a worker sent through a delay queue).
+    #[serde(default = "first_attempt", skip_serializing_if = "is_first_attempt")]
+    pub attempt: u32,
+    /// When the run's first call began (ms), on a retry's message: `maxRetrySeconds` counts
+    /// from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_call_at: Option<i64>,
+}
+
+fn first_attempt() -> u32 {
+    1
+}
+
+fn is_first_attempt(n: &u32) -> bool {
+    *n <= 1
 }
 
 /// The HTTP call of a run.
@@ -173,6 +195,47 @@ pub struct RunRecord {
     /// The run's text log: one line per step, each starting with an RFC 3339 timestamp.
     /// Filled by [`RunRecord::text_log`] where a caller asks for it.
     pub log: String,
+    /// The attempts before the last one, each failed and retried (empty for a run of one
+    /// attempt); the last attempt is the record's own fields.
+    #[serde(default)]
+    pub retried: Vec<Attempt>,
+    /// While a retry waits: the attempt to come and when (ms).
+    #[serde(default)]
+    pub next_attempt: Option<(u32, i64)>,
+}
+
+/// One failed attempt of a run that was retried, as the run's record keeps it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Attempt {
+    /// 1 for the first call.
+    #[serde(rename = "n")]
+    pub attempt: u32,
+    /// When the call began (ms).
+    #[serde(rename = "e")]
+    pub executed_at: i64,
+    #[serde(rename = "u")]
+    pub duration_ms: u64,
+    #[serde(rename = "h", default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    #[serde(rename = "o")]
+    pub outcome: Outcome,
+    /// Why it was retried (`HTTP 5xx`, `timeout`, …) and what the call said.
+    #[serde(rename = "x")]
+    pub error: String,
+    /// The wait before the next attempt (ms).
+    #[serde(rename = "w")]
+    pub delay_ms: u64,
+}
+
+impl Attempt {
+    /// The attempts a record keeps, one JSON object a line; lines that do not read are
+    /// skipped.
+    pub fn parse_all(stored: &str) -> Vec<Attempt> {
+        stored
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
 }
 
 impl RunRecord {
@@ -213,6 +276,15 @@ impl RunRecord {
                 "owner" => r.owner = v.clone(),
                 "epoch" => r.epoch = v.parse().unwrap_or(0),
                 "manual" => r.set_manual(v),
+                "tries" => r.retried = Attempt::parse_all(v),
+                "next" => {
+                    let at = r.next_attempt.map_or(0, |(_, at)| at);
+                    r.next_attempt = v.parse().ok().map(|n| (n, at));
+                }
+                "next_at" => {
+                    let n = r.next_attempt.map_or(0, |(n, _)| n);
+                    r.next_attempt = v.parse().ok().map(|at| (n, at));
+                }
                 "m" => {
                     // The materialised run's numbers in one field: "<n> <sched_at> <created>
                     // <epoch>".
@@ -266,6 +338,12 @@ impl RunRecord {
                 self.epoch
             )
         }];
+        // A retried attempt's end is a line of the stored log (its worker wrote it).
+        lines.extend(
+            self.retried
+                .iter()
+                .map(|a| format!("{} attempt {} started", at(a.executed_at), a.attempt)),
+        );
         if let Some(exec) = self.executed_at {
             lines.push(format!(
                 "{} attempt {} started on {}",
@@ -273,7 +351,7 @@ impl RunRecord {
                 self.attempt,
                 self.worker.as_deref().unwrap_or("a worker")
             ));
-            if self.state != RunState::Triggered {
+            if self.state != RunState::Triggered && self.status != RunStatus::Scheduled {
                 // An asynchronous run's line stays as the worker saw it (ACK_RECVD); the job's
                 // report is a line of its own, so the log only ever grows.
                 let state = if self.http_status == Some(202) {

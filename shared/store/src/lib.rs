@@ -43,7 +43,8 @@ pub use run_queries::{
     DEACTIVATION_ON_COMPLETION, SERVICE_ACTOR,
 };
 pub use run_steps::{
-    Checked, Completed, Materialized, RunResult, RunStep, RunUpdate, Started, StepAnswer,
+    Checked, Completed, Materialized, Retried, Retrying, RunResult, RunStep, RunUpdate, Started,
+    StepAnswer,
 };
 pub use tail::{DoneCursor, DoneEntry};
 pub use tenants::{hash_secret, ApiKey, TenantLimit, TenantState, TENANT_TOMBSTONE_MS};

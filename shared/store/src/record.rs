@@ -108,6 +108,9 @@ fn from_entry(tenant: &str, fields: &[(String, String)]) -> Option<RunRecord> {
     if let Some(by) = get("v") {
         record.set_manual(by);
     }
+    if let Some(tries) = get("r") {
+        record.retried = chime_core::model::Attempt::parse_all(tries);
+    }
     Some(record)
 }
 

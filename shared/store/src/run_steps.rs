@@ -29,6 +29,22 @@ pub enum RunStep<'a> {
     Check,
     /// A worker records the run's result.
     Complete(&'a RunResult),
+    /// A worker records a failed attempt whose retry it is about to send through a delay
+    /// queue: the run waits, unfinished, for its next attempt.
+    Retry(&'a Retrying),
+}
+
+/// A failed attempt and the retry to come, for [`RunStep::Retry`].
+#[derive(Clone, Debug)]
+pub struct Retrying {
+    /// The failed attempt, as the record keeps it.
+    pub failed: chime_core::model::Attempt,
+    /// When the next attempt is due (ms).
+    pub next_at: i64,
+    /// The run's text while it waits.
+    pub run_text: String,
+    /// The line for the run's text log.
+    pub line: String,
 }
 
 /// The result a worker records for a run.
@@ -75,6 +91,22 @@ pub enum Started {
     AlreadyRecorded,
     /// The run's job or schedule is gone.
     Gone,
+    /// The run failed an earlier attempt and its retry, attempt `attempt`, is due at `at`
+    /// (ms): this delivery is that attempt's message again (its worker died after recording the retry,
+    /// perhaps before sending it), so the retry is to be sent (again) and nothing called.
+    Waiting { attempt: u32, at: i64 },
+}
+
+/// What [`RunStep::Retry`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retried {
+    /// Recorded: send the retry.
+    Scheduled,
+    /// The attempt's retry was recorded already (a duplicate result), or the run has its
+    /// result: send nothing.
+    AlreadyRecorded,
+    /// The run's job is gone.
+    Gone,
 }
 
 /// What [`RunStep::Check`] found.
@@ -105,6 +137,7 @@ pub enum StepAnswer {
     Started(Started),
     Checked(Checked),
     Completed(Completed),
+    Retried(Retried),
 }
 
 impl StepAnswer {
@@ -119,6 +152,10 @@ impl StepAnswer {
             (RunStep::Materialize, -4) => StepAnswer::Materialized(Materialized::Busy),
             (RunStep::Start(_), 0) => StepAnswer::Started(Started::AlreadyRecorded),
             (RunStep::Start(_), -1) => StepAnswer::Started(Started::Gone),
+            (RunStep::Start(_), n) if n <= WAITING_BELOW => StepAnswer::Started(Started::Waiting {
+                attempt: ((-n) % 16) as u32,
+                at: (-n) / 16,
+            }),
             (RunStep::Start(_), n) if n >= 1 => match u32::try_from(n) {
                 Ok(n) => StepAnswer::Started(Started::Attempt(n)),
                 Err(_) => return Err(bad_code(step, code)),
@@ -129,11 +166,18 @@ impl StepAnswer {
             (RunStep::Complete(_), 1) => StepAnswer::Completed(Completed::Recorded),
             (RunStep::Complete(_), 0) => StepAnswer::Completed(Completed::AlreadyRecorded),
             (RunStep::Complete(_), -1) => StepAnswer::Completed(Completed::Gone),
+            (RunStep::Retry(_), 1) => StepAnswer::Retried(Retried::Scheduled),
+            (RunStep::Retry(_), 0) => StepAnswer::Retried(Retried::AlreadyRecorded),
+            (RunStep::Retry(_), -1) => StepAnswer::Retried(Retried::Gone),
             _ => return Err(bad_code(step, code)),
         };
         Ok(answer)
     }
 }
+
+/// A start code at or below this is the retry a run waits for, negated: its due instant (ms)
+/// times 16 plus its attempt's number (`runs.lua`).
+const WAITING_BELOW: i64 = -1_000_000;
 
 fn bad_code(step: &RunStep<'_>, code: i64) -> StoreError {
     StoreError::Corrupt(format!(
@@ -150,6 +194,7 @@ impl RunStep<'_> {
             RunStep::Start(_) => "s",
             RunStep::Check => "e",
             RunStep::Complete(_) => "c",
+            RunStep::Retry(_) => "r",
         }
     }
 }
@@ -186,9 +231,11 @@ impl Store {
     /// - materialize: 1 created, 0 existed, -1 job or schedule gone, -2 job or schedule inactive,
     ///   -3 existed finished, -4 the tenant has its cap of runs in flight;
     /// - start: the attempt number to execute, 0 when the run already has its result, -1 when
-    ///   its job or schedule is gone;
+    ///   its job or schedule is gone, minus the due instant of the retry it waits for (a
+    ///   delivery of an earlier attempt's message);
     /// - check: 1 call it, 0 the run already has its result, -1 its job or schedule is gone;
-    /// - complete: 1 recorded, 0 already recorded, -1 job gone.
+    /// - complete: 1 recorded, 0 already recorded, -1 job gone;
+    /// - retry: 1 recorded, 0 already recorded (or the run finished), -1 job gone.
     async fn run_steps(
         &self,
         steps: &[(&RunMessage, RunStep<'_>)],
@@ -463,7 +510,21 @@ fn step_args(
         }
         RunStep::Check => {}
         RunStep::Start(at_least) => {
-            inv.arg(*at_least);
+            inv.arg(*at_least).arg(m.attempt.max(1));
+        }
+        RunStep::Retry(r) => {
+            let failed = serde_json::to_string(&r.failed).expect("an attempt serialises");
+            inv.arg(failed)
+                .arg(r.failed.attempt + 1)
+                .arg(r.next_at)
+                .arg(&r.run_text)
+                .arg(
+                    r.failed
+                        .http_status
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
+                )
+                .arg(&r.line);
         }
         RunStep::Complete(r) => {
             inv.arg(r.status.as_str())

@@ -45,6 +45,7 @@ fn job(id: u64) -> Job {
         headers: Default::default(),
         secret_headers: Default::default(),
         timeout_ms: 1000,
+        retry_policy: None,
         created_at: String::new(),
         modified_at: String::new(),
     }
@@ -70,6 +71,9 @@ fn run(job_id: u64, sid: &str, at: i64) -> RunMessage {
         epoch: 3,
         fresh: false,
         requested_by: None,
+        retry: None,
+        attempt: 1,
+        first_call_at: None,
         action: ActionSpec {
             url: "http://127.0.0.1:9/".into(),
             method: chime_core::run::HttpMethod::Post,

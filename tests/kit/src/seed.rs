@@ -73,6 +73,9 @@ impl Seeder {
             epoch: 1,
             fresh: false,
             requested_by: None,
+            retry: None,
+            attempt: 1,
+            first_call_at: None,
             action: ActionSpec {
                 url: "http://127.0.0.1:9/".into(),
                 method: chime_core::run::HttpMethod::Post,

@@ -71,6 +71,17 @@ pub struct Target {
     open: Arc<AtomicBool>,
     /// Calls being answered now, and the most at once so far.
     in_flight: Arc<(AtomicUsize, AtomicUsize)>,
+    /// Answers for the next calls, each used once, before the configured reply.
+    scripted: Arc<Mutex<std::collections::VecDeque<Scripted>>>,
+    /// Every `n`-th call (from the first) answers 503 instead, when set.
+    fail_every: Arc<AtomicU64>,
+}
+
+/// A status and headers for one call ([`Target::answer_next`]).
+#[derive(Clone, Debug)]
+struct Scripted {
+    status: u16,
+    headers: Vec<(String, String)>,
 }
 
 impl Target {
@@ -100,6 +111,8 @@ impl Target {
             gate: Arc::new(tokio::sync::Notify::new()),
             open: Arc::new(AtomicBool::new(false)),
             in_flight: Arc::default(),
+            scripted: Arc::default(),
+            fail_every: Arc::default(),
         };
         let state = t.clone();
         let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
@@ -112,9 +125,27 @@ impl Target {
 
     async fn serve(&self, req: axum::extract::Request) -> axum::response::Response {
         use axum::response::IntoResponse;
-        self.count.fetch_add(1, Ordering::Relaxed);
+        let n = self.count.fetch_add(1, Ordering::Relaxed);
         if self.record {
             self.record(req).await;
+        }
+        if let Some(s) = self.scripted.lock().unwrap().pop_front() {
+            let mut resp = (
+                axum::http::StatusCode::from_u16(s.status).unwrap(),
+                format!("scripted {}", s.status),
+            )
+                .into_response();
+            for (k, v) in s.headers {
+                resp.headers_mut().insert(
+                    axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    axum::http::HeaderValue::from_str(&v).unwrap(),
+                );
+            }
+            return resp;
+        }
+        let every = self.fail_every.load(Ordering::Relaxed);
+        if every > 0 && n.is_multiple_of(every) {
+            return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response();
         }
         let _answering = Answering::start(&self.in_flight);
         let reply = self.reply.lock().unwrap().clone();
@@ -185,6 +216,23 @@ impl Target {
         reply.status = status;
         reply.body = body.into();
         reply.gated = gated;
+    }
+
+    /// The next call (after those already scripted) answers `status` with `headers` and an
+    /// empty-ish body, once; later calls answer as configured.
+    pub fn answer_next(&self, status: u16, headers: &[(&str, &str)]) {
+        self.scripted.lock().unwrap().push_back(Scripted {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        });
+    }
+
+    /// Makes every `n`-th call (the 1st, the `n + 1`-th, …) answer 503; 0: none.
+    pub fn fail_every(&self, n: u64) {
+        self.fail_every.store(n, Ordering::Relaxed);
     }
 
     /// Makes every call take `delay` to answer.

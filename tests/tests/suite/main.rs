@@ -17,6 +17,7 @@ mod lifecycle_completion;
 mod misfire_kill;
 mod openapi;
 mod quota;
+mod retries;
 mod runlog;
 mod runnow;
 mod secrets;

@@ -38,6 +38,7 @@ fn job(id: u64, active: bool) -> chime_core::model::Job {
         headers: Default::default(),
         secret_headers: Default::default(),
         timeout_ms: 1000,
+        retry_policy: None,
         created_at: String::new(),
         modified_at: String::new(),
     }
@@ -67,6 +68,9 @@ fn run_of(job_id: u64, sid: &str, at: i64) -> RunMessage {
         epoch: 1,
         fresh: false,
         requested_by: None,
+        retry: None,
+        attempt: 1,
+        first_call_at: None,
         action: action(),
     }
 }
@@ -203,6 +207,9 @@ async fn run_records_are_idempotent_on_the_run_id() {
         epoch: 1,
         fresh: false,
         requested_by: None,
+        retry: None,
+        attempt: 1,
+        first_call_at: None,
         action: action(),
     };
     assert_eq!(
@@ -315,6 +322,9 @@ async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
         epoch: 4,
         fresh: false,
         requested_by: None,
+        retry: None,
+        attempt: 1,
+        first_call_at: None,
         action: action(),
     };
     let runs = [
@@ -424,6 +434,9 @@ async fn a_finished_record_is_a_stream_entry_with_the_fields_of_every_other() {
         epoch: 12,
         fresh: false,
         requested_by: None,
+        retry: None,
+        attempt: 1,
+        first_call_at: None,
         action: action(),
     };
     let now = 1_795_805_542_003;

@@ -24,18 +24,23 @@
 --            admission of the 'm' operations after it (the leader's calls; gives no code);
 --        'm' run id, job id, schedule id, scheduled at (ms), leader, epoch, the call's timeout
 --            (ms): materialize;
---        's' the same and the delivery's number (1 for a first delivery): start;
+--        's' the same, the delivery's number (1 for a first delivery) and the attempt its
+--            message carries (1, or k + 1 for the retry of attempt k): start;
 --        'e' the same as 's' without the delivery's number: check, before the call of a
 --            fresh message's first delivery;
 --        'c' the same as 'm', then runStatus, runState, outcome, HTTP status ('' if none),
 --            run text, response body ('' if none), error ('' if none), duration (ms),
 --            execution start (ms), entry for the schedule's event log ('' if none), and the
 --            lifecycle code of the finished record (see record.rs): complete;
+--        'r' the same as 'e', then the failed attempt (one JSON line), the next attempt's
+--            number, when it is due (ms), the run's text while it waits, the failed call's
+--            HTTP status ('' if none), the text log's line: a failed attempt whose retry the
+--            worker sends through a delay queue;
 --        'u' run id, job id, schedule id, 'true'/'false', message, lifecycle code: an
 --            asynchronous job's report;
 --        't' job id: trim the job's runs to the retention age (at most 256 runs a call);
 --        'l' '': remove the tenant's unfinished runs older than the retention age.
---      'M', 'S', 'E', 'C' are 'm', 's', 'e', 'c' for a manual run ("run now"), with one more
+--      'M', 'S', 'E', 'C', 'R' are 'm', 's', 'e', 'c', 'r' for a manual run ("run now"), with one more
 --        argument after the others: the id of the API key that requested it (or '-'). A manual
 --        run is created whether or not its job and schedule are active (its record keeps
 --        `manual` = the key id), and is called whether or not they are (it is forgotten only
@@ -45,13 +50,19 @@
 --      gone, -2 one of them is inactive, -4 not created: the tenant has its cap of runs in
 --      flight (the leader fires it later).
 --   s: the attempt number (>= 1) to execute, 0 when the run already has its result (completed,
---      or acknowledged asynchronously), -1 when its job or schedule is gone or inactive (as
---      for 'e'). Workers send it
+--      or acknowledged asynchronously) or the message is a duplicate of a retry already
+--      started, -1 when its job or schedule is gone or inactive (as for 'e'), minus (the due
+--      instant (ms) times 16 plus the number) of the retry the run waits for when the message
+--      is an earlier attempt's
+--      (redelivered after its worker recorded the retry: the worker sends the retry again
+--      and calls nothing). Workers send it
 --      before the call for redeliveries, and for a first delivery only once its call has
 --      lasted a while (a quick run's 'c' alone records attempt 1).
 --   e: 1 call it, 0 the run already has its result, -1 its job or schedule is gone or
 --      inactive (a recurring schedule's; a one-time schedule is deactivated by its fire).
 --   c: 1 recorded, 0 the run already had its result, -1 the job is gone.
+--   r: 1 recorded (the worker sends the retry), 0 the run already has its result or this
+--      attempt's retry is recorded already, -1 the job is gone.
 --   u: 1 recorded, 0 the run already has its final result, -1 no such run of that job and
 --      schedule.
 --   t, l: the runs removed.
@@ -143,7 +154,7 @@ local function run_of(i)
 end
 
 -- The manual forms of the run steps and the arguments of each before the requesting key's id.
-local MANUAL_OPS = { M = 7, S = 7, E = 6, C = 17 }
+local MANUAL_OPS = { M = 7, S = 8, E = 6, C = 17, R = 12 }
 
 local function live_member(r)
   return r.job_id .. '|' .. r.sched_id .. '|' .. r.id
@@ -563,21 +574,39 @@ local function start(r, i)
   if not alive(r) then
     return -1
   end
-  local f, code = step(r, { 'status', 'state', 'attempt', 'exec_at', 'worker' }, 'delivery to')
+  local f, code = step(r, { 'status', 'state', 'attempt', 'exec_at', 'worker', 'next', 'next_at' },
+    'delivery to')
   if not f then
     return code
   end
+  local delivered, try = tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8])
+  local recorded = tonumber(f[4] or 0)
+  local next_n = tonumber(f[7] or 0)
+  if next_n > 0 then
+    if try < next_n then
+      -- An earlier attempt's message again: the retry it recorded is due at next_at. The
+      -- answer carries both (next attempts are at most 11).
+      return -(tonumber(f[8]) * 16 + next_n)
+    end
+    redis.call('HDEL', r.run, 'next', 'next_at')
+  elseif try > 1 and try <= recorded and delivered == 1 then
+    -- A second copy of a retry already started (its worker died after sending it, before
+    -- acknowledging the message it came from): the copy that started is redelivered if it
+    -- does not finish.
+    append_log(r.id, 'duplicate message of attempt ' .. try .. ' to worker ' .. WORKER .. ' ignored')
+    return 0
+  end
   -- An attempt counts once its start is on record. A delivery the broker counts (ARGV) but
   -- the record does not ended before its run was marked: it never started (it sat prefetched
-  -- in a worker that died), or its call was cut within `mark_running_after_ms`.
-  local attempt = tonumber(f[4] or 0) + 1
-  local delivered = tonumber(ARGV[i + 7])
+  -- in a worker that died), or its call was cut within `mark_running_after_ms`. A retry's
+  -- message starts the attempt it carries.
+  local attempt = math.max(recorded + 1, try)
   redis.call('HSET', r.run, 'status', 'RUNNING', 'state', 'TRIGGERED', 'exec_at', NOW,
     'worker', WORKER, 'attempt', int(attempt))
   if delivered > attempt and not f[5] then
     append_log(r.id, 'an earlier delivery ended before the run was marked started (never started, or its call was cut short); not counted as an attempt')
   end
-  if attempt > 1 then
+  if attempt > try then
     -- Keep the earlier attempt's start line (the derived one now shows this attempt), so the
     -- text log only ever grows. '@<ms> ' lines get their timestamp formatted when read.
     if f[5] then
@@ -599,6 +628,24 @@ local function optional(v, text)
   return '>' .. v
 end
 
+-- The optional fields that end a finished record: 'v' a manual run's requesting key, 'r' the
+-- attempts before the last of a run that was retried (one JSON line each).
+local function extra_fields(x)
+  if not x.manual and not x.tries then
+    return NO_FIELDS
+  end
+  local f = {}
+  if x.manual then
+    f[#f + 1] = 'v'
+    f[#f + 1] = x.manual
+  end
+  if x.tries then
+    f[#f + 1] = 'r'
+    f[#f + 1] = x.tries
+  end
+  return f
+end
+
 -- Writes the finished record of run r (its unfinished record's numbers in `nums`, "<n>
 -- <sched_at> <created> <epoch>") and indexes it; `x` holds the result. Removes the unfinished
 -- record.
@@ -614,7 +661,7 @@ local function finish(r, nums, x)
     'a', at, 'c', int(tonumber(created) - at_n), 'e', int(tonumber(x.exec_at) - at_n),
     'd', int(NOW_N - at_n), 'u', x.dur, 'h', x.http, 'k', x.code, 't', x.text,
     'b', optional(x.body, x.text), 'x', optional(x.err, x.text), 'w', x.worker,
-    'p', x.attempt, 'o', r.owner, 'q', epoch, unpack(x.manual and { 'v', x.manual } or NO_FIELDS))
+    'p', x.attempt, 'o', r.owner, 'q', epoch, unpack(extra_fields(x)))
   redis.call('XADD', SCHED_P .. r.sched_id .. SCHED_RUNS_S, '0-*', 'x', xid)
   redis.call('XADD', JOB_P .. r.job_id .. JOB_POS_S, '0-*', 'x', xid)
   local okey = outcome_key(r.job_id, x.code)
@@ -638,10 +685,10 @@ local function finish(r, nums, x)
 end
 
 local UNFINISHED = { 'status', 'state', 'm', 'attempt', 'exec_at', 'worker', 'owner', 'http',
-  'text', 'body', 'err', 'dur', 'manual' }
+  'text', 'body', 'err', 'dur', 'manual', 'tries' }
 
 -- What completing a run reads of its unfinished record.
-local COMPLETING = { 'status', 'state', 'm', 'attempt', 'owner', 'manual' }
+local COMPLETING = { 'status', 'state', 'm', 'attempt', 'owner', 'manual', 'tries' }
 
 local function complete(r, i)
   -- The call is over, whatever the record says.
@@ -678,7 +725,37 @@ local function complete(r, i)
   r.owner = f[6] or r.owner
   finish(r, f[4], { exec_at = ARGV[i + 15], dur = ARGV[i + 14], http = http, code = ARGV[i + 17],
     text = text, body = body, err = err, worker = WORKER, attempt = attempt,
-    manual = f[7] or r.manual })
+    manual = f[7] or r.manual, tries = f[8] or nil })
+  return 1
+end
+
+-- A failed attempt whose retry the worker is about to send: the run waits, unfinished, as
+-- SCHEDULED, with the attempt kept and the next one's number and instant. Once per attempt:
+-- a duplicate (two copies of one attempt failed) records nothing and sends nothing.
+local function retry(r, i)
+  -- The call is over; a waiting retry holds no worker.
+  redis.call('ZREM', IN_FLIGHT, r.id)
+  local f, code = step(r, { 'status', 'state', 'attempt', 'next', 'tries' }, 'result from')
+  if not f then
+    return code
+  end
+  local n = tonumber(ARGV[i + 8])
+  if tonumber(f[4] or 0) >= n or tonumber(f[5] or 0) >= n then
+    append_log(r.id, 'duplicate result of attempt ' .. (n - 1) .. ' from worker ' .. WORKER .. ' ignored: its retry is recorded')
+    return 0
+  end
+  local tries = ARGV[i + 7]
+  if f[6] then
+    tries = f[6] .. '\n' .. tries
+  end
+  redis.call('HSET', r.run, 'status', 'SCHEDULED', 'state', 'SCHEDULED', 'attempt', int(n - 1),
+    'next', int(n), 'next_at', ARGV[i + 9], 'tries', tries, 'text', ARGV[i + 10])
+  if ARGV[i + 11] ~= '' then
+    redis.call('HSET', r.run, 'http', ARGV[i + 11])
+  else
+    redis.call('HDEL', r.run, 'http')
+  end
+  append_log(r.id, ARGV[i + 12])
   return 1
 end
 
@@ -715,7 +792,7 @@ local function report(i)
   local r = { id = id, job_id = job, sched_id = sched, owner = f[9] or '', run = run }
   finish(r, f[5], { exec_at = f[7] or NOW, dur = f[14] or '0', http = f[10] or '',
     code = ARGV[i + 6], text = message, body = f[12] or '', err = f[13] or '',
-    worker = f[8] or '', attempt = f[6] or '1', manual = f[15] or nil })
+    worker = f[8] or '', attempt = f[6] or '1', manual = f[15] or nil, tries = f[16] or nil })
   return 1
 end
 
@@ -750,7 +827,7 @@ while i <= #ARGV do
     local r = run_of(i)
     r.manual = manual
     out[#out + 1] = start(r, i)
-    i = i + 8
+    i = i + 9
   elseif op == 'e' then
     local r = run_of(i)
     r.manual = manual
@@ -761,6 +838,11 @@ while i <= #ARGV do
     r.manual = manual
     out[#out + 1] = complete(r, i)
     i = i + 18
+  elseif op == 'r' then
+    local r = run_of(i)
+    r.manual = manual
+    out[#out + 1] = retry(r, i)
+    i = i + 13
   elseif op == 'u' then
     out[#out + 1] = report(i)
     i = i + 7
