@@ -22,7 +22,8 @@ use std::time::Duration;
 
 pub use query::{query, QueryFigures};
 pub use scenarios::{
-    fairness, hostile, lateness, scale, throughput, Cpu, CpuPerRun, Hostile, IoStall, Throughput,
+    fairness, hostile, lateness, retries, scale, throughput, Cpu, CpuPerRun, Hostile, IoStall,
+    Retries, Throughput,
 };
 
 const ADMIN: &str = "bench-admin-token";

@@ -15,7 +15,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Measure a chime cluster against this machine's own ceiling"
 )]
 struct Cli {
-    /// Scenarios to run: baseline, floor, indexed, throughput, lateness, scale, query, fairness, hostile (comma-separated), or all.
+    /// Scenarios to run: baseline, floor, indexed, throughput, retries, lateness, scale, query, fairness, hostile (comma-separated), or all.
     #[arg(long, default_value = "all")]
     scenario: String,
     /// A short run (under about two minutes) with small numbers.
@@ -166,12 +166,17 @@ async fn run(cli: &Cli, opts: &Options) -> anyhow::Result<Report> {
         runs[i] = Some((rate, cpu));
     }
     let mut measured = None;
+    let mut offered = None;
     if want("throughput") {
-        let (rate, offered) = throughput_rows(&b, q, &mut report, runs).await?;
+        let (rate, load) = throughput_rows(&b, q, &mut report, runs).await?;
         measured = Some(rate);
+        offered = Some(load);
         if let Some(seeds) = &cli.redis_cluster {
-            cluster_rows(opts, seeds, q, offered, rate, &mut report).await?;
+            cluster_rows(opts, seeds, q, load, rate, &mut report).await?;
         }
+    }
+    if want("retries") {
+        retries_rows(&b, q, offered, measured, &mut report).await?;
     }
     if want("lateness") {
         lateness_rows(cli, opts, &b, secs, measured, &mut report).await?;
@@ -467,6 +472,47 @@ async fn hostile_rows(
         serde_json::json!({"healthy_rate": rate, "hostile_schedules": h.hostile_schedules,
             "alone": h.alone, "beside": h.beside}),
     );
+    Ok(())
+}
+
+/// The retries rows: chime flat out (the throughput scenario's load, or 2,000 schedules)
+/// with every job retrying against a target that fails every second call, beside the
+/// throughput without a policy when it was measured in the same run.
+async fn retries_rows(
+    b: &Bench,
+    q: bool,
+    offered: Option<usize>,
+    plain: Option<f64>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let offered = offered.unwrap_or(if q { 500 } else { 2_000 });
+    let window = Duration::from_secs(if q { 5 } else { 20 });
+    let r = chime_bench::retries(b, offered, window).await?;
+    let scenario = "retries (target failing half its calls)";
+    let metric = "runs/s finished end to end";
+    report.add(scenario, metric, r.finished_per_s, "runs/s", "", None);
+    report.add(
+        scenario,
+        "calls per run",
+        r.calls_per_run,
+        "calls",
+        "≈ 2",
+        None,
+    );
+    if let Some(plain) = plain {
+        let ratio = r.finished_per_s / plain;
+        report.add(
+            scenario,
+            "ratio to throughput without a policy",
+            ratio,
+            "×",
+            "",
+            None,
+        );
+    }
+    report
+        .details
+        .insert("retries".into(), serde_json::json!({"offered": offered}));
     Ok(())
 }
 

@@ -107,6 +107,57 @@ pub async fn throughput(b: &Bench, offered: usize, window: Duration) -> anyhow::
     })
 }
 
+/// Retries: `offered` schedules firing every second, whose job retries failed calls
+/// (`retryCount` 3, waits of up to 1–2 s), against a target of their own that fails every
+/// second call with a 503. Over `window`, after a warm-up that lets retries reach their steady
+/// state: finished runs per second, and calls per finished run.
+pub async fn retries(b: &Bench, offered: usize, window: Duration) -> anyhow::Result<Retries> {
+    let target = crate::Target::counting(Duration::ZERO).await;
+    target.fail_every(2);
+    let (tenant, token) = b.tenant("retries").await?;
+    let policy = json!({"retryCount": 3, "minBackoffSeconds": 1, "maxBackoffSeconds": 2});
+    let mut jobs = Vec::new();
+    for j in 0..offered.div_ceil(100) {
+        let n = (offered - j * 100).min(100);
+        let schedules: Vec<Value> = (0..n)
+            .map(|_| json!({"repeatInterval": "1 second", "active": true}))
+            .collect();
+        let body = json!({
+            "name": format!("rt-{j}"), "description": "bench", "action": target.url(crate::HOOK),
+            "active": true, "httpMethod": "POST", "retryPolicy": policy, "schedules": schedules,
+        });
+        let v = b
+            .call(&token, "POST", "/scheduler/jobs", Some(body))
+            .await?;
+        jobs.push((v["_id"].as_u64().context("the job's _id")?, vec![]));
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await; // warm-up: retries reach their steady state
+    let (h0, r0, t0) = (
+        target.count(),
+        tenant_runs(b, &tenant, &token).await?,
+        Instant::now(),
+    );
+    tokio::time::sleep(window).await;
+    let (h1, r1) = (target.count(), tenant_runs(b, &tenant, &token).await?);
+    let secs = t0.elapsed().as_secs_f64();
+    deactivate_all(b, &token, &jobs).await;
+    let finished = r1.saturating_sub(r0);
+    Ok(Retries {
+        finished_per_s: finished as f64 / secs,
+        calls_per_run: (h1 - h0) as f64 / finished.max(1) as f64,
+    })
+}
+
+/// What the retries scenario measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Retries {
+    /// Runs finished (recorded after their last attempt), per second.
+    pub finished_per_s: f64,
+    /// Calls the target received per finished run (2 when every second call fails and every
+    /// run ends in success).
+    pub calls_per_run: f64,
+}
+
 /// What the throughput scenario measured.
 #[derive(Debug, Clone, Copy)]
 pub struct Throughput {

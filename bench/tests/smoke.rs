@@ -58,6 +58,14 @@ async fn every_scenario_reports_figures() {
         "RabbitMQ CPU per run: {t:?}"
     );
 
+    let r = chime_bench::retries(&b, 50, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert!(
+        r.finished_per_s > 0.0 && r.calls_per_run > 1.0,
+        "retries: {r:?}"
+    );
+
     let (start, record) = chime_bench::lateness(&b, 30, Duration::from_secs(2), "smoke-lateness")
         .await
         .unwrap();
