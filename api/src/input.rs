@@ -20,7 +20,7 @@ use chime_core::schedule::Plan;
 use chime_core::time::format_instant;
 use chime_core::zone::{self, Tz};
 use chrono::{DateTime, Utc};
-pub use policy::retry_policy;
+pub use policy::{concurrency_policy, retry_policy};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -204,6 +204,7 @@ pub fn new_job(
         secret_headers: secret,
         timeout_ms: timeout(req.timeout_ms, ctx)?.unwrap_or(default_timeout_ms),
         retry_policy: retry_policy(req.retry_policy.as_ref(), ctx)?,
+        concurrency_policy: concurrency_policy(req.concurrency_policy.as_ref(), ctx)?,
         created_at: stamp.clone(),
         modified_at: stamp,
     })
@@ -257,6 +258,9 @@ pub fn update_job(job: &Job, req: &JobUpdateRequest, now: DateTime<Utc>) -> Resu
     }
     if let Some(given) = &req.retry_policy {
         j.retry_policy = retry_policy(Some(given), ctx)?;
+    }
+    if let Some(given) = &req.concurrency_policy {
+        j.concurrency_policy = concurrency_policy(Some(given), ctx)?;
     }
     j.modified_at = format_instant(now.timestamp_millis());
     Ok(j)

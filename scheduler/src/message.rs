@@ -4,7 +4,7 @@
 //! JSON body of the others. The run id derives from the schedule and the nominal instant, so
 //! every replica and every retry publishes the same run under the same id.
 
-use chime_core::model::{run_id, ActionSpec, Job, RunMessage, Schedule};
+use chime_core::model::{run_id, ActionSpec, ConcurrencyPolicy, Job, RunMessage, Schedule};
 
 /// The header naming the body's type, added to a body of `data` unless the job sets it.
 const CONTENT_TYPE: &str = "content-type";
@@ -58,6 +58,7 @@ pub fn run_message(
         retry: job.retry_policy.filter(|p| p.retry_count > 0),
         attempt: 1,
         first_call_at: None,
+        replaceable: job.concurrency_policy == Some(ConcurrencyPolicy::Replace),
         action: ActionSpec {
             url,
             method,

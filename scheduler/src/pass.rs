@@ -488,6 +488,21 @@ impl Scheduler {
                         .await;
                 }
                 Ok(Ok(Materialized::Gone)) => {} // gone meanwhile: nothing to fire
+                Ok(Ok(Materialized::Overlap)) => {
+                    metrics::counter!("chime_fires_skipped_total", "reason" => "overlap")
+                        .increment(1);
+                    let span = chime_store::SkipSpan {
+                        reason: "overlap",
+                        first: m.scheduled_at,
+                        last: m.scheduled_at,
+                        count: 1,
+                    };
+                    let message = "Run skipped: the schedule's previous run is still in progress (concurrencyPolicy forbid)";
+                    let _ = self
+                        .store
+                        .schedule_skip(&m.tenant, &m.schedule_id, level::INFO, message, &span)
+                        .await;
+                }
                 Ok(Ok(Materialized::Busy)) => {
                     metrics::counter!("chime_fires_held_total", "reason" => "in_flight_cap")
                         .increment(1);

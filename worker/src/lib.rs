@@ -520,6 +520,7 @@ impl Inner {
                 Some(e) => Outcome::not_called(e),
             }
         };
+        let call = self.unless_cancelled(msg, call);
         let outcome = if lazy {
             let mark = async {
                 tokio::time::sleep(mark_after).await;
@@ -559,6 +560,41 @@ impl Inner {
 }
 
 impl Inner {
+    /// How often a replaceable run's worker looks for its cancellation during the call.
+    const CANCEL_POLL: Duration = Duration::from_millis(250);
+
+    /// `call`, abandoned (and the request aborted) as soon as its run is cancelled by a newer
+    /// fire of its schedule (`concurrencyPolicy: replace`) or finished elsewhere; only runs of
+    /// such jobs are watched.
+    async fn unless_cancelled(
+        &self,
+        msg: &RunMessage,
+        call: impl std::future::Future<Output = Outcome>,
+    ) -> Outcome {
+        if !msg.replaceable {
+            return call.await;
+        }
+        let (started_at, t0) = (chrono::Utc::now(), std::time::Instant::now());
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                outcome = &mut call => return outcome,
+                () = tokio::time::sleep(Self::CANCEL_POLL) => {
+                    let store = &self.store;
+                    if store.run_cancelled(&msg.tenant, &msg.run_id).await.unwrap_or(false) {
+                        metrics::counter!("chime_runs_cancelled_total").increment(1);
+                        return Outcome {
+                            error: Some("cancelled: replaced by a newer run of its schedule (concurrencyPolicy replace); the call was aborted".into()),
+                            started_at,
+                            duration: t0.elapsed(),
+                            ..Outcome::not_called(String::new())
+                        };
+                    }
+                }
+            }
+        }
+    }
+
     /// The run's secret headers, opened with the worker's keyring; an error naming the
     /// header when one cannot be opened (the run fails without a call).
     fn open_secrets(&self, msg: &RunMessage) -> Result<Vec<(String, String)>, String> {

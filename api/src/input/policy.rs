@@ -1,11 +1,30 @@
-//! A job's execution policies in its request body: `retryPolicy`.
+//! A job's execution policies in its request body: `retryPolicy` and `concurrencyPolicy`.
 
 use super::bad;
 use crate::error::ApiError;
+use chime_core::model::ConcurrencyPolicy;
 use chime_core::retry::{
     RetryPolicy, MAX_BACKOFF_SECONDS, MAX_DOUBLINGS, MAX_RETRY_COUNT, MAX_RETRY_SECONDS,
 };
 use serde_json::Value;
+
+/// A job's `concurrencyPolicy` (`null` or absent: none, which is `allow`).
+pub fn concurrency_policy(
+    given: Option<&Value>,
+    ctx: &str,
+) -> Result<Option<ConcurrencyPolicy>, ApiError> {
+    let Some(v) = given.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    v.as_str()
+        .and_then(|s| s.parse::<ConcurrencyPolicy>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            bad(format!(
+                "{ctx}: 'concurrencyPolicy' must be 'allow', 'forbid' or 'replace', got {v}"
+            ))
+        })
+}
 
 /// The fields of `retryPolicy`, each with its range.
 const RETRY_FIELDS: [(&str, u32, u32); 5] = [
@@ -97,6 +116,23 @@ mod tests {
             "maxDoublings": 0, "maxRetrySeconds": 60});
         let p = retry_policy(Some(&full), "ctx").unwrap().unwrap();
         assert_eq!(serde_json::to_value(p).unwrap(), full);
+    }
+
+    #[test]
+    fn a_concurrency_policy_is_one_of_three_names() {
+        for name in ["allow", "forbid", "replace"] {
+            let p = concurrency_policy(Some(&json!(name)), "ctx")
+                .unwrap()
+                .unwrap();
+            assert_eq!(p.as_str(), name);
+        }
+        assert_eq!(concurrency_policy(Some(&Value::Null), "ctx").unwrap(), None);
+        for bad in [json!("Forbid"), json!(1), json!({}), json!("skip")] {
+            match concurrency_policy(Some(&bad), "ctx") {
+                Err(ApiError::BadRequest(m)) => assert!(m.contains("'concurrencyPolicy'"), "{m}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -142,6 +142,12 @@ pub struct JobRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<RetryPolicyBody>)]
     pub retry_policy: Option<Value>,
+    /// While a schedule's previous run is in progress, a fire `allow`s (the default: runs
+    /// overlap), `forbid`s (skipped, reason `overlap`) or `replace`s it (the run in progress is
+    /// cancelled, its call aborted).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<ConcurrencyPolicy>)]
+    pub concurrency_policy: Option<Value>,
     /// At most 100.
     pub schedules: Option<Vec<ScheduleRequest>>,
 }
@@ -181,6 +187,10 @@ pub struct JobUpdateRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<RetryPolicyBody>)]
     pub retry_policy: Option<Value>,
+    /// Replaces the concurrency policy; `null` resets it to `allow`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<ConcurrencyPolicy>)]
+    pub concurrency_policy: Option<Value>,
     /// Only for Configure Job by name.
     pub schedules: Option<Vec<ScheduleRequest>>,
 }
@@ -203,9 +213,20 @@ impl From<JobUpdateRequest> for JobRequest {
             secret_headers: u.secret_headers,
             timeout_ms: u.timeout_ms,
             retry_policy: u.retry_policy,
+            concurrency_policy: u.concurrency_policy,
             schedules: u.schedules,
         }
     }
+}
+
+/// A job's concurrency policy.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum ConcurrencyPolicy {
+    Allow,
+    Forbid,
+    Replace,
 }
 
 /// A job's retry policy (`retryPolicy`). Every field is optional.

@@ -306,6 +306,10 @@ pub struct SapJob {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<crate::wire::requests::RetryPolicyBody>)]
     pub retry_policy: Option<chime_core::retry::RetryPolicy>,
+    /// The job's concurrency policy, when it sets one (else `allow`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::wire::requests::ConcurrencyPolicy>)]
+    pub concurrency_policy: Option<chime_core::model::ConcurrencyPolicy>,
     pub created_at: String,
     pub modified_at: String,
     /// With `displaySchedules=true`, and in the answers of Create Job and Configure Job by
@@ -336,6 +340,7 @@ impl SapJob {
                 .collect(),
             timeout_ms: j.timeout_ms,
             retry_policy: j.retry_policy,
+            concurrency_policy: j.concurrency_policy,
             created_at: j.created_at.clone(),
             modified_at: j.modified_at.clone(),
             schedules,

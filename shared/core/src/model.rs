@@ -30,9 +30,27 @@ pub struct Job {
     /// chime: retries of a failed call (`None`: one call, SAP's behaviour).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_policy: Option<crate::retry::RetryPolicy>,
+    /// chime: what a fire does while its schedule's previous run is in progress (`None`:
+    /// `allow`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_policy: Option<ConcurrencyPolicy>,
     pub created_at: String,
     pub modified_at: String,
 }
+
+named_enum!(
+    /// What a fire does while its schedule's previous run is in progress (Kubernetes
+    /// CronJob's three policies, for HTTP calls).
+    ConcurrencyPolicy, "concurrencyPolicy", {
+        /// Fire anyway: runs overlap.
+        Allow = "allow",
+        /// Skip the fire (the skip is in the schedule's event log and `fires`, reason
+        /// `overlap`).
+        Forbid = "forbid",
+        /// Cancel the run in progress (its call is aborted) and fire.
+        Replace = "replace",
+    }
+);
 
 named_enum!(
     /// SAP's schedule `type`: a `time` schedule fires once, every other kind recurs.
@@ -125,6 +143,10 @@ pub struct RunMessage {
     /// from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_call_at: Option<i64>,
+    /// Its job's `concurrencyPolicy` is `replace`: a newer fire of its schedule cancels it,
+    /// so its worker watches for that during the call.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replaceable: bool,
 }
 
 fn first_attempt() -> u32 {

@@ -79,6 +79,9 @@ pub enum Materialized {
     Inactive,
     /// Not created: the tenant has its cap of runs in flight. The leader fires it later.
     Busy,
+    /// Not created: its job's `concurrencyPolicy` is `forbid` and the schedule's previous run
+    /// is in progress. The fire is skipped.
+    Overlap,
 }
 
 /// What [`RunStep::Start`] found.
@@ -150,6 +153,7 @@ impl StepAnswer {
             (RunStep::Materialize, -2) => StepAnswer::Materialized(Materialized::Inactive),
             (RunStep::Materialize, -3) => StepAnswer::Materialized(Materialized::Finished),
             (RunStep::Materialize, -4) => StepAnswer::Materialized(Materialized::Busy),
+            (RunStep::Materialize, -5) => StepAnswer::Materialized(Materialized::Overlap),
             (RunStep::Start(_), 0) => StepAnswer::Started(Started::AlreadyRecorded),
             (RunStep::Start(_), -1) => StepAnswer::Started(Started::Gone),
             (RunStep::Start(_), n) if n <= WAITING_BELOW => StepAnswer::Started(Started::Waiting {
@@ -174,6 +178,16 @@ impl StepAnswer {
         Ok(answer)
     }
 }
+
+/// The lifecycle code of a run a newer fire cancelled (`concurrencyPolicy: replace`):
+/// `COMPLETED`/`REQUEST_ERROR`, outcome `error`.
+static CANCELLED: LazyLock<u32> = LazyLock::new(|| {
+    lifecycle_code(
+        RunStatus::Completed,
+        RunState::RequestError,
+        Some(Outcome::Error),
+    )
+});
 
 /// A start code at or below this is the retry a run waits for, negated: its due instant (ms)
 /// times 16 plus its attempt's number (`runs.lua`).
@@ -249,6 +263,7 @@ impl Store {
             .map(|call| {
                 let tenant = &steps[call[0]].0.tenant;
                 let mut inv = self.runs_invocation(tenant, now, &now_txt, worker);
+                inv.arg("p").arg(*CANCELLED).arg(Admission::SLACK_MS);
                 let cap = self.admission.cap();
                 if cap > 0
                     && call
@@ -361,6 +376,19 @@ impl Store {
             StepAnswer::Started(a) => Ok(a),
             other => Err(mismatch("start", other)),
         }
+    }
+
+    /// Whether run `run` of `tenant` was cancelled while it ran (a newer fire of its
+    /// schedule replaced it), or has finished elsewhere meanwhile: its call is to be
+    /// abandoned.
+    pub async fn run_cancelled(&self, tenant: &str, run: &str) -> Result<bool> {
+        let key = self.keys.run(tenant, run);
+        let (exists, cancel): (bool, Option<String>) = redis::pipe()
+            .exists(&key)
+            .hget(&key, "cancel")
+            .query_async(&mut self.c())
+            .await?;
+        Ok(!exists || cancel.is_some())
     }
 
     /// Records a run's result once.

@@ -46,6 +46,7 @@ fn job(id: u64) -> Job {
         secret_headers: Default::default(),
         timeout_ms: 1000,
         retry_policy: None,
+        concurrency_policy: None,
         created_at: String::new(),
         modified_at: String::new(),
     }
@@ -74,6 +75,7 @@ fn run(job_id: u64, sid: &str, at: i64) -> RunMessage {
         retry: None,
         attempt: 1,
         first_call_at: None,
+        replaceable: false,
         action: ActionSpec {
             url: "http://127.0.0.1:9/".into(),
             method: chime_core::run::HttpMethod::Post,

@@ -240,6 +240,11 @@ impl Target {
         self.reply.lock().unwrap().delay = delay;
     }
 
+    /// The calls the target is answering now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.0.load(Ordering::SeqCst)
+    }
+
     /// The most calls the target was answering at once.
     pub fn most_in_flight(&self) -> usize {
         self.in_flight.1.load(Ordering::SeqCst)

@@ -16,6 +16,7 @@ mod lifecycle;
 mod lifecycle_completion;
 mod misfire_kill;
 mod openapi;
+mod overlap;
 mod quota;
 mod retries;
 mod runlog;

@@ -39,6 +39,7 @@ fn job(id: u64, active: bool) -> chime_core::model::Job {
         secret_headers: Default::default(),
         timeout_ms: 1000,
         retry_policy: None,
+        concurrency_policy: None,
         created_at: String::new(),
         modified_at: String::new(),
     }
@@ -71,6 +72,7 @@ fn run_of(job_id: u64, sid: &str, at: i64) -> RunMessage {
         retry: None,
         attempt: 1,
         first_call_at: None,
+        replaceable: false,
         action: action(),
     }
 }
@@ -210,6 +212,7 @@ async fn run_records_are_idempotent_on_the_run_id() {
         retry: None,
         attempt: 1,
         first_call_at: None,
+        replaceable: false,
         action: action(),
     };
     assert_eq!(
@@ -325,6 +328,7 @@ async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
         retry: None,
         attempt: 1,
         first_call_at: None,
+        replaceable: false,
         action: action(),
     };
     let runs = [
@@ -437,6 +441,7 @@ async fn a_finished_record_is_a_stream_entry_with_the_fields_of_every_other() {
         retry: None,
         attempt: 1,
         first_call_at: None,
+        replaceable: false,
         action: action(),
     };
     let now = 1_795_805_542_003;

@@ -22,6 +22,9 @@
 --      then the operations, each an op code and its arguments:
 --        'a' the cap on runs in flight (0: none), the ms a run counts beyond its timeout: the
 --            admission of the 'm' operations after it (the leader's calls; gives no code);
+--        'p' the lifecycle code of a cancelled run, and the ms a run in progress counts beyond
+--            its last activity and its timeout: the concurrency policies of the operations after
+--            it (gives no code);
 --        'm' run id, job id, schedule id, scheduled at (ms), leader, epoch, the call's timeout
 --            (ms): materialize;
 --        's' the same, the delivery's number (1 for a first delivery) and the attempt its
@@ -48,7 +51,8 @@
 -- Returns one code per operation:
 --   m: 1 created, 0 it existed unfinished, -3 it existed finished, -1 the job or schedule is
 --      gone, -2 one of them is inactive, -4 not created: the tenant has its cap of runs in
---      flight (the leader fires it later).
+--      flight (the leader fires it later), -5 not created: its job's concurrencyPolicy is
+--      forbid and the schedule's previous run is in progress.
 --   s: the attempt number (>= 1) to execute, 0 when the run already has its result (completed,
 --      or acknowledged asynchronously) or the message is a duplicate of a retry already
 --      started, -1 when its job or schedule is gone or inactive (as for 'e'), minus (the due
@@ -400,6 +404,69 @@ local function admit(r)
   return true
 end
 
+-- The concurrency policies (set by a 'p' operation): a job whose definition says forbid or
+-- replace keeps its schedules' latest runs in its hash (`c@<schedule>` = run id). That run is
+-- in progress while its unfinished record exists and, unless it waits for an asynchronous
+-- report, its last activity (created, started, retry due) plus its timeout and POLICY_SLACK
+-- has not passed (a run whose message was lost does not hold its schedule forever; a worker
+-- that died has its run redelivered).
+local CANCEL_CODE, POLICY_SLACK = nil, 0
+local FORBID, REPLACE = '"concurrencyPolicy":"forbid"', '"concurrencyPolicy":"replace"'
+
+local function policy_of(jdef)
+  if not CANCEL_CODE then
+    return nil
+  end
+  if string.find(jdef, FORBID, 1, true) then
+    return 'forbid'
+  elseif string.find(jdef, REPLACE, 1, true) then
+    return 'replace'
+  end
+  return nil
+end
+
+-- The run of r's schedule in progress, other than r: its id and status; nil when none.
+local function in_progress(r)
+  local cur = redis.call('HGET', JOB_P .. r.job_id .. JOB_S, 'c@' .. r.sched_id)
+  if not cur or cur == r.id then
+    return nil
+  end
+  local f = redis.call('HMGET', RUN_P .. cur .. RECORD_S, 'status', 'state', 'm', 'exec_at', 'next_at')
+  if not f[1] then
+    return nil
+  end
+  if f[2] ~= 'ACK_RECVD' then
+    local created = tonumber(string.match(f[3] or '', '^%S+ %S+ (%S+)') or '0')
+    local last = math.max(created, tonumber(f[4] or '0'), tonumber(f[5] or '0'))
+    if NOW_N > last + tonumber(r.timeout) + POLICY_SLACK then
+      return nil
+    end
+  end
+  return cur, f[1]
+end
+
+local finish
+-- Ends run `id` (unfinished) as cancelled by run `by`: at once when it is not running (queued,
+-- or waiting for a retry: its message finds it finished and calls nothing), else by its
+-- worker, which watches for `cancel` and aborts the call (or by the run's redelivery, if its
+-- worker died).
+local function cancel(id, by, running)
+  local run = RUN_P .. id .. RECORD_S
+  local text = 'cancelled: replaced by run ' .. by .. ' (concurrencyPolicy replace)'
+  if running then
+    redis.call('HSET', run, 'cancel', by)
+    append_log(id, text .. '; its call is aborted')
+    return
+  end
+  local f = redis.call('HMGET', run, 'job', 'sched', 'owner', 'm', 'attempt', 'exec_at', 'worker',
+    'manual', 'tries')
+  redis.call('ZREM', IN_FLIGHT, id)
+  finish({ id = id, job_id = f[1], sched_id = f[2], owner = f[3] or '', run = run }, f[4],
+    { exec_at = f[6] or NOW, dur = '0', http = '', code = CANCEL_CODE, text = text, body = '',
+      err = '=', worker = f[7] or '', attempt = f[5] or '0', manual = f[8] or nil,
+      tries = f[9] or nil })
+end
+
 local seen = {}
 local function materialize(rs, check_active, out)
   local jobs, by_job = {}, {}
@@ -443,12 +510,30 @@ local function materialize(rs, check_active, out)
         out[r.slot] = -2
         seen[r.id] = nil
         id_del(r.id)
-      elseif not admit(r) then
-        out[r.slot] = -4
-        seen[r.id] = nil
-        id_del(r.id)
       else
-        make[#make + 1] = r
+        -- A manual run ("run now") is not held to its job's concurrency policy.
+        local policy = not r.manual and policy_of(jdef)
+        local cur, status = nil, nil
+        if policy then
+          cur, status = in_progress(r)
+        end
+        if cur and policy == 'forbid' then
+          out[r.slot] = -5
+          seen[r.id] = nil
+          id_del(r.id)
+        elseif not admit(r) then
+          out[r.slot] = -4
+          seen[r.id] = nil
+          id_del(r.id)
+        else
+          if cur then
+            cancel(cur, r.id, status == 'RUNNING')
+          end
+          if policy then
+            redis.call('HSET', JOB_P .. job .. JOB_S, 'c@' .. r.sched_id, r.id)
+          end
+          make[#make + 1] = r
+        end
       end
     end
     if #make > 0 then
@@ -574,10 +659,15 @@ local function start(r, i)
   if not alive(r) then
     return -1
   end
-  local f, code = step(r, { 'status', 'state', 'attempt', 'exec_at', 'worker', 'next', 'next_at' },
-    'delivery to')
+  local f, code = step(r, { 'status', 'state', 'attempt', 'exec_at', 'worker', 'next', 'next_at',
+    'cancel' }, 'delivery to')
   if not f then
     return code
+  end
+  if f[9] and CANCEL_CODE then
+    -- Cancelled while running, and its worker died: it ends cancelled, not called again.
+    cancel(r.id, f[9], false)
+    return 0
   end
   local delivered, try = tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8])
   local recorded = tonumber(f[4] or 0)
@@ -649,7 +739,7 @@ end
 -- Writes the finished record of run r (its unfinished record's numbers in `nums`, "<n>
 -- <sched_at> <created> <epoch>") and indexes it; `x` holds the result. Removes the unfinished
 -- record.
-local function finish(r, nums, x)
+finish = function(r, nums, x)
   local n, at, created, epoch = string.match(nums, '^(%S+) (%S+) (%S+) (%S+)$')
   local at_n = tonumber(at)
   local xid = redis.call('XADD', TENANT_RUNS, '*', 'j', r.job_id)
@@ -807,11 +897,15 @@ while i <= #ARGV do
     manual = ARGV[i + manual_at + 1]
     op = string.lower(op)
   end
-  if op ~= 'm' and op ~= 'a' and #pending > 0 then
+  if op ~= 'm' and op ~= 'a' and op ~= 'p' and #pending > 0 then
     materialize(pending, true, out)
     pending = {}
   end
-  if op == 'a' then
+  if op == 'p' then
+    CANCEL_CODE = ARGV[i + 1]
+    POLICY_SLACK = tonumber(ARGV[i + 2])
+    i = i + 3
+  elseif op == 'a' then
     ADMIT_CAP = tonumber(redis.call('HGET', KEYS[1], 'max_in_flight') or ARGV[i + 1])
     ADMIT_SLACK = tonumber(ARGV[i + 2])
     i = i + 3
