@@ -3,8 +3,9 @@
 //!
 //! Layout: this file (the consume loop, the recorder's group commit, a delivery's runs);
 //! [`executor`], the HTTP client that calls a job's action and reads how the call ended;
-//! [`ssrf`], the guard that decides which addresses the executor may dial. The worker is the
-//! only crate that calls targets.
+//! [`ssrf`], the guard that decides which addresses the executor may dial; [`signing`], the
+//! tenants' signing secrets, kept in memory for a short while. The worker is the only crate
+//! that calls targets.
 //!
 //! Per delivery: `start` (marks RUNNING/TRIGGERED; answers `AlreadyRecorded` when the run has
 //! its result, so a redelivery is acknowledged without calling the target again), execute, `complete`
@@ -25,10 +26,12 @@
 pub mod executor;
 pub mod lanes;
 pub mod redact;
+pub mod signing;
 pub mod ssrf;
 
 use crate::executor::{Action, CallKind, CallMeta, Executor, ExecutorConfig, Outcome};
 use crate::lanes::Lanes;
+use crate::signing::{Signing, SigningKeys};
 use crate::ssrf::TargetPolicy;
 use anyhow::Context;
 use chime_broker::{RunConsumer, RunDelivery, Topology};
@@ -66,6 +69,8 @@ struct Inner {
     id: String,
     /// Opens the runs' secret headers (`secret_keys`).
     secrets: chime_core::secrets::Keyring,
+    /// The tenants' signing secrets, opened with the same keyring.
+    signing: SigningKeys,
 }
 
 /// Group commit of run record steps. Runs in flight hand their steps (start, complete) to one
@@ -199,6 +204,11 @@ impl Worker {
         })
         .context("building the HTTP client")?;
         let secrets = chime_core::secrets::Keyring::parse(&settings.secret_keys)?;
+        let signing = SigningKeys::new(
+            store.clone(),
+            secrets.clone(),
+            Duration::from_millis(settings.signing_secret_cache_ms),
+        );
         let secret = store
             .cluster_secret(settings.cluster_secret.as_deref())
             .await
@@ -245,6 +255,7 @@ impl Worker {
                 lanes,
                 id,
                 secrets,
+                signing,
             }),
             ops_addr,
             ops_cancel,
@@ -426,22 +437,23 @@ impl Inner {
         }
     }
 
-    /// The `start` step: marks the run RUNNING/TRIGGERED. `Some(reason)` when the run is not to
-    /// be executed (its job is gone, or it already has its result).
+    /// The `start` step: marks the run RUNNING/TRIGGERED. `Ok(attempt)`: the number of the
+    /// call about to be made; `Err(reason)` when the run is not to be executed (its job is
+    /// gone, or it already has its result).
     async fn mark_started(
         &self,
         msg: &Arc<RunMessage>,
         at_least: u32,
-    ) -> Result<Option<&'static str>, StoreError> {
+    ) -> Result<Result<u32, &'static str>, StoreError> {
         let attempt = retry(|| self.recorder.step(msg, Step::Start(at_least))).await?;
         Ok(match attempt {
-            StepAnswer::Started(Started::Gone) => Some(dropped_gone()),
-            StepAnswer::Started(Started::AlreadyRecorded) => Some(duplicate()),
+            StepAnswer::Started(Started::Gone) => Err(dropped_gone()),
+            StepAnswer::Started(Started::AlreadyRecorded) => Err(duplicate()),
             StepAnswer::Started(Started::Attempt(n)) => {
                 if n > 1 {
                     metrics::counter!("chime_runs_reexecuted_total").increment(1);
                 }
-                None
+                Ok(n)
             }
             other => {
                 return Err(StoreError::Corrupt(format!(
@@ -471,20 +483,31 @@ impl Inner {
         let now = chrono::Utc::now().timestamp_millis();
         let mark_after = Duration::from_millis(self.settings.mark_running_after_ms);
         let lazy = at_least == 1 && msg.fresh && !mark_after.is_zero();
-        let refused = if lazy {
-            self.check(msg).await?
+        // The number of this call: 1 for a fresh message's first delivery, else as counted
+        // by the start step.
+        let attempt = if lazy {
+            match self.check(msg).await? {
+                Some(reason) => return Ok(reason),
+                None => 1,
+            }
         } else {
-            self.mark_started(msg, at_least).await?
+            match self.mark_started(msg, at_least).await? {
+                Err(reason) => return Ok(reason),
+                Ok(n) => n,
+            }
         };
-        if let Some(reason) = refused {
-            return Ok(reason);
-        }
         metrics::histogram!("chime_run_start_lag_seconds")
             .record((now - msg.scheduled_at).max(0) as f64 / 1000.0);
-        // A secret that cannot be opened fails the run without its call.
-        let (secret_headers, refused) = match self.open_secrets(msg) {
-            Ok(opened) => (opened, None),
-            Err(e) => (vec![], Some(e)),
+        // A secret header or signing secret that cannot be opened fails the run without its
+        // call.
+        let signer = match retry(|| self.signing.of(&msg.tenant)).await? {
+            Signing::Signed(signer) => Ok(Some(signer)),
+            Signing::Unsigned => Ok(None),
+            Signing::Refused(e) => Err(e),
+        };
+        let (secret_headers, signer, refused) = match (self.open_secrets(msg), signer) {
+            (Ok(opened), Ok(signer)) => (opened, signer, None),
+            (Err(e), _) | (_, Err(e)) => (vec![], None, Some(e)),
         };
         let action = Action {
             url: msg.action.url.clone(),
@@ -499,7 +522,8 @@ impl Inner {
             schedule_id: msg.schedule_id.clone(),
             run_id: msg.run_id.clone(),
             scheduler_host: self.settings.public_url.clone(),
-            signing_secret: None,
+            attempt,
+            signer,
         };
         let call = async {
             match refused {
@@ -518,7 +542,7 @@ impl Inner {
                 tokio::select! {
                     outcome = &mut call => break outcome,
                     m = &mut mark, if !marked => {
-                        if let Some(reason) = m? {
+                        if let Err(reason) = m? {
                             return Ok(reason);
                         }
                         marked = true;

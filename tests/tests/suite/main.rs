@@ -22,6 +22,7 @@ mod runnow;
 mod secrets;
 mod shards;
 mod shutdown;
+mod signing;
 mod store;
 mod tails;
 mod timing;
