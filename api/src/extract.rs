@@ -12,24 +12,40 @@ use serde_json::Value;
 /// A JSON request body: 413 past the size cap, 400 naming the problem when malformed.
 pub struct JsonBody(pub Value);
 
+/// A JSON request body that may be left out (`None` for an empty body), read as [`JsonBody`].
+pub struct OptionalJsonBody(pub Option<Value>);
+
+/// The body as JSON; `None` when it is empty.
+async fn read_json(req: Request, state: &AppState) -> Result<Option<Value>, ApiError> {
+    let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(state.settings.max_request_bytes)
+        } else {
+            ApiError::BadRequest(format!("cannot read the request body: {e}"))
+        }
+    })?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON in the request body: {e}")))
+}
+
 impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(state.settings.max_request_bytes)
-            } else {
-                ApiError::BadRequest(format!("cannot read the request body: {e}"))
-            }
-        })?;
-        if bytes.is_empty() {
-            return Err(ApiError::BadRequest(
-                "the request body is empty; a JSON object is expected".into(),
-            ));
-        }
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::BadRequest(format!("malformed JSON in the request body: {e}")))
+        read_json(req, state).await?.map(JsonBody).ok_or_else(|| {
+            ApiError::BadRequest("the request body is empty; a JSON object is expected".into())
+        })
+    }
+}
+
+impl FromRequest<AppState> for OptionalJsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        read_json(req, state).await.map(OptionalJsonBody)
     }
 }

@@ -113,6 +113,12 @@ impl Bench {
                 // The scale scenario's million schedules are one tenant's.
                 ("CHIME_TENANT_MAX_JOBS".into(), "0".into()),
                 ("CHIME_TENANT_MAX_SCHEDULES".into(), "0".into()),
+                // A keyring, so tenants have signing secrets and every call is signed, as in
+                // an installation that sets one.
+                (
+                    "CHIME_SECRET_KEYS".into(),
+                    chime_testkit::TEST_SECRET_KEYS.into(),
+                ),
             ]
             .into_iter()
             .chain(std::env::vars().filter(|(k, _)| k.starts_with("CHIME_"))),

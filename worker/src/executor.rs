@@ -1,16 +1,17 @@
 //! Action executor: performs one HTTP call to a tenant's endpoint on behalf of a job run,
 //! behind the SSRF guard, and turns whatever happens into an [`Outcome`] (success, accepted,
-//! failure, error or timeout). Response bodies are read chunk by chunk and capped.
+//! failure, error or timeout). Response bodies are read chunk by chunk and capped. Every call
+//! carries the run's headers and, when its tenant has a signing secret, its signature in the
+//! Standard Webhooks form ([`chime_core::signing`]).
 
 use std::error::Error as StdError;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chime_core::signing::{self, Signer};
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Method;
-use sha2::Sha256;
 use url::Url;
 
 use crate::ssrf::{GuardError, GuardedResolver, TargetPolicy};
@@ -23,10 +24,6 @@ pub const HEADER_SCHEDULE_ID: &str = "x-sap-job-schedule-id";
 pub const HEADER_RUN_ID: &str = "x-sap-job-run-id";
 /// Header carrying the scheduler host.
 pub const HEADER_SCHEDULER_HOST: &str = "x-sap-scheduler-host";
-/// Header carrying the unix-seconds timestamp used in the signature.
-pub const HEADER_TIMESTAMP: &str = "x-chime-timestamp";
-/// Header carrying the request signature (`v1=<hex HMAC-SHA256>`).
-pub const HEADER_SIGNATURE: &str = "x-chime-signature";
 
 /// Default number of response-body bytes kept.
 pub const DEFAULT_BODY_CAP: usize = 1024;
@@ -52,8 +49,11 @@ pub struct CallMeta {
     pub schedule_id: String,
     pub run_id: String,
     pub scheduler_host: String,
-    /// When set, requests carry `x-chime-timestamp` and `x-chime-signature`.
-    pub signing_secret: Option<String>,
+    /// The number of this call for its run (1 for the first): `x-chime-attempt`, and the
+    /// `webhook-id`'s suffix.
+    pub attempt: u32,
+    /// The tenant's signing secrets: when set, the call carries `webhook-signature`.
+    pub signer: Option<Arc<Signer>>,
 }
 
 /// How a call ended.
@@ -129,33 +129,6 @@ pub struct Executor {
     client: reqwest::Client,
     policy: TargetPolicy,
     body_cap: usize,
-}
-
-/// The `x-chime-signature` value for a request: `v1=` followed by the hex HMAC-SHA256 of
-/// `"{timestamp}.{body}"` keyed with `secret` (an absent body signs as the empty string).
-pub fn sign(secret: &str, timestamp: i64, body: &str) -> String {
-    let mut mac = signing_mac(secret);
-    mac.update(format!("{timestamp}.{body}").as_bytes());
-    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// Checks an `x-chime-signature` value in constant time, as a receiving endpoint would.
-pub fn verify(secret: &str, timestamp: i64, body: &str, signature: &str) -> bool {
-    let Some(hex_sig) = signature.strip_prefix("v1=") else {
-        return false;
-    };
-    let Ok(raw) = hex::decode(hex_sig) else {
-        return false;
-    };
-    let mut mac = signing_mac(secret);
-    mac.update(format!("{timestamp}.{body}").as_bytes());
-    mac.verify_slice(&raw).is_ok()
-}
-
-fn signing_mac(secret: &str) -> Hmac<Sha256> {
-    // HMAC takes keys of any length, so this cannot fail.
-    <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
-        .expect("HMAC accepts keys of any length")
 }
 
 /// A call that ended before a response was received.
@@ -282,11 +255,17 @@ impl Executor {
         set(HEADER_SCHEDULE_ID, &meta.schedule_id)?;
         set(HEADER_RUN_ID, &meta.run_id)?;
         set(HEADER_SCHEDULER_HOST, &meta.scheduler_host)?;
-        let body = action.body.as_deref().unwrap_or("");
-        if let Some(secret) = &meta.signing_secret {
-            let timestamp = Utc::now().timestamp();
-            set(HEADER_TIMESTAMP, &timestamp.to_string())?;
-            set(HEADER_SIGNATURE, &sign(secret, timestamp, body))?;
+        set(signing::HEADER_ATTEMPT, &meta.attempt.to_string())?;
+        let id = signing::message_id(&meta.run_id, meta.attempt);
+        let now = Utc::now();
+        let timestamp = now.timestamp();
+        set(signing::HEADER_ID, &id)?;
+        set(signing::HEADER_TIMESTAMP, &timestamp.to_string())?;
+        if let Some(signer) = &meta.signer {
+            // The exact bytes sent: the body, or nothing (signed as the empty string).
+            let body = action.body.as_deref().unwrap_or("").as_bytes();
+            let signature = signer.signature(&id, timestamp, body, now.timestamp_millis());
+            set(signing::HEADER_SIGNATURE, &signature)?;
         }
 
         let mut builder = self

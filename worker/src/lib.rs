@@ -3,8 +3,9 @@
 //!
 //! Layout: this file (the consume loop, the recorder's group commit, a delivery's runs);
 //! [`executor`], the HTTP client that calls a job's action and reads how the call ended;
-//! [`ssrf`], the guard that decides which addresses the executor may dial. The worker is the
-//! only crate that calls targets.
+//! [`ssrf`], the guard that decides which addresses the executor may dial; [`signing`], the
+//! tenants' signing secrets, kept in memory for a short while. The worker is the only crate
+//! that calls targets.
 //!
 //! Per delivery: `start` (marks RUNNING/TRIGGERED; answers `AlreadyRecorded` when the run has
 //! its result, so a redelivery is acknowledged without calling the target again), execute, `complete`
@@ -26,10 +27,12 @@ pub mod executor;
 pub mod lanes;
 pub mod redact;
 mod retry;
+pub mod signing;
 pub mod ssrf;
 
 use crate::executor::{Action, CallKind, CallMeta, Executor, ExecutorConfig, Outcome};
 use crate::lanes::Lanes;
+use crate::signing::{Signing, SigningKeys};
 use crate::ssrf::TargetPolicy;
 use anyhow::Context;
 use chime_broker::{RunConsumer, RunDelivery, Topology};
@@ -69,6 +72,8 @@ struct Inner {
     secrets: chime_core::secrets::Keyring,
     /// Sends retries through the delay queues.
     publisher: chime_broker::Publisher,
+    /// The tenants' signing secrets, opened with the same keyring.
+    signing: SigningKeys,
 }
 
 /// Group commit of run record steps. Runs in flight hand their steps (start, complete) to one
@@ -214,6 +219,11 @@ impl Worker {
         })
         .context("building the HTTP client")?;
         let secrets = chime_core::secrets::Keyring::parse(&settings.secret_keys)?;
+        let signing = SigningKeys::new(
+            store.clone(),
+            secrets.clone(),
+            Duration::from_millis(settings.signing_secret_cache_ms),
+        );
         let secret = store
             .cluster_secret(settings.cluster_secret.as_deref())
             .await
@@ -262,6 +272,7 @@ impl Worker {
                 lanes,
                 id,
                 secrets,
+                signing,
             }),
             ops_addr,
             ops_cancel,
@@ -483,6 +494,8 @@ impl Inner {
         let now = chrono::Utc::now().timestamp_millis();
         let mark_after = Duration::from_millis(self.settings.mark_running_after_ms);
         let lazy = at_least == 1 && msg.fresh && !mark_after.is_zero();
+        // The number of this call: 1 for a fresh message's first delivery, else as counted
+        // by the start step.
         let gate = if lazy {
             self.check(msg).await?
         } else {
@@ -494,10 +507,16 @@ impl Inner {
         };
         metrics::histogram!("chime_run_start_lag_seconds")
             .record((now - msg.scheduled_at).max(0) as f64 / 1000.0);
-        // A secret that cannot be opened fails the run without its call.
-        let (secret_headers, refused) = match self.open_secrets(msg) {
-            Ok(opened) => (opened, None),
-            Err(e) => (vec![], Some(e)),
+        // A secret header or signing secret that cannot be opened fails the run without its
+        // call.
+        let signer = match retry(|| self.signing.of(&msg.tenant)).await? {
+            Signing::Signed(signer) => Ok(Some(signer)),
+            Signing::Unsigned => Ok(None),
+            Signing::Refused(e) => Err(e),
+        };
+        let (secret_headers, signer, refused) = match (self.open_secrets(msg), signer) {
+            (Ok(opened), Ok(signer)) => (opened, signer, None),
+            (Err(e), _) | (_, Err(e)) => (vec![], None, Some(e)),
         };
         let action = Action {
             url: msg.action.url.clone(),
@@ -512,7 +531,8 @@ impl Inner {
             schedule_id: msg.schedule_id.clone(),
             run_id: msg.run_id.clone(),
             scheduler_host: self.settings.public_url.clone(),
-            signing_secret: None,
+            attempt,
+            signer,
         };
         let call = async {
             match refused {

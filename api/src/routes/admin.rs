@@ -1,22 +1,22 @@
-//! Tenant administration (the admin token): create a tenant, configure its run retention,
-//! fire quota and limits, and create its API keys (their list, revocation and the tenant's
-//! deletion: [`super::lifecycle`]).
+//! Tenant administration (the admin token): create a tenant (with its signing secret),
+//! configure its run retention, fire quota and limits, rotate its signing secret, and create
+//! its API keys (their list, revocation and the tenant's deletion: [`super::lifecycle`]).
 
 use crate::auth::{Admin, SCOPES};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, OptionalJsonBody};
 use crate::service;
 use crate::state::AppState;
 use crate::wire::admin::{
-    ApiKeyCreated, ConfigureTenantRequest, CreateKeyRequest, CreateTenantRequest, TenantCreated,
-    TenantSettings,
+    ApiKeyCreated, ConfigureTenantRequest, CreateKeyRequest, CreateTenantRequest,
+    RotateSigningSecretRequest, SigningSecretRotated, TenantCreated, TenantSettings,
 };
 use crate::wire::decode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use chime_store::TenantLimit;
-use chime_store::{hash_secret, ApiKey};
+use chime_core::signing;
+use chime_store::{hash_secret, ApiKey, Rotated, TenantLimit};
 use rand::RngCore;
 
 fn random_hex(bytes: usize) -> String {
@@ -64,11 +64,108 @@ pub async fn create_tenant(
     };
     let id = random_hex(12);
     let (ms, _) = service::now(&s).await?;
+    // Without a keyring there is nothing to seal a secret with: the tenant's calls go unsigned.
+    let secret = (!s.secrets.is_empty()).then(signing::new_secret);
+    let sealed = secret
+        .as_deref()
+        .map(|v| seal_signing(&s, &id, v))
+        .transpose()?;
     s.store
-        .create_tenant(&id, &name, &chime_core::time::format_instant(ms))
+        .create_tenant(
+            &id,
+            &name,
+            &chime_core::time::format_instant(ms),
+            sealed.as_deref(),
+        )
         .await?;
-    tracing::info!(tenant = %id, "tenant created");
-    Ok((StatusCode::CREATED, Json(TenantCreated { id, name })))
+    tracing::info!(tenant = %id, signed = secret.is_some(), "tenant created");
+    Ok((
+        StatusCode::CREATED,
+        Json(TenantCreated {
+            id,
+            name,
+            signing_secret: secret,
+        }),
+    ))
+}
+
+/// A signing secret sealed for `tenant` under the current key.
+fn seal_signing(s: &AppState, tenant: &str, secret: &str) -> ApiResult<String> {
+    s.secrets
+        .seal(&signing::place(tenant), secret)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("sealing a signing secret: {e}")))
+}
+
+/// The longest overlap of a rotation (7 days) and its default (1 day), in seconds.
+const MAX_OVERLAP_SECONDS: i64 = 604_800;
+const DEFAULT_OVERLAP_SECONDS: i64 = 86_400;
+
+#[utoipa::path(
+    post, path = "/admin/tenants/{tenantId}/signingSecret", tag = "admin",
+    operation_id = "rotateSigningSecret",
+    summary = "Rotate a tenant's signing secret",
+    description = "Makes a new signing secret and answers it, once. The replaced secret keeps signing beside it for `overlapSeconds` (calls carry both signatures in `webhook-signature`), then only the new one signs. Each worker picks the new secret up within `CHIME_SIGNING_SECRET_CACHE_MS` (30 s). A tenant created before tenants had secrets gets its first one here (or from a worker, on its first call). The body may be left out.",
+    params(("tenantId" = String, Path, description = "The tenant id")),
+    request_body(content = RotateSigningSecretRequest, description = "Optional"),
+    responses(
+        (status = 200, description = "The new secret; shown only here", body = SigningSecretRotated),
+        (status = 400, description = "Invalid body", body = crate::error::SapError),
+        (status = 401, description = "Missing or invalid admin token", body = crate::error::SapError),
+        (status = 404, description = "No such tenant", body = crate::error::SapError),
+        (status = 409, description = "The installation has no `CHIME_SECRET_KEYS` to seal a secret with", body = crate::error::SapError),
+        (status = 413, description = "The body is too large", body = crate::error::SapError),
+        (status = 500, description = "A server fault", body = crate::error::SapError),
+    ),
+    security(("adminToken" = []))
+)]
+pub async fn rotate_signing_secret(
+    State(s): State<AppState>,
+    _: Admin,
+    Path(tenant): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody,
+) -> ApiResult<Json<SigningSecretRotated>> {
+    require_tenant(&s, &tenant).await?;
+    let overlap = match body {
+        None => DEFAULT_OVERLAP_SECONDS,
+        Some(body) => decode::<RotateSigningSecretRequest>(body)?
+            .0
+            .overlap_seconds
+            .unwrap_or(DEFAULT_OVERLAP_SECONDS),
+    };
+    if !(0..=MAX_OVERLAP_SECONDS).contains(&overlap) {
+        return Err(ApiError::BadRequest(format!(
+            "{}: 'overlapSeconds' must be an integer from 0 to {MAX_OVERLAP_SECONDS}",
+            <RotateSigningSecretRequest as crate::wire::RequestBody>::CONTEXT
+        )));
+    }
+    if s.secrets.is_empty() {
+        return Err(ApiError::Conflict(
+            "signing secrets are sealed with CHIME_SECRET_KEYS, which this installation does not set".into(),
+        ));
+    }
+    let secret = signing::new_secret();
+    let sealed = seal_signing(&s, &tenant, &secret)?;
+    let (now, _) = service::now(&s).await?;
+    let until = now + overlap * 1000;
+    let overlapping = (overlap > 0).then_some(until);
+    let rotated = s
+        .store
+        .rotate_signing_secret(&tenant, &sealed, overlapping)
+        .await?;
+    let previous_valid_until = match rotated {
+        Rotated::NoTenant => {
+            return Err(ApiError::NotFound(format!(
+                "tenant {tenant} does not exist"
+            )))
+        }
+        Rotated::First => None,
+        Rotated::Replaced => Some(until),
+    };
+    tracing::info!(tenant = %tenant, overlap_seconds = overlap, "signing secret rotated");
+    Ok(Json(SigningSecretRotated {
+        signing_secret: secret,
+        previous_valid_until: previous_valid_until.map(chime_core::time::format_instant),
+    }))
 }
 
 /// The `scopes` of a Create API Key body (the default when absent).

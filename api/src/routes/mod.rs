@@ -4,7 +4,7 @@
 //! middleware, the body limit and the fallback.
 //!
 //! - [`ops`]: liveness, readiness, metrics.
-//! - [`admin`]: tenants and API keys.
+//! - [`admin`]: tenants, their signing secrets and API keys.
 //! - [`jobs`], [`schedules`], [`runs`], [`audit`]: SAP's resources.
 //!
 //! The dialects ([`crate::dialects`]) and the extras ([`crate::extras`]) are mounted here too.
@@ -46,6 +46,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::configure_tenant, lifecycle::delete_tenant))
         .routes(routes!(admin::create_key, lifecycle::list_keys))
         .routes(routes!(lifecycle::revoke_key))
+        .routes(routes!(admin::rotate_signing_secret))
         .routes(routes!(audit::action_logs))
         .routes(routes!(jobs::list_jobs, jobs::create_job))
         .routes(routes!(jobs::job_count))

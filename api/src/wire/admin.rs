@@ -22,6 +22,38 @@ pub struct TenantCreated {
     /// The tenant id (24 hex digits); also the A1Base account and the Losant application.
     pub id: String,
     pub name: String,
+    /// The secret that signs the tenant's calls (`whsec_` and the base64 of 32 random
+    /// bytes, Standard Webhooks), shown only here; absent when the installation has no
+    /// `CHIME_SECRET_KEYS` (its calls are then unsigned).
+    #[serde(rename = "signingSecret", skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<String>,
+}
+
+/// Rotate Signing Secret body (optional: an empty body takes the default).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotateSigningSecretRequest {
+    /// Seconds the replaced secret keeps signing beside the new one (0 to 604800, default
+    /// 86400); 0 stops it at once.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 604_800, default = 86_400)]
+    pub overlap_seconds: Option<i64>,
+}
+
+impl RequestBody for RotateSigningSecretRequest {
+    const CONTEXT: &'static str = "Error while rotating the signing secret";
+}
+
+/// A tenant's new signing secret, shown only here.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SigningSecretRotated {
+    /// The new secret (`whsec_…`): it signs every call from now on (each worker within
+    /// `CHIME_SIGNING_SECRET_CACHE_MS`, 30 s).
+    pub signing_secret: String,
+    /// Until when the replaced secret signs beside it (calls carry both signatures): now
+    /// plus `overlapSeconds`; `null` when the tenant had no secret.
+    pub previous_valid_until: Option<String>,
 }
 
 /// An API key scope.

@@ -10,6 +10,7 @@
 //! - [`schedule`]: the pure planner: which instants fire, what is next, misfires.
 //! - [`time`]: instants as chime stores and shows them.
 //! - [`secrets`]: secret header values sealed at rest (AES-256-GCM) under a rotatable keyring.
+//! - [`signing`]: the tenants' signing secrets and the signatures of calls (Standard Webhooks).
 //! - [`zone`]: time zones and chime's DST rule (wall-clock times to instants).
 
 /// An unknown name for one of the core's named enums (a lifecycle state, a method, a kind).
@@ -66,6 +67,7 @@ pub mod run;
 pub mod schedfmt;
 pub mod schedule;
 pub mod secrets;
+pub mod signing;
 pub mod targets;
 pub mod time;
 pub mod zone;

@@ -38,8 +38,12 @@ pub struct Settings {
     /// The keys secret header values are sealed with at rest (AES-256-GCM): `id:base64`
     /// entries (base64 of 32 random bytes), comma-separated; the first seals, every one
     /// opens (rotation: put a new key first). The API and the workers need the same ring.
-    /// Empty: jobs cannot have secret headers.
+    /// Empty: jobs cannot have secret headers, and tenants have no signing secrets (their
+    /// calls are unsigned).
     pub secret_keys: String,
+    /// How long a worker keeps a tenant's signing secrets (opened) before it reads them from
+    /// Redis again: a rotation signs every worker's calls within this long.
+    pub signing_secret_cache_ms: u64,
     /// Comma-separated CIDRs the SSRF guard lets through (e.g. `127.0.0.0/8`).
     pub allow_targets: String,
     /// Runs a worker executes at once; its AMQP prefetch is twice this, in messages (a message
@@ -157,6 +161,7 @@ impl Default for Settings {
             admin_token_file: None,
             cluster_secret: None,
             secret_keys: String::new(),
+            signing_secret_cache_ms: 30_000,
             allow_targets: String::new(),
             worker_concurrency: 64,
             runs_per_message: 16,

@@ -7,7 +7,7 @@
 //! | --- | --- | --- |
 //! | `ns:apikey:<keyId>` | hash | tenant, SHA-256 of the secret, scopes, created, expires, last used (ms) |
 //! | `ns:tenants` | set | tenant ids |
-//! | `ns:T:tenant` | hash | tenant name, creation time, its own settings and limits, `deleting` while it is deleted |
+//! | `ns:T:tenant` | hash | tenant name, creation time, its own settings and limits, its signing secrets (sealed), `deleting` while it is deleted |
 //! | `ns:T:keys` | set | the tenant's API key ids |
 //! | `ns:T:seq` | string | the tenant's job id counter (SAP job ids are integers; each tenant counts its own) |
 //! | `ns:T:jobs` | zset | the tenant's job ids (score = id) |

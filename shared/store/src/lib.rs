@@ -12,6 +12,7 @@
 //! | module | holds | scripts |
 //! | --- | --- | --- |
 //! | `tenants` | tenants, API keys, tenant settings (retention, runs per minute) | |
+//! | `signing` | a tenant's signing secrets (sealed): their creation on first use and their rotation | `signing_init`, `signing_rotate` |
 //! | `jobs` | jobs, job names, schedules, the definitions of due entries, a finished schedule's deactivation, job deletion | `job_delete`, `schedule_complete` |
 //! | `replan` | writes that change what fires, atomic with their replan markers; the repair of what a crash left | `job_write`, `replan_done`, `name_release` |
 //! | `due` | the due index and its deferred fires; the one owner of its partitions | `advance` |
@@ -32,6 +33,7 @@ mod replan;
 mod retention;
 mod run_queries;
 mod run_steps;
+mod signing;
 mod tail;
 mod tenants;
 
@@ -46,6 +48,7 @@ pub use run_steps::{
     Checked, Completed, Materialized, Retried, Retrying, RunResult, RunStep, RunUpdate, Started,
     StepAnswer,
 };
+pub use signing::{Rotated, SigningSecrets};
 pub use tail::{DoneCursor, DoneEntry};
 pub use tenants::{hash_secret, ApiKey, TenantLimit, TenantState, TENANT_TOMBSTONE_MS};
 

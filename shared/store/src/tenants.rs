@@ -79,7 +79,7 @@ pub fn hash_secret(secret: &str) -> String {
 }
 
 /// The tenant hash's field marking a tenant being deleted (`job_write.lua` reads it too).
-const DELETING: &str = "deleting";
+pub(crate) const DELETING: &str = "deleting";
 /// The tenant hash's field of its own retention (ms), which the run scripts read too.
 const RETENTION_MS: &str = "retention_ms";
 /// The tenant hash's field of its own quota of runs per minute.
@@ -109,14 +109,23 @@ impl TenantLimit {
 
 impl Store {
     /// Creates a tenant: first its id in the set of tenants (in a slot of its own on a
-    /// cluster), then its hash. A creation cut between the two leaves an id whose tenant does
-    /// not exist, which the retention sweep passes over; never a tenant the sweep misses.
-    pub async fn create_tenant(&self, id: &str, name: &str, now: &str) -> Result<()> {
+    /// cluster), then its hash, with its sealed signing secret if it has one. A creation cut
+    /// between the two leaves an id whose tenant does not exist, which the retention sweep
+    /// passes over; never a tenant the sweep misses.
+    pub async fn create_tenant(
+        &self,
+        id: &str,
+        name: &str,
+        now: &str,
+        signing_secret: Option<&str>,
+    ) -> Result<()> {
         let mut c = self.c();
         let _: () = c.sadd(self.keys.tenants(), id).await?;
-        let _: () = c
-            .hset_multiple(self.keys.tenant(id), &[("name", name), ("created", now)])
-            .await?;
+        let mut fields = vec![("name", name), ("created", now)];
+        if let Some(sealed) = signing_secret {
+            fields.push((crate::signing::SIGNING_SECRET, sealed));
+        }
+        let _: () = c.hset_multiple(self.keys.tenant(id), &fields).await?;
         Ok(())
     }
 
@@ -226,7 +235,8 @@ impl Store {
 
     /// The last step of a tenant's deletion, once its keys and jobs are gone: every key left
     /// in its slot is deleted (a `SCAN` of the node that holds it, in steps), its id leaves the
-    /// set of tenants, and its hash stays as a tombstone for [`TENANT_TOMBSTONE_MS`]. Returns
+    /// set of tenants, and its hash stays as a tombstone for [`TENANT_TOMBSTONE_MS`] (without its
+    /// signing secrets). Returns
     /// how many keys were deleted.
     pub async fn purge_tenant(&self, tenant: &str) -> Result<u64> {
         let hash = self.keys.tenant(tenant);
@@ -247,6 +257,8 @@ impl Store {
         let _: () = redis::pipe()
             .atomic()
             .hset(&hash, DELETING, 1)
+            .ignore()
+            .hdel(&hash, &crate::signing::FIELDS)
             .ignore()
             .pexpire(&hash, TENANT_TOMBSTONE_MS as i64)
             .ignore()

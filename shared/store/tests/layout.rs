@@ -1,7 +1,7 @@
-//! The Redis data layout, pinned: one tenant's whole life (keys, a job of two schedules, runs
-//! materialised, started, redelivered, completed, reported asynchronously, evicted by the
-//! per-schedule cap, queried, swept and deleted; manual runs requested, recorded and left
-//! unfinished) on the real Redis, and every key it leaves
+//! The Redis data layout, pinned: one tenant's whole life (keys, signing secrets rotated, a job
+//! of two schedules, runs materialised, started, redelivered, completed, reported
+//! asynchronously, evicted by the per-schedule cap, queried, swept and deleted; manual runs
+//! requested, recorded and left unfinished) on the real Redis, and every key it leaves
 //! (name, type and contents, less what depends on the clock) compared with the layout recorded
 //! here. A change of layout changes this record on purpose, with `docs/ARCHITECTURE.md`'s
 //! "Where a run lives".
@@ -299,7 +299,7 @@ NS:{t:acme}:sched:s1:pos stream: [x=XID] [x=XID]\n\
 NS:{t:acme}:sched:s2:pos stream: [x=XID]\n\
 NS:{t:acme}:schedjobs hash: s1=1 s2=1\n\
 NS:{t:acme}:seq string: 1\n\
-NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600";
+NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600 signing_secret=v1:k1:SECOND signing_secret_prev=v1:k1:FIRST signing_secret_prev_until=1700000060000";
 /// After run D evicted run A (the schedule keeps 2 runs) and the sweep.
 const EVICTED: &str = "\
 NS:apikey:k1 hash: created=1704067200000 scopes=jobs:read,jobs:write secret=1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 tenant=acme\n\
@@ -334,7 +334,7 @@ NS:{t:acme}:sched:s1:pos stream: [x=XID]\n\
 NS:{t:acme}:sched:s2:pos stream: [x=XID]\n\
 NS:{t:acme}:schedjobs hash: s1=1 s2=1\n\
 NS:{t:acme}:seq string: 1\n\
-NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600";
+NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600 signing_secret=v1:k1:SECOND signing_secret_prev=v1:k1:FIRST signing_secret_prev_until=1700000060000";
 /// After the job's deletion.
 const DELETED: &str = "\
 NS:apikey:k1 hash: created=1704067200000 scopes=jobs:read,jobs:write secret=1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 tenant=acme\n\
@@ -348,16 +348,30 @@ NS:{t:acme}:actions stream: [a=update,d=cron,j=1,k=k1,s=s1]\n\
 NS:{t:acme}:keys set: k1\n\
 NS:{t:acme}:runs stream:\n\
 NS:{t:acme}:seq string: 1\n\
-NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600";
+NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600 signing_secret=v1:k1:SECOND signing_secret_prev=v1:k1:FIRST signing_secret_prev_until=1700000060000";
 
 /// The tenant with an API key and settings, and its job of two schedules, both due, one fire
 /// deferred by the leader. Returns the job id.
 async fn configure(store: &Store) -> u64 {
     // Tenant, key, settings.
     store
-        .create_tenant(TENANT, "Acme", "2024-01-01T00:00:00Z")
+        .create_tenant(TENANT, "Acme", "2024-01-01T00:00:00Z", Some("v1:k1:FIRST"))
         .await
         .unwrap();
+    // Sealed values are opaque to the store; a rotation keeps the first one signing a while.
+    assert_eq!(
+        store
+            .rotate_signing_secret(TENANT, "v1:k1:SECOND", Some(FIRE + 60_000))
+            .await
+            .unwrap(),
+        chime_store::Rotated::Replaced
+    );
+    let secrets = store.signing_secrets(TENANT).await.unwrap().unwrap();
+    assert_eq!(secrets.current.as_deref(), Some("v1:k1:SECOND"));
+    assert_eq!(
+        secrets.previous,
+        Some(("v1:k1:FIRST".to_string(), FIRE + 60_000))
+    );
     store
         .create_api_key(&ApiKey {
             id: "k1".into(),

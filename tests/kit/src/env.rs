@@ -108,7 +108,12 @@ impl TestEnv {
 
     /// A test world with the API, a scheduler and a worker running in-process.
     pub async fn cluster() -> TestEnv {
-        let mut env = TestEnv::new();
+        TestEnv::cluster_with(test_settings()).await
+    }
+
+    /// [`TestEnv::cluster`] with these settings.
+    pub async fn cluster_with(settings: Settings) -> TestEnv {
+        let mut env = TestEnv::with_settings(settings);
         env.start_api().await;
         env.start_scheduler().await;
         env.start_worker().await;

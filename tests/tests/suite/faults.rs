@@ -19,7 +19,7 @@ async fn the_stores_first_calls_after_a_redis_restart_succeed() {
     let store = Store::connect_to(Target::Single(&url), "restart", retention, 16)
         .await
         .unwrap();
-    store.create_tenant("t1", "one", "now").await.unwrap();
+    store.create_tenant("t1", "one", "now", None).await.unwrap();
     assert!(store.tenant_exists("t1").await.unwrap());
 
     redis.restart(); // SIGKILL, then a new server on the same port (it kept nothing)
@@ -29,7 +29,7 @@ async fn the_stores_first_calls_after_a_redis_restart_succeed() {
         .expect("the first call after the restart");
     assert!(!store.tenant_exists("t1").await.expect("a read"));
     store
-        .create_tenant("t1", "one", "now")
+        .create_tenant("t1", "one", "now", None)
         .await
         .expect("a write");
     assert!(store.tenant_exists("t1").await.unwrap());

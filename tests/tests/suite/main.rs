@@ -24,6 +24,7 @@ mod runnow;
 mod secrets;
 mod shards;
 mod shutdown;
+mod signing;
 mod store;
 mod tails;
 mod timing;

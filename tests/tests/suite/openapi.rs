@@ -16,6 +16,7 @@ const PINNED: &[(&str, &[&str])] = &[
     ("/admin/tenants/{tenantId}", &["put", "delete"]),
     ("/admin/tenants/{tenantId}/keys", &["post", "get"]),
     ("/admin/tenants/{tenantId}/keys/{keyId}", &["delete"]),
+    ("/admin/tenants/{tenantId}/signingSecret", &["post"]),
     ("/scheduler/actionLogs", &["get"]),
     ("/scheduler/jobCount", &["get"]),
     ("/scheduler/jobs", &["get", "post"]),

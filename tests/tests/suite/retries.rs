@@ -89,6 +89,20 @@ async fn a_failing_call_is_retried_under_one_run_until_it_succeeds() {
     assert!(hits
         .iter()
         .all(|(id, _)| id == run["runId"].as_str().unwrap()));
+    // Each call names its attempt (and the Standard Webhooks id carries it).
+    let numbered: Vec<(String, String)> = target
+        .hits()
+        .iter()
+        .map(|h| {
+            let n = h.header("x-chime-attempt").unwrap_or_default().to_string();
+            (n, h.header("webhook-id").unwrap_or_default().to_string())
+        })
+        .collect();
+    let run_id = run["runId"].as_str().unwrap();
+    let want: Vec<(String, String)> = (1..=3)
+        .map(|n| (n.to_string(), format!("{run_id}_{n}")))
+        .collect();
+    assert_eq!(numbered, want);
     let attempts = &run["attempts"];
     assert_eq!(
         field(attempts, "httpStatus"),

@@ -13,7 +13,7 @@ const USER_PW: &str = "hunter2-pw-31";
 
 /// Every value stored under the namespace, as one text (strings, hashes, lists, sets, zsets
 /// and streams read whole), on every master.
-async fn everything_stored(env: &TestEnv) -> String {
+pub(crate) async fn everything_stored(env: &TestEnv) -> String {
     let mut out = String::new();
     for (mut c, k) in namespace_keys(&env.settings).await {
         let kind: String = redis::cmd("TYPE")
@@ -238,31 +238,37 @@ async fn without_a_secret_key_secret_headers_are_refused_by_name() {
     env.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_worker_that_cannot_open_a_secret_fails_the_run_without_calling() {
+/// Runs a job once (`fields` over its name, action and one schedule for now) on a worker
+/// whose keyring lacks the key the API sealed with; returns the run's record and how many
+/// calls its target received.
+pub(crate) async fn run_on_a_worker_without_the_key(fields: Value) -> (Value, u64) {
     let mut env = TestEnv::new();
     env.start_api().await;
     env.start_scheduler().await;
-    // The worker's ring lacks the key the API sealed with.
     env.settings.secret_keys = "other:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=".into();
     env.start_worker().await;
     let target = Target::start().await;
     let (_, token) = env.tenant(&["read", "write"]).await;
-    let job = env
-        .client()
-        .create_job(
-            &token,
-            json!({"name": "j", "action": target.url("/x"), "active": true,
-                   "secretHeaders": {"X-Key": SECRET},
-                   "schedules": [{"time": "now", "active": true}]}),
-        )
-        .await;
+    let mut body = json!({"name": "j", "action": target.url("/x"), "active": true,
+                          "schedules": [{"time": "now", "active": true}]});
+    for (k, v) in fields.as_object().expect("fields of a job") {
+        body[k] = v.clone();
+    }
+    let job = env.client().create_job(&token, body).await;
     let sid = job.schedules[0].clone();
     let run = wait_until("the run is recorded", Duration::from_secs(20), || async {
         let (_, list) = runs(&env, &token, job.id, &sid).await;
         list.into_iter().find(|r| r["runStatus"] == "COMPLETED")
     })
     .await;
+    env.cleanup().await;
+    (run, target.count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_that_cannot_open_a_secret_fails_the_run_without_calling() {
+    let (run, calls) =
+        run_on_a_worker_without_the_key(json!({"secretHeaders": {"X-Key": SECRET}})).await;
     assert_eq!(run["runState"], "REQUEST_ERROR", "{run}");
     let text = run["runText"].as_str().unwrap();
     assert!(
@@ -273,8 +279,7 @@ async fn a_worker_that_cannot_open_a_secret_fails_the_run_without_calling() {
         text.contains("'test'"),
         "the message names the missing key: {text}"
     );
-    assert_eq!(target.count(), 0, "the target was called");
-    env.cleanup().await;
+    assert_eq!(calls, 0, "the target was called");
 }
 
 #[tokio::test]

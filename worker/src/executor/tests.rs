@@ -12,7 +12,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-const SECRET: &str = "whsec_test";
+use chime_core::signing::{
+    SigningKey, HEADER_ATTEMPT, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const OLD_SECRET: &str = "whsec_dGVzdC1rZXktb2YtY2hpbWUtc2VjcmV0LWhlYWRlciE=";
 
 #[derive(Default)]
 struct Seen {
@@ -154,30 +159,13 @@ fn meta() -> CallMeta {
         schedule_id: "sched-1".into(),
         run_id: "run-1".into(),
         scheduler_host: "https://chime.example".into(),
-        signing_secret: None,
+        attempt: 1,
+        signer: None,
     }
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
     h.get(name).unwrap().to_str().unwrap()
-}
-
-#[test]
-fn signature_matches_reference_hmac() {
-    assert_eq!(
-        sign(SECRET, 1_700_000_000, r#"{"a":1}"#),
-        "v1=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789"
-    );
-    assert_eq!(
-        sign(SECRET, 1_700_000_000, ""),
-        "v1=5967f3c560522fa40cf2876ebc3c3a08551dd6959aaade3b413460591895bdcc"
-    );
-    let sig = sign(SECRET, 1, "x");
-    assert!(verify(SECRET, 1, "x", &sig));
-    assert!(!verify(SECRET, 2, "x", &sig));
-    assert!(!verify("other", 1, "x", &sig));
-    assert!(!verify(SECRET, 1, "x", "v1=zz"));
-    assert!(!verify(SECRET, 1, "x", sig.trim_start_matches("v1=")));
 }
 
 #[test]
@@ -210,8 +198,13 @@ async fn success_sends_run_headers_and_signature() {
         ("X-Tenant".into(), "t1".into()),
         (HEADER_RUN_ID.into(), "spoofed".into()),
     ];
+    let (new, old) = (key(SECRET), key(OLD_SECRET));
     let mut m = meta();
-    m.signing_secret = Some(SECRET.into());
+    m.attempt = 3;
+    m.signer = Some(Arc::new(Signer::new(
+        new.clone(),
+        Some((old.clone(), Utc::now().timestamp_millis() + 60_000)),
+    )));
     let out = exec.execute(&act, &m).await;
     assert_eq!(out.kind, CallKind::Success, "{out:?}");
     assert_eq!(out.http_status, Some(200));
@@ -229,13 +222,43 @@ async fn success_sends_run_headers_and_signature() {
     assert_eq!(header(&h, "x-tenant"), "t1");
     assert_eq!(header(&h, "content-type"), "application/json");
     assert!(header(&h, "user-agent").starts_with("chime-executor/"));
+    // The Standard Webhooks headers: both secrets sign the exact body received.
+    assert_eq!(header(&h, HEADER_ID), "run-1_3");
+    assert_eq!(header(&h, HEADER_ATTEMPT), "3");
     let ts: i64 = header(&h, HEADER_TIMESTAMP).parse().unwrap();
     assert!((Utc::now().timestamp() - ts).abs() < 60);
-    assert!(verify(SECRET, ts, &received, header(&h, HEADER_SIGNATURE)));
+    let expected = format!(
+        "{} {}",
+        new.sign("run-1_3", ts, received.as_bytes()),
+        old.sign("run-1_3", ts, received.as_bytes())
+    );
+    assert_eq!(header(&h, HEADER_SIGNATURE), expected);
+}
+
+fn key(secret: &str) -> SigningKey {
+    SigningKey::parse(secret).unwrap()
 }
 
 #[tokio::test]
-async fn unsigned_call_has_no_signature_headers() {
+async fn a_call_without_a_body_signs_the_empty_string() {
+    let (addr, seen) = server().await;
+    let mut m = meta();
+    m.signer = Some(Arc::new(Signer::new(key(SECRET), None)));
+    let out = executor("127.0.0.0/8")
+        .execute(&action(format!("http://{addr}/echo")), &m)
+        .await;
+    assert_eq!(out.kind, CallKind::Success, "{out:?}");
+    let (method, h, received) = seen.last.lock().unwrap().take().unwrap();
+    assert_eq!((method.as_str(), received.as_str()), ("GET", ""));
+    let ts: i64 = header(&h, HEADER_TIMESTAMP).parse().unwrap();
+    assert_eq!(
+        header(&h, HEADER_SIGNATURE),
+        key(SECRET).sign("run-1_1", ts, b"")
+    );
+}
+
+#[tokio::test]
+async fn unsigned_call_has_its_id_and_attempt_but_no_signature() {
     let (addr, seen) = server().await;
     let out = executor("127.0.0.0/8")
         .execute(&action(format!("http://{addr}/echo")), &meta())
@@ -243,7 +266,9 @@ async fn unsigned_call_has_no_signature_headers() {
     assert_eq!(out.kind, CallKind::Success, "{out:?}");
     let (_, h, _) = seen.last.lock().unwrap().take().unwrap();
     assert!(h.get(HEADER_SIGNATURE).is_none());
-    assert!(h.get(HEADER_TIMESTAMP).is_none());
+    assert_eq!(header(&h, HEADER_ID), "run-1_1");
+    assert_eq!(header(&h, HEADER_ATTEMPT), "1");
+    assert!(h.get(HEADER_TIMESTAMP).is_some());
 }
 
 #[tokio::test]
