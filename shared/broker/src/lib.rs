@@ -3,7 +3,8 @@
 //! Topology (every name built here from the namespace): a durable direct exchange `<ns>.runs` bound to the quorum
 //! queue `<ns>.runs`, which dead-letters a message after `delivery_limit` deliveries to the
 //! fanout exchange `<ns>.runs.dlx` and its quorum queue `<ns>.runs.dead`. Everything is
-//! declared idempotently by every service on connect. A message carries one or more runs
+//! declared idempotently by every service on connect. A retry waits in a delay queue
+//! `<ns>.runs.delay.<seconds>` that dead-letters to the runs exchange (`delay`). A message carries one or more runs
 //! ([`encode_runs`], [`decode_runs`]) and is signed with the cluster secret ([`sign`], in the
 //! [`SIGNATURE_HEADER`]); a consumer reads only messages whose signature holds
 //! ([`RunDelivery::runs`]).

@@ -20,6 +20,7 @@
 //! | `w`, `p` | the worker and the attempt |
 //! | `o`, `q` | the leader that created the run and its epoch |
 //! | `v` | only on a manual run's record ("run now"), last: the id of the API key that requested it (`-` if not known) |
+//! | `r` | only on a run that was retried, after `v` if both: its failed attempts, one JSON line each ([`chime_core::model::Attempt`]) |
 //!
 //! The query scripts append `job`, `sched` (the schedule id) and the marker `~` to an entry's
 //! fields.
