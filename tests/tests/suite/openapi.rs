@@ -18,6 +18,7 @@ const PINNED: &[(&str, &[&str])] = &[
     ("/admin/tenants/{tenantId}/keys/{keyId}", &["delete"]),
     ("/scheduler/actionLogs", &["get"]),
     ("/scheduler/jobCount", &["get"]),
+    ("/scheduler/globalParameters", &["get", "put"]),
     ("/scheduler/jobs", &["get", "post"]),
     ("/scheduler/jobs/{jobId}", &["get", "put", "delete"]),
     (
