@@ -6,7 +6,7 @@
 //! answers 202 and the sweep every second (the test kit's `CHIME_ASYNC_SWEEP_SECS`); the race
 //! is also stepped on the store at explicit instants.
 
-use chime_store::RunUpdate;
+use chime_store::{RunUpdate, Store};
 use chime_testkit::seed::{self, SeededJob};
 use chime_testkit::{create_job, wait_until, LiveTail, Target, TestEnv};
 use serde_json::{json, Value};
@@ -249,6 +249,48 @@ async fn a_report_before_the_deadline_wins_and_a_shorter_timeout_applies_to_wait
     env.cleanup().await;
 }
 
+/// The store's deadline for `tenant` at `now`: the runs it finished.
+async fn expire(store: &Store, tenant: &str, now: i64) -> u32 {
+    store.expire_async_runs(tenant, now, 10).await.unwrap()
+}
+
+/// The job's report on its run `run` at `now`, through the store.
+async fn report(
+    store: &Store,
+    j: &SeededJob,
+    run: &str,
+    said: (bool, &str),
+    now: i64,
+) -> RunUpdate {
+    let (ok, message) = said;
+    let run = (j.job, j.schedule.as_str(), run);
+    store
+        .run_update(&j.tenant, run, ok, message, now)
+        .await
+        .unwrap()
+}
+
+/// The run's status, state, outcome and text, and its log.
+async fn outcome(
+    store: &Store,
+    tenant: &str,
+    run: &str,
+) -> ((String, String, String, String), String) {
+    let r = store
+        .run(tenant, run)
+        .await
+        .unwrap()
+        .expect("the run exists");
+    let o = r.outcome.map_or("", |o| o.as_str());
+    let life = (
+        r.status.to_string(),
+        r.state.to_string(),
+        o.to_string(),
+        r.run_text,
+    );
+    (life, r.log)
+}
+
 /// The race on the store, stepped at explicit instants (no scheduler runs): the deadline
 /// finishes a run exactly at its acknowledgement plus the tenant's timeout, once; a report
 /// after it is refused and noted; a report before it wins and the deadline leaves the run
@@ -266,107 +308,42 @@ async fn the_deadline_and_a_report_give_one_outcome_whichever_comes_first() {
     store.set_tenant_async_timeout(&j.tenant, 60).await.unwrap();
     let rec = store.run(&j.tenant, &late).await.unwrap().unwrap();
     let acked = rec.executed_at.unwrap() + rec.duration_ms.unwrap() as i64;
+    let life = |status: &str, state: &str, outcome: &str, text: &str| {
+        (status.into(), state.into(), outcome.into(), text.into())
+    };
 
     // Run `early` is reported before its deadline.
-    let update = store
-        .run_update(
-            &j.tenant,
-            (j.job, &j.schedule, &early),
-            true,
-            "in time",
-            acked + 2_000,
-        )
-        .await
-        .unwrap();
+    let update = report(&store, &j, &early, (true, "in time"), acked + 2_000).await;
     assert_eq!(update, RunUpdate::Updated);
 
     // A millisecond short of the deadline nothing moves; at it, `late` alone completes.
-    assert_eq!(
-        store
-            .expire_async_runs(&j.tenant, acked + 59_999, 10)
-            .await
-            .unwrap(),
-        0
-    );
-    let r = store.run(&j.tenant, &late).await.unwrap().unwrap();
-    assert_eq!(
-        (r.status.as_str(), r.state.as_str()),
-        ("RUNNING", "ACK_RECVD")
-    );
-    assert_eq!(
-        store
-            .expire_async_runs(&j.tenant, acked + 60_000, 10)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        store
-            .expire_async_runs(&j.tenant, acked + 120_000, 10)
-            .await
-            .unwrap(),
-        0
-    );
-    let r = store.run(&j.tenant, &late).await.unwrap().unwrap();
-    assert_eq!(
-        (
-            r.status.as_str(),
-            r.state.as_str(),
-            r.outcome.map(|o| o.as_str())
-        ),
-        ("COMPLETED", "UNKNOWN", Some("timeout"))
-    );
-    assert_eq!(
-        r.run_text,
-        "no report within the asynchronous deadline of 60 s"
-    );
-    assert_eq!(r.completed_at, Some(acked + 60_000));
-    let e = store.run(&j.tenant, &early).await.unwrap().unwrap();
-    assert_eq!(
-        (e.state.as_str(), e.run_text.as_str()),
-        ("SUCCESS", "in time")
-    );
-    assert!(!e.log.contains("deadline"), "{}", e.log);
+    assert_eq!(expire(&store, &j.tenant, acked + 59_999).await, 0);
+    let (waiting, _) = outcome(&store, &j.tenant, &late).await;
+    assert_eq!(waiting, life("RUNNING", "ACK_RECVD", "", "HTTP 202"));
+    assert_eq!(expire(&store, &j.tenant, acked + 60_000).await, 1);
+    assert_eq!(expire(&store, &j.tenant, acked + 120_000).await, 0);
+    let text = "no report within the asynchronous deadline of 60 s";
+    let (done, _) = outcome(&store, &j.tenant, &late).await;
+    assert_eq!(done, life("COMPLETED", "UNKNOWN", "timeout", text));
+    let rec = store.run(&j.tenant, &late).await.unwrap().unwrap();
+    assert_eq!(rec.completed_at, Some(acked + 60_000));
+    let (reported, log) = outcome(&store, &j.tenant, &early).await;
+    assert_eq!(reported, life("COMPLETED", "SUCCESS", "success", "in time"));
+    assert!(!log.contains("deadline"), "{log}");
 
     // The report that comes second is refused and noted.
-    let update = store
-        .run_update(
-            &j.tenant,
-            (j.job, &j.schedule, &late),
-            false,
-            "too late",
-            acked + 60_001,
-        )
-        .await
-        .unwrap();
+    let update = report(&store, &j, &late, (false, "too late"), acked + 60_001).await;
     assert_eq!(update, RunUpdate::AlreadyCompleted);
-    let r = store.run(&j.tenant, &late).await.unwrap().unwrap();
-    assert_eq!(r.state.as_str(), "UNKNOWN");
-    assert!(
-        r.log
-            .contains("job reported ERROR: too late; ignored: the run already has its result"),
-        "{}",
-        r.log
-    );
+    let (after, log) = outcome(&store, &j.tenant, &late).await;
+    assert_eq!(after, done);
+    let noted = "job reported ERROR: too late; ignored: the run already has its result";
+    assert!(log.contains(noted), "{log}");
 
     // The other tenant keeps the default (seven days): its run waits on.
-    assert_eq!(
-        store
-            .expire_async_runs(&other.tenant, acked + 60_000, 10)
-            .await
-            .unwrap(),
-        0
-    );
-    let o = store.run(&other.tenant, &others).await.unwrap().unwrap();
-    assert_eq!(o.state.as_str(), "ACK_RECVD");
-    let week = 604_800_000;
-    assert_eq!(
-        store
-            .expire_async_runs(&other.tenant, acked + week, 10)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(expire(&store, &other.tenant, acked + 60_000).await, 0);
+    let (waiting, _) = outcome(&store, &other.tenant, &others).await;
+    assert_eq!(waiting.1, "ACK_RECVD");
+    assert_eq!(expire(&store, &other.tenant, acked + 604_800_000).await, 1);
     env.cleanup().await;
 }
 
