@@ -1,5 +1,6 @@
 //! The API's writes that change what fires: creating, changing and deleting jobs and
-//! schedules, (de)activating them, and requesting a run now. This module is the only code of the API that writes
+//! schedules, (de)activating them, and requesting a run now; and the tenant's global
+//! parameter (`ASYNC_EXEC_TIMEOUT`). This module is the only code of the API that writes
 //! the due index (and the only one that reads it, for `nextRunAt`); each write also records
 //! its entry in the tenant's audit trail. Handlers parse and validate, call here, and shape
 //! the answer.
@@ -18,7 +19,7 @@ use chime_core::schedule::{completion_message, Plan};
 use chime_core::time::{format_instant, to_dt};
 use chime_store::{
     ActionLog, JobWrite, ScheduleWrite, WriteLimits, Written, DEACTIVATION_ON_COMPLETION,
-    SERVICE_ACTOR,
+    SERVICE_ACTOR, TENANT_WIDE,
 };
 use chrono::{DateTime, Utc};
 
@@ -330,6 +331,25 @@ pub async fn set_activation(
     };
     audit(s, tenant, job.id, None, action, detail.to_string()).await;
     completed(s, tenant, job, finished_of(&planned, &finished)).await;
+    Ok(())
+}
+
+/// Sets the tenant's `ASYNC_EXEC_TIMEOUT` (SAP's Update Global Parameters; `secs` checked by
+/// the caller) and records `UPDATE_GLOBAL_PARAMETERS` in its audit trail, tenant-wide. The
+/// leader's deadline reads the value when it looks, so it applies to runs already waiting.
+pub async fn set_async_timeout(s: &AppState, tenant: &Tenant, secs: u64) -> ApiResult<()> {
+    let before = s.store.tenant_async_timeout(&tenant.id).await?;
+    s.store.set_tenant_async_timeout(&tenant.id, secs).await?;
+    let detail = format!("ASYNC_EXEC_TIMEOUT set to {secs} s (was {before} s)");
+    audit(
+        s,
+        tenant,
+        TENANT_WIDE,
+        None,
+        "UPDATE_GLOBAL_PARAMETERS",
+        detail,
+    )
+    .await;
     Ok(())
 }
 

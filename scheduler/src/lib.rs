@@ -25,10 +25,13 @@
 //! - `retention`: the store's run retention and its periodic sweep.
 //! - `repair`: the sweep that completes writes a crash left half done (replan markers, names
 //!   without a job, active schedules without a due entry).
+//! - `deadline`: the sweep that completes asynchronous runs (202) whose job did not report
+//!   within its tenant's `ASYNC_EXEC_TIMEOUT` as `COMPLETED/UNKNOWN`.
 
 mod backpressure;
 mod claims;
 mod clock;
+mod deadline;
 mod leader;
 mod lease;
 mod manual;
@@ -288,6 +291,8 @@ impl Scheduler {
         let mut last_repair = Instant::now();
         let mut last_cap = Instant::now() - CAP_EVERY;
         let mut repairer = repair::Repairer::default();
+        let mut last_deadlines = Instant::now();
+        let mut deadlines = deadline::Deadlines::default();
         let mut last_depth = Instant::now() - Duration::from_secs(60);
         while !cancel.is_cancelled() {
             let Some(l) = held.clone() else {
@@ -344,6 +349,13 @@ impl Scheduler {
                     if done != repair::Repaired::default() {
                         tracing::warn!(?done, "repair sweep repaired what a crash left");
                     }
+                }
+            }
+            let deadlines_every = Duration::from_secs(self.settings.async_sweep_secs.max(1));
+            if self.shard == 0 && last_deadlines.elapsed() > deadlines_every {
+                last_deadlines = Instant::now();
+                if let Ok(now) = self.store.now_ms().await {
+                    deadlines.sweep(&self.store, now).await;
                 }
             }
             match self.tick(&l).await {

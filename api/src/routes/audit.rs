@@ -1,5 +1,6 @@
-//! SAP's audit trail: `GET /scheduler/actionLogs?jobId=<id>[&scheduleId=<id>]`, newest first.
-//! (Entries are recorded by [`crate::service`].)
+//! SAP's audit trail: `GET /scheduler/actionLogs?jobId=<id>[&scheduleId=<id>]`, newest first;
+//! `jobId=0` lists the tenant-wide entries (changes of its global parameters). (Entries are
+//! recorded by [`crate::service`].)
 
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult};
@@ -10,10 +11,11 @@ use crate::wire::params::ActionLogQuery;
 use crate::wire::sap::{ActionLogEntry, ActionLogList};
 use axum::extract::State;
 use axum::Json;
+use chime_store::TENANT_WIDE;
 
 #[utoipa::path(
     get, path = "/scheduler/actionLogs", tag = "sap", operation_id = "actionLogs",
-    summary = "The audit trail of a job (or one of its schedules), newest first",
+    summary = "The audit trail of a job (or one of its schedules), newest first; `jobId=0`: the tenant-wide entries",
     params(ActionLogQuery),
     responses(
         (status = 200, description = "The audit trail", body = ActionLogList),
@@ -30,12 +32,18 @@ pub async fn action_logs(
     let raw = q.jobId.as_deref().ok_or_else(|| {
         ApiError::BadRequest("Error while fetching action logs: 'jobId' is required".into())
     })?;
-    let job = load_job(&s, &tenant, raw).await?;
     let sched = q.scheduleId.as_deref();
-    if let Some(sid) = sched {
-        load_schedule(&s, &tenant, &job, sid).await?;
-    }
-    let logs = s.store.action_logs(&tenant.id, job.id, sched, 200).await?;
+    // Job 0: the tenant-wide entries (its global parameters), which name no schedule.
+    let job = if raw == TENANT_WIDE.to_string() && sched.is_none() {
+        TENANT_WIDE
+    } else {
+        let job = load_job(&s, &tenant, raw).await?;
+        if let Some(sid) = sched {
+            load_schedule(&s, &tenant, &job, sid).await?;
+        }
+        job.id
+    };
+    let logs = s.store.action_logs(&tenant.id, job, sched, 200).await?;
     let results: Vec<ActionLogEntry> = logs
         .iter()
         .map(|(ms, a)| ActionLogEntry::new(*ms, a))

@@ -5,13 +5,14 @@
 //!
 //! - [`ops`]: liveness, readiness, metrics.
 //! - [`admin`]: tenants, their signing secrets and API keys.
-//! - [`jobs`], [`schedules`], [`runs`], [`audit`]: SAP's resources.
+//! - [`jobs`], [`schedules`], [`runs`], [`audit`], [`global`]: SAP's resources.
 //!
 //! The dialects ([`crate::dialects`]) and the extras ([`crate::extras`]) are mounted here too.
 
 pub mod admin;
 pub mod audit;
 pub mod fires;
+pub mod global;
 pub mod jobs;
 pub mod lifecycle;
 pub mod ops;
@@ -50,6 +51,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::action_logs))
         .routes(routes!(jobs::list_jobs, jobs::create_job))
         .routes(routes!(jobs::job_count))
+        .routes(routes!(
+            global::get_global_parameters,
+            global::put_global_parameters
+        ))
         .routes(routes!(jobs::get_job, jobs::put_job, jobs::delete_job))
         .routes(routes!(
             schedules::list_schedules,

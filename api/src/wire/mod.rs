@@ -2,7 +2,8 @@
 //! `Json<T>` and document in the OpenAPI contract, one definition each. Dialect shapes live
 //! with their vendor ([`crate::dialects`]).
 //!
-//! - [`sap`]: jobs, schedules, run logs and the audit trail, as the handlers answer them.
+//! - [`sap`]: jobs, schedules, run logs, the audit trail and the global parameters, as the
+//!   handlers answer them.
 //! - [`requests`]: the SAP request bodies.
 //! - [`admin`]: tenants and API keys, bodies and answers.
 //! - [`params`]: the query parameters of the SAP and extra routes.

@@ -80,7 +80,7 @@ pub struct RunLogQuery {
 #[into_params(parameter_in = Query)]
 #[allow(non_snake_case)]
 pub struct ActionLogQuery {
-    /// The job (required).
+    /// The job (required); 0 for the tenant-wide entries (changes of its global parameters).
     #[param(value_type = u64)]
     pub jobId: Option<String>,
     /// Only this schedule's entries.

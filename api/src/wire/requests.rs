@@ -4,6 +4,7 @@
 
 use super::{present, RequestBody, SapBool};
 use crate::wire::sap::ActionMethod;
+use chime_core::run::ASYNC_EXEC_TIMEOUT_MAX_SECS;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -277,4 +278,95 @@ pub struct RunUpdateRequest {
 
 impl RequestBody for RunUpdateRequest {
     const CONTEXT: &'static str = "Error while updating run log";
+}
+
+/// SAP's Update Global Parameters body: `ASYNC_EXEC_TIMEOUT`, the one parameter. Read with
+/// [`async_exec_timeout`] (a 400 names the field at fault); this type documents it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalParametersRequest {
+    /// Seconds a run acknowledged asynchronously (202) waits for its job's report before it
+    /// becomes `COMPLETED/UNKNOWN`: 1 to 604800, a string of digits as SAP sends it, or an
+    /// integer.
+    #[serde(rename = "ASYNC_EXEC_TIMEOUT")]
+    #[schema(value_type = String, example = "600")]
+    pub async_exec_timeout: Value,
+}
+
+/// The name of SAP's one global parameter.
+pub const ASYNC_EXEC_TIMEOUT: &str = "ASYNC_EXEC_TIMEOUT";
+
+/// The `ASYNC_EXEC_TIMEOUT` (seconds) of an Update Global Parameters body: a string of
+/// digits or a JSON integer, 1 to [`ASYNC_EXEC_TIMEOUT_MAX_SECS`]. The error names the field:
+/// the parameter, or a key that is not one.
+pub fn async_exec_timeout(body: &Value) -> Result<u64, String> {
+    let Value::Object(map) = body else {
+        return Err(format!(
+            "the body must be a JSON object with '{ASYNC_EXEC_TIMEOUT}'"
+        ));
+    };
+    if let Some(other) = map.keys().find(|k| *k != ASYNC_EXEC_TIMEOUT) {
+        return Err(format!(
+            "'{other}' is not a global parameter; the only one is '{ASYNC_EXEC_TIMEOUT}'"
+        ));
+    }
+    let Some(v) = map.get(ASYNC_EXEC_TIMEOUT) else {
+        return Err(format!("'{ASYNC_EXEC_TIMEOUT}' is required"));
+    };
+    let secs = match v {
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse::<u64>().ok()
+        }
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    };
+    secs.filter(|n| (1..=ASYNC_EXEC_TIMEOUT_MAX_SECS).contains(n))
+        .ok_or_else(|| {
+            format!(
+                "'{ASYNC_EXEC_TIMEOUT}' must be a whole number of seconds from 1 to {ASYNC_EXEC_TIMEOUT_MAX_SECS} (a string of digits or an integer), got {v}"
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn async_exec_timeout_takes_digits_or_an_integer_in_range() {
+        for (body, secs) in [
+            (json!({"ASYNC_EXEC_TIMEOUT": "600"}), 600),
+            (json!({"ASYNC_EXEC_TIMEOUT": 600}), 600),
+            (json!({"ASYNC_EXEC_TIMEOUT": "1"}), 1),
+            (json!({"ASYNC_EXEC_TIMEOUT": "0604800"}), 604_800),
+            (json!({"ASYNC_EXEC_TIMEOUT": 604_800}), 604_800),
+        ] {
+            assert_eq!(async_exec_timeout(&body), Ok(secs), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_bad_async_exec_timeout_names_the_field() {
+        // The suite sends the usual mistakes (0, negative, 604801, null, {}) over HTTP; here,
+        // what a string of digits must not be.
+        let strings = [
+            "",
+            " 600",
+            "600 ",
+            "+600",
+            "600s",
+            "6e2",
+            "600.0",
+            "99999999999999999999",
+        ];
+        let others = [json!({"ASYNC_EXEC_TIMEOUT": true}), json!("600")];
+        let bodies = strings.map(|v| json!({ "ASYNC_EXEC_TIMEOUT": v }));
+        for body in bodies.into_iter().chain(others) {
+            let e = async_exec_timeout(&body).unwrap_err();
+            assert!(e.contains("'ASYNC_EXEC_TIMEOUT'"), "{body}: {e}");
+        }
+        let e = async_exec_timeout(&json!({"ASYNC_EXEC_TIMEOUT": "600", "FOO": 1})).unwrap_err();
+        assert!(e.starts_with("'FOO' is not a global parameter"), "{e}");
+    }
 }

@@ -1,5 +1,5 @@
-//! SAP's response shapes: jobs, schedules, run logs and the audit trail, built from the
-//! stored model.
+//! SAP's response shapes: jobs, schedules, run logs, the audit trail and the global
+//! parameters, built from the stored model.
 
 use chime_core::model::{Job, RunRecord, Schedule};
 use chime_core::time::format_instant;
@@ -397,6 +397,37 @@ pub struct JobCount {
     pub inactive: u64,
 }
 
+/// SAP's global parameters of the tenant (Retrieve Global Parameters): `ASYNC_EXEC_TIMEOUT`.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"config": [{"CONFIG_NAME": "ASYNC_EXEC_TIMEOUT", "CONFIG_VALUE": "604800"}]}))]
+pub struct GlobalParameters {
+    pub config: Vec<GlobalParameter>,
+}
+
+/// One global parameter.
+#[derive(Serialize, ToSchema)]
+pub struct GlobalParameter {
+    /// `ASYNC_EXEC_TIMEOUT`: seconds a run acknowledged asynchronously (202) waits for its
+    /// job's report before it becomes `COMPLETED/UNKNOWN`.
+    #[serde(rename = "CONFIG_NAME")]
+    pub name: String,
+    /// The value, as a string (SAP's form).
+    #[serde(rename = "CONFIG_VALUE")]
+    pub value: String,
+}
+
+impl GlobalParameters {
+    /// The tenant's parameters: its `ASYNC_EXEC_TIMEOUT` of `secs`.
+    pub fn of(async_exec_timeout_secs: u64) -> Self {
+        GlobalParameters {
+            config: vec![GlobalParameter {
+                name: crate::wire::requests::ASYNC_EXEC_TIMEOUT.to_string(),
+                value: async_exec_timeout_secs.to_string(),
+            }],
+        }
+    }
+}
+
 /// An entry of the audit trail.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -405,8 +436,9 @@ pub struct ActionLogEntry {
     pub schedule_id: Option<String>,
     /// E.g. `CREATE_JOB`, `UPDATE_JOB`, `DELETE_JOB`, `CREATE_SCHEDULE`, `UPDATE_SCHEDULE`,
     /// `DELETE_SCHEDULE`, `DELETE_ALL_SCHEDULES`, `ACTIVATE_ALL_SCHEDULES`,
-    /// `DEACTIVATE_ALL_SCHEDULES`, and SAP's `DEACTIVATION_ON_COMPLETION` (the service
-    /// deactivated a schedule with no instant left to fire at).
+    /// `DEACTIVATE_ALL_SCHEDULES`, `RUN_NOW`, `UPDATE_GLOBAL_PARAMETERS` (a tenant-wide
+    /// change: `jobId` 0), and SAP's `DEACTIVATION_ON_COMPLETION` (the service deactivated a
+    /// schedule with no instant left to fire at).
     pub action: String,
     pub message: String,
     /// The API key that made the change; `scheduler` for the service's own entries.

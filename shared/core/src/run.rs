@@ -87,6 +87,20 @@ pub struct Lifecycle {
     pub outcome: Option<Outcome>,
 }
 
+/// SAP's `ASYNC_EXEC_TIMEOUT`, in seconds: how long a run acknowledged asynchronously (202,
+/// `RUNNING/ACK_RECVD`) waits for its job's report. A tenant's own value is 1 to this.
+pub const ASYNC_EXEC_TIMEOUT_MAX_SECS: u64 = 604_800;
+/// A tenant's `ASYNC_EXEC_TIMEOUT` until it sets one (seconds; SAP's default, seven days).
+pub const ASYNC_EXEC_TIMEOUT_DEFAULT_SECS: u64 = ASYNC_EXEC_TIMEOUT_MAX_SECS;
+
+/// Where the asynchronous deadline leaves a run whose job did not report within
+/// `ASYNC_EXEC_TIMEOUT`: SAP's `COMPLETED/UNKNOWN`, and chime's outcome `timeout`.
+pub const ASYNC_DEADLINE: Lifecycle = Lifecycle {
+    status: RunStatus::Completed,
+    state: RunState::Unknown,
+    outcome: Some(Outcome::Timeout),
+};
+
 impl CallKind {
     /// SAP's reading of a call's end: 2xx/3xx succeed (202 waits for the job's report), 5xx
     /// is an `ERROR`, everything else a `REQUEST_ERROR`. `http_status` is the answer's status,

@@ -140,6 +140,9 @@ pub struct Settings {
     /// How often the leader's repair sweep runs; a write's replan markers older than this are
     /// completed by it (see docs/ARCHITECTURE.md, "Writes that change what fires").
     pub repair_sweep_secs: u64,
+    /// How often the leader finishes asynchronous runs (acknowledged with 202) whose job has
+    /// not reported within its tenant's `ASYNC_EXEC_TIMEOUT`: they become `COMPLETED/UNKNOWN`.
+    pub async_sweep_secs: u64,
     /// Base URL of the API as seen by job endpoints (sent as `x-sap-scheduler-host`).
     pub public_url: String,
     /// Grace period for in-flight runs on shutdown.
@@ -196,6 +199,7 @@ impl Default for Settings {
             runs_per_schedule_cap: 10_000,
             retention_sweep_secs: 300,
             repair_sweep_secs: 10,
+            async_sweep_secs: 5,
             public_url: "http://127.0.0.1:8080".into(),
             shutdown_grace_secs: 30,
             log_format: "text".into(),
@@ -295,6 +299,9 @@ impl Settings {
         if self.scheduler_batch == 0 {
             return bad("scheduler_batch must be at least 1");
         }
+        if self.async_sweep_secs == 0 {
+            return bad("async_sweep_secs must be at least 1");
+        }
         parse_allow_list(&self.allow_targets).map_err(|entry| {
             ConfigError::Invalid(format!(
                 "allow_targets: invalid allow-list entry {entry:?}: expected an IP address or CIDR"
@@ -367,6 +374,15 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!((s.tail_max_per_key, s.tail_max_per_tenant), (3, 7));
+    }
+
+    #[test]
+    fn the_async_sweep_defaults_to_5_s_and_may_not_be_0() {
+        assert_eq!(Settings::load_from(env(&[])).unwrap().async_sweep_secs, 5);
+        let s = Settings::load_from(env(&[("CHIME_ASYNC_SWEEP_SECS", "1")])).unwrap();
+        assert_eq!(s.async_sweep_secs, 1);
+        let err = Settings::load_from(env(&[("CHIME_ASYNC_SWEEP_SECS", "0")])).unwrap_err();
+        assert!(err.to_string().contains("async_sweep_secs"), "{err}");
     }
 
     #[test]

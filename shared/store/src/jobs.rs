@@ -247,7 +247,8 @@ impl Store {
             .key(k.job_done(tenant, job.id))
             .key(k.schedule_jobs(tenant))
             .key(k.job_tails(tenant, job.id))
-            .key(k.live(tenant));
+            .key(k.live(tenant))
+            .key(k.async_runs(tenant));
         inv.arg(job.id).arg(&job.name);
         template_args(
             &mut inv,

@@ -25,6 +25,7 @@
 //! | `ns:T:runs` | stream | one entry per finished run of the tenant (`j` job): the stream ids every run stream shares |
 //! | `ns:T:runids:<xxxx>` | hash | the run ids that start with `xxxx` (their first four characters; the field is the rest) → `""` while the run is not finished, its stream id once it is |
 //! | `ns:T:live` | zset | the runs not finished yet, `<jobId>|<scheduleId>|<runId>`, scored by when they were created (ms) |
+//! | `ns:T:async` | zset | the runs acknowledged asynchronously (202) and not reported yet, `<jobId>|<scheduleId>|<runId>`, scored by when the 202 was recorded (ms): the leader's deadline sweep reads the overdue ones |
 //! | `ns:T:job:<jobId>:done` | stream | run ids as their results are recorded while a live tail listens |
 //! | `ns:T:job:<jobId>:tails` | string | present (30 s TTL, renewed) while a live tail of the job listens |
 //! | `ns:T:schedjobs` | hash | schedule id → job id |
@@ -212,6 +213,12 @@ impl Keys {
     /// after which they stop counting toward the tenant's cap).
     pub fn in_flight(&self, tenant: &str) -> String {
         self.t(tenant, "inflight")
+    }
+    /// The tenant's runs acknowledged asynchronously and not reported yet
+    /// (`<jobId>|<scheduleId>|<runId>`, scored by the instant the 202 was recorded): the
+    /// index of the deadline sweep.
+    pub fn async_runs(&self, tenant: &str) -> String {
+        self.t(tenant, "async")
     }
 
     // A job's keys.
@@ -429,6 +436,7 @@ mod tests {
             k.actions("abc"),
             k.run_id_slot("abc", "R123").0,
             k.live("abc"),
+            k.async_runs("abc"),
         ] {
             assert!(key.starts_with("ns1:"), "{key}");
             assert_eq!(key.matches(tag).count(), 1, "{key}");

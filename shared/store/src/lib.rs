@@ -42,7 +42,7 @@ pub use redis::RedisError;
 pub use replan::{JobWrite, Replan, ScheduleWrite, WriteLimits, Written};
 pub use run_queries::{
     ActionLog, Order, RunPage, RunQuery, ScheduleMarks, Scope, SkipSpan,
-    DEACTIVATION_ON_COMPLETION, SERVICE_ACTOR,
+    DEACTIVATION_ON_COMPLETION, SERVICE_ACTOR, TENANT_WIDE,
 };
 pub use run_steps::{
     Checked, Completed, Materialized, Retried, Retrying, RunResult, RunStep, RunUpdate, Started,

@@ -101,9 +101,14 @@ pub const DEACTIVATION_ON_COMPLETION: &str = "DEACTIVATION_ON_COMPLETION";
 /// The actor of the audit trail's entries the service makes itself (not an API key).
 pub const SERVICE_ACTOR: &str = "scheduler";
 
+/// The job id of the audit trail's tenant-wide entries (a change of a global parameter): no
+/// job has it (a tenant's job ids start at 1).
+pub const TENANT_WIDE: u64 = 0;
+
 /// An entry of the audit trail (SAP `actionLogs`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ActionLog {
+    /// The job changed, or [`TENANT_WIDE`].
     pub job_id: u64,
     pub schedule_id: Option<String>,
     pub action: String,

@@ -1,14 +1,16 @@
 //! Run records as runs progress: the leader materializes a fire's record before publishing
 //! it, a worker marks it started and records its result, an asynchronous job reports on it.
 //! The hot path: steps of many runs go as one script call per tenant (`runs.lua`), and each
-//! step's answer comes back typed ([`StepAnswer`]). An asynchronous report and the
-//! retention trim are operations of the same script.
+//! step's answer comes back typed ([`StepAnswer`]). An asynchronous report, the asynchronous
+//! deadline and the retention trim are operations of the same script.
 
 use crate::keys::KeyTemplate;
 use crate::record::lifecycle_code;
 use crate::{invoke_two_at_a_time, Admission, Result, Store, StoreError, MAX_PER_CALL, OUTCOMES};
 use chime_core::model::RunMessage;
-use chime_core::run::{Outcome, RunState, RunStatus};
+use chime_core::run::{
+    Outcome, RunState, RunStatus, ASYNC_DEADLINE, ASYNC_EXEC_TIMEOUT_DEFAULT_SECS,
+};
 use redis::{Script, ScriptInvocation};
 use std::sync::LazyLock;
 
@@ -217,7 +219,8 @@ impl RunStep<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunUpdate {
     Updated,
-    /// The run already has its final result, which is written once.
+    /// The run already has its final result, which is written once (by an earlier report or
+    /// by the asynchronous deadline); the late report is noted in the run's log.
     AlreadyCompleted,
     NoSuchRun,
 }
@@ -313,6 +316,7 @@ impl Store {
             .key(k.tenant_runs(tenant))
             .key(k.live(tenant))
             .key(k.in_flight(tenant))
+            .key(k.async_runs(tenant))
             .arg(now)
             .arg(now_txt)
             .arg(self.retention.per_stream)
@@ -438,6 +442,23 @@ impl Store {
             Some(0) => RunUpdate::AlreadyCompleted,
             _ => RunUpdate::NoSuchRun,
         })
+    }
+
+    /// The asynchronous deadline at `now` (ms, Redis's clock): the tenant's runs acknowledged
+    /// with 202 before `now` minus its `ASYNC_EXEC_TIMEOUT` (its value now) and not reported
+    /// become `COMPLETED/UNKNOWN` (outcome `timeout`), at most `limit` of them, through the
+    /// step that records a report (`runs.lua`). Returns how many it finished; fewer than
+    /// `limit` when no more were overdue.
+    pub async fn expire_async_runs(&self, tenant: &str, now: i64, limit: u32) -> Result<u32> {
+        let now_txt = chime_core::time::format_instant(now);
+        let life = ASYNC_DEADLINE;
+        let mut inv = self.runs_invocation(tenant, now, &now_txt, "");
+        inv.arg("d")
+            .arg(ASYNC_EXEC_TIMEOUT_DEFAULT_SECS)
+            .arg(limit)
+            .arg(lifecycle_code(life.status, life.state, life.outcome));
+        let codes: Vec<u32> = inv.invoke_async(&mut self.c()).await?;
+        Ok(codes.first().copied().unwrap_or(0))
     }
 
     /// Trims the tenant's runs to its retention age: each job's finished runs (`jobs`) and the

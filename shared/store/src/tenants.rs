@@ -1,5 +1,6 @@
 //! Tenants and their API keys, and the settings a tenant may have of its own (how long its
-//! runs are kept, its quota of runs per minute), fields of its tenant hash; a key's
+//! runs are kept, its quota of runs per minute, its limits, SAP's global parameter
+//! `ASYNC_EXEC_TIMEOUT`), fields of its tenant hash; a key's
 //! revocation and a tenant's deletion.
 
 use crate::{Result, Store};
@@ -84,6 +85,9 @@ pub(crate) const DELETING: &str = "deleting";
 const RETENTION_MS: &str = "retention_ms";
 /// The tenant hash's field of its own quota of runs per minute.
 const RUNS_PER_MINUTE: &str = "runs_per_minute";
+/// The tenant hash's field of its own `ASYNC_EXEC_TIMEOUT` (seconds), which the run script's
+/// deadline reads too.
+const ASYNC_EXEC_TIMEOUT_S: &str = "async_exec_timeout_s";
 
 /// A limit a tenant may have of its own (a field of its hash, which the scripts that enforce
 /// it read; without it, the setting's default applies).
@@ -288,6 +292,21 @@ impl Store {
     /// Sets (or, with `None`, removes) a tenant's own quota of runs per minute.
     pub async fn set_tenant_runs_per_minute(&self, tenant: &str, n: Option<u64>) -> Result<()> {
         self.set_tenant_setting(tenant, RUNS_PER_MINUTE, n).await
+    }
+
+    /// The tenant's `ASYNC_EXEC_TIMEOUT` (seconds): its own, else SAP's default.
+    pub async fn tenant_async_timeout(&self, tenant: &str) -> Result<u64> {
+        Ok(self
+            .tenant_setting(tenant, ASYNC_EXEC_TIMEOUT_S)
+            .await?
+            .unwrap_or(chime_core::run::ASYNC_EXEC_TIMEOUT_DEFAULT_SECS))
+    }
+
+    /// Sets the tenant's `ASYNC_EXEC_TIMEOUT` (seconds; the caller checks its range). The
+    /// deadline reads it when it looks, so it applies to runs already waiting too.
+    pub async fn set_tenant_async_timeout(&self, tenant: &str, secs: u64) -> Result<()> {
+        self.set_tenant_setting(tenant, ASYNC_EXEC_TIMEOUT_S, Some(secs))
+            .await
     }
 
     /// A limit of the tenant's own, if it has one.

@@ -1,7 +1,8 @@
 //! The Redis data layout, pinned: one tenant's whole life (keys, signing secrets rotated, a job
 //! of two schedules, runs materialised, started, redelivered, completed, reported
 //! asynchronously, evicted by the per-schedule cap, queried, swept and deleted; manual runs
-//! requested, recorded and left unfinished) on the real Redis, and every key it leaves
+//! requested, recorded and left acknowledged, waiting for their report within the tenant's
+//! asynchronous deadline) on the real Redis, and every key it leaves
 //! (name, type and contents, less what depends on the clock) compared with the layout recorded
 //! here. A change of layout changes this record on purpose, with `docs/ARCHITECTURE.md`'s
 //! "Where a run lives".
@@ -87,7 +88,8 @@ fn run(job_id: u64, sid: &str, at: i64) -> RunMessage {
     }
 }
 
-/// Manual runs ("run now"): C (reported asynchronously), D (left unfinished), and E (requested,
+/// Manual runs ("run now"): C (reported asynchronously), D (acknowledged, left waiting for its
+/// report), and E (requested,
 /// still in the due index). Their ids are random UUIDs in production; fixed here.
 const MANUAL_C: &str = "7C3A5E2B9D1F4A6B8C0D2E4F6A8B0C1D";
 const MANUAL_D: &str = "0D9E8F7A6B5C4D3E2F1A0B9C8D7E6F5A";
@@ -117,6 +119,22 @@ fn result(outcome: Outcome, event: Option<&str>) -> RunResult {
         duration_ms: 7,
         executed_at: FIRE + 10,
         event: event.map(String::from),
+    }
+}
+
+/// A call answered 202: the run waits for its job's report.
+fn acked() -> RunResult {
+    RunResult {
+        status: RunStatus::Running,
+        state: RunState::AckRecvd,
+        outcome: None,
+        http_status: Some(202),
+        run_text: "HTTP 202".into(),
+        body: None,
+        error: None,
+        duration_ms: 3,
+        executed_at: FIRE + 10,
+        event: None,
     }
 }
 
@@ -299,7 +317,7 @@ NS:{t:acme}:sched:s1:pos stream: [x=XID] [x=XID]\n\
 NS:{t:acme}:sched:s2:pos stream: [x=XID]\n\
 NS:{t:acme}:schedjobs hash: s1=1 s2=1\n\
 NS:{t:acme}:seq string: 1\n\
-NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600 signing_secret=v1:k1:SECOND signing_secret_prev=v1:k1:FIRST signing_secret_prev_until=1700000060000";
+NS:{t:acme}:tenant hash: async_exec_timeout_s=600 created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600 signing_secret=v1:k1:SECOND signing_secret_prev=v1:k1:FIRST signing_secret_prev_until=1700000060000";
 /// After run D evicted run A (the schedule keeps 2 runs) and the sweep.
 const EVICTED: &str = "\
 NS:apikey:k1 hash: created=1704067200000 scopes=jobs:read,jobs:write secret=1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 tenant=acme\n\
@@ -310,6 +328,7 @@ NS:{sched}:due:1 zset: acme|1|s1@1700000000000\n\
 NS:{sched}:epoch string: 1\n\
 NS:{sched}:lease string (expires): leader-1:1\n\
 NS:{t:acme}:actions stream: [a=update,d=cron,j=1,k=k1,s=s1]\n\
+NS:{t:acme}:async zset: 1|s1|RUN_D@1700000005008\n\
 NS:{t:acme}:job:1 hash: def={\"_id\":1,\"name\":\"nightly\",\"description\":\"\",\"action\":\"http://127.0.0.1:9/\",\"active\":true,\"httpMethod\":\"POST\",\"startTime\":null,\"endTime\":null,\"headers\":{},\"timeoutMs\":1000,\"createdAt\":\"\",\"modifiedAt\":\"\"} s#1=s1 s#2=s2 s@s1=1 s@s2=2 seq=4 so=2\n\
 NS:{t:acme}:job:1:builds:0 hash: 2=RUN_B 3=RUN_C 4=RUN_D\n\
 NS:{t:acme}:job:1:done stream (expires): [r=RUN_A] [r=RUN_B] [r=RUN_C]\n\
@@ -323,7 +342,7 @@ NS:{t:acme}:jobnames hash: nightly=1\n\
 NS:{t:acme}:jobs zset: 1@1\n\
 NS:{t:acme}:keys set: k1\n\
 NS:{t:acme}:live zset: 1|s1|RUN_D\n\
-NS:{t:acme}:run:RUN_D hash: id=RUN_D job=1 m=4 1700000002000 1700000005008 3 manual=k1 owner=leader-1 sched=s1 state=SCHEDULED status=SCHEDULED\n\
+NS:{t:acme}:run:RUN_D hash: attempt=1 dur=3 exec_at=1700000000010 http=202 id=RUN_D job=1 m=4 1700000002000 1700000005008 3 manual=k1 outcome= owner=leader-1 sched=s1 state=ACK_RECVD status=RUNNING text=HTTP 202 worker=w1\n\
 NS:{t:acme}:run:RUN_C:log list (expires): 2023-11-14T22:13:25.007Z job reported SUCCESS: done later\n\
 NS:{t:acme}:runids:0D9E hash: 8F7A6B5C4D3E2F1A0B9C8D7E6F5A=\n\
 NS:{t:acme}:runids:56BB hash: EBDE3EBC5FC0A589A64DC75A88CF=XID\n\
@@ -334,7 +353,7 @@ NS:{t:acme}:sched:s1:pos stream: [x=XID]\n\
 NS:{t:acme}:sched:s2:pos stream: [x=XID]\n\
 NS:{t:acme}:schedjobs hash: s1=1 s2=1\n\
 NS:{t:acme}:seq string: 1\n\
-NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600 signing_secret=v1:k1:SECOND signing_secret_prev=v1:k1:FIRST signing_secret_prev_until=1700000060000";
+NS:{t:acme}:tenant hash: async_exec_timeout_s=600 created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600 signing_secret=v1:k1:SECOND signing_secret_prev=v1:k1:FIRST signing_secret_prev_until=1700000060000";
 /// After the job's deletion.
 const DELETED: &str = "\
 NS:apikey:k1 hash: created=1704067200000 scopes=jobs:read,jobs:write secret=1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 tenant=acme\n\
@@ -348,7 +367,7 @@ NS:{t:acme}:actions stream: [a=update,d=cron,j=1,k=k1,s=s1]\n\
 NS:{t:acme}:keys set: k1\n\
 NS:{t:acme}:runs stream:\n\
 NS:{t:acme}:seq string: 1\n\
-NS:{t:acme}:tenant hash: created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600 signing_secret=v1:k1:SECOND signing_secret_prev=v1:k1:FIRST signing_secret_prev_until=1700000060000";
+NS:{t:acme}:tenant hash: async_exec_timeout_s=600 created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600 signing_secret=v1:k1:SECOND signing_secret_prev=v1:k1:FIRST signing_secret_prev_until=1700000060000";
 
 /// The tenant with an API key and settings, and its job of two schedules, both due, one fire
 /// deferred by the leader. Returns the job id.
@@ -391,6 +410,7 @@ async fn configure(store: &Store) -> u64 {
         .set_tenant_runs_per_minute(TENANT, Some(600))
         .await
         .unwrap();
+    store.set_tenant_async_timeout(TENANT, 600).await.unwrap();
 
     // A job of two schedules, due, one fire deferred by the leader.
     let id = store.next_job_id(TENANT).await.unwrap();
@@ -488,20 +508,11 @@ async fn record_runs(store: &Store, id: u64) -> [RunMessage; 3] {
             .unwrap(),
         Completed::Recorded
     );
-    let acked = RunResult {
-        status: RunStatus::Running,
-        state: RunState::AckRecvd,
-        outcome: None,
-        http_status: Some(202),
-        run_text: "HTTP 202".into(),
-        body: None,
-        error: None,
-        duration_ms: 3,
-        executed_at: FIRE + 10,
-        event: None,
-    };
     assert_eq!(
-        store.run_complete(&c, now + 6, "w1", &acked).await.unwrap(),
+        store
+            .run_complete(&c, now + 6, "w1", &acked())
+            .await
+            .unwrap(),
         Completed::Recorded
     );
     let update = store
@@ -536,6 +547,19 @@ async fn evict_and_query(store: &Store, id: u64, [a, b, c, d]: [&RunMessage; 4])
     assert_eq!(
         store.materialize(d, now + 8).await.unwrap(),
         Materialized::Created
+    );
+    // D is acknowledged (202) and waits for its job's report, well within the tenant's
+    // deadline (600 s): the deadline's sweep leaves it alone.
+    assert_eq!(
+        store
+            .run_complete(d, now + 8, "w1", &acked())
+            .await
+            .unwrap(),
+        Completed::Recorded
+    );
+    assert_eq!(
+        store.expire_async_runs(TENANT, now + 9, 10).await.unwrap(),
+        0
     );
     store.sweep_retention(TENANT, now + 9).await.unwrap();
     let ids = |scope: Scope, outcomes: &[&str], order: Order| {

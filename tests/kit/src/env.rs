@@ -30,6 +30,7 @@ pub fn test_settings() -> Settings {
         ("CHIME_WORKER_CONCURRENCY".to_string(), "16".to_string()),
         ("CHIME_SHUTDOWN_GRACE_SECS".to_string(), "5".to_string()),
         ("CHIME_RETENTION_SWEEP_SECS".to_string(), "1".to_string()),
+        ("CHIME_ASYNC_SWEEP_SECS".to_string(), "1".to_string()),
         (
             "CHIME_SECRET_KEYS".to_string(),
             TEST_SECRET_KEYS.to_string(),
@@ -207,6 +208,10 @@ impl TestEnv {
             (
                 "CHIME_MISFIRE_GRACE_SECS".into(),
                 s.misfire_grace_secs.to_string(),
+            ),
+            (
+                "CHIME_ASYNC_SWEEP_SECS".into(),
+                s.async_sweep_secs.to_string(),
             ),
             ("RUST_LOG".into(), "info".into()),
         ]

@@ -4,6 +4,7 @@
 //! test has a namespace of its own (`chime_testkit::TestEnv`), so they run in parallel.
 
 mod api;
+mod async_deadline;
 mod capacity;
 mod delivery;
 mod dialects;

@@ -19,6 +19,7 @@ const PINNED: &[(&str, &[&str])] = &[
     ("/admin/tenants/{tenantId}/signingSecret", &["post"]),
     ("/scheduler/actionLogs", &["get"]),
     ("/scheduler/jobCount", &["get"]),
+    ("/scheduler/globalParameters", &["get", "put"]),
     ("/scheduler/jobs", &["get", "post"]),
     ("/scheduler/jobs/{jobId}", &["get", "put", "delete"]),
     (

@@ -1,7 +1,8 @@
 -- Delete a job with its schedules, runs, streams and event logs.
 -- KEYS 1 job hash  2 schedules hash  3 job runs stream  4 jobs zset  5 job names hash
 --   6 tenant runs stream  7 job done stream  8 tenant schedule->job hash  9 the job's
---   live-tail marker  10 the tenant's live runs
+--   live-tail marker  10 the tenant's live runs  11 the tenant's runs acknowledged
+--   asynchronously (the deadline's index)
 -- ARGV 1 job id  2 job name, then the templates (a prefix and a suffix to put around an id)
 --   of the keys named by data: 3-4 a run's unfinished record, 5-6 a run's log (by run id),
 --   7-8 a schedule's positions, 9-10 its events (by schedule id); 11 the prefix of the
@@ -24,7 +25,7 @@ for i = 1, #entries do
   redis.call('XDEL', KEYS[6], entries[i][1])
   forget_id(entries[i][2][2])
 end
--- Unfinished runs: their records too.
+-- Unfinished runs: their records and their members of the live set and the deadline's index.
 local prefix = ARGV[1] .. '|'
 for _, m in ipairs(redis.call('ZRANGE', KEYS[10], 0, -1)) do
   if string.sub(m, 1, #prefix) == prefix then
@@ -32,6 +33,7 @@ for _, m in ipairs(redis.call('ZRANGE', KEYS[10], 0, -1)) do
     redis.call('DEL', key(3, id))
     forget_id(id)
     redis.call('ZREM', KEYS[10], m)
+    redis.call('ZREM', KEYS[11], m)
   end
 end
 -- Run numbers: every bucket up to the job's last number.

@@ -6,7 +6,8 @@
 -- KEYS 1 the tenant hash `<ns>:{t:<tenant>}:tenant` (its optional `retention_ms` overrides
 --   ARGV 4, its optional `max_in_flight` the admission's cap)  2 the tenant's runs stream
 --   3 the tenant's live runs (zset)  4 the tenant's runs in flight (zset: run ids scored by
---   the instant they stop counting).
+--   the instant they stop counting)  5 the tenant's runs acknowledged asynchronously and
+--   not reported yet (zset: live members scored by the 202's instant, ms).
 --   Every other key is named by a run's, a job's or a schedule's id: the script puts the id
 --   between the prefix of the key's family and the key's suffix, both from ARGV (all keys of
 --   the tenant's hash slot).
@@ -41,6 +42,9 @@
 --            worker sends through a delay queue;
 --        'u' run id, job id, schedule id, 'true'/'false', message, lifecycle code: an
 --            asynchronous job's report;
+--        'd' the default asynchronous deadline (s; the tenant hash's `async_exec_timeout_s`
+--            overrides it), the most runs to take, the lifecycle code of a run finished by it:
+--            the asynchronous deadline (the leader's sweep);
 --        't' job id: trim the job's runs to the retention age (at most 256 runs a call);
 --        'l' '': remove the tenant's unfinished runs older than the retention age.
 --      'M', 'S', 'E', 'C', 'R' are 'm', 's', 'e', 'c', 'r' for a manual run ("run now"), with one more
@@ -67,8 +71,10 @@
 --   c: 1 recorded, 0 the run already had its result, -1 the job is gone.
 --   r: 1 recorded (the worker sends the retry), 0 the run already has its result or this
 --      attempt's retry is recorded already, -1 the job is gone.
---   u: 1 recorded, 0 the run already has its final result, -1 no such run of that job and
---      schedule.
+--   u: 1 recorded, 0 the run already has its final result (the report is noted in its log),
+--      -1 no such run of that job and schedule.
+--   d: the runs the deadline finished (COMPLETED/UNKNOWN); fewer than the most to take
+--      when no more were overdue.
 --   t, l: the runs removed.
 --
 -- A run not finished yet has a record of its own (a hash) and a member in the tenant's live
@@ -82,7 +88,7 @@
 -- run forgets the oldest finished ones (so runs that overlap hold more until they finish, and
 -- the next run's creation trims again); the streams are trimmed to the retention age.
 
-local TENANT_RUNS, LIVE, IN_FLIGHT = KEYS[2], KEYS[3], KEYS[4]
+local TENANT_RUNS, LIVE, IN_FLIGHT, ASYNC = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local NOW, NOW_TXT = ARGV[1], ARGV[2]
 local NOW_N = tonumber(NOW)
 local CAP = tonumber(ARGV[3])
@@ -353,6 +359,7 @@ local function trim_live()
     redis.call('DEL', run, log_key(id))
     id_del(id)
     redis.call('ZREM', LIVE, m)
+    redis.call('ZREM', ASYNC, m)
   end
   return #old
 end
@@ -634,6 +641,7 @@ local function alive(r)
   if redis.call('DEL', r.run) == 1 then
     redis.call('DEL', log_key(r.id))
     redis.call('ZREM', LIVE, live_member(r))
+    redis.call('ZREM', ASYNC, live_member(r))
     id_del(r.id)
   end
   return false
@@ -810,6 +818,8 @@ local function complete(r, i)
       end
     end
     redis.call('HSET', r.run, unpack(fields))
+    -- The deadline sweep finds it by the instant of its 202.
+    redis.call('ZADD', ASYNC, NOW, live_member(r))
     return 1
   end
   r.owner = f[6] or r.owner
@@ -849,11 +859,28 @@ local function retry(r, i)
   return 1
 end
 
+-- Finishes run `id` of job `job` and schedule `sched`, acknowledged asynchronously (its
+-- unfinished record's fields `f`, as report and deadline read them: 'job', 'sched', then
+-- UNFINISHED), with the lifecycle code `code` and the run text `text`: the one way an
+-- asynchronous run finishes, by its job's report or by the deadline. Leaves the deadline's
+-- index.
+local function finish_acknowledged(id, job, sched, f, code, text)
+  local r = { id = id, job_id = job, sched_id = sched, owner = f[9] or '',
+    run = RUN_P .. id .. RECORD_S }
+  redis.call('ZREM', ASYNC, live_member(r))
+  finish(r, f[5], { exec_at = f[7] or NOW, dur = f[14] or '0', http = f[10] or '',
+    code = code, text = text, body = f[12] or '', err = f[13] or '',
+    worker = f[8] or '', attempt = f[6] or '1', manual = f[15] or nil, tries = f[16] or nil })
+end
+
 -- An asynchronous job's report on its acknowledged run (SAP "Update Job Run Log").
 local function report(i)
   local id, job, sched = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local run = RUN_P .. id .. RECORD_S
   local f = redis.call('HMGET', run, 'job', 'sched', unpack(UNFINISHED))
+  local ok = ARGV[i + 4] == 'true'
+  local message = ARGV[i + 5]
+  local said = (ok and 'SUCCESS' or 'ERROR') .. ': ' .. message
   if not f[1] then
     -- Finished already (its run id maps to its stream id), or unknown.
     local xid = id_get(id)
@@ -868,6 +895,8 @@ local function report(i)
     if so ~= sched then
       return -1
     end
+    -- Too late (a report before it, or the deadline, finished the run): noted, not recorded.
+    append_log(id, 'job reported ' .. said .. '; ignored: the run already has its result')
     return 0
   end
   if f[1] ~= job or f[2] ~= sched then
@@ -876,14 +905,36 @@ local function report(i)
   if f[3] == 'COMPLETED' then
     return 0
   end
-  local ok = ARGV[i + 4] == 'true'
-  local message = ARGV[i + 5]
-  append_log(id, 'job reported ' .. (ok and 'SUCCESS' or 'ERROR') .. ': ' .. message)
-  local r = { id = id, job_id = job, sched_id = sched, owner = f[9] or '', run = run }
-  finish(r, f[5], { exec_at = f[7] or NOW, dur = f[14] or '0', http = f[10] or '',
-    code = ARGV[i + 6], text = message, body = f[12] or '', err = f[13] or '',
-    worker = f[8] or '', attempt = f[6] or '1', manual = f[15] or nil, tries = f[16] or nil })
+  append_log(id, 'job reported ' .. said)
+  finish_acknowledged(id, job, sched, f, ARGV[i + 6], message)
   return 1
+end
+
+-- The asynchronous deadline: the tenant's runs acknowledged before now minus its
+-- `async_exec_timeout_s` (the value now, whenever they were acknowledged) and not reported
+-- become COMPLETED/UNKNOWN, at most `limit` of them. A report and the deadline are steps of
+-- this one script on the tenant's slot: whichever runs first finishes the run, and the other
+-- finds it finished (a report then answers 0 and is noted in the run's log; the deadline finds
+-- the run gone from its index). Members whose run is no longer waiting leave the index.
+local function deadline(i)
+  local secs = tonumber(redis.call('HGET', KEYS[1], 'async_exec_timeout_s') or ARGV[i + 1])
+  local limit, code = tonumber(ARGV[i + 2]), ARGV[i + 3]
+  local overdue = redis.call('ZRANGEBYSCORE', ASYNC, '-inf', int(NOW_N - secs * 1000),
+    'LIMIT', 0, limit)
+  local text = 'no report within the asynchronous deadline of ' .. int(secs) .. ' s'
+  local done = 0
+  for _, m in ipairs(overdue) do
+    local job, sched, id = string.match(m, '^([^|]*)|([^|]*)|(.*)$')
+    local f = redis.call('HMGET', RUN_P .. id .. RECORD_S, 'job', 'sched', unpack(UNFINISHED))
+    if f[1] == job and f[2] == sched and f[3] == 'RUNNING' and f[4] == 'ACK_RECVD' then
+      append_log(id, text)
+      finish_acknowledged(id, job, sched, f, code, text)
+      done = done + 1
+    else
+      redis.call('ZREM', ASYNC, m)
+    end
+  end
+  return done
 end
 
 local out = {}
@@ -940,6 +991,9 @@ while i <= #ARGV do
   elseif op == 'u' then
     out[#out + 1] = report(i)
     i = i + 7
+  elseif op == 'd' then
+    out[#out + 1] = deadline(i)
+    i = i + 4
   elseif op == 't' then
     out[#out + 1] = trim_job(ARGV[i + 1], 256)
     i = i + 2
