@@ -3,7 +3,8 @@
 # (scripts/services.sh), then `cargo test --workspace`; then, for a whole run
 # (no extra arguments), the suite's modules whose code paths read or write the
 # store's keys and scripts (store, dialects, run log, failover, delivery, quotas,
-# shards, time, run now, lifecycles, tails, secrets, e2e) again with the store on a
+# shards, time, run now, lifecycles, tails, secrets, e2e, retries, overlap, the
+# asynchronous deadline, signing) again with the store on a
 # local three-master Redis Cluster (scripts/redis-cluster.sh, stopped afterwards);
 # the API's edges, guards, OpenAPI, capacity, faults, shutdown and the workspace
 # rules do not depend on the store's topology and run once. Extra arguments go to
@@ -42,7 +43,8 @@ if [[ "$cluster" == 1 ]]; then
   echo "test: the suite on a Redis Cluster ($seeds)"
   cluster_status=0
   modules=(store:: dialects:: runlog:: failover:: delivery:: quota:: shards:: timing:: runnow::
-    lifecycle:: lifecycle_completion:: tails:: secrets:: e2e::)
+    lifecycle:: lifecycle_completion:: tails:: secrets:: e2e:: retries:: overlap:: async_deadline::
+    signing::)
   # The suite's binary as the workspace build made it (`cargo test --test suite` alone would
   # build every crate again: its features unify differently), run from its package's folder as
   # cargo runs it.

@@ -161,3 +161,34 @@ async fn replace_cancels_the_run_in_progress_and_aborts_its_call() {
     );
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn replace_ends_a_run_waiting_for_its_asynchronous_report_at_once() {
+    let env = TestEnv::cluster().await;
+    let (_, token) = env.tenant(&["read", "write"]).await;
+    let target = Target::start().await;
+    target.set_reply(202, "accepted", false);
+    let (job, sid) = every_second(&env, &token, &target, "replace").await;
+    let cancelled = wait_until(
+        "an acknowledged run cancelled",
+        Duration::from_secs(30),
+        || async {
+            runs(&env, &token, job, &sid)
+                .await
+                .into_iter()
+                .find(|r| r["runText"].as_str().unwrap_or("").starts_with("cancelled"))
+        },
+    )
+    .await;
+    assert_eq!(cancelled["runStatus"], "COMPLETED", "{cancelled}");
+    // Its late report finds it finished.
+    let path = format!(
+        "/scheduler/jobs/{job}/schedules/{sid}/runs/{}",
+        cancelled["runId"].as_str().unwrap()
+    );
+    let (st, _) = env
+        .call("PUT", &path, &token, Some(json!({"success": true})))
+        .await;
+    assert_eq!(st, 409);
+    env.cleanup().await;
+}

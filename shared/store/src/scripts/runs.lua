@@ -432,7 +432,7 @@ local function policy_of(jdef)
   return nil
 end
 
--- The run of r's schedule in progress, other than r: its id and status; nil when none.
+-- The run of r's schedule in progress, other than r: its id, status and state; nil when none.
 local function in_progress(r)
   local cur = redis.call('HGET', JOB_P .. r.job_id .. JOB_S, 'c@' .. r.sched_id)
   if not cur or cur == r.id then
@@ -449,7 +449,7 @@ local function in_progress(r)
       return nil
     end
   end
-  return cur, f[1]
+  return cur, f[1], f[2]
 end
 
 local finish
@@ -520,9 +520,9 @@ local function materialize(rs, check_active, out)
       else
         -- A manual run ("run now") is not held to its job's concurrency policy.
         local policy = not r.manual and policy_of(jdef)
-        local cur, status = nil, nil
+        local cur, status, state = nil, nil, nil
         if policy then
-          cur, status = in_progress(r)
+          cur, status, state = in_progress(r)
         end
         if cur and policy == 'forbid' then
           out[r.slot] = -5
@@ -534,7 +534,9 @@ local function materialize(rs, check_active, out)
           id_del(r.id)
         else
           if cur then
-            cancel(cur, r.id, status == 'RUNNING')
+            -- Only a call in progress has a worker to abort it; a run waiting for its
+            -- asynchronous report ends at once.
+            cancel(cur, r.id, status == 'RUNNING' and state == 'TRIGGERED')
           end
           if policy then
             redis.call('HSET', JOB_P .. job .. JOB_S, 'c@' .. r.sched_id, r.id)
