@@ -119,6 +119,8 @@ fn result(outcome: Outcome, event: Option<&str>) -> RunResult {
         duration_ms: 7,
         executed_at: FIRE + 10,
         event: event.map(String::from),
+        timing: Default::default(),
+        failure_reason: None,
     }
 }
 
@@ -135,6 +137,8 @@ fn acked() -> RunResult {
         duration_ms: 3,
         executed_at: FIRE + 10,
         event: None,
+        timing: Default::default(),
+        failure_reason: None,
     }
 }
 
