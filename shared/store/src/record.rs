@@ -19,7 +19,7 @@
 //! | `b`, `x` | the response body and the error: `""` none, `=` the same as the run text, else `>` and the text |
 //! | `w`, `p` | the worker and the attempt |
 //! | `o`, `q` | the leader that created the run and its epoch |
-//! | `v` | only on a manual run's record ("run now"), last: the id of the API key that requested it (`-` if not known) |
+//! | `v` | only on a manual run's record ("run now"), first of the optional fields: the id of the API key that requested it (`-` if not known) |
 //! | `r` | only on a run that was retried, after `v` if both: its failed attempts, one JSON line each ([`chime_core::model::Attempt`]) |
 //! | `g` | only when known, after `r`: the last call's timing split, `dns,connect,tls,firstByte` in ms, empty parts unknown ([`chime_core::timing::Timing`]) |
 //! | `f` | only on a failed run, last: its failure reason's name ([`chime_core::timing::FailureReason`]) |

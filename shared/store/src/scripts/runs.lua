@@ -757,7 +757,7 @@ finish = function(r, nums, x)
   local job_runs = JOB_P .. r.job_id .. JOB_RUNS_S
   -- One fixed list of fields in one order, so a stream node stores their names once; times
   -- are offsets from the scheduled instant (small integers). record.rs reads it back.
-  -- A manual run's record ends with 'v', its requesting key (its unfinished record's `manual`).
+  -- The optional fields follow, in their order ('v', 'r', 'g', 'f': extra_fields).
   redis.call('XADD', job_runs, xid, 'id', r.id, 's', ordinal(r.job_id, r.sched_id), 'n', n,
     'a', at, 'c', int(tonumber(created) - at_n), 'e', int(tonumber(x.exec_at) - at_n),
     'd', int(NOW_N - at_n), 'u', x.dur, 'h', x.http, 'k', x.code, 't', x.text,
