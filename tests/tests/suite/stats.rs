@@ -140,7 +140,7 @@ async fn stats(env: &TestEnv, token: &str, job: u64, query: &str) -> (u16, Value
 #[tokio::test]
 async fn a_jobs_stats_count_its_finished_runs_in_the_window() {
     let env = TestEnv::cluster().await;
-    let (_, token) = env.tenant(&["read", "write"]).await;
+    let (tenant, token) = env.tenant(&["read", "write"]).await;
     let target = Target::start().await;
     target.set_delay(Duration::from_millis(150));
     // Two of the five calls answer 500 at once; the other three take 150 ms each.
@@ -189,6 +189,23 @@ async fn a_jobs_stats_count_its_finished_runs_in_the_window() {
         durations[2] >= 150,
         "three calls took the target's 150 ms: {durations:?}"
     );
+
+    // A read bounded below the window's runs says it sampled (the route's bound is 100,000).
+    let store = env.store().await;
+    let (from, to) = (0, chrono::Utc::now().timestamp_millis() + 60_000);
+    let part = store
+        .job_run_stats(&tenant, job, from, to, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        (part.total, part.sampled, part.durations.len()),
+        (3, true, 3)
+    );
+    let whole = store
+        .job_run_stats(&tenant, job, from, to, 5)
+        .await
+        .unwrap();
+    assert_eq!((whole.total, whole.success, whole.sampled), (5, 3, false));
 
     // A window before the runs holds none of them.
     let (st, s) = stats(
