@@ -226,6 +226,8 @@ async fn load_runs(
                         duration_ms: 2,
                         executed_at: now,
                         event: None,
+                        timing: Default::default(),
+                        failure_reason: None,
                     };
                     store.run_complete(&m, now + 2, "bench-loader", &r).await?;
                     Ok(())

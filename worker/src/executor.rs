@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chime_core::signing::{self, Signer};
+use chime_core::timing::{FailureReason, Timing};
 use chrono::{DateTime, Utc};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Method;
@@ -77,6 +78,10 @@ pub struct Outcome {
     /// The call went out (an error is the network's or the target's, not the action's own:
     /// an invalid URL or header is not retried).
     pub sent: bool,
+    /// The call's timing split, where the client exposed it.
+    pub timing: Timing,
+    /// Why it failed; `None` for a success or a 202.
+    pub failure: Option<FailureReason>,
 }
 
 impl Outcome {
@@ -91,6 +96,8 @@ impl Outcome {
             duration: Duration::ZERO,
             retry_after: None,
             sent: false,
+            timing: Timing::default(),
+            failure: Some(FailureReason::Invalid),
         }
     }
 }
@@ -134,24 +141,31 @@ pub struct Executor {
 /// A call that ended before a response was received.
 struct Early {
     kind: CallKind,
+    reason: FailureReason,
     message: String,
 }
 
 impl Early {
+    /// The action could not be sent (an invalid URL, header or request).
     fn error(message: impl Into<String>) -> Self {
         Self {
             kind: CallKind::Error,
+            reason: FailureReason::Invalid,
             message: message.into(),
         }
     }
 
-    /// The guard refused the target: `Blocked` when it was for the target's address.
+    /// The guard refused the target: `Blocked` when it was for the target's address, `dns`
+    /// when its name did not resolve.
     fn guard(e: &GuardError) -> Self {
+        let (kind, reason) = match e {
+            GuardError::Blocked { .. } => (CallKind::Blocked, FailureReason::Blocked),
+            GuardError::Resolve { .. } => (CallKind::Error, FailureReason::Dns),
+            _ => (CallKind::Error, FailureReason::Invalid),
+        };
         Self {
-            kind: match e {
-                GuardError::Blocked { .. } => CallKind::Blocked,
-                _ => CallKind::Error,
-            },
+            kind,
+            reason,
             message: e.to_string(),
         }
     }
@@ -184,17 +198,17 @@ impl Executor {
         let mut outcome = match self.prepare(action, meta) {
             Err(early) => Outcome {
                 kind: early.kind,
-                http_status: None,
-                body: None,
                 error: Some(early.message),
                 started_at,
-                duration: Duration::ZERO,
-                retry_after: None,
-                sent: false,
+                failure: Some(early.reason),
+                ..Outcome::not_called(String::new())
             },
             Ok(request) => {
-                self.run(request, action.timeout, deadline, started_at)
-                    .await
+                let dns = Arc::new(crate::ssrf::DnsTime::default());
+                let call = self.run(request, action.timeout, deadline, started_at);
+                let mut outcome = crate::ssrf::DNS_TIME.scope(dns.clone(), call).await;
+                outcome.timing.dns_ms = dns.get();
+                outcome
             }
         };
         // An error that names the URL must not carry its secrets into the run log, nor an
@@ -298,22 +312,28 @@ impl Executor {
             duration: Duration::ZERO,
             retry_after: None,
             sent: true,
+            timing: Timing::default(),
+            failure: None,
         };
 
+        let start = tokio::time::Instant::now();
         let response = match tokio::time::timeout_at(deadline, self.client.execute(request)).await {
             Err(_) => {
                 outcome.kind = CallKind::Timeout;
+                outcome.failure = Some(FailureReason::Timeout);
                 outcome.error = Some(timed_out());
                 return outcome;
             }
             Ok(Err(e)) => {
                 let early = classify_send_error(&e, timed_out);
                 outcome.kind = early.kind;
+                outcome.failure = Some(early.reason);
                 outcome.error = Some(early.message);
                 return outcome;
             }
             Ok(Ok(response)) => response,
         };
+        outcome.timing.first_byte_ms = Some(start.elapsed().as_millis() as u64);
 
         let status = response.status().as_u16();
         outcome.http_status = Some(status);
@@ -329,6 +349,9 @@ impl Executor {
         let (kind, status_error) = classify_status(status);
         outcome.kind = kind;
         outcome.error = status_error;
+        if kind == CallKind::Failure {
+            outcome.failure = Some(FailureReason::of_status(status));
+        }
 
         let read = read_capped(response, self.body_cap, deadline).await;
         outcome.body = read.body;
@@ -336,6 +359,7 @@ impl Executor {
             BodyEnd::Complete => {}
             BodyEnd::TimedOut => {
                 outcome.kind = CallKind::Timeout;
+                outcome.failure = Some(FailureReason::Timeout);
                 outcome.error = Some(timed_out());
             }
             BodyEnd::Failed(msg) => {
@@ -374,13 +398,39 @@ fn classify_send_error(e: &reqwest::Error, timed_out: impl Fn() -> String) -> Ea
     if e.is_timeout() {
         return Early {
             kind: CallKind::Timeout,
+            reason: FailureReason::Timeout,
             message: timed_out(),
         };
     }
     if let Some(guard) = find_guard_error(e) {
         return Early::guard(guard);
     }
-    Early::error(error_chain(e))
+    // The causes only: reqwest's own message names the URL.
+    let causes = e.source().map(error_chain).unwrap_or_default();
+    Early {
+        kind: CallKind::Error,
+        reason: network_reason(e.is_builder(), &causes),
+        message: error_chain(e),
+    }
+}
+
+/// The reason of a call that failed in the network, from its error chain's text: a TLS
+/// failure names the handshake, a certificate or TLS (rustls's and hyper-rustls's messages);
+/// anything else is the connection's (refused, reset, closed before an answer). A request
+/// reqwest could not build is the action's own.
+fn network_reason(builder: bool, chain: &str) -> FailureReason {
+    if builder {
+        return FailureReason::Invalid;
+    }
+    let chain = chain.to_ascii_lowercase();
+    if ["certificate", "handshake", "tls", "alert"]
+        .iter()
+        .any(|w| chain.contains(w))
+    {
+        FailureReason::Tls
+    } else {
+        FailureReason::Connect
+    }
 }
 
 fn find_guard_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a GuardError> {

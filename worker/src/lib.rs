@@ -607,6 +607,7 @@ impl Inner {
                             error: Some("cancelled: replaced by a newer run of its schedule (concurrencyPolicy replace); the call was aborted".into()),
                             started_at,
                             duration: t0.elapsed(),
+                            failure: Some(chime_core::timing::FailureReason::Cancelled),
                             ..Outcome::not_called(String::new())
                         };
                     }
@@ -691,6 +692,8 @@ fn to_result(o: &Outcome) -> Recorded {
         error: o.error.clone(),
         duration_ms: o.duration.as_millis() as u64,
         executed_at: o.started_at.timestamp_millis(),
+        timing: o.timing,
+        failure_reason: o.failure.filter(|_| life.outcome.is_some()),
         event: o
             .error
             .as_ref()

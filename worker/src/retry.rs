@@ -79,6 +79,8 @@ impl Inner {
                 outcome: result.outcome.unwrap_or(RunOutcome::Error),
                 error: format!("{}: {error}", plan.why),
                 delay_ms: plan.delay.as_millis() as u64,
+                timing: Some(o.timing.encode()).filter(|g| !g.is_empty()),
+                failure_reason: o.failure,
             },
             next_at,
             run_text: format!(

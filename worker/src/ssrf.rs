@@ -5,6 +5,33 @@
 pub use chime_core::targets::*;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The time a call's name lookup took, set by the resolver when the lookup runs within the
+/// call's [`DNS_TIME`] scope (a call over a pooled connection, or to an IP literal, does no
+/// lookup).
+#[derive(Debug, Default)]
+pub struct DnsTime(AtomicU64);
+
+impl DnsTime {
+    /// The lookup's duration (ms), if one ran.
+    pub fn get(&self) -> Option<u64> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            v => Some(v - 1),
+        }
+    }
+
+    fn set(&self, ms: u64) {
+        self.0.store(ms + 1, Ordering::Relaxed);
+    }
+}
+
+tokio::task_local! {
+    /// Where the resolver reports the current call's lookup time.
+    pub static DNS_TIME: Arc<DnsTime>;
+}
 
 /// A reqwest DNS resolver that resolves with the system resolver and fails the resolution if
 /// any resolved address is blocked by the policy. Connections are then made only to the
@@ -43,8 +70,15 @@ impl GuardedResolver {
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let this = self.clone();
+        // Read now: the lookup future may be polled outside the call's scope.
+        let slot = DNS_TIME.try_with(Arc::clone).ok();
         Box::pin(async move {
-            let addrs = this.resolve_checked(name.as_str()).await?;
+            let start = std::time::Instant::now();
+            let checked = this.resolve_checked(name.as_str()).await;
+            if let Some(slot) = slot {
+                slot.set(start.elapsed().as_millis() as u64);
+            }
+            let addrs = checked?;
             let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
             Ok(addrs)
         })

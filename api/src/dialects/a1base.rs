@@ -38,6 +38,9 @@ pub struct A1BaseExecution {
     #[schema(value_type = Option<A1BaseStatus>)]
     pub status: Option<String>,
     pub response_code: Option<u16>,
+    /// How long the call took, reading the answer included (ms; chime's addition, `null`
+    /// before a call).
+    pub response_time_ms: Option<u64>,
     pub response_body: Option<String>,
     pub error_message: Option<String>,
 }
@@ -50,6 +53,7 @@ impl From<&RunRecord> for A1BaseExecution {
             executed_at: r.executed_at.or(Some(r.scheduled_at)).map(format_instant),
             status: r.outcome.map(|o| o.to_string()),
             response_code: r.http_status,
+            response_time_ms: r.duration_ms,
             response_body: r.response_body.clone(),
             error_message: r.error.clone(),
         }

@@ -6,6 +6,7 @@
 //! - [`ops`]: liveness, readiness, metrics.
 //! - [`admin`]: tenants, their signing secrets and API keys.
 //! - [`jobs`], [`schedules`], [`runs`], [`audit`], [`global`]: SAP's resources.
+//! - [`stats`]: a job's run statistics (chime's).
 //!
 //! The dialects ([`crate::dialects`]) and the extras ([`crate::extras`]) are mounted here too.
 
@@ -18,6 +19,7 @@ pub mod lifecycle;
 pub mod ops;
 pub mod runs;
 pub mod schedules;
+pub mod stats;
 
 use crate::dialects::{a1base, apify, huawei, losant};
 use crate::error::ApiError;
@@ -68,6 +70,7 @@ pub fn api() -> OpenApiRouter<AppState> {
             schedules::delete_schedule
         ))
         .routes(routes!(fires::list_fires))
+        .routes(routes!(stats::job_stats))
         .routes(routes!(runs::list_runs, runs::run_now))
         .routes(routes!(runs::get_run, runs::update_run))
         .routes(routes!(live::live_tail))

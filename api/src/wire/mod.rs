@@ -7,6 +7,7 @@
 //! - [`requests`]: the SAP request bodies.
 //! - [`admin`]: tenants and API keys, bodies and answers.
 //! - [`params`]: the query parameters of the SAP and extra routes.
+//! - [`stats`]: a run's timing split and a job's run statistics.
 //!
 //! Here: [`RequestBody`] and [`decode`], which read a body into its type with a 400 that
 //! names the field, and the lenient field types SAP's bodies need.
@@ -15,6 +16,7 @@ pub mod admin;
 pub mod params;
 pub mod requests;
 pub mod sap;
+pub mod stats;
 
 use crate::error::{ApiError, ApiResult};
 use serde::de::DeserializeOwned;

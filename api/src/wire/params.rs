@@ -115,3 +115,14 @@ pub struct FiresQuery {
     #[param(value_type = Option<u64>)]
     pub offset: Option<String>,
 }
+
+/// `GET /scheduler/jobs/{jobId}/stats` window.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// Runs finished at or after this ISO 8601 instant (default: `to` less 24 hours).
+    pub from: Option<String>,
+    /// Runs finished at or before this ISO 8601 instant (default: now). After `from`, at most
+    /// 31 days after it.
+    pub to: Option<String>,
+}

@@ -1,8 +1,10 @@
 //! SAP's response shapes: jobs, schedules, run logs, the audit trail and the global
 //! parameters, built from the stored model.
 
+use crate::wire::stats::TimingView;
 use chime_core::model::{Job, RunRecord, Schedule};
 use chime_core::time::format_instant;
+use chime_core::timing::{FailureReason, Timing};
 use chime_store::ActionLog;
 use serde::Serialize;
 use serde_json::Value;
@@ -128,6 +130,15 @@ pub struct RunDetail {
     /// While a retry waits: when its attempt is due (ISO 8601, UTC).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<String>,
+    /// The last call's timing split (absent before a call).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<TimingView>,
+    /// Why the run failed (chime's): `dns`, `connect`, `tls`, `timeout`, `http_4xx`,
+    /// `http_5xx`, `blocked`, `cancelled`, `invalid` (`body_too_large` is reserved). Absent
+    /// on a run that did not fail, and on one its job reported failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub failure_reason: Option<FailureReason>,
 }
 
 /// One attempt of a retried run.
@@ -146,6 +157,11 @@ pub struct AttemptView {
     pub error: Option<String>,
     /// The wait before the next attempt (ms); absent on the last.
     pub delay_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<TimingView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub failure_reason: Option<FailureReason>,
 }
 
 impl AttemptView {
@@ -165,6 +181,11 @@ impl AttemptView {
                 outcome: Some(a.outcome.to_string()),
                 error: Some(a.error.clone()),
                 delay_ms: Some(a.delay_ms),
+                timing: TimingView::of(
+                    a.timing.as_deref().and_then(Timing::decode),
+                    Some(a.duration_ms),
+                ),
+                failure_reason: a.failure_reason,
             })
             .collect();
         if r.next_attempt.is_none() {
@@ -176,6 +197,8 @@ impl AttemptView {
                 outcome: r.outcome.map(|o| o.to_string()),
                 error: r.error.clone(),
                 delay_ms: None,
+                timing: TimingView::of(r.timing, r.duration_ms),
+                failure_reason: r.failure_reason,
             });
         }
         out
@@ -202,6 +225,8 @@ impl From<&RunRecord> for RunDetail {
             },
             attempts: AttemptView::all(r),
             next_attempt_at: r.next_attempt.map(|(_, at)| format_instant(at)),
+            timing: TimingView::of(r.timing, r.duration_ms),
+            failure_reason: r.failure_reason,
         }
     }
 }

@@ -70,6 +70,7 @@ pub mod secrets;
 pub mod signing;
 pub mod targets;
 pub mod time;
+pub mod timing;
 pub mod zone;
 
 /// The URLs of a setting that lists several servers (`CHIME_REDIS_URL` of a Redis Cluster's seed

@@ -224,6 +224,12 @@ pub struct RunRecord {
     /// While a retry waits: the attempt to come and when (ms).
     #[serde(default)]
     pub next_attempt: Option<(u32, i64)>,
+    /// The last call's timing split, where the client exposed it.
+    #[serde(default)]
+    pub timing: Option<crate::timing::Timing>,
+    /// Why the run failed, once it has.
+    #[serde(default)]
+    pub failure_reason: Option<crate::timing::FailureReason>,
 }
 
 /// One failed attempt of a run that was retried, as the run's record keeps it.
@@ -247,6 +253,12 @@ pub struct Attempt {
     /// The wait before the next attempt (ms).
     #[serde(rename = "w")]
     pub delay_ms: u64,
+    /// The call's timing split ([`crate::timing::Timing::encode`]), when known.
+    #[serde(rename = "g", default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<String>,
+    /// Why the attempt failed.
+    #[serde(rename = "f", default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<crate::timing::FailureReason>,
 }
 
 impl Attempt {
@@ -299,6 +311,8 @@ impl RunRecord {
                 "epoch" => r.epoch = v.parse().unwrap_or(0),
                 "manual" => r.set_manual(v),
                 "tries" => r.retried = Attempt::parse_all(v),
+                "timing" => r.timing = crate::timing::Timing::decode(v),
+                "reason" => r.failure_reason = v.parse().ok(),
                 "next" => {
                     let at = r.next_attempt.map_or(0, |(_, at)| at);
                     r.next_attempt = v.parse().ok().map(|n| (n, at));

@@ -32,6 +32,7 @@ mod record;
 mod replan;
 mod retention;
 mod run_queries;
+mod run_stats;
 mod run_steps;
 mod signing;
 mod tail;
@@ -44,6 +45,7 @@ pub use run_queries::{
     ActionLog, Order, RunPage, RunQuery, ScheduleMarks, Scope, SkipSpan,
     DEACTIVATION_ON_COMPLETION, SERVICE_ACTOR, TENANT_WIDE,
 };
+pub use run_stats::RunStats;
 pub use run_steps::{
     Checked, Completed, Materialized, Retried, Retrying, RunResult, RunStep, RunUpdate, Started,
     StepAnswer,

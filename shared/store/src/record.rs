@@ -19,8 +19,10 @@
 //! | `b`, `x` | the response body and the error: `""` none, `=` the same as the run text, else `>` and the text |
 //! | `w`, `p` | the worker and the attempt |
 //! | `o`, `q` | the leader that created the run and its epoch |
-//! | `v` | only on a manual run's record ("run now"), last: the id of the API key that requested it (`-` if not known) |
+//! | `v` | only on a manual run's record ("run now"), first of the optional fields: the id of the API key that requested it (`-` if not known) |
 //! | `r` | only on a run that was retried, after `v` if both: its failed attempts, one JSON line each ([`chime_core::model::Attempt`]) |
+//! | `g` | only when known, after `r`: the last call's timing split, `dns,connect,tls,firstByte` in ms, empty parts unknown ([`chime_core::timing::Timing`]) |
+//! | `f` | only on a failed run, last: its failure reason's name ([`chime_core::timing::FailureReason`]) |
 //!
 //! The query scripts append `job`, `sched` (the schedule id) and the marker `~` to an entry's
 //! fields.
@@ -43,7 +45,7 @@ pub(crate) fn lifecycle_code(status: RunStatus, state: RunState, outcome: Option
 }
 
 /// Reads a lifecycle code back; `None` when it names no status, state or outcome.
-fn lifecycle_of(code: u32) -> Option<(RunStatus, RunState, Option<Outcome>)> {
+pub(crate) fn lifecycle_of(code: u32) -> Option<(RunStatus, RunState, Option<Outcome>)> {
     let status = *RunStatus::ALL.get((code / 100) as usize)?;
     let state = *RunState::ALL.get((code / 10 % 10) as usize)?;
     let outcome = match code % 10 {
@@ -112,6 +114,8 @@ fn from_entry(tenant: &str, fields: &[(String, String)]) -> Option<RunRecord> {
     if let Some(tries) = get("r") {
         record.retried = chime_core::model::Attempt::parse_all(tries);
     }
+    record.timing = get("g").and_then(chime_core::timing::Timing::decode);
+    record.failure_reason = get("f").and_then(|f| f.parse().ok());
     Some(record)
 }
 
@@ -216,5 +220,19 @@ mod tests {
         f3.insert(17, ("v".into(), "k1".into()));
         let r = record_of("t", &f3).expect("a record");
         assert_eq!((r.manual, r.requested_by.as_deref()), (true, Some("k1")));
+        assert_eq!((r.timing, r.failure_reason), (None, None));
+        // Its timing split and failure reason come last.
+        let mut f4 = f.clone();
+        f4.insert(17, ("g".into(), "4,,,20".into()));
+        f4.insert(18, ("f".into(), "http_5xx".into()));
+        let r = record_of("t", &f4).expect("a record");
+        assert_eq!(
+            r.timing.map(|t| (t.dns_ms, t.connect_ms, t.first_byte_ms)),
+            Some((Some(4), None, Some(20)))
+        );
+        assert_eq!(
+            r.failure_reason,
+            Some(chime_core::timing::FailureReason::Http5xx)
+        );
     }
 }

@@ -64,6 +64,10 @@ pub struct RunResult {
     pub executed_at: i64,
     /// An ERROR entry for the schedule's event log (e.g. the target was blocked).
     pub event: Option<String>,
+    /// The call's timing split.
+    pub timing: chime_core::timing::Timing,
+    /// Why the run failed (finished runs only).
+    pub failure_reason: Option<chime_core::timing::FailureReason>,
 }
 
 /// What [`RunStep::Materialize`] did.
@@ -586,7 +590,9 @@ fn step_args(
                 .arg(r.duration_ms)
                 .arg(r.executed_at)
                 .arg(r.event.as_deref().unwrap_or(""))
-                .arg(lifecycle_code(r.status, r.state, r.outcome));
+                .arg(lifecycle_code(r.status, r.state, r.outcome))
+                .arg(r.timing.encode())
+                .arg(r.failure_reason.map_or("", |f| f.as_str()));
         }
     }
     if let Some(key) = manual {

@@ -9,6 +9,7 @@
 
 use chime_core::model::{run_id, ActionSpec, Job, RunMessage, Schedule};
 use chime_core::run::{Outcome, RunState, RunStatus};
+use chime_core::timing::{FailureReason, Timing};
 use chime_store::{
     ActionLog, Advance, ApiKey, Completed, Deferral, Materialized, Order, Retention, RunQuery,
     RunResult, RunUpdate, Scope, Started, Store,
@@ -119,6 +120,12 @@ fn result(outcome: Outcome, event: Option<&str>) -> RunResult {
         duration_ms: 7,
         executed_at: FIRE + 10,
         event: event.map(String::from),
+        timing: Timing {
+            dns_ms: Some(1),
+            first_byte_ms: Some(5),
+            ..Timing::default()
+        },
+        failure_reason: (!ok).then_some(FailureReason::Http5xx),
     }
 }
 
@@ -135,6 +142,11 @@ fn acked() -> RunResult {
         duration_ms: 3,
         executed_at: FIRE + 10,
         event: None,
+        timing: Timing {
+            first_byte_ms: Some(2),
+            ..Timing::default()
+        },
+        failure_reason: None,
     }
 }
 
@@ -300,7 +312,7 @@ NS:{t:acme}:job:1:done stream (expires): [r=RUN_A] [r=RUN_B] [r=RUN_C]\n\
 NS:{t:acme}:job:1:pos stream: [x=XID] [x=XID] [x=XID]\n\
 NS:{t:acme}:job:1:pos:failure stream: [x=XID]\n\
 NS:{t:acme}:job:1:pos:success stream: [x=XID] [x=XID]\n\
-NS:{t:acme}:job:1:runs stream: [a=1700000000000,b=>{\"ok\":true},c=5000,d=5003,e=10,h=200,id=RUN_A,k=231,n=1,o=leader-1,p=2,q=3,s=1,t=HTTP 200,u=7,w=w2,x=] [a=1700000001000,b=,c=4000,d=4005,e=-990,h=500,id=RUN_B,k=242,n=2,o=leader-1,p=1,q=3,s=1,t=HTTP 500,u=7,w=w1,x=>endpoint returned status code 500] [a=1700000000000,b=,c=5000,d=5007,e=10,h=202,id=RUN_C,k=231,n=3,o=leader-1,p=1,q=3,s=2,t=done later,u=3,v=k1,w=w1,x=]\n\
+NS:{t:acme}:job:1:runs stream: [a=1700000000000,b=>{\"ok\":true},c=5000,d=5003,e=10,g=1,,,5,h=200,id=RUN_A,k=231,n=1,o=leader-1,p=2,q=3,s=1,t=HTTP 200,u=7,w=w2,x=] [a=1700000001000,b=,c=4000,d=4005,e=-990,f=http_5xx,g=1,,,5,h=500,id=RUN_B,k=242,n=2,o=leader-1,p=1,q=3,s=1,t=HTTP 500,u=7,w=w1,x=>endpoint returned status code 500] [a=1700000000000,b=,c=5000,d=5007,e=10,g=,,,2,h=202,id=RUN_C,k=231,n=3,o=leader-1,p=1,q=3,s=2,t=done later,u=3,v=k1,w=w1,x=]\n\
 NS:{t:acme}:job:1:schedules hash: s1={\"scheduleId\":\"s1\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"} s2={\"scheduleId\":\"s2\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"}\n\
 NS:{t:acme}:job:1:tails string (expires): 1\n\
 NS:{t:acme}:jobnames hash: nightly=1\n\
@@ -335,14 +347,14 @@ NS:{t:acme}:job:1:done stream (expires): [r=RUN_A] [r=RUN_B] [r=RUN_C]\n\
 NS:{t:acme}:job:1:pos stream: [x=XID] [x=XID]\n\
 NS:{t:acme}:job:1:pos:failure stream: [x=XID]\n\
 NS:{t:acme}:job:1:pos:success stream: [x=XID]\n\
-NS:{t:acme}:job:1:runs stream: [a=1700000001000,b=,c=4000,d=4005,e=-990,h=500,id=RUN_B,k=242,n=2,o=leader-1,p=1,q=3,s=1,t=HTTP 500,u=7,w=w1,x=>endpoint returned status code 500] [a=1700000000000,b=,c=5000,d=5007,e=10,h=202,id=RUN_C,k=231,n=3,o=leader-1,p=1,q=3,s=2,t=done later,u=3,v=k1,w=w1,x=]\n\
+NS:{t:acme}:job:1:runs stream: [a=1700000001000,b=,c=4000,d=4005,e=-990,f=http_5xx,g=1,,,5,h=500,id=RUN_B,k=242,n=2,o=leader-1,p=1,q=3,s=1,t=HTTP 500,u=7,w=w1,x=>endpoint returned status code 500] [a=1700000000000,b=,c=5000,d=5007,e=10,g=,,,2,h=202,id=RUN_C,k=231,n=3,o=leader-1,p=1,q=3,s=2,t=done later,u=3,v=k1,w=w1,x=]\n\
 NS:{t:acme}:job:1:schedules hash: s1={\"scheduleId\":\"s1\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"} s2={\"scheduleId\":\"s2\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"}\n\
 NS:{t:acme}:job:1:tails string (expires): 1\n\
 NS:{t:acme}:jobnames hash: nightly=1\n\
 NS:{t:acme}:jobs zset: 1@1\n\
 NS:{t:acme}:keys set: k1\n\
 NS:{t:acme}:live zset: 1|s1|RUN_D\n\
-NS:{t:acme}:run:RUN_D hash: attempt=1 dur=3 exec_at=1700000000010 http=202 id=RUN_D job=1 m=4 1700000002000 1700000005008 3 manual=k1 outcome= owner=leader-1 sched=s1 state=ACK_RECVD status=RUNNING text=HTTP 202 worker=w1\n\
+NS:{t:acme}:run:RUN_D hash: attempt=1 dur=3 exec_at=1700000000010 http=202 id=RUN_D job=1 m=4 1700000002000 1700000005008 3 manual=k1 outcome= owner=leader-1 sched=s1 state=ACK_RECVD status=RUNNING text=HTTP 202 timing=,,,2 worker=w1\n\
 NS:{t:acme}:run:RUN_C:log list (expires): 2023-11-14T22:13:25.007Z job reported SUCCESS: done later\n\
 NS:{t:acme}:runids:0D9E hash: 8F7A6B5C4D3E2F1A0B9C8D7E6F5A=\n\
 NS:{t:acme}:runids:56BB hash: EBDE3EBC5FC0A589A64DC75A88CF=XID\n\

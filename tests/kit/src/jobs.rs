@@ -159,3 +159,18 @@ pub async fn retarget(env: &TestEnv, tenant: &str, job: u64, url: &str) {
     let written = store.write_job(tenant, &w, Default::default(), now).await;
     assert!(matches!(written.unwrap(), chime_store::Written::Done(_)));
 }
+
+/// The schedule's one run in detail, once it is COMPLETED.
+pub async fn completed_run(env: &TestEnv, token: &str, job: u64, sid: &str) -> Value {
+    let list = format!("/scheduler/jobs/{job}/schedules/{sid}/runs");
+    wait_until("the run completed", Duration::from_secs(60), || async {
+        let (st, v) = env.call("GET", &list, token, None).await;
+        let run = v["results"].as_array()?.first()?.clone();
+        if st != 200 || run["runStatus"] != "COMPLETED" {
+            return None;
+        }
+        let path = format!("{list}/{}", run["runId"].as_str()?);
+        Some(env.call("GET", &path, token, None).await.1)
+    })
+    .await
+}

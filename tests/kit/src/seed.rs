@@ -197,6 +197,8 @@ pub fn result(
         error,
         duration_ms,
         executed_at: at,
+        timing: Default::default(),
+        failure_reason: None,
     }
 }
 

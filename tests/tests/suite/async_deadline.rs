@@ -117,6 +117,9 @@ async fn an_unreported_run_becomes_unknown_at_the_deadline_and_a_late_report_is_
     assert_eq!(d["runText"], text, "{d}");
     assert_eq!(d["httpStatus"], 202, "{d}");
     assert_eq!(d["responseBody"], "accepted", "{d}");
+    // The deadline's finish names its reason and keeps the 202's timing split.
+    assert_eq!(d["failureReason"], "timeout", "{d}");
+    assert!(d["timing"]["firstByteMs"].is_u64(), "{d}");
     let log = d["log"].as_str().unwrap();
     assert!(log.contains("attempt 1: ACK_RECVD HTTP 202"), "{log}");
     assert!(log.contains(text), "{log}");

@@ -26,6 +26,7 @@ mod secrets;
 mod shards;
 mod shutdown;
 mod signing;
+mod stats;
 mod store;
 mod tails;
 mod timing;

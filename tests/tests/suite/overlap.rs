@@ -147,6 +147,12 @@ async fn replace_cancels_the_run_in_progress_and_aborts_its_call() {
             (&json!("COMPLETED"), &json!("REQUEST_ERROR")),
             "{r}"
         );
+        let path = format!(
+            "/scheduler/jobs/{job}/schedules/{sid}/runs/{}",
+            r["runId"].as_str().unwrap()
+        );
+        let (_, detail) = env.call("GET", &path, &token, None).await;
+        assert_eq!(detail["failureReason"], "cancelled", "{detail}");
     }
     // Each cancelled call was aborted: the target is left with the newest call alone.
     wait_until("one call in flight", Duration::from_secs(10), || async {

@@ -6,7 +6,7 @@
 use chime_core::model::{Attempt, RunMessage};
 use chime_core::run::Outcome;
 use chime_store::{Retried, Retrying, RunStep, Started, StepAnswer};
-use chime_testkit::jobs::ms;
+use chime_testkit::jobs::{completed_run, ms};
 use chime_testkit::{wait_until, SeededJob, Target, TestEnv};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -24,21 +24,6 @@ async fn retried_job(env: &TestEnv, token: &str, target: &Target, policy: Value)
     });
     let job = env.client().create_job(token, body).await;
     (job.id, job.schedules[0].clone())
-}
-
-/// The schedule's one run in detail, once it is COMPLETED.
-async fn completed_run(env: &TestEnv, token: &str, job: u64, sid: &str) -> Value {
-    let list = format!("/scheduler/jobs/{job}/schedules/{sid}/runs");
-    wait_until("the run completed", Duration::from_secs(60), || async {
-        let (st, v) = env.call("GET", &list, token, None).await;
-        let run = v["results"].as_array()?.first()?.clone();
-        if st != 200 || run["runStatus"] != "COMPLETED" {
-            return None;
-        }
-        let path = format!("{list}/{}", run["runId"].as_str()?);
-        Some(env.call("GET", &path, token, None).await.1)
-    })
-    .await
 }
 
 /// The run ids the target was called with, in call order, and when (ms).
@@ -121,6 +106,16 @@ async fn a_failing_call_is_retried_under_one_run_until_it_succeeds() {
         .as_str()
         .unwrap()
         .starts_with("HTTP 5xx"));
+    // Each attempt keeps its own failure reason and timing split.
+    assert_eq!(
+        field(attempts, "failureReason"),
+        [&json!("http_5xx"), &json!("http_5xx"), &Value::Null],
+        "{run}"
+    );
+    for a in attempts.as_array().unwrap() {
+        assert!(a["timing"]["firstByteMs"].is_u64(), "{run}");
+        assert_eq!(a["timing"]["totalMs"], a["durationMs"], "{run}");
+    }
     // Never early: each call comes at least its recorded wait after the one before.
     for k in 0..2 {
         let gap = hits[k + 1].1 - hits[k].1;
@@ -262,6 +257,8 @@ async fn a_retry_is_recorded_once_and_an_earlier_attempt_redelivered_only_resend
             outcome: Outcome::Failure,
             error: "HTTP 5xx: endpoint returned status code 503".into(),
             delay_ms: 2000,
+            timing: None,
+            failure_reason: None,
         },
         next_at: at + 2000,
         run_text: "attempt 1 failed".into(),

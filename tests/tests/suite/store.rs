@@ -101,6 +101,8 @@ fn success(text: &str, body: Option<&str>, at: i64) -> RunResult {
         duration_ms: 3,
         executed_at: at,
         event: None,
+        timing: Default::default(),
+        failure_reason: None,
     }
 }
 
@@ -238,6 +240,8 @@ async fn run_records_are_idempotent_on_the_run_id() {
         duration_ms: 3,
         executed_at: 5_003,
         event: None,
+        timing: Default::default(),
+        failure_reason: None,
     };
     assert_eq!(
         store

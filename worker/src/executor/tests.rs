@@ -505,3 +505,93 @@ async fn refused_connection_is_an_error_with_its_cause() {
     assert!(err.contains("error sending request"), "{err}");
     assert!(err.to_lowercase().contains("refused"), "{err}");
 }
+
+#[test]
+fn a_network_failure_is_classified_from_its_causes() {
+    let tls = [
+        "client error (Connect): invalid peer certificate: UnknownIssuer",
+        "received fatal alert: HandshakeFailure",
+        "tls handshake eof",
+    ];
+    for chain in tls {
+        assert_eq!(network_reason(false, chain), FailureReason::Tls, "{chain}");
+    }
+    let connect = [
+        "client error (Connect): tcp connect error: Connection refused (os error 111)",
+        "connection closed before message completed",
+        "",
+    ];
+    for chain in connect {
+        assert_eq!(
+            network_reason(false, chain),
+            FailureReason::Connect,
+            "{chain}"
+        );
+    }
+    assert_eq!(network_reason(true, "anything"), FailureReason::Invalid);
+}
+
+#[test]
+fn a_guard_refusal_is_blocked_or_dns() {
+    let blocked = TargetPolicy::default()
+        .check_url(&Url::parse("http://10.0.0.1/x").unwrap())
+        .unwrap_err();
+    let early = Early::guard(&blocked);
+    assert_eq!(
+        (early.kind, early.reason),
+        (CallKind::Blocked, FailureReason::Blocked)
+    );
+    let unresolved = GuardError::Resolve {
+        host: "x.invalid".into(),
+        source: std::io::Error::other("no such host"),
+    };
+    let early = Early::guard(&unresolved);
+    assert_eq!(
+        (early.kind, early.reason),
+        (CallKind::Error, FailureReason::Dns)
+    );
+    assert_eq!(Early::error("bad header").reason, FailureReason::Invalid);
+}
+
+#[tokio::test]
+async fn a_call_records_its_first_byte_and_each_status_its_reason() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new()
+        .route("/ok", get(|| async { "fine" }))
+        .route("/gone", get(|| async { StatusCode::NOT_FOUND }))
+        .route("/broken", get(|| async { StatusCode::BAD_GATEWAY }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let exec = Executor::new(ExecutorConfig {
+        policy: TargetPolicy::parse("127.0.0.0/8").unwrap(),
+        ..ExecutorConfig::default()
+    })
+    .unwrap();
+    let meta = CallMeta {
+        job_id: "1".into(),
+        schedule_id: "s".into(),
+        run_id: "r".into(),
+        scheduler_host: "h".into(),
+        attempt: 1,
+        signer: None,
+    };
+    for (path, reason) in [
+        ("/ok", None),
+        ("/gone", Some(FailureReason::Http4xx)),
+        ("/broken", Some(FailureReason::Http5xx)),
+    ] {
+        let action = Action {
+            url: format!("http://{addr}{path}"),
+            method: HttpMethod::Get,
+            headers: vec![],
+            secret_headers: vec![],
+            body: None,
+            timeout: Duration::from_secs(5),
+        };
+        let o = exec.execute(&action, &meta).await;
+        assert_eq!(o.failure, reason, "{path}");
+        let first = o.timing.first_byte_ms.expect("headers arrived");
+        assert!(first <= o.duration.as_millis() as u64, "{path}");
+        assert_eq!(o.timing.dns_ms, None, "an IP literal is not looked up");
+    }
+}

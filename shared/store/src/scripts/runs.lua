@@ -34,8 +34,9 @@
 --            fresh message's first delivery;
 --        'c' the same as 'm', then runStatus, runState, outcome, HTTP status ('' if none),
 --            run text, response body ('' if none), error ('' if none), duration (ms),
---            execution start (ms), entry for the schedule's event log ('' if none), and the
---            lifecycle code of the finished record (see record.rs): complete;
+--            execution start (ms), entry for the schedule's event log ('' if none), the
+--            lifecycle code of the finished record (see record.rs), the call's timing split
+--            ('' if unknown) and the failure reason ('' if none): complete;
 --        'r' the same as 'e', then the failed attempt (one JSON line), the next attempt's
 --            number, when it is due (ms), the run's text while it waits, the failed call's
 --            HTTP status ('' if none), the text log's line: a failed attempt whose retry the
@@ -164,7 +165,7 @@ local function run_of(i)
 end
 
 -- The manual forms of the run steps and the arguments of each before the requesting key's id.
-local MANUAL_OPS = { M = 7, S = 8, E = 6, C = 17, R = 12 }
+local MANUAL_OPS = { M = 7, S = 8, E = 6, C = 19, R = 12 }
 
 local function live_member(r)
   return r.job_id .. '|' .. r.sched_id .. '|' .. r.id
@@ -471,7 +472,7 @@ local function cancel(id, by, running)
   finish({ id = id, job_id = f[1], sched_id = f[2], owner = f[3] or '', run = run }, f[4],
     { exec_at = f[6] or NOW, dur = '0', http = '', code = CANCEL_CODE, text = text, body = '',
       err = '=', worker = f[7] or '', attempt = f[5] or '0', manual = f[8] or nil,
-      tries = f[9] or nil })
+      tries = f[9] or nil, reason = 'cancelled' })
 end
 
 local seen = {}
@@ -728,20 +729,22 @@ local function optional(v, text)
   return '>' .. v
 end
 
--- The optional fields that end a finished record: 'v' a manual run's requesting key, 'r' the
--- attempts before the last of a run that was retried (one JSON line each).
+-- The optional fields that end a finished record, in this order: 'v' a manual run's
+-- requesting key, 'r' the attempts before the last of a run that was retried (one JSON line
+-- each), 'g' the call's timing split, 'f' the failure reason.
 local function extra_fields(x)
-  if not x.manual and not x.tries then
+  if not x.manual and not x.tries and (x.timing or '') == '' and (x.reason or '') == '' then
     return NO_FIELDS
   end
   local f = {}
-  if x.manual then
-    f[#f + 1] = 'v'
-    f[#f + 1] = x.manual
-  end
-  if x.tries then
-    f[#f + 1] = 'r'
-    f[#f + 1] = x.tries
+  local opt = { 'v', x.manual, 'r', x.tries, 'g', x.timing, 'f', x.reason }
+  -- Its values may be nil: walk it by its known length.
+  for k = 1, 8, 2 do
+    local v = opt[k + 1]
+    if v and v ~= '' then
+      f[#f + 1] = opt[k]
+      f[#f + 1] = v
+    end
   end
   return f
 end
@@ -756,7 +759,7 @@ finish = function(r, nums, x)
   local job_runs = JOB_P .. r.job_id .. JOB_RUNS_S
   -- One fixed list of fields in one order, so a stream node stores their names once; times
   -- are offsets from the scheduled instant (small integers). record.rs reads it back.
-  -- A manual run's record ends with 'v', its requesting key (its unfinished record's `manual`).
+  -- The optional fields follow, in their order ('v', 'r', 'g', 'f': extra_fields).
   redis.call('XADD', job_runs, xid, 'id', r.id, 's', ordinal(r.job_id, r.sched_id), 'n', n,
     'a', at, 'c', int(tonumber(created) - at_n), 'e', int(tonumber(x.exec_at) - at_n),
     'd', int(NOW_N - at_n), 'u', x.dur, 'h', x.http, 'k', x.code, 't', x.text,
@@ -785,7 +788,7 @@ finish = function(r, nums, x)
 end
 
 local UNFINISHED = { 'status', 'state', 'm', 'attempt', 'exec_at', 'worker', 'owner', 'http',
-  'text', 'body', 'err', 'dur', 'manual', 'tries' }
+  'text', 'body', 'err', 'dur', 'manual', 'tries', 'timing' }
 
 -- What completing a run reads of its unfinished record.
 local COMPLETING = { 'status', 'state', 'm', 'attempt', 'owner', 'manual', 'tries' }
@@ -812,7 +815,7 @@ local function complete(r, i)
     -- Acknowledged (202): the run waits for its job's report, unfinished.
     local fields = { 'status', status, 'state', state, 'outcome', ARGV[i + 9], 'text', text,
       'dur', ARGV[i + 14], 'exec_at', ARGV[i + 15], 'worker', WORKER, 'attempt', attempt }
-    local opt = { 'http', http, 'body', body, 'err', err }
+    local opt = { 'http', http, 'body', body, 'err', err, 'timing', ARGV[i + 18] }
     for k = 1, #opt, 2 do
       if opt[k + 1] ~= '' then
         fields[#fields + 1] = opt[k]
@@ -827,7 +830,8 @@ local function complete(r, i)
   r.owner = f[6] or r.owner
   finish(r, f[4], { exec_at = ARGV[i + 15], dur = ARGV[i + 14], http = http, code = ARGV[i + 17],
     text = text, body = body, err = err, worker = WORKER, attempt = attempt,
-    manual = f[7] or r.manual, tries = f[8] or nil })
+    manual = f[7] or r.manual, tries = f[8] or nil, timing = ARGV[i + 18],
+    reason = ARGV[i + 19] })
   return 1
 end
 
@@ -865,14 +869,15 @@ end
 -- unfinished record's fields `f`, as report and deadline read them: 'job', 'sched', then
 -- UNFINISHED), with the lifecycle code `code` and the run text `text`: the one way an
 -- asynchronous run finishes, by its job's report or by the deadline. Leaves the deadline's
--- index.
-local function finish_acknowledged(id, job, sched, f, code, text)
+-- index. `reason` is the failure reason ('' none).
+local function finish_acknowledged(id, job, sched, f, code, text, reason)
   local r = { id = id, job_id = job, sched_id = sched, owner = f[9] or '',
     run = RUN_P .. id .. RECORD_S }
   redis.call('ZREM', ASYNC, live_member(r))
   finish(r, f[5], { exec_at = f[7] or NOW, dur = f[14] or '0', http = f[10] or '',
     code = code, text = text, body = f[12] or '', err = f[13] or '',
-    worker = f[8] or '', attempt = f[6] or '1', manual = f[15] or nil, tries = f[16] or nil })
+    worker = f[8] or '', attempt = f[6] or '1', manual = f[15] or nil, tries = f[16] or nil,
+    timing = f[17] or nil, reason = reason })
 end
 
 -- An asynchronous job's report on its acknowledged run (SAP "Update Job Run Log").
@@ -908,7 +913,7 @@ local function report(i)
     return 0
   end
   append_log(id, 'job reported ' .. said)
-  finish_acknowledged(id, job, sched, f, ARGV[i + 6], message)
+  finish_acknowledged(id, job, sched, f, ARGV[i + 6], message, '')
   return 1
 end
 
@@ -930,7 +935,7 @@ local function deadline(i)
     local f = redis.call('HMGET', RUN_P .. id .. RECORD_S, 'job', 'sched', unpack(UNFINISHED))
     if f[1] == job and f[2] == sched and f[3] == 'RUNNING' and f[4] == 'ACK_RECVD' then
       append_log(id, text)
-      finish_acknowledged(id, job, sched, f, code, text)
+      finish_acknowledged(id, job, sched, f, code, text, 'timeout')
       done = done + 1
     else
       redis.call('ZREM', ASYNC, m)
@@ -984,7 +989,7 @@ while i <= #ARGV do
     local r = run_of(i)
     r.manual = manual
     out[#out + 1] = complete(r, i)
-    i = i + 18
+    i = i + 20
   elseif op == 'r' then
     local r = run_of(i)
     r.manual = manual

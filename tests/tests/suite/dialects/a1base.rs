@@ -63,6 +63,7 @@ fn a1base_entry(job: u64, d: &Value) -> Value {
         "executed_at": d["executionTimestamp"],
         "status": d["outcome"],
         "response_code": d["httpStatus"],
+        "response_time_ms": d["durationMs"],
         "response_body": d["responseBody"],
         "error_message": d["errorMessage"],
     })
@@ -214,6 +215,7 @@ async fn a1base_seed_example_lists_the_failures() {
                 "id",
                 "response_body",
                 "response_code",
+                "response_time_ms",
                 "status"
             ]
         );
