@@ -431,6 +431,7 @@ impl Producer {
             retry: None,
             attempt: 1,
             first_call_at: None,
+            retry_at: None,
             replaceable: false,
             action: ActionSpec {
                 url: self.url.clone(),

@@ -188,6 +188,7 @@ async fn load_runs(
                     retry: None,
                     attempt: 1,
                     first_call_at: None,
+                    retry_at: None,
                     replaceable: false,
                     action: ActionSpec {
                         url: b.target.url(crate::HOOK),

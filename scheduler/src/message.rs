@@ -58,6 +58,7 @@ pub fn run_message(
         retry: job.retry_policy.filter(|p| p.retry_count > 0),
         attempt: 1,
         first_call_at: None,
+        retry_at: None,
         replaceable: job.concurrency_policy == Some(ConcurrencyPolicy::Replace),
         action: ActionSpec {
             url,

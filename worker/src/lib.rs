@@ -394,7 +394,8 @@ impl Inner {
             let m = msg.clone();
             let task = tokio::spawn(
                 async move {
-                    not_before(m.scheduled_at).await;
+                    // A retry waits for its own due instant too.
+                    not_before(m.retry_at.map_or(m.scheduled_at, |r| r.max(m.scheduled_at))).await;
                     // The tenant's lane first: a run over its tenant's share waits there
                     // without holding one of the worker's permits.
                     let _lane = me.lanes.enter(&m.tenant, me.timeout_ms(&m)).await;

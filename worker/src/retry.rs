@@ -124,6 +124,7 @@ impl Inner {
         let mut next = msg.clone();
         next.attempt = attempt;
         next.fresh = false;
+        next.retry_at = Some(at);
         if next.first_call_at.is_none() {
             next.first_call_at = Some(chrono_now());
         }

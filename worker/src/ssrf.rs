@@ -47,8 +47,19 @@ impl GuardedResolver {
         Self { policy }
     }
 
-    /// Resolves `host` and checks every address (the port is set by the connector later).
+    /// Resolves `host` and checks every address (the port is set by the connector later). A
+    /// name under `.invalid` fails at once without a query (RFC 6761: such names never exist,
+    /// and resolver APIs should answer so themselves).
     pub async fn resolve_checked(&self, host: &str) -> Result<Vec<SocketAddr>, GuardError> {
+        if is_special_invalid(host) {
+            return Err(GuardError::Resolve {
+                host: host.to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such name (the .invalid domain never resolves)",
+                ),
+            });
+        }
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
             .await
             .map_err(|source| GuardError::Resolve {
@@ -65,6 +76,12 @@ impl GuardedResolver {
         }
         checked
     }
+}
+
+/// Whether `host` is in the `.invalid` domain (RFC 6761 §6.4), whatever its case or a final dot.
+fn is_special_invalid(host: &str) -> bool {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    h == "invalid" || h.ends_with(".invalid")
 }
 
 impl reqwest::dns::Resolve for GuardedResolver {
@@ -88,6 +105,17 @@ impl reqwest::dns::Resolve for GuardedResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_name_under_invalid_fails_without_a_lookup() {
+        let allowed = GuardedResolver::new(TargetPolicy::parse("0.0.0.0/0, ::/0").unwrap());
+        for host in ["x.invalid", "A.B.INVALID.", "invalid"] {
+            let err = allowed.resolve_checked(host).await.unwrap_err();
+            assert!(matches!(err, GuardError::Resolve { .. }), "{host}: {err}");
+        }
+        assert!(!is_special_invalid("invalid.example"));
+        assert!(!is_special_invalid("notinvalid"));
+    }
 
     #[tokio::test]
     async fn resolver_checks_localhost() {

@@ -524,6 +524,7 @@ mod tests {
             retry: None,
             attempt: 1,
             first_call_at: None,
+            retry_at: None,
             replaceable: false,
             action: ActionSpec {
                 url: "http://127.0.0.1:9/".into(),

@@ -143,6 +143,10 @@ pub struct RunMessage {
     /// from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_call_at: Option<i64>,
+    /// When a retry's attempt is due (ms): its worker holds it until then on its own clock
+    /// (the broker's delay can end a few milliseconds early).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<i64>,
     /// Its job's `concurrencyPolicy` is `replace`: a newer fire of its schedule cancels it,
     /// so its worker watches for that during the call.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

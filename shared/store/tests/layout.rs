@@ -77,6 +77,7 @@ fn run(job_id: u64, sid: &str, at: i64) -> RunMessage {
         retry: None,
         attempt: 1,
         first_call_at: None,
+        retry_at: None,
         replaceable: false,
         action: ActionSpec {
             url: "http://127.0.0.1:9/".into(),

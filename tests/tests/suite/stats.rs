@@ -53,9 +53,9 @@ async fn each_run_records_its_timing_split_and_why_it_failed() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    // A name that never resolves: a label longer than DNS allows (63 bytes) makes the
-    // resolver fail before it builds a query, so no lookup leaves the machine; `.invalid`
-    // never resolves anyway.
+    // A name that never resolves, with no query sent: the guard's resolver answers names under
+    // `.invalid` itself (RFC 6761), and a label longer than DNS allows (63 bytes) would make
+    // the system resolver fail before building a query as well.
     let unresolvable = format!("http://{}.invalid/x", "n".repeat(64));
     let named = ok.url("/by-name").replace("127.0.0.1", "localhost");
     let cases: Vec<(String, Option<u64>, &str, Option<&str>)> = vec![

@@ -72,6 +72,7 @@ fn run_of(job_id: u64, sid: &str, at: i64) -> RunMessage {
         retry: None,
         attempt: 1,
         first_call_at: None,
+        retry_at: None,
         replaceable: false,
         action: action(),
     }
@@ -214,6 +215,7 @@ async fn run_records_are_idempotent_on_the_run_id() {
         retry: None,
         attempt: 1,
         first_call_at: None,
+        retry_at: None,
         replaceable: false,
         action: action(),
     };
@@ -332,6 +334,7 @@ async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
         retry: None,
         attempt: 1,
         first_call_at: None,
+        retry_at: None,
         replaceable: false,
         action: action(),
     };
@@ -445,6 +448,7 @@ async fn a_finished_record_is_a_stream_entry_with_the_fields_of_every_other() {
         retry: None,
         attempt: 1,
         first_call_at: None,
+        retry_at: None,
         replaceable: false,
         action: action(),
     };
