@@ -505,6 +505,8 @@ local function materialize(rs, check_active, out)
       ids[k] = r.sched_id
     end
     local sdefs = redis.call('HMGET', JOB_P .. job .. SCHEDULES_S, unpack(ids))
+    -- The job's concurrency policy, looked up once for all of its runs in the call.
+    local job_policy = jdef and policy_of(jdef)
     local make = {}
     for k, r in ipairs(g) do
       -- Both definitions are serialised by chime with one `"active"` member each: a plain
@@ -520,7 +522,7 @@ local function materialize(rs, check_active, out)
         id_del(r.id)
       else
         -- A manual run ("run now") is not held to its job's concurrency policy.
-        local policy = not r.manual and policy_of(jdef)
+        local policy = not r.manual and job_policy
         local cur, status, state = nil, nil, nil
         if policy then
           cur, status, state = in_progress(r)
