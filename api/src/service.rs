@@ -469,6 +469,19 @@ async fn write(s: &AppState, tenant: &str, w: &JobWrite<'_>, ms: i64) -> ApiResu
         max_jobs: s.settings.tenant_max_jobs,
         max_schedules: s.settings.tenant_max_schedules,
     };
+    // A schedule the write stops: an instant of it already due and not fired yet is never
+    // fired (the write removes its entry), so it is idle from that instant on, for `fires`.
+    let mut firing: Vec<(&str, bool, i64)> = Vec::new();
+    for sw in &w.schedules {
+        match sw.next {
+            Some(Some(_)) => firing.push((sw.schedule_id, true, ms)),
+            Some(None) => {
+                let due = s.store.due_of(tenant, w.job_id, sw.schedule_id).await?;
+                firing.push((sw.schedule_id, false, due.map_or(ms, |d| d.min(ms))));
+            }
+            None => {}
+        }
+    }
     let replans = match s.store.write_job(tenant, w, limits, ms).await? {
         Written::Done(replans) => replans,
         Written::NameTaken => return Ok(false),
@@ -487,13 +500,8 @@ async fn write(s: &AppState, tenant: &str, w: &JobWrite<'_>, ms: i64) -> ApiResu
         }
     };
     s.store.apply_replans(tenant, &replans).await?;
-    // Whether each schedule fires from now on, for `fires` (best effort: the write is made).
-    let firing: Vec<(&str, bool)> = w
-        .schedules
-        .iter()
-        .filter_map(|sw| sw.next.map(|n| (sw.schedule_id, n.is_some())))
-        .collect();
-    if let Err(e) = s.store.schedule_firing(tenant, &firing, ms).await {
+    // Whether each schedule fires from now on (best effort: the write is made).
+    if let Err(e) = s.store.schedule_firing(tenant, &firing).await {
         tracing::warn!(error = %e, "could not mark the schedules' activity");
     }
     Ok(true)

@@ -394,20 +394,19 @@ impl Store {
         Ok(())
     }
 
-    /// Notes in the event logs of `schedules` whether each fires from `at` on (a write of the
-    /// API decided it: active, or inactive or with nothing left to fire), for
+    /// Notes in the event logs of `schedules` whether each fires from its instant (ms) on (a
+    /// write of the API decided it: active, or inactive or with nothing left to fire), for
     /// [`Store::schedule_marks`].
     pub async fn schedule_firing(
         &self,
         tenant: &str,
-        schedules: &[(&str, bool)],
-        at: i64,
+        schedules: &[(&str, bool, i64)],
     ) -> Result<()> {
         if schedules.is_empty() {
             return Ok(());
         }
         let mut pipe = redis::pipe();
-        for (schedule, firing) in schedules {
+        for (schedule, firing, at) in schedules {
             let kind = if *firing { "firing" } else { "idle" };
             let fields = [("k", kind.to_string()), ("a", at.to_string())];
             pipe.add_command(self.schedule_event_cmd(tenant, schedule, &fields))

@@ -421,6 +421,59 @@ async fn fires_says_why_an_instant_did_not_fire() {
     env.cleanup().await;
 }
 
+/// An instant already due when its schedule is paused, and not fired yet (no leader reached
+/// it), is never fired: `fires` says it was skipped as inactive, not missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_instant_due_when_paused_was_inactive() {
+    let mut env = TestEnv::new();
+    env.start_api().await;
+    let (_, token) = env.tenant(&["read", "write"]).await;
+    let store = env.store().await;
+    let (job, sid) = create_job(
+        &env,
+        &token,
+        "unreached",
+        "http://127.0.0.1:9/none",
+        json!({"crontab": "* * * * * *", "active": true}),
+    )
+    .await;
+    let path = format!("/scheduler/jobs/{job}/schedules/{sid}");
+    let created = store.now_ms().await.unwrap();
+    // No leader runs: the schedule's instants fall due and stay unfired.
+    wait_until("two instants due", Duration::from_secs(30), || async {
+        (store.now_ms().await.unwrap() >= created + 2_500).then_some(())
+    })
+    .await;
+    let (st, _) = env
+        .call("PUT", &path, &token, Some(json!({"active": false})))
+        .await;
+    assert_eq!(st, 200);
+    let paused = store.now_ms().await.unwrap();
+    let (st, body) = env
+        .call(
+            "GET",
+            &format!(
+                "{path}/fires?from={}&to={}",
+                format_instant(created - 1_000),
+                format_instant(paused)
+            ),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    let results = body["results"].as_array().unwrap();
+    assert!(results.len() >= 2, "{body}");
+    for e in results {
+        assert_eq!(
+            (&e["fate"], &e["reason"], &e["runId"]),
+            (&json!("skipped"), &json!("inactive"), &Value::Null),
+            "{body}"
+        );
+    }
+    env.cleanup().await;
+}
+
 /// `fires` of a schedule that starts after its creation: its instants before the start were
 /// outside its window; a manual run is listed as such.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
