@@ -4,7 +4,7 @@
 # (no extra arguments), the suite's modules whose code paths read or write the
 # store's keys and scripts (store, dialects, run log, failover, delivery, quotas,
 # shards, time, run now, lifecycles, tails, secrets, e2e, retries, overlap, the
-# asynchronous deadline, signing) again with the store on a
+# asynchronous deadline, signing, notifications) again with the store on a
 # local three-master Redis Cluster (scripts/redis-cluster.sh, stopped afterwards);
 # the API's edges, guards, OpenAPI, capacity, faults, shutdown and the workspace
 # rules do not depend on the store's topology and run once. Extra arguments go to
@@ -44,7 +44,7 @@ if [[ "$cluster" == 1 ]]; then
   cluster_status=0
   modules=(store:: dialects:: runlog:: failover:: delivery:: quota:: shards:: timing:: runnow::
     lifecycle:: lifecycle_completion:: tails:: secrets:: e2e:: retries:: overlap:: async_deadline::
-    signing::)
+    signing:: notifications::)
   # The suite's binary as the workspace build made it (`cargo test --test suite` alone would
   # build every crate again: its features unify differently), run from its package's folder as
   # cargo runs it.

@@ -80,15 +80,34 @@ pub fn job_name(name: &str, ctx: &str) -> Result<(), ApiError> {
 }
 
 fn action_url(url: &str, ctx: &str) -> Result<(), ApiError> {
-    check_len(url, "action", 2048, ctx)?;
+    http_url(url, "action", ctx)
+}
+
+/// An absolute http or https URL of at most 2048 characters, in field `field`.
+fn http_url(url: &str, field: &str, ctx: &str) -> Result<(), ApiError> {
+    check_len(url, field, 2048, ctx)?;
     let parsed = url::Url::parse(url)
-        .map_err(|e| bad(format!("{ctx}: 'action' is not a valid URL: {e}")))?;
+        .map_err(|e| bad(format!("{ctx}: '{field}' is not a valid URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
         return Err(bad(format!(
-            "{ctx}: 'action' must be an absolute http or https URL"
+            "{ctx}: '{field}' must be an absolute http or https URL"
         )));
     }
     Ok(())
+}
+
+/// A job's `notifications` (`null` or absent: none): the URL its events go to.
+pub fn notifications(given: Option<&Value>, ctx: &str) -> Result<Option<String>, ApiError> {
+    match given {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(url)) => {
+            http_url(url, "notifications", ctx)?;
+            Ok(Some(url.clone()))
+        }
+        Some(_) => Err(bad(format!(
+            "{ctx}: 'notifications' must be a URL (a string) or null"
+        ))),
+    }
 }
 
 fn method(m: &str, ctx: &str) -> Result<HttpMethod, ApiError> {
@@ -205,6 +224,7 @@ pub fn new_job(
         timeout_ms: timeout(req.timeout_ms, ctx)?.unwrap_or(default_timeout_ms),
         retry_policy: retry_policy(req.retry_policy.as_ref(), ctx)?,
         concurrency_policy: concurrency_policy(req.concurrency_policy.as_ref(), ctx)?,
+        notifications: notifications(req.notifications.as_ref(), ctx)?,
         created_at: stamp.clone(),
         modified_at: stamp,
     })
@@ -261,6 +281,9 @@ pub fn update_job(job: &Job, req: &JobUpdateRequest, now: DateTime<Utc>) -> Resu
     }
     if let Some(given) = &req.concurrency_policy {
         j.concurrency_policy = concurrency_policy(Some(given), ctx)?;
+    }
+    if let Some(given) = &req.notifications {
+        j.notifications = notifications(Some(given), ctx)?;
     }
     j.modified_at = format_instant(now.timestamp_millis());
     Ok(j)

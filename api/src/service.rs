@@ -108,6 +108,7 @@ pub async fn create_job(
     ms: i64,
 ) -> ApiResult<(Job, Vec<Planned>)> {
     reachable(s, &job.action, "Error while creating job")?;
+    notifiable(s, &job, "Error while creating job")?;
     let (planned, finished) = plan_each(&job, schedules, ms);
     let w = JobWrite {
         job_id: job.id,
@@ -142,6 +143,7 @@ pub async fn replace_job(
     ms: i64,
 ) -> ApiResult<(Job, Vec<Planned>)> {
     reachable(s, &job.action, "Error while updating job")?;
+    notifiable(s, &job, "Error while updating job")?;
     drop_schedules(s, &tenant.id, job.id).await?;
     let (planned, finished) = plan_each(&job, schedules, ms);
     let w = JobWrite {
@@ -170,6 +172,9 @@ pub async fn update_job(
 ) -> ApiResult<()> {
     if job.action != old.action {
         reachable(s, &job.action, "Error while updating job")?;
+    }
+    if job.notifications != old.notifications {
+        notifiable(s, job, "Error while updating job")?;
     }
     let renamed = job.name != old.name;
     let replan = job.active != old.active
@@ -454,12 +459,26 @@ async fn put_schedule(
 /// Refuses (400, naming `action`) a job URL whose host is a literal address the SSRF guard
 /// blocks: it would fail on every fire. Host names are checked when a worker resolves them.
 fn reachable(s: &AppState, url: &str, ctx: &str) -> ApiResult<()> {
+    guarded(s, url, "action", ctx)
+}
+
+/// The address check of `reachable` for the URL of field `field`.
+fn guarded(s: &AppState, url: &str, field: &str, ctx: &str) -> ApiResult<()> {
     let Ok(parsed) = url::Url::parse(url.trim()) else {
         return Ok(()); // the input checks have answered this already
     };
     s.targets
         .check_url(&parsed)
-        .map_err(|e| ApiError::BadRequest(format!("{ctx}: 'action' cannot be called: {e}")))
+        .map_err(|e| ApiError::BadRequest(format!("{ctx}: '{field}' cannot be called: {e}")))
+}
+
+/// Refuses (400, naming `notifications`) a notifications URL whose host is a literal address
+/// the SSRF guard blocks.
+fn notifiable(s: &AppState, job: &Job, ctx: &str) -> ApiResult<()> {
+    match job.notifications.as_deref() {
+        Some(url) => guarded(s, url, "notifications", ctx),
+        None => Ok(()),
+    }
 }
 
 /// A write that would take the tenant beyond its limit of jobs or schedules is refused with

@@ -433,6 +433,7 @@ impl Producer {
             first_call_at: None,
             retry_at: None,
             replaceable: false,
+            notify: false,
             action: ActionSpec {
                 url: self.url.clone(),
                 method: chime_core::run::HttpMethod::Post,

@@ -190,6 +190,7 @@ async fn load_runs(
                     first_call_at: None,
                     retry_at: None,
                     replaceable: false,
+                    notify: false,
                     action: ActionSpec {
                         url: b.target.url(crate::HOOK),
                         method: chime_core::run::HttpMethod::Post,

@@ -60,6 +60,7 @@ pub fn run_message(
         first_call_at: None,
         retry_at: None,
         replaceable: job.concurrency_policy == Some(ConcurrencyPolicy::Replace),
+        notify: job.notifications.is_some(),
         action: ActionSpec {
             url,
             method,

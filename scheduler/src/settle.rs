@@ -15,7 +15,8 @@ use chime_core::model::{Job, Schedule};
 use chime_core::schedule::completion_message;
 use chime_runtime::telemetry::warn_throttled;
 use chime_store::{
-    ActionLog, Advance, Advanced, Deferral, DEACTIVATION_ON_COMPLETION, SERVICE_ACTOR,
+    ActionLog, Advance, Advanced, DeactivationNote, Deferral, DEACTIVATION_ON_COMPLETION,
+    SERVICE_ACTOR,
 };
 
 impl Scheduler {
@@ -137,8 +138,22 @@ impl Scheduler {
     /// newer write decided), and records it in the schedule's events and the audit trail.
     async fn complete(&self, tenant: &str, job: &Job, schedule: &Schedule, fired: bool) {
         let sid = &schedule.schedule_id;
-        match self.store.complete_schedule(tenant, job.id, schedule).await {
-            Ok(true) => {}
+        let message = completion_message(job, schedule, fired);
+        let note = job.notifications.as_deref().map(|url| DeactivationNote {
+            url,
+            job_name: &job.name,
+            message: &message,
+        });
+        match self
+            .store
+            .complete_schedule(tenant, job.id, schedule, note.as_ref())
+            .await
+        {
+            Ok(true) => {
+                if note.is_some() {
+                    let _ = self.store.hint_notes(tenant).await;
+                }
+            }
             Ok(false) => {
                 tracing::debug!(tenant, job_id = job.id, schedule_id = %sid, "finished schedule changed meanwhile; left as it is");
                 return;
@@ -161,7 +176,7 @@ impl Scheduler {
             job_id: job.id,
             schedule_id: Some(sid.clone()),
             action: DEACTIVATION_ON_COMPLETION.to_string(),
-            detail: completion_message(job, schedule, fired),
+            detail: message,
             actor: SERVICE_ACTOR.to_string(),
         };
         if let Err(e) = self.store.record_action(tenant, &entry).await {

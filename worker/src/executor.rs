@@ -55,6 +55,9 @@ pub struct CallMeta {
     pub attempt: u32,
     /// The tenant's signing secrets: when set, the call carries `webhook-signature`.
     pub signer: Option<Arc<Signer>>,
+    /// The `webhook-id` when it is not `<runId>_<attempt>` (a notification's: its event id,
+    /// the same for every attempt).
+    pub message_id: Option<String>,
 }
 
 /// How a call ended.
@@ -270,7 +273,10 @@ impl Executor {
         set(HEADER_RUN_ID, &meta.run_id)?;
         set(HEADER_SCHEDULER_HOST, &meta.scheduler_host)?;
         set(signing::HEADER_ATTEMPT, &meta.attempt.to_string())?;
-        let id = signing::message_id(&meta.run_id, meta.attempt);
+        let id = meta
+            .message_id
+            .clone()
+            .unwrap_or_else(|| signing::message_id(&meta.run_id, meta.attempt));
         let now = Utc::now();
         let timestamp = now.timestamp();
         set(signing::HEADER_ID, &id)?;

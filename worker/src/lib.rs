@@ -25,6 +25,7 @@
 
 pub mod executor;
 pub mod lanes;
+mod notify;
 pub mod redact;
 mod retry;
 pub mod signing;
@@ -74,6 +75,8 @@ struct Inner {
     publisher: chime_broker::Publisher,
     /// The tenants' signing secrets, opened with the same keyring.
     signing: SigningKeys,
+    /// Delivers the notes of jobs with a `notifications` URL.
+    notifier: notify::Notifier,
 }
 
 /// Group commit of run record steps. Runs in flight hand their steps (start, complete) to one
@@ -260,6 +263,7 @@ impl Worker {
             settings.default_timeout_ms,
         );
         let publisher = chime_broker::Publisher::new(&settings.amqp_url, topology.clone());
+        let notifier = notify::Notifier::new(settings.notify_concurrency);
         Ok(Worker {
             inner: Arc::new(Inner {
                 settings,
@@ -273,6 +277,7 @@ impl Worker {
                 id,
                 secrets,
                 signing,
+                notifier,
             }),
             ops_addr,
             ops_cancel,
@@ -293,6 +298,7 @@ impl Worker {
         tracing::info!(worker = %me.id, ops = %self.ops_addr, concurrency = me.settings.worker_concurrency, "worker started");
         let tracker = TaskTracker::new();
         let heartbeat = tokio::spawn(self.inner.clone().heartbeat(cancel.clone()));
+        let notifier = tokio::spawn(self.inner.clone().notify_loop(cancel.clone()));
         let mut backoff = Duration::from_millis(200);
         while !cancel.is_cancelled() {
             // Room for other tenants' messages while one tenant's runs wait for its lane.
@@ -343,6 +349,7 @@ impl Worker {
             }
         }
         let _ = heartbeat.await;
+        let _ = notifier.await;
         self.ops_cancel.cancel();
         tracing::info!(worker = %me.id, "worker stopped");
         Ok(())
@@ -534,6 +541,7 @@ impl Inner {
             scheduler_host: self.settings.public_url.clone(),
             attempt,
             signer,
+            message_id: None,
         };
         let call = async {
             match refused {
@@ -574,6 +582,9 @@ impl Inner {
         let recorded = retry(|| self.recorder.step(msg, Step::Complete(result.0.clone()))).await?;
         if recorded == StepAnswer::Completed(Completed::Recorded) {
             metrics::counter!("chime_runs_recorded_total").increment(1);
+            if msg.notify {
+                self.hint_notes(&msg.tenant).await;
+            }
         }
         tracing::info!(run_id = %msg.run_id, job_id = msg.job_id, schedule_id = %msg.schedule_id, tenant = %msg.tenant, state = %result.0.state, http = ?result.0.http_status, "run finished");
         Ok("recorded")

@@ -7,6 +7,7 @@
 //! - [`admin`]: tenants, their signing secrets and API keys.
 //! - [`jobs`], [`schedules`], [`runs`], [`audit`], [`global`]: SAP's resources.
 //! - [`stats`]: a job's run statistics (chime's).
+//! - [`notifications`]: a job's notifications and their deliveries (chime's).
 //!
 //! The dialects ([`crate::dialects`]) and the extras ([`crate::extras`]) are mounted here too.
 
@@ -16,6 +17,7 @@ pub mod fires;
 pub mod global;
 pub mod jobs;
 pub mod lifecycle;
+pub mod notifications;
 pub mod ops;
 pub mod runs;
 pub mod schedules;
@@ -71,6 +73,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(fires::list_fires))
         .routes(routes!(stats::job_stats))
+        .routes(routes!(notifications::job_notifications))
         .routes(routes!(runs::list_runs, runs::run_now))
         .routes(routes!(runs::get_run, runs::update_run))
         .routes(routes!(live::live_tail))

@@ -8,11 +8,13 @@
 //! - [`admin`]: tenants and API keys, bodies and answers.
 //! - [`params`]: the query parameters of the SAP and extra routes.
 //! - [`stats`]: a run's timing split and a job's run statistics.
+//! - [`notifications`]: a job's notifications and their deliveries.
 //!
 //! Here: [`RequestBody`] and [`decode`], which read a body into its type with a 400 that
 //! names the field, and the lenient field types SAP's bodies need.
 
 pub mod admin;
+pub mod notifications;
 pub mod params;
 pub mod requests;
 pub mod sap;

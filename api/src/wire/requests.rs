@@ -149,6 +149,13 @@ pub struct JobRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<ConcurrencyPolicy>)]
     pub concurrency_policy: Option<Value>,
+    /// A URL (http or https, through the same address guard as `action`) that receives the
+    /// job's events as signed JSON: `run.failed` (a run failed after its retries),
+    /// `schedule.recovered` (its first success after failures), `schedule.deactivated`.
+    /// Absent or `null`: none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 2048)]
+    pub notifications: Option<Value>,
     /// At most 100.
     pub schedules: Option<Vec<ScheduleRequest>>,
 }
@@ -192,6 +199,10 @@ pub struct JobUpdateRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<ConcurrencyPolicy>)]
     pub concurrency_policy: Option<Value>,
+    /// Replaces the notifications URL; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 2048)]
+    pub notifications: Option<Value>,
     /// Only for Configure Job by name.
     pub schedules: Option<Vec<ScheduleRequest>>,
 }
@@ -215,6 +226,7 @@ impl From<JobUpdateRequest> for JobRequest {
             timeout_ms: u.timeout_ms,
             retry_policy: u.retry_policy,
             concurrency_policy: u.concurrency_policy,
+            notifications: u.notifications,
             schedules: u.schedules,
         }
     }

@@ -335,6 +335,9 @@ pub struct SapJob {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<crate::wire::requests::ConcurrencyPolicy>)]
     pub concurrency_policy: Option<chime_core::model::ConcurrencyPolicy>,
+    /// The URL the job's events go to, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<String>,
     pub created_at: String,
     pub modified_at: String,
     /// With `displaySchedules=true`, and in the answers of Create Job and Configure Job by
@@ -366,6 +369,10 @@ impl SapJob {
             timeout_ms: j.timeout_ms,
             retry_policy: j.retry_policy,
             concurrency_policy: j.concurrency_policy,
+            notifications: j
+                .notifications
+                .as_deref()
+                .map(chime_core::secrets::mask_userinfo),
             created_at: j.created_at.clone(),
             modified_at: j.modified_at.clone(),
             schedules,

@@ -34,6 +34,10 @@ pub struct Job {
     /// `allow`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency_policy: Option<ConcurrencyPolicy>,
+    /// chime: the URL that receives the job's events (a run failed after its retries, a
+    /// schedule recovered or was deactivated), signed like its calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<String>,
     pub created_at: String,
     pub modified_at: String,
 }
@@ -151,6 +155,10 @@ pub struct RunMessage {
     /// so its worker watches for that during the call.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replaceable: bool,
+    /// Its job has a `notifications` URL: the worker that records its result hints the
+    /// notifiers that its tenant may have a note due.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notify: bool,
 }
 
 fn first_attempt() -> u32 {

@@ -143,6 +143,16 @@ pub struct Settings {
     /// How often the leader finishes asynchronous runs (acknowledged with 202) whose job has
     /// not reported within its tenant's `ASYNC_EXEC_TIMEOUT`: they become `COMPLETED/UNKNOWN`.
     pub async_sweep_secs: u64,
+    /// Notifications a worker delivers at once, all tenants together (a tenant has at most a
+    /// quarter of them, and at least one).
+    pub notify_concurrency: usize,
+    /// The timeout of one notification's call (ms).
+    pub notify_timeout_ms: u64,
+    /// How often a worker looks for notifications due of the tenants hinted to have some (ms).
+    pub notify_poll_ms: u64,
+    /// How often a worker looks at every tenant for notifications due (a hint can be lost when
+    /// a process dies).
+    pub notify_scan_secs: u64,
     /// Base URL of the API as seen by job endpoints (sent as `x-sap-scheduler-host`).
     pub public_url: String,
     /// Grace period for in-flight runs on shutdown.
@@ -200,6 +210,10 @@ impl Default for Settings {
             retention_sweep_secs: 300,
             repair_sweep_secs: 10,
             async_sweep_secs: 5,
+            notify_concurrency: 16,
+            notify_timeout_ms: 10_000,
+            notify_poll_ms: 1_000,
+            notify_scan_secs: 30,
             public_url: "http://127.0.0.1:8080".into(),
             shutdown_grace_secs: 30,
             log_format: "text".into(),
@@ -301,6 +315,16 @@ impl Settings {
         }
         if self.async_sweep_secs == 0 {
             return bad("async_sweep_secs must be at least 1");
+        }
+        for (v, name) in [
+            (self.notify_concurrency as u64, "notify_concurrency"),
+            (self.notify_timeout_ms, "notify_timeout_ms"),
+            (self.notify_poll_ms, "notify_poll_ms"),
+            (self.notify_scan_secs, "notify_scan_secs"),
+        ] {
+            if v == 0 {
+                return bad(&format!("{name} must be at least 1"));
+            }
         }
         parse_allow_list(&self.allow_targets).map_err(|entry| {
             ConfigError::Invalid(format!(

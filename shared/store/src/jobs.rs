@@ -10,7 +10,7 @@ use std::sync::{Arc, LazyLock};
 
 static JOB_DELETE: LazyLock<Script> = crate::script!("job_delete.lua");
 static JOB_ID: LazyLock<Script> = crate::script!("job_id.lua");
-static SCHEDULE_COMPLETE: LazyLock<Script> = crate::script!("schedule_complete.lua");
+static SCHEDULE_COMPLETE: LazyLock<Script> = crate::script_with_notes!("schedule_complete.lua");
 
 /// The job hash's field of the job's JSON definition.
 const DEF: &str = "def";
@@ -190,12 +190,14 @@ impl Store {
     /// and fires alike ([`chime_core::schedule::fires_alike`]); its other fields are kept as
     /// stored. The write is a compare-and-set on the stored definition read here, so a change
     /// the API makes meanwhile is never overwritten, and a deleted schedule is never written
-    /// back. True when it was deactivated.
+    /// back. True when it was deactivated. A `note` (the job has a `notifications` URL) is
+    /// made in the same step ([`crate::Note`]).
     pub async fn complete_schedule(
         &self,
         tenant: &str,
         job: u64,
         planned: &Schedule,
+        note: Option<&crate::DeactivationNote<'_>>,
     ) -> Result<bool> {
         let key = self.keys.schedules(tenant, job);
         let stored: Option<String> = self.c().hget(&key, &planned.schedule_id).await?;
@@ -212,6 +214,8 @@ impl Store {
             .arg(&planned.schedule_id)
             .arg(&stored)
             .arg(to_json(&now));
+        let ms = chrono::Utc::now().timestamp_millis();
+        self.deactivation_note_args(&mut inv, tenant, job, &planned.schedule_id, ms, note);
         let replaced: i64 = inv.invoke_async(&mut self.c()).await?;
         Ok(replaced == 1)
     }

@@ -26,6 +26,10 @@
 //! | `ns:T:runids:<xxxx>` | hash | the run ids that start with `xxxx` (their first four characters; the field is the rest) → `""` while the run is not finished, its stream id once it is |
 //! | `ns:T:live` | zset | the runs not finished yet, `<jobId>|<scheduleId>|<runId>`, scored by when they were created (ms) |
 //! | `ns:T:async` | zset | the runs acknowledged asynchronously (202) and not reported yet, `<jobId>|<scheduleId>|<runId>`, scored by when the 202 was recorded (ms): the leader's deadline sweep reads the overdue ones |
+//! | `ns:T:note:<id>` | hash | a notification (one event for a job's `notifications` URL) and its delivery: kind, run, result, URL, state, attempts |
+//! | `ns:T:notes:due` | zset | the notes waiting for delivery, scored by when their next attempt is due (ms); a worker's claim moves it by its lease |
+//! | `ns:T:notes:job:<jobId>` | zset | the job's newest 100 notes, scored by their creation (ms) |
+//! | `ns:notify` | set | tenants that may have notes due (a hint; workers also look at every tenant now and then) |
 //! | `ns:T:job:<jobId>:done` | stream | run ids as their results are recorded while a live tail listens |
 //! | `ns:T:job:<jobId>:tails` | string | present (30 s TTL, renewed) while a live tail of the job listens |
 //! | `ns:T:schedjobs` | hash | schedule id → job id |
@@ -219,6 +223,22 @@ impl Keys {
     /// index of the deadline sweep.
     pub fn async_runs(&self, tenant: &str) -> String {
         self.t(tenant, "async")
+    }
+    /// The tenant's notes waiting for delivery (ids scored by when their next attempt is due).
+    pub fn notes_due(&self, tenant: &str) -> String {
+        self.t(tenant, "notes:due")
+    }
+    /// A note (one event for a job's `notifications` URL) by its id.
+    pub fn note_template(&self, tenant: &str) -> KeyTemplate {
+        self.family(tenant, "note", "")
+    }
+    /// A job's notes (ids scored by their creation), by job id.
+    pub fn job_notes_template(&self, tenant: &str) -> KeyTemplate {
+        self.family(tenant, "notes:job", "")
+    }
+    /// The tenants that may have notes due: a hint for the workers' notifiers.
+    pub fn notify_tenants(&self) -> String {
+        format!("{}:notify", self.ns)
     }
 
     // A job's keys.
@@ -476,6 +496,13 @@ mod tests {
             (k.actions("a"), "ns:{t:a}:actions"),
             (k.run_id_slot("a", "5F58C2FBA428").0, "ns:{t:a}:runids:5F58"),
             (k.live("a"), "ns:{t:a}:live"),
+            (k.notes_due("a"), "ns:{t:a}:notes:due"),
+            (
+                k.note_template("a").key("x.failed"),
+                "ns:{t:a}:note:x.failed",
+            ),
+            (k.job_notes_template("a").key(7), "ns:{t:a}:notes:job:7"),
+            (k.notify_tenants(), "ns:notify"),
             (k.lease(), "ns:{sched}:lease"),
             (k.epoch(), "ns:{sched}:epoch"),
             (k.deferred(), "ns:{sched}:deferred"),

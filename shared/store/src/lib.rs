@@ -28,6 +28,7 @@ pub mod keys;
 mod due;
 mod jobs;
 mod lease;
+mod notes;
 mod record;
 mod replan;
 mod retention;
@@ -39,6 +40,7 @@ mod tail;
 mod tenants;
 
 pub use due::{Advance, Advanced, Deferral, Deferred};
+pub use notes::{note_state, DeactivationNote, Event, EventRun, Note, NoteAttempt};
 pub use redis::RedisError;
 pub use replan::{JobWrite, Replan, ScheduleWrite, WriteLimits, Written};
 pub use run_queries::{
@@ -520,6 +522,19 @@ macro_rules! script {
     };
 }
 use script;
+
+/// The script of a file of `scripts/` that makes notes: `notes.lua` goes before it.
+macro_rules! script_with_notes {
+    ($file:literal) => {
+        std::sync::LazyLock::new(|| {
+            redis::Script::new(concat!(
+                include_str!("scripts/notes.lua"),
+                include_str!(concat!("scripts/", $file))
+            ))
+        })
+    };
+}
+use script_with_notes;
 
 fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("domain types serialise")

@@ -6,7 +6,10 @@
 
 use crate::keys::KeyTemplate;
 use crate::record::lifecycle_code;
-use crate::{invoke_two_at_a_time, Admission, Result, Store, StoreError, MAX_PER_CALL, OUTCOMES};
+use crate::{
+    invoke_two_at_a_time, template_args, Admission, Result, Store, StoreError, MAX_PER_CALL,
+    OUTCOMES,
+};
 use chime_core::model::RunMessage;
 use chime_core::run::{
     Outcome, RunState, RunStatus, ASYNC_DEADLINE, ASYNC_EXEC_TIMEOUT_DEFAULT_SECS,
@@ -14,7 +17,7 @@ use chime_core::run::{
 use redis::{Script, ScriptInvocation};
 use std::sync::LazyLock;
 
-static RUNS: LazyLock<Script> = crate::script!("runs.lua");
+static RUNS: LazyLock<Script> = crate::script_with_notes!("runs.lua");
 
 /// One step of a run's record, for [`Store::record_steps`].
 #[derive(Clone, Copy, Debug)]
@@ -321,6 +324,7 @@ impl Store {
             .key(k.live(tenant))
             .key(k.in_flight(tenant))
             .key(k.async_runs(tenant))
+            .key(k.notes_due(tenant))
             .arg(now)
             .arg(now_txt)
             .arg(self.retention.per_stream)
@@ -356,6 +360,10 @@ impl Store {
             debug_assert_eq!(t.prefix, job, "an outcome index is a job's key");
             inv.arg(o).arg(t.suffix);
         }
+        template_args(
+            &mut inv,
+            [k.note_template(tenant), k.job_notes_template(tenant)],
+        );
         inv
     }
 

@@ -49,6 +49,7 @@ fn job(id: u64) -> Job {
         timeout_ms: 1000,
         retry_policy: None,
         concurrency_policy: None,
+        notifications: None,
         created_at: String::new(),
         modified_at: String::new(),
     }
@@ -79,6 +80,7 @@ fn run(job_id: u64, sid: &str, at: i64) -> RunMessage {
         first_call_at: None,
         retry_at: None,
         replaceable: false,
+        notify: false,
         action: ActionSpec {
             url: "http://127.0.0.1:9/".into(),
             method: chime_core::run::HttpMethod::Post,

@@ -78,6 +78,7 @@ impl Seeder {
             first_call_at: None,
             retry_at: None,
             replaceable: false,
+            notify: false,
             action: ActionSpec {
                 url: "http://127.0.0.1:9/".into(),
                 method: chime_core::run::HttpMethod::Post,

@@ -310,7 +310,7 @@ async fn the_leaders_deactivation_never_overwrites_a_change_made_meanwhile() {
         .expect(200, "PUT", &path, &token, Some(body))
         .await;
     assert!(store
-        .complete_schedule(&tenant, job, &planned)
+        .complete_schedule(&tenant, job, &planned, None)
         .await
         .unwrap());
     let now = read().await;
@@ -327,7 +327,10 @@ async fn the_leaders_deactivation_never_overwrites_a_change_made_meanwhile() {
         .await;
     let mut stale = planned.clone();
     stale.active = true;
-    assert!(!store.complete_schedule(&tenant, job, &stale).await.unwrap());
+    assert!(!store
+        .complete_schedule(&tenant, job, &stale, None)
+        .await
+        .unwrap());
     let now = read().await;
     assert!(now.active, "{now:?}");
     assert_ne!(now.time, stale.time);
@@ -338,7 +341,7 @@ async fn the_leaders_deactivation_never_overwrites_a_change_made_meanwhile() {
         .expect(200, "DELETE", &path, &token, None)
         .await;
     assert!(!store
-        .complete_schedule(&tenant, job, &current)
+        .complete_schedule(&tenant, job, &current, None)
         .await
         .unwrap());
     assert!(store.schedules(&tenant, job).await.unwrap().is_empty());

@@ -16,6 +16,7 @@ mod hardening;
 mod lifecycle;
 mod lifecycle_completion;
 mod misfire_kill;
+mod notifications;
 mod openapi;
 mod overlap;
 mod quota;

@@ -48,6 +48,7 @@ const PINNED: &[(&str, &[&str])] = &[
     ),
     ("/scheduler/jobs/{jobId}/runs/stream", &["get"]),
     ("/scheduler/jobs/{jobId}/stats", &["get"]),
+    ("/scheduler/jobs/{jobId}/notifications", &["get"]),
     ("/scheduler/jobs/{jobId}/runs/export", &["get"]),
     ("/v1/cron-jobs/{accountId}/logs/{cronJobId}", &["get"]),
     ("/v2/schedules/{scheduleId}/log", &["get"]),

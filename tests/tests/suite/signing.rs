@@ -71,7 +71,7 @@ async fn node_verifies(secret: &str, hit: &Hit, body: Option<&str>) -> bool {
 
 /// For each signature of `hit`'s `webhook-signature`, whether it is `secret`'s, computed by
 /// hand with the `hmac` crate.
-fn by_hand(secret: &str, hit: &Hit) -> Vec<bool> {
+pub(crate) fn by_hand(secret: &str, hit: &Hit) -> Vec<bool> {
     let key = B64
         .decode(secret.strip_prefix("whsec_").expect("a whsec_ secret"))
         .unwrap();

@@ -40,6 +40,7 @@ fn job(id: u64, active: bool) -> chime_core::model::Job {
         timeout_ms: 1000,
         retry_policy: None,
         concurrency_policy: None,
+        notifications: None,
         created_at: String::new(),
         modified_at: String::new(),
     }
@@ -74,6 +75,7 @@ fn run_of(job_id: u64, sid: &str, at: i64) -> RunMessage {
         first_call_at: None,
         retry_at: None,
         replaceable: false,
+        notify: false,
         action: action(),
     }
 }
@@ -217,6 +219,7 @@ async fn run_records_are_idempotent_on_the_run_id() {
         first_call_at: None,
         retry_at: None,
         replaceable: false,
+        notify: false,
         action: action(),
     };
     assert_eq!(
@@ -336,6 +339,7 @@ async fn one_call_numbers_the_runs_of_each_job_and_creates_each_run_once() {
         first_call_at: None,
         retry_at: None,
         replaceable: false,
+        notify: false,
         action: action(),
     };
     let runs = [
@@ -450,6 +454,7 @@ async fn a_finished_record_is_a_stream_entry_with_the_fields_of_every_other() {
         first_call_at: None,
         retry_at: None,
         replaceable: false,
+        notify: false,
         action: action(),
     };
     let now = 1_795_805_542_003;

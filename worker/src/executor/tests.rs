@@ -161,6 +161,7 @@ fn meta() -> CallMeta {
         scheduler_host: "https://chime.example".into(),
         attempt: 1,
         signer: None,
+        message_id: None,
     }
 }
 
@@ -574,6 +575,7 @@ async fn a_call_records_its_first_byte_and_each_status_its_reason() {
         scheduler_host: "h".into(),
         attempt: 1,
         signer: None,
+        message_id: None,
     };
     for (path, reason) in [
         ("/ok", None),

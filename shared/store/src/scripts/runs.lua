@@ -7,7 +7,8 @@
 --   ARGV 4, its optional `max_in_flight` the admission's cap)  2 the tenant's runs stream
 --   3 the tenant's live runs (zset)  4 the tenant's runs in flight (zset: run ids scored by
 --   the instant they stop counting)  5 the tenant's runs acknowledged asynchronously and
---   not reported yet (zset: live members scored by the 202's instant, ms).
+--   not reported yet (zset: live members scored by the 202's instant, ms)  6 the tenant's
+--   notes due (notes.lua, which goes before this script).
 --   Every other key is named by a run's, a job's or a schedule's id: the script puts the id
 --   between the prefix of the key's family and the key's suffix, both from ARGV (all keys of
 --   the tenant's hash slot).
@@ -19,7 +20,8 @@
 --        stream, 16 its live-tail marker, 17 its positions
 --      18 the prefix of a schedule's keys, then their suffixes: 19 its positions, 20 its events
 --      21 the number of outcomes, then a name and the suffix of a job's positions of that
---        outcome for each
+--        outcome for each, then the templates (prefix, suffix) of a note's key and of a job's
+--        notes
 --      then the operations, each an op code and its arguments:
 --        'a' the cap on runs in flight (0: none), the ms a run counts beyond its timeout: the
 --            admission of the 'm' operations after it (the leader's calls; gives no code);
@@ -112,7 +114,10 @@ local SCHED_P, SCHED_RUNS_S, EVENTS_S = ARGV[18], ARGV[19], ARGV[20]
 -- The outcomes: ARGV[OUTCOME_AT + 2k] is the k-th one's name (k from 0), the next its index's
 -- suffix. A lifecycle code's last digit is 1 + k (0: no outcome).
 local N_OUTCOMES, OUTCOME_AT = tonumber(ARGV[21]), 22
-local FIRST_OP = OUTCOME_AT + 2 * N_OUTCOMES
+local NOTES_AT = OUTCOME_AT + 2 * N_OUTCOMES
+local NOTES = { due = KEYS[6], note = { ARGV[NOTES_AT], ARGV[NOTES_AT + 1] },
+  list = { ARGV[NOTES_AT + 2], ARGV[NOTES_AT + 3] } }
+local FIRST_OP = NOTES_AT + 4
 
 local function int(n)
   return string.format('%d', n)
@@ -751,6 +756,44 @@ local function extra_fields(x)
   return f
 end
 
+-- Notifications, for a job with a `notifications` URL: a run that finished failed (not
+-- cancelled) makes a `run.failed` note and lengthens its schedule's streak of failures (the
+-- job hash's `f@<schedule>`); a success after failures makes a `schedule.recovered` note and
+-- ends the streak. Run r scheduled at `at` finished with the result `x`.
+local NOTIFY = '"notifications":"'
+local function notify(r, at, x)
+  local def = jobdef(r.job_id)
+  if not def or x.reason == 'cancelled' or not string.find(def, NOTIFY, 1, true) then
+    return
+  end
+  local k = tonumber(x.code) % 10
+  if k < 1 or k > N_OUTCOMES then
+    return
+  end
+  local outcome = ARGV[OUTCOME_AT + 2 * (k - 1)]
+  local jh, streak_f = JOB_P .. r.job_id .. JOB_S, 'f@' .. r.sched_id
+  local kind, id, streak
+  if outcome == 'success' then
+    streak = redis.call('HGET', jh, streak_f)
+    if not streak then
+      return
+    end
+    redis.call('HDEL', jh, streak_f)
+    kind, id = 'schedule.recovered', r.id .. '.recovered'
+  else
+    streak = redis.call('HINCRBY', jh, streak_f, 1)
+    kind, id = 'run.failed', r.id .. '.failed'
+  end
+  local j = cjson.decode(def)
+  local err = x.err
+  if err == '=' then
+    err = x.text
+  end
+  add_note(NOTES, id, r.job_id, NOW, { 'k', kind, 'u', j.notifications, 'name', j.name,
+    's', r.sched_id, 'r', r.id, 'a', at, 'o', outcome, 'h', x.http, 'f', x.reason or '',
+    't', x.text, 'x', err or '', 'n', x.attempt, 'c', streak })
+end
+
 -- Writes the finished record of run r (its unfinished record's numbers in `nums`, "<n>
 -- <sched_at> <created> <epoch>") and indexes it; `x` holds the result. Removes the unfinished
 -- record.
@@ -787,6 +830,7 @@ finish = function(r, nums, x)
   if tonumber(n) % 32 == 0 then
     trim_job(r.job_id, 256)
   end
+  notify(r, at, x)
 end
 
 local UNFINISHED = { 'status', 'state', 'm', 'attempt', 'exec_at', 'worker', 'owner', 'http',
