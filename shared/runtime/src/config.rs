@@ -401,6 +401,24 @@ mod tests {
     }
 
     #[test]
+    fn the_notifiers_settings_have_defaults_and_may_not_be_0() {
+        let s = Settings::load_from(env(&[])).unwrap();
+        assert_eq!(
+            (s.notify_concurrency, s.notify_timeout_ms, s.notify_poll_ms, s.notify_scan_secs),
+            (16, 10_000, 1_000, 30)
+        );
+        for (var, field) in [
+            ("CHIME_NOTIFY_CONCURRENCY", "notify_concurrency"),
+            ("CHIME_NOTIFY_TIMEOUT_MS", "notify_timeout_ms"),
+            ("CHIME_NOTIFY_POLL_MS", "notify_poll_ms"),
+            ("CHIME_NOTIFY_SCAN_SECS", "notify_scan_secs"),
+        ] {
+            let err = Settings::load_from(env(&[(var, "0")])).unwrap_err();
+            assert!(err.to_string().contains(field), "{err}");
+        }
+    }
+
+    #[test]
     fn the_async_sweep_defaults_to_5_s_and_may_not_be_0() {
         assert_eq!(Settings::load_from(env(&[])).unwrap().async_sweep_secs, 5);
         let s = Settings::load_from(env(&[("CHIME_ASYNC_SWEEP_SECS", "1")])).unwrap();
