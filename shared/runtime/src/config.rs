@@ -404,7 +404,12 @@ mod tests {
     fn the_notifiers_settings_have_defaults_and_may_not_be_0() {
         let s = Settings::load_from(env(&[])).unwrap();
         assert_eq!(
-            (s.notify_concurrency, s.notify_timeout_ms, s.notify_poll_ms, s.notify_scan_secs),
+            (
+                s.notify_concurrency,
+                s.notify_timeout_ms,
+                s.notify_poll_ms,
+                s.notify_scan_secs
+            ),
             (16, 10_000, 1_000, 30)
         );
         for (var, field) in [

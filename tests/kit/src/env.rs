@@ -213,6 +213,11 @@ impl TestEnv {
                 "CHIME_ASYNC_SWEEP_SECS".into(),
                 s.async_sweep_secs.to_string(),
             ),
+            (
+                "CHIME_NOTIFY_TIMEOUT_MS".into(),
+                s.notify_timeout_ms.to_string(),
+            ),
+            ("CHIME_NOTIFY_POLL_MS".into(), s.notify_poll_ms.to_string()),
             ("RUST_LOG".into(), "info".into()),
         ]
     }

@@ -297,3 +297,68 @@ async fn a_bad_notifications_url_is_a_400_naming_it() {
     assert_eq!(listed(&env, &token, created.id).await, Vec::<Value>::new());
     env.cleanup().await;
 }
+
+/// kill -9 of the worker delivering an event, mid-call: once its claim runs out another worker
+/// delivers it (at least once; the receiver sees one id twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_event_survives_its_delivering_worker_killed() {
+    let mut settings = chime_testkit::test_settings();
+    settings.notify_timeout_ms = 3_000;
+    let mut env = TestEnv::with_settings(settings);
+    env.start_api().await;
+    env.start_scheduler().await;
+    let bin = env!("CARGO_BIN_EXE_chime");
+    let mut doomed = env.spawn_process(bin, "worker", "notify-doomed");
+    let (action, sink) = (Target::start().await, Target::start().await);
+    action.set_reply(500, "down", false);
+    sink.set_reply(200, "", true); // holds every call until its gate opens
+    let (_, token) = tenant(&env, "killed").await;
+    let id = job(
+        &env,
+        &token,
+        &action,
+        &sink,
+        json!({"time": "now", "active": true}),
+    )
+    .await;
+    let first = wait_until(
+        "the failure's delivery under way",
+        Duration::from_secs(30),
+        || async {
+            sink.hits()
+                .into_iter()
+                .find(|h| h.header("x-chime-event") == Some("run.failed"))
+        },
+    )
+    .await;
+    doomed.start_kill().unwrap();
+    doomed.wait().await.unwrap();
+    sink.open_gate();
+    env.start_worker().await;
+    let event_id = first.header("webhook-id").unwrap().to_string();
+    let delivered = wait_until(
+        "the event delivered by another worker",
+        Duration::from_secs(30),
+        || async {
+            listed(&env, &token, id)
+                .await
+                .into_iter()
+                .find(|d| d["id"] == event_id.as_str() && d["state"] == "delivered")
+        },
+    )
+    .await;
+    // The killed worker's attempt was never recorded: the survivor's is the first on record.
+    assert_eq!(delivered["attempts"], 1, "{delivered}");
+    let sent: Vec<Hit> = sink
+        .hits()
+        .into_iter()
+        .filter(|h| h.header("webhook-id") == Some(event_id.as_str()))
+        .collect();
+    assert_eq!(sent.len(), 2, "sent by each worker: {sent:?}");
+    assert_eq!(sent[0].body, sent[1].body);
+    assert!(
+        sent[1].wall_ms - sent[0].wall_ms >= 3_000,
+        "the second waited for the first claim to run out"
+    );
+    env.cleanup().await;
+}
