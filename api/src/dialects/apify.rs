@@ -1,11 +1,13 @@
 //! Apify: a schedule's event log, `GET /v2/schedules/{scheduleId}/log`, oldest first, with
 //! Apify's `token` parameter and error shape.
 
+use super::common::{params_of, path_of};
 use crate::auth::authenticate;
 use crate::error::{dialect_error, ApiError};
 use crate::query::{typed, Params, Q};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -115,10 +117,14 @@ fn apify_error(e: ApiError) -> Response {
 pub async fn apify_log(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(schedule): Path<String>,
-    Query(q): Q,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Q, QueryRejection>,
 ) -> Response {
-    log(&s, &headers, &schedule, q)
+    let answer = async {
+        let schedule = path_of(path)?;
+        log(&s, &headers, &schedule, params_of(query)?).await
+    };
+    answer
         .await
         .map_or_else(apify_error, |log| Json(log).into_response())
 }

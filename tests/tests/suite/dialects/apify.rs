@@ -3,7 +3,10 @@
 //! or the query; its error shape. On seeded runs (the ERROR entry comes with the run's
 //! result, as a worker records it), and once on a real fire the guard refuses.
 
-use super::{apify_error, get, get_ok, instant, keys_of, runs_path, wait_runs, wrong_secret, Auth};
+use super::{
+    apify_error, break_key, get, get_ok, instant, key, keys_of, runs_path, wait_runs, wrong_secret,
+    Auth, UNDECODABLE,
+};
 use chime_testkit::seed::{self, SeededJob};
 use chime_testkit::{all_completed, create_job, retarget, Target, TestEnv};
 use serde_json::{json, Value};
@@ -231,5 +234,43 @@ async fn apify_wrong_or_missing_token_answers_401() {
         assert_eq!(st, 401, "{b}");
         apify_error(&b, "token-not-valid");
     }
+    env.cleanup().await;
+}
+
+/// The seed's one listed error, a 400 `invalid-input`: a schedule id that is not UTF-8 once
+/// decoded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn apify_undecodable_path_is_a_400() {
+    let env = TestEnv::api_only().await;
+    let j = actor_task(&env).await;
+    let (st, b) = get(&env, &log_path(UNDECODABLE), "", Auth::Bearer(&j.token)).await;
+    assert_eq!(st, 400, "{b}");
+    apify_error(&b, "invalid-input");
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn apify_key_without_read_scope_answers_403() {
+    let env = TestEnv::api_only().await;
+    let j = actor_task(&env).await;
+    let writer = key(&env, &j.tenant, &["write"]).await;
+    for auth in [Auth::Bearer(&writer), Auth::QueryToken(&writer)] {
+        let (st, b) = get(&env, &log_path(&j.schedule), "", auth).await;
+        assert_eq!(st, 403, "{b}");
+        apify_error(&b, "insufficient-permissions");
+    }
+    env.cleanup().await;
+}
+
+/// A server fault (the tenant's schedule index unreadable) is a 500 in Apify's shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn apify_store_fault_answers_500() {
+    let env = TestEnv::api_only().await;
+    let j = actor_task(&env).await;
+    break_key(&env, &env.store().await.keys().schedule_jobs(&j.tenant)).await;
+    let (st, b) = get(&env, &log_path(&j.schedule), "", Auth::Bearer(&j.token)).await;
+    assert_eq!(st, 500, "{b}");
+    apify_error(&b, "internal-server-error");
+    assert_eq!(b["error"]["message"], "internal error", "{b}");
     env.cleanup().await;
 }

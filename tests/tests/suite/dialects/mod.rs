@@ -18,7 +18,7 @@ mod isolation;
 mod losant;
 mod sap;
 
-use chime_testkit::{runs, wait_until, TestEnv};
+use chime_testkit::{namespace_keys, runs, wait_until, TestEnv};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -250,6 +250,29 @@ async fn far_past_the_end(
         400 => assert!(body.is_object(), "{path}?{query}: {body}"),
         other => panic!("{path}?{query}: {other} {body}"),
     }
+}
+
+/// A path segment that is not UTF-8 once percent-decoded: the router matches the route, and
+/// the path's parameters cannot be read.
+const UNDECODABLE: &str = "%FF%FE";
+
+/// Replaces Redis key `key` (which must exist) by a string, so that the store's next read of
+/// it fails with a wrong-type reply: a server fault the API answers 500.
+async fn break_key(env: &TestEnv, key: &str) {
+    let mut found = false;
+    for (mut c, k) in namespace_keys(&env.settings).await {
+        if k == key {
+            let _: () = redis::pipe()
+                .atomic()
+                .del(&k)
+                .set(&k, "not what the store wrote")
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            found = true;
+        }
+    }
+    assert!(found, "no key {key}");
 }
 
 // ------------------------------------------------------------------------- real fires
