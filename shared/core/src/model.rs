@@ -364,9 +364,15 @@ pub const MANUAL_BY_UNKNOWN: &str = "-";
 impl RunRecord {
     /// The run's text log: lines derived from the record's fields, merged in time order with
     /// the `extra` lines stored beside it (redeliveries, duplicates, async reports).
+    ///
+    /// Lines are ordered by their timestamp only, and lines of one millisecond keep the order
+    /// the steps happened in: the run's creation; each earlier attempt's start, then the
+    /// stored lines about that attempt (its end, its redelivery), in the order they were
+    /// stored; the last attempt's start and end; then the other stored lines (reports,
+    /// duplicates), in the order they were stored.
     pub fn text_log(&self, extra: &[String]) -> String {
         let at = crate::time::format_instant;
-        let mut lines: Vec<String> = vec![if self.manual {
+        let created = if self.manual {
             format!(
                 "{} run {} requested now (manual) by key {} at {}, fired by leader {} (epoch {})",
                 at(self.created_at),
@@ -385,62 +391,103 @@ impl RunRecord {
                 self.owner,
                 self.epoch
             )
-        }];
-        // A retried attempt's end is a line of the stored log (its worker wrote it).
-        lines.extend(
-            self.retried
-                .iter()
-                .map(|a| format!("{} attempt {} started", at(a.executed_at), a.attempt)),
-        );
-        if let Some(exec) = self.executed_at {
-            lines.push(format!(
-                "{} attempt {} started on {}",
-                at(exec),
-                self.attempt,
-                self.worker.as_deref().unwrap_or("a worker")
-            ));
-            if self.state != RunState::Triggered && self.status != RunStatus::Scheduled {
-                // An asynchronous run's line stays as the worker saw it (ACK_RECVD); the job's
-                // report is a line of its own, so the log only ever grows.
-                let state = if self.http_status == Some(202) {
-                    RunState::AckRecvd
-                } else {
-                    self.state
-                };
-                let end = exec + self.duration_ms.unwrap_or(0) as i64;
-                let http = self
-                    .http_status
-                    .map(|h| format!(" HTTP {h}"))
-                    .unwrap_or_default();
-                let err = self
-                    .error
-                    .as_ref()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default();
-                lines.push(format!(
-                    "{} attempt {}: {}{}{} in {} ms",
-                    at(end),
-                    self.attempt,
-                    state,
-                    http,
-                    err,
-                    self.duration_ms.unwrap_or(0)
-                ));
-            }
+        };
+        let stored: Vec<String> = extra
+            .iter()
+            .map(
+                |l| match l.strip_prefix('@').and_then(|r| r.split_once(' ')) {
+                    Some((ms, rest)) if ms.parse::<i64>().is_ok() => {
+                        format!("{} {rest}", at(ms.parse().unwrap_or(0)))
+                    }
+                    _ => l.clone(),
+                },
+            )
+            .collect();
+        // The stored lines about an attempt before the last one (`attempt <n> …`).
+        let last = self.executed_at.map(|_| self.attempt);
+        let earlier =
+            |line: &str| attempt_of_line(line).filter(|n| last.is_none_or(|last| *n < last));
+        let mut attempts: Vec<u32> = self.retried.iter().map(|a| a.attempt).collect();
+        attempts.extend(stored.iter().filter_map(|l| earlier(l)));
+        attempts.sort_unstable();
+        attempts.dedup();
+        let mut lines = vec![created];
+        for n in attempts {
+            // A retried attempt's end is a line of the stored log (its worker wrote it).
+            lines.extend(
+                self.retried
+                    .iter()
+                    .filter(|a| a.attempt == n)
+                    .map(|a| format!("{} attempt {} started", at(a.executed_at), a.attempt)),
+            );
+            lines.extend(stored.iter().filter(|l| earlier(l) == Some(n)).cloned());
         }
-        lines.extend(extra.iter().map(
-            |l| match l.strip_prefix('@').and_then(|r| r.split_once(' ')) {
-                Some((ms, rest)) if ms.parse::<i64>().is_ok() => {
-                    format!("{} {rest}", at(ms.parse().unwrap_or(0)))
-                }
-                _ => l.clone(),
-            },
-        ));
-        lines.sort();
+        lines.extend(self.last_attempt_lines());
+        lines.extend(stored.iter().filter(|l| earlier(l).is_none()).cloned());
+        // A stable sort on the timestamp alone: lines of one millisecond keep their order.
+        lines.sort_by(|a, b| timestamp_of(a).cmp(timestamp_of(b)));
         let mut out = lines.join("\n");
         out.push('\n');
         out
     }
+
+    /// The lines of the last attempt: its start, and its end once it has one.
+    fn last_attempt_lines(&self) -> Vec<String> {
+        let at = crate::time::format_instant;
+        let Some(exec) = self.executed_at else {
+            return vec![];
+        };
+        let mut lines = vec![format!(
+            "{} attempt {} started on {}",
+            at(exec),
+            self.attempt,
+            self.worker.as_deref().unwrap_or("a worker")
+        )];
+        if self.state != RunState::Triggered && self.status != RunStatus::Scheduled {
+            // An asynchronous run's line stays as the worker saw it (ACK_RECVD); the job's
+            // report is a line of its own, so the log only ever grows.
+            let state = if self.http_status == Some(202) {
+                RunState::AckRecvd
+            } else {
+                self.state
+            };
+            let end = exec + self.duration_ms.unwrap_or(0) as i64;
+            let http = self
+                .http_status
+                .map(|h| format!(" HTTP {h}"))
+                .unwrap_or_default();
+            let err = self
+                .error
+                .as_ref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default();
+            lines.push(format!(
+                "{} attempt {}: {}{}{} in {} ms",
+                at(end),
+                self.attempt,
+                state,
+                http,
+                err,
+                self.duration_ms.unwrap_or(0)
+            ));
+        }
+        lines
+    }
+}
+
+/// A text-log line's timestamp: its first word (RFC 3339 in one width, so that text order is
+/// time order).
+fn timestamp_of(line: &str) -> &str {
+    line.split_once(' ').map_or(line, |(ts, _)| ts)
+}
+
+/// The attempt a text-log line is about, when it says so first (`<ts> attempt <n> …`).
+fn attempt_of_line(line: &str) -> Option<u32> {
+    let rest = line.split_once(' ')?.1.strip_prefix("attempt ")?;
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
 }
 
 /// The deterministic id of the run of `schedule` at nominal instant `at_ms`: 32 upper-case hex
@@ -518,6 +565,88 @@ mod tests {
         let mut unknown = r.clone();
         unknown.set_manual(MANUAL_BY_UNKNOWN);
         assert_eq!((unknown.manual, unknown.requested_by), (true, None));
+    }
+
+    /// A completed run of attempt `attempt`, created, started and ended in one millisecond.
+    fn one_millisecond_run(attempt: &str) -> RunRecord {
+        RunRecord::from_fields(
+            "t",
+            &fields(&[
+                ("id", "R"),
+                ("job", "1"),
+                ("status", "COMPLETED"),
+                ("state", "SUCCESS"),
+                ("owner", "l"),
+                ("m", "3 1000 1000 1"),
+                ("exec_at", "1000"),
+                ("dur", "0"),
+                ("http", "200"),
+                ("outcome", "success"),
+                ("attempt", attempt),
+                ("worker", "w2"),
+            ]),
+        )
+        .unwrap()
+    }
+
+    /// The lines of a text log without their timestamps.
+    fn steps(log: &str) -> Vec<&str> {
+        log.lines().map(|l| l.split_once(' ').unwrap().1).collect()
+    }
+
+    #[test]
+    fn lines_of_one_millisecond_keep_the_order_of_their_steps() {
+        let ts = "1970-01-01T00:00:01.000Z";
+        let r = one_millisecond_run("2");
+        let extra = [
+            format!("{ts} duplicate delivery to worker w3 ignored: the run already has its result"),
+            "@1000 attempt 1 started on w1".to_string(),
+            format!("{ts} attempt 1 did not finish; run redelivered to worker w2"),
+            format!("{ts} duplicate delivery to worker w1 ignored: the run already has its result"),
+        ];
+        assert_eq!(
+            steps(&r.text_log(&extra)),
+            [
+                "run 3 scheduled for 1970-01-01T00:00:01.000Z by leader l (epoch 1)",
+                "attempt 1 started on w1",
+                "attempt 1 did not finish; run redelivered to worker w2",
+                "attempt 2 started on w2",
+                "attempt 2: SUCCESS HTTP 200 in 0 ms",
+                "duplicate delivery to worker w3 ignored: the run already has its result",
+                "duplicate delivery to worker w1 ignored: the run already has its result",
+            ]
+        );
+        // Lines are only ordered by time: a later line stored first comes after.
+        let later = ["1970-01-01T00:00:02.000Z job reported SUCCESS".to_string()];
+        let log = r.text_log(&later);
+        assert!(log.ends_with("job reported SUCCESS\n"), "{log}");
+    }
+
+    #[test]
+    fn a_retried_attempt_ends_before_the_next_one_starts_in_one_millisecond() {
+        let mut r = one_millisecond_run("2");
+        r.retried = vec![Attempt {
+            attempt: 1,
+            executed_at: 1000,
+            duration_ms: 0,
+            http_status: Some(500),
+            outcome: Outcome::Failure,
+            error: "endpoint returned status code 500".into(),
+            delay_ms: 0,
+            timing: None,
+            failure_reason: None,
+        }];
+        let extra =
+            ["1970-01-01T00:00:01.000Z attempt 1 failed (HTTP 500); attempt 2 at once".into()];
+        assert_eq!(
+            steps(&r.text_log(&extra))[1..],
+            [
+                "attempt 1 started",
+                "attempt 1 failed (HTTP 500); attempt 2 at once",
+                "attempt 2 started on w2",
+                "attempt 2: SUCCESS HTTP 200 in 0 ms",
+            ]
+        );
     }
 
     fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
