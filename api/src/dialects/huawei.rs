@@ -1,12 +1,13 @@
 //! Huawei CodeArts Build: a run's text log read by byte offsets,
 //! `GET /v1/log/{jobId}/{buildNo}/real-time-log`, with Huawei's answer and error shapes.
 
-use super::common::job_of;
+use super::common::{job_of, params_of, path_of};
 use crate::auth::authenticate;
 use crate::error::{dialect_error, ApiError};
 use crate::query::{int_param, typed, Params, Q};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -78,14 +79,15 @@ pub enum HuaweiSort {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HuaweiQuery {
-    /// Byte offset to start from (required).
-    #[param(value_type = u64, minimum = 0)]
+    /// Byte offset to start from (default 0).
+    #[param(value_type = Option<u64>, minimum = 0)]
     pub start_offset: Option<String>,
-    /// Byte offset to stop at (required).
-    #[param(value_type = u64, minimum = 0)]
+    /// Byte offset to stop at (exclusive); absent, 0, or not above `start_offset` means the
+    /// end of the log (the slice is still at most `size` bytes).
+    #[param(value_type = Option<u64>, minimum = 0)]
     pub end_offset: Option<String>,
-    /// At most this many bytes, 0 to 1000 (required).
-    #[param(value_type = u64, minimum = 0, maximum = 1000)]
+    /// At most this many bytes, 0 to 1000 (default 1000).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 1000)]
     pub size: Option<String>,
     /// `DESC` returns the slice's lines newest first (case-insensitive; default `ASC`).
     #[param(inline, value_type = Option<HuaweiSort>)]
@@ -100,10 +102,11 @@ fn huawei_error(e: ApiError) -> Response {
 }
 
 /// Huawei CodeArts Build: run number `build` of a job, its text log read by byte offsets.
-/// `start_offset` and `end_offset` are required, `size` (0-1000) defaults to 1000; the answer
-/// holds the bytes from `start_offset` up to `end_offset` or `size` bytes, whichever is
-/// first, and `has_more` is true while the run is live or more text remains. `sort=DESC`
-/// returns the lines of that slice newest first.
+/// Every parameter is optional, as in the seed's example request: `start_offset` defaults to
+/// 0, `size` (0-1000) to 1000, and an `end_offset` that is absent, 0 or not above
+/// `start_offset` means the end of the log. The answer holds the bytes from `start_offset` up
+/// to `end_offset` or `size` bytes, whichever is first, and `has_more` is true while the run
+/// is live or more text remains. `sort=DESC` returns the lines of that slice newest first.
 #[utoipa::path(
     get, path = "/v1/log/{jobId}/{buildNo}/real-time-log", tag = "huawei", operation_id = "huaweiRealTimeLog",
     summary = "A slice of a run's text log, by byte offsets",
@@ -121,33 +124,38 @@ fn huawei_error(e: ApiError) -> Response {
 pub async fn huawei_log(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path((raw, build)): Path<(String, String)>,
-    Query(q): Q,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Q, QueryRejection>,
 ) -> Response {
-    log(&s, &headers, &raw, &build, q)
+    let answer = async {
+        let (raw, build) = path_of(path)?;
+        log(&s, &headers, &raw, &build, params_of(query)?).await
+    };
+    answer
         .await
         .map_or_else(huawei_error, |log| Json(log).into_response())
 }
 
-/// The window a request asks for: (start, end, size, newest first).
+/// The window a request asks for: (start, end, size, newest first). Every parameter may be
+/// left out, as in the seed's example request (which names none): `start_offset` is 0 and
+/// `size` 1000 (the seed's defaults), and an `end_offset` that is absent, 0 or not above
+/// `start_offset` is the end of the log (`u64::MAX`), so a client polling with
+/// `end_offset=0` reads on `size` bytes at a time.
 fn window_of(q: &HuaweiQuery) -> Result<(u64, u64, u64, bool), ApiError> {
-    let required = |v: &Option<String>, name: &str| -> Result<u64, ApiError> {
+    let offset = |v: &Option<String>, name: &str| -> Result<Option<u64>, ApiError> {
         match int_param(v.as_deref(), name).map_err(ApiError::BadRequest)? {
-            None => Err(ApiError::BadRequest(format!("'{name}' is required"))),
             Some(v) if v < 0 => Err(ApiError::BadRequest(format!(
                 "'{name}' must be 0 or greater"
             ))),
-            Some(v) => Ok(v as u64),
+            v => Ok(v.map(|v| v as u64)),
         }
     };
-    let start = required(&q.start_offset, "start_offset")?;
-    let end = required(&q.end_offset, "end_offset")?;
-    // `size` is marked mandatory by the seed, with a default of 1000: absent means 1000.
-    let size = if q.size.is_some() {
-        required(&q.size, "size")?
-    } else {
-        1000
+    let start = offset(&q.start_offset, "start_offset")?.unwrap_or(0);
+    let end = match offset(&q.end_offset, "end_offset")? {
+        Some(end) if end > start => end,
+        _ => u64::MAX,
     };
+    let size = offset(&q.size, "size")?.unwrap_or(1000);
     if size > 1000 {
         return Err(ApiError::BadRequest("'size' must be at most 1000".into()));
     }
@@ -259,5 +267,31 @@ mod tests {
         assert_eq!(log_window(log, 2, 100, 1), (2, 5), "a whole character");
         assert_eq!(log_window(log, 0, 0, 10), (0, 0));
         assert_eq!(log_window(log, 100, 200, 10), (log.len(), log.len()));
+    }
+
+    fn query(pairs: &[(&str, &str)]) -> HuaweiQuery {
+        let params = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        typed(params).unwrap()
+    }
+
+    #[test]
+    fn every_parameter_has_the_seed_default() {
+        let all = u64::MAX;
+        assert_eq!(window_of(&query(&[])).unwrap(), (0, all, 1000, false));
+        for end in ["0", "5", "3"] {
+            let q = query(&[("start_offset", "5"), ("end_offset", end), ("size", "7")]);
+            assert_eq!(
+                window_of(&q).unwrap(),
+                (5, all, 7, false),
+                "end_offset={end}"
+            );
+        }
+        let q = query(&[("start_offset", "5"), ("end_offset", "6")]);
+        assert_eq!(window_of(&q).unwrap(), (5, 6, 1000, false));
+        let q = query(&[("end_offset", "0"), ("sort", "desc")]);
+        assert_eq!(window_of(&q).unwrap(), (0, all, 1000, true));
     }
 }

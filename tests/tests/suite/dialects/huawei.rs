@@ -1,9 +1,14 @@
 //! Huawei CodeArts Build's real-time log (`GET /v1/log/{jobId}/{buildNo}/real-time-log`):
-//! build numbers in fire order, the log read whole and in byte steps, `end_offset`, `sort`,
-//! `has_more` (also while a run is live), every parameter error, unknown builds, credentials;
-//! on seeded runs.
+//! build numbers in fire order, the log read whole and in byte steps, the seed's request
+//! without parameters, `end_offset` (and `end_offset=0` polling), `sort`, `has_more` (also
+//! while a run is live), lines of one millisecond in order, every parameter error, unknown
+//! builds, credentials, scope and server faults in Huawei's shape; on seeded runs.
 
-use super::{detail, get, get_ok, huawei_error, keys_of, runs_path, wrong_secret, Auth};
+use super::{
+    break_key, detail, get, get_ok, huawei_error, key, keys_of, runs_path, wrong_secret, Auth,
+    UNDECODABLE,
+};
+use chime_core::run::CallKind;
 use chime_testkit::seed::{self, SeededJob};
 use chime_testkit::{runs, TestEnv};
 use serde_json::{json, Value};
@@ -218,15 +223,108 @@ async fn huawei_log_of_a_failed_call_tells_its_status() {
     env.cleanup().await;
 }
 
+/// The seed's example request names no parameter (`GET …/real-time-log`): it reads the log
+/// from its start, up to 1000 bytes, as the seed's defaults say.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn huawei_missing_or_malformed_offsets_size_or_sort_are_a_400() {
+async fn huawei_seed_example_request_without_parameters_reads_the_log() {
+    let env = TestEnv::api_only().await;
+    let (j, logs) = builds(&env).await;
+    for (i, log) in logs.iter().enumerate() {
+        let body = get_ok(
+            &env,
+            &log_path(j.job, i + 1),
+            "",
+            Auth::XAuthToken(&j.token),
+        )
+        .await;
+        assert_eq!(body["status"], "success", "{body}");
+        let r = &body["result"];
+        assert_eq!(r["log"], log.as_str(), "{body}");
+        assert_eq!(r["start_offset"], "0", "{body}");
+        assert_eq!(r["end_offset"], log.len().to_string(), "{body}");
+        assert_eq!(r["has_more"], false, "{body}");
+        // Only `start_offset`, or only `size`: the others take their defaults.
+        let r = slice(&env, &j, i + 1, "start_offset=7").await;
+        assert_eq!(r["log"], &log[7..], "{r}");
+        let r = slice(&env, &j, i + 1, "size=9").await;
+        assert_eq!(r["log"], &log[..9], "{r}");
+        assert_eq!(r["has_more"], true, "{r}");
+    }
+    env.cleanup().await;
+}
+
+/// An `end_offset` of 0, or not above `start_offset`, reads to the end of the log (at most
+/// `size` bytes): a client polling with `end_offset=0` reads the whole log, and stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn huawei_end_offset_zero_or_not_above_start_reads_to_the_end() {
+    let env = TestEnv::api_only().await;
+    let (j, logs) = builds(&env).await;
+    for (i, log) in logs.iter().enumerate() {
+        for (q, want) in [
+            ("start_offset=0&end_offset=0&size=1000", &log[..]),
+            ("start_offset=5&end_offset=5&size=1000", &log[5..]),
+            ("start_offset=10&end_offset=3", &log[10..]),
+            ("start_offset=10&end_offset=0&size=6", &log[10..16]),
+        ] {
+            let r = slice(&env, &j, i + 1, q).await;
+            assert_eq!(r["log"], want, "?{q}: {r}");
+        }
+        let (mut text, mut start, mut calls) = (String::new(), 0usize, 0);
+        loop {
+            let q = format!("start_offset={start}&end_offset=0&size=40");
+            let r = slice(&env, &j, i + 1, &q).await;
+            text.push_str(r["log"].as_str().unwrap());
+            start = r["end_offset"].as_str().unwrap().parse().unwrap();
+            calls += 1;
+            if r["has_more"] == false {
+                break;
+            }
+            assert!(calls < 1000, "has_more never ends: {r}");
+        }
+        assert_eq!(&text, log);
+        assert_eq!(calls, log.len().div_ceil(40));
+    }
+    env.cleanup().await;
+}
+
+/// A run created, called and answered in one millisecond: its lines keep the order of its
+/// steps (creation, start, end), not the order of their text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn huawei_log_lines_of_one_millisecond_keep_their_order() {
+    let env = TestEnv::api_only().await;
+    let j = SeededJob::create(&env, "instant-build").await;
+    let at = seed::minutes_ago(3);
+    let instant = seed::result(CallKind::Success, Some(200), Some("built"), at, 0);
+    j.finished(at, &instant).await;
+    let r = slice(&env, &j, 1, "").await;
+    let log = r["log"].as_str().unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 3, "{log}");
+    let stamp = lines[0].split_once(' ').unwrap().0;
+    assert!(
+        lines.iter().all(|l| l.starts_with(stamp)),
+        "one millisecond: {log}"
+    );
+    assert!(lines[0].contains(" run 1 scheduled for "), "{log}");
+    assert!(lines[1].contains(" attempt 1 started on "), "{log}");
+    assert!(
+        lines[2].contains(" attempt 1: SUCCESS HTTP 200 in 0 ms"),
+        "{log}"
+    );
+    // SAP's detail shows the same log.
+    let (_, list) = chime_testkit::runs(&env, &j.token, j.job, &j.schedule).await;
+    let run = list[0]["runId"].as_str().unwrap();
+    let d = detail(&env, &j.token, j.job, &j.schedule, run).await;
+    assert_eq!(d["log"], log);
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn huawei_malformed_offsets_size_or_sort_are_a_400() {
     let env = TestEnv::api_only().await;
     let (j, _) = builds(&env).await;
     let path = log_path(j.job, 1);
     for q in [
-        "",
-        "end_offset=10&size=10",
-        "start_offset=0&size=10",
         "start_offset=-1&end_offset=10&size=10",
         "start_offset=0&end_offset=-10&size=10",
         "start_offset=0&end_offset=10&size=-1",
@@ -272,6 +370,46 @@ async fn huawei_unknown_build_or_job_answers_404() {
         assert_eq!(st, 404, "{p}: {body}");
         huawei_error(&body);
     }
+    env.cleanup().await;
+}
+
+/// A path whose job id is not UTF-8 once decoded: a 400 in Huawei's shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn huawei_undecodable_path_is_a_400() {
+    let env = TestEnv::api_only().await;
+    let (j, _) = builds(&env).await;
+    for p in [log_path(UNDECODABLE, 1), log_path(j.job, UNDECODABLE)] {
+        let (st, body) = get(&env, &p, OK, Auth::XAuthToken(&j.token)).await;
+        assert_eq!(st, 400, "{p}: {body}");
+        huawei_error(&body);
+        assert_eq!(body["error_code"], "CHIME.00000400", "{body}");
+    }
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn huawei_key_without_read_scope_answers_403() {
+    let env = TestEnv::api_only().await;
+    let (j, _) = builds(&env).await;
+    let writer = key(&env, &j.tenant, &["write"]).await;
+    let (st, body) = get(&env, &log_path(j.job, 1), OK, Auth::XAuthToken(&writer)).await;
+    assert_eq!(st, 403, "{body}");
+    huawei_error(&body);
+    assert_eq!(body["error_code"], "CHIME.00000403", "{body}");
+    env.cleanup().await;
+}
+
+/// A server fault (the job's record unreadable) is a 500 in Huawei's shape, not described.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn huawei_store_fault_answers_500() {
+    let env = TestEnv::api_only().await;
+    let (j, _) = builds(&env).await;
+    break_key(&env, &env.store().await.keys().job(&j.tenant, j.job)).await;
+    let (st, body) = get(&env, &log_path(j.job, 1), OK, Auth::XAuthToken(&j.token)).await;
+    assert_eq!(st, 500, "{body}");
+    huawei_error(&body);
+    assert_eq!(body["error_code"], "CHIME.00000500", "{body}");
+    assert_eq!(body["error_msg"], "internal error", "{body}");
     env.cleanup().await;
 }
 
