@@ -2,13 +2,14 @@
 //! `GET /applications/{applicationId}/jobLogs/{jobLogId}`, with Losant's paging, sorting and
 //! error shape. The application is the key's tenant.
 
-use super::common::retention_floor;
+use super::common::{params_of, path_of, retention_floor};
 use crate::auth::{authenticate, Tenant};
 use crate::error::{dialect_error, ApiError};
 use crate::query::{int_param, typed, Params, Q};
 use crate::state::AppState;
 use crate::wire::sap::{Outcome, RunState, RunStatus};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -147,7 +148,7 @@ pub struct LosantError {
 /// Losant errors.
 #[derive(IntoResponses)]
 pub enum LosantErrors {
-    /// An invalid parameter (`Validation`).
+    /// An invalid parameter, or an id that is not of Losant's form (`Validation`).
     #[response(status = 400)]
     BadRequest(LosantError),
     /// Missing or invalid credentials.
@@ -211,9 +212,41 @@ fn losant_error(e: ApiError) -> Response {
     })
 }
 
+/// Whether `id` is `len` hexadecimal digits (of either case).
+fn is_hex_id(id: &str, len: usize) -> bool {
+    id.len() == len && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A malformed id is a 400, as Losant answers a malformed request: an application id is 24
+/// hexadecimal digits (Losant's ids, and chime's tenant ids).
+fn check_application_id(app: &str) -> Result<(), ApiError> {
+    if is_hex_id(app, 24) {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "applicationId '{app}' is malformed: expected 24 hexadecimal digits"
+        )))
+    }
+}
+
+/// A job log id is 32 hexadecimal digits (chime's run ids) or 24 (Losant's own ids, which
+/// are well formed but name no run here).
+fn check_job_log_id(run: &str) -> Result<(), ApiError> {
+    if is_hex_id(run, 32) || is_hex_id(run, 24) {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "jobLogId '{run}' is malformed: expected a run id of 32 hexadecimal digits"
+        )))
+    }
+}
+
+/// The key's tenant, once it may read and `app` is of Losant's form; application `app` must
+/// be that tenant.
 async fn losant_tenant(s: &AppState, headers: &HeaderMap, app: &str) -> Result<Tenant, ApiError> {
     let tenant = authenticate(s, headers, None).await?;
     tenant.require("read")?;
+    check_application_id(app)?;
     if app != tenant.id {
         return Err(ApiError::NotFound("Application was not found".into()));
     }
@@ -246,8 +279,8 @@ async fn job_names(
     get, path = "/applications/{applicationId}/jobLogs/{jobLogId}", tag = "losant", operation_id = "losantJobLog",
     summary = "One job log (a run) of the application",
     params(
-        ("applicationId" = String, Path, description = "The application: the key's tenant id"),
-        ("jobLogId" = String, Path, description = "The job log: a run id"),
+        ("applicationId" = String, Path, description = "The application: the key's tenant id (24 hexadecimal digits)"),
+        ("jobLogId" = String, Path, description = "The job log: a run id (32 hexadecimal digits)"),
     ),
     responses(
         (status = 200, description = "The job log", body = LosantJobLog),
@@ -258,9 +291,13 @@ async fn job_names(
 pub async fn losant_one(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path((app, run)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
-    one(&s, &headers, &app, &run)
+    let answer = async {
+        let (app, run) = path_of(path)?;
+        one(&s, &headers, &app, &run).await
+    };
+    answer
         .await
         .map_or_else(losant_error, |log| Json(log).into_response())
 }
@@ -272,6 +309,7 @@ async fn one(
     run: &str,
 ) -> Result<LosantJobLog, ApiError> {
     let tenant = losant_tenant(s, headers, app).await?;
+    check_job_log_id(run)?;
     let floor = retention_floor(s, &tenant.id).await?;
     let r = s
         .store
@@ -290,7 +328,7 @@ async fn one(
     get, path = "/applications/{applicationId}/jobLogs", tag = "losant", operation_id = "losantJobLogs",
     summary = "The application's job logs (runs)",
     params(
-        ("applicationId" = String, Path, description = "The application: the key's tenant id"),
+        ("applicationId" = String, Path, description = "The application: the key's tenant id (24 hexadecimal digits)"),
         LosantQuery,
     ),
     responses(
@@ -302,10 +340,14 @@ async fn one(
 pub async fn losant_list(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(app): Path<String>,
-    Query(q): Q,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Q, QueryRejection>,
 ) -> Response {
-    list(&s, &headers, &app, q)
+    let answer = async {
+        let app = path_of(path)?;
+        list(&s, &headers, &app, params_of(query)?).await
+    };
+    answer
         .await
         .map_or_else(losant_error, |list| Json(list).into_response())
 }

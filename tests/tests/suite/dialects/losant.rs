@@ -3,8 +3,8 @@
 //! the list with its order, paging and errors; on seeded runs.
 
 use super::{
-    detail, far_past_the_end, get, get_ok, ids_at, instant, key, keys_of, losant_error,
-    wrong_secret, Auth,
+    break_key, detail, far_past_the_end, get, get_ok, ids_at, instant, key, keys_of, losant_error,
+    wrong_secret, Auth, UNDECODABLE,
 };
 use chime_store::RunResult;
 use chime_testkit::seed::{self, SeededJob};
@@ -440,19 +440,60 @@ async fn losant_unknown_job_log_or_application_answers_404() {
     env.cleanup().await;
 }
 
-/// Ids of no known form are not found either (not a 400 or a server fault).
+/// A run id of the right form (32 hexadecimal digits) in another case names no run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn losant_malformed_id_answers_404() {
+async fn losant_run_id_in_another_case_answers_404() {
     let env = TestEnv::api_only().await;
     let a = app(&env).await;
+    let p = format!("{}/{}", a.list(), a.runs[0].to_lowercase());
+    let (st, body) = get(&env, &p, "", a.auth()).await;
+    assert_eq!(st, 404, "{p}: {body}");
+    losant_error(&body, "NotFound");
+    env.cleanup().await;
+}
+
+/// An id that is not of the dialect's form (an application id of 24 hexadecimal digits, a
+/// job log id of 32, or Losant's 24) is a malformed request: 400 `Validation`, as the seed
+/// lists "Error if malformed request", whether the other id is right or not. Credentials
+/// are still checked first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn losant_malformed_id_is_a_400() {
+    let env = TestEnv::api_only().await;
+    let a = app(&env).await;
+    let run = &a.runs[0];
     for p in [
         format!("{}/not-a-run-id", a.list()),
-        format!("{}/{}", a.list(), a.runs[0].to_lowercase()),
+        format!("{}/{}", a.list(), &run[..31]),
+        format!("{}/{}0", a.list(), run),
+        format!("{}/{}", a.list(), "g".repeat(32)),
+        format!("{}/575ec8687ae143cd83dc4a9", a.list()),
+        format!("{}/{UNDECODABLE}", a.list()),
         "/applications/not%20an%20app/jobLogs".to_string(),
+        "/applications/575ec8687ae143cd83dc4a9/jobLogs".to_string(),
+        format!("/applications/{}0/jobLogs", a.id),
+        format!("/applications/not-an-app/jobLogs/{run}"),
+        format!("/applications/{UNDECODABLE}/jobLogs"),
     ] {
         let (st, body) = get(&env, &p, "", a.auth()).await;
-        assert_eq!(st, 404, "{p}: {body}");
-        losant_error(&body, "NotFound");
+        assert_eq!(st, 400, "{p}: {body}");
+        losant_error(&body, "Validation");
     }
+    let p = "/applications/not-an-app/jobLogs";
+    let (st, body) = get(&env, p, "", Auth::Bearer(&wrong_secret(&a.token))).await;
+    assert_eq!(st, 401, "{p}: {body}");
+    losant_error(&body, "Unauthorized");
+    env.cleanup().await;
+}
+
+/// A server fault (the tenant's run log unreadable) is a 500 `InternalError`, not described.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn losant_store_fault_answers_500() {
+    let env = TestEnv::api_only().await;
+    let a = app(&env).await;
+    break_key(&env, &env.store().await.keys().tenant_runs(&a.id)).await;
+    let (st, body) = get(&env, &a.list(), "", a.auth()).await;
+    assert_eq!(st, 500, "{body}");
+    losant_error(&body, "InternalError");
+    assert_eq!(body["message"], "internal error", "{body}");
     env.cleanup().await;
 }
