@@ -1,22 +1,31 @@
 //! A1Base: a cron job's execution history, `GET /v1/cron-jobs/{accountId}/logs/{cronJobId}`,
 //! with A1Base's paging (`page` from 1, `limit`), filters and error shape.
 
-use super::common::job_of;
+use super::common::{job_of, params_of, path_of};
 use crate::auth::authenticate;
 use crate::error::{dialect_error, ApiError};
 use crate::query::{date_param, int_param, typed, Params, Q};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chime_core::model::RunRecord;
+use chime_core::run::Outcome;
 use chime_core::time::format_instant;
 use chime_store::{RunQuery, Scope};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 const STATUSES: [&str; 4] = ["success", "failure", "error", "timeout"];
+
+/// How much earlier than `start_date` a run may have finished (by the store's clock) and still
+/// have been executed (by its worker's clock) within the window: the clocks' skew allowed.
+const CLOCK_SKEW_MS: i64 = 60_000;
+
+/// Runs read per round trip while filtering in the API.
+const WALK_BATCH: u64 = 500;
 
 /// An A1Base execution status.
 #[derive(Serialize, ToSchema)]
@@ -45,17 +54,74 @@ pub struct A1BaseExecution {
     pub error_message: Option<String>,
 }
 
+/// When an execution happened, as A1Base's `executed_at` shows it and its date filters read
+/// it: when the call started (the fire's instant for a run that never called).
+fn executed_ms(r: &RunRecord) -> i64 {
+    r.executed_at.unwrap_or(r.scheduled_at)
+}
+
+/// Whether the endpoint answered a redirect (3xx, not followed: the call's final answer).
+fn is_redirect(r: &RunRecord) -> bool {
+    matches!(r.http_status, Some(300..=399))
+}
+
+/// A1Base's status of an executed run, by the seed's "Understanding Status Codes": `success`
+/// when the endpoint returned a 2xx, `failure` for a 4xx or 5xx, `error` when it could not be
+/// called, `timeout`. A 3xx is not the 2xx the seed counts as success, and the endpoint did
+/// answer (so it is no network error): A1Base's status of a 3xx is `failure`. A reported
+/// asynchronous result keeps the job's own verdict.
+fn status_of(r: &RunRecord) -> Option<&'static str> {
+    Some(match r.outcome? {
+        Outcome::Success if is_redirect(r) => "failure",
+        Outcome::Success => "success",
+        Outcome::Failure => "failure",
+        Outcome::Error => "error",
+        Outcome::Timeout => "timeout",
+    })
+}
+
+/// `ms` as seconds, without trailing zeros (`30`, `1.5`, `0.3`).
+fn seconds(ms: u64) -> String {
+    let text = format!("{}.{:03}", ms / 1000, ms % 1000);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The error message in the seed's wording where it gives one: `Endpoint returned status
+/// code <n>` for an endpoint's non-2xx answer, `Request timed out after <n> seconds` for a
+/// call that timed out (`n` the call's timeout); otherwise the run's own message.
+fn error_message(r: &RunRecord, status: Option<&str>) -> Option<String> {
+    match (status, r.http_status) {
+        (Some("failure"), Some(code)) if code != 202 => {
+            Some(format!("Endpoint returned status code {code}"))
+        }
+        (Some("timeout"), _) => r.error.as_deref().map(|e| {
+            e.strip_prefix("request timed out after ")
+                .and_then(|rest| rest.strip_suffix(" ms"))
+                .and_then(|ms| ms.parse::<u64>().ok())
+                .map_or_else(
+                    || e.to_string(),
+                    |ms| match seconds(ms).as_str() {
+                        "1" => "Request timed out after 1 second".to_string(),
+                        n => format!("Request timed out after {n} seconds"),
+                    },
+                )
+        }),
+        _ => r.error.clone(),
+    }
+}
+
 impl From<&RunRecord> for A1BaseExecution {
     fn from(r: &RunRecord) -> Self {
+        let status = status_of(r);
         A1BaseExecution {
             id: r.run_id.clone(),
             cron_job_id: r.job_id.to_string(),
-            executed_at: r.executed_at.or(Some(r.scheduled_at)).map(format_instant),
-            status: r.outcome.map(|o| o.to_string()),
+            executed_at: Some(format_instant(executed_ms(r))),
+            status: status.map(str::to_string),
             response_code: r.http_status,
             response_time_ms: r.duration_ms,
             response_body: r.response_body.clone(),
-            error_message: r.error.clone(),
+            error_message: error_message(r, status),
         }
     }
 }
@@ -124,9 +190,9 @@ pub struct A1BaseQuery {
     /// Only executions with this status.
     #[param(inline, value_type = Option<A1BaseStatus>)]
     pub status: Option<String>,
-    /// Executions at or after this ISO 8601 instant or date.
+    /// Executions at or after this ISO 8601 instant or date (by `executed_at`).
     pub start_date: Option<String>,
-    /// Executions at or before this ISO 8601 instant or date.
+    /// Executions at or before this ISO 8601 instant or date (by `executed_at`).
     pub end_date: Option<String>,
 }
 
@@ -141,8 +207,8 @@ fn a1base_error(e: ApiError) -> Response {
 }
 
 /// A1Base: a cron job's execution history, newest first, with `page` (from 1), `limit`
-/// (1-100, default 20), `status`, `start_date` and `end_date`. Only executed runs (those with
-/// an outcome) are listed.
+/// (1-100, default 20), `status`, and `start_date` and `end_date` on `executed_at`. Only
+/// executed runs (those with an outcome) are listed; an endpoint's 3xx answer is a `failure`.
 #[utoipa::path(
     get, path = "/v1/cron-jobs/{accountId}/logs/{cronJobId}", tag = "a1base", operation_id = "a1baseCronJobLogs",
     summary = "A cron job's execution history, newest first (executed runs only)",
@@ -160,12 +226,92 @@ fn a1base_error(e: ApiError) -> Response {
 pub async fn a1base_logs(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path((account, raw)): Path<(String, String)>,
-    Query(q): Q,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Q, QueryRejection>,
 ) -> Response {
-    logs(&s, &headers, &account, &raw, q)
+    let answer = async {
+        let (account, raw) = path_of(path)?;
+        logs(&s, &headers, &account, &raw, params_of(query)?).await
+    };
+    answer
         .await
         .map_or_else(a1base_error, |page| Json(page).into_response())
+}
+
+/// What a request asks for: its page, and its filters in A1Base's terms.
+struct Ask {
+    page: u64,
+    limit: u64,
+    status: Option<String>,
+    /// Bounds on `executed_at` (ms, inclusive).
+    start: Option<i64>,
+    end: Option<i64>,
+}
+
+impl Ask {
+    fn of(q: A1BaseQuery) -> Result<Ask, ApiError> {
+        let bad = ApiError::BadRequest;
+        let page = int_param(q.page.as_deref(), "page")
+            .map_err(bad)?
+            .unwrap_or(1);
+        if page < 1 {
+            return Err(ApiError::BadRequest("'page' must be 1 or greater".into()));
+        }
+        let limit = int_param(q.limit.as_deref(), "limit")
+            .map_err(bad)?
+            .unwrap_or(20);
+        if !(1..=100).contains(&limit) {
+            return Err(ApiError::BadRequest(
+                "'limit' must be between 1 and 100".into(),
+            ));
+        }
+        if let Some(st) = q.status.as_deref().filter(|st| !STATUSES.contains(st)) {
+            return Err(ApiError::BadRequest(format!(
+                "'status' must be one of success, failure, error, timeout; got '{st}'"
+            )));
+        }
+        let start = date_param(q.start_date.as_deref(), "start_date")?;
+        let end = date_param(q.end_date.as_deref(), "end_date")?;
+        if let (Some(a), Some(b)) = (start, end) {
+            if a > b {
+                return Err(ApiError::BadRequest(
+                    "'start_date' is after 'end_date'".into(),
+                ));
+            }
+        }
+        Ok(Ask {
+            page: page as u64,
+            limit: limit as u64,
+            status: q.status,
+            start,
+            end,
+        })
+    }
+
+    /// The outcomes of the runs that may match (chime's; a 3xx is a `success` there).
+    fn outcomes(&self) -> Vec<String> {
+        match self.status.as_deref() {
+            None => STATUSES.iter().map(|s| s.to_string()).collect(),
+            Some("failure") => vec!["success".into(), "failure".into()],
+            Some(st) => vec![st.to_string()],
+        }
+    }
+
+    /// Whether the store's own filters answer exactly: no date bound (the store bounds runs by
+    /// when they finished, not by `executed_at`) and no status that a 3xx moves.
+    fn store_filters_suffice(&self) -> bool {
+        self.start.is_none()
+            && self.end.is_none()
+            && !matches!(self.status.as_deref(), Some("success" | "failure"))
+    }
+
+    /// Whether an executed run matches.
+    fn keeps(&self, r: &RunRecord) -> bool {
+        let at = executed_ms(r);
+        status_of(r).is_some_and(|st| self.status.as_deref().is_none_or(|want| want == st))
+            && self.start.is_none_or(|s| at >= s)
+            && self.end.is_none_or(|e| at <= e)
+    }
 }
 
 async fn logs(
@@ -183,57 +329,75 @@ async fn logs(
     let job = job_of(s, &tenant.id, raw)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("cron job {raw} not found")))?;
-    let q: A1BaseQuery = typed(q)?;
-    let bad = ApiError::BadRequest;
-    let page = int_param(q.page.as_deref(), "page")
-        .map_err(bad)?
-        .unwrap_or(1);
-    if page < 1 {
-        return Err(ApiError::BadRequest("'page' must be 1 or greater".into()));
-    }
-    let limit = int_param(q.limit.as_deref(), "limit")
-        .map_err(bad)?
-        .unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::BadRequest(
-            "'limit' must be between 1 and 100".into(),
-        ));
-    }
-    let outcomes = match q.status {
-        None => STATUSES.iter().map(|s| s.to_string()).collect(),
-        Some(st) if STATUSES.contains(&st.as_str()) => vec![st],
-        Some(st) => {
-            return Err(ApiError::BadRequest(format!(
-                "'status' must be one of success, failure, error, timeout; got '{st}'"
-            )))
-        }
-    };
-    let start = date_param(q.start_date.as_deref(), "start_date")?;
-    let end = date_param(q.end_date.as_deref(), "end_date")?;
-    if let (Some(a), Some(b)) = (start, end) {
-        if a > b {
-            return Err(ApiError::BadRequest(
-                "'start_date' is after 'end_date'".into(),
-            ));
-        }
-    }
+    let ask = Ask::of(typed(q)?)?;
     // The query engine itself hides what is past the tenant's retention age.
     let mut query = RunQuery::new(&tenant.id, Scope::Job(job.id));
-    query.outcomes = outcomes;
-    query.from_ms = start;
-    query.to_ms = end;
-    let (page, limit) = (page as u64, limit as u64);
-    query.skip = (page - 1).saturating_mul(limit);
-    query.size = limit;
-    let res = s.store.query_runs(&query).await?;
-    let total = res.total.unwrap_or(0);
+    query.outcomes = ask.outcomes();
+    let skip = (ask.page - 1).saturating_mul(ask.limit);
+    let (total, runs) = if ask.store_filters_suffice() {
+        query.skip = skip;
+        query.size = ask.limit;
+        let res = s.store.query_runs(&query).await?;
+        let runs = res.runs.into_iter().map(|(_, r)| r).collect();
+        (res.total.unwrap_or(0), runs)
+    } else {
+        // A run finishes after its call starts: none that finished before `start_date` (less
+        // the clocks' skew) was executed within the window.
+        query.from_ms = ask.start.map(|s| s.saturating_sub(CLOCK_SKEW_MS));
+        walk(s, query, |r| ask.keeps(r), skip, ask.limit).await?
+    };
     Ok(A1BaseLogPage {
-        data: res.runs.iter().map(|(_, r)| r.into()).collect(),
+        data: runs.iter().map(A1BaseExecution::from).collect(),
         pagination: A1BasePagination {
-            page,
-            limit,
+            page: ask.page,
+            limit: ask.limit,
             total_items: total,
-            total_pages: total.div_ceil(limit),
+            total_pages: total.div_ceil(ask.limit),
         },
     })
+}
+
+/// Reads every run `query` selects, in its order, a batch at a time, and keeps those `keeps`
+/// accepts: their number, and `limit` of them after skipping `skip`.
+async fn walk(
+    s: &AppState,
+    mut query: RunQuery,
+    keeps: impl Fn(&RunRecord) -> bool,
+    skip: u64,
+    limit: u64,
+) -> Result<(u64, Vec<RunRecord>), ApiError> {
+    query.count = false;
+    query.skip = 0;
+    query.size = WALK_BATCH;
+    let (mut total, mut page) = (0u64, vec![]);
+    loop {
+        let res = s.store.query_runs(&query).await?;
+        let last = res.runs.last().map(|(_, r)| r.run_id.clone());
+        for (_, r) in res.runs {
+            if keeps(&r) {
+                if total >= skip && total - skip < limit {
+                    page.push(r);
+                }
+                total += 1;
+            }
+        }
+        match last {
+            Some(id) if res.has_more => query.after = Some(id),
+            _ => return Ok((total, page)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_written_without_trailing_zeros() {
+        assert_eq!(seconds(30_000), "30");
+        assert_eq!(seconds(1_500), "1.5");
+        assert_eq!(seconds(300), "0.3");
+        assert_eq!(seconds(1_001), "1.001");
+        assert_eq!(seconds(0), "0");
+    }
 }

@@ -1,11 +1,14 @@
 //! A1Base's execution history (`GET /v1/cron-jobs/{accountId}/logs/{cronJobId}`): the seed's
-//! example request, every field of each outcome, the filters (`status`, `start_date`,
-//! `end_date`) and paging (`page`, `limit`) against a brute-force reference computed from
-//! SAP's run log of the same job, and the parameter errors; on seeded runs.
+//! example request, every field of each outcome (a 3xx counted as a failure, the seed's error
+//! wording), the filters (`status`, and `start_date`/`end_date` on the execution time) and
+//! paging (`page`, `limit`) against a brute-force reference computed from SAP's run log of
+//! the same job, and every error status in A1Base's shape; on seeded runs.
 
 use super::{
-    a1base_error, detail, far_past_the_end, get, get_ok, instant, iso, keys_of, wrong_secret, Auth,
+    a1base_error, break_key, detail, far_past_the_end, get, get_ok, instant, iso, key, keys_of,
+    wrong_secret, Auth, UNDECODABLE,
 };
+use chime_core::run::CallKind;
 use chime_testkit::seed::{self, SeededJob};
 use chime_testkit::TestEnv;
 use serde_json::{json, Value};
@@ -17,14 +20,19 @@ struct History {
     j: SeededJob,
     /// SAP's detail of every run, oldest first.
     asc: Vec<Value>,
-    /// When each run fired (ms), oldest first: the instant the date filters read.
-    fired: Vec<i64>,
+    /// When each run was executed (ms), oldest first: the instant the date filters read.
+    executed: Vec<i64>,
 }
 
-/// Cron job "daily-report" with 8 runs a minute apart, oldest first: success, success,
-/// failure (500), failure (404), timeout, acknowledged with 202 (no outcome yet), error (a
-/// target the SSRF guard refused), success. Each run fires in a millisecond of its own
-/// (`Seeder`), so a date bound can fall between any two runs.
+/// A call the endpoint answered with a redirect (not followed): a success in chime's terms.
+fn redirected(at: i64) -> chime_store::RunResult {
+    seed::result(CallKind::Success, Some(302), Some("moved"), at, 5)
+}
+
+/// Cron job "daily-report" with 9 runs executed a minute apart (all written now), oldest
+/// first: success, success, failure (500), failure (404), timeout, acknowledged with 202 (no
+/// outcome yet), error (a target the SSRF guard refused), success, redirect (302). A date
+/// bound can fall between any two executions.
 async fn history(env: &TestEnv) -> History {
     let j = SeededJob::create(env, "daily-report").await;
     let t0 = seed::minutes_ago(60);
@@ -41,18 +49,42 @@ async fn history(env: &TestEnv) -> History {
         seed::accepted(t0 + 300_000),
         seed::blocked(t0 + 360_000),
         seed::success(t0 + 420_000, REPORT),
+        redirected(t0 + 480_000),
     ];
-    let (mut asc, mut fired) = (vec![], vec![]);
+    let (mut asc, mut executed) = (vec![], vec![]);
     for r in &results {
         let run = j.finished(r.executed_at, r).await;
-        fired.push(j.seeder.fired_at(&run).await);
-        asc.push(detail(env, &j.token, j.job, &j.schedule, &run).await);
+        let d = detail(env, &j.token, j.job, &j.schedule, &run).await;
+        executed.push(instant(&d["executionTimestamp"], "executionTimestamp"));
+        asc.push(d);
     }
-    History { j, asc, fired }
+    History { j, asc, executed }
 }
 
 fn outcome(d: &Value) -> Option<&str> {
     d["outcome"].as_str()
+}
+
+/// A1Base's status of a run, from SAP's detail: its outcome, but a 3xx is a `failure` (the
+/// seed counts only a 2xx as a success).
+fn a1_status(d: &Value) -> Option<&str> {
+    let redirect = d["httpStatus"]
+        .as_u64()
+        .is_some_and(|h| (300..400).contains(&h));
+    match outcome(d) {
+        Some("success") if redirect => Some("failure"),
+        o => o,
+    }
+}
+
+/// The error message in the seed's wording: the endpoint's status, or the timeout in seconds
+/// (the seeded timeouts are of 300 ms).
+fn a1_error(d: &Value) -> Value {
+    match (a1_status(d), d["httpStatus"].as_u64()) {
+        (Some("failure"), Some(code)) => json!(format!("Endpoint returned status code {code}")),
+        (Some("timeout"), _) => json!("Request timed out after 0.3 seconds"),
+        _ => d["errorMessage"].clone(),
+    }
 }
 
 /// One expected A1Base log entry, from SAP's detail of the run.
@@ -61,11 +93,11 @@ fn a1base_entry(job: u64, d: &Value) -> Value {
         "id": d["runId"],
         "cron_job_id": job.to_string(),
         "executed_at": d["executionTimestamp"],
-        "status": d["outcome"],
+        "status": a1_status(d),
         "response_code": d["httpStatus"],
         "response_time_ms": d["durationMs"],
         "response_body": d["responseBody"],
-        "error_message": d["errorMessage"],
+        "error_message": a1_error(d),
     })
 }
 
@@ -79,8 +111,8 @@ impl History {
     }
 
     /// The reference: page `page` of `limit` entries, newest first, of the executed runs
-    /// (those with an outcome) with outcome `status` that fired within `[from, to]` (ms); and
-    /// the total of such runs.
+    /// (those with an outcome) of A1Base status `status` executed within `[from, to]` (ms);
+    /// and the total of such runs.
     fn expect(
         &self,
         status: Option<&str>,
@@ -91,12 +123,12 @@ impl History {
         let matching: Vec<Value> = self
             .asc
             .iter()
-            .zip(&self.fired)
-            .filter(|(d, fired)| {
+            .zip(&self.executed)
+            .filter(|(d, at)| {
                 outcome(d).is_some_and(|o| !o.is_empty())
-                    && status.is_none_or(|s| outcome(d) == Some(s))
-                    && from.is_none_or(|f| **fired >= f)
-                    && to.is_none_or(|t| **fired <= t)
+                    && status.is_none_or(|s| a1_status(d) == Some(s))
+                    && from.is_none_or(|f| **at >= f)
+                    && to.is_none_or(|t| **at <= t)
             })
             .map(|(d, _)| a1base_entry(self.j.job, d))
             .rev()
@@ -131,15 +163,15 @@ impl History {
     /// or none of them.
     fn windows(&self) -> Vec<(String, Window)> {
         let (k, m) = (2, 6);
-        let (start, end) = (self.fired[k], self.fired[m]);
+        let (start, end) = (self.executed[k], self.executed[m]);
         // The same instant as `start` written with a +01:00 offset (the '+' escaped).
         let start_plus1 = chrono::DateTime::from_timestamp_millis(start)
             .unwrap()
             .with_timezone(&chrono::FixedOffset::east_opt(3600).unwrap())
             .format("%Y-%m-%dT%H:%M:%S%.3f%%2B01:00")
             .to_string();
-        let first = self.fired[0];
-        let last = *self.fired.last().unwrap();
+        let first = self.executed[0];
+        let last = *self.executed.last().unwrap();
         let (before, after) = (day(first, -1), day(last, 1));
         let jan25 = (1_706_140_800_000, 1_706_227_199_000);
         vec![
@@ -221,7 +253,7 @@ async fn a1base_seed_example_lists_the_failures() {
         );
         instant(&e["executed_at"], "executed_at");
         let code = e["response_code"].as_u64().unwrap_or_else(|| panic!("{e}"));
-        let message = format!("endpoint returned status code {code}");
+        let message = format!("Endpoint returned status code {code}");
         assert_eq!(e["error_message"], message, "{e}");
     }
     env.cleanup().await;
@@ -248,10 +280,14 @@ async fn a1base_entries_show_each_outcome() {
                 assert_eq!(e["response_body"], REPORT, "{e}");
                 assert_eq!(e["error_message"], Value::Null, "{e}");
             }
-            "failure" => assert!(error.is_some(), "{e}"),
+            "failure" => {
+                let code = e["response_code"].as_u64().unwrap_or_else(|| panic!("{e}"));
+                let message = format!("Endpoint returned status code {code}");
+                assert_eq!(error, Some(message.as_str()), "{e}");
+            }
             "timeout" => {
                 assert_eq!(e["response_code"], Value::Null, "{e}");
-                assert!(error.unwrap().contains("timed out"), "{e}");
+                assert_eq!(error, Some("Request timed out after 0.3 seconds"), "{e}");
             }
             "error" => {
                 assert_eq!(e["response_code"], Value::Null, "{e}");
@@ -302,8 +338,8 @@ async fn a1base_filters_by_status() {
     env.cleanup().await;
 }
 
-/// `start_date` and `end_date` keep the runs fired within them (inclusive): bounds between
-/// runs, an offset other than Z, whole days, and a day long past.
+/// `start_date` and `end_date` keep the runs executed within them (inclusive): bounds between
+/// executions, an offset other than Z, whole days, and a day long past.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a1base_filters_by_date_window() {
     let env = TestEnv::api_only().await;
@@ -484,5 +520,109 @@ async fn a1base_wrong_or_missing_key_answers_401() {
         assert_eq!(st, 401, "{body}");
         a1base_error(&body, 401);
     }
+    env.cleanup().await;
+}
+
+/// The date filters read when a run was executed, not when it was written: runs executed
+/// minutes ago (and written just now) are found by a window around their execution, and a
+/// window around the present holds none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a1base_dates_filter_on_the_execution_time() {
+    let env = TestEnv::api_only().await;
+    let h = history(&env).await;
+    let (first, last) = (h.executed[0], *h.executed.last().unwrap());
+    let q = format!("start_date={}&end_date={}&limit=100", iso(first), iso(last));
+    let body = get_ok(&env, &h.path(), &q, h.auth()).await;
+    let executed = h.asc.iter().filter(|d| outcome(d).is_some()).count();
+    assert_eq!(body["pagination"]["total_items"], executed, "{body}");
+    let q = format!("start_date={}", iso(last + 1));
+    let body = get_ok(&env, &h.path(), &q, h.auth()).await;
+    assert_eq!(body["data"], json!([]), "{body}");
+    // One execution alone, by its own instant.
+    let q = format!("start_date={0}&end_date={0}", iso(h.executed[2]));
+    let body = get_ok(&env, &h.path(), &q, h.auth()).await;
+    assert_eq!(body["data"][0]["id"], h.asc[2]["runId"], "{body}");
+    assert_eq!(body["pagination"]["total_items"], 1, "{body}");
+    env.cleanup().await;
+}
+
+/// A 3xx answer is not the 2xx the seed counts as a success: it is listed as a `failure`
+/// with the seed's wording and its response time, under `status=failure`, not under
+/// `status=success`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a1base_redirect_counts_as_a_failure() {
+    let env = TestEnv::api_only().await;
+    let h = history(&env).await;
+    let run = h.asc.last().unwrap();
+    assert_eq!(run["outcome"], "success", "chime's outcome of a 302: {run}");
+    let failures = get_ok(&env, &h.path(), "status=failure", h.auth()).await;
+    let entry = failures["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == run["runId"])
+        .unwrap_or_else(|| panic!("the 302 is a failure: {failures}"));
+    assert_eq!(entry["status"], "failure", "{entry}");
+    assert_eq!(entry["response_code"], 302, "{entry}");
+    assert_eq!(entry["response_time_ms"], 5, "{entry}");
+    assert_eq!(
+        entry["error_message"], "Endpoint returned status code 302",
+        "{entry}"
+    );
+    let successes = get_ok(&env, &h.path(), "status=success", h.auth()).await;
+    assert!(
+        !successes
+            .to_string()
+            .contains(run["runId"].as_str().unwrap()),
+        "{successes}"
+    );
+    let codes: Vec<&Value> = successes["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["response_code"])
+        .collect();
+    assert!(codes.iter().all(|c| **c == 200), "{successes}");
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a1base_undecodable_path_is_a_400() {
+    let env = TestEnv::api_only().await;
+    let j = one_run(&env).await;
+    for p in [
+        format!("/v1/cron-jobs/{UNDECODABLE}/logs/{}", j.job),
+        format!("/v1/cron-jobs/{}/logs/{UNDECODABLE}", j.tenant),
+    ] {
+        let (st, body) = get(&env, &p, "", Auth::ApiKey(&j.token)).await;
+        assert_eq!(st, 400, "{p}: {body}");
+        a1base_error(&body, 400);
+    }
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a1base_key_without_read_scope_answers_403() {
+    let env = TestEnv::api_only().await;
+    let j = one_run(&env).await;
+    let writer = key(&env, &j.tenant, &["write"]).await;
+    let path = format!("/v1/cron-jobs/{}/logs/{}", j.tenant, j.job);
+    let (st, body) = get(&env, &path, "", Auth::ApiKey(&writer)).await;
+    assert_eq!(st, 403, "{body}");
+    a1base_error(&body, 403);
+    env.cleanup().await;
+}
+
+/// A server fault (the cron job's record unreadable) is a 500 in A1Base's shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a1base_store_fault_answers_500() {
+    let env = TestEnv::api_only().await;
+    let j = one_run(&env).await;
+    break_key(&env, &env.store().await.keys().job(&j.tenant, j.job)).await;
+    let path = format!("/v1/cron-jobs/{}/logs/{}", j.tenant, j.job);
+    let (st, body) = get(&env, &path, "", Auth::ApiKey(&j.token)).await;
+    assert_eq!(st, 500, "{body}");
+    a1base_error(&body, 500);
+    assert_eq!(body["error"]["message"], "internal error", "{body}");
     env.cleanup().await;
 }
