@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the whole test suite: make sure Redis and RabbitMQ are up on 127.0.0.1
-# (scripts/services.sh), then `cargo test --workspace`; then, for a whole run
+# (scripts/services.sh) and the Node.js clients installed (scripts/node-clients.sh), then `cargo test --workspace`; then, for a whole run
 # (no extra arguments), the suite's modules whose code paths read or write the
 # store's keys and scripts (store, dialects, run log, failover, delivery, quotas,
 # shards, time, run now, lifecycles, tails, secrets, e2e, retries, overlap, the
@@ -18,6 +18,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 bash scripts/services.sh
+bash scripts/node-clients.sh
 
 locked=()
 if [[ -f Cargo.lock ]]; then

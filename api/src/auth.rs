@@ -1,7 +1,8 @@
 //! Who is calling: the admin (by the configured token) or a tenant (by an API key).
 //!
 //! A key is accepted as `Authorization: Bearer <id>.<secret>`, `Authorization: Basic
-//! base64(<id>:<secret>)`, or `X-API-Key: <id>` with `X-API-Secret: <secret>`. Secrets are
+//! base64(<id>:<secret>)`, or `X-API-Key: <id>` with `X-API-Secret: <secret>`; an OAuth
+//! access token of a key ([`crate::oauth`]) as `Authorization: Bearer <jwt>`. Secrets are
 //! stored as SHA-256 digests and compared in constant time. The key is read on every request
 //! (one `HGETALL`), so a revoked or expired key fails from the next request on, on every API
 //! replica.
@@ -12,7 +13,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use base64::Engine;
-use chime_store::hash_secret;
+use chime_store::{hash_secret, ApiKey};
 
 /// A key's scopes.
 pub const SCOPES: [&str; 4] = ["read", "write", "run-update", "admin"];
@@ -54,23 +55,31 @@ impl Tenant {
     }
 }
 
-fn credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ApiError> {
+/// What a request presents: a key (`<id>`, `<secret>`) or an OAuth access token.
+enum Presented {
+    Key(String, String),
+    Token(String),
+}
+
+fn credentials(headers: &HeaderMap) -> Result<Option<Presented>, ApiError> {
     let bad = || ApiError::Unauthorized("malformed credentials".into());
+    let key = |(id, secret): (&str, &str)| Presented::Key(id.to_string(), secret.to_string());
     if let Some(v) = headers.get(header::AUTHORIZATION) {
         let v = v.to_str().map_err(|_| bad())?.trim();
         let (scheme, rest) = v.split_once(' ').ok_or_else(bad)?;
         let rest = rest.trim();
         if scheme.eq_ignore_ascii_case("bearer") {
-            let (id, secret) = rest.split_once('.').ok_or_else(bad)?;
-            return Ok(Some((id.to_string(), secret.to_string())));
+            if crate::tokens::is_jwt(rest) {
+                return Ok(Some(Presented::Token(rest.to_string())));
+            }
+            return Ok(Some(key(rest.split_once('.').ok_or_else(bad)?)));
         }
         if scheme.eq_ignore_ascii_case("basic") {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(rest)
                 .map_err(|_| bad())?;
             let text = String::from_utf8(raw).map_err(|_| bad())?;
-            let (id, secret) = text.split_once(':').ok_or_else(bad)?;
-            return Ok(Some((id.to_string(), secret.to_string())));
+            return Ok(Some(key(text.split_once(':').ok_or_else(bad)?)));
         }
         return Err(ApiError::Unauthorized(format!(
             "unsupported authorization scheme '{scheme}'"
@@ -78,14 +87,13 @@ fn credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ApiError
     }
     if let Some(v) = headers.get("x-auth-token") {
         let v = v.to_str().map_err(|_| bad())?.trim();
-        let (id, secret) = v.split_once('.').ok_or_else(bad)?;
-        return Ok(Some((id.to_string(), secret.to_string())));
+        return Ok(Some(key(v.split_once('.').ok_or_else(bad)?)));
     }
     match (headers.get("x-api-key"), headers.get("x-api-secret")) {
-        (Some(id), Some(secret)) => Ok(Some((
-            id.to_str().map_err(|_| bad())?.to_string(),
-            secret.to_str().map_err(|_| bad())?.to_string(),
-        ))),
+        (Some(id), Some(secret)) => Ok(Some(key((
+            id.to_str().map_err(|_| bad())?,
+            secret.to_str().map_err(|_| bad())?,
+        )))),
         (Some(_), None) => Err(ApiError::Unauthorized(
             "X-API-Key given without X-API-Secret".into(),
         )),
@@ -100,39 +108,90 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Authenticates the key presented in `headers` (or `fallback`, e.g. a `token` query
-/// parameter, as `<id>.<secret>`). Errors are `Unauthorized` or `Internal`.
+/// Authenticates the key or OAuth access token presented in `headers` (or `fallback`, e.g. a
+/// `token` query parameter, as `<id>.<secret>` or a token). Errors are `Unauthorized` or
+/// `Internal`.
 pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     fallback: Option<&str>,
 ) -> Result<Tenant, ApiError> {
-    let (id, secret) = match credentials(headers)? {
+    let presented = match credentials(headers)? {
         Some(c) => c,
         None => {
             let token = fallback.ok_or_else(|| {
                 ApiError::Unauthorized("missing credentials: send an API key".into())
             })?;
-            let (id, secret) = token
-                .split_once('.')
-                .ok_or_else(|| ApiError::Unauthorized("malformed credentials".into()))?;
-            (id.to_string(), secret.to_string())
+            if crate::tokens::is_jwt(token) {
+                Presented::Token(token.to_string())
+            } else {
+                let (id, secret) = token
+                    .split_once('.')
+                    .ok_or_else(|| ApiError::Unauthorized("malformed credentials".into()))?;
+                Presented::Key(id.to_string(), secret.to_string())
+            }
         }
     };
+    match presented {
+        Presented::Key(id, secret) => {
+            let key = verify_key(state, &id, &secret).await?;
+            Ok(Tenant {
+                id: key.tenant,
+                key_id: key.id,
+                scopes: key.scopes,
+            })
+        }
+        Presented::Token(token) => {
+            let claims = state
+                .tokens
+                .verify(&token)
+                .ok_or_else(|| ApiError::Unauthorized("invalid or expired access token".into()))?;
+            // The key the token was issued for still decides: revoked or expired, the token
+            // ends with it; its scopes now bound the token's.
+            let key = live_key(state, &claims.sub).await?;
+            if key.tenant != claims.zid {
+                return Err(ApiError::Unauthorized("invalid access token".into()));
+            }
+            let scopes = claims
+                .scope
+                .into_iter()
+                .filter(|s| key.scopes.iter().any(|k| k == s || k == "admin"))
+                .collect();
+            Ok(Tenant {
+                id: key.tenant,
+                key_id: key.id,
+                scopes,
+            })
+        }
+    }
+}
+
+/// The key `id` if its secret is `secret` and it has not expired; notes its use.
+pub async fn verify_key(state: &AppState, id: &str, secret: &str) -> Result<ApiKey, ApiError> {
     if id.is_empty() || id.len() > 64 {
         return Err(ApiError::Unauthorized("invalid API key".into()));
     }
     let key = state
         .store
-        .api_key(&id)
+        .api_key(id)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("invalid API key".into()))?;
-    if !constant_time_eq(
-        hash_secret(&secret).as_bytes(),
-        key.secret_sha256.as_bytes(),
-    ) {
+    if !constant_time_eq(hash_secret(secret).as_bytes(), key.secret_sha256.as_bytes()) {
         return Err(ApiError::Unauthorized("invalid API key".into()));
     }
+    live_key_checked(state, key).await
+}
+
+/// The key `id`, unexpired (an access token's key); notes its use.
+async fn live_key(state: &AppState, id: &str) -> Result<ApiKey, ApiError> {
+    let key =
+        state.store.api_key(id).await?.ok_or_else(|| {
+            ApiError::Unauthorized("the access token's API key is revoked".into())
+        })?;
+    live_key_checked(state, key).await
+}
+
+async fn live_key_checked(state: &AppState, key: ApiKey) -> Result<ApiKey, ApiError> {
     let now = chrono::Utc::now().timestamp_millis();
     if key.expired(now) {
         return Err(ApiError::Unauthorized("the API key has expired".into()));
@@ -140,11 +199,7 @@ pub async fn authenticate(
     if let Err(e) = state.store.key_used(&key, now).await {
         tracing::warn!(key = %key.id, error = %e, "could not note the API key's use");
     }
-    Ok(Tenant {
-        id: key.tenant,
-        key_id: key.id,
-        scopes: key.scopes,
-    })
+    Ok(key)
 }
 
 impl FromRequestParts<AppState> for Tenant {

@@ -8,8 +8,9 @@
 //! - [`error`]: the one error type, SAP's error shape, the dialects' error mapping.
 //! - [`hub`]: the live tails' one reader per process, fanning each job's runs out to its
 //!   tails, and the caps on tails per API key and per tenant.
+//! - [`tokens`]: OAuth access tokens (JWTs): their keys, issue and verification.
 //! - [`state`]: [`AppState`], shared by every handler, and the API-key cache.
-//! - [`auth`]: who is calling (admin token or API key).
+//! - [`auth`]: who is calling (admin token, API key or access token).
 //! - [`lookup`]: reading the job and schedule a path names, with SAP's 404s.
 //! - [`extract`]: the JSON body extractor (size cap, 400s).
 //! - [`query`]: query-string parameters and paging.
@@ -37,6 +38,7 @@ pub mod routes;
 pub mod serve;
 pub mod service;
 pub mod state;
+pub mod tokens;
 pub mod wire;
 
 pub use state::AppState;
@@ -105,6 +107,8 @@ impl Api {
                 per_tenant: settings.tail_max_per_tenant,
             },
         );
+        let tokens =
+            tokens::TokenKeys::new(&settings.token_keys, &secret, settings.token_ttl_secs)?;
         let state = AppState {
             store,
             settings: Arc::new(settings),
@@ -113,6 +117,7 @@ impl Api {
             targets: Arc::new(targets),
             secrets: Arc::new(secrets),
             tails,
+            tokens: Arc::new(tokens),
         };
         Ok(Api {
             listener,

@@ -15,7 +15,10 @@ use crate::wire::sap::{
 };
 use crate::wire::Success;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes,
+    SecurityScheme,
+};
 use utoipa::openapi::{ContentBuilder, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -27,6 +30,10 @@ pub const API_KEY_SECRET: &str = "apiKeySecret";
 pub const AUTH_TOKEN: &str = "authToken";
 pub const QUERY_TOKEN: &str = "queryToken";
 pub const ADMIN_TOKEN: &str = "adminToken";
+/// The OAuth client's HTTP Basic credentials at `POST /oauth/token`.
+pub const CLIENT_BASIC: &str = "clientBasic";
+/// OAuth 2.0 access tokens (client credentials).
+pub const OAUTH2: &str = "oauth2";
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/openapi.json";
@@ -56,6 +63,7 @@ pub const DOCS_PATH: &str = "/docs";
     modifiers(&Security, &DocRoutes),
     tags(
         (name = "admin", description = "Tenants and API keys (admin token)."),
+        (name = "oauth", description = "OAuth 2.0 access tokens for API keys (client credentials grant)."),
         (name = "sap", description = "SAP BTP Job Scheduling Service: jobs, schedules, run logs \
             and the audit trail."),
         (name = "a1base", description = "A1Base cron-job execution logs."),
@@ -79,9 +87,9 @@ impl Modify for Security {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("<keyId>.<secret>")
+                    .bearer_format("<keyId>.<secret> or JWT")
                     .description(Some(
-                        "An API key as `Authorization: Bearer <keyId>.<secret>`.",
+                        "An API key as `Authorization: Bearer <keyId>.<secret>`, or an OAuth access token of a key (`POST /oauth/token`) as `Authorization: Bearer <jwt>`.",
                     ))
                     .build(),
             ),
@@ -124,6 +132,17 @@ impl Modify for Security {
                 "token",
                 "An API key as `<keyId>.<secret>` in the `token` query parameter (Apify only).",
             ))),
+        );
+        components.add_security_scheme(
+            CLIENT_BASIC,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "The OAuth client (an API key) at `POST /oauth/token`: `Authorization: Basic base64(<keyId>:<secret>)`; or `client_id` and `client_secret` in the form.",
+                    ))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             ADMIN_TOKEN,
@@ -178,4 +197,21 @@ impl Modify for DocRoutes {
             ),
         );
     }
+}
+
+/// The OAuth 2.0 scheme: the client credentials flow at `token_url` (absolute, as OpenAPI
+/// asks: the API's public URL), with the scopes a key may hold.
+pub fn oauth2_scheme(token_url: &str) -> SecurityScheme {
+    SecurityScheme::OAuth2(OAuth2::with_description(
+        [Flow::ClientCredentials(ClientCredentials::new(
+            token_url,
+            Scopes::from_iter([
+                ("read", "read jobs, schedules and runs"),
+                ("write", "create, change and delete jobs and schedules"),
+                ("run-update", "report asynchronous runs"),
+                ("admin", "every scope of the tenant"),
+            ]),
+        ))],
+        "An access token of an API key (OAuth 2.0 client credentials), sent as `Authorization: Bearer <jwt>` wherever a key is accepted.",
+    ))
 }

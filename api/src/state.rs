@@ -20,4 +20,6 @@ pub struct AppState {
     pub targets: Arc<chime_core::targets::TargetPolicy>,
     /// The live tails' one reader of this process, and their caps.
     pub tails: TailHub,
+    /// The keys of the OAuth access tokens (`token_keys`).
+    pub tokens: Arc<crate::tokens::TokenKeys>,
 }

@@ -5,6 +5,7 @@
 //!
 //! - [`ops`]: liveness, readiness, metrics.
 //! - [`admin`]: tenants, their signing secrets and API keys.
+//! - [`oauth`]: OAuth access tokens for API keys (`POST /oauth/token`).
 //! - [`jobs`], [`schedules`], [`runs`], [`audit`], [`global`]: SAP's resources.
 //! - [`stats`]: a job's run statistics (chime's).
 //! - [`notifications`]: a job's notifications and their deliveries (chime's).
@@ -18,6 +19,7 @@ pub mod global;
 pub mod jobs;
 pub mod lifecycle;
 pub mod notifications;
+pub mod oauth;
 pub mod ops;
 pub mod runs;
 pub mod schedules;
@@ -47,6 +49,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
+        .routes(routes!(oauth::token))
         .routes(routes!(admin::create_tenant))
         .routes(routes!(admin::configure_tenant, lifecycle::delete_tenant))
         .routes(routes!(admin::create_key, lifecycle::list_keys))
@@ -128,6 +131,16 @@ pub fn router(state: AppState) -> Router {
     let (routes, paths) = api().split_for_parts();
     let mut doc = ApiDoc::openapi();
     doc.merge(paths);
+    let token_url = format!(
+        "{}/oauth/token",
+        state.settings.public_url.trim_end_matches('/')
+    );
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            crate::openapi::OAUTH2,
+            crate::openapi::oauth2_scheme(&token_url),
+        );
     routes
         .merge(SwaggerUi::new(DOCS_PATH).url(DOCUMENT_PATH, doc))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })

@@ -143,6 +143,13 @@ pub struct Settings {
     /// How often the leader finishes asynchronous runs (acknowledged with 202) whose job has
     /// not reported within its tenant's `ASYNC_EXEC_TIMEOUT`: they become `COMPLETED/UNKNOWN`.
     pub async_sweep_secs: u64,
+    /// The keys that sign the API's OAuth access tokens (`POST /oauth/token`), comma-separated
+    /// `<kid>:<base64 of at least 32 bytes>`: the first signs, every one is accepted (list a
+    /// new key first and keep the old one until its tokens have expired). Empty: one key
+    /// derived from the cluster secret.
+    pub token_keys: String,
+    /// How long an OAuth access token is accepted (s), 300 to 86400.
+    pub token_ttl_secs: u64,
     /// Notifications a worker delivers at once, all tenants together (a tenant has at most a
     /// quarter of them, and at least one).
     pub notify_concurrency: usize,
@@ -210,6 +217,8 @@ impl Default for Settings {
             retention_sweep_secs: 300,
             repair_sweep_secs: 10,
             async_sweep_secs: 5,
+            token_keys: String::new(),
+            token_ttl_secs: 3600,
             notify_concurrency: 16,
             notify_timeout_ms: 10_000,
             notify_poll_ms: 1_000,
@@ -315,6 +324,9 @@ impl Settings {
         }
         if self.async_sweep_secs == 0 {
             return bad("async_sweep_secs must be at least 1");
+        }
+        if !(300..=86_400).contains(&self.token_ttl_secs) {
+            return bad("token_ttl_secs must be from 300 to 86400");
         }
         for (v, name) in [
             (self.notify_concurrency as u64, "notify_concurrency"),

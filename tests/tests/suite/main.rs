@@ -17,6 +17,7 @@ mod lifecycle;
 mod lifecycle_completion;
 mod misfire_kill;
 mod notifications;
+mod oauth;
 mod openapi;
 mod overlap;
 mod quota;

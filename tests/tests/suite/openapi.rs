@@ -12,6 +12,7 @@ const PINNED: &[(&str, &[&str])] = &[
     ("/metrics", &["get"]),
     ("/openapi.json", &["get"]),
     ("/docs", &["get"]),
+    ("/oauth/token", &["post"]),
     ("/admin/tenants", &["post"]),
     ("/admin/tenants/{tenantId}", &["put", "delete"]),
     ("/admin/tenants/{tenantId}/keys", &["post", "get"]),
@@ -446,7 +447,18 @@ async fn security_schemes_cover_every_way_of_presenting_a_key() {
         .as_object()
         .expect("security schemes");
     assert_eq!(schemes["bearerKey"]["scheme"], "bearer");
-    assert_eq!(schemes["bearerKey"]["bearerFormat"], "<keyId>.<secret>");
+    assert_eq!(
+        schemes["bearerKey"]["bearerFormat"],
+        "<keyId>.<secret> or JWT"
+    );
+    // OAuth: the client credentials flow, its token URL and the scopes it grants.
+    let flow = &schemes["oauth2"]["flows"]["clientCredentials"];
+    let token_url = flow["tokenUrl"].as_str().unwrap();
+    assert!(token_url.ends_with("/oauth/token"), "{flow}");
+    for scope in ["read", "write", "run-update", "admin"] {
+        assert!(flow["scopes"][scope].is_string(), "{scope}: {flow}");
+    }
+    assert_eq!(schemes["clientBasic"]["scheme"], "basic");
     assert_eq!(schemes["basicKey"]["scheme"], "basic");
     assert_eq!(schemes["apiKeyId"]["name"], "X-API-Key");
     assert_eq!(schemes["apiKeySecret"]["name"], "X-API-Secret");
@@ -475,6 +487,8 @@ async fn security_schemes_cover_every_way_of_presenting_a_key() {
         );
     }
     assert!(security("/healthz", "get").is_empty());
+    let token = security("/oauth/token", "post");
+    assert!(token.iter().any(|r| r == &["clientBasic"]), "{token:?}");
 
     env.cleanup().await;
 }
@@ -493,7 +507,7 @@ async fn every_operation_carries_one_of_the_tags() {
         .collect();
     assert_eq!(
         tags,
-        ["admin", "sap", "a1base", "apify", "huawei", "losant", "live", "ops"]
+        ["admin", "oauth", "sap", "a1base", "apify", "huawei", "losant", "live", "ops"]
     );
     for item in paths.values() {
         for m in METHODS {
