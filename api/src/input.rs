@@ -5,6 +5,7 @@
 //! Pure functions of the request and an explicit `now`; every error names the field.
 
 mod policy;
+mod sap_config;
 
 use crate::error::ApiError;
 use crate::wire::requests::{JobRequest, JobUpdateRequest, ScheduleRequest, ScheduleUpdateRequest};
@@ -21,6 +22,7 @@ use chime_core::time::format_instant;
 use chime_core::zone::{self, Tz};
 use chrono::{DateTime, Utc};
 pub use policy::{concurrency_policy, retry_policy};
+pub use sap_config::{ans_config, calm_config};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -225,6 +227,8 @@ pub fn new_job(
         retry_policy: retry_policy(req.retry_policy.as_ref(), ctx)?,
         concurrency_policy: concurrency_policy(req.concurrency_policy.as_ref(), ctx)?,
         notifications: notifications(req.notifications.as_ref(), ctx)?,
+        ans_config: ans_config(req.ans_config.as_ref(), ctx)?,
+        calm_config: calm_config(req.calm_config.as_ref(), ctx)?,
         created_at: stamp.clone(),
         modified_at: stamp,
     })
@@ -284,6 +288,12 @@ pub fn update_job(job: &Job, req: &JobUpdateRequest, now: DateTime<Utc>) -> Resu
     }
     if let Some(given) = &req.notifications {
         j.notifications = notifications(Some(given), ctx)?;
+    }
+    if let Some(given) = &req.ans_config {
+        j.ans_config = ans_config(Some(given), ctx)?;
+    }
+    if let Some(given) = &req.calm_config {
+        j.calm_config = calm_config(Some(given), ctx)?;
     }
     j.modified_at = format_instant(now.timestamp_millis());
     Ok(j)

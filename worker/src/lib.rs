@@ -686,7 +686,11 @@ fn chrono_now() -> i64 {
 /// SAP's reading of an HTTP outcome ([`CallKind::lifecycle`]) with the run's texts.
 fn to_result(o: &Outcome) -> Recorded {
     let life = o.kind.lifecycle(o.http_status);
+    // The endpoint's answer is the run's text (SAP's `runText`), a failure's too; chime's own
+    // message stays in the run's error and its text log.
+    let answered = o.http_status.is_some();
     let run_text = match (&o.error, &o.body) {
+        (_, Some(b)) if answered && !b.trim().is_empty() => b.clone(),
         (Some(e), _) => e.clone(),
         (None, Some(b)) if !b.trim().is_empty() => b.clone(),
         _ => match o.http_status {

@@ -11,7 +11,7 @@ use crate::service;
 use crate::state::AppState;
 use crate::wire::params::{DisplayLogsQuery, ScheduleListQuery};
 use crate::wire::requests::{ActivationStatusRequest, ScheduleRequest, ScheduleUpdateRequest};
-use crate::wire::sap::{SapRunLog, SapSchedule, ScheduleList};
+use crate::wire::sap::{SapSchedule, ScheduleList, ScheduleLog};
 use crate::wire::{decode, SapBool, Success};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -78,7 +78,9 @@ pub async fn list_schedules(
     tenant.require("read")?;
     let job = load_job(&s, &tenant, &raw).await?;
     let ctx = "Error while fetching schedules";
-    let size = query_u64(q.page_size.as_deref(), "page_size", ctx)?.unwrap_or(100);
+    // SAP: only `offset` given, a page is 10; neither, every schedule (a job has at most 100).
+    let default_size = if q.offset.is_some() { 10 } else { 100 };
+    let size = query_u64(q.page_size.as_deref(), "page_size", ctx)?.unwrap_or(default_size);
     if !(1..=100).contains(&size) {
         return Err(ApiError::BadRequest(format!(
             "{ctx}: 'page_size' must be from 1 to 100"
@@ -129,7 +131,7 @@ pub async fn get_schedule(
             .store
             .schedule_runs_page(&tenant.id, &sid, 0, 200, true)
             .await?;
-        v.logs = Some(runs.iter().map(SapRunLog::from).collect());
+        v.logs = Some(runs.iter().map(ScheduleLog::from).collect());
     }
     Ok(Json(v))
 }

@@ -156,6 +156,15 @@ pub struct JobRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 2048)]
     pub notifications: Option<Value>,
+    /// SAP's alert notification settings: `{"onSuccess": bool, "onError": bool}`, stored and
+    /// shown (chime's own events go to `notifications`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<AnsConfigBody>)]
+    pub ans_config: Option<Value>,
+    /// SAP's Cloud ALM setting: `{"enabled": bool}` (`enabled` required), stored and shown.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<CalmConfigBody>)]
+    pub calm_config: Option<Value>,
     /// At most 100.
     pub schedules: Option<Vec<ScheduleRequest>>,
 }
@@ -203,6 +212,14 @@ pub struct JobUpdateRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 2048)]
     pub notifications: Option<Value>,
+    /// Replaces `ansConfig`; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<AnsConfigBody>)]
+    pub ans_config: Option<Value>,
+    /// Replaces `calmConfig`; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<CalmConfigBody>)]
+    pub calm_config: Option<Value>,
     /// Only for Configure Job by name.
     pub schedules: Option<Vec<ScheduleRequest>>,
 }
@@ -227,6 +244,8 @@ impl From<JobUpdateRequest> for JobRequest {
             retry_policy: u.retry_policy,
             concurrency_policy: u.concurrency_policy,
             notifications: u.notifications,
+            ans_config: u.ans_config,
+            calm_config: u.calm_config,
             schedules: u.schedules,
         }
     }
@@ -381,4 +400,20 @@ mod tests {
         let e = async_exec_timeout(&json!({"ASYNC_EXEC_TIMEOUT": "600", "FOO": 1})).unwrap_err();
         assert!(e.starts_with("'FOO' is not a global parameter"), "{e}");
     }
+}
+
+/// SAP's `ansConfig`.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct AnsConfigBody {
+    on_success: Option<bool>,
+    on_error: Option<bool>,
+}
+
+/// SAP's `calmConfig`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CalmConfigBody {
+    enabled: bool,
 }

@@ -271,7 +271,45 @@ pub struct SapSchedule {
     pub misfire_window_seconds: Option<u64>,
     /// The run log (at most 200 runs, newest first), with `displayLogs=true`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub logs: Option<Vec<SapRunLog>>,
+    pub logs: Option<Vec<ScheduleLog>>,
+}
+
+/// A run in a schedule's `displayLogs=true` answer: the run log's fields, SAP's
+/// `statusMessage` for its state, and `locale` (`en`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleLog {
+    #[serde(flatten)]
+    pub run: SapRunLog,
+    pub status_message: &'static str,
+    pub locale: &'static str,
+}
+
+impl From<&RunRecord> for ScheduleLog {
+    fn from(r: &RunRecord) -> Self {
+        ScheduleLog {
+            run: SapRunLog::from(r),
+            status_message: status_message(r.state),
+            locale: "en",
+        }
+    }
+}
+
+/// SAP's `statusMessage` of a run in state `state` (SAP's wording where its documents give
+/// one: `SCHEDULED` and `REQUEST_ERROR`).
+pub fn status_message(state: chime_core::run::RunState) -> &'static str {
+    use chime_core::run::RunState as S;
+    match state {
+        S::Scheduled => "The job has been scheduled for a future run",
+        S::Triggered => "The job execution request has been sent to the endpoint",
+        S::AckRecvd => {
+            "The endpoint acknowledged the job execution request; the job runs asynchronously"
+        }
+        S::Success => "The job run completed successfully",
+        S::Error => "The endpoint reported an error while executing the job",
+        S::RequestError => "Error encountered while sending job execution request to the endpoint",
+        S::Unknown => "The job did not report its result within the asynchronous execution timeout",
+    }
 }
 
 impl SapSchedule {
@@ -338,6 +376,18 @@ pub struct SapJob {
     /// The URL the job's events go to, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notifications: Option<String>,
+    /// SAP's technical user: chime has none (`null`).
+    #[schema(value_type = Option<String>)]
+    pub user: Option<String>,
+    /// SAP's subscriber subdomain: chime's tenants are not subaccounts (`null`).
+    #[schema(value_type = Option<String>)]
+    pub sub_domain: Option<String>,
+    /// SAP's alert notification settings (both `false` unless set).
+    #[schema(value_type = crate::wire::requests::AnsConfigBody)]
+    pub ans_config: chime_core::model::AnsConfig,
+    /// SAP's Cloud ALM setting (`enabled` `false` unless set).
+    #[schema(value_type = crate::wire::requests::CalmConfigBody)]
+    pub calm_config: chime_core::model::CalmConfig,
     pub created_at: String,
     pub modified_at: String,
     /// With `displaySchedules=true`, and in the answers of Create Job and Configure Job by
@@ -373,6 +423,10 @@ impl SapJob {
                 .notifications
                 .as_deref()
                 .map(chime_core::secrets::mask_userinfo),
+            user: None,
+            sub_domain: None,
+            ans_config: j.ans_config.unwrap_or_default(),
+            calm_config: j.calm_config.unwrap_or_default(),
             created_at: j.created_at.clone(),
             modified_at: j.modified_at.clone(),
             schedules,

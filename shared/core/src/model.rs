@@ -38,8 +38,29 @@ pub struct Job {
     /// schedule recovered or was deactivated), signed like its calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<String>,
+    /// SAP's alert notification settings, stored and shown as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ans_config: Option<AnsConfig>,
+    /// SAP's Cloud ALM monitoring setting, stored and shown as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calm_config: Option<CalmConfig>,
     pub created_at: String,
     pub modified_at: String,
+}
+
+/// SAP's `ansConfig`: whether SAP Alert Notification is told of a run's success or error.
+/// chime stores and shows it; its own events go to a job's `notifications` URL.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AnsConfig {
+    pub on_error: bool,
+    pub on_success: bool,
+}
+
+/// SAP's `calmConfig`: whether SAP Cloud ALM monitors the job. Stored and shown.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CalmConfig {
+    pub enabled: bool,
 }
 
 named_enum!(

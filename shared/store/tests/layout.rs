@@ -50,6 +50,8 @@ fn job(id: u64) -> Job {
         retry_policy: None,
         concurrency_policy: None,
         notifications: None,
+        ans_config: None,
+        calm_config: None,
         created_at: String::new(),
         modified_at: String::new(),
     }

@@ -41,6 +41,8 @@ fn job(id: u64, active: bool) -> chime_core::model::Job {
         retry_policy: None,
         concurrency_policy: None,
         notifications: None,
+        ans_config: None,
+        calm_config: None,
         created_at: String::new(),
         modified_at: String::new(),
     }
