@@ -24,6 +24,7 @@ mod quota;
 mod retries;
 mod runlog;
 mod runnow;
+mod search;
 mod secrets;
 mod shards;
 mod shutdown;
