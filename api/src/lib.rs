@@ -16,6 +16,8 @@
 //! - [`query`]: query-string parameters and paging.
 //! - [`wire`]: the SAP and admin wire format: the request, parameter and answer types the
 //!   handlers parse, return and document.
+//! - [`select`]: SAP's search query (`q`) and the job list's `filter` and sort, over stored
+//!   jobs and schedules.
 //! - [`input`]: validation of SAP requests into stored jobs and schedules.
 //! - [`service`]: the writes that change what fires; the only writer of the due index.
 //! - [`dialects`]: A1Base, Apify, Huawei and Losant run logs, one module each.
@@ -35,6 +37,7 @@ pub mod lookup;
 pub mod openapi;
 pub mod query;
 pub mod routes;
+pub mod select;
 pub mod serve;
 pub mod service;
 pub mod state;

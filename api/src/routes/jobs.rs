@@ -7,11 +7,13 @@ use crate::extract::JsonBody;
 use crate::input;
 use crate::lookup::load_job;
 use crate::query::{flag, offset_links, query_u64, QueryOf};
+use crate::routes::search;
+use crate::select::filter::{self, Filter};
 use crate::service::{self, Planned};
 use crate::state::AppState;
 use crate::wire::params::{DisplaySchedulesQuery, JobListQuery};
 use crate::wire::requests::{JobRequest, JobUpdateRequest};
-use crate::wire::sap::{JobCount, JobList, JobListOrJob, SapJob, SapSchedule};
+use crate::wire::sap::{JobCount, JobList, JobListOrJob, ListedJob, SapJob, SapSchedule};
 use crate::wire::{decode, Success};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -101,6 +103,11 @@ pub async fn get_job(
 #[utoipa::path(
     get, path = "/scheduler/jobs", tag = "sap", operation_id = "listJobs",
     summary = "List jobs, or fetch one by name or id",
+    description = "A page of the tenant's jobs (`page_size`, `offset`), each with the counts \
+        of its active and inactive schedules (`ACTIVECOUNT`, `INACTIVECOUNT`), selected by \
+        `jobType` and `filter` and ordered by `sort_by` and `sort_order` (default: by id, \
+        ascending). `next_url` and `prev_url` keep only `page_size` and `offset`, as SAP's \
+        do. With `name` or `jobId`: that one job.",
     params(JobListQuery),
     responses(
         (status = 200, description = "A page of jobs; with `name` or `jobId`, the one job", body = JobListOrJob),
@@ -115,6 +122,7 @@ pub async fn list_jobs(
 ) -> ApiResult<Json<JobListOrJob>> {
     tenant.require("read")?;
     let display = flag(q.displaySchedules.as_deref());
+    let selection = Selection::of(&q)?;
     if q.name.is_some() || q.jobId.is_some() {
         if q.page_size.is_some() || q.offset.is_some() {
             return Err(ApiError::BadRequest(
@@ -134,7 +142,7 @@ pub async fn list_jobs(
         let one = job_view(&s, &tenant.id, &job, display).await?;
         return Ok(Json(JobListOrJob::One(Box::new(one))));
     }
-    let ctx = "Error while fetching list of jobs";
+    let ctx = filter::CTX;
     let size = query_u64(q.page_size.as_deref(), "page_size", ctx)
         .map_err(|_| ApiError::BadRequest(format!("{ctx}: Invalid Page Size")))?
         .unwrap_or(10);
@@ -142,10 +150,10 @@ pub async fn list_jobs(
         return Err(ApiError::BadRequest(format!("{ctx}: Invalid Page Size")));
     }
     let offset = query_u64(q.offset.as_deref(), "offset", ctx)?.unwrap_or(0);
-    let (total, jobs) = s.store.jobs_page(&tenant.id, offset, size).await?;
+    let (total, jobs) = selection.page(&s, &tenant.id, offset, size).await?;
     let mut results = Vec::new();
     for j in &jobs {
-        results.push(job_view(&s, &tenant.id, j, display).await?);
+        results.push(listed(&s, &tenant.id, j, display).await?);
     }
     let (next_url, prev_url) = offset_links("/scheduler/jobs", offset, size, total);
     Ok(Json(JobListOrJob::List(JobList {
@@ -154,6 +162,83 @@ pub async fn list_jobs(
         next_url,
         prev_url,
     })))
+}
+
+/// The job list's selection: `jobType`, `filter`, `sort_by` and `sort_order`. (`tenantId`
+/// selects nothing: SAP applies it to XSUAA tokens of a subscriber tenant, and a chime key
+/// is one tenant, whose jobs the list always is.)
+struct Selection {
+    /// `false` for `jobType=CF_TASK`: no chime job.
+    http: bool,
+    filter: Option<Filter>,
+    sort_by: Option<String>,
+    desc: bool,
+}
+
+impl Selection {
+    fn of(q: &JobListQuery) -> ApiResult<Selection> {
+        let bad = ApiError::BadRequest;
+        let http = q.jobType.as_deref().map_or(Ok(true), filter::job_type);
+        let parsed = q.filter.as_deref().map(Filter::parse).transpose();
+        let (sort_by, desc) =
+            filter::sort_of(q.sort_by.as_deref(), q.sort_order.as_deref()).map_err(bad)?;
+        Ok(Selection {
+            http: http.map_err(bad)?,
+            filter: parsed.map_err(bad)?,
+            sort_by,
+            desc,
+        })
+    }
+
+    /// The page at `offset` of `size` jobs, and the total selected. Without a filter or a
+    /// sort, one page of the id index; else every job of the tenant (at most its `maxJobs`,
+    /// see [`search::tenant_jobs`]) filtered and sorted.
+    async fn page(
+        &self,
+        s: &AppState,
+        tenant: &str,
+        offset: u64,
+        size: u64,
+    ) -> ApiResult<(u64, Vec<Job>)> {
+        if !self.http {
+            return Ok((0, vec![]));
+        }
+        if self.filter.is_none() && self.sort_by.is_none() && !self.desc {
+            return Ok(s.store.jobs_page(tenant, offset, size).await?);
+        }
+        let mut all = search::tenant_jobs(s, tenant).await?;
+        if let Some(f) = &self.filter {
+            all.retain(|j| f.matches(j, tenant));
+        }
+        filter::sort(&mut all, self.sort_by.as_deref(), self.desc);
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        let take = usize::try_from(size).unwrap_or(usize::MAX);
+        Ok((
+            all.len() as u64,
+            all.into_iter().skip(skip).take(take).collect(),
+        ))
+    }
+}
+
+/// A job of the list: with its schedules when `display`, and their counts.
+async fn listed(s: &AppState, tenant: &str, job: &Job, display: bool) -> ApiResult<ListedJob> {
+    let (view, actives): (SapJob, Vec<bool>) = if display {
+        let planned = service::schedules(s, tenant, job.id).await?;
+        let actives = planned.iter().map(|(sc, _)| sc.active).collect();
+        (job_with(job, &planned), actives)
+    } else {
+        let scs = s.store.schedules(tenant, job.id).await?;
+        (
+            SapJob::new(job, None),
+            scs.iter().map(|sc| sc.active).collect(),
+        )
+    };
+    let active_count = actives.iter().filter(|a| **a).count() as u64;
+    Ok(ListedJob {
+        job: view,
+        active_count,
+        inactive_count: actives.len() as u64 - active_count,
+    })
 }
 
 #[utoipa::path(

@@ -7,6 +7,7 @@
 //! - [`admin`]: tenants, their signing secrets and API keys.
 //! - [`oauth`]: OAuth access tokens for API keys (`POST /oauth/token`).
 //! - [`jobs`], [`schedules`], [`runs`], [`audit`], [`global`]: SAP's resources.
+//! - [`search`]: SAP's search of jobs and schedules.
 //! - [`stats`]: a job's run statistics (chime's).
 //! - [`notifications`]: a job's notifications and their deliveries (chime's).
 //!
@@ -23,6 +24,7 @@ pub mod oauth;
 pub mod ops;
 pub mod runs;
 pub mod schedules;
+pub mod search;
 pub mod stats;
 
 use crate::dialects::{a1base, apify, huawei, losant};
@@ -58,6 +60,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::action_logs))
         .routes(routes!(jobs::list_jobs, jobs::create_job))
         .routes(routes!(jobs::job_count))
+        .routes(routes!(search::search_jobs))
+        .routes(routes!(search::search_schedules))
         .routes(routes!(
             global::get_global_parameters,
             global::put_global_parameters

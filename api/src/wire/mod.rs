@@ -7,6 +7,7 @@
 //! - [`requests`]: the SAP request bodies.
 //! - [`admin`]: tenants and API keys, bodies and answers.
 //! - [`params`]: the query parameters of the SAP and extra routes.
+//! - [`search`]: SAP's search answers (jobs and schedules).
 //! - [`stats`]: a run's timing split and a job's run statistics.
 //! - [`notifications`]: a job's notifications and their deliveries.
 //!
@@ -18,6 +19,7 @@ pub mod notifications;
 pub mod params;
 pub mod requests;
 pub mod sap;
+pub mod search;
 pub mod stats;
 
 use crate::error::{ApiError, ApiResult};

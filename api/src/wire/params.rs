@@ -24,6 +24,64 @@ pub struct JobListQuery {
     /// `true` to include each job's schedules.
     #[param(value_type = Option<bool>)]
     pub displaySchedules: Option<String>,
+    /// `HTTP_ENDPOINT` (every chime job) or `CF_TASK` (none).
+    #[param(value_type = Option<String>, example = "HTTP_ENDPOINT")]
+    pub jobType: Option<String>,
+    /// SAP's subscriber tenant of an XSUAA token. A chime key is one tenant: the list is
+    /// always the key's tenant's jobs, whatever this says.
+    pub tenantId: Option<String>,
+    /// SAP's filter: `name eq 'x'`, `contains(name, 'x')` over `name`, `subDomain` and
+    /// `tenantId`, joined by `and` (binds tighter) and `or`; `''` is a quote in a value.
+    #[param(example = "contains(name, 'order') and tenantId eq 'acme'")]
+    pub filter: Option<String>,
+    /// Sort by this field: `_id`, `jobId`, `name`, `description`, `action`, `active`,
+    /// `httpMethod`, `startTime`, `endTime`, `createdAt` or `modifiedAt` (default: the id).
+    pub sort_by: Option<String>,
+    /// `ASC` (default) or `DESC`.
+    #[param(example = "ASC")]
+    pub sort_order: Option<String>,
+}
+
+/// `GET /scheduler/search/jobs` parameters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct SearchJobsQuery {
+    /// Free text and the qualifiers `active:true|false`, `startTime:<op><date>`,
+    /// `endTime:<op><date>` (`<`, `>`, `<=`, `>=`; `YYYY-MM-DD` or `YYYY-MM-DDTHH:mm:ss`),
+    /// separated by spaces; `"…"` quotes a phrase.
+    #[param(required = true, example = "salesOrder active:true")]
+    pub q: Option<String>,
+    /// Page size, a positive number (10 when only `offset` is given). Without `page_size`
+    /// and `offset`, every result.
+    #[param(value_type = Option<u64>, minimum = 1)]
+    pub page_size: Option<String>,
+    /// Results to skip (default 0).
+    #[param(value_type = Option<u64>, minimum = 0)]
+    pub offset: Option<String>,
+    /// `false` to leave out each job's schedules (default `true`).
+    #[param(value_type = Option<bool>)]
+    pub displaySchedules: Option<String>,
+}
+
+/// `GET /scheduler/search/schedules` parameters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+pub struct SearchSchedulesQuery {
+    /// As for the job search; `active` is the schedule's.
+    #[param(required = true, example = "daily active:true")]
+    pub q: Option<String>,
+    /// Page size, a positive number (10 when only `offset` is given). Without `page_size`
+    /// and `offset`, every result.
+    #[param(value_type = Option<u64>, minimum = 1)]
+    pub page_size: Option<String>,
+    /// Results to skip (default 0).
+    #[param(value_type = Option<u64>, minimum = 0)]
+    pub offset: Option<String>,
+    /// Not supported here: given, the answer is 400.
+    #[param(value_type = Option<bool>)]
+    pub displaySchedules: Option<String>,
 }
 
 /// `displaySchedules` parameter.

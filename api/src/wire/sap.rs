@@ -434,11 +434,24 @@ impl SapJob {
     }
 }
 
+/// A job in the job list: the job and the counts of its active and inactive schedules.
+#[derive(Serialize, ToSchema)]
+pub struct ListedJob {
+    #[serde(flatten)]
+    pub job: SapJob,
+    /// Its active schedules.
+    #[serde(rename = "ACTIVECOUNT")]
+    pub active_count: u64,
+    /// Its inactive schedules.
+    #[serde(rename = "INACTIVECOUNT")]
+    pub inactive_count: u64,
+}
+
 /// A page of jobs.
 #[derive(Serialize, ToSchema)]
 pub struct JobList {
     pub total: u64,
-    pub results: Vec<SapJob>,
+    pub results: Vec<ListedJob>,
     /// The next page, or `null` on the last one.
     pub next_url: Option<String>,
     /// The previous page, or `null` on the first one.

@@ -25,6 +25,7 @@ mod retries;
 mod runlog;
 mod runnow;
 mod sap_surface;
+mod search;
 mod secrets;
 mod shards;
 mod shutdown;

@@ -266,6 +266,22 @@ async fn the_sap_client_works_with_a_token_and_with_its_own_oauth_flow() {
         by_token["fetched"]["_id"], by_token["created"]["_id"],
         "{by_token}"
     );
+    // Its search and its job list with SAP's filter and sort.
+    let searched = &by_token["searched"];
+    assert_eq!(searched["total"], 1, "{by_token}");
+    assert_eq!(searched["results"][0]["name"], "by-token", "{by_token}");
+    assert_eq!(searched["pagination_enabled"], true, "{by_token}");
+    let schedules = &by_token["searchedSchedules"];
+    assert_eq!(schedules["total"], 1, "{by_token}");
+    assert_eq!(
+        schedules["results"][0]["parent"]["_id"], by_token["created"]["_id"],
+        "{by_token}"
+    );
+    assert_eq!(by_token["listed"]["total"], 1, "{by_token}");
+    assert_eq!(
+        by_token["listed"]["results"][0]["INACTIVECOUNT"], 1,
+        "{by_token}"
+    );
 
     // No token given: the client reads VCAP_SERVICES, fetches its token from chime's
     // /oauth/token with the key as its UAA client, and calls with it.

@@ -20,6 +20,8 @@ const PINNED: &[(&str, &[&str])] = &[
     ("/admin/tenants/{tenantId}/signingSecret", &["post"]),
     ("/scheduler/actionLogs", &["get"]),
     ("/scheduler/jobCount", &["get"]),
+    ("/scheduler/search/jobs", &["get"]),
+    ("/scheduler/search/schedules", &["get"]),
     ("/scheduler/globalParameters", &["get", "put"]),
     ("/scheduler/jobs", &["get", "post"]),
     ("/scheduler/jobs/{jobId}", &["get", "put", "delete"]),
@@ -237,7 +239,28 @@ async fn each_route_documents_its_query_parameters() {
         (
             "/scheduler/jobs",
             "get",
-            &["page_size", "offset", "name", "jobId", "displaySchedules"][..],
+            &[
+                "page_size",
+                "offset",
+                "name",
+                "jobId",
+                "displaySchedules",
+                "jobType",
+                "tenantId",
+                "filter",
+                "sort_by",
+                "sort_order",
+            ][..],
+        ),
+        (
+            "/scheduler/search/jobs",
+            "get",
+            &["q", "page_size", "offset", "displaySchedules"],
+        ),
+        (
+            "/scheduler/search/schedules",
+            "get",
+            &["q", "page_size", "offset", "displaySchedules"],
         ),
         (
             "/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs",
