@@ -85,7 +85,11 @@ impl RateLimits {
     pub async fn admit(&self, store: &Store, tenant: &str, key: &String) -> Result<(), ApiError> {
         if let Some(keys) = &self.keys {
             let checked = keys.check_key(key);
-            if self.key_checks.fetch_add(1, Ordering::Relaxed) % KEY_SWEEP_EVERY == 0 {
+            if self
+                .key_checks
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(KEY_SWEEP_EVERY)
+            {
                 keys.retain_recent();
             }
             checked.map_err(|n| self.refused(&n, "key", keys_rate(&n)))?;
@@ -116,9 +120,7 @@ impl RateLimits {
     fn admit_read(&self, tenant: &str, rate: u64, now: Instant) -> Result<(), ApiError> {
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         if tenants.map.len() >= tenants.sweep_at && !tenants.map.contains_key(tenant) {
-            tenants
-                .map
-                .retain(|_, e| now.duration_since(e.used) < IDLE);
+            tenants.map.retain(|_, e| now.duration_since(e.used) < IDLE);
             tenants.sweep_at = (tenants.map.len() * 2).max(TENANT_SWEEP_FLOOR);
         }
         let entry = tenants

@@ -338,7 +338,10 @@ impl Settings {
             return bad("token_ttl_secs must be from 300 to 86400");
         }
         for (v, name) in [
-            (self.tenant_requests_per_second, "tenant_requests_per_second"),
+            (
+                self.tenant_requests_per_second,
+                "tenant_requests_per_second",
+            ),
             (self.key_requests_per_second, "key_requests_per_second"),
         ] {
             if v > MAX_REQUESTS_PER_SECOND {
@@ -451,7 +454,10 @@ mod tests {
             (20, 5)
         );
         for (var, field) in [
-            ("CHIME_TENANT_REQUESTS_PER_SECOND", "tenant_requests_per_second"),
+            (
+                "CHIME_TENANT_REQUESTS_PER_SECOND",
+                "tenant_requests_per_second",
+            ),
             ("CHIME_KEY_REQUESTS_PER_SECOND", "key_requests_per_second"),
         ] {
             let err = Settings::load_from(env(&[(var, "100000001")])).unwrap_err();

@@ -73,7 +73,11 @@ fn assert_sap_429(a: &Answer, whose: &str) {
         .parse()
         .expect("Retry-After is whole seconds");
     assert!((1..=60).contains(&after), "Retry-After {after}");
-    assert_eq!(a.throttling.as_deref(), Some("0"), "SAP's throttling header");
+    assert_eq!(
+        a.throttling.as_deref(),
+        Some("0"),
+        "SAP's throttling header"
+    );
     assert_eq!(a.body["code"], 429, "{}", a.body);
     assert_eq!(a.body["type"], "Too Many Requests", "{}", a.body);
     let message = a.body["message"].as_str().unwrap();
@@ -115,7 +119,11 @@ async fn a_tenant_over_its_rate_is_refused_and_a_tenant_beside_it_is_not() {
         }
         huawei = get(&env, "/v1/log/x/1/real-time-log", &hostile_token).await;
     }
-    assert_eq!(huawei.body["error_code"], "CHIME.00000429", "{}", huawei.body);
+    assert_eq!(
+        huawei.body["error_code"], "CHIME.00000429",
+        "{}",
+        huawei.body
+    );
     assert!(huawei.retry_after.is_some() && huawei.throttling.as_deref() == Some("0"));
     // Unauthenticated routes and /admin are not limited.
     assert_eq!(get(&env, "/healthz", "").await.status, 200);
@@ -174,7 +182,11 @@ async fn a_key_over_its_rate_is_refused_and_another_key_of_its_tenant_is_not() {
     let refused = until_refused(&env, "/scheduler/jobs", &busy).await;
     assert_sap_429(&refused, "API key is limited to 3 requests per second");
     let a = get(&env, "/scheduler/jobs", &other).await;
-    assert_eq!(a.status, 200, "another key of the tenant is served: {}", a.body);
+    assert_eq!(
+        a.status, 200,
+        "another key of the tenant is served: {}",
+        a.body
+    );
 
     served_again(&env, "/scheduler/jobs", &busy).await;
     env.cleanup().await;
@@ -201,7 +213,13 @@ async fn requests_per_second_is_validated_and_null_restores_the_default() {
     ] {
         let (st, body) = configure(&env, &tenant, bad.clone()).await;
         assert_eq!(st, 400, "{bad}: {body}");
-        assert!(body["message"].as_str().unwrap().contains("'requestsPerSecond'"), "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("'requestsPerSecond'"),
+            "{body}"
+        );
     }
     let (st, body) = configure(&env, &tenant, json!({"requestsPerSecond": 7})).await;
     assert_eq!((st, body["requestsPerSecond"].as_u64()), (200, Some(7)));
