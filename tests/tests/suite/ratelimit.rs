@@ -63,6 +63,17 @@ async fn until_refused(env: &TestEnv, path: &str, token: &str) -> Answer {
     panic!("100 requests in a row were served");
 }
 
+/// The first 429 of up to 100 requests of `path` (whatever the others answer).
+async fn refused_at(env: &TestEnv, path: &str, token: &str) -> Answer {
+    for _ in 0..100 {
+        let a = get(env, path, token).await;
+        if a.status == 429 {
+            return a;
+        }
+    }
+    panic!("100 requests of {path} in a row were not refused");
+}
+
 /// Asserts `a` is SAP's 429 of a rate limit whose message names `whose`.
 fn assert_sap_429(a: &Answer, whose: &str) {
     assert_eq!(a.status, 429, "{}", a.body);
@@ -111,20 +122,21 @@ async fn a_tenant_over_its_rate_is_refused_and_a_tenant_beside_it_is_not() {
         assert_eq!(a.status, 200, "{}", a.body);
         assert!(a.throttling.is_none() && a.retry_after.is_none());
     }
-    // A dialect answers the refusal in its own shape, with the same headers.
-    let mut huawei = get(&env, "/v1/log/x/1/real-time-log", &hostile_token).await;
-    for _ in 0..100 {
-        if huawei.status == 429 {
-            break;
-        }
-        huawei = get(&env, "/v1/log/x/1/real-time-log", &hostile_token).await;
-    }
+    // The dialects answer the refusal in their own shapes, with the same headers.
+    let huawei = refused_at(&env, "/v1/log/x/1/real-time-log", &hostile_token).await;
     assert_eq!(
         huawei.body["error_code"], "CHIME.00000429",
         "{}",
         huawei.body
     );
     assert!(huawei.retry_after.is_some() && huawei.throttling.as_deref() == Some("0"));
+    let apify = refused_at(&env, "/v2/schedules/x/log", &hostile_token).await;
+    assert_eq!(
+        apify.body["error"]["type"], "rate-limit-exceeded",
+        "{}",
+        apify.body
+    );
+    assert!(apify.retry_after.is_some() && apify.throttling.as_deref() == Some("0"));
     // Unauthenticated routes and /admin are not limited.
     assert_eq!(get(&env, "/healthz", "").await.status, 200);
     let (st, _) = configure(&env, &hostile, json!({"requestsPerSecond": 3})).await;
