@@ -109,9 +109,24 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Authenticates the key or OAuth access token presented in `headers` (or `fallback`, e.g. a
-/// `token` query parameter, as `<id>.<secret>` or a token). Errors are `Unauthorized` or
-/// `Internal`.
+/// `token` query parameter, as `<id>.<secret>` or a token), then admits the request under the
+/// key's and the tenant's request rates ([`crate::ratelimit`]). Errors are `Unauthorized`,
+/// `RateLimited`, `Unavailable` or `Internal`.
 pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    fallback: Option<&str>,
+) -> Result<Tenant, ApiError> {
+    let tenant = identify(state, headers, fallback).await?;
+    state
+        .limits
+        .admit(&state.store, &tenant.id, &tenant.key_id)
+        .await?;
+    Ok(tenant)
+}
+
+/// Who the credentials of a request name (no rate limit).
+async fn identify(
     state: &AppState,
     headers: &HeaderMap,
     fallback: Option<&str>,

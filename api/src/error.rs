@@ -27,6 +27,14 @@ pub enum ApiError {
     /// `Retry-After`.
     #[error("{0}")]
     TooManyRequests(String),
+    /// A request rate limit of the key or its tenant is reached: answered 429 with
+    /// `Retry-After` (the seconds until a request is allowed again) and SAP's `throttling`
+    /// (the milliseconds the answer was delayed: chime refuses at once, so 0).
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// The store is unreachable for now (restarting, failing over): answered 503 with
     /// `Retry-After`, so a client retries instead of taking it as a fault of its request.
     #[error("the service is temporarily unavailable; retry in a moment")]
@@ -56,7 +64,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests(_) | ApiError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -70,7 +80,7 @@ impl ApiError {
             ApiError::NotFound(_) => "Not Found",
             ApiError::Conflict(_) => "Conflict",
             ApiError::PayloadTooLarge(_) => "Payload Too Large",
-            ApiError::TooManyRequests(_) => "Too Many Requests",
+            ApiError::TooManyRequests(_) | ApiError::RateLimited { .. } => "Too Many Requests",
             ApiError::Unavailable(_) => "Service Unavailable",
             ApiError::Internal(_) => "Internal Server Error",
         }
@@ -126,6 +136,18 @@ pub enum SapErrors {
     /// The job, schedule or run does not exist (or belongs to another tenant).
     #[response(status = 404)]
     NotFound(SapError),
+    /// The key or its tenant is over its request rate (`CHIME_KEY_REQUESTS_PER_SECOND`,
+    /// `CHIME_TENANT_REQUESTS_PER_SECOND` or the tenant's `requestsPerSecond`); the message
+    /// names the limit. The answer carries `Retry-After` (seconds) and `throttling: 0` (SAP's
+    /// header: the milliseconds the answer was delayed).
+    #[response(
+        status = 429,
+        headers(
+            ("Retry-After" = u64, description = "Seconds until the request may be sent again"),
+            ("throttling" = u64, description = "Milliseconds the answer was delayed (0)")
+        )
+    )]
+    TooManyRequests(SapError),
     /// The store is unreachable for now (restarting, failing over); the answer carries
     /// `Retry-After: 1`.
     #[response(status = 503)]
@@ -138,8 +160,24 @@ pub enum SapErrors {
 /// How long a client refused by a cap should wait before it tries again (s).
 pub const RETRY_AFTER_CAP_SECS: u32 = 5;
 
-/// Adds the authentication challenge to a 401 answer, and `Retry-After` to a 503 and a 429.
-fn challenge(mut resp: Response) -> Response {
+/// SAP's header of the milliseconds an answer was delayed by its rate limits.
+pub const THROTTLING: &str = "throttling";
+
+impl ApiError {
+    /// The `Retry-After` of a rate limit's refusal.
+    fn rate_limited_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+}
+
+/// Adds the authentication challenge to a 401 answer, and `Retry-After` to a 503 and a 429
+/// (a rate limit's own, with SAP's `throttling`, when `rate_limited_after` is given).
+fn challenge(mut resp: Response, rate_limited_after: Option<u64>) -> Response {
     if resp.status() == StatusCode::UNAUTHORIZED {
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -151,8 +189,12 @@ fn challenge(mut resp: Response) -> Response {
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     if resp.status() == StatusCode::TOO_MANY_REQUESTS {
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_CAP_SECS));
+        let after = rate_limited_after.unwrap_or(RETRY_AFTER_CAP_SECS.into());
+        let headers = resp.headers_mut();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(after));
+        if rate_limited_after.is_some() {
+            headers.insert(THROTTLING, HeaderValue::from_static("0"));
+        }
     }
     resp
 }
@@ -160,6 +202,7 @@ fn challenge(mut resp: Response) -> Response {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let after = self.rate_limited_after();
         let message = self.public_message();
         let body = SapError {
             code: status.as_u16(),
@@ -167,7 +210,7 @@ impl IntoResponse for ApiError {
             kind: self.kind().to_string(),
             detailed_error: message,
         };
-        challenge((status, Json(body)).into_response())
+        challenge((status, Json(body)).into_response(), after)
     }
 }
 
@@ -178,6 +221,7 @@ pub fn dialect_error<B: Serialize>(
     shape: impl Fn(StatusCode, String) -> B,
 ) -> Response {
     let status = e.status();
+    let after = e.rate_limited_after();
     let msg = match &e {
         ApiError::Internal(_) => {
             e.public_message();
@@ -185,5 +229,5 @@ pub fn dialect_error<B: Serialize>(
         }
         _ => e.to_string(),
     };
-    challenge((status, Json(shape(status, msg))).into_response())
+    challenge((status, Json(shape(status, msg))).into_response(), after)
 }

@@ -9,6 +9,7 @@
 //! - [`hub`]: the live tails' one reader per process, fanning each job's runs out to its
 //!   tails, and the caps on tails per API key and per tenant.
 //! - [`tokens`]: OAuth access tokens (JWTs): their keys, issue and verification.
+//! - [`ratelimit`]: the request rate limits per API key and per tenant (governor).
 //! - [`state`]: [`AppState`], shared by every handler, and the API-key cache.
 //! - [`auth`]: who is calling (admin token, API key or access token).
 //! - [`lookup`]: reading the job and schedule a path names, with SAP's 404s.
@@ -36,6 +37,7 @@ pub mod input;
 pub mod lookup;
 pub mod openapi;
 pub mod query;
+pub mod ratelimit;
 pub mod routes;
 pub mod select;
 pub mod serve;
@@ -112,6 +114,10 @@ impl Api {
         );
         let tokens =
             tokens::TokenKeys::new(&settings.token_keys, &secret, settings.token_ttl_secs)?;
+        let rates = ratelimit::RateLimits::new(
+            settings.tenant_requests_per_second,
+            settings.key_requests_per_second,
+        );
         let state = AppState {
             store,
             settings: Arc::new(settings),
@@ -121,6 +127,7 @@ impl Api {
             secrets: Arc::new(secrets),
             tails,
             tokens: Arc::new(tokens),
+            limits: Arc::new(rates),
         };
         Ok(Api {
             listener,

@@ -1,5 +1,5 @@
 //! The state every handler shares: the store, the settings, the admin tokens, the broker
-//! (for readiness), the SSRF policy and the live tails' hub.
+//! (for readiness), the SSRF policy, the live tails' hub and the request rate limits.
 
 use crate::hub::TailHub;
 use chime_broker::Publisher;
@@ -22,4 +22,6 @@ pub struct AppState {
     pub tails: TailHub,
     /// The keys of the OAuth access tokens (`token_keys`).
     pub tokens: Arc<crate::tokens::TokenKeys>,
+    /// The request rate limits of this process, per key and per tenant.
+    pub limits: Arc<crate::ratelimit::RateLimits>,
 }

@@ -39,6 +39,8 @@ pub enum ApifyErrorType {
     TokenNotValid,
     InsufficientPermissions,
     InvalidInput,
+    /// Apify's type of a 429.
+    RateLimitExceeded,
     InternalServerError,
 }
 
@@ -71,6 +73,10 @@ pub enum ApifyErrors {
     /// The schedule does not exist (`record-not-found`).
     #[response(status = 404)]
     NotFound(ApifyError),
+    /// The key or its tenant is over its request rate (`rate-limit-exceeded`), with
+    /// `Retry-After` and `throttling: 0`.
+    #[response(status = 429)]
+    TooManyRequests(ApifyError),
     /// A server fault (`internal-server-error`).
     #[response(status = 500)]
     Internal(ApifyError),
@@ -91,6 +97,7 @@ fn apify_error(e: ApiError) -> Response {
             StatusCode::UNAUTHORIZED => ApifyErrorType::TokenNotValid,
             StatusCode::FORBIDDEN => ApifyErrorType::InsufficientPermissions,
             StatusCode::BAD_REQUEST => ApifyErrorType::InvalidInput,
+            StatusCode::TOO_MANY_REQUESTS => ApifyErrorType::RateLimitExceeded,
             _ => ApifyErrorType::InternalServerError,
         };
         ApifyError {

@@ -23,8 +23,8 @@ use tokio::sync::broadcast::error::RecvError;
     params(("jobId" = String, Path, description = "The job id")),
     responses(
         (status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String),
-        (status = 429, description = "The API key or its tenant has as many live tails open as its cap allows; the message names the cap, and the answer carries `Retry-After`", body = crate::error::SapError),
         crate::error::SapErrors,
+        (status = 429, description = "The API key or its tenant has as many live tails open as its cap allows, or is over its request rate; the message names the cap or the limit, and the answer carries `Retry-After` (and SAP's `throttling: 0` for a request rate)", body = crate::error::SapError),
     ),
     security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []))
 )]

@@ -271,12 +271,17 @@ fn tenant_changes(req: &ConfigureTenantRequest) -> ApiResult<(Change<u64>, Chang
     let quota = limit_change(req.runs_per_minute, "runsPerMinute")?;
     if retention.is_none()
         && quota.is_none()
-        && [req.max_jobs, req.max_schedules, req.max_in_flight]
-            .iter()
-            .all(Option::is_none)
+        && [
+            req.max_jobs,
+            req.max_schedules,
+            req.max_in_flight,
+            req.requests_per_second,
+        ]
+        .iter()
+        .all(Option::is_none)
     {
         return Err(ApiError::BadRequest(
-            "Error while configuring tenant: give 'runRetentionDays', 'runRetentionSeconds', 'runsPerMinute', 'maxJobs', 'maxSchedules' or 'maxInFlight'".into(),
+            "Error while configuring tenant: give 'runRetentionDays', 'runRetentionSeconds', 'runsPerMinute', 'maxJobs', 'maxSchedules', 'maxInFlight' or 'requestsPerSecond'".into(),
         ));
     }
     Ok((retention, quota))
@@ -299,6 +304,11 @@ fn limit_changes(req: &ConfigureTenantRequest) -> ApiResult<Vec<(TenantLimit, Op
         (req.max_jobs, "maxJobs", TenantLimit::MaxJobs),
         (req.max_schedules, "maxSchedules", TenantLimit::MaxSchedules),
         (req.max_in_flight, "maxInFlight", TenantLimit::MaxInFlight),
+        (
+            req.requests_per_second,
+            "requestsPerSecond",
+            TenantLimit::RequestsPerSecond,
+        ),
     ] {
         if let Some(n) = limit_change(v, name)? {
             out.push((limit, n));
@@ -309,10 +319,11 @@ fn limit_changes(req: &ConfigureTenantRequest) -> ApiResult<Vec<(TenantLimit, Op
 
 /// `PUT /admin/tenants/{tenantId}` `{ "runRetentionDays": n }` or `{ "runRetentionSeconds": n }`
 /// (how long the tenant's runs are kept) and/or `{ "runsPerMinute": n }` (its fire quota; 0 no
-/// limit), `maxJobs`, `maxSchedules` (0 no limit), `maxInFlight`; `null` restores a default.
+/// limit), `maxJobs`, `maxSchedules` (0 no limit), `maxInFlight`, `requestsPerSecond` (0 no
+/// limit); `null` restores a default.
 #[utoipa::path(
     put, path = "/admin/tenants/{tenantId}", tag = "admin", operation_id = "configureTenant",
-    summary = "Set a tenant's run retention, fire quota and limits",
+    summary = "Set a tenant's run retention, fire quota, limits and request rate",
     params(("tenantId" = String, Path, description = "The tenant id")),
     request_body = ConfigureTenantRequest,
     responses(
@@ -350,10 +361,11 @@ pub async fn configure_tenant(
         .await?
         .unwrap_or(s.settings.tenant_runs_per_minute);
     let own = |limit| s.store.tenant_limit(&tenant, limit);
-    let (jobs, schedules, in_flight) = (
+    let (jobs, schedules, in_flight, rate) = (
         own(TenantLimit::MaxJobs).await?,
         own(TenantLimit::MaxSchedules).await?,
         own(TenantLimit::MaxInFlight).await?,
+        own(TenantLimit::RequestsPerSecond).await?,
     );
     Ok(Json(TenantSettings {
         run_retention_seconds: effective / 1000,
@@ -361,6 +373,7 @@ pub async fn configure_tenant(
         max_jobs: jobs.unwrap_or(s.settings.tenant_max_jobs),
         max_schedules: schedules.unwrap_or(s.settings.tenant_max_schedules),
         max_in_flight: in_flight,
+        requests_per_second: rate.unwrap_or(s.settings.tenant_requests_per_second),
         id: tenant,
     }))
 }

@@ -187,6 +187,12 @@ pub struct ConfigureTenantRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u64>, minimum = 0, maximum = 100_000_000)]
     pub max_in_flight: Option<Option<u64>>,
+    /// Requests per second the tenant's API keys may make together to each API process (0:
+    /// no limit); one more answers 429 with `Retry-After`. Each API process reads it again
+    /// within 5 seconds.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 100_000_000)]
+    pub requests_per_second: Option<Option<u64>>,
 }
 
 impl RequestBody for ConfigureTenantRequest {
@@ -209,4 +215,7 @@ pub struct TenantSettings {
     /// workers alive, or `CHIME_TENANT_MAX_IN_FLIGHT`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_in_flight: Option<u64>,
+    /// Requests per second the tenant's keys may make together to each API process; 0: no
+    /// limit.
+    pub requests_per_second: u64,
 }

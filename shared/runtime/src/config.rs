@@ -100,6 +100,13 @@ pub struct Settings {
     /// Live tails the keys of one tenant may hold open at once on one API process (0: no
     /// limit); one more answers 429.
     pub tail_max_per_tenant: u64,
+    /// Requests per second the API keys of one tenant may make together to one API process
+    /// unless the tenant's own `requestsPerSecond` says otherwise (0: no limit); one more
+    /// answers 429 with `Retry-After`. `/admin` and the unauthenticated routes are not limited.
+    pub tenant_requests_per_second: u64,
+    /// Requests per second one API key may make to one API process (0: no limit); one more
+    /// answers 429 with `Retry-After`.
+    pub key_requests_per_second: u64,
     /// Runs a tenant may fire per minute unless its own quota says otherwise (0: no limit).
     /// Fires beyond it are deferred, not dropped: see docs/ARCHITECTURE.md, "Tenant quotas".
     pub tenant_runs_per_minute: u64,
@@ -200,6 +207,8 @@ impl Default for Settings {
             tenant_runs_per_minute: 60_000,
             tail_max_per_key: 10,
             tail_max_per_tenant: 50,
+            tenant_requests_per_second: 0,
+            key_requests_per_second: 0,
             delivery_limit: 5,
             response_body_cap: 1024,
             default_timeout_ms: 15_000,
@@ -329,6 +338,19 @@ impl Settings {
             return bad("token_ttl_secs must be from 300 to 86400");
         }
         for (v, name) in [
+            (
+                self.tenant_requests_per_second,
+                "tenant_requests_per_second",
+            ),
+            (self.key_requests_per_second, "key_requests_per_second"),
+        ] {
+            if v > MAX_REQUESTS_PER_SECOND {
+                return bad(&format!(
+                    "{name} must be from 0 (no limit) to {MAX_REQUESTS_PER_SECOND}"
+                ));
+            }
+        }
+        for (v, name) in [
             (self.notify_concurrency as u64, "notify_concurrency"),
             (self.notify_timeout_ms, "notify_timeout_ms"),
             (self.notify_poll_ms, "notify_poll_ms"),
@@ -348,6 +370,9 @@ impl Settings {
 }
 
 pub use chime_core::targets::parse_allow_list;
+
+/// The highest request rate a setting or a tenant may give (requests per second).
+pub const MAX_REQUESTS_PER_SECOND: u64 = 100_000_000;
 
 /// Overlays `CHIME_<FIELD>` variables, typed after the default value of each field.
 fn apply_env(obj: &mut Map<String, Value>, env: &[(String, String)]) -> Result<(), ConfigError> {
@@ -410,6 +435,36 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!((s.tail_max_per_key, s.tail_max_per_tenant), (3, 7));
+    }
+
+    #[test]
+    fn request_rates_default_to_unlimited_and_are_bounded() {
+        let s = Settings::load_from(env(&[])).unwrap();
+        assert_eq!(
+            (s.tenant_requests_per_second, s.key_requests_per_second),
+            (0, 0)
+        );
+        let s = Settings::load_from(env(&[
+            ("CHIME_TENANT_REQUESTS_PER_SECOND", "20"),
+            ("CHIME_KEY_REQUESTS_PER_SECOND", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (s.tenant_requests_per_second, s.key_requests_per_second),
+            (20, 5)
+        );
+        for (var, field) in [
+            (
+                "CHIME_TENANT_REQUESTS_PER_SECOND",
+                "tenant_requests_per_second",
+            ),
+            ("CHIME_KEY_REQUESTS_PER_SECOND", "key_requests_per_second"),
+        ] {
+            let err = Settings::load_from(env(&[(var, "100000001")])).unwrap_err();
+            assert!(err.to_string().contains(field), "{err}");
+            let err = Settings::load_from(env(&[(var, "-1")])).unwrap_err();
+            assert!(err.to_string().contains(var), "{err}");
+        }
     }
 
     #[test]

@@ -89,8 +89,8 @@ const RUNS_PER_MINUTE: &str = "runs_per_minute";
 /// deadline reads too.
 const ASYNC_EXEC_TIMEOUT_S: &str = "async_exec_timeout_s";
 
-/// A limit a tenant may have of its own (a field of its hash, which the scripts that enforce
-/// it read; without it, the setting's default applies).
+/// A limit a tenant may have of its own (a field of its hash, which the scripts or the API
+/// processes that enforce it read; without it, the setting's default applies).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TenantLimit {
     /// Jobs it may have (`job_write.lua`).
@@ -99,6 +99,9 @@ pub enum TenantLimit {
     MaxSchedules,
     /// Runs it may have in flight (`runs.lua`, the leader's admission).
     MaxInFlight,
+    /// Requests per second its API keys may make together (the API's rate limiter, which
+    /// reads it again every few seconds).
+    RequestsPerSecond,
 }
 
 impl TenantLimit {
@@ -107,6 +110,7 @@ impl TenantLimit {
             TenantLimit::MaxJobs => "max_jobs",
             TenantLimit::MaxSchedules => "max_schedules",
             TenantLimit::MaxInFlight => "max_in_flight",
+            TenantLimit::RequestsPerSecond => "requests_per_second",
         }
     }
 }

@@ -21,6 +21,7 @@ mod oauth;
 mod openapi;
 mod overlap;
 mod quota;
+mod ratelimit;
 mod retries;
 mod runlog;
 mod runnow;
