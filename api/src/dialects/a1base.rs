@@ -344,13 +344,6 @@ async fn logs(
         // A run finishes after its call starts: none that finished before `start_date` (less
         // the clocks' skew) was executed within the window.
         query.from_ms = ask.start.map(|s| s.saturating_sub(CLOCK_SKEW_MS));
-        // A call ends within its timeout: a run that finished later than that after
-        // `end_date` (plus the skew) was executed after it. (An asynchronous run reported
-        // later than its call's timeout is listed by when it finished.)
-        let call_ms = i64::try_from(job.timeout_ms).unwrap_or(i64::MAX);
-        query.to_ms = ask
-            .end
-            .map(|e| e.saturating_add(call_ms).saturating_add(CLOCK_SKEW_MS));
         walk(s, query, |r| ask.keeps(r), skip, ask.limit).await?
     };
     Ok(A1BaseLogPage {
