@@ -70,6 +70,17 @@ impl TokenKeys {
 
     /// A token for `key` of `tenant` with `scopes`, issued at `now` (s).
     pub fn issue(&self, key: &str, tenant: &str, scopes: &[String], now: i64) -> String {
+        self.issue_with_claims(key, tenant, scopes, now).0
+    }
+
+    /// [`TokenKeys::issue`], with the claims the token carries.
+    pub fn issue_with_claims(
+        &self,
+        key: &str,
+        tenant: &str,
+        scopes: &[String],
+        now: i64,
+    ) -> (String, Claims) {
         let claims = Claims {
             iss: ISSUER.into(),
             sub: key.into(),
@@ -82,7 +93,9 @@ impl TokenKeys {
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.signing.0.clone());
-        jsonwebtoken::encode(&header, &claims, &self.signing.1).expect("HS256 signs any claims")
+        let token = jsonwebtoken::encode(&header, &claims, &self.signing.1)
+            .expect("HS256 signs any claims");
+        (token, claims)
     }
 
     /// The claims of a token signed by one of the keys, unexpired; `None` otherwise.

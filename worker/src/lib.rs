@@ -33,7 +33,7 @@ pub mod ssrf;
 
 use crate::executor::{Action, CallKind, CallMeta, Executor, ExecutorConfig, Outcome};
 use crate::lanes::Lanes;
-use crate::signing::{Signing, SigningKeys};
+use crate::signing::SigningKeys;
 use crate::ssrf::TargetPolicy;
 use anyhow::Context;
 use chime_broker::{RunConsumer, RunDelivery, Topology};
@@ -517,11 +517,7 @@ impl Inner {
             .record((now - msg.scheduled_at).max(0) as f64 / 1000.0);
         // A secret header or signing secret that cannot be opened fails the run without its
         // call.
-        let signer = match retry(|| self.signing.of(&msg.tenant)).await? {
-            Signing::Signed(signer) => Ok(Some(signer)),
-            Signing::Unsigned => Ok(None),
-            Signing::Refused(e) => Err(e),
-        };
+        let signer = retry(|| self.signing.of(&msg.tenant)).await?.signer();
         let (secret_headers, signer, refused) = match (self.open_secrets(msg), signer) {
             (Ok(opened), Ok(signer)) => (opened, signer, None),
             (Err(e), _) | (_, Err(e)) => (vec![], None, Some(e)),

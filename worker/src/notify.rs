@@ -14,7 +14,6 @@
 //! at least once, and the event's `id` (also its `webhook-id`) tells a repeat.
 
 use crate::executor::{Action, CallKind, CallMeta};
-use crate::signing::Signing;
 use crate::{chrono_now, Inner};
 use chime_core::retry::RetryPolicy;
 use chime_core::run::HttpMethod;
@@ -164,9 +163,7 @@ impl Inner {
     async fn deliver(&self, tenant: &str, note: &Note) {
         let attempt = note.tries + 1;
         let signer = match self.signing.of(tenant).await {
-            Ok(Signing::Signed(signer)) => Ok(Some(signer)),
-            Ok(Signing::Unsigned) => Ok(None),
-            Ok(Signing::Refused(e)) => Err(e),
+            Ok(signing) => signing.signer(),
             Err(e) => Err(format!("the signing secret could not be read: {e}")),
         };
         let body = serde_json::to_string(&Event::of(note)).expect("events serialise");

@@ -29,6 +29,17 @@ pub enum Signing {
     Refused(String),
 }
 
+impl Signing {
+    /// The signer of a call: `None` unsigned, an error (the reason) when refused.
+    pub fn signer(self) -> Result<Option<Arc<Signer>>, String> {
+        match self {
+            Signing::Signed(signer) => Ok(Some(signer)),
+            Signing::Unsigned => Ok(None),
+            Signing::Refused(e) => Err(e),
+        }
+    }
+}
+
 struct Entry {
     read_at: Instant,
     cell: Arc<OnceCell<Signing>>,

@@ -213,12 +213,10 @@ pub async fn token(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -
         }
     };
     let now = chrono::Utc::now().timestamp();
-    let access_token = s.tokens.issue(&key.id, &key.tenant, &scopes, now);
-    let jti = s
+    let (access_token, claims) = s
         .tokens
-        .verify(&access_token)
-        .map(|c| c.jti)
-        .unwrap_or_default();
+        .issue_with_claims(&key.id, &key.tenant, &scopes, now);
+    let jti = claims.jti;
     let mut r = Json(TokenAnswer {
         access_token,
         token_type: "bearer",
