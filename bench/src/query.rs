@@ -43,7 +43,7 @@ pub async fn query(
     let layout = &layout[..];
     let redis_before = redis_used_mib(&b.settings.redis_url).await?;
     let started = Instant::now();
-    load_runs(b, layout, runs, per_schedule).await?;
+    load_runs(b, layout, runs).await?;
     let load_secs = started.elapsed().as_secs_f64();
     let redis_mib = redis_used_mib(&b.settings.redis_url).await? - redis_before;
     let mut tenants: Vec<String> = layout.iter().map(|p| p.0.clone()).collect();
@@ -150,14 +150,11 @@ async fn query_layout(b: &Bench, runs: u64, per_schedule: u64) -> anyhow::Result
     Ok(layout)
 }
 
-/// Writes `runs` runs round-robin over `layout`, one a second per schedule, through the same
-/// scripts a worker runs (`run_start` then `run_complete`); every tenth ends in a 500.
-async fn load_runs(
-    b: &Bench,
-    layout: &[Placed],
-    runs: u64,
-    per_schedule: u64,
-) -> anyhow::Result<()> {
+/// Writes `runs` runs round-robin over `layout` through the same scripts a worker runs
+/// (`run_start` then `run_complete`); every tenth ends in a 500. Each run is scheduled and
+/// executed when its batch is written (a schedule's runs of one batch a millisecond apart), so
+/// its record's execution time is close to when it finished, as a worker's is.
+async fn load_runs(b: &Bench, layout: &[Placed], runs: u64) -> anyhow::Result<()> {
     let store = Store::connect(
         &b.settings.redis_url,
         &b.settings.namespace,
@@ -166,15 +163,20 @@ async fn load_runs(
     )
     .await?;
     let bar = progress(runs, "loading runs");
-    let base = chrono::Utc::now().timestamp_millis() - per_schedule as i64 * 1000;
+    let mut base = 0i64;
     let mut loaded = 0u64;
     let batch = 2000u64;
     while loaded < runs {
         let n = (runs - loaded).min(batch);
+        // Past the previous batch's instants, so a schedule's run ids stay distinct.
+        base = chrono::Utc::now()
+            .timestamp_millis()
+            .max(base + (batch / layout.len() as u64) as i64 + 1);
+        let first = loaded;
         let work: Vec<RunMessage> = (loaded..loaded + n)
             .map(|i| {
                 let (tenant, _, job, sid) = &layout[(i % layout.len() as u64) as usize];
-                let at = base + (i / layout.len() as u64) as i64 * 1000;
+                let at = base + ((i - first) / layout.len() as u64) as i64;
                 RunMessage {
                     run_id: run_id(sid, at),
                     tenant: tenant.clone(),

@@ -20,10 +20,6 @@ use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 const STATUSES: [&str; 4] = ["success", "failure", "error", "timeout"];
 
-/// How much earlier than `start_date` a run may have finished (by the store's clock) and still
-/// have been executed (by its worker's clock) within the window: the clocks' skew allowed.
-const CLOCK_SKEW_MS: i64 = 60_000;
-
 /// Runs read per round trip while filtering in the API.
 const WALK_BATCH: u64 = 500;
 
@@ -341,10 +337,8 @@ async fn logs(
         let runs = res.runs.into_iter().map(|(_, r)| r).collect();
         (res.total.unwrap_or(0), runs)
     } else {
-        // A run finishes after its call starts: none that finished before `start_date` (less
-        // the clocks' skew) was executed within the window.
-        query.from_ms = ask.start.map(|s| s.saturating_sub(CLOCK_SKEW_MS));
-        walk(s, query, |r| ask.keeps(r), skip, ask.limit).await?
+        let lag = s.store.job_lag(&tenant.id, job.id).await?;
+        dated(s, query, &ask, lag, skip).await?
     };
     Ok(A1BaseLogPage {
         data: runs.iter().map(A1BaseExecution::from).collect(),
@@ -355,6 +349,70 @@ async fn logs(
             total_pages: total.div_ceil(ask.limit),
         },
     })
+}
+
+/// The runs `ask` selects (by execution time, and by a status the store cannot tell), newest
+/// first (by when they finished): their number, and `ask.limit` of them after skipping `skip`.
+///
+/// Every run of the job finished within `lag` of its execution start (by the store's clock,
+/// either way), so the runs that finished in [start + lag, end - lag] were all executed
+/// within the dates: the store counts and pages that span by itself (when its outcome filter
+/// is exact), and only the runs that finished within `lag` of a bound are read and filtered
+/// here. Without such a span (a window narrower than twice the lag, or a status a 3xx moves),
+/// every run that finished in [start - lag, end + lag] is read.
+async fn dated(
+    s: &AppState,
+    query: RunQuery,
+    ask: &Ask,
+    lag: i64,
+    skip: u64,
+) -> Result<(u64, Vec<RunRecord>), ApiError> {
+    let within = |from: Option<i64>, to: Option<i64>| {
+        let mut q = query.clone();
+        q.from_ms = from;
+        q.to_ms = to;
+        q
+    };
+    let keeps = |r: &RunRecord| ask.keeps(r);
+    let (outer_from, outer_to) = (
+        ask.start.map(|a| a.saturating_sub(lag)),
+        ask.end.map(|b| b.saturating_add(lag)),
+    );
+    let (sure_from, sure_to) = (
+        ask.start.map(|a| a.saturating_add(lag)),
+        ask.end.map(|b| b.saturating_sub(lag)),
+    );
+    let exact = !matches!(ask.status.as_deref(), Some("success" | "failure"));
+    let span = match (sure_from, sure_to) {
+        (Some(f), Some(t)) => f <= t,
+        _ => true,
+    };
+    if !(exact && span) {
+        return walk(s, within(outer_from, outer_to), keeps, skip, ask.limit).await;
+    }
+    let (mut total, mut page) = (0u64, Vec::new());
+    // Newest first: those that finished after the span, the span, those before it.
+    if let (Some(t), Some(_)) = (sure_to, outer_to) {
+        let (n, p) = walk(s, within(Some(t + 1), outer_to), keeps, skip, ask.limit).await?;
+        total += n;
+        page.extend(p);
+    }
+    let mut span = within(sure_from, sure_to);
+    span.skip = skip.saturating_sub(total);
+    span.size = (ask.limit - page.len() as u64).max(1);
+    span.count = true;
+    let res = s.store.query_runs(&span).await?;
+    total += res.total.unwrap_or(0);
+    page.extend(res.runs.into_iter().map(|(_, r)| r));
+    page.truncate(ask.limit as usize);
+    if let (Some(f), Some(_)) = (sure_from, outer_from) {
+        let left = ask.limit - page.len() as u64;
+        let before = within(outer_from, Some(f - 1));
+        let (n, p) = walk(s, before, keeps, skip.saturating_sub(total), left).await?;
+        total += n;
+        page.extend(p);
+    }
+    Ok((total, page))
 }
 
 /// Reads every run `query` selects, in its order, a batch at a time, and keeps those `keeps`

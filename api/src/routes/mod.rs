@@ -8,6 +8,7 @@
 //! - [`oauth`]: OAuth access tokens for API keys (`POST /oauth/token`).
 //! - [`jobs`], [`schedules`], [`runs`], [`audit`], [`global`]: SAP's resources.
 //! - [`search`]: SAP's search of jobs and schedules.
+//! - [`run_search`]: the tenant-wide run search.
 //! - [`stats`]: a job's run statistics (chime's).
 //! - [`notifications`]: a job's notifications and their deliveries (chime's).
 //!
@@ -22,6 +23,7 @@ pub mod lifecycle;
 pub mod notifications;
 pub mod oauth;
 pub mod ops;
+pub mod run_search;
 pub mod runs;
 pub mod schedules;
 pub mod search;
@@ -60,6 +62,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::action_logs))
         .routes(routes!(jobs::list_jobs, jobs::create_job))
         .routes(routes!(jobs::job_count))
+        .routes(routes!(run_search::search_runs))
         .routes(routes!(search::search_jobs))
         .routes(routes!(search::search_schedules))
         .routes(routes!(

@@ -253,6 +253,9 @@ impl Store {
             .key(k.job_tails(tenant, job.id))
             .key(k.live(tenant))
             .key(k.async_runs(tenant));
+        for o in OUTCOMES {
+            inv.key(k.tenant_outcome_runs(tenant, o));
+        }
         inv.arg(job.id).arg(&job.name);
         template_args(
             &mut inv,

@@ -22,7 +22,8 @@
 //! | `ns:T:sched:<scheduleId>:events` | stream | the schedule's event log (`m` message, `l` level) |
 //! | `ns:T:run:<runId>` | hash | the record of a run not finished yet (scheduled, running, or acknowledged asynchronously) |
 //! | `ns:T:run:<runId>:log` | list | extra lines of the run's text log, when there are any |
-//! | `ns:T:runs` | stream | one entry per finished run of the tenant (`j` job): the stream ids every run stream shares |
+//! | `ns:T:runs` | stream | one entry per finished run of the tenant (`j` job, `k` lifecycle code, `h` HTTP status, `u` duration): the stream ids every run stream shares |
+//! | `ns:T:runs:<o>` | stream | the same entries for the tenant's runs that ended with outcome `o` (the run search's index of an outcome) |
 //! | `ns:T:runids:<xxxx>` | hash | the run ids that start with `xxxx` (their first four characters; the field is the rest) → `""` while the run is not finished, its stream id once it is |
 //! | `ns:T:live` | zset | the runs not finished yet, `<jobId>|<scheduleId>|<runId>`, scored by when they were created (ms) |
 //! | `ns:T:async` | zset | the runs acknowledged asynchronously (202) and not reported yet, `<jobId>|<scheduleId>|<runId>`, scored by when the 202 was recorded (ms): the leader's deadline sweep reads the overdue ones |
@@ -182,6 +183,10 @@ impl Keys {
     }
     pub fn tenant_runs(&self, tenant: &str) -> String {
         self.t(tenant, "runs")
+    }
+    /// The tenant's finished runs that ended with `outcome` (one of [`crate::OUTCOMES`]).
+    pub fn tenant_outcome_runs(&self, tenant: &str, outcome: &str) -> String {
+        self.t(tenant, &format!("runs:{outcome}"))
     }
     pub fn schedule_jobs(&self, tenant: &str) -> String {
         self.t(tenant, "schedjobs")

@@ -20,6 +20,7 @@
 //! | `run_steps` | run records: materialize, start, complete (grouped calls), async reports, the retention trim | `runs` |
 //! | `record` | a finished run's record as a stream entry, and the reading of either form | |
 //! | `run_queries` | the run-log query engine, runs by id and number, schedule events, the audit trail | `runs_query`, `run_get` |
+//! | `run_search` | the tenant-wide run search: filters decided on index entries, bounded work per call | `runs_search` |
 //! | `tail` | the live tail's "done" streams, read for many jobs at once, and their announcements | |
 //! | `retention` | the sweep of runs past their retention age | |
 
@@ -33,6 +34,7 @@ mod record;
 mod replan;
 mod retention;
 mod run_queries;
+mod run_search;
 mod run_stats;
 mod run_steps;
 mod signing;
@@ -47,6 +49,7 @@ pub use run_queries::{
     ActionLog, Order, RunPage, RunQuery, ScheduleMarks, Scope, SkipSpan,
     DEACTIVATION_ON_COMPLETION, SERVICE_ACTOR, TENANT_WIDE,
 };
+pub use run_search::{is_search_cursor, RunSearch, SearchPage, SEARCH_BUDGET, SEARCH_READS};
 pub use run_stats::RunStats;
 pub use run_steps::{
     Checked, Completed, Materialized, Retried, Retrying, RunResult, RunStep, RunUpdate, Started,
@@ -523,18 +526,36 @@ macro_rules! script {
 }
 use script;
 
-/// The script of a file of `scripts/` that makes notes: `notes.lua` goes before it.
-macro_rules! script_with_notes {
-    ($file:literal) => {
+/// The script of a file of `scripts/` with another file of `scripts/` (functions it uses)
+/// before it.
+macro_rules! script_after {
+    ($prelude:literal, $file:literal) => {
         std::sync::LazyLock::new(|| {
             redis::Script::new(concat!(
-                include_str!("scripts/notes.lua"),
+                include_str!(concat!("scripts/", $prelude)),
                 include_str!(concat!("scripts/", $file))
             ))
         })
     };
 }
+use script_after;
+
+/// The script of a file of `scripts/` that makes notes: `notes.lua` goes before it.
+macro_rules! script_with_notes {
+    ($file:literal) => {
+        crate::script_after!("notes.lua", $file)
+    };
+}
 use script_with_notes;
+
+/// A query script of `scripts/`: `answered.lua` (a finished record as queries answer it) goes
+/// before it.
+macro_rules! query_script {
+    ($file:literal) => {
+        crate::script_after!("answered.lua", $file)
+    };
+}
+use query_script;
 
 fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("domain types serialise")

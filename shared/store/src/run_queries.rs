@@ -9,7 +9,7 @@ use chime_core::model::RunRecord;
 use redis::{AsyncCommands, Script};
 use std::sync::LazyLock;
 
-static RUNS_QUERY: LazyLock<Script> = crate::script!("runs_query.lua");
+static RUNS_QUERY: LazyLock<Script> = crate::query_script!("runs_query.lua");
 static RUN_GET: LazyLock<Script> = crate::script!("run_get.lua");
 
 /// Past any stream's length: larger skips and sizes are clamped to it.
@@ -289,6 +289,14 @@ impl Store {
         }
     }
 
+    /// The most a finished run of the job has finished (its stream id's instant) before or
+    /// after its execution started (ms; 0 when none has finished): a query bounded by
+    /// execution time reads its runs that finished that much beyond its bounds.
+    pub async fn job_lag(&self, tenant: &str, job: u64) -> Result<i64> {
+        let lag: Option<i64> = self.c().hget(self.keys.job(tenant, job), "lag").await?;
+        Ok(lag.unwrap_or(0).max(0))
+    }
+
     /// The schedule's event log, newest first, at most `limit` entries: (ms, level, message).
     pub async fn schedule_events(
         &self,
@@ -557,7 +565,7 @@ fn page_of(tenant: &str, raw: Vec<redis::Value>) -> Result<RunPage> {
 }
 
 /// A flat field list as (name, value) pairs.
-fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
+pub(crate) fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
     let mut it = flat.into_iter();
     let mut out = Vec::new();
     while let (Some(k), Some(v)) = (it.next(), it.next()) {

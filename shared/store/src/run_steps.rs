@@ -324,8 +324,11 @@ impl Store {
             .key(k.live(tenant))
             .key(k.in_flight(tenant))
             .key(k.async_runs(tenant))
-            .key(k.notes_due(tenant))
-            .arg(now)
+            .key(k.notes_due(tenant));
+        for o in OUTCOMES {
+            inv.key(k.tenant_outcome_runs(tenant, o));
+        }
+        inv.arg(now)
             .arg(now_txt)
             .arg(self.retention.per_stream)
             .arg(self.retention.ttl_ms)

@@ -23,6 +23,7 @@ mod overlap;
 mod quota;
 mod ratelimit;
 mod retries;
+mod run_search;
 mod runlog;
 mod runnow;
 mod sap_surface;

@@ -349,6 +349,10 @@ async fn deleting_a_job_deletes_its_runs_and_logs() {
         "jobs",
         "jobnames",
         "runs",
+        "runs:success",
+        "runs:failure",
+        "runs:error",
+        "runs:timeout",
         "schedjobs",
         "actions",
     ];

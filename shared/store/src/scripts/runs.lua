@@ -8,7 +8,8 @@
 --   3 the tenant's live runs (zset)  4 the tenant's runs in flight (zset: run ids scored by
 --   the instant they stop counting)  5 the tenant's runs acknowledged asynchronously and
 --   not reported yet (zset: live members scored by the 202's instant, ms)  6 the tenant's
---   notes due (notes.lua, which goes before this script).
+--   notes due (notes.lua, which goes before this script)  7 to 6 + the number of outcomes:
+--   the tenant's finished runs of each outcome (streams, in the outcome list's order).
 --   Every other key is named by a run's, a job's or a schedule's id: the script puts the id
 --   between the prefix of the key's family and the key's suffix, both from ARGV (all keys of
 --   the tenant's hash slot).
@@ -162,6 +163,15 @@ local function outcome_key(job, code)
   return JOB_P .. job .. ARGV[OUTCOME_AT + 2 * (k - 1) + 1]
 end
 
+-- The tenant's runs with the outcome of lifecycle code `code`; nil when it has none.
+local function tenant_outcome_key(code)
+  local k = tonumber(code) % 10
+  if k < 1 or k > N_OUTCOMES then
+    return nil
+  end
+  return KEYS[6 + k]
+end
+
 -- A run's fields in ARGV from index i; its other keys are built where a step needs them.
 -- `manual` (a manual run's requesting key, from its op's last argument) is set by the caller.
 local function run_of(i)
@@ -273,6 +283,7 @@ local function forget(job, xid)
     local okey = outcome_key(job, f[20])
     if okey then
       unposition(job, okey, xid)
+      redis.call('XDEL', tenant_outcome_key(f[20]), xid)
     end
   end
   unposition(job, JOB_P .. job .. JOB_POS_S, xid)
@@ -338,6 +349,7 @@ local function trim_job(job, limit)
   trim_positions(JOB_P .. job .. JOB_POS_S, upto)
   for o = 0, N_OUTCOMES - 1 do
     trim_positions(JOB_P .. job .. ARGV[OUTCOME_AT + 2 * o + 1], upto)
+    redis.call('XTRIM', KEYS[7 + o], 'MINID', upto)
   end
   local jh = JOB_P .. job .. JOB_S
   local n = tonumber(redis.call('HGET', jh, 'so') or '0')
@@ -800,7 +812,15 @@ end
 finish = function(r, nums, x)
   local n, at, created, epoch = string.match(nums, '^(%S+) (%S+) (%S+) (%S+)$')
   local at_n = tonumber(at)
-  local xid = redis.call('XADD', TENANT_RUNS, '*', 'j', r.job_id)
+  -- The tenant's index entry carries what the run search filters on without the record:
+  -- the job, the lifecycle code, the HTTP status and the duration; the same entry goes to
+  -- the tenant's runs of its outcome.
+  local xid = redis.call('XADD', TENANT_RUNS, '*', 'j', r.job_id, 'k', x.code, 'h', x.http,
+    'u', x.dur)
+  local tkey = tenant_outcome_key(x.code)
+  if tkey then
+    redis.call('XADD', tkey, xid, 'j', r.job_id, 'k', x.code, 'h', x.http, 'u', x.dur)
+  end
   local job_runs = JOB_P .. r.job_id .. JOB_RUNS_S
   -- One fixed list of fields in one order, so a stream node stores their names once; times
   -- are offsets from the scheduled instant (small integers). record.rs reads it back.
@@ -815,6 +835,14 @@ finish = function(r, nums, x)
   local okey = outcome_key(r.job_id, x.code)
   if okey then
     redis.call('XADD', okey, '0-*', 'x', xid)
+  end
+  -- The job's `lag`: the most a finished run's stream id (its finish, on Redis's clock) has
+  -- been from its execution start, either way; a query by execution time reads that much
+  -- beyond its bounds.
+  local jh = JOB_P .. r.job_id .. JOB_S
+  local lag = math.abs(tonumber(string.match(xid, '^(%d+)')) - tonumber(x.exec_at))
+  if lag > tonumber(redis.call('HGET', jh, 'lag') or '0') then
+    redis.call('HSET', jh, 'lag', int(lag))
   end
   id_set(r.id, xid)
   redis.call('DEL', r.run)

@@ -43,16 +43,7 @@ local JOB_P, JOB_S, JOB_RUNS_S = ARGV[15], ARGV[16], ARGV[17]
 local SCHED_P, POSITIONS_S, JOB_POS_S = ARGV[18], ARGV[19], ARGV[20]
 local out = { -1, 0 }
 
--- Nothing past the retention age: the lower bound is at least now - retention.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local floor = math.max(0, now - tonumber(redis.call('HGET', KEYS[1], 'retention_ms') or ARGV[12]))
-local lo = math.max(floor, tonumber(ARGV[4]) or 0)
-local hi = tonumber(ARGV[5])
-
-local function int(n)
-  return string.format('%d', n)
-end
+local lo, hi = bounds(KEYS[1], ARGV[12], ARGV[4], ARGV[5])
 
 local function parse_id(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
@@ -98,18 +89,6 @@ local function live_runs()
   return runs
 end
 
--- Schedule numbers of a job → schedule ids, read once per call.
-local sched_ids = {}
-local function sched_of(j, k)
-  local key = j .. '#' .. k
-  local s = sched_ids[key]
-  if s == nil then
-    s = redis.call('HGET', JOB_P .. j .. JOB_S, 's#' .. k) or ''
-    sched_ids[key] = s
-  end
-  return s
-end
-
 -- A finished run's record (its stream entry's fields), from job j's runs stream.
 local function record(j, xid)
   local e = redis.call('XRANGE', JOB_P .. j .. JOB_RUNS_S, xid, xid)[1]
@@ -122,14 +101,8 @@ local function emit_finished(j, xid, fields)
   if not fields then
     return
   end
-  fields[#fields + 1] = 'job'
-  fields[#fields + 1] = j
-  fields[#fields + 1] = 'sched'
-  fields[#fields + 1] = sched_of(j, fields[4])
-  fields[#fields + 1] = '~'
-  fields[#fields + 1] = '1'
   out[#out + 1] = xid
-  out[#out + 1] = fields
+  out[#out + 1] = answered(fields, j, JOB_P .. j .. JOB_S)
 end
 
 local function emit_live(id)
