@@ -39,6 +39,7 @@ fn family(ns: &str, key: &str) -> &'static str {
         ["job", _, "pos", _] => "job's positions by outcome (streams)",
         ["job", _, "done"] => "job's live-tail stream",
         ["runs"] => "tenant's run stream",
+        ["runs", _] => "tenant's runs by outcome (streams)",
         ["runids", _] => "run ids (hashes by their first 4 characters)",
         ["live"] => "unfinished runs (zset)",
         _ => "definitions (tenants, jobs, schedules, audit)",

@@ -23,6 +23,15 @@ pub struct QueryFigures {
     pub deep_offset: Latency,
     pub date_range: Latency,
     pub by_id: Latency,
+    /// The tenant-wide run search (`GET /scheduler/runs`): newest 50 runs, unfiltered.
+    pub search_newest: Latency,
+    /// ... 50 of one outcome (`outcome=failure`: the tenant's failure index).
+    pub search_outcome: Latency,
+    /// ... HTTP status and duration (`httpStatus=5xx&durationAbove=1`, decided on the
+    /// tenant's index entries).
+    pub search_status: Latency,
+    /// ... a body text no run has: the worst case, a call that reads its whole budget.
+    pub search_no_match: Latency,
     pub raw_xrevrange: Latency,
     /// The same page read raw: XREVRANGE, then the 50 records it points to (pipelined).
     pub raw_page: Latency,
@@ -78,6 +87,10 @@ pub async fn query(
                             "first page" => format!("/scheduler/jobs/{job}/schedules/{sid}/runs?page_size=50"),
                             "deep offset" => format!("/scheduler/jobs/{job}/schedules/{sid}/runs?page_size=50&offset={deep}"),
                             "date range" => format!("/v1/cron-jobs/{tenant}/logs/{job}?limit=50&start_date={mid}&end_date={mid_end}"),
+                            "search newest" => "/scheduler/runs?limit=50".into(),
+                            "search outcome" => "/scheduler/runs?limit=50&outcome=failure".into(),
+                            "search status" => "/scheduler/runs?limit=50&httpStatus=5xx&durationAbove=1".into(),
+                            "search no match" => "/scheduler/runs?limit=50&bodyContains=no%20such%20text".into(),
                             _ => {
                                 let (_, _, j, s, r) = &known[i % known.len()];
                                 format!("/scheduler/jobs/{j}/schedules/{s}/runs/{r}")
@@ -102,6 +115,10 @@ pub async fn query(
         let deep_offset = time("deep offset").await;
         let date_range = time("date range").await;
         let by_id = time("by id").await;
+        let search_newest = time("search newest").await;
+        let search_outcome = time("search outcome").await;
+        let search_status = time("search status").await;
+        let search_no_match = time("search no match").await;
         let (raw, raw_page) = raw_reads(b, layout, readers, requests).await?;
         figures.push(QueryFigures {
             readers,
@@ -114,6 +131,10 @@ pub async fn query(
             deep_offset,
             date_range,
             by_id,
+            search_newest,
+            search_outcome,
+            search_status,
+            search_no_match,
             raw_xrevrange: raw,
         });
     }
