@@ -168,6 +168,11 @@ pub enum A1BaseErrors {
     /// The account is not the key's tenant, or the cron job does not exist.
     #[response(status = 404)]
     NotFound(A1BaseError),
+    /// The key or its tenant is over its request rate (`CHIME_KEY_REQUESTS_PER_SECOND`,
+    /// `CHIME_TENANT_REQUESTS_PER_SECOND` or the tenant's `requestsPerSecond`), with
+    /// `Retry-After` and `throttling: 0`.
+    #[response(status = 429)]
+    TooManyRequests(A1BaseError),
     /// A server fault.
     #[response(status = 500)]
     Internal(A1BaseError),

@@ -61,6 +61,10 @@ pub enum HuaweiErrors {
     /// The job or the build does not exist.
     #[response(status = 404)]
     NotFound(HuaweiError),
+    /// The key or its tenant is over its request rate (`CHIME.00000429`), with
+    /// `Retry-After` and `throttling: 0`.
+    #[response(status = 429)]
+    TooManyRequests(HuaweiError),
     /// A server fault.
     #[response(status = 500)]
     Internal(HuaweiError),

@@ -160,6 +160,10 @@ pub enum LosantErrors {
     /// The application is not the key's tenant, or the job log does not exist.
     #[response(status = 404)]
     NotFound(LosantError),
+    /// The key or its tenant is over its request rate (type `InternalError`, as Losant
+    /// has no type of its own for it), with `Retry-After` and `throttling: 0`.
+    #[response(status = 429)]
+    TooManyRequests(LosantError),
     /// A server fault.
     #[response(status = 500)]
     Internal(LosantError),

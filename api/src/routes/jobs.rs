@@ -235,6 +235,7 @@ async fn listed(s: &AppState, tenant: &str, job: &Job, display: bool) -> ApiResu
     };
     let active_count = actives.iter().filter(|a| **a).count() as u64;
     Ok(ListedJob {
+        job_id: job.id,
         job: view,
         active_count,
         inactive_count: actives.len() as u64 - active_count,

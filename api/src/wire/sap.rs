@@ -439,6 +439,9 @@ impl SapJob {
 pub struct ListedJob {
     #[serde(flatten)]
     pub job: SapJob,
+    /// The job id again, as SAP's list example shows it beside `_id`.
+    #[serde(rename = "jobId")]
+    pub job_id: u64,
     /// Its active schedules.
     #[serde(rename = "ACTIVECOUNT")]
     pub active_count: u64,

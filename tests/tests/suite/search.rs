@@ -379,6 +379,11 @@ async fn job_list_filters_sorts_and_counts_schedules() {
         })
         .collect();
     assert_eq!(counts, [(1, 1), (0, 1), (0, 0)]);
+    // SAP's list example shows the id twice, as `_id` and `jobId`.
+    for j in body["results"].as_array().unwrap() {
+        assert_eq!(j["jobId"], j["_id"], "{j}");
+        assert!(j["jobId"].is_u64(), "{j}");
+    }
     let (_, body) = list(vec![("displaySchedules", "true"), ("page_size", "1")]).await;
     let first = &body["results"][0];
     assert_eq!(first["schedules"].as_array().unwrap().len(), 2);
