@@ -150,6 +150,7 @@ fn client_credentials(
         (status = 200, description = "The access token", body = TokenAnswer),
         (status = 400, description = "invalid_request, unsupported_grant_type or invalid_scope", body = OAuthError),
         (status = 401, description = "invalid_client", body = OAuthError),
+        (status = 429, description = "The key or its tenant is over its request rate: SAP's error shape, with `Retry-After` and `throttling: 0`"),
     ),
     security(("clientBasic" = []), ())
 )]
@@ -192,6 +193,10 @@ pub async fn token(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -
         }
         Err(e) => return e.into_response(),
     };
+    // A token request counts against the key's and its tenant's request rates, as any call.
+    if let Err(e) = s.limits.admit(&s.store, &key.tenant, &key.id).await {
+        return e.into_response();
+    }
     let scopes: Vec<String> = match field("scope").map(str::trim).filter(|s| !s.is_empty()) {
         None => key.scopes.clone(),
         Some(asked) => {

@@ -201,6 +201,37 @@ async fn a_key_over_its_rate_is_refused_and_another_key_of_its_tenant_is_not() {
     );
 
     served_again(&env, "/scheduler/jobs", &busy).await;
+
+    // Token requests count too: a key asking for tokens faster than its rate is refused.
+    let (id, secret) = busy.split_once('.').expect("<id>.<secret>");
+    let mut refused = None;
+    for _ in 0..100 {
+        let resp = env
+            .http
+            .post(env.url("/oauth/token"))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("the API answers");
+        match resp.status().as_u16() {
+            200 => continue,
+            429 => {
+                assert!(resp.headers().contains_key("retry-after"));
+                refused = Some(resp.json::<Value>().await.unwrap());
+                break;
+            }
+            other => panic!("token request answered {other}"),
+        }
+    }
+    let refused = refused.expect("a token request over the key's rate is refused");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("API key is limited to 3 requests per second"),
+        "{refused}"
+    );
     env.cleanup().await;
 }
 
