@@ -129,10 +129,16 @@ pub async fn list_jobs(
                 "Error while fetching job details: Invalid query".into(),
             ));
         }
-        let id = if let Some(name) = &q.name {
-            s.store.job_id_by_name(&tenant.id, name).await?
-        } else {
-            q.jobId.as_deref().and_then(|j| j.parse::<u64>().ok())
+        // With both, the job must be the one of that name and that id (SAP: "ensure that the
+        // ID matches with the corresponding name"): a mismatch is no such job.
+        let by_id = q.jobId.as_deref().map(|j| j.parse::<u64>().ok());
+        let id = match (&q.name, by_id) {
+            (Some(name), by_id) => s
+                .store
+                .job_id_by_name(&tenant.id, name)
+                .await?
+                .filter(|id| by_id.is_none_or(|j| j == Some(*id))),
+            (None, by_id) => by_id.flatten(),
         };
         let job = match id {
             Some(id) => s.store.job(&tenant.id, id).await?,

@@ -250,14 +250,12 @@ pub struct SapSchedule {
     pub next_run_at: Option<String>,
     pub created_at: String,
     pub modified_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// SAP's four modes are each present, `null` but the schedule's own (as SAP answers).
     pub cron: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub repeat_interval: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub repeat_at: Option<String>,
+    /// chime's mode (a Unix crontab line): present only on such a schedule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crontab: Option<String>,
     /// The zone of the schedule's wall-clock times (absent: UTC). `nextRunAt` stays in UTC.

@@ -384,6 +384,14 @@ async fn job_list_filters_sorts_and_counts_schedules() {
         assert_eq!(j["jobId"], j["_id"], "{j}");
         assert!(j["jobId"].is_u64(), "{j}");
     }
+    // `name` and `jobId` together name one job: both must match it.
+    let first_id = body["results"][0]["_id"].as_u64().unwrap();
+    let id = first_id.to_string();
+    let (st, one) = list(vec![("name", "my_job"), ("jobId", &id)]).await;
+    assert_eq!((st, &one["name"]), (200, &json!("my_job")), "{one}");
+    let other_id = (first_id + 1).to_string();
+    let (st, _) = list(vec![("name", "my_job"), ("jobId", &other_id)]).await;
+    assert_eq!(st, 404);
     let (_, body) = list(vec![("displaySchedules", "true"), ("page_size", "1")]).await;
     let first = &body["results"][0];
     assert_eq!(first["schedules"].as_array().unwrap().len(), 2);
