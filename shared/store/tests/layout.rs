@@ -182,7 +182,8 @@ fn clockless(text: &str) -> String {
 
 /// Every key of the namespace with its type and contents, one line each, sorted; the
 /// namespace and the run ids are replaced by names, and what depends on Redis's clock (stream
-/// ids, the `xid` field, scores derived from them) is left out.
+/// ids, the `xid` field, scores derived from them) is left out, and a job's `lag` (a finish on
+/// Redis's clock from an execution start at the fixture's instant) is written `CLOCK`.
 async fn dump(
     redis: &mut redis::aio::MultiplexedConnection,
     ns: &str,
@@ -225,6 +226,7 @@ async fn dump(
                     .unwrap();
                 f.sort();
                 for (k, v) in f.iter().filter(|(k, _)| k != "xid") {
+                    let v = if k == "lag" { "CLOCK" } else { v };
                     write!(line, " {k}={v}").unwrap();
                 }
             }
@@ -311,7 +313,7 @@ NS:{sched}:due:1 zset: acme|1|s1@1700000000000\n\
 NS:{sched}:epoch string: 1\n\
 NS:{sched}:lease string (expires): leader-1:1\n\
 NS:{t:acme}:actions stream: [a=update,d=cron,j=1,k=k1,s=s1]\n\
-NS:{t:acme}:job:1 hash: def={\"_id\":1,\"name\":\"nightly\",\"description\":\"\",\"action\":\"http://127.0.0.1:9/\",\"active\":true,\"httpMethod\":\"POST\",\"startTime\":null,\"endTime\":null,\"headers\":{},\"timeoutMs\":1000,\"createdAt\":\"\",\"modifiedAt\":\"\"} s#1=s1 s#2=s2 s@s1=1 s@s2=2 seq=3 so=2\n\
+NS:{t:acme}:job:1 hash: def={\"_id\":1,\"name\":\"nightly\",\"description\":\"\",\"action\":\"http://127.0.0.1:9/\",\"active\":true,\"httpMethod\":\"POST\",\"startTime\":null,\"endTime\":null,\"headers\":{},\"timeoutMs\":1000,\"createdAt\":\"\",\"modifiedAt\":\"\"} lag=CLOCK s#1=s1 s#2=s2 s@s1=1 s@s2=2 seq=3 so=2\n\
 NS:{t:acme}:job:1:builds:0 hash: 1=RUN_A 2=RUN_B 3=RUN_C\n\
 NS:{t:acme}:job:1:done stream (expires): [r=RUN_A] [r=RUN_B] [r=RUN_C]\n\
 NS:{t:acme}:job:1:pos stream: [x=XID] [x=XID] [x=XID]\n\
@@ -328,7 +330,9 @@ NS:{t:acme}:run:RUN_A:log list (expires): @1700000005001 attempt 1 started on w1
 NS:{t:acme}:runids:56BB hash: EBDE3EBC5FC0A589A64DC75A88CF=XID\n\
 NS:{t:acme}:runids:7C3A hash: 5E2B9D1F4A6B8C0D2E4F6A8B0C1D=XID\n\
 NS:{t:acme}:runids:CC98 hash: 2DC99DC9506CACC53DE6C7C1A6DA=XID\n\
-NS:{t:acme}:runs stream: [j=1] [j=1] [j=1]\n\
+NS:{t:acme}:runs stream: [h=200,j=1,k=231,u=7] [h=500,j=1,k=242,u=7] [h=202,j=1,k=231,u=3]\n\
+NS:{t:acme}:runs:failure stream: [h=500,j=1,k=242,u=7]\n\
+NS:{t:acme}:runs:success stream: [h=200,j=1,k=231,u=7] [h=202,j=1,k=231,u=3]\n\
 NS:{t:acme}:sched:s1:events stream: [l=ERROR,m=Target blocked] [l=INFO,m=Schedule updated]\n\
 NS:{t:acme}:sched:s1:pos stream: [x=XID] [x=XID]\n\
 NS:{t:acme}:sched:s2:pos stream: [x=XID]\n\
@@ -346,7 +350,7 @@ NS:{sched}:epoch string: 1\n\
 NS:{sched}:lease string (expires): leader-1:1\n\
 NS:{t:acme}:actions stream: [a=update,d=cron,j=1,k=k1,s=s1]\n\
 NS:{t:acme}:async zset: 1|s1|RUN_D@1700000005008\n\
-NS:{t:acme}:job:1 hash: def={\"_id\":1,\"name\":\"nightly\",\"description\":\"\",\"action\":\"http://127.0.0.1:9/\",\"active\":true,\"httpMethod\":\"POST\",\"startTime\":null,\"endTime\":null,\"headers\":{},\"timeoutMs\":1000,\"createdAt\":\"\",\"modifiedAt\":\"\"} s#1=s1 s#2=s2 s@s1=1 s@s2=2 seq=4 so=2\n\
+NS:{t:acme}:job:1 hash: def={\"_id\":1,\"name\":\"nightly\",\"description\":\"\",\"action\":\"http://127.0.0.1:9/\",\"active\":true,\"httpMethod\":\"POST\",\"startTime\":null,\"endTime\":null,\"headers\":{},\"timeoutMs\":1000,\"createdAt\":\"\",\"modifiedAt\":\"\"} lag=CLOCK s#1=s1 s#2=s2 s@s1=1 s@s2=2 seq=4 so=2\n\
 NS:{t:acme}:job:1:builds:0 hash: 2=RUN_B 3=RUN_C 4=RUN_D\n\
 NS:{t:acme}:job:1:done stream (expires): [r=RUN_A] [r=RUN_B] [r=RUN_C]\n\
 NS:{t:acme}:job:1:pos stream: [x=XID] [x=XID]\n\
@@ -364,7 +368,9 @@ NS:{t:acme}:run:RUN_C:log list (expires): 2023-11-14T22:13:25.007Z job reported 
 NS:{t:acme}:runids:0D9E hash: 8F7A6B5C4D3E2F1A0B9C8D7E6F5A=\n\
 NS:{t:acme}:runids:56BB hash: EBDE3EBC5FC0A589A64DC75A88CF=XID\n\
 NS:{t:acme}:runids:7C3A hash: 5E2B9D1F4A6B8C0D2E4F6A8B0C1D=XID\n\
-NS:{t:acme}:runs stream: [j=1] [j=1]\n\
+NS:{t:acme}:runs stream: [h=500,j=1,k=242,u=7] [h=202,j=1,k=231,u=3]\n\
+NS:{t:acme}:runs:failure stream: [h=500,j=1,k=242,u=7]\n\
+NS:{t:acme}:runs:success stream: [h=202,j=1,k=231,u=3]\n\
 NS:{t:acme}:sched:s1:events stream: [l=ERROR,m=Target blocked] [l=INFO,m=Schedule updated]\n\
 NS:{t:acme}:sched:s1:pos stream: [x=XID]\n\
 NS:{t:acme}:sched:s2:pos stream: [x=XID]\n\
@@ -383,6 +389,8 @@ NS:{sched}:lease string (expires): leader-1:1\n\
 NS:{t:acme}:actions stream: [a=update,d=cron,j=1,k=k1,s=s1]\n\
 NS:{t:acme}:keys set: k1\n\
 NS:{t:acme}:runs stream:\n\
+NS:{t:acme}:runs:failure stream:\n\
+NS:{t:acme}:runs:success stream:\n\
 NS:{t:acme}:seq string: 1\n\
 NS:{t:acme}:tenant hash: async_exec_timeout_s=600 created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600 signing_secret=v1:k1:SECOND signing_secret_prev=v1:k1:FIRST signing_secret_prev_until=1700000060000";
 
