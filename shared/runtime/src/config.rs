@@ -150,6 +150,20 @@ pub struct Settings {
     /// How often the leader finishes asynchronous runs (acknowledged with 202) whose job has
     /// not reported within its tenant's `ASYNC_EXEC_TIMEOUT`: they become `COMPLETED/UNKNOWN`.
     pub async_sweep_secs: u64,
+    /// A schedule whose endpoint has been unreachable (no run's call got a connection: `dns`,
+    /// `connect`, `tls`, `blocked`) for more than this many days is deactivated (SAP: 10).
+    /// 0: never (unless `unreachable_deactivate_secs` is set).
+    pub unreachable_deactivate_days: u64,
+    /// The same limit in seconds; when not 0 it replaces `unreachable_deactivate_days` (tests,
+    /// short-lived installations).
+    pub unreachable_deactivate_secs: u64,
+    /// An inactive one-time schedule that has not run for this many days is removed (SAP: 30).
+    /// 0: never (unless `one_time_expiry_secs` is set).
+    pub one_time_expiry_days: u64,
+    /// The same limit in seconds; when not 0 it replaces `one_time_expiry_days`.
+    pub one_time_expiry_secs: u64,
+    /// How often the leader applies those two rules.
+    pub lifecycle_sweep_secs: u64,
     /// The keys that sign the API's OAuth access tokens (`POST /oauth/token`), comma-separated
     /// `<kid>:<base64 of at least 32 bytes>`: the first signs, every one is accepted (list a
     /// new key first and keep the old one until its tokens have expired). Empty: one key
@@ -226,6 +240,11 @@ impl Default for Settings {
             retention_sweep_secs: 300,
             repair_sweep_secs: 10,
             async_sweep_secs: 5,
+            unreachable_deactivate_days: 10,
+            unreachable_deactivate_secs: 0,
+            one_time_expiry_days: 30,
+            one_time_expiry_secs: 0,
+            lifecycle_sweep_secs: 60,
             token_keys: String::new(),
             token_ttl_secs: 3600,
             notify_concurrency: 16,
@@ -334,27 +353,35 @@ impl Settings {
         if self.async_sweep_secs == 0 {
             return bad("async_sweep_secs must be at least 1");
         }
+        let days = [
+            (
+                self.unreachable_deactivate_days,
+                "unreachable_deactivate_days",
+            ),
+            (self.one_time_expiry_days, "one_time_expiry_days"),
+        ];
+        if let Some(e) = over(&days, MAX_LIFECYCLE_DAYS, "never") {
+            return bad(&e);
+        }
         if !(300..=86_400).contains(&self.token_ttl_secs) {
             return bad("token_ttl_secs must be from 300 to 86400");
         }
-        for (v, name) in [
+        let rates = [
             (
                 self.tenant_requests_per_second,
                 "tenant_requests_per_second",
             ),
             (self.key_requests_per_second, "key_requests_per_second"),
-        ] {
-            if v > MAX_REQUESTS_PER_SECOND {
-                return bad(&format!(
-                    "{name} must be from 0 (no limit) to {MAX_REQUESTS_PER_SECOND}"
-                ));
-            }
+        ];
+        if let Some(e) = over(&rates, MAX_REQUESTS_PER_SECOND, "no limit") {
+            return bad(&e);
         }
         for (v, name) in [
             (self.notify_concurrency as u64, "notify_concurrency"),
             (self.notify_timeout_ms, "notify_timeout_ms"),
             (self.notify_poll_ms, "notify_poll_ms"),
             (self.notify_scan_secs, "notify_scan_secs"),
+            (self.lifecycle_sweep_secs, "lifecycle_sweep_secs"),
         ] {
             if v == 0 {
                 return bad(&format!("{name} must be at least 1"));
@@ -370,6 +397,41 @@ impl Settings {
 }
 
 pub use chime_core::targets::parse_allow_list;
+
+/// The error of the first of `values` (value, setting) over `max`, whose 0 means `zero`.
+fn over(values: &[(u64, &str)], max: u64, zero: &str) -> Option<String> {
+    values
+        .iter()
+        .find(|(v, _)| *v > max)
+        .map(|(_, name)| format!("{name} must be from 0 ({zero}) to {max}"))
+}
+
+/// The longest a lifecycle limit may be, in days (about 100 years).
+pub const MAX_LIFECYCLE_DAYS: u64 = 36_500;
+
+impl Settings {
+    /// How long (ms) a schedule's endpoint may be unreachable before the schedule is
+    /// deactivated; `None`: never.
+    pub fn unreachable_deactivate_ms(&self) -> Option<i64> {
+        lifecycle_limit_ms(
+            self.unreachable_deactivate_secs,
+            self.unreachable_deactivate_days,
+        )
+    }
+
+    /// How long (ms) an inactive one-time schedule may go without a run before it is removed;
+    /// `None`: never.
+    pub fn one_time_expiry_ms(&self) -> Option<i64> {
+        lifecycle_limit_ms(self.one_time_expiry_secs, self.one_time_expiry_days)
+    }
+}
+
+/// A lifecycle limit given in seconds (when not 0) or else in days, in ms; `None` when both
+/// are 0.
+fn lifecycle_limit_ms(secs: u64, days: u64) -> Option<i64> {
+    let secs = if secs > 0 { secs } else { days * 86_400 };
+    (secs > 0).then(|| i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX))
+}
 
 /// The highest request rate a setting or a tenant may give (requests per second).
 pub const MAX_REQUESTS_PER_SECOND: u64 = 100_000_000;
@@ -497,6 +559,36 @@ mod tests {
         assert_eq!(s.async_sweep_secs, 1);
         let err = Settings::load_from(env(&[("CHIME_ASYNC_SWEEP_SECS", "0")])).unwrap_err();
         assert!(err.to_string().contains("async_sweep_secs"), "{err}");
+    }
+
+    #[test]
+    fn the_lifecycle_limits_are_days_unless_seconds_are_given() {
+        let s = Settings::load_from(env(&[])).unwrap();
+        assert_eq!(s.unreachable_deactivate_ms(), Some(10 * 86_400_000));
+        assert_eq!(s.one_time_expiry_ms(), Some(30 * 86_400_000));
+        assert_eq!(s.lifecycle_sweep_secs, 60);
+        let s = Settings::load_from(env(&[
+            ("CHIME_UNREACHABLE_DEACTIVATE_DAYS", "0"),
+            ("CHIME_ONE_TIME_EXPIRY_DAYS", "2"),
+        ]))
+        .unwrap();
+        assert_eq!(s.unreachable_deactivate_ms(), None);
+        assert_eq!(s.one_time_expiry_ms(), Some(2 * 86_400_000));
+        let s = Settings::load_from(env(&[
+            ("CHIME_UNREACHABLE_DEACTIVATE_DAYS", "0"),
+            ("CHIME_UNREACHABLE_DEACTIVATE_SECS", "3"),
+            ("CHIME_ONE_TIME_EXPIRY_SECS", "4"),
+        ]))
+        .unwrap();
+        assert_eq!(s.unreachable_deactivate_ms(), Some(3_000));
+        assert_eq!(s.one_time_expiry_ms(), Some(4_000));
+        for (var, value) in [
+            ("CHIME_LIFECYCLE_SWEEP_SECS", "0"),
+            ("CHIME_ONE_TIME_EXPIRY_DAYS", "36501"),
+        ] {
+            let err = Settings::load_from(env(&[(var, value)])).unwrap_err();
+            assert!(err.to_string().contains(&var[6..].to_lowercase()), "{err}");
+        }
     }
 
     #[test]
