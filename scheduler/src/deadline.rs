@@ -30,12 +30,11 @@ pub struct Deadlines {
 impl Deadlines {
     /// One round at `now` (ms on Redis's clock). Returns the runs it finished.
     pub async fn sweep(&mut self, store: &Store, now: i64) -> u32 {
-        let Ok(mut tenants) = store.tenants().await else {
+        let Some((tenants, order)) =
+            tenants_in_turn(store, &mut self.next_tenant, TENANTS_PER_ROUND).await
+        else {
             return 0;
         };
-        tenants.sort_unstable();
-        let (order, next) = round(tenants.len(), self.next_tenant, TENANTS_PER_ROUND);
-        self.next_tenant = next;
         let mut budget = RUNS_PER_ROUND;
         for i in order {
             let t = &tenants[i];
@@ -74,6 +73,21 @@ impl Deadlines {
         }
         done
     }
+}
+
+/// The tenants of a round, sorted, and the indexes of those it looks at, in turn from `*next`
+/// (at most `most`); `*next` moves on to where the next round starts. `None` when the tenants
+/// cannot be read.
+pub(crate) async fn tenants_in_turn(
+    store: &Store,
+    next: &mut usize,
+    most: usize,
+) -> Option<(Vec<String>, Vec<usize>)> {
+    let mut tenants = store.tenants().await.ok()?;
+    tenants.sort_unstable();
+    let (order, after) = round(tenants.len(), *next, most);
+    *next = after;
+    Some((tenants, order))
 }
 
 /// The tenants (indexes into `n`, in turn from `from`) a round looks at, at most `most`,

@@ -27,6 +27,9 @@
 //!   without a job, active schedules without a due entry).
 //! - `deadline`: the sweep that completes asynchronous runs (202) whose job did not report
 //!   within its tenant's `ASYNC_EXEC_TIMEOUT` as `COMPLETED/UNKNOWN`.
+//! - `lifecycle`: the sweep of SAP's lifecycle rules: a schedule whose endpoint has been
+//!   unreachable too long is deactivated, an inactive one-time schedule not run for long is
+//!   removed.
 
 mod backpressure;
 mod claims;
@@ -34,6 +37,7 @@ mod clock;
 mod deadline;
 mod leader;
 mod lease;
+mod lifecycle;
 mod manual;
 mod message;
 mod pass;
@@ -44,6 +48,7 @@ mod settle;
 mod shards;
 
 pub use leader::Leader;
+pub use lifecycle::{Lifecycle, Limits, Swept};
 pub use message::run_message;
 pub use pass::PassReport;
 pub use retention::retention;
@@ -293,6 +298,8 @@ impl Scheduler {
         let mut repairer = repair::Repairer::default();
         let mut last_deadlines = Instant::now();
         let mut deadlines = deadline::Deadlines::default();
+        let mut last_lifecycle = Instant::now();
+        let mut lifecycle = Lifecycle::new(Limits::of(&self.settings));
         let mut last_depth = Instant::now() - Duration::from_secs(60);
         while !cancel.is_cancelled() {
             let Some(l) = held.clone() else {
@@ -356,6 +363,13 @@ impl Scheduler {
                 last_deadlines = Instant::now();
                 if let Ok(now) = self.store.now_ms().await {
                     deadlines.sweep(&self.store, now).await;
+                }
+            }
+            let lifecycle_every = Duration::from_secs(self.settings.lifecycle_sweep_secs.max(1));
+            if self.shard == 0 && last_lifecycle.elapsed() > lifecycle_every {
+                last_lifecycle = Instant::now();
+                if let Ok(now) = self.store.now_ms().await {
+                    lifecycle.sweep(&self.store, now).await;
                 }
             }
             match self.tick(&l).await {

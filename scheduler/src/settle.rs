@@ -9,14 +9,14 @@
 //! `DEACTIVATION_ON_COMPLETION` in its tenant's audit trail. A pass that finds itself fenced
 //! off marks its epoch, and only then releases its claim (which wakes the leader's loop).
 
-use crate::pass::{level, Pending, Phases, Planned};
+use crate::lifecycle::service_did;
+use crate::pass::{Pending, Phases, Planned};
 use crate::{PassReport, Scheduler};
 use chime_core::model::{Job, Schedule};
 use chime_core::schedule::completion_message;
 use chime_runtime::telemetry::warn_throttled;
 use chime_store::{
-    ActionLog, Advance, Advanced, DeactivationNote, Deferral, DEACTIVATION_ON_COMPLETION,
-    SERVICE_ACTOR,
+    deactivation_reason, Advance, Advanced, DeactivationNote, Deferral, DEACTIVATION_ON_COMPLETION,
 };
 
 impl Scheduler {
@@ -143,6 +143,7 @@ impl Scheduler {
             url,
             job_name: &job.name,
             message: &message,
+            reason: deactivation_reason::COMPLETED,
         });
         match self
             .store
@@ -168,22 +169,7 @@ impl Scheduler {
         }
         metrics::counter!("chime_schedules_completed_total").increment(1);
         let event = "Schedule deactivated on completion";
-        let _ = self
-            .store
-            .schedule_event(tenant, sid, level::INFO, event)
-            .await;
-        let entry = ActionLog {
-            job_id: job.id,
-            schedule_id: Some(sid.clone()),
-            action: DEACTIVATION_ON_COMPLETION.to_string(),
-            detail: message,
-            actor: SERVICE_ACTOR.to_string(),
-        };
-        if let Err(e) = self.store.record_action(tenant, &entry).await {
-            warn_throttled(
-                "action_log_failed",
-                &format!("the action log of schedule {sid} was not recorded: {e}"),
-            );
-        }
+        let did = (DEACTIVATION_ON_COMPLETION, message);
+        service_did(&self.store, tenant, job.id, sid, Some(event), did).await;
     }
 }

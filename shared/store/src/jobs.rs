@@ -1,19 +1,28 @@
 //! Jobs and their schedules: job ids and names, the definitions (a job hash's `def`, a
 //! schedules hash of JSON values), the tenant's schedule → job map, the definitions of due
-//! entries the leader fires, a finished schedule's deactivation (`schedule_complete.lua`), and
-//! a job's deletion with everything under it (`job_delete.lua`).
+//! entries the leader fires, a schedule's deactivation by the service (`schedule_deactivate.lua`:
+//! a finished schedule's, and one past its endpoint's unreachable days), and a job's deletion
+//! with everything under it (`job_delete.lua`).
 
+use crate::keys::Keys;
 use crate::{from_json, template_args, to_json, Result, Store, OUTCOMES};
-use chime_core::model::{Job, Schedule};
+use chime_core::model::{Job, Schedule, ScheduleKind};
 use redis::{AsyncCommands, Script};
 use std::sync::{Arc, LazyLock};
 
 static JOB_DELETE: LazyLock<Script> = crate::script!("job_delete.lua");
 static JOB_ID: LazyLock<Script> = crate::script!("job_id.lua");
-static SCHEDULE_COMPLETE: LazyLock<Script> = crate::script_with_notes!("schedule_complete.lua");
+static SCHEDULE_DEACTIVATE: LazyLock<Script> = crate::script_with_notes!("schedule_deactivate.lua");
 
 /// The job hash's field of the job's JSON definition.
 const DEF: &str = "def";
+
+/// A schedule as stored: its JSON, which a compare-and-set compares, and what it says.
+#[derive(Clone, Debug)]
+pub struct StoredSchedule {
+    pub json: String,
+    pub schedule: Schedule,
+}
 
 impl Store {
     /// A new job id of the tenant's: each tenant counts its own, so no tenant learns from its
@@ -123,11 +132,8 @@ impl Store {
         job: u64,
         schedule: &str,
     ) -> Result<Option<Schedule>> {
-        let def: Option<String> = self
-            .c()
-            .hget(self.keys.schedules(tenant, job), schedule)
-            .await?;
-        def.map(|d| from_json(&d)).transpose()
+        let stored = self.schedule_stored(tenant, job, schedule).await?;
+        Ok(stored.map(|s| s.schedule))
     }
 
     /// Jobs and schedules of many due entries `(tenant, job, schedule)` in one pipeline, each
@@ -199,23 +205,67 @@ impl Store {
         planned: &Schedule,
         note: Option<&crate::DeactivationNote<'_>>,
     ) -> Result<bool> {
-        let key = self.keys.schedules(tenant, job);
-        let stored: Option<String> = self.c().hget(&key, &planned.schedule_id).await?;
-        let Some(stored) = stored else {
+        let Some(stored) = self
+            .schedule_stored(tenant, job, &planned.schedule_id)
+            .await?
+        else {
             return Ok(false);
         };
-        let mut now: Schedule = from_json(&stored)?;
-        if !now.active || !chime_core::schedule::fires_alike(&now, planned) {
+        if !stored.schedule.active || !chime_core::schedule::fires_alike(&stored.schedule, planned)
+        {
             return Ok(false);
         }
+        self.deactivate_schedule(tenant, job, &stored, None, note)
+            .await
+    }
+
+    /// A schedule as stored, `None` when it is gone.
+    pub async fn schedule_stored(
+        &self,
+        tenant: &str,
+        job: u64,
+        schedule: &str,
+    ) -> Result<Option<StoredSchedule>> {
+        let json: Option<String> = self
+            .c()
+            .hget(self.keys.schedules(tenant, job), schedule)
+            .await?;
+        json.map(|json| {
+            let schedule = from_json(&json)?;
+            Ok(StoredSchedule { json, schedule })
+        })
+        .transpose()
+    }
+
+    /// Stores `stored` (a schedule of `job` as read) inactive, its other fields as they are,
+    /// while it is still stored so (and, with `unreachable_since`, while its unreachable mark
+    /// is still that instant): a compare-and-set (`schedule_deactivate.lua`). It leaves the
+    /// tenant's unreachable schedules; a one-time schedule enters its inactive one-time
+    /// schedules, counted from now. A `note` is made in the same step. True when deactivated.
+    pub(crate) async fn deactivate_schedule(
+        &self,
+        tenant: &str,
+        job: u64,
+        stored: &StoredSchedule,
+        unreachable_since: Option<i64>,
+        note: Option<&crate::DeactivationNote<'_>>,
+    ) -> Result<bool> {
+        let mut now = stored.schedule.clone();
         now.active = false;
-        let mut inv = SCHEDULE_COMPLETE.prepare_invoke();
-        inv.key(key)
-            .arg(&planned.schedule_id)
-            .arg(&stored)
-            .arg(to_json(&now));
+        let sid = &now.schedule_id;
+        let one_time = now.kind == ScheduleKind::OneTime;
+        let mut inv = SCHEDULE_DEACTIVATE.prepare_invoke();
+        inv.key(self.keys.schedules(tenant, job))
+            .arg(sid)
+            .arg(&stored.json)
+            .arg(to_json(&now))
+            .arg(Keys::schedule_member(job, sid))
+            .arg(unreachable_since.map(|m| m.to_string()).unwrap_or_default())
+            .arg(if one_time { "1" } else { "" });
         let ms = chrono::Utc::now().timestamp_millis();
-        self.deactivation_note_args(&mut inv, tenant, job, &planned.schedule_id, ms, note);
+        self.deactivation_note_args(&mut inv, tenant, job, sid, ms, note);
+        inv.key(self.keys.unreachable(tenant))
+            .key(self.keys.one_time_expiry(tenant));
         let replaced: i64 = inv.invoke_async(&mut self.c()).await?;
         Ok(replaced == 1)
     }
@@ -229,10 +279,15 @@ impl Store {
     }
 
     pub async fn delete_schedule(&self, tenant: &str, job: u64, schedule: &str) -> Result<bool> {
+        let member = Keys::schedule_member(job, schedule);
         let (n, _): (u64, u64) = redis::pipe()
             .atomic()
             .hdel(self.keys.schedules(tenant, job), schedule)
             .hdel(self.keys.schedule_jobs(tenant), schedule)
+            .zrem(self.keys.unreachable(tenant), &member)
+            .ignore()
+            .zrem(self.keys.one_time_expiry(tenant), &member)
+            .ignore()
             .query_async(&mut self.c())
             .await?;
         Ok(n > 0)
@@ -252,7 +307,9 @@ impl Store {
             .key(k.schedule_jobs(tenant))
             .key(k.job_tails(tenant, job.id))
             .key(k.live(tenant))
-            .key(k.async_runs(tenant));
+            .key(k.async_runs(tenant))
+            .key(k.unreachable(tenant))
+            .key(k.one_time_expiry(tenant));
         for o in OUTCOMES {
             inv.key(k.tenant_outcome_runs(tenant, o));
         }

@@ -27,6 +27,8 @@
 //! | `ns:T:runids:<xxxx>` | hash | the run ids that start with `xxxx` (their first four characters; the field is the rest) → `""` while the run is not finished, its stream id once it is |
 //! | `ns:T:live` | zset | the runs not finished yet, `<jobId>|<scheduleId>|<runId>`, scored by when they were created (ms) |
 //! | `ns:T:async` | zset | the runs acknowledged asynchronously (202) and not reported yet, `<jobId>|<scheduleId>|<runId>`, scored by when the 202 was recorded (ms): the leader's deadline sweep reads the overdue ones |
+//! | `ns:T:unreachable` | zset | schedules whose endpoint is unreachable, `<jobId>|<scheduleId>`, scored by when the first run of the streak finished without a connection (ms); a run with an HTTP answer takes it out: the leader deactivates those past `CHIME_UNREACHABLE_DEACTIVATE_DAYS` |
+//! | `ns:T:expiry` | zset | inactive one-time schedules, `<jobId>|<scheduleId>`, scored by when they became inactive or were last written (ms): the leader removes those past `CHIME_ONE_TIME_EXPIRY_DAYS` |
 //! | `ns:T:note:<id>` | hash | a notification (one event for a job's `notifications` URL) and its delivery: kind, run, result, URL, state, attempts |
 //! | `ns:T:notes:due` | zset | the notes waiting for delivery, scored by when their next attempt is due (ms); a worker's claim moves it by its lease |
 //! | `ns:T:notes:job:<jobId>` | zset | the job's newest 100 notes, scored by their creation (ms) |
@@ -229,6 +231,18 @@ impl Keys {
     pub fn async_runs(&self, tenant: &str) -> String {
         self.t(tenant, "async")
     }
+    /// The tenant's schedules whose endpoint is unreachable ([`Keys::schedule_member`]s scored
+    /// by the instant the first run of their streak finished without a connection, ms): the
+    /// index of the leader's deactivation on unreachability.
+    pub fn unreachable(&self, tenant: &str) -> String {
+        self.t(tenant, "unreachable")
+    }
+    /// The tenant's inactive one-time schedules ([`Keys::schedule_member`]s scored by the
+    /// instant they became inactive or were last written, ms): the index of the leader's
+    /// removal of one-time schedules not run for long.
+    pub fn one_time_expiry(&self, tenant: &str) -> String {
+        self.t(tenant, "expiry")
+    }
     /// The tenant's notes waiting for delivery (ids scored by when their next attempt is due).
     pub fn notes_due(&self, tenant: &str) -> String {
         self.t(tenant, "notes:due")
@@ -384,6 +398,18 @@ impl Keys {
         format!("{}:{{schedulers}}:held", self.ns)
     }
 
+    /// A schedule's member of its tenant's indexes of schedules (the unreachable ones, the
+    /// expiring ones) and field of its replan hash: `<jobId>|<scheduleId>`.
+    pub fn schedule_member(job: u64, schedule: &str) -> String {
+        format!("{job}|{schedule}")
+    }
+
+    /// The job id and the schedule id of a [`Keys::schedule_member`].
+    pub fn parse_schedule_member(member: &str) -> Option<(u64, &str)> {
+        let (job, schedule) = member.split_once('|')?;
+        Some((job.parse().ok()?, schedule))
+    }
+
     /// The due-index member of a schedule.
     pub fn due_member(tenant: &str, job: u64, schedule: &str) -> String {
         format!("{tenant}|{job}|{schedule}")
@@ -462,6 +488,8 @@ mod tests {
             k.run_id_slot("abc", "R123").0,
             k.live("abc"),
             k.async_runs("abc"),
+            k.unreachable("abc"),
+            k.one_time_expiry("abc"),
         ] {
             assert!(key.starts_with("ns1:"), "{key}");
             assert_eq!(key.matches(tag).count(), 1, "{key}");
@@ -502,6 +530,8 @@ mod tests {
             (k.run_id_slot("a", "5F58C2FBA428").0, "ns:{t:a}:runids:5F58"),
             (k.live("a"), "ns:{t:a}:live"),
             (k.notes_due("a"), "ns:{t:a}:notes:due"),
+            (k.unreachable("a"), "ns:{t:a}:unreachable"),
+            (k.one_time_expiry("a"), "ns:{t:a}:expiry"),
             (
                 k.note_template("a").key("x.failed"),
                 "ns:{t:a}:note:x.failed",
@@ -586,6 +616,14 @@ mod tests {
             k.job_build("a", 7, 128),
             ("ns:{t:a}:job:7:builds:1".into(), "0".into())
         );
+    }
+
+    #[test]
+    fn a_schedule_member_round_trips() {
+        let m = Keys::schedule_member(42, "5f58c2fb-a428");
+        assert_eq!(m, "42|5f58c2fb-a428");
+        assert_eq!(Keys::parse_schedule_member(&m), Some((42, "5f58c2fb-a428")));
+        assert_eq!(Keys::parse_schedule_member("x|y"), None);
     }
 
     #[test]

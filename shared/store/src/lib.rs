@@ -13,7 +13,8 @@
 //! | --- | --- | --- |
 //! | `tenants` | tenants, API keys, tenant settings (retention, runs per minute) | |
 //! | `signing` | a tenant's signing secrets (sealed): their creation on first use and their rotation | `signing_init`, `signing_rotate` |
-//! | `jobs` | jobs, job names, schedules, the definitions of due entries, a finished schedule's deactivation, job deletion | `job_delete`, `schedule_complete` |
+//! | `jobs` | jobs, job names, schedules, the definitions of due entries, a schedule's deactivation by the service (finished, or unreachable too long), job deletion | `job_delete`, `schedule_deactivate` |
+//! | `lifecycle` | the lifecycle rules' indexes (unreachable schedules, inactive one-time schedules), and the removal of a one-time schedule not run for long | `lifecycle_unmark`, `schedule_expire` |
 //! | `replan` | writes that change what fires, atomic with their replan markers; the repair of what a crash left | `job_write`, `replan_done`, `name_release` |
 //! | `due` | the due index and its deferred fires; the one owner of its partitions | `advance` |
 //! | `lease` | the leader lease and its fencing epoch | `lease_acquire`, `lease_renew`, `lease_release` |
@@ -29,6 +30,7 @@ pub mod keys;
 mod due;
 mod jobs;
 mod lease;
+mod lifecycle;
 mod notes;
 mod record;
 mod replan;
@@ -42,12 +44,17 @@ mod tail;
 mod tenants;
 
 pub use due::{Advance, Advanced, Deferral, Deferred};
-pub use notes::{note_state, DeactivationNote, Event, EventRun, Note, NoteAttempt};
+pub use jobs::StoredSchedule;
+pub use lifecycle::{Marked, Rule};
+pub use notes::{
+    deactivation_reason, note_state, DeactivationNote, Event, EventRun, Note, NoteAttempt,
+};
 pub use redis::RedisError;
 pub use replan::{JobWrite, Replan, ScheduleWrite, WriteLimits, Written};
 pub use run_queries::{
     ActionLog, Order, RunPage, RunQuery, ScheduleMarks, Scope, SkipSpan,
-    DEACTIVATION_ON_COMPLETION, SERVICE_ACTOR, TENANT_WIDE,
+    DEACTIVATION_ON_COMPLETION, DEACTIVATION_ON_UNREACHABLE, DELETION_ON_EXPIRY, SERVICE_ACTOR,
+    TENANT_WIDE,
 };
 pub use run_search::{is_search_cursor, RunSearch, SearchPage, SEARCH_BUDGET, SEARCH_READS};
 pub use run_stats::RunStats;

@@ -1,7 +1,8 @@
 //! Notifications: the events of jobs that name a `notifications` URL, kept as notes until
 //! delivered. A note is made in the step that causes it, so it is never lost: a run's finish
-//! (`runs.lua`: `run.failed`, `schedule.recovered`) or a schedule's deactivation on completion
-//! (`schedule_complete.lua`: `schedule.deactivated`), both through `notes.lua`. Workers claim
+//! (`runs.lua`: `run.failed`, `schedule.recovered`) or a schedule's deactivation, on
+//! completion or past its endpoint's unreachable days (`schedule_deactivate.lua`:
+//! `schedule.deactivated`), both through `notes.lua`. Workers claim
 //! due notes (`notes_claim.lua` moves each claimed note's due instant by a lease, so one
 //! worker holds it while it calls), deliver them, and record each attempt here: delivered, or
 //! due again later, or given up. A worker that dies holding a note lets its lease pass and
@@ -23,6 +24,14 @@ pub mod note_state {
     pub const DELIVERED: &str = "delivered";
     /// Its attempts are spent (or its URL cannot be called): not tried again.
     pub const FAILED: &str = "failed";
+}
+
+/// Why the service deactivated a schedule: a `schedule.deactivated` event's `reason`.
+pub mod deactivation_reason {
+    /// It has no instant left (SAP's deactivation on completion).
+    pub const COMPLETED: &str = "completed";
+    /// Its endpoint has been unreachable for longer than the installation allows.
+    pub const UNREACHABLE: &str = "unreachable";
 }
 
 /// One notification and its delivery, as stored.
@@ -53,6 +62,8 @@ pub struct Note {
     pub streak: Option<u32>,
     /// `schedule.deactivated`: why.
     pub message: Option<String>,
+    /// `schedule.deactivated`: one of [`deactivation_reason`].
+    pub reason: Option<String>,
     /// One of [`note_state`].
     pub state: String,
     /// Delivery attempts made.
@@ -87,6 +98,7 @@ impl Note {
             attempts: num("n").map(|n| n as u32),
             streak: num("c").map(|n| n as u32),
             message: text("m"),
+            reason: text("w"),
             state: text("st").unwrap_or_else(|| note_state::PENDING.into()),
             tries: num("tries").unwrap_or_default() as u32,
             last_attempt_at: num("last_at"),
@@ -116,6 +128,8 @@ pub struct DeactivationNote<'a> {
     pub url: &'a str,
     pub job_name: &'a str,
     pub message: &'a str,
+    /// One of [`deactivation_reason`].
+    pub reason: &'a str,
 }
 
 /// The JSON event a notification's URL receives.
@@ -143,6 +157,9 @@ pub struct Event<'a> {
     /// `schedule.deactivated`: why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<&'a str>,
+    /// `schedule.deactivated`: `completed` or `unreachable` ([`deactivation_reason`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
 }
 
 /// The run an event is about.
@@ -184,6 +201,7 @@ impl<'a> Event<'a> {
             consecutive_failures: streak("run.failed"),
             failures_before: streak("schedule.recovered"),
             message: note.message.as_deref(),
+            reason: note.reason.as_deref(),
         }
     }
 }
@@ -292,7 +310,8 @@ impl Store {
         Ok(())
     }
 
-    /// The arguments `schedule_complete.lua` takes for the note of a deactivation.
+    /// The arguments `schedule_deactivate.lua` takes for the note of a deactivation, from its
+    /// notes due (its second key) and `now` on.
     pub(crate) fn deactivation_note_args(
         &self,
         inv: &mut redis::ScriptInvocation<'_>,
@@ -322,7 +341,9 @@ impl Store {
                 .arg("s")
                 .arg(schedule)
                 .arg("m")
-                .arg(n.message);
+                .arg(n.message)
+                .arg("w")
+                .arg(n.reason);
         }
     }
 }
@@ -385,11 +406,13 @@ mod tests {
             ("s", "S1"),
             ("at", "0"),
             ("m", "one-time schedule completed"),
+            ("w", "completed"),
         ]);
         let note = Note::from_fields("S1.deactivated.0".into(), &f);
         let event = serde_json::to_value(Event::of(&note)).unwrap();
         assert!(event.get("run").is_none(), "{event}");
         assert_eq!(event["message"], "one-time schedule completed");
+        assert_eq!(event["reason"], "completed");
         assert!(event.get("consecutiveFailures").is_none(), "{event}");
         assert_eq!(note.state, note_state::PENDING);
     }

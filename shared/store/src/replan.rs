@@ -9,7 +9,7 @@
 //! is never held without its job.
 
 use crate::{to_json, Result, Store, StoreError};
-use chime_core::model::{Job, Schedule};
+use chime_core::model::{Job, Schedule, ScheduleKind};
 use redis::Script;
 use std::sync::LazyLock;
 
@@ -78,7 +78,7 @@ pub struct Replan {
 
 impl Replan {
     fn field(&self) -> String {
-        format!("{}|{}", self.job, self.schedule)
+        crate::keys::Keys::schedule_member(self.job, &self.schedule)
     }
 
     /// The marker of `field` holding `value`; `None` if either is malformed.
@@ -96,6 +96,17 @@ impl Replan {
             value: value.to_string(),
             written_at: at.parse().ok()?,
         })
+    }
+}
+
+/// What a schedule written is to the tenant's index of inactive one-time schedules (the
+/// leader removes those not run for long, `Keys::one_time_expiry`): `+` an inactive one-time
+/// schedule, counted from the write; `-` an active one, out of it; empty for anything else.
+fn one_time_mark(def: Option<&Schedule>) -> &'static str {
+    match def {
+        Some(s) if s.kind == ScheduleKind::OneTime && s.active => "-",
+        Some(s) if s.kind == ScheduleKind::OneTime => "+",
+        _ => "",
     }
 }
 
@@ -118,7 +129,8 @@ impl Store {
             .key(k.schedules(tenant, w.job_id))
             .key(k.schedule_jobs(tenant))
             .key(k.replan(tenant))
-            .key(k.tenant(tenant));
+            .key(k.tenant(tenant))
+            .key(k.one_time_expiry(tenant));
         inv.arg(w.job_id)
             .arg(w.job.map(to_json).unwrap_or_default())
             .arg(w.claim.unwrap_or_default())
@@ -135,7 +147,8 @@ impl Store {
             };
             inv.arg(s.schedule_id)
                 .arg(s.def.map(to_json).unwrap_or_default())
-                .arg(&next);
+                .arg(&next)
+                .arg(one_time_mark(s.def));
             if let Some(n) = s.next {
                 replans.push(Replan {
                     job: w.job_id,

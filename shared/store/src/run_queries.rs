@@ -98,6 +98,16 @@ pub struct RunPage {
 /// a cron with no future instant), in SAP's wording.
 pub const DEACTIVATION_ON_COMPLETION: &str = "DEACTIVATION_ON_COMPLETION";
 
+/// The audit trail's action of a schedule the service deactivated because its endpoint has
+/// been unreachable (no run's call got a connection) for longer than the installation allows
+/// (SAP: more than 10 days); chime's name, after SAP's.
+pub const DEACTIVATION_ON_UNREACHABLE: &str = "DEACTIVATION_ON_UNREACHABLE";
+
+/// The audit trail's action of an inactive one-time schedule the service removed because it
+/// has not run for longer than the installation allows (SAP: 30 days); chime's name, after
+/// SAP's.
+pub const DELETION_ON_EXPIRY: &str = "DELETION_ON_EXPIRY";
+
 /// The actor of the audit trail's entries the service makes itself (not an API key).
 pub const SERVICE_ACTOR: &str = "scheduler";
 

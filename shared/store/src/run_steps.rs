@@ -328,6 +328,7 @@ impl Store {
         for o in OUTCOMES {
             inv.key(k.tenant_outcome_runs(tenant, o));
         }
+        inv.key(k.unreachable(tenant));
         inv.arg(now)
             .arg(now_txt)
             .arg(self.retention.per_stream)

@@ -1,6 +1,7 @@
 //! The Redis data layout, pinned: one tenant's whole life (keys, signing secrets rotated, a job
 //! of two schedules, runs materialised, started, redelivered, completed, reported
-//! asynchronously, evicted by the per-schedule cap, queried, swept and deleted; manual runs
+//! asynchronously, evicted by the per-schedule cap, queried, swept, refused a connection (its
+//! schedule marked unreachable) and deleted; manual runs
 //! requested, recorded and left acknowledged, waiting for their report within the tenant's
 //! asynchronous deadline) on the real Redis, and every key it leaves
 //! (name, type and contents, less what depends on the clock) compared with the layout recorded
@@ -152,6 +153,25 @@ fn acked() -> RunResult {
             ..Timing::default()
         },
         failure_reason: None,
+    }
+}
+
+/// A call that got no connection (refused): the endpoint is unreachable.
+fn refused() -> RunResult {
+    let text = "error sending request: connection refused".to_string();
+    RunResult {
+        status: RunStatus::Completed,
+        state: RunState::RequestError,
+        outcome: Some(Outcome::Error),
+        http_status: None,
+        run_text: text.clone(),
+        body: None,
+        error: Some(text),
+        duration_ms: 1,
+        executed_at: FIRE + 3_010,
+        event: None,
+        timing: Timing::default(),
+        failure_reason: Some(FailureReason::Connect),
     }
 }
 
@@ -339,7 +359,7 @@ NS:{t:acme}:sched:s2:pos stream: [x=XID]\n\
 NS:{t:acme}:schedjobs hash: s1=1 s2=1\n\
 NS:{t:acme}:seq string: 1\n\
 NS:{t:acme}:tenant hash: async_exec_timeout_s=600 created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600 signing_secret=v1:k1:SECOND signing_secret_prev=v1:k1:FIRST signing_secret_prev_until=1700000060000";
-/// After run D evicted run A (the schedule keeps 2 runs) and the sweep.
+/// After run D evicted run A (the schedule keeps 2 runs), the sweep, and run F refused.
 const EVICTED: &str = "\
 NS:apikey:k1 hash: created=1704067200000 scopes=jobs:read,jobs:write secret=1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 tenant=acme\n\
 NS:tenants set: acme\n\
@@ -350,13 +370,14 @@ NS:{sched}:epoch string: 1\n\
 NS:{sched}:lease string (expires): leader-1:1\n\
 NS:{t:acme}:actions stream: [a=update,d=cron,j=1,k=k1,s=s1]\n\
 NS:{t:acme}:async zset: 1|s1|RUN_D@1700000005008\n\
-NS:{t:acme}:job:1 hash: def={\"_id\":1,\"name\":\"nightly\",\"description\":\"\",\"action\":\"http://127.0.0.1:9/\",\"active\":true,\"httpMethod\":\"POST\",\"startTime\":null,\"endTime\":null,\"headers\":{},\"timeoutMs\":1000,\"createdAt\":\"\",\"modifiedAt\":\"\"} lag=CLOCK s#1=s1 s#2=s2 s@s1=1 s@s2=2 seq=4 so=2\n\
-NS:{t:acme}:job:1:builds:0 hash: 2=RUN_B 3=RUN_C 4=RUN_D\n\
-NS:{t:acme}:job:1:done stream (expires): [r=RUN_A] [r=RUN_B] [r=RUN_C]\n\
-NS:{t:acme}:job:1:pos stream: [x=XID] [x=XID]\n\
+NS:{t:acme}:job:1 hash: def={\"_id\":1,\"name\":\"nightly\",\"description\":\"\",\"action\":\"http://127.0.0.1:9/\",\"active\":true,\"httpMethod\":\"POST\",\"startTime\":null,\"endTime\":null,\"headers\":{},\"timeoutMs\":1000,\"createdAt\":\"\",\"modifiedAt\":\"\"} lag=CLOCK s#1=s1 s#2=s2 s@s1=1 s@s2=2 seq=5 so=2\n\
+NS:{t:acme}:job:1:builds:0 hash: 2=RUN_B 3=RUN_C 4=RUN_D 5=RUN_F\n\
+NS:{t:acme}:job:1:done stream (expires): [r=RUN_A] [r=RUN_B] [r=RUN_C] [r=RUN_F]\n\
+NS:{t:acme}:job:1:pos stream: [x=XID] [x=XID] [x=XID]\n\
+NS:{t:acme}:job:1:pos:error stream: [x=XID]\n\
 NS:{t:acme}:job:1:pos:failure stream: [x=XID]\n\
 NS:{t:acme}:job:1:pos:success stream: [x=XID]\n\
-NS:{t:acme}:job:1:runs stream: [a=1700000001000,b=,c=4000,d=4005,e=-990,f=http_5xx,g=1,,,5,h=500,id=RUN_B,k=242,n=2,o=leader-1,p=1,q=3,s=1,t=HTTP 500,u=7,w=w1,x=>endpoint returned status code 500] [a=1700000000000,b=,c=5000,d=5007,e=10,g=,,,2,h=202,id=RUN_C,k=231,n=3,o=leader-1,p=1,q=3,s=2,t=done later,u=3,v=k1,w=w1,x=]\n\
+NS:{t:acme}:job:1:runs stream: [a=1700000001000,b=,c=4000,d=4005,e=-990,f=http_5xx,g=1,,,5,h=500,id=RUN_B,k=242,n=2,o=leader-1,p=1,q=3,s=1,t=HTTP 500,u=7,w=w1,x=>endpoint returned status code 500] [a=1700000000000,b=,c=5000,d=5007,e=10,g=,,,2,h=202,id=RUN_C,k=231,n=3,o=leader-1,p=1,q=3,s=2,t=done later,u=3,v=k1,w=w1,x=] [a=1700000003000,b=,c=2010,d=2011,e=10,f=connect,h=,id=RUN_F,k=253,n=5,o=leader-1,p=1,q=3,s=2,t=error sending request: connection refused,u=1,w=w1,x==]\n\
 NS:{t:acme}:job:1:schedules hash: s1={\"scheduleId\":\"s1\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"} s2={\"scheduleId\":\"s2\",\"description\":\"\",\"data\":null,\"type\":\"recurring\",\"cron\":null,\"time\":null,\"repeatInterval\":\"1 second\",\"repeatAt\":null,\"active\":true,\"startTime\":null,\"endTime\":null,\"createdAt\":\"\",\"modifiedAt\":\"\"}\n\
 NS:{t:acme}:job:1:tails string (expires): 1\n\
 NS:{t:acme}:jobnames hash: nightly=1\n\
@@ -368,15 +389,18 @@ NS:{t:acme}:run:RUN_C:log list (expires): 2023-11-14T22:13:25.007Z job reported 
 NS:{t:acme}:runids:0D9E hash: 8F7A6B5C4D3E2F1A0B9C8D7E6F5A=\n\
 NS:{t:acme}:runids:56BB hash: EBDE3EBC5FC0A589A64DC75A88CF=XID\n\
 NS:{t:acme}:runids:7C3A hash: 5E2B9D1F4A6B8C0D2E4F6A8B0C1D=XID\n\
-NS:{t:acme}:runs stream: [h=500,j=1,k=242,u=7] [h=202,j=1,k=231,u=3]\n\
+NS:{t:acme}:runids:D398 hash: DD3DE3A25355A5403B588B2E6858=XID\n\
+NS:{t:acme}:runs stream: [h=500,j=1,k=242,u=7] [h=202,j=1,k=231,u=3] [h=,j=1,k=253,u=1]\n\
+NS:{t:acme}:runs:error stream: [h=,j=1,k=253,u=1]\n\
 NS:{t:acme}:runs:failure stream: [h=500,j=1,k=242,u=7]\n\
 NS:{t:acme}:runs:success stream: [h=202,j=1,k=231,u=3]\n\
 NS:{t:acme}:sched:s1:events stream: [l=ERROR,m=Target blocked] [l=INFO,m=Schedule updated]\n\
 NS:{t:acme}:sched:s1:pos stream: [x=XID]\n\
-NS:{t:acme}:sched:s2:pos stream: [x=XID]\n\
+NS:{t:acme}:sched:s2:pos stream: [x=XID] [x=XID]\n\
 NS:{t:acme}:schedjobs hash: s1=1 s2=1\n\
 NS:{t:acme}:seq string: 1\n\
-NS:{t:acme}:tenant hash: async_exec_timeout_s=600 created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600 signing_secret=v1:k1:SECOND signing_secret_prev=v1:k1:FIRST signing_secret_prev_until=1700000060000";
+NS:{t:acme}:tenant hash: async_exec_timeout_s=600 created=2024-01-01T00:00:00Z name=Acme retention_ms=7200000 runs_per_minute=600 signing_secret=v1:k1:SECOND signing_secret_prev=v1:k1:FIRST signing_secret_prev_until=1700000060000\n\
+NS:{t:acme}:unreachable zset: 1|s2@1700000005011";
 /// After the job's deletion.
 const DELETED: &str = "\
 NS:apikey:k1 hash: created=1704067200000 scopes=jobs:read,jobs:write secret=1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 tenant=acme\n\
@@ -389,6 +413,7 @@ NS:{sched}:lease string (expires): leader-1:1\n\
 NS:{t:acme}:actions stream: [a=update,d=cron,j=1,k=k1,s=s1]\n\
 NS:{t:acme}:keys set: k1\n\
 NS:{t:acme}:runs stream:\n\
+NS:{t:acme}:runs:error stream:\n\
 NS:{t:acme}:runs:failure stream:\n\
 NS:{t:acme}:runs:success stream:\n\
 NS:{t:acme}:seq string: 1\n\
@@ -566,7 +591,7 @@ async fn record_runs(store: &Store, id: u64) -> [RunMessage; 3] {
 }
 
 /// Run D: the schedule's cap (2) evicts A, records and indexes and all; every query path
-/// reads what is left.
+/// reads what is left. Then run F of s2, whose call gets no connection.
 async fn evict_and_query(store: &Store, id: u64, [a, b, c, d]: [&RunMessage; 4]) {
     let now = NOW;
     assert_eq!(
@@ -612,6 +637,19 @@ async fn evict_and_query(store: &Store, id: u64, [a, b, c, d]: [&RunMessage; 4])
     assert!(store.run(TENANT, &a.run_id).await.unwrap().is_none());
     let b_rec = store.run(TENANT, &b.run_id).await.unwrap().unwrap();
     assert_eq!((b_rec.number, b_rec.state.as_str()), (2, "ERROR"));
+    // Run F of s2: its call got no connection, which marks s2 unreachable from its finish.
+    let f = run(id, "s2", FIRE + 3_000);
+    assert_eq!(
+        store.materialize(&f, now + 10).await.unwrap(),
+        Materialized::Created
+    );
+    assert_eq!(
+        store
+            .run_complete(&f, now + 11, "w1", &refused())
+            .await
+            .unwrap(),
+        Completed::Recorded
+    );
 }
 
 #[tokio::test]
@@ -636,6 +674,7 @@ async fn the_redis_layout_is_the_one_chime_always_wrote() {
         ("RUN_C", c.run_id.clone()),
         ("RUN_D", d.run_id.clone()),
         ("RUN_E", MANUAL_E.to_string()),
+        ("RUN_F", run(id, "s2", FIRE + 3_000).run_id),
     ];
     let recorded = dump(&mut redis, &ns, &names).await;
     evict_and_query(&store, id, [&a, &b, &c, &d]).await;

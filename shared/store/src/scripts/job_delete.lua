@@ -2,7 +2,8 @@
 -- KEYS 1 job hash  2 schedules hash  3 job runs stream  4 jobs zset  5 job names hash
 --   6 tenant runs stream  7 job done stream  8 tenant schedule->job hash  9 the job's
 --   live-tail marker  10 the tenant's live runs  11 the tenant's runs acknowledged
---   asynchronously (the deadline's index)  12.. the tenant's runs of each outcome
+--   asynchronously (the deadline's index)  12, 13 the tenant's unreachable and expiring
+--   schedules (`<job>|<schedule>` members)  14.. the tenant's runs of each outcome
 -- ARGV 1 job id  2 job name, then the templates (a prefix and a suffix to put around an id)
 --   of the keys named by data: 3-4 a run's unfinished record, 5-6 a run's log (by run id),
 --   7-8 a schedule's positions, 9-10 its events (by schedule id); 11 the prefix of the
@@ -23,7 +24,7 @@ end
 local entries = redis.call('XRANGE', KEYS[3], '-', '+')
 for i = 1, #entries do
   redis.call('XDEL', KEYS[6], entries[i][1])
-  for k = 12, #KEYS do
+  for k = 14, #KEYS do
     redis.call('XDEL', KEYS[k], entries[i][1])
   end
   forget_id(entries[i][2][2])
@@ -56,6 +57,8 @@ end
 for i = 1, #scheds do
   redis.call('DEL', key(7, scheds[i]), key(9, scheds[i]))
   redis.call('HDEL', KEYS[8], scheds[i])
+  redis.call('ZREM', KEYS[12], prefix .. scheds[i])
+  redis.call('ZREM', KEYS[13], prefix .. scheds[i])
 end
 for k = 13, #ARGV do
   redis.call('DEL', ARGV[k])

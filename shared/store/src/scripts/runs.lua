@@ -9,7 +9,9 @@
 --   the instant they stop counting)  5 the tenant's runs acknowledged asynchronously and
 --   not reported yet (zset: live members scored by the 202's instant, ms)  6 the tenant's
 --   notes due (notes.lua, which goes before this script)  7 to 6 + the number of outcomes:
---   the tenant's finished runs of each outcome (streams, in the outcome list's order).
+--   the tenant's finished runs of each outcome (streams, in the outcome list's order)
+--   7 + the number of outcomes: the tenant's unreachable schedules (zset: `<job>|<schedule>`
+--   scored by the first finish without a connection of the streak, ms; see `reach`).
 --   Every other key is named by a run's, a job's or a schedule's id: the script puts the id
 --   between the prefix of the key's family and the key's suffix, both from ARGV (all keys of
 --   the tenant's hash slot).
@@ -806,6 +808,29 @@ local function notify(r, at, x)
     't', x.text, 'x', err or '', 'n', x.attempt, 'c', streak })
 end
 
+-- Reachability, for the leader's deactivation of schedules whose endpoint stays unreachable:
+-- a run whose call made no connection (failure reason dns, connect, tls, or blocked by the
+-- address guard) notes its schedule's first such finish in UNREACHABLE (NX: a streak keeps its
+-- first instant); a call with any HTTP answer (`http`) takes the schedule out. Anything else
+-- (a timeout, an invalid action, a cancellation) changes nothing. An answered run costs at most
+-- one EXISTS per call, and a ZREM only while the tenant has unreachable schedules.
+local NO_CONNECTION = { dns = true, connect = true, tls = true, blocked = true }
+local UNREACHABLE = KEYS[7 + N_OUTCOMES]
+local unreachable_any = nil
+local function reach(r, http, reason)
+  if NO_CONNECTION[reason or ''] then
+    redis.call('ZADD', UNREACHABLE, 'NX', NOW, r.job_id .. '|' .. r.sched_id)
+    unreachable_any = true
+  elseif (http or '') ~= '' then
+    if unreachable_any == nil then
+      unreachable_any = redis.call('EXISTS', UNREACHABLE) == 1
+    end
+    if unreachable_any then
+      redis.call('ZREM', UNREACHABLE, r.job_id .. '|' .. r.sched_id)
+    end
+  end
+end
+
 -- Writes the finished record of run r (its unfinished record's numbers in `nums`, "<n>
 -- <sched_at> <created> <epoch>") and indexes it; `x` holds the result. Removes the unfinished
 -- record.
@@ -859,6 +884,7 @@ finish = function(r, nums, x)
     trim_job(r.job_id, 256)
   end
   notify(r, at, x)
+  reach(r, x.http, x.reason)
 end
 
 local UNFINISHED = { 'status', 'state', 'm', 'attempt', 'exec_at', 'worker', 'owner', 'http',
@@ -899,6 +925,7 @@ local function complete(r, i)
     redis.call('HSET', r.run, unpack(fields))
     -- The deadline sweep finds it by the instant of its 202.
     redis.call('ZADD', ASYNC, NOW, live_member(r))
+    reach(r, http, '')
     return 1
   end
   r.owner = f[6] or r.owner
