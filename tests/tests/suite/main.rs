@@ -15,6 +15,7 @@ mod guards;
 mod hardening;
 mod lifecycle;
 mod lifecycle_completion;
+mod lifecycle_rules;
 mod misfire_kill;
 mod notifications;
 mod oauth;
