@@ -537,8 +537,11 @@ pub struct ActionLogEntry {
     /// E.g. `CREATE_JOB`, `UPDATE_JOB`, `DELETE_JOB`, `CREATE_SCHEDULE`, `UPDATE_SCHEDULE`,
     /// `DELETE_SCHEDULE`, `DELETE_ALL_SCHEDULES`, `ACTIVATE_ALL_SCHEDULES`,
     /// `DEACTIVATE_ALL_SCHEDULES`, `RUN_NOW`, `UPDATE_GLOBAL_PARAMETERS` (a tenant-wide
-    /// change: `jobId` 0), and SAP's `DEACTIVATION_ON_COMPLETION` (the service deactivated a
-    /// schedule with no instant left to fire at).
+    /// change: `jobId` 0), SAP's `DEACTIVATION_ON_COMPLETION` (the service deactivated a
+    /// schedule with no instant left to fire at), `DEACTIVATION_ON_UNREACHABLE` (the service
+    /// deactivated a schedule whose endpoint was unreachable too long) and
+    /// `DELETION_ON_EXPIRY` (the service removed an inactive one-time schedule not run for
+    /// long).
     pub action: String,
     pub message: String,
     /// The API key that made the change; `scheduler` for the service's own entries.
