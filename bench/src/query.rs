@@ -172,9 +172,10 @@ async fn query_layout(b: &Bench, runs: u64, per_schedule: u64) -> anyhow::Result
 }
 
 /// Writes `runs` runs round-robin over `layout` through the same scripts a worker runs
-/// (`run_start` then `run_complete`); every tenth ends in a 500. Each run is scheduled and
-/// executed when its batch is written (a schedule's runs of one batch a millisecond apart), so
-/// its record's execution time is close to when it finished, as a worker's is.
+/// (`run_start` then `run_complete`); every tenth ends in a 500. Each run is scheduled when its
+/// batch is made (a schedule's runs of one batch a millisecond apart) and executed when the
+/// loader writes it, so its record's execution start is close to when it finished, as a
+/// worker's is.
 async fn load_runs(b: &Bench, layout: &[Placed], runs: u64) -> anyhow::Result<()> {
     let store = Store::connect(
         &b.settings.redis_url,
@@ -229,7 +230,11 @@ async fn load_runs(b: &Bench, layout: &[Placed], runs: u64) -> anyhow::Result<()
             .map(|m| {
                 let store = store.clone();
                 async move {
-                    let now = m.scheduled_at + 3;
+                    // Executed when the loader gets to it, as a worker's run is: its
+                    // record's execution start is milliseconds before its record.
+                    let now = chrono::Utc::now()
+                        .timestamp_millis()
+                        .max(m.scheduled_at + 3);
                     store.run_start(&m, now, "bench-loader").await?;
                     let ok = !m.run_id.ends_with('7');
                     let r = RunResult {
