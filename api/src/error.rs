@@ -188,6 +188,12 @@ fn challenge(mut resp: Response, rate_limited_after: Option<u64>) -> Response {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        // The body may not have been read to its end: the connection is not reused, so the
+        // client's next request never lands on a connection the server is closing.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if resp.status() == StatusCode::TOO_MANY_REQUESTS {
         let after = rate_limited_after.unwrap_or(RETRY_AFTER_CAP_SECS.into());
         let headers = resp.headers_mut();

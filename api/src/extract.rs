@@ -4,10 +4,11 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_LENGTH;
+use futures::StreamExt;
 use serde_json::Value;
+use std::time::Duration;
 
 /// A JSON request body: 413 past the size cap, 400 naming the problem when malformed.
 pub struct JsonBody(pub Value);
@@ -15,15 +16,47 @@ pub struct JsonBody(pub Value);
 /// A JSON request body that may be left out (`None` for an empty body), read as [`JsonBody`].
 pub struct OptionalJsonBody(pub Option<Value>);
 
+/// How much of a body past the cap is still read (and dropped) before the 413 goes out.
+///
+/// A server that answers before reading the body and closes the connection with unread bytes
+/// makes the kernel reset it, and a client still writing then sees a reset instead of the 413.
+/// Reading on a little (bounded in bytes and time) lets the answer arrive; a body larger still
+/// is cut off at once.
+const DRAIN_BYTES: usize = 4 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
 /// The body as JSON; `None` when it is empty.
 async fn read_json(req: Request, state: &AppState) -> Result<Option<Value>, ApiError> {
-    let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(state.settings.max_request_bytes)
-        } else {
-            ApiError::BadRequest(format!("cannot read the request body: {e}"))
+    let limit = state.settings.max_request_bytes;
+    let too_large = || ApiError::PayloadTooLarge(limit);
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit.saturating_add(DRAIN_BYTES)) {
+        return Err(too_large());
+    }
+    let mut body = req.into_body().into_data_stream();
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
+        if bytes.len() + chunk.len() > limit {
+            let mut left = DRAIN_BYTES;
+            let drain = async {
+                while let Some(Ok(chunk)) = body.next().await {
+                    left = left.saturating_sub(chunk.len());
+                    if left == 0 {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+            return Err(too_large());
         }
-    })?;
+        bytes.extend_from_slice(&chunk);
+    }
     if bytes.is_empty() {
         return Ok(None);
     }

@@ -149,7 +149,11 @@ async fn bad_input_is_a_clear_error_and_stores_nothing() {
                 .await
                 .unwrap();
             let st = resp.status().as_u16();
-            (st, resp.json::<Value>().await.unwrap_or(Value::Null))
+            let close = resp
+                .headers()
+                .get("connection")
+                .is_some_and(|v| v == "close");
+            (st, resp.json::<Value>().await.unwrap_or(Value::Null), close)
         }
     };
     let job = |schedule: Value| json!({"name": "j1", "action": "http://127.0.0.1:9/", "active": true, "schedules": [schedule]});
@@ -166,10 +170,14 @@ async fn bad_input_is_a_clear_error_and_stores_nothing() {
         (json!({"name": "j1", "action": "not a url"}).to_string(), 400, "'action'"),
         (json!({"name": "j1", "action": "http://127.0.0.1:9/", "schedules": {}}).to_string(), 400, "'schedules'"),
         (format!("{{\"name\": \"j1\", \"action\": \"http://127.0.0.1:9/\", \"description\": \"{}\"}}", "x".repeat(200 * 1024)), 413, "too large"),
+        // Past the cap by megabytes: still a 413 the client reads, not a reset connection.
+        (format!("{{\"name\": \"j1\", \"action\": \"http://127.0.0.1:9/\", \"description\": \"{}\"}}", "x".repeat(3 * 1024 * 1024)), 413, "too large"),
     ];
     for (body, code, needle) in cases {
-        let (st, resp) = post_raw(body.clone()).await;
+        let (st, resp, close) = post_raw(body.clone()).await;
         assert_eq!(st, code, "{}: {resp}", &body[..body.len().min(80)]);
+        // A 413 closes the connection (the body may be unread): no request reuses it.
+        assert_eq!(close, code == 413, "{}", &body[..body.len().min(80)]);
         sap_error(&resp, code);
         assert!(
             resp["message"].as_str().unwrap().contains(needle),
