@@ -363,7 +363,12 @@ impl Inner {
         let slots = self.settings.worker_concurrency;
         while !cancel.is_cancelled() {
             let until = chrono_now() + 3 * Self::HEARTBEAT.as_millis() as i64;
-            if let Err(e) = self.store.worker_heartbeat(&self.id, slots, until).await {
+            let busy = slots.saturating_sub(self.running.available_permits());
+            if let Err(e) = self
+                .store
+                .worker_heartbeat(&self.id, slots, busy, until)
+                .await
+            {
                 chime_runtime::telemetry::warn_throttled(
                     "worker_heartbeat_failed",
                     &format!("worker heartbeat failed: {e}"),

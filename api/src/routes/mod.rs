@@ -5,6 +5,7 @@
 //!
 //! - [`ops`]: liveness, readiness, metrics.
 //! - [`admin`]: tenants, their signing secrets and API keys.
+//! - [`fleet`]: the operations view (leaders, schedulers, workers, queues, tenants' activity).
 //! - [`oauth`]: OAuth access tokens for API keys (`POST /oauth/token`).
 //! - [`jobs`], [`schedules`], [`runs`], [`audit`], [`global`]: SAP's resources.
 //! - [`search`]: SAP's search of jobs and schedules.
@@ -17,6 +18,7 @@
 pub mod admin;
 pub mod audit;
 pub mod fires;
+pub mod fleet;
 pub mod global;
 pub mod jobs;
 pub mod lifecycle;
@@ -59,6 +61,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::create_key, lifecycle::list_keys))
         .routes(routes!(lifecycle::revoke_key))
         .routes(routes!(admin::rotate_signing_secret))
+        .routes(routes!(fleet::operations))
         .routes(routes!(audit::action_logs))
         .routes(routes!(jobs::list_jobs, jobs::create_job))
         .routes(routes!(jobs::job_count))

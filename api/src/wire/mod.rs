@@ -6,6 +6,7 @@
 //!   handlers answer them.
 //! - [`requests`]: the SAP request bodies.
 //! - [`admin`]: tenants and API keys, bodies and answers.
+//! - [`fleet`]: the operations view.
 //! - [`params`]: the query parameters of the SAP and extra routes.
 //! - [`search`]: SAP's search answers (jobs and schedules).
 //! - [`stats`]: a run's timing split and a job's run statistics.
@@ -15,6 +16,7 @@
 //! names the field, and the lenient field types SAP's bodies need.
 
 pub mod admin;
+pub mod fleet;
 pub mod notifications;
 pub mod params;
 pub mod requests;

@@ -44,6 +44,8 @@
 //! | `ns:{sched:<k>}:lease`, `…:epoch`, `…:deferred`, `…:due:<p>` | | the same for shard k > 0 of a sharded due index (`CHIME_SCHEDULER_SHARDS`): partition p is shard `p mod shards`'s; shard 0 keeps the names above |
 //! | `ns:{schedulers}:alive` | zset | the schedulers alive, by their last heartbeat (ms) |
 //! | `ns:{schedulers}:held` | hash | scheduler → the shards it leads |
+//! | `ns:workers` | zset | the workers alive, `<worker id>|<slots>`, scored by the instant (ms) after which one not heard of again is taken for dead |
+//! | `ns:workers:busy` | hash | worker id → the runs it held at its last heartbeat |
 //!
 //! A finished run costs one entry in each of five streams (its record in the job's, and small
 //! entries in the tenant's, its schedule's positions and its job's two position streams) and a field in
@@ -392,6 +394,10 @@ impl Keys {
     /// which a worker not heard of again is taken for dead.
     pub fn workers(&self) -> String {
         format!("{}:workers", self.ns)
+    }
+    /// The runs each worker alive holds at its last heartbeat (a hash: worker id → count).
+    pub fn workers_busy(&self) -> String {
+        format!("{}:workers:busy", self.ns)
     }
     /// The shards each scheduler alive leads (a hash: owner name → count).
     pub fn schedulers_held(&self) -> String {

@@ -81,21 +81,28 @@ impl Store {
             .collect())
     }
 
-    /// Notes that worker `id`, with `slots` slots, is alive until `until` (ms).
-    pub async fn worker_heartbeat(&self, id: &str, slots: usize, until: i64) -> Result<()> {
-        let _: () = self
-            .c()
+    /// Notes that worker `id`, with `slots` slots of which `busy` hold runs, is alive until
+    /// `until` (ms).
+    pub async fn worker_heartbeat(
+        &self,
+        id: &str,
+        slots: usize,
+        busy: usize,
+        until: i64,
+    ) -> Result<()> {
+        let mut c = self.c();
+        let _: () = c
             .zadd(self.keys.workers(), format!("{id}|{slots}"), until)
             .await?;
+        let _: () = c.hset(self.keys.workers_busy(), id, busy).await?;
         Ok(())
     }
 
     /// Forgets worker `id` of `slots` slots (it stops).
     pub async fn worker_gone(&self, id: &str, slots: usize) -> Result<()> {
-        let _: () = self
-            .c()
-            .zrem(self.keys.workers(), format!("{id}|{slots}"))
-            .await?;
+        let mut c = self.c();
+        let _: () = c.zrem(self.keys.workers(), format!("{id}|{slots}")).await?;
+        let _: () = c.hdel(self.keys.workers_busy(), id).await?;
         Ok(())
     }
 

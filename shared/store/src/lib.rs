@@ -17,7 +17,8 @@
 //! | `lifecycle` | the lifecycle rules' indexes (unreachable schedules, inactive one-time schedules), and the removal of a one-time schedule not run for long | `lifecycle_unmark`, `schedule_expire` |
 //! | `replan` | writes that change what fires, atomic with their replan markers; the repair of what a crash left | `job_write`, `replan_done`, `name_release` |
 //! | `due` | the due index and its deferred fires; the one owner of its partitions | `advance` |
-//! | `lease` | the leader lease and its fencing epoch | `lease_acquire`, `lease_renew`, `lease_release` |
+//! | `lease` | the leader lease and its fencing epoch; the schedulers' and workers' heartbeats | `lease_acquire`, `lease_renew`, `lease_release` |
+//! | `fleet` | the operations view: each shard's leader and epoch, the schedulers and workers alive, a tenant's runs in flight and pace | |
 //! | `run_steps` | run records: materialize, start, complete (grouped calls), async reports, the retention trim | `runs` |
 //! | `record` | a finished run's record as a stream entry, and the reading of either form | |
 //! | `run_queries` | the run-log query engine, runs by id and number, schedule events, the audit trail | `runs_query`, `run_get` |
@@ -28,6 +29,7 @@
 pub mod keys;
 
 mod due;
+mod fleet;
 mod jobs;
 mod lease;
 mod lifecycle;
@@ -44,6 +46,7 @@ mod tail;
 mod tenants;
 
 pub use due::{Advance, Advanced, Deferral, Deferred};
+pub use fleet::{SchedulerAlive, ShardLease, TenantActivity, WorkerAlive, PACE_SAMPLE};
 pub use jobs::StoredSchedule;
 pub use lifecycle::{Marked, Rule};
 pub use notes::{

@@ -20,6 +20,7 @@ mod misfire_kill;
 mod notifications;
 mod oauth;
 mod openapi;
+mod operations;
 mod overlap;
 mod quota;
 mod ratelimit;

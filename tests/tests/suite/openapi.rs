@@ -18,6 +18,7 @@ const PINNED: &[(&str, &[&str])] = &[
     ("/admin/tenants/{tenantId}/keys", &["post", "get"]),
     ("/admin/tenants/{tenantId}/keys/{keyId}", &["delete"]),
     ("/admin/tenants/{tenantId}/signingSecret", &["post"]),
+    ("/admin/operations", &["get"]),
     ("/scheduler/actionLogs", &["get"]),
     ("/scheduler/jobCount", &["get"]),
     ("/scheduler/runs", &["get"]),
