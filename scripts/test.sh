@@ -45,7 +45,7 @@ if [[ "$cluster" == 1 ]]; then
   cluster_status=0
   modules=(store:: dialects:: runlog:: failover:: delivery:: quota:: shards:: timing:: runnow::
     lifecycle:: lifecycle_completion:: tails:: secrets:: e2e:: retries:: overlap:: async_deadline::
-    signing:: notifications:: operations::)
+    signing:: notifications:: operations:: dead_letters::)
   # The suite's binary as the workspace build made it (`cargo test --test suite` alone would
   # build every crate again: its features unify differently), run from its package's folder as
   # cargo runs it.

@@ -35,6 +35,7 @@ pub async fn operations(State(s): State<AppState>, _: Admin) -> ApiResult<Json<O
     let schedulers = s.store.schedulers_alive().await?;
     let workers = s.store.workers_alive(now).await?;
     let queues = s.broker.depths().await.ok();
+    let kept = s.store.letters_kept().await?;
     let ids = s.store.tenants().await?;
     let store = &s.store;
     let mut tenants: Vec<TenantView> = futures::stream::iter(ids)
@@ -83,7 +84,11 @@ pub async fn operations(State(s): State<AppState>, _: Admin) -> ApiResult<Json<O
                 alive_until: format_instant(w.until_ms),
             })
             .collect(),
-        queues: queues.map(|(runs, dead_letter)| QueuesView { runs, dead_letter }),
+        queues: queues.map(|(runs, dead_letter)| QueuesView {
+            runs,
+            dead_letter,
+            dead_letter_kept: kept,
+        }),
         tenants,
     }))
 }

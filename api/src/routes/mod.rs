@@ -6,6 +6,7 @@
 //! - [`ops`]: liveness, readiness, metrics.
 //! - [`admin`]: tenants, their signing secrets and API keys.
 //! - [`fleet`]: the operations view (leaders, schedulers, workers, queues, tenants' activity).
+//! - [`dead_letters`]: the dead-letter queue: list, replay, discard.
 //! - [`oauth`]: OAuth access tokens for API keys (`POST /oauth/token`).
 //! - [`jobs`], [`schedules`], [`runs`], [`audit`], [`global`]: SAP's resources.
 //! - [`search`]: SAP's search of jobs and schedules.
@@ -17,6 +18,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod dead_letters;
 pub mod fires;
 pub mod fleet;
 pub mod global;
@@ -62,6 +64,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(lifecycle::revoke_key))
         .routes(routes!(admin::rotate_signing_secret))
         .routes(routes!(fleet::operations))
+        .routes(routes!(dead_letters::list_dead_letters))
+        .routes(routes!(dead_letters::replay_dead_letter))
+        .routes(routes!(dead_letters::discard_dead_letter))
         .routes(routes!(audit::action_logs))
         .routes(routes!(jobs::list_jobs, jobs::create_job))
         .routes(routes!(jobs::job_count))

@@ -80,6 +80,31 @@ impl RunConsumer {
 /// with).
 pub struct RunDelivery(Delivery, Arc<[u8]>);
 
+/// A delivery's signature header, if it has one.
+pub(crate) fn signature_of(d: &Delivery) -> Option<String> {
+    d.properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get(SIGNATURE_HEADER).cloned())
+        .and_then(|v| match v {
+            AMQPValue::LongString(s) => Some(s.to_string()),
+            _ => None,
+        })
+}
+
+/// The runs of a message `body` signed `signature` under `secret`, if the signature holds.
+pub fn read_runs(
+    secret: &[u8],
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<Vec<RunMessage>, Refused> {
+    let signature = signature.ok_or(Refused::Unsigned)?;
+    if !verify(secret, body, signature) {
+        return Err(Refused::Forged);
+    }
+    Ok(decode_runs(body)?)
+}
+
 /// Why a delivery's runs cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum Refused {
@@ -111,21 +136,7 @@ impl RunDelivery {
     /// The runs the message carries, once its signature is checked against the cluster
     /// secret: a message without one, or whose signature does not hold, is refused unread.
     pub fn runs(&self) -> Result<Vec<RunMessage>, Refused> {
-        let signature = self
-            .0
-            .properties
-            .headers()
-            .as_ref()
-            .and_then(|h| h.inner().get(SIGNATURE_HEADER).cloned())
-            .and_then(|v| match v {
-                AMQPValue::LongString(s) => Some(s.to_string()),
-                _ => None,
-            })
-            .ok_or(Refused::Unsigned)?;
-        if !verify(&self.1, &self.0.data, &signature) {
-            return Err(Refused::Forged);
-        }
-        Ok(decode_runs(&self.0.data)?)
+        read_runs(&self.1, &self.0.data, signature_of(&self.0).as_deref())
     }
 
     /// The lowest attempt this delivery can be: quorum queues count earlier deliveries in

@@ -16,9 +16,11 @@
 //! [`Publisher`], [`RunConsumer`] and [`RunDelivery`].
 
 mod consumer;
+mod dead;
 mod delay;
 
-pub use consumer::{Refused, RunConsumer, RunDelivery};
+pub use consumer::{read_runs, Refused, RunConsumer, RunDelivery};
+pub use dead::DeadLetter;
 pub use delay::{step_for, LADDER};
 
 use chime_core::model::RunMessage;

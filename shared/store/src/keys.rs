@@ -46,6 +46,8 @@
 //! | `ns:{schedulers}:held` | hash | scheduler → the shards it leads |
 //! | `ns:workers` | zset | the workers alive, `<worker id>|<slots>`, scored by the instant (ms) after which one not heard of again is taken for dead |
 //! | `ns:workers:busy` | hash | worker id → the runs it held at its last heartbeat |
+//! | `ns:{dead}:order` | zset | the messages kept from the dead-letter queue, by id (24 hex digits of the SHA-256 of their signature and body), scored by when they were kept (ms) |
+//! | `ns:{dead}:bodies`, `ns:{dead}:signatures` | hash | a kept message's body and its signature header, by id |
 //!
 //! A finished run costs one entry in each of five streams (its record in the job's, and small
 //! entries in the tenant's, its schedule's positions and its job's two position streams) and a field in
@@ -394,6 +396,18 @@ impl Keys {
     /// which a worker not heard of again is taken for dead.
     pub fn workers(&self) -> String {
         format!("{}:workers", self.ns)
+    }
+    /// The messages kept from the dead-letter queue: their ids by when they were kept (ms).
+    pub fn dead_order(&self) -> String {
+        format!("{}:{{dead}}:order", self.ns)
+    }
+    /// The kept messages' bodies (a hash: id → body).
+    pub fn dead_bodies(&self) -> String {
+        format!("{}:{{dead}}:bodies", self.ns)
+    }
+    /// The kept messages' signatures (a hash: id → signature header).
+    pub fn dead_signatures(&self) -> String {
+        format!("{}:{{dead}}:signatures", self.ns)
     }
     /// The runs each worker alive holds at its last heartbeat (a hash: worker id → count).
     pub fn workers_busy(&self) -> String {

@@ -18,6 +18,7 @@
 //! | `replan` | writes that change what fires, atomic with their replan markers; the repair of what a crash left | `job_write`, `replan_done`, `name_release` |
 //! | `due` | the due index and its deferred fires; the one owner of its partitions | `advance` |
 //! | `lease` | the leader lease and its fencing epoch; the schedulers' and workers' heartbeats | `lease_acquire`, `lease_renew`, `lease_release` |
+//! | `dead_letters` | the messages kept from the dead-letter queue until the operator replays or discards them | |
 //! | `fleet` | the operations view: each shard's leader and epoch, the schedulers and workers alive, a tenant's runs in flight and pace | |
 //! | `run_steps` | run records: materialize, start, complete (grouped calls), async reports, the retention trim | `runs` |
 //! | `record` | a finished run's record as a stream entry, and the reading of either form | |
@@ -28,6 +29,7 @@
 
 pub mod keys;
 
+mod dead_letters;
 mod due;
 mod fleet;
 mod jobs;
@@ -45,6 +47,7 @@ mod signing;
 mod tail;
 mod tenants;
 
+pub use dead_letters::{letter_id, KeptLetter};
 pub use due::{Advance, Advanced, Deferral, Deferred};
 pub use fleet::{SchedulerAlive, ShardLease, TenantActivity, WorkerAlive, PACE_SAMPLE};
 pub use jobs::StoredSchedule;

@@ -6,6 +6,7 @@
 mod api;
 mod async_deadline;
 mod capacity;
+mod dead_letters;
 mod delivery;
 mod dialects;
 mod e2e;

@@ -19,6 +19,9 @@ const PINNED: &[(&str, &[&str])] = &[
     ("/admin/tenants/{tenantId}/keys/{keyId}", &["delete"]),
     ("/admin/tenants/{tenantId}/signingSecret", &["post"]),
     ("/admin/operations", &["get"]),
+    ("/admin/deadLetters", &["get"]),
+    ("/admin/deadLetters/{letterId}/replay", &["post"]),
+    ("/admin/deadLetters/{letterId}", &["delete"]),
     ("/scheduler/actionLogs", &["get"]),
     ("/scheduler/jobCount", &["get"]),
     ("/scheduler/runs", &["get"]),
@@ -238,6 +241,7 @@ async fn each_route_documents_its_query_parameters() {
             .collect()
     };
     for (path, method, names) in [
+        ("/admin/deadLetters", "get", &["offset", "limit"][..]),
         (
             "/scheduler/jobs",
             "get",
