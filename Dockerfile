@@ -1,5 +1,6 @@
-# chime: one image with all three binaries (chime-api, chime-scheduler,
-# chime-worker); pick one with the container command. Default: chime-api.
+# chime: one image with all three service binaries (chime-api, chime-scheduler,
+# chime-worker), picked with the container command (default: chime-api), and the
+# `chime` command line (`docker compose exec api chime …`).
 
 FROM rust:1-bookworm AS builder
 WORKDIR /src
@@ -12,11 +13,12 @@ COPY shared/runtime shared/runtime
 COPY scheduler scheduler
 COPY worker worker
 COPY api api
+COPY cli cli
 COPY tests tests
 COPY bench bench
 RUN cargo build --release --locked --bins \
  && mkdir -p /out \
- && cp target/release/chime-api target/release/chime-scheduler target/release/chime-worker /out/
+ && cp target/release/chime-api target/release/chime-scheduler target/release/chime-worker target/release/chime /out/
 
 FROM debian:bookworm-slim
 RUN apt-get update \

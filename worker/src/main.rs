@@ -1,7 +1,6 @@
 //! `chime-worker`: executes runs from the queue.
 
 use chime_runtime::config::Settings;
-use tokio_util::sync::CancellationToken;
 
 /// mimalloc: fewer CPU cycles per run than the system allocator (docs/BENCHMARKS.md).
 #[global_allocator]
@@ -13,12 +12,6 @@ async fn main() -> anyhow::Result<()> {
     chime_runtime::telemetry::init_logs(&settings.log_format);
     chime_runtime::telemetry::metrics();
     let worker = chime_worker::Worker::build(settings).await?;
-    let cancel = CancellationToken::new();
-    let trigger = cancel.clone();
-    tokio::spawn(async move {
-        chime_runtime::ops::shutdown_signal().await;
-        tracing::info!("shutdown signal received");
-        trigger.cancel();
-    });
+    let cancel = chime_runtime::ops::cancel_on_shutdown();
     worker.run(cancel).await
 }

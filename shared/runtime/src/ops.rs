@@ -79,3 +79,16 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
 }
+
+/// A token cancelled at the process's shutdown signal ([`shutdown_signal`]), which it logs: a
+/// service's `run` stops gracefully on it.
+pub fn cancel_on_shutdown() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown signal received");
+        trigger.cancel();
+    });
+    cancel
+}

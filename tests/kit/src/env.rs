@@ -222,27 +222,23 @@ impl TestEnv {
         ]
     }
 
-    /// Starts `chime <service>` (the binary at `bin`: `env!("CARGO_BIN_EXE_chime")` in a
-    /// test) as a child process, killed when dropped.
-    pub fn spawn_process(&self, bin: &str, service: &str, name: &str) -> tokio::process::Child {
-        self.command(bin, service, name)
+    /// Starts `chime serve <service>` ([`crate::chime_bin`]) as a child process, killed when
+    /// dropped.
+    pub fn spawn_process(&self, service: &str, name: &str) -> tokio::process::Child {
+        self.command(service, name)
             .spawn()
             .expect("spawn chime binary")
     }
 
-    /// Starts `chime api` (the binary at `bin`) as a child process on a free loopback port,
+    /// Starts `chime serve api` ([`crate::chime_bin`]) as a child process on a free loopback port,
     /// with the environment `extra` over [`TestEnv::child_env`]; waits until it answers, and
     /// makes it this world's API. Killed when dropped.
-    pub async fn spawn_api_process(
-        &mut self,
-        bin: &str,
-        extra: &[(&str, &str)],
-    ) -> tokio::process::Child {
+    pub async fn spawn_api_process(&mut self, extra: &[(&str, &str)]) -> tokio::process::Child {
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port");
         let child = self
-            .command(bin, "api", "api-process")
+            .command("api", "api-process")
             .env("CHIME_API_ADDR", addr.to_string())
             .envs(extra.iter().copied())
             .spawn()
@@ -257,10 +253,10 @@ impl TestEnv {
         child
     }
 
-    /// The command of `chime <service>` with this world's environment.
-    fn command(&self, bin: &str, service: &str, name: &str) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(bin);
-        cmd.arg(service)
+    /// The command of `chime serve <service>` with this world's environment.
+    fn command(&self, service: &str, name: &str) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(crate::chime_bin());
+        cmd.args(["serve", service])
             .envs(self.child_env())
             .env("HOSTNAME", name)
             .kill_on_drop(true)

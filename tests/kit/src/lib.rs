@@ -11,6 +11,7 @@
 //! - [`seed`]: runs written through the store's own run steps, so run-log tests need no real
 //!   fires; [`SeededJob`], a tenant's job with a [`Seeder`] of its schedule.
 //! - [`wait_until`], [`wait_until_every`]: conditions with deadlines, never bare sleeps.
+//! - [`chime_bin`]: the `chime` binary the tests run as child processes (`chime serve …`).
 //! - [`purge`]: deletes a namespace's keys, queues and exchanges.
 //! - [`redis_server`]: [`PrivateRedis`], a `redis-server` of a test's own to kill and restart.
 
@@ -34,6 +35,24 @@ pub use target::{Hit, Reply, Target};
 
 use chime_runtime::config::Settings;
 use std::time::{Duration, Instant};
+
+/// The `chime` binary (package `chime-cli`) of the build running this test: beside the test's
+/// own executable (`target/<profile>/deps/<test>-<hash>`), in `target/<profile>/`. Panics when
+/// it was not built.
+pub fn chime_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let mut dir = exe.parent().expect("the test's directory").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join(format!("chime{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "the chime binary is not at {}: build it: cargo build -p chime-cli",
+        bin.display()
+    );
+    bin
+}
 
 /// Polls `cond` every 50 ms until it returns `Some` or `within` passes; panics with `what` on
 /// time-out.

@@ -56,13 +56,13 @@ impl World {
         w
     }
 
-    /// Starts `chime <service>` as a new process; returns its name.
+    /// Starts `chime serve <service>` as a new process; returns its name.
     pub fn spawn(&mut self, service: &str) -> String {
         self.started += 1;
         let name = format!("{service}-{}", self.started);
         let log = std::fs::File::create(self.logs.join(format!("{name}.log"))).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_chime"))
-            .arg(service)
+        let child = Command::new(chime_testkit::chime_bin())
+            .args(["serve", service])
             .envs(self.env.child_env())
             .env("CHIME_API_ADDR", &self.api_addr)
             .env(

@@ -248,9 +248,8 @@ async fn a_tenant_whose_endpoints_hang_does_not_delay_another_tenants_runs() {
 async fn the_bound_holds_when_a_worker_is_killed() {
     let env = small_workers().await;
     // Two workers as processes of their own, so one can be killed with SIGKILL.
-    let bin = env!("CARGO_BIN_EXE_chime");
-    let mut doomed = env.spawn_process(bin, "worker", "cap-doomed");
-    let mut survivor = env.spawn_process(bin, "worker", "cap-survivor");
+    let mut doomed = env.spawn_process("worker", "cap-doomed");
+    let mut survivor = env.spawn_process("worker", "cap-survivor");
     let Tenants {
         healthy_target: _healthy_target,
         healthy_token,

@@ -305,7 +305,7 @@ async fn killed_mid_run(marked: bool) {
     if !marked {
         env.settings.mark_running_after_ms = 60_000;
     }
-    let mut doomed = env.spawn_process(env!("CARGO_BIN_EXE_chime"), "worker", "doomed-worker");
+    let mut doomed = env.spawn_process("worker", "doomed-worker");
     env.settings.mark_running_after_ms = 250;
     let (job, sid) = create_job(
         &env,
@@ -400,7 +400,7 @@ async fn a_message_redelivered_after_a_crash_calls_only_its_runs_without_a_resul
     let (tenant, token) = env.tenant(&["read", "write"]).await;
     let quick = Hand::new(&env, &tenant, &token, "quick", &quick_target.url("/q")).await;
     let slow = Hand::new(&env, &tenant, &token, "slow", &slow_target.url("/s")).await;
-    let mut doomed = env.spawn_process(env!("CARGO_BIN_EXE_chime"), "worker", "doomed-worker");
+    let mut doomed = env.spawn_process("worker", "doomed-worker");
     let both = [quick.msg.clone(), slow.msg.clone()];
     publish_once(&quick.publisher, &both).await;
 

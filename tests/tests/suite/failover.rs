@@ -20,9 +20,8 @@ async fn killing_the_leader_loses_and_doubles_no_fire() {
     env.start_worker().await;
     let target = Target::start().await;
     let (_, token) = env.tenant(&["read", "write"]).await;
-    let bin = env!("CARGO_BIN_EXE_chime");
-    let mut a = env.spawn_process(bin, "scheduler", "sched-a");
-    let mut b = env.spawn_process(bin, "scheduler", "sched-b");
+    let mut a = env.spawn_process("scheduler", "sched-a");
+    let mut b = env.spawn_process("scheduler", "sched-b");
 
     let mut conn = env.store().await.connection();
     let lease_key = Keys::new(env.namespace()).lease();
@@ -139,9 +138,8 @@ async fn a_paused_leader_wakes_up_fenced_off() {
     env.start_worker().await;
     let target = Target::start().await;
     let (_, token) = env.tenant(&["read", "write"]).await;
-    let bin = env!("CARGO_BIN_EXE_chime");
-    let a = env.spawn_process(bin, "scheduler", "pause-a");
-    let b = env.spawn_process(bin, "scheduler", "pause-b");
+    let a = env.spawn_process("scheduler", "pause-a");
+    let b = env.spawn_process("scheduler", "pause-b");
     let conn = env.store().await.connection();
     let lease_key = Keys::new(env.namespace()).lease();
 

@@ -1,4 +1,4 @@
-//! The misfire policies against a real outage: the leader (a `chime scheduler` process) is
+//! The misfire policies against a real outage: the leader (a `chime serve scheduler` process) is
 //! killed with SIGKILL and stays down longer than the misfire window; a new scheduler process
 //! takes over, and what each schedule fired of the instants that fell due meanwhile is checked
 //! against an oracle of the policy's rules, applied to the instants observed: the last one the
@@ -115,8 +115,7 @@ async fn a_leader_killed_past_the_misfire_window_resumes_by_each_policy() {
     let target = Target::start().await;
     let (tenant, token) = env.tenant(&["read", "write"]).await;
     let store = env.store().await;
-    let bin = env!("CARGO_BIN_EXE_chime");
-    let old = env.spawn_process(bin, "scheduler", "misfire-old");
+    let old = env.spawn_process("scheduler", "misfire-old");
     let cases = create_cases(&env, &token, &target).await;
     wait_until(
         "2 completed runs of each schedule before the kill",
@@ -124,7 +123,7 @@ async fn a_leader_killed_past_the_misfire_window_resumes_by_each_policy() {
         || completed_from(&env, &token, &cases, 0),
     )
     .await;
-    let (out, mut new) = kill_and_replace(&env, &store, old, bin).await;
+    let (out, mut new) = kill_and_replace(&env, &store, old).await;
     wait_until(
         "2 completed runs of each schedule due after the takeover",
         Duration::from_secs(30),
@@ -250,12 +249,7 @@ struct Outage {
 /// Kills the leader `old` with SIGKILL in the middle of a second (away from the passes that
 /// fire the grids just after each whole second), keeps it down until Redis's clock is
 /// OUTAGE_MS on and its lease has lapsed, and starts a new scheduler process, which leads.
-async fn kill_and_replace(
-    env: &TestEnv,
-    store: &Store,
-    mut old: Child,
-    bin: &str,
-) -> (Outage, Child) {
+async fn kill_and_replace(env: &TestEnv, store: &Store, mut old: Child) -> (Outage, Child) {
     let conn = store.connection();
     let lease_key = Keys::new(env.namespace()).lease();
     let epoch = |holder: &str| -> u64 { holder.rsplit(':').next().unwrap().parse().unwrap() };
@@ -285,7 +279,7 @@ async fn kill_and_replace(
         },
     )
     .await;
-    let new = env.spawn_process(bin, "scheduler", "misfire-new");
+    let new = env.spawn_process("scheduler", "misfire-new");
     let new_holder = wait_until(
         "the new scheduler takes the lease",
         Duration::from_secs(20),

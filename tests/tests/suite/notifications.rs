@@ -307,8 +307,7 @@ async fn an_event_survives_its_delivering_worker_killed() {
     let mut env = TestEnv::with_settings(settings);
     env.start_api().await;
     env.start_scheduler().await;
-    let bin = env!("CARGO_BIN_EXE_chime");
-    let mut doomed = env.spawn_process(bin, "worker", "notify-doomed");
+    let mut doomed = env.spawn_process("worker", "notify-doomed");
     let (action, sink) = (Target::start().await, Target::start().await);
     action.set_reply(500, "down", false);
     sink.set_reply(200, "", true); // holds every call until its gate opens

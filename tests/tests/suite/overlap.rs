@@ -82,8 +82,7 @@ async fn forbid_resumes_when_the_worker_running_it_is_killed() {
     let mut env = TestEnv::new();
     env.start_api().await;
     env.start_scheduler().await;
-    let bin = env!("CARGO_BIN_EXE_chime");
-    let mut doomed = env.spawn_process(bin, "worker", "overlap-doomed");
+    let mut doomed = env.spawn_process("worker", "overlap-doomed");
     let (_, token) = env.tenant(&["read", "write"]).await;
     let target = Target::start().await;
     target.set_reply(200, "done", true);
@@ -98,7 +97,7 @@ async fn forbid_resumes_when_the_worker_running_it_is_killed() {
     // kill -9 mid-call: the run is redelivered to another worker, which calls it again.
     doomed.start_kill().unwrap();
     doomed.wait().await.unwrap();
-    let mut survivor = env.spawn_process(bin, "worker", "overlap-survivor");
+    let mut survivor = env.spawn_process("worker", "overlap-survivor");
     wait_until("the run called again", Duration::from_secs(60), || async {
         (target.count() >= 2).then_some(())
     })

@@ -172,8 +172,7 @@ async fn a_waiting_retry_survives_its_worker_killed() {
     let mut env = TestEnv::new();
     env.start_api().await;
     env.start_scheduler().await;
-    let bin = env!("CARGO_BIN_EXE_chime");
-    let mut doomed = env.spawn_process(bin, "worker", "retry-doomed");
+    let mut doomed = env.spawn_process("worker", "retry-doomed");
     let (_, token) = env.tenant(&["read", "write"]).await;
     let target = Target::start().await;
     target.answer_next(503, &[("retry-after", "4")]);
@@ -196,7 +195,7 @@ async fn a_waiting_retry_survives_its_worker_killed() {
     doomed.start_kill().unwrap();
     doomed.wait().await.unwrap();
 
-    let mut survivor = env.spawn_process(bin, "worker", "retry-survivor");
+    let mut survivor = env.spawn_process("worker", "retry-survivor");
     let run = completed_run(&env, &token, job, &sid).await;
     assert_eq!(run["runState"], "SUCCESS", "{run}");
     assert_eq!(run["attempt"], 2, "{run}");

@@ -37,10 +37,9 @@ async fn three_schedulers_share_the_shards_and_take_a_dead_ones_over() {
     env.start_worker().await;
     let target = Target::start().await;
     let (_, token) = env.tenant(&["read", "write"]).await;
-    let bin = env!("CARGO_BIN_EXE_chime");
     let mut procs: BTreeMap<String, tokio::process::Child> = ["shard-a", "shard-b", "shard-c"]
         .into_iter()
-        .map(|name| (name.to_string(), env.spawn_process(bin, "scheduler", name)))
+        .map(|name| (name.to_string(), env.spawn_process("scheduler", name)))
         .collect();
     let jobs = every_second_jobs(&env, &token, &target, "grid", 8).await;
     // Every shard led, by all three schedulers (a fair share each: at most two).

@@ -13,7 +13,7 @@ async fn sigterm_lets_the_in_flight_run_finish() {
     let target = Target::start().await;
     target.set_reply(200, "drained", true);
     let (_, token) = env.tenant(&["read", "write"]).await;
-    let mut worker = env.spawn_process(env!("CARGO_BIN_EXE_chime"), "worker", "draining-worker");
+    let mut worker = env.spawn_process("worker", "draining-worker");
     let (job, sid) = create_job(
         &env,
         &token,

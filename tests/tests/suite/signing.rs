@@ -352,7 +352,7 @@ async fn without_a_keyring_tenants_have_no_secret_and_calls_go_unsigned() {
     env.cleanup().await;
 }
 
-/// A `chime <service>` child process of `env` logging at debug level, its output (stdout and
+/// A `chime serve <service>` child process of `env` logging at debug level, its output (stdout and
 /// stderr) gathered into `log`.
 fn logged_child(
     env: &TestEnv,
@@ -360,8 +360,8 @@ fn logged_child(
     extra: &[(&str, String)],
     log: &Arc<Mutex<String>>,
 ) -> tokio::process::Child {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chime"))
-        .arg(service)
+    let mut child = tokio::process::Command::new(chime_testkit::chime_bin())
+        .args(["serve", service])
         .envs(env.child_env())
         .env("RUST_LOG", "debug")
         .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))

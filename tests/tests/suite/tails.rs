@@ -122,9 +122,7 @@ async fn many_tails_add_a_few_redis_clients_and_each_gets_every_run() {
         ("CHIME_TAIL_MAX_PER_KEY", "100"),
         ("CHIME_TAIL_MAX_PER_TENANT", "100"),
     ];
-    let api = env
-        .spawn_api_process(env!("CARGO_BIN_EXE_chime"), &caps)
-        .await;
+    let api = env.spawn_api_process(&caps).await;
     let pid = api.id().expect("the API process runs");
     let hourly = json!({"repeatInterval": "1 hour", "active": true});
     let (a, token_a) = env.tenant(&["read", "write"]).await;
