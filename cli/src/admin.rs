@@ -98,13 +98,9 @@ async fn keys(client: &Client, as_json: bool, cmd: KeysCmd) -> CliResult {
                 "EXPIRED",
             ]);
             for k in &list {
-                let scopes: Vec<String> = k["scopes"]
-                    .as_array()
-                    .map(|s| s.iter().map(text).collect())
-                    .unwrap_or_default();
                 t.add_row(vec![
                     Cell::new(text(&k["id"])),
-                    Cell::new(scopes.join(",")),
+                    Cell::new(text(&k["scopes"])),
                     Cell::new(text(&k["created"])),
                     Cell::new(text(&k["lastUsed"])),
                     Cell::new(text(&k["expiresAt"])),

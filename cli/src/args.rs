@@ -138,6 +138,9 @@ pub struct ScheduleMode {
     /// SAP's cron: year month day weekday hour minute second, e.g. "* * * * * */5 0".
     #[arg(long)]
     pub cron: Option<String>,
+    /// Standard cron: minute hour day-of-month month day-of-week (or @daily, @hourly, …).
+    #[arg(long)]
+    pub crontab: Option<String>,
     /// An interval, e.g. "30 seconds", "2 hours".
     #[arg(long)]
     pub repeat_every: Option<String>,

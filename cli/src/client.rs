@@ -127,15 +127,22 @@ impl Client {
         self.json(Method::GET, path, None).await
     }
 
-    /// A transport error: the server could not be reached (or the connection broke).
+    /// A transport error: the server could not be reached (or the connection broke), named
+    /// by its innermost cause (`Connection refused`, a DNS failure, a timeout).
     pub fn unreachable(&self, e: &reqwest::Error) -> Failure {
-        let mut msg = format!("cannot reach {}: {e}", self.base);
-        let mut src = std::error::Error::source(e);
-        while let Some(s) = src {
-            msg.push_str(&format!(": {s}"));
-            src = s.source();
+        let mut cause: &dyn std::error::Error = e;
+        while let Some(s) = cause.source() {
+            cause = s;
         }
-        Failure::new(EXIT_UNREACHABLE, msg)
+        let what = if e.is_timeout() {
+            "timed out".to_string()
+        } else {
+            cause.to_string()
+        };
+        Failure::new(
+            EXIT_UNREACHABLE,
+            format!("cannot reach {}: {what}", self.base),
+        )
     }
 }
 

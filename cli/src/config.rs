@@ -115,7 +115,7 @@ pub async fn login(url: Option<&str>, token: Option<&str>) -> CliResult {
         url: Some(url.clone()),
         token: Some(token),
     })?;
-    eprintln!("logged in to {url} {who}; saved in {}", p.display());
+    eprintln!("logged in to {url} {who}; saved in {}", shown(&p));
     Ok(())
 }
 
@@ -123,13 +123,22 @@ pub async fn login(url: Option<&str>, token: Option<&str>) -> CliResult {
 pub fn logout() -> CliResult {
     let p = path()?;
     match std::fs::remove_file(&p) {
-        Ok(()) => eprintln!("removed {}", p.display()),
+        Ok(()) => eprintln!("removed {}", shown(&p)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("not logged in ({} does not exist)", p.display());
+            eprintln!("not logged in ({} does not exist)", shown(&p));
         }
         Err(e) => return Err(e.into()),
     }
     Ok(())
+}
+
+/// A path as people write it: `~/…` inside the home directory.
+fn shown(p: &std::path::Path) -> String {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    match home.as_deref().and_then(|h| p.strip_prefix(h).ok()) {
+        Some(rest) if !rest.as_os_str().is_empty() => format!("~/{}", rest.display()),
+        _ => p.display().to_string(),
+    }
 }
 
 /// Whose token it is: a tenant key's (a tenant call answers) or the operator's (an admin

@@ -1,7 +1,7 @@
 //! `chime jobs …` and `chime schedules …`: SAP's jobs and schedules (`/scheduler/jobs`).
 
 use crate::args::{JobFields, JobsCmd, ScheduleFields, ScheduleMode, SchedulesCmd};
-use crate::client::{enc, CliResult, Client, Failure};
+use crate::client::{enc, CliResult, Client, Failure, EXIT_NOT_FOUND};
 use crate::output::{self, state_cell, text};
 use comfy_table::Cell;
 use reqwest::Method;
@@ -16,7 +16,11 @@ pub async fn resolve(client: &Client, job: &str) -> CliResult<u64> {
     }
     let v = client
         .get(&format!("/scheduler/jobs?name={}", enc(job)))
-        .await?;
+        .await
+        .map_err(|f| match f.code {
+            EXIT_NOT_FOUND => Failure::new(f.code, format!("no job is named '{job}' (404)")),
+            _ => f,
+        })?;
     v["_id"]
         .as_u64()
         .ok_or_else(|| Failure::other(format!("the API answered no id for job {job}")))
@@ -215,10 +219,11 @@ fn set(m: &mut Map<String, Value>, key: &str, v: Option<&String>) {
     }
 }
 
-/// The schedule of a mode flag, or None.
+/// Sets the schedule mode of the flags in `m`; whether one was given.
 fn mode_fields(mode: &ScheduleMode, m: &mut Map<String, Value>) -> bool {
     let before = m.len();
     set(m, "cron", mode.cron.as_ref());
+    set(m, "crontab", mode.crontab.as_ref());
     set(m, "repeatInterval", mode.repeat_every.as_ref());
     set(m, "time", mode.time.as_ref());
     set(m, "repeatAt", mode.repeat_at.as_ref());

@@ -31,9 +31,10 @@ pub fn table(header: &[&str]) -> Table {
     t
 }
 
-/// Prints a table, its lines without trailing blanks.
+/// Prints a table, its lines without the padding at either end.
 pub fn print_table(t: &Table) {
     for line in t.to_string().lines() {
+        let line = line.strip_prefix(' ').unwrap_or(line);
         println!("{}", line.trim_end());
     }
 }
@@ -43,6 +44,9 @@ pub fn text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
+        Value::Array(items) if items.iter().all(Value::is_string) => {
+            items.iter().map(text).collect::<Vec<_>>().join(",")
+        }
         other => other.to_string(),
     }
 }

@@ -383,7 +383,7 @@ fn event_out(event: &str, as_json: bool) -> CliResult {
 
 /// A line of the tail's columns, padded to fixed widths.
 fn tail_line(cols: &[&str]) -> String {
-    const WIDTHS: [usize; 6] = [24, 5, 32, 9, 4, 5];
+    const WIDTHS: [usize; 6] = [24, 4, 32, 13, 4, 4];
     let mut out = String::new();
     for (i, c) in cols.iter().enumerate() {
         match WIDTHS.get(i) {

@@ -215,3 +215,86 @@ async fn export(chime: &Chime, run_id: &str) {
     let stdout = chime.ok(&["export", "report", "--format", "csv"]).await;
     assert_eq!(stdout, text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_are_added_changed_and_removed_and_a_job_comes_from_a_file() {
+    let env = TestEnv::api_only().await;
+    let (_, token) = env.tenant(&["read", "write"]).await;
+    let chime = Chime::new(&env, &token);
+    let file = chime.dir.join("job.json");
+    let job = serde_json::json!({"name": "filed", "action": "http://127.0.0.1:1/x",
+        "httpMethod": "PUT", "schedules": [{"repeatAt": "4.40pm", "active": true}]});
+    std::fs::write(&file, job.to_string()).unwrap();
+    let path = file.to_str().unwrap();
+    let created = chime
+        .json(&[
+            "jobs",
+            "create",
+            "--file",
+            path,
+            "--description",
+            "from a file",
+        ])
+        .await;
+    assert_eq!(created["httpMethod"], "PUT");
+    assert_eq!(created["description"], "from a file");
+    assert_eq!(created["active"], true);
+
+    let added = chime
+        .json(&[
+            "schedules",
+            "create",
+            "filed",
+            "--crontab",
+            "0 2 * * *",
+            "--description",
+            "nightly",
+        ])
+        .await;
+    let sid = added["scheduleId"].as_str().unwrap().to_string();
+    assert_eq!(added["active"], true);
+    let err = chime.fails(2, &["run", "filed"]).await;
+    assert!(err.contains("2 schedules") && err.contains(&sid), "{err}");
+    let off = chime
+        .json(&["schedules", "deactivate", "filed", &sid])
+        .await;
+    assert_eq!(off["active"], false);
+    assert_eq!(off["nextRunAt"], Value::Null);
+    let on = chime.json(&["schedules", "activate", "filed", &sid]).await;
+    assert_eq!(on["active"], true);
+    let edited = chime
+        .json(&[
+            "schedules",
+            "edit",
+            "filed",
+            &sid,
+            "--description",
+            "at two",
+        ])
+        .await;
+    assert_eq!(edited["description"], "at two");
+    let shown = chime.ok(&["schedules", "show", "filed", &sid]).await;
+    assert!(
+        shown.contains("crontab") && shown.contains("0 2 * * *"),
+        "{shown}"
+    );
+    let err = chime
+        .fails(
+            5,
+            &[
+                "schedules",
+                "edit",
+                "filed",
+                &sid,
+                "--cron",
+                "* * * * 3 0 0",
+            ],
+        )
+        .await;
+    assert!(err.contains("(400)"), "{err}");
+    chime.ok(&["schedules", "delete", "filed", &sid]).await;
+    chime.fails(4, &["schedules", "show", "filed", &sid]).await;
+    let list = chime.json(&["schedules", "list", "filed"]).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    env.cleanup().await;
+}
