@@ -6,7 +6,7 @@ use std::path::PathBuf;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  an unexpected error, or the server failed (5xx)
+  1  an unexpected error, the server failed (5xx) or is rate-limiting the key (429)
   2  a usage error (a bad flag or argument)
   3  not logged in, or the token was refused (401, 403)
   4  not found (404): no such job, schedule, run, tenant or key
