@@ -202,6 +202,16 @@ pub async fn create_key(
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
     require_tenant(&s, &tenant).await?;
+    let key = issue_key(&s, &tenant, body).await?;
+    Ok((StatusCode::CREATED, Json(key)))
+}
+
+/// Creates a key of `tenant` from a Create Key body: the key, with its secret (shown once).
+pub(crate) async fn issue_key(
+    s: &AppState,
+    tenant: &str,
+    body: serde_json::Value,
+) -> ApiResult<ApiKeyCreated> {
     let (req, _) = decode::<CreateKeyRequest>(body)?;
     let expires_in = req.expires_in_seconds;
     if expires_in.is_some_and(|n| !(1..=315_360_000).contains(&n)) {
@@ -213,12 +223,12 @@ pub async fn create_key(
     let scopes = scopes_of(req)?;
     let id = format!("k{}", random_hex(8));
     let secret = random_hex(24);
-    let (now, _) = service::now(&s).await?;
+    let (now, _) = service::now(s).await?;
     let expires_ms = expires_in.map(|n| now + n as i64 * 1000);
     s.store
         .create_api_key(&ApiKey {
             id: id.clone(),
-            tenant: tenant.clone(),
+            tenant: tenant.to_string(),
             secret_sha256: hash_secret(&secret),
             scopes: scopes.clone(),
             created_ms: now,
@@ -228,18 +238,15 @@ pub async fn create_key(
         .await?;
     tracing::info!(tenant = %tenant, key = %id, "api key created");
     let token = format!("{id}.{secret}");
-    Ok((
-        StatusCode::CREATED,
-        Json(ApiKeyCreated {
-            id,
-            secret,
-            token,
-            scopes,
-            tenant_id: tenant,
-            created: chime_core::time::format_instant(now),
-            expires_at: expires_ms.map(chime_core::time::format_instant),
-        }),
-    ))
+    Ok(ApiKeyCreated {
+        id,
+        secret,
+        token,
+        scopes,
+        tenant_id: tenant.to_string(),
+        created: chime_core::time::format_instant(now),
+        expires_at: expires_ms.map(chime_core::time::format_instant),
+    })
 }
 
 /// A change of a setting: `None` leaves it, `Some(None)` restores its default.
@@ -354,26 +361,34 @@ pub async fn configure_tenant(
     if let Some(n) = quota {
         s.store.set_tenant_runs_per_minute(&tenant, n).await?;
     }
-    let effective = s.store.tenant_retention(&tenant).await?;
+    Ok(Json(tenant_settings(&s, &tenant).await?))
+}
+
+/// `tenant`'s effective settings: its own, or the installation's defaults.
+pub(crate) async fn tenant_settings(s: &AppState, tenant: &str) -> ApiResult<TenantSettings> {
+    let effective = s.store.tenant_retention(tenant).await?;
     let per_minute = s
         .store
-        .tenant_runs_per_minute(&tenant)
+        .tenant_runs_per_minute(tenant)
         .await?
         .unwrap_or(s.settings.tenant_runs_per_minute);
-    let own = |limit| s.store.tenant_limit(&tenant, limit);
+    let own = |limit| s.store.tenant_limit(tenant, limit);
     let (jobs, schedules, in_flight, rate) = (
         own(TenantLimit::MaxJobs).await?,
         own(TenantLimit::MaxSchedules).await?,
         own(TenantLimit::MaxInFlight).await?,
         own(TenantLimit::RequestsPerSecond).await?,
     );
-    Ok(Json(TenantSettings {
+    let profile = s.store.tenant_profile(tenant).await?;
+    Ok(TenantSettings {
         run_retention_seconds: effective / 1000,
         runs_per_minute: per_minute,
         max_jobs: jobs.unwrap_or(s.settings.tenant_max_jobs),
         max_schedules: schedules.unwrap_or(s.settings.tenant_max_schedules),
         max_in_flight: in_flight,
         requests_per_second: rate.unwrap_or(s.settings.tenant_requests_per_second),
-        id: tenant,
-    }))
+        name: profile.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+        created: profile.and_then(|p| p.created),
+        id: tenant.to_string(),
+    })
 }

@@ -30,11 +30,16 @@ pub async fn list_keys(
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<ApiKeyList>> {
     require_tenant(&s, &tenant).await?;
-    let (now, _) = service::now(&s).await?;
-    let keys = s.store.api_keys(&tenant).await?;
-    Ok(Json(ApiKeyList {
+    Ok(Json(key_list(&s, &tenant).await?))
+}
+
+/// `tenant`'s keys as the lists show them (never a secret).
+pub(crate) async fn key_list(s: &AppState, tenant: &str) -> ApiResult<ApiKeyList> {
+    let (now, _) = service::now(s).await?;
+    let keys = s.store.api_keys(tenant).await?;
+    Ok(ApiKeyList {
         keys: keys.into_iter().map(|k| ApiKeyInfo::of(k, now)).collect(),
-    }))
+    })
 }
 
 #[utoipa::path(

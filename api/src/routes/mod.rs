@@ -7,6 +7,7 @@
 //! - [`admin`]: tenants, their signing secrets and API keys.
 //! - [`fleet`]: the operations view (leaders, schedulers, workers, queues, tenants' activity).
 //! - [`dead_letters`]: the dead-letter queue: list, replay, discard.
+//! - [`tenants`]: the operator's list of tenants; a tenant's own settings and API keys.
 //! - [`oauth`]: OAuth access tokens for API keys (`POST /oauth/token`).
 //! - [`jobs`], [`schedules`], [`runs`], [`audit`], [`global`]: SAP's resources.
 //! - [`search`]: SAP's search of jobs and schedules.
@@ -32,6 +33,7 @@ pub mod runs;
 pub mod schedules;
 pub mod search;
 pub mod stats;
+pub mod tenants;
 
 use crate::dialects::{a1base, apify, huawei, losant};
 use crate::error::ApiError;
@@ -58,8 +60,15 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .routes(routes!(oauth::token))
-        .routes(routes!(admin::create_tenant))
-        .routes(routes!(admin::configure_tenant, lifecycle::delete_tenant))
+        .routes(routes!(tenants::list_tenants, admin::create_tenant))
+        .routes(routes!(
+            tenants::get_tenant,
+            admin::configure_tenant,
+            lifecycle::delete_tenant
+        ))
+        .routes(routes!(tenants::own_tenant))
+        .routes(routes!(tenants::own_keys, tenants::create_own_key))
+        .routes(routes!(tenants::revoke_own_key))
         .routes(routes!(admin::create_key, lifecycle::list_keys))
         .routes(routes!(lifecycle::revoke_key))
         .routes(routes!(admin::rotate_signing_secret))

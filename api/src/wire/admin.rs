@@ -199,11 +199,14 @@ impl RequestBody for ConfigureTenantRequest {
     const CONTEXT: &'static str = "Error while configuring tenant";
 }
 
-/// A tenant's effective run retention and fire quota.
+/// A tenant's effective run retention, fire quota and limits.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantSettings {
     pub id: String,
+    pub name: String,
+    /// When it was created (ISO 8601); `null` for a tenant of an older version.
+    pub created: Option<String>,
     pub run_retention_seconds: u64,
     /// 0: no limit.
     pub runs_per_minute: u64,
@@ -218,4 +221,22 @@ pub struct TenantSettings {
     /// Requests per second the tenant's keys may make together to each API process; 0: no
     /// limit.
     pub requests_per_second: u64,
+}
+
+/// A tenant in the list.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSummary {
+    pub id: String,
+    pub name: String,
+    /// When it was created (ISO 8601); `null` for a tenant of an older version.
+    pub created: Option<String>,
+    /// Its deletion has begun (deleting it again completes a deletion cut short).
+    pub deleting: bool,
+}
+
+/// Every tenant, by name.
+#[derive(Serialize, ToSchema)]
+pub struct TenantList {
+    pub tenants: Vec<TenantSummary>,
 }

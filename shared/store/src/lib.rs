@@ -70,7 +70,9 @@ pub use run_steps::{
 };
 pub use signing::{Rotated, SigningSecrets};
 pub use tail::{DoneCursor, DoneEntry};
-pub use tenants::{hash_secret, ApiKey, TenantLimit, TenantState, TENANT_TOMBSTONE_MS};
+pub use tenants::{
+    hash_secret, ApiKey, TenantLimit, TenantProfile, TenantState, TENANT_TOMBSTONE_MS,
+};
 
 use crate::keys::{KeyTemplate, Keys};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};

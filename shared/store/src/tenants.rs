@@ -74,6 +74,17 @@ pub enum TenantState {
     Deleting,
 }
 
+/// What the list of tenants shows of one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantProfile {
+    pub id: String,
+    pub name: String,
+    /// When it was created (ISO 8601), as written then.
+    pub created: Option<String>,
+    /// Its deletion has begun.
+    pub deleting: bool,
+}
+
 /// SHA-256 of an API key secret, hex.
 pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -153,6 +164,22 @@ impl Store {
             (true, false) => TenantState::Active,
             (true, true) => TenantState::Deleting,
         })
+    }
+
+    /// A tenant's name, creation time and whether it is being deleted; `None` for no tenant.
+    pub async fn tenant_profile(&self, id: &str) -> Result<Option<TenantProfile>> {
+        let (name, created, deleting): (Option<String>, Option<String>, Option<String>) = self
+            .c()
+            .hmget(self.keys.tenant(id), &["name", "created", DELETING])
+            .await?;
+        Ok(
+            (name.is_some() || created.is_some()).then(|| TenantProfile {
+                id: id.to_string(),
+                name: name.unwrap_or_default(),
+                created,
+                deleting: deleting.is_some(),
+            }),
+        )
     }
 
     /// Every tenant id.

@@ -38,5 +38,6 @@ mod signing;
 mod stats;
 mod store;
 mod tails;
+mod tenant_self;
 mod timing;
 mod workspace;
