@@ -62,7 +62,12 @@ pub enum Command {
     Runs(RunsCmd),
     /// Export a job's runs as NDJSON or CSV, to stdout or a file.
     Export(ExportArgs),
-    /// The operator's calls (the admin token): tenants and API keys.
+    /// The key's tenant: its name, retention, quota and limits.
+    Tenant,
+    /// The tenant's API keys (a key with the `admin` scope): list, create, revoke.
+    #[command(subcommand)]
+    Keys(OwnKeysCmd),
+    /// The operator's calls (the admin token): tenants, API keys, the fleet, dead letters.
     #[command(subcommand)]
     Admin(AdminCmd),
     /// Print a shell completion script (e.g. `chime completions bash > /etc/bash_completion.d/chime`).
@@ -251,16 +256,59 @@ pub enum Format {
 
 #[derive(Subcommand, Debug)]
 pub enum AdminCmd {
-    /// Tenants: create, update, delete.
+    /// Tenants: list, show, create, update, delete.
     #[command(subcommand)]
     Tenants(TenantsCmd),
     /// A tenant's API keys: list, create, revoke.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// The fleet: each shard's leader and epoch, schedulers, workers, queues, tenants' pace.
+    Operations,
+    /// The dead-letter queue: list its messages, replay or discard one.
+    #[command(subcommand, name = "dead-letters")]
+    DeadLetters(DeadLettersCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DeadLettersCmd {
+    /// The messages and the runs they carry, oldest first.
+    List {
+        /// Messages to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// At most this many (1 to 100).
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+    },
+    /// Publish a message's runs again (a finished run is not called again).
+    Replay { id: String },
+    /// Forget a message, finishing its unfinished runs as errors.
+    Discard { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OwnKeysCmd {
+    /// The tenant's keys (never their secrets).
+    List,
+    /// Create a key of the tenant (its token is shown once).
+    Create {
+        /// Its scopes (default read, write, run-update).
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// It stops working after this many seconds.
+        #[arg(long)]
+        expires_in: Option<u64>,
+    },
+    /// Revoke a key of the tenant.
+    Revoke { key: String },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum TenantsCmd {
+    /// Every tenant, by name.
+    List,
+    /// A tenant's name and effective settings.
+    Show { tenant: String },
     /// Create a tenant (its signing secret is shown once).
     Create { name: String },
     /// Change a tenant's retention, quota and limits (0 = no limit).

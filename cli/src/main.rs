@@ -7,7 +7,7 @@
 //! - [`config`]: the URL and token (`chime login`, the config file, `CHIME_URL`/`CHIME_TOKEN`).
 //! - [`client`]: requests, and the failures with their exit codes.
 //! - [`output`]: tables, colour, JSON.
-//! - [`jobs`], [`runs`], [`export`], [`admin`]: the commands.
+//! - [`jobs`], [`runs`], [`export`], [`admin`], [`fleet`]: the commands.
 //! - [`serve`]: the services.
 
 mod admin;
@@ -15,6 +15,7 @@ mod args;
 mod client;
 mod config;
 mod export;
+mod fleet;
 mod jobs;
 mod output;
 mod runs;
@@ -61,6 +62,8 @@ async fn dispatch(cli: Cli) -> CliResult {
                 Command::Runs(c) => runs::run(&client, as_json, c).await,
                 Command::Export(a) => export::export(&client, a).await,
                 Command::Admin(c) => admin::run(&client, as_json, c).await,
+                Command::Tenant => admin::own_tenant(&client, as_json).await,
+                Command::Keys(c) => admin::own_keys(&client, as_json, c).await,
                 _ => Err(Failure::usage("unknown command")),
             }
         }

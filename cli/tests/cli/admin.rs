@@ -65,3 +65,70 @@ async fn the_operator_manages_tenants_and_keys() {
         .await;
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_lists_tenants_and_reads_the_fleet_and_a_tenant_its_own_keys() {
+    let env = TestEnv::cluster().await;
+    let admin = Chime::new(&env, ADMIN_TOKEN);
+    let id = admin.json(&["admin", "tenants", "create", "acme"]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let list = admin.json(&["admin", "tenants", "list"]).await;
+    assert_eq!(list[0]["id"], id.as_str(), "{list}");
+    assert!(admin
+        .ok(&["admin", "tenants", "list"])
+        .await
+        .contains("acme"));
+    let shown = admin.json(&["admin", "tenants", "show", &id]).await;
+    assert_eq!(shown["name"], "acme");
+
+    // The fleet: one scheduler leads the one shard; one worker; no dead letters.
+    let ops = admin.json(&["admin", "operations"]).await;
+    assert_eq!(ops["workers"].as_array().unwrap().len(), 1, "{ops}");
+    let table = admin.ok(&["admin", "operations"]).await;
+    assert!(
+        table.contains("LEADER") && table.contains("acme"),
+        "{table}"
+    );
+    let dead = admin.json(&["admin", "dead-letters", "list"]).await;
+    assert_eq!(dead["total"], 0, "{dead}");
+    admin
+        .fails(
+            4,
+            &[
+                "admin",
+                "dead-letters",
+                "replay",
+                "000000000000000000000000",
+            ],
+        )
+        .await;
+
+    // A tenant's admin key manages the tenant's keys; a plain key cannot.
+    let owner_token = admin
+        .json(&["admin", "keys", "create", &id, "--scopes", "admin"])
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let owner = Chime::new(&env, &owner_token);
+    assert_eq!(owner.json(&["tenant"]).await["name"], "acme");
+    let made = owner.json(&["keys", "create", "--scopes", "read"]).await;
+    let made_id = made["id"].as_str().unwrap();
+    let reader = Chime::new(&env, made["token"].as_str().unwrap());
+    assert_eq!(reader.json(&["tenant"]).await["id"], id.as_str());
+    reader.fails(3, &["keys", "list"]).await;
+    assert_eq!(
+        owner
+            .json(&["keys", "list"])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    owner.ok(&["keys", "revoke", made_id]).await;
+    reader.fails(3, &["tenant"]).await;
+    env.cleanup().await;
+}
