@@ -8,7 +8,7 @@ use crate::lookup::load_job;
 use crate::query::{date_param, QueryOf};
 use crate::state::AppState;
 use crate::wire::params::StatsQuery;
-use crate::wire::stats::{JobStats, Latency};
+use crate::wire::stats::{JobStats, Latency, StatsBucket};
 use axum::extract::{Path, State};
 use axum::Json;
 use chime_core::time::format_instant;
@@ -56,6 +56,7 @@ pub async fn job_stats(
 ) -> ApiResult<Json<JobStats>> {
     tenant.require("read")?;
     let (from, to) = window(&q, chrono::Utc::now().timestamp_millis())?;
+    let buckets = buckets(q.buckets.as_deref())?;
     let job = load_job(&s, &tenant, &raw).await?;
     let st = s
         .store
@@ -70,19 +71,87 @@ pub async fn job_stats(
         failure: st.total - st.success,
         success_rate: (st.total > 0).then(|| st.success as f64 / st.total as f64),
         latency_ms: Latency::of(st.durations),
+        series: buckets.map(|n| series(&st.runs, from, to, n)),
         failure_reasons: st.reasons,
         sampled: st.sampled,
     }))
+}
+
+/// The `buckets` parameter: 1 to 500; a 400 naming it otherwise.
+fn buckets(v: Option<&str>) -> ApiResult<Option<u32>> {
+    v.map(|v| {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=500).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "'buckets' must be an integer from 1 to 500, got '{v}'"
+                ))
+            })
+    })
+    .transpose()
+}
+
+/// `runs` (finish instant, success, duration) of the window `from..=to` in `n` equal spans.
+fn series(runs: &[(i64, bool, Option<u64>)], from: i64, to: i64, n: u32) -> Vec<StatsBucket> {
+    let n = i64::from(n);
+    let edge = |i: i64| from + (to - from) * i / n;
+    let mut spans: Vec<(u64, u64, Vec<u64>)> = vec![(0, 0, vec![]); n as usize];
+    for &(at, ok, duration) in runs {
+        if at < from || at > to {
+            continue;
+        }
+        // The span whose [start, next start) holds `at`; the window's end goes to the last.
+        let i = ((at - from) * n / (to - from).max(1)).clamp(0, n - 1) as usize;
+        let span = &mut spans[i];
+        span.0 += 1;
+        span.1 += u64::from(ok);
+        span.2.extend(duration);
+    }
+    spans
+        .into_iter()
+        .enumerate()
+        .map(|(i, (total, success, durations))| StatsBucket {
+            from: format_instant(edge(i as i64)),
+            to: format_instant(edge(i as i64 + 1)),
+            total,
+            success,
+            failure: total - success,
+            latency_ms: Latency::of(durations),
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_series_puts_each_run_in_its_span_and_the_end_in_the_last() {
+        let runs = [
+            (1_000, true, Some(5)),
+            (1_999, false, None),
+            (2_000, true, Some(7)),
+            (4_000, true, Some(9)),
+            (999, true, Some(1)),
+        ];
+        let s = series(&runs, 1_000, 4_000, 3);
+        let counts: Vec<(u64, u64)> = s.iter().map(|b| (b.total, b.success)).collect();
+        assert_eq!(counts, [(2, 1), (1, 1), (1, 1)]);
+        assert_eq!(s[0].from, format_instant(1_000));
+        assert_eq!(s[2].to, format_instant(4_000));
+        assert_eq!(s[0].latency_ms.as_ref().unwrap().max, 5);
+        assert!(buckets(Some("0")).is_err());
+        assert!(buckets(Some("501")).is_err());
+        assert_eq!(buckets(Some("24")).unwrap(), Some(24));
+    }
+
     fn q(from: Option<&str>, to: Option<&str>) -> StatsQuery {
         StatsQuery {
             from: from.map(String::from),
             to: to.map(String::from),
+            buckets: None,
         }
     }
 

@@ -183,4 +183,8 @@ pub struct StatsQuery {
     /// Runs finished at or before this ISO 8601 instant (default: now). After `from`, at most
     /// 31 days after it.
     pub to: Option<String>,
+    /// Also answer `series`: the window cut into this many equal buckets (1 to 500), each
+    /// with its counts and latency, for a chart.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    pub buckets: Option<String>,
 }

@@ -73,6 +73,24 @@ pub struct JobStats {
     pub failure_reasons: BTreeMap<String, u64>,
     /// The window held more runs than are read (the figures are of its oldest ones).
     pub sampled: bool,
+    /// With `buckets`: the window cut into that many equal spans, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<Vec<StatsBucket>>,
+}
+
+/// A span of the window and its runs.
+#[derive(Serialize, ToSchema, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsBucket {
+    /// The span's start (ISO 8601, UTC), inclusive.
+    pub from: String,
+    /// The span's end (ISO 8601, UTC): the next span's start, the window's end for the last.
+    pub to: String,
+    pub total: u64,
+    pub success: u64,
+    pub failure: u64,
+    /// The runs' call durations: nearest-rank percentiles and the longest; `null` when none.
+    pub latency_ms: Option<Latency>,
 }
 
 impl Latency {

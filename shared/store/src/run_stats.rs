@@ -20,11 +20,14 @@ pub struct RunStats {
     pub reasons: BTreeMap<String, u64>,
     /// More runs finished in the window than `limit`: the figures are of its oldest ones.
     pub sampled: bool,
+    /// Each run as (when it finished (ms), it succeeded, its call duration (ms) if it has
+    /// one), in finish order: what a series over the window is made of.
+    pub runs: Vec<(i64, bool, Option<u64>)>,
 }
 
 impl RunStats {
-    /// Counts one finished record's fields (a stream entry's flat field list).
-    fn add(&mut self, fields: &[String]) {
+    /// Counts one finished record: its stream id and fields (a flat list).
+    fn add(&mut self, id: &str, fields: &[String]) {
         let get = |name: &str| {
             fields
                 .chunks_exact(2)
@@ -36,12 +39,19 @@ impl RunStats {
             .and_then(|k| k.parse().ok())
             .and_then(lifecycle_of)
             .and_then(|(_, _, o)| o);
-        if outcome == Some(Outcome::Success) {
+        let success = outcome == Some(Outcome::Success);
+        if success {
             self.success += 1;
         }
-        if let Some(u) = get("u").and_then(|u| u.parse().ok()) {
+        let duration = get("u").and_then(|u| u.parse().ok());
+        if let Some(u) = duration {
             self.durations.push(u);
         }
+        let at = id
+            .split_once('-')
+            .and_then(|(ms, _)| ms.parse().ok())
+            .unwrap_or(0);
+        self.runs.push((at, success, duration));
         if let Some(f) = get("f").filter(|f| !f.is_empty()) {
             *self.reasons.entry(f.to_string()).or_default() += 1;
         }
@@ -78,12 +88,12 @@ impl Store {
                 .arg(want)
                 .query_async(&mut self.c())
                 .await?;
-            for (_, fields) in &page {
+            for (id, fields) in &page {
                 if stats.total as usize == limit {
                     stats.sampled = true;
                     return Ok(stats);
                 }
-                stats.add(fields);
+                stats.add(id, fields);
             }
             match page.last() {
                 Some((id, _)) if page.len() == want => start = format!("({id}"),

@@ -190,6 +190,33 @@ async fn a_jobs_stats_count_its_finished_runs_in_the_window() {
         "three calls took the target's 150 ms: {durations:?}"
     );
 
+    // As a series: the day cut into 24 hours, the runs all in the last one, with their
+    // latency; the spans tile the window.
+    let (st, s) = stats(&env, &token, job, "?buckets=24").await;
+    assert_eq!(st, 200, "{s}");
+    let series = s["series"].as_array().unwrap();
+    assert_eq!(series.len(), 24, "{s}");
+    assert_eq!(series[0]["from"], s["from"]);
+    assert_eq!(series[23]["to"], s["to"]);
+    assert_eq!(series[0]["to"], series[1]["from"]);
+    let last = &series[23];
+    assert_eq!(
+        (
+            last["total"].as_u64(),
+            last["success"].as_u64(),
+            last["failure"].as_u64()
+        ),
+        (Some(5), Some(3), Some(2)),
+        "{s}"
+    );
+    assert_eq!(last["latencyMs"]["max"].as_u64(), Some(durations[4]));
+    assert!(series[..23]
+        .iter()
+        .all(|b| b["total"] == 0 && b["latencyMs"].is_null()));
+    let (st, plain) = stats(&env, &token, job, "").await;
+    assert_eq!(st, 200);
+    assert!(plain.get("series").is_none(), "only on request: {plain}");
+
     // A read bounded below the window's runs says it sampled (the route's bound is 100,000).
     let store = env.store().await;
     let (from, to) = (0, chrono::Utc::now().timestamp_millis() + 60_000);
@@ -232,6 +259,8 @@ async fn a_jobs_stats_count_its_finished_runs_in_the_window() {
             "?from=2020-01-01T00:00:00Z&to=2020-02-02T00:00:00Z",
             "31 days",
         ),
+        ("?buckets=0", "'buckets'"),
+        ("?buckets=many", "'buckets'"),
     ] {
         let (st, answer) = stats(&env, &token, job, query).await;
         assert_eq!(st, 400, "{query}: {answer}");
