@@ -137,6 +137,35 @@ async fn stats(env: &TestEnv, token: &str, job: u64, query: &str) -> (u16, Value
     .await
 }
 
+/// The day's stats as 24 hourly spans: the job's runs (all finished just now) in the last,
+/// with their latency (`longest` the longest); the spans tile the window.
+async fn series_of_the_day(env: &TestEnv, token: &str, job: u64, longest: u64) {
+    let (st, s) = stats(env, token, job, "?buckets=24").await;
+    assert_eq!(st, 200, "{s}");
+    let series = s["series"].as_array().unwrap();
+    assert_eq!(series.len(), 24, "{s}");
+    assert_eq!(series[0]["from"], s["from"]);
+    assert_eq!(series[23]["to"], s["to"]);
+    assert_eq!(series[0]["to"], series[1]["from"]);
+    let last = &series[23];
+    assert_eq!(
+        (
+            last["total"].as_u64(),
+            last["success"].as_u64(),
+            last["failure"].as_u64()
+        ),
+        (Some(5), Some(3), Some(2)),
+        "{s}"
+    );
+    assert_eq!(last["latencyMs"]["max"].as_u64(), Some(longest));
+    assert!(series[..23]
+        .iter()
+        .all(|b| b["total"] == 0 && b["latencyMs"].is_null()));
+    let (st, plain) = stats(env, token, job, "").await;
+    assert_eq!(st, 200);
+    assert!(plain.get("series").is_none(), "only on request: {plain}");
+}
+
 #[tokio::test]
 async fn a_jobs_stats_count_its_finished_runs_in_the_window() {
     let env = TestEnv::cluster().await;
@@ -190,32 +219,7 @@ async fn a_jobs_stats_count_its_finished_runs_in_the_window() {
         "three calls took the target's 150 ms: {durations:?}"
     );
 
-    // As a series: the day cut into 24 hours, the runs all in the last one, with their
-    // latency; the spans tile the window.
-    let (st, s) = stats(&env, &token, job, "?buckets=24").await;
-    assert_eq!(st, 200, "{s}");
-    let series = s["series"].as_array().unwrap();
-    assert_eq!(series.len(), 24, "{s}");
-    assert_eq!(series[0]["from"], s["from"]);
-    assert_eq!(series[23]["to"], s["to"]);
-    assert_eq!(series[0]["to"], series[1]["from"]);
-    let last = &series[23];
-    assert_eq!(
-        (
-            last["total"].as_u64(),
-            last["success"].as_u64(),
-            last["failure"].as_u64()
-        ),
-        (Some(5), Some(3), Some(2)),
-        "{s}"
-    );
-    assert_eq!(last["latencyMs"]["max"].as_u64(), Some(durations[4]));
-    assert!(series[..23]
-        .iter()
-        .all(|b| b["total"] == 0 && b["latencyMs"].is_null()));
-    let (st, plain) = stats(&env, &token, job, "").await;
-    assert_eq!(st, 200);
-    assert!(plain.get("series").is_none(), "only on request: {plain}");
+    series_of_the_day(&env, &token, job, durations[4]).await;
 
     // A read bounded below the window's runs says it sampled (the route's bound is 100,000).
     let store = env.store().await;
