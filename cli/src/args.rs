@@ -218,8 +218,8 @@ pub enum RunsCmd {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
-    /// One run in detail, with its log. The run is found by the run search; --job (and
-    /// --schedule) make the lookup direct.
+    /// One run in detail, with its log, by its id (`GET /scheduler/runs/{runId}`); --job
+    /// (and --schedule), when given, must be the run's.
     Show {
         run: String,
         #[arg(long)]

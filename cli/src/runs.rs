@@ -9,9 +9,6 @@ use comfy_table::Cell;
 use reqwest::Method;
 use serde_json::Value;
 
-/// Pages of the run search `runs show` reads looking for a run before it gives up.
-const SHOW_SEARCH_PAGES: usize = 200;
-
 pub async fn run(client: &Client, as_json: bool, cmd: RunsCmd) -> CliResult {
     match cmd {
         RunsCmd::List {
@@ -150,14 +147,8 @@ fn status_param(status: &str) -> CliResult<String> {
 }
 
 /// Up to `limit` runs of the run search's `query` (newest first), following its cursor for
-/// at most `pages` pages; with `wanted`, only that run, as soon as a page has it.
-async fn search(
-    client: &Client,
-    query: &str,
-    limit: usize,
-    pages: usize,
-    wanted: Option<&str>,
-) -> CliResult<Vec<Value>> {
+/// at most `pages` pages.
+async fn search(client: &Client, query: &str, limit: usize, pages: usize) -> CliResult<Vec<Value>> {
     let mut runs = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..pages {
@@ -175,18 +166,7 @@ async fn search(
             }
         }
         let page = client.get(&path).await?;
-        let results = page["results"].as_array().cloned().unwrap_or_default();
-        match wanted {
-            Some(id) => {
-                if let Some(r) = results
-                    .into_iter()
-                    .find(|r| r["runId"].as_str() == Some(id))
-                {
-                    return Ok(vec![r]);
-                }
-            }
-            None => runs.extend(results),
-        }
+        runs.extend(page["results"].as_array().cloned().unwrap_or_default());
         cursor = page["cursor"].as_str().map(str::to_string);
         if cursor.is_none() || runs.len() >= limit {
             break;
@@ -215,7 +195,7 @@ async fn list(
     if let Some(s) = since {
         query.push_str(&format!("&from={}", enc(&instant(s))));
     }
-    let runs = search(client, &query, limit.max(1), usize::MAX, None).await?;
+    let runs = search(client, &query, limit.max(1), usize::MAX).await?;
     if as_json {
         output::json(&Value::Array(runs));
         return Ok(());
@@ -246,8 +226,8 @@ async fn list(
     Ok(())
 }
 
-/// A run in detail: directly with its job and schedule, else its job and schedule found by
-/// the run search (of `job`'s runs when given, else the tenant's).
+/// A run in detail, by its id alone (`GET /scheduler/runs/{runId}`); `job` and `schedule`,
+/// when given, must be the run's.
 async fn find(
     client: &Client,
     run: &str,
@@ -255,36 +235,22 @@ async fn find(
     schedule: Option<&str>,
 ) -> CliResult<Value> {
     let run = run.to_ascii_uppercase();
+    let v = client
+        .get(&format!("/scheduler/runs/{}", enc(&run)))
+        .await?;
     let job_id = match job {
         Some(j) => Some(resolve(client, j).await?),
         None => None,
     };
-    let (job_id, schedule) = match (job_id, schedule) {
-        (Some(j), Some(s)) => (j, s.to_string()),
-        _ => locate(client, &run, job_id).await?,
-    };
-    let path = format!(
-        "/scheduler/jobs/{job_id}/schedules/{}/runs/{}",
-        enc(&schedule),
-        enc(&run)
-    );
-    client.get(&path).await
-}
-
-/// The job and schedule of `run`, from the run search's pages.
-async fn locate(client: &Client, run: &str, job: Option<u64>) -> CliResult<(u64, String)> {
-    let query = job.map(|j| format!("jobId={j}")).unwrap_or_default();
-    let found = search(client, &query, 100, SHOW_SEARCH_PAGES, Some(run)).await?;
-    match found.first() {
-        Some(r) => Ok((
-            r["jobId"].as_u64().unwrap_or_default(),
-            text(&r["scheduleId"]),
-        )),
-        None => Err(Failure::new(
+    let other_job = job_id.is_some_and(|j| v["jobId"].as_u64() != Some(j));
+    let other_schedule = schedule.is_some_and(|s| v["scheduleId"].as_str() != Some(s));
+    if other_job || other_schedule {
+        return Err(Failure::new(
             EXIT_NOT_FOUND,
-            format!("run {run} was not found (give --job and --schedule to look it up directly)"),
-        )),
+            format!("run {run} is not a run of that job or schedule"),
+        ));
     }
+    Ok(v)
 }
 
 /// A run's fields, then its log.

@@ -80,6 +80,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::list_jobs, jobs::create_job))
         .routes(routes!(jobs::job_count))
         .routes(routes!(run_search::search_runs))
+        .routes(routes!(runs::get_tenant_run))
         .routes(routes!(search::search_jobs))
         .routes(routes!(search::search_schedules))
         .routes(routes!(

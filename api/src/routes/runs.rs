@@ -137,6 +137,31 @@ pub async fn get_run(
 }
 
 #[utoipa::path(
+    get, path = "/scheduler/runs/{runId}", tag = "sap", operation_id = "getTenantRun",
+    summary = "One run of the tenant by its id alone, with its job and schedule (chime's)",
+    description = "The run's detail as `GET /scheduler/jobs/{jobId}/schedules/{scheduleId}/runs/{runId}` answers it (its `jobId` and `scheduleId` among the fields), found by the run id alone: one lookup in the tenant's index of run ids. 404 for a run the tenant does not have (another tenant's included).",
+    params(("runId" = String, Path, description = "The run id")),
+    responses(
+        (status = 200, description = "The run", body = RunDetail),
+        crate::error::SapErrors,
+    ),
+    security(("bearerKey" = []), ("basicKey" = []), ("apiKeyId" = [], "apiKeySecret" = []), ("authToken" = []), ("oauth2" = []))
+)]
+pub async fn get_tenant_run(
+    State(s): State<AppState>,
+    tenant: Tenant,
+    Path(run): Path<String>,
+) -> ApiResult<Json<RunDetail>> {
+    tenant.require("read")?;
+    let rec = s
+        .store
+        .run(&tenant.id, &run)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("run {run} does not exist")))?;
+    Ok(Json(RunDetail::from(&rec)))
+}
+
+#[utoipa::path(
     put, path = "/scheduler/jobs/{jobId}/schedules/{scheduleId}/runs/{runId}", tag = "sap", operation_id = "updateRun",
     summary = "Report an asynchronous job's result (scope `run-update` or `write`)",
     params(("jobId" = String, Path, description = "The job id"), ("scheduleId" = String, Path, description = "The schedule id"), ("runId" = String, Path, description = "The run id")),

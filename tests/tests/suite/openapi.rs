@@ -28,6 +28,7 @@ const PINNED: &[(&str, &[&str])] = &[
     ("/scheduler/actionLogs", &["get"]),
     ("/scheduler/jobCount", &["get"]),
     ("/scheduler/runs", &["get"]),
+    ("/scheduler/runs/{runId}", &["get"]),
     ("/scheduler/search/jobs", &["get"]),
     ("/scheduler/search/schedules", &["get"]),
     ("/scheduler/globalParameters", &["get", "put"]),

@@ -340,3 +340,66 @@ async fn a1base_dates_page_across_the_lag_and_the_span() {
     assert_eq!(got, newest_first);
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_is_found_by_its_id_alone_and_only_by_its_tenant() {
+    let f = fixture().await;
+    let (env, a, b) = (&f.env, &f.a, &f.b);
+    // A finished run of each job, the acknowledged one and the one not run yet.
+    let second_of_b = f.runs.iter().find(|s| s.job == b.job).unwrap();
+    for (id, job, schedule) in [
+        (&f.runs[0].id, a.job, &a.schedule),
+        (&second_of_b.id, b.job, &b.schedule),
+        (&f.acked, a.job, &a.schedule),
+        (&f.waiting, b.job, &b.schedule),
+    ] {
+        let (st, run) = env
+            .call("GET", &format!("/scheduler/runs/{id}"), &a.token, None)
+            .await;
+        assert_eq!(st, 200, "{run}");
+        assert_eq!(run["runId"], id.as_str());
+        assert_eq!(run["jobId"], job);
+        assert_eq!(run["scheduleId"], schedule.as_str());
+        // The same answer as the schedule's own route.
+        let (_, same) = env
+            .call(
+                "GET",
+                &format!("/scheduler/jobs/{job}/schedules/{schedule}/runs/{id}"),
+                &a.token,
+                None,
+            )
+            .await;
+        assert_eq!(run, same);
+    }
+    assert_eq!(
+        env.call(
+            "GET",
+            &format!("/scheduler/runs/{}", f.runs[1].id),
+            &a.token,
+            None
+        )
+        .await
+        .1["outcome"],
+        "failure"
+    );
+    // Another tenant's run, or no run at all: 404.
+    let (st, _) = env
+        .call(
+            "GET",
+            &format!("/scheduler/runs/{}", f.runs[0].id),
+            &f.other.token,
+            None,
+        )
+        .await;
+    assert_eq!(st, 404);
+    let (st, _) = env
+        .call(
+            "GET",
+            "/scheduler/runs/00000000000000000000000000000000",
+            &a.token,
+            None,
+        )
+        .await;
+    assert_eq!(st, 404);
+    f.env.cleanup().await;
+}
