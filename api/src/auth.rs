@@ -101,7 +101,8 @@ fn credentials(headers: &HeaderMap) -> Result<Option<Presented>, ApiError> {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Whether `a` and `b` are equal, in time that depends on their length only.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -296,6 +297,16 @@ impl AdminTokens {
             ok |= constant_time_eq(given.as_bytes(), t.as_bytes());
         }
         ok && !given.is_empty()
+    }
+
+    /// Whether `digest` is the SHA-256 (hex) of one of the tokens (a dashboard session's
+    /// admin token: removing the token ends the session).
+    pub fn accepts_digest(&self, digest: &str) -> bool {
+        let mut ok = false;
+        for t in self.fixed.iter().cloned().chain(self.file_tokens()) {
+            ok |= constant_time_eq(hash_secret(&t).as_bytes(), digest.as_bytes());
+        }
+        ok && !digest.is_empty()
     }
 
     /// The file's tokens, read again when its modification time or length changed; none when

@@ -26,6 +26,8 @@
 //! - [`openapi`]: the document's frame (info, tags, security schemes).
 //! - [`routes`]: the handlers of the SAP, admin and ops routes, and the router that mounts
 //!   every route with its documentation.
+//! - [`ui`]: the dashboard at `/ui` (server-rendered HTML, a cookie session), merged into
+//!   the router beside the documented routes.
 
 pub mod auth;
 pub mod dialects;
@@ -44,6 +46,7 @@ pub mod serve;
 pub mod service;
 pub mod state;
 pub mod tokens;
+pub mod ui;
 pub mod wire;
 
 pub use state::AppState;

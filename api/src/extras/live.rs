@@ -37,21 +37,33 @@ pub async fn live_tail(
     let slot = s.tails.acquire(&tenant.id, &tenant.key_id)?;
     let job = load_job(&s, &tenant, &raw).await?;
     let subscription = s.tails.subscribe(&tenant.id, job.id).await?;
-    let stream = futures::stream::unfold(Some((subscription, slot)), next_event);
-    Ok(Sse::new(stream)
+    Ok(Sse::new(events(subscription, slot, run_event))
         .keep_alive(KeepAlive::default())
         .into_response())
 }
 
-/// What a tail holds while open: its job's listener and its slot.
-type Open = Option<(Subscription, TailSlot)>;
+/// How a tail's run becomes its event.
+pub type ToEvent = fn(&TailEvent) -> Event;
+
+/// A tail's events: each run of the job as `to_event` makes it, until the client goes away
+/// or falls behind (a last `lagged` event). The slot and the listener are held until then.
+pub fn events(
+    subscription: Subscription,
+    slot: TailSlot,
+    to_event: ToEvent,
+) -> impl futures::Stream<Item = Result<Event, Infallible>> + Send + 'static {
+    futures::stream::unfold(Some((subscription, slot, to_event)), next_event)
+}
+
+/// What a tail holds while open: its job's listener, its slot and its events' maker.
+type Open = Option<(Subscription, TailSlot, ToEvent)>;
 
 /// The tail's next event: the job's next run; after a `lagged` event, the end of the stream
 /// (the slot and the listener are dropped with the state).
 async fn next_event(open: Open) -> Option<(Result<Event, Infallible>, Open)> {
-    let (mut subscription, slot) = open?;
+    let (mut subscription, slot, to_event) = open?;
     match subscription.recv().await {
-        Ok(run) => Some((Ok(run_event(&run)), Some((subscription, slot)))),
+        Ok(run) => Some((Ok(to_event(&run)), Some((subscription, slot, to_event)))),
         Err(RecvError::Lagged(missed)) => {
             tracing::info!(missed, "a live tail fell behind its job's runs; closing it");
             let ev = Event::default()

@@ -15,7 +15,8 @@
 //! - [`stats`]: a job's run statistics (chime's).
 //! - [`notifications`]: a job's notifications and their deliveries (chime's).
 //!
-//! The dialects ([`crate::dialects`]) and the extras ([`crate::extras`]) are mounted here too.
+//! The dialects ([`crate::dialects`]) and the extras ([`crate::extras`]) are mounted here too,
+//! and the dashboard ([`crate::ui`]), undocumented.
 
 pub mod admin;
 pub mod audit;
@@ -168,6 +169,7 @@ pub fn router(state: AppState) -> Router {
         );
     routes
         .merge(SwaggerUi::new(DOCS_PATH).url(DOCUMENT_PATH, doc))
+        .merge(crate::ui::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyTimeoutLayer::new(body_timeout))

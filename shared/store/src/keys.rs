@@ -7,6 +7,7 @@
 //! | --- | --- | --- |
 //! | `ns:apikey:<keyId>` | hash | tenant, SHA-256 of the secret, scopes, created, expires, last used (ms) |
 //! | `ns:tenants` | set | tenant ids |
+//! | `ns:uisession:<digest>` | hash | a dashboard session (keyed by the SHA-256 of its cookie's id): its tenant and API key, or the admin token's digest; its CSRF token; created (ms); expires by TTL |
 //! | `ns:T:tenant` | hash | tenant name, creation time, its own settings and limits, its signing secrets (sealed), `deleting` while it is deleted |
 //! | `ns:T:keys` | set | the tenant's API key ids |
 //! | `ns:T:seq` | string | the tenant's job id counter (SAP job ids are integers; each tenant counts its own) |
@@ -177,6 +178,10 @@ impl Keys {
     }
     pub fn tenants(&self) -> String {
         format!("{}:tenants", self.ns)
+    }
+    /// A dashboard session, by the SHA-256 (hex) of its cookie's id.
+    pub fn ui_session(&self, digest: &str) -> String {
+        format!("{}:uisession:{}", self.ns, digest)
     }
     pub fn tenant(&self, tenant: &str) -> String {
         self.t(tenant, "tenant")
@@ -529,6 +534,7 @@ mod tests {
             (k.tenant_pattern("a"), "ns:{t:a}:*"),
             (k.api_key("k1"), "ns:apikey:k1"),
             (k.tenants(), "ns:tenants"),
+            (k.ui_session("d1"), "ns:uisession:d1"),
             (k.tenant("a"), "ns:{t:a}:tenant"),
             (k.jobs("a"), "ns:{t:a}:jobs"),
             (k.job_names("a"), "ns:{t:a}:jobnames"),

@@ -26,6 +26,7 @@
 //! | `run_search` | the tenant-wide run search: filters decided on index entries, bounded work per call | `runs_search` |
 //! | `tail` | the live tail's "done" streams, read for many jobs at once, and their announcements | |
 //! | `retention` | the sweep of runs past their retention age | |
+//! | `sessions` | the dashboard's sessions | |
 
 pub mod keys;
 
@@ -43,6 +44,7 @@ mod run_queries;
 mod run_search;
 mod run_stats;
 mod run_steps;
+mod sessions;
 mod signing;
 mod tail;
 mod tenants;
@@ -68,6 +70,7 @@ pub use run_steps::{
     Checked, Completed, Materialized, Retried, Retrying, RunResult, RunStep, RunUpdate, Started,
     StepAnswer,
 };
+pub use sessions::UiSession;
 pub use signing::{Rotated, SigningSecrets};
 pub use tail::{DoneCursor, DoneEntry};
 pub use tenants::{

@@ -254,6 +254,22 @@ impl Store {
         Ok(())
     }
 
+    /// When run `run` (of `job`'s schedule `schedule`) was acknowledged asynchronously (ms),
+    /// while it waits for its job's report; its deadline is this plus the tenant's
+    /// `ASYNC_EXEC_TIMEOUT`.
+    pub async fn async_acknowledged_at(
+        &self,
+        tenant: &str,
+        (job, schedule, run): (u64, &str, &str),
+    ) -> Result<Option<i64>> {
+        let member = format!("{job}|{schedule}|{run}");
+        let score: Option<f64> = self
+            .c()
+            .zscore(self.keys.async_runs(tenant), member)
+            .await?;
+        Ok(score.map(|s| s as i64))
+    }
+
     /// One run with its complete text log.
     pub async fn run(&self, tenant: &str, run: &str) -> Result<Option<RunRecord>> {
         let k = &self.keys;

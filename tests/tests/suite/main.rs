@@ -6,6 +6,7 @@
 mod api;
 mod async_deadline;
 mod capacity;
+mod dashboard;
 mod dead_letters;
 mod delivery;
 mod dialects;

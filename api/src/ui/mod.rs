@@ -1,0 +1,129 @@
+//! The dashboard: server-rendered HTML pages at `/ui`, for people, from the API process (same
+//! origin as the API). Signed in with an API key's token (or the admin token) pasted once;
+//! the session is a cookie ([`session`]). Every page reads well without JavaScript; one small
+//! script ([`assets`]) adds the live tail of a job's runs.
+//!
+//! The routes are plain axum routes merged beside the API's: they are not part of the OpenAPI
+//! document, and the API's routes never accept the dashboard's cookie.
+//!
+//! - [`session`]: sign-in, sign-out, the session cookie, the CSRF and origin checks.
+//! - [`layout`]: the page frame, the error pages, formatting, the sparkline.
+//! - [`jobs`]: the jobs list.
+//! - [`job`]: a job's page and its schedules' actions.
+//! - [`runs`]: the run history's rows, a run's page and the live tail.
+//! - [`run`]: the body of a run's page.
+//! - [`admin`]: the admin's page.
+//! - [`assets`]: the stylesheet and the script.
+
+pub mod admin;
+pub mod assets;
+pub mod job;
+pub mod jobs;
+pub mod layout;
+pub mod run;
+pub mod runs;
+pub mod session;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{any, get, post};
+use axum::Router;
+
+/// The dashboard's path.
+pub const ROOT: &str = "/ui";
+
+/// Everything a dashboard handler can fail with.
+#[derive(Debug)]
+pub enum UiError {
+    /// No session (or it ended): to the sign-in page.
+    SignIn,
+    /// The admin's session on a tenant's page: to the admin's page.
+    Admin,
+    /// A form without the session's CSRF token, or from another origin.
+    Forged,
+    /// An error of the API's kinds, shown as a page of its status.
+    Api(ApiError),
+}
+
+impl From<ApiError> for UiError {
+    fn from(e: ApiError) -> Self {
+        UiError::Api(e)
+    }
+}
+
+impl From<chime_store::StoreError> for UiError {
+    fn from(e: chime_store::StoreError) -> Self {
+        UiError::Api(e.into())
+    }
+}
+
+pub type UiResult<T> = Result<T, UiError>;
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        match self {
+            UiError::SignIn => Redirect::to("/ui/login").into_response(),
+            UiError::Admin => Redirect::to("/ui/admin").into_response(),
+            UiError::Forged => layout::error_page(
+                StatusCode::FORBIDDEN,
+                "Refused",
+                "This form was not sent from a page of this dashboard's session. Go back, reload the page and try again.",
+            ),
+            UiError::Api(e) => {
+                let status = e.status();
+                let message = match &e {
+                    ApiError::Internal(inner) => {
+                        tracing::error!(error = ?inner, "dashboard request failed");
+                        "Something went wrong on the server.".to_string()
+                    }
+                    ApiError::Unavailable(_) => {
+                        "The service is temporarily unavailable; retry in a moment.".to_string()
+                    }
+                    other => other.to_string(),
+                };
+                let title = status.canonical_reason().unwrap_or("Error");
+                let mut resp = layout::error_page(status, title, &message);
+                if matches!(
+                    e,
+                    ApiError::Unavailable(_)
+                        | ApiError::RateLimited { .. }
+                        | ApiError::TooManyRequests(_)
+                ) {
+                    resp.headers_mut()
+                        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+                }
+                resp
+            }
+        }
+    }
+}
+
+/// The dashboard's routes (merged into the API's router, not documented in its OpenAPI).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ui", get(|| async { Redirect::to("/ui/jobs") }))
+        .route("/ui/", get(|| async { Redirect::to("/ui/jobs") }))
+        .route("/ui/login", get(session::login_page).post(session::login))
+        .route("/ui/logout", post(session::logout))
+        .route("/ui/jobs", get(jobs::jobs_page))
+        .route("/ui/jobs/{job}", get(job::job_page))
+        .route("/ui/jobs/{job}/live", get(runs::live))
+        .route("/ui/jobs/{job}/schedules/{sid}/{action}", post(job::act))
+        .route(
+            "/ui/jobs/{job}/schedules/{sid}/confirm-delete",
+            get(job::confirm_delete),
+        )
+        .route(
+            "/ui/jobs/{job}/schedules/{sid}/runs/{run}",
+            get(runs::run_page),
+        )
+        .route("/ui/admin", get(admin::admin_page))
+        .route("/ui/assets/{file}", get(assets::asset))
+        .route("/ui/{*rest}", any(not_found))
+}
+
+async fn not_found() -> Response {
+    UiError::Api(ApiError::NotFound("There is no such page.".into())).into_response()
+}
