@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Run the whole test suite: make sure Redis and RabbitMQ are up on 127.0.0.1
-# (scripts/services.sh) and the Node.js clients installed (scripts/node-clients.sh), then `cargo test --workspace`; then, for a whole run
+# (scripts/services.sh), the Node.js clients installed (scripts/node-clients.sh) and headless
+# Chromium with its WebDriver for the dashboard's tests (scripts/browser.sh), then `cargo test --workspace`; then, for a whole run
 # (no extra arguments), the suite's modules whose code paths read or write the
 # store's keys and scripts (store, dialects, run log, failover, delivery, quotas,
 # shards, time, run now, lifecycles, tails, secrets, e2e, retries, overlap, the
-# asynchronous deadline, signing, notifications) again with the store on a
+# asynchronous deadline, signing, notifications, the operations view, dead letters) again with the store on a
 # local three-master Redis Cluster (scripts/redis-cluster.sh, stopped afterwards);
-# the API's edges, guards, OpenAPI, capacity, faults, shutdown and the workspace
+# the API's edges, guards, OpenAPI, capacity, faults, shutdown, the dashboard (its sessions are
+# single keys; its reads are the API's, covered above) and the workspace
 # rules do not depend on the store's topology and run once. Extra arguments go to
 # cargo test, e.g. `scripts/test.sh -p chime-core` or `scripts/test.sh -- --nocapture`.
 # CHIME_TEST_REDIS_CLUSTER=0 skips the cluster pass; =1 runs it with extra arguments too.
@@ -19,6 +21,7 @@ cd "$ROOT"
 
 bash scripts/services.sh
 bash scripts/node-clients.sh
+bash scripts/browser.sh
 
 locked=()
 if [[ -f Cargo.lock ]]; then
