@@ -345,6 +345,8 @@ Create a demo job that calls the API's own /healthz every 5 seconds:
 Then read its run log (use "_id" and schedules[0].scheduleId from the answer):
   curl -sS "\$CHIME_URL/scheduler/jobs/<jobId>/schedules/<scheduleId>/runs?page_size=10&offset=0" -H "Authorization: Bearer \$CHIME_TOKEN"
 
+Or in a browser: $API_URL/ui (sign in with the API key above, or the admin token).
+
 Or with the command line (the same URL and token from the environment):
   $BIN/chime jobs list
   $BIN/chime runs list hello
