@@ -109,17 +109,32 @@ pub async fn list_dead_letters(
             "{CTX}: 'limit' must be from 1 to 100, got {limit}"
         )));
     }
-    let (now, _) = service::now(&s).await?;
-    keep_waiting(&s, now).await?;
+    Ok(Json(letters_page(&s, offset, limit as usize).await?))
+}
+
+/// A page of the dead letters (`limit` from the `offset`-th, oldest first), after taking what
+/// waits in the broker's queue into the store.
+pub(crate) async fn letters_page(
+    s: &AppState,
+    offset: u64,
+    limit: usize,
+) -> ApiResult<DeadLetterPage> {
+    let (now, _) = service::now(s).await?;
+    keep_waiting(s, now).await?;
     let total = s.store.letters_kept().await?;
     let offset = usize::try_from(offset)
         .unwrap_or(usize::MAX)
         .min(total as usize);
-    let page = s.store.kept_letters(offset, limit as usize).await?;
-    Ok(Json(DeadLetterPage {
+    let page = s.store.kept_letters(offset, limit).await?;
+    Ok(DeadLetterPage {
         total,
-        dead_letters: page.into_iter().map(|l| view(&s, l)).collect(),
-    }))
+        dead_letters: page.into_iter().map(|l| view(s, l)).collect(),
+    })
+}
+
+/// The kept message `id` as the list shows it, or a 404.
+pub(crate) async fn letter(s: &AppState, id: &str) -> ApiResult<DeadLetterView> {
+    Ok(view(s, kept(s, id).await?))
 }
 
 /// The kept message `id`, or a 404.
@@ -151,8 +166,13 @@ pub async fn replay_dead_letter(
     _: Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeadLetterDone>> {
-    let letter = kept(&s, &id).await?;
-    let runs = runs_of(&s, &letter).map_err(|why| {
+    Ok(Json(replay(&s, id).await?))
+}
+
+/// Publishes the runs of the kept message `id` again and forgets it.
+pub(crate) async fn replay(s: &AppState, id: String) -> ApiResult<DeadLetterDone> {
+    let letter = kept(s, &id).await?;
+    let runs = runs_of(s, &letter).map_err(|why| {
         ApiError::Conflict(format!(
             "dead letter {id} cannot be replayed ({why}); discard it"
         ))
@@ -164,10 +184,10 @@ pub async fn replay_dead_letter(
     }
     s.store.forget_letter(&id).await?;
     tracing::info!(letter = %id, runs = runs.len(), "dead letter replayed");
-    Ok(Json(DeadLetterDone {
+    Ok(DeadLetterDone {
         id,
         runs: runs.len(),
-    }))
+    })
 }
 
 #[utoipa::path(
@@ -190,9 +210,15 @@ pub async fn discard_dead_letter(
     _: Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeadLetterDone>> {
-    let letter = kept(&s, &id).await?;
-    let runs = runs_of(&s, &letter).unwrap_or_default();
-    let (now, _) = service::now(&s).await?;
+    Ok(Json(discard(&s, id).await?))
+}
+
+/// Finishes the runs of the kept message `id` as errors (those without a result) and
+/// forgets it.
+pub(crate) async fn discard(s: &AppState, id: String) -> ApiResult<DeadLetterDone> {
+    let letter = kept(s, &id).await?;
+    let runs = runs_of(s, &letter).unwrap_or_default();
+    let (now, _) = service::now(s).await?;
     let mut finished = 0;
     for m in &runs {
         let done = s
@@ -205,7 +231,7 @@ pub async fn discard_dead_letter(
     }
     s.store.forget_letter(&id).await?;
     tracing::info!(letter = %id, runs = finished, "dead letter discarded");
-    Ok(Json(DeadLetterDone { id, runs: finished }))
+    Ok(DeadLetterDone { id, runs: finished })
 }
 
 /// The result a discarded run is finished with.

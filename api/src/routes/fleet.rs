@@ -30,7 +30,12 @@ const TENANTS_AT_ONCE: usize = 32;
     security(("adminToken" = []))
 )]
 pub async fn operations(State(s): State<AppState>, _: Admin) -> ApiResult<Json<Operations>> {
-    let (now, _) = service::now(&s).await?;
+    Ok(Json(operations_view(&s).await?))
+}
+
+/// The fleet now, as `GET /admin/operations` answers it (and the dashboard shows it).
+pub(crate) async fn operations_view(s: &AppState) -> ApiResult<Operations> {
+    let (now, _) = service::now(s).await?;
     let shards = s.store.shard_leases().await?;
     let schedulers = s.store.schedulers_alive().await?;
     let workers = s.store.workers_alive(now).await?;
@@ -56,7 +61,7 @@ pub async fn operations(State(s): State<AppState>, _: Admin) -> ApiResult<Json<O
             &b.tenant_id,
         ))
     });
-    Ok(Json(Operations {
+    Ok(Operations {
         now: format_instant(now),
         shards: shards
             .into_iter()
@@ -90,5 +95,5 @@ pub async fn operations(State(s): State<AppState>, _: Admin) -> ApiResult<Json<O
             dead_letter_kept: kept,
         }),
         tenants,
-    }))
+    })
 }

@@ -36,9 +36,11 @@ pub fn page(title: &str, nav: Option<&Nav>, main: Markup) -> Markup {
                         nav aria-label="Main" {
                             ul {
                                 @if nav.admin {
-                                    li { a href="/ui/admin" { "Operations" } }
+                                    li { a href="/ui/admin" { "Tenants" } }
+                                    li { a href="/ui/admin/operations" { "Operations" } }
                                 } @else {
                                     li { a href="/ui/jobs" { "Jobs" } }
+                                    li { a href="/ui/settings" { "Settings" } }
                                 }
                             }
                         }

@@ -13,6 +13,7 @@
 //! - [`runs`]: the run history's rows, a run's page and the live tail.
 //! - [`run`]: the body of a run's page.
 //! - [`admin`]: the admin's page.
+//! - [`operations`]: the operator's fleet view and dead letters.
 //! - [`assets`]: the stylesheet and the script.
 
 pub mod admin;
@@ -20,6 +21,7 @@ pub mod assets;
 pub mod job;
 pub mod jobs;
 pub mod layout;
+pub mod operations;
 pub mod run;
 pub mod runs;
 pub mod session;
@@ -120,6 +122,15 @@ pub fn router() -> Router<AppState> {
             get(runs::run_page),
         )
         .route("/ui/admin", get(admin::admin_page))
+        .route("/ui/admin/operations", get(operations::operations_page))
+        .route(
+            "/ui/admin/dead-letters/{id}/confirm-discard",
+            get(operations::confirm_discard),
+        )
+        .route(
+            "/ui/admin/dead-letters/{id}/{action}",
+            post(operations::act),
+        )
         .route("/ui/assets/{file}", get(assets::asset))
         .route("/ui/{*rest}", any(not_found))
 }

@@ -54,6 +54,16 @@ impl Signed {
         }
     }
 
+    /// Refuses a tenant's session the admin's pages: they do not exist for it (404).
+    pub fn require_admin(&self) -> UiResult<()> {
+        match self.who {
+            Who::Admin => Ok(()),
+            Who::Tenant(_) => Err(UiError::Api(ApiError::NotFound(
+                "There is no such page.".into(),
+            ))),
+        }
+    }
+
     /// The page header's view of the session.
     pub fn nav(&self) -> Nav<'_> {
         let (label, admin) = match &self.who {

@@ -14,7 +14,11 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 /// A tenant's job calling `target`, and the message of one of its runs, as a leader sends it.
-async fn a_run(env: &TestEnv, target: &Target, name: &str) -> (String, u64, String, RunMessage) {
+pub async fn a_run(
+    env: &TestEnv,
+    target: &Target,
+    name: &str,
+) -> (String, u64, String, RunMessage) {
     let (tenant, token) = env.tenant(&["read", "write"]).await;
     let (job_id, sid) = create_job(
         env,
@@ -38,7 +42,7 @@ async fn a_run(env: &TestEnv, target: &Target, name: &str) -> (String, u64, Stri
 
 /// Puts `runs` in the dead-letter queue, signed with `secret`, as the broker does with a
 /// message that failed its deliveries.
-async fn dead_letter(env: &TestEnv, runs: &[RunMessage], secret: &str) {
+pub async fn dead_letter(env: &TestEnv, runs: &[RunMessage], secret: &str) {
     let store = env.store().await;
     let cluster = store.cluster_secret(None).await.unwrap();
     let topology = Topology::new(env.namespace(), env.settings.delivery_limit, &cluster);
@@ -72,7 +76,7 @@ async fn dead_letter(env: &TestEnv, runs: &[RunMessage], secret: &str) {
     let _ = conn.close(200, "done".into()).await;
 }
 
-async fn letters(env: &TestEnv) -> Value {
+pub async fn letters(env: &TestEnv) -> Value {
     let (st, page) = env
         .call("GET", "/admin/deadLetters", ADMIN_TOKEN, None)
         .await;

@@ -1,28 +1,8 @@
 //! The dashboard over plain HTTP, as a browser without JavaScript sees it.
 
-use super::{csrf_of, get, http, schedule_active, sign_in};
+use super::{csrf_of, get, http, post, schedule_active, sign_in};
 use chime_testkit::seed::{accepted, failure, minutes_ago, success};
 use chime_testkit::{SeededJob, TestEnv, ADMIN_TOKEN};
-
-/// A POST of a dashboard form with `cookie` and extra `headers`: its status.
-async fn post(
-    env: &TestEnv,
-    path: &str,
-    cookie: &str,
-    form: &[(&str, &str)],
-    headers: &[(&str, &str)],
-) -> (u16, String) {
-    let mut req = http()
-        .post(env.url(path))
-        .header("cookie", cookie)
-        .form(form);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.text().await.unwrap())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_sets_a_strict_http_only_cookie_and_sign_out_ends_the_session() {

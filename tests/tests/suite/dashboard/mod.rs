@@ -6,6 +6,7 @@
 mod browser;
 mod http;
 mod journey;
+mod operations;
 
 use chime_testkit::TestEnv;
 use serde_json::Value;
@@ -55,6 +56,26 @@ pub async fn get(env: &TestEnv, path: &str, cookie: &str) -> (u16, Option<String
         .get("location")
         .map(|v| v.to_str().unwrap().to_string());
     (status, location, resp.text().await.unwrap())
+}
+
+/// A POST of a dashboard form with `cookie` and extra `headers`: its status.
+pub async fn post(
+    env: &TestEnv,
+    path: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    let mut req = http()
+        .post(env.url(path))
+        .header("cookie", cookie)
+        .form(form);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap())
 }
 
 /// The session's CSRF token, read from a page's forms.
