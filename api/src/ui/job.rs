@@ -15,8 +15,8 @@ use crate::ui::{UiError, UiResult};
 use crate::wire::sap::SapJob;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Form;
 use chime_core::model::{Job, Schedule};
 use chime_core::time::format_instant;
@@ -269,8 +269,10 @@ pub async fn act(
             "deleted"
         }
     };
-    let to = format!("/ui/jobs/{}?done={done}", job.id);
-    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response())
+    Ok(layout::see_other(format!(
+        "/ui/jobs/{}?done={done}",
+        job.id
+    )))
 }
 
 /// `GET /ui/jobs/{job}/schedules/{sid}/confirm-delete`: the confirmation of a schedule's
@@ -289,13 +291,12 @@ pub async fn confirm_delete(
             "Delete the schedule " code { (sc.schedule_id) } " (" (timing(&sc)) ") of "
             a href={ "/ui/jobs/" (job.id) } { (job.name) } "? It cannot be restored."
         }
-        form method="post" action={ "/ui/jobs/" (job.id) "/schedules/" (sc.schedule_id) "/delete" } {
-            input type="hidden" name="csrf" value=(signed.session.csrf);
-            div.actions {
-                button.danger type="submit" { "Delete the schedule" }
-                a href={ "/ui/jobs/" (job.id) } { "Cancel" }
-            }
-        }
+        (layout::confirm_form(
+            &format!("/ui/jobs/{}/schedules/{}/delete", job.id, sc.schedule_id),
+            &signed.session.csrf,
+            "Delete the schedule",
+            &format!("/ui/jobs/{}", job.id),
+        ))
     };
     Ok(layout::respond(
         StatusCode::OK,

@@ -82,6 +82,25 @@ pub fn respond(status: StatusCode, markup: Markup) -> Response {
     resp
 }
 
+/// The answer to a form that did its work: to `to` (303).
+pub fn see_other(to: String) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
+}
+
+/// A confirmation's form: POST to `action` with the session's token, a danger button saying
+/// `label`, and a way back to `back`.
+pub fn confirm_form(action: &str, csrf: &str, label: &str, back: &str) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            input type="hidden" name="csrf" value=(csrf);
+            div.actions {
+                button.danger type="submit" { (label) }
+                a href=(back) { "Cancel" }
+            }
+        }
+    }
+}
+
 /// An error page of `status`.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     let body = html! {

@@ -14,6 +14,7 @@
 //! - [`run`]: the body of a run's page.
 //! - [`admin`]: the admin's page.
 //! - [`operations`]: the operator's fleet view and dead letters.
+//! - [`settings`]: the tenant's settings and API keys.
 //! - [`assets`]: the stylesheet and the script.
 
 pub mod admin;
@@ -25,6 +26,7 @@ pub mod operations;
 pub mod run;
 pub mod runs;
 pub mod session;
+pub mod settings;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -121,6 +123,13 @@ pub fn router() -> Router<AppState> {
             "/ui/jobs/{job}/schedules/{sid}/runs/{run}",
             get(runs::run_page),
         )
+        .route("/ui/settings", get(settings::settings_page))
+        .route("/ui/settings/keys", post(settings::create_key))
+        .route(
+            "/ui/settings/keys/{key}/confirm-revoke",
+            get(settings::confirm_revoke),
+        )
+        .route("/ui/settings/keys/{key}/revoke", post(settings::revoke_key))
         .route("/ui/admin", get(admin::admin_page))
         .route("/ui/admin/operations", get(operations::operations_page))
         .route(

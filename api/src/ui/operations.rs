@@ -15,8 +15,8 @@ use crate::ui::{UiError, UiResult};
 use crate::wire::fleet::{DeadLetterPage, DeadLetterView, Operations};
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Form;
 use maud::{html, Markup};
 use std::collections::HashMap;
@@ -229,13 +229,12 @@ pub async fn confirm_discard(
     let body = html! {
         p { "Discard the dead letter " code { (l.id) } "? Each run it carries that has no result yet is finished as an error; it cannot be replayed afterwards." }
         (letter_runs(&l))
-        form method="post" action={ "/ui/admin/dead-letters/" (l.id) "/discard" } {
-            input type="hidden" name="csrf" value=(signed.session.csrf);
-            div.actions {
-                button.danger type="submit" { "Discard the dead letter" }
-                a href={ (PAGE) "#dead-letters" } { "Cancel" }
-            }
-        }
+        (layout::confirm_form(
+            &format!("/ui/admin/dead-letters/{}/discard", l.id),
+            &signed.session.csrf,
+            "Discard the dead letter",
+            &format!("{PAGE}#dead-letters"),
+        ))
     };
     Ok(layout::respond(
         StatusCode::OK,
@@ -265,6 +264,8 @@ pub async fn act(
             )))
         }
     };
-    let to = format!("{PAGE}?done={what}&runs={}", done.runs);
-    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response())
+    Ok(layout::see_other(format!(
+        "{PAGE}?done={what}&runs={}",
+        done.runs
+    )))
 }
