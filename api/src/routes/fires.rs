@@ -53,8 +53,21 @@ pub async fn list_fires(
     tenant.require("read")?;
     let job = load_job(&s, &tenant, &raw).await?;
     let sc = load_schedule(&s, &tenant, &job, &sid).await?;
+    Ok(Json(fires_of(&s, &tenant.id, &job, &sc, &q).await?))
+}
+
+/// The fires of `tenant`'s schedule `sc` of `job` that `q` selects, as
+/// `GET …/schedules/{scheduleId}/fires` answers them.
+pub(crate) async fn fires_of(
+    s: &AppState,
+    tenant: &str,
+    job: &Job,
+    sc: &Schedule,
+    q: &FiresQuery,
+) -> ApiResult<FireList> {
+    let sid = sc.schedule_id.as_str();
     let ctx = "Error while fetching fires";
-    let (now, _) = service::now(&s).await?;
+    let (now, _) = service::now(s).await?;
     let to = instant_param(q.to.as_deref(), "to", ctx)?.unwrap_or(now);
     let from = instant_param(q.from.as_deref(), "from", ctx)?.unwrap_or(to - 3_600_000);
     if from > to {
@@ -67,20 +80,20 @@ pub async fn list_fires(
         )));
     }
     let offset = query_u64(q.offset.as_deref(), "offset", ctx)?.unwrap_or(0);
-    let mut plan = Plan::from_schedule(&sc)
+    let mut plan = Plan::from_schedule(sc)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored schedule unreadable: {e}")))?;
     // The whole grid: instants outside the schedule's or the job's window are accounted too.
     plan.start = None;
     plan.end = None;
     let created = parse_stored_instant(&sc.created_at).unwrap_or(from);
-    let anchor = service::next_run(&s, &tenant.id, job.id, &sid).await?;
+    let anchor = service::next_run(s, tenant, job.id, sid).await?;
     let (all, more) = plan.instants(from.max(created), to, anchor, MAX_INSTANTS);
     if more {
         return Err(ApiError::BadRequest(format!(
             "{ctx}: the window holds more than {MAX_INSTANTS} instants; narrow 'from' and 'to'"
         )));
     }
-    let manual = manual_runs(&s, &tenant.id, &sid, from, to).await?;
+    let manual = manual_runs(s, tenant, sid, from, to).await?;
     // Nominal instants and manual runs together, newest first.
     let mut slots: Vec<(i64, Option<&RunRecord>)> = all.iter().map(|at| (*at, None)).collect();
     slots.extend(manual.iter().map(|r| (r.scheduled_at, Some(r))));
@@ -96,16 +109,16 @@ pub async fn list_fires(
         .filter(|(_, m)| m.is_none())
         .map(|(at, _)| *at)
         .collect();
-    let ids: Vec<String> = nominal.iter().map(|at| run_id(&sid, *at)).collect();
-    let mut runs = join_all(ids.iter().map(|id| s.store.run(&tenant.id, id)))
+    let ids: Vec<String> = nominal.iter().map(|at| run_id(sid, *at)).collect();
+    let mut runs = join_all(ids.iter().map(|id| s.store.run(tenant, id)))
         .await
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?
         .into_iter();
-    let marks = s.store.schedule_marks(&tenant.id, &sid).await?;
+    let marks = s.store.schedule_marks(tenant, sid).await?;
     let facts = Facts {
-        job: &job,
-        schedule: &sc,
+        job,
+        schedule: sc,
         marks: &marks,
         now,
         retained_from: now - s.settings.run_retention_days as i64 * 86_400_000,
@@ -126,14 +139,14 @@ pub async fn list_fires(
     let total = slots.len() as u64;
     let base = format!("/scheduler/jobs/{}/schedules/{sid}/fires", job.id);
     let (next_url, prev_url) = offset_links(&base, offset, size, total);
-    Ok(Json(FireList {
+    Ok(FireList {
         from: format_instant(from),
         to: format_instant(to),
         total,
         results,
         next_url,
         prev_url,
-    }))
+    })
 }
 
 /// Most manual runs one window lists.

@@ -58,12 +58,26 @@ pub async fn job_stats(
     let (from, to) = window(&q, chrono::Utc::now().timestamp_millis())?;
     let buckets = buckets(q.buckets.as_deref())?;
     let job = load_job(&s, &tenant, &raw).await?;
+    Ok(Json(
+        job_stats_of(&s, &tenant.id, job.id, (from, to), buckets).await?,
+    ))
+}
+
+/// The statistics of `job`'s runs finished within `window` (ms, inclusive), with a series of
+/// `buckets` equal spans when asked, as `GET /scheduler/jobs/{jobId}/stats` answers them.
+pub(crate) async fn job_stats_of(
+    s: &AppState,
+    tenant: &str,
+    job: u64,
+    (from, to): (i64, i64),
+    buckets: Option<u32>,
+) -> ApiResult<JobStats> {
     let st = s
         .store
-        .job_run_stats(&tenant.id, job.id, from, to, MAX_RUNS_READ)
+        .job_run_stats(tenant, job, from, to, MAX_RUNS_READ)
         .await?;
-    Ok(Json(JobStats {
-        job_id: job.id,
+    Ok(JobStats {
+        job_id: job,
         from: format_instant(from),
         to: format_instant(to),
         total: st.total,
@@ -74,7 +88,7 @@ pub async fn job_stats(
         series: buckets.map(|n| series(&st.runs, from, to, n)),
         failure_reasons: st.reasons,
         sampled: st.sampled,
-    }))
+    })
 }
 
 /// The `buckets` parameter: 1 to 500; a 400 naming it otherwise.

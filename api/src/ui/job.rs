@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::lookup::{load_job, load_schedule};
 use crate::service::{self, Planned};
 use crate::state::AppState;
+use crate::ui::chart;
 use crate::ui::layout::{self, when_opt};
 use crate::ui::runs::{self, Filters, History};
 use crate::ui::session::{form_error, CsrfForm, Signed};
@@ -54,9 +55,11 @@ pub async fn job_page(
     tenant.require("read")?;
     let job = load_job(&s, tenant, &raw).await?;
     let filters = Filters::of(&q)?;
-    let (planned, history) = tokio::try_join!(
+    let window = chart::Window::of(q.get("window").map(String::as_str))?;
+    let (planned, history, stats) = tokio::try_join!(
         async { Ok::<_, UiError>(service::schedules(&s, &tenant.id, job.id).await?) },
         runs::history(&s, &tenant.id, job.id, &filters),
+        chart::stats(&s, &tenant.id, job.id, window),
     )?;
     let can_write = tenant.require("write").is_ok();
     let csrf = signed.session.csrf.as_str();
@@ -69,6 +72,7 @@ pub async fn job_page(
             h2 #schedules { "Schedules" }
             (schedules(&job, &planned, can_write.then_some(csrf)))
         }
+        (chart::section(job.id, &stats, window))
         section aria-labelledby="history" {
             h2 #history { "Run history" }
             (history_section(&job, &filters, &history))
@@ -131,7 +135,9 @@ fn schedules(job: &Job, planned: &[Planned], csrf: Option<&str>) -> Markup {
                     tr id={ "schedule-" (sc.schedule_id) } {
                         td {
                             @if !sc.description.is_empty() { (sc.description) br; }
-                            code.hint { (sc.schedule_id) }
+                            code.hint { (sc.schedule_id) } br;
+                            a href={ "/ui/jobs/" (job.id) "/schedules/" (sc.schedule_id) "/fires" }
+                                aria-label={ "Fires of schedule " (sc.schedule_id) } { "Fires" }
                         }
                         td { (timing(sc)) }
                         td { @if sc.active { span.badge.ok { "active" } } @else { span.badge.inactive { "inactive" } } }

@@ -10,6 +10,8 @@
 //! - [`layout`]: the page frame, the error pages, formatting, the sparkline.
 //! - [`jobs`]: the jobs list.
 //! - [`job`]: a job's page and its schedules' actions.
+//! - [`chart`]: the job page's chart of outcomes and durations.
+//! - [`fires`]: a schedule's instants and their fates.
 //! - [`runs`]: the run history's rows, a run's page and the live tail.
 //! - [`run`]: the body of a run's page.
 //! - [`admin`]: the admin's page.
@@ -19,6 +21,8 @@
 
 pub mod admin;
 pub mod assets;
+pub mod chart;
+pub mod fires;
 pub mod job;
 pub mod jobs;
 pub mod layout;
@@ -115,6 +119,10 @@ pub fn router() -> Router<AppState> {
         .route("/ui/jobs/{job}", get(job::job_page))
         .route("/ui/jobs/{job}/live", get(runs::live))
         .route("/ui/jobs/{job}/schedules/{sid}/{action}", post(job::act))
+        .route(
+            "/ui/jobs/{job}/schedules/{sid}/fires",
+            get(fires::fires_page),
+        )
         .route(
             "/ui/jobs/{job}/schedules/{sid}/confirm-delete",
             get(job::confirm_delete),

@@ -124,7 +124,7 @@ pub struct Filters {
 }
 
 /// A form's date-time (`2026-01-02T03:04`, no zone: UTC) or ISO 8601, in ms.
-fn instant(v: &str, name: &str) -> UiResult<Option<i64>> {
+pub fn instant(v: &str, name: &str) -> UiResult<Option<i64>> {
     let v = v.trim();
     if v.is_empty() {
         return Ok(None);

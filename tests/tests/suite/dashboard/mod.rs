@@ -7,6 +7,7 @@ mod browser;
 mod http;
 mod journey;
 mod operations;
+mod pages;
 mod settings;
 
 use chime_testkit::TestEnv;

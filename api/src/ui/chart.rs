@@ -1,0 +1,270 @@
+//! The chart of a job's page: its runs finished in a window (the last hour, day or week, a
+//! `?window=` link), as `GET /scheduler/jobs/{jobId}/stats?buckets=N` counts them
+//! ([`crate::routes::stats::job_stats_of`]), drawn here as inline SVG: per span a bar of its
+//! successes and failures and a point of its median duration, each with a `<title>`; and the
+//! same in words (total, success rate, percentiles, failure reasons) for who does not see it.
+
+use crate::error::ApiError;
+use crate::routes::stats::job_stats_of;
+use crate::state::AppState;
+use crate::ui::{UiError, UiResult};
+use crate::wire::stats::{JobStats, StatsBucket};
+use maud::{html, Markup};
+
+/// A window the chart shows: its name in the query, its words, its length and its spans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub name: &'static str,
+    pub words: &'static str,
+    pub ms: i64,
+    pub buckets: u32,
+}
+
+/// The windows offered, the default (24 hours) second.
+pub const WINDOWS: [Window; 3] = [
+    Window {
+        name: "1h",
+        words: "the last hour",
+        ms: 3_600_000,
+        buckets: 30,
+    },
+    Window {
+        name: "24h",
+        words: "the last 24 hours",
+        ms: 86_400_000,
+        buckets: 48,
+    },
+    Window {
+        name: "7d",
+        words: "the last 7 days",
+        ms: 7 * 86_400_000,
+        buckets: 56,
+    },
+];
+
+impl Window {
+    /// The window of `?window=` (24 hours without); a 400 for an unknown one.
+    pub fn of(v: Option<&str>) -> UiResult<Window> {
+        match v.map(str::trim) {
+            None | Some("") => Ok(WINDOWS[1]),
+            Some(v) => WINDOWS.into_iter().find(|w| w.name == v).ok_or_else(|| {
+                UiError::Api(ApiError::BadRequest(format!(
+                    "'window' must be 1h, 24h or 7d, got '{v}'"
+                )))
+            }),
+        }
+    }
+}
+
+/// The statistics of `job`'s runs in `w`, up to now.
+pub async fn stats(s: &AppState, tenant: &str, job: u64, w: Window) -> UiResult<JobStats> {
+    let now = chrono::Utc::now().timestamp_millis();
+    Ok(job_stats_of(s, tenant, job, (now - w.ms, now), Some(w.buckets)).await?)
+}
+
+/// The plot's geometry: the SVG's size and the plot area's edges.
+const WIDTH: f64 = 720.0;
+const HEIGHT: f64 = 190.0;
+const LEFT: f64 = 44.0;
+const RIGHT: f64 = 676.0;
+const TOP: f64 = 12.0;
+const BOTTOM: f64 = 160.0;
+
+/// An instant's label on the time axis: the time, with the day for a week.
+fn tick(iso: &str, w: Window) -> String {
+    let time = iso.get(11..16).unwrap_or(iso);
+    if w.ms > 86_400_000 {
+        format!("{} {time}", iso.get(5..10).unwrap_or(""))
+    } else {
+        time.to_string()
+    }
+}
+
+/// A span's tooltip.
+fn bucket_title(b: &StatsBucket, w: Window) -> String {
+    let latency = b.latency_ms.as_ref().map_or(String::new(), |l| {
+        format!("; duration p50 {} ms, max {} ms", l.p50, l.max)
+    });
+    format!(
+        "{} to {} UTC: {} runs, {} succeeded, {} failed{latency}",
+        tick(&b.from, w),
+        tick(&b.to, w),
+        b.total,
+        b.success,
+        b.failure
+    )
+}
+
+/// The SVG: a stacked bar a span (successes below, failures above) against the busiest span,
+/// and the median durations as a line of points against the longest.
+pub fn svg(stats: &JobStats, w: Window, labelled_by: &str) -> Markup {
+    let series = stats.series.as_deref().unwrap_or_default();
+    let n = series.len().max(1) as f64;
+    let most = series.iter().map(|b| b.total).max().unwrap_or(0).max(1) as f64;
+    let longest = series
+        .iter()
+        .filter_map(|b| b.latency_ms.as_ref().map(|l| l.p50))
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let span = (RIGHT - LEFT) / n;
+    let h = BOTTOM - TOP;
+    let y = |v: f64, of: f64| BOTTOM - v / of * h;
+    let points: Vec<(f64, f64)> = series
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| {
+            let p50 = b.latency_ms.as_ref()?.p50 as f64;
+            Some((LEFT + span * (i as f64 + 0.5), y(p50, longest)))
+        })
+        .collect();
+    let line: Vec<String> = points
+        .iter()
+        .map(|(x, y)| format!("{x:.1},{y:.1}"))
+        .collect();
+    let (first, last) = (series.first(), series.last());
+    html! {
+        svg.chart role="img" aria-labelledby=(labelled_by) width=(WIDTH) height=(HEIGHT)
+            viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } {
+            line.axis x1=(LEFT) y1=(BOTTOM) x2=(RIGHT) y2=(BOTTOM) {}
+            text.axis x=(LEFT - 4.0) y=(TOP + 4.0) text-anchor="end" { (most as u64) }
+            text.axis x=(LEFT - 4.0) y=(BOTTOM) text-anchor="end" { "0" }
+            text.axis.p50 x=(RIGHT + 4.0) y=(TOP + 4.0) { (longest as u64) " ms" }
+            @for (i, b) in series.iter().enumerate() {
+                @let x = LEFT + span * i as f64 + span * 0.15;
+                @let ok = b.success as f64 / most * h;
+                @let bad = b.failure as f64 / most * h;
+                g.bucket {
+                    title { (bucket_title(b, w)) }
+                    rect.hit x=(format!("{:.1}", LEFT + span * i as f64)) y=(TOP)
+                        width=(format!("{span:.1}")) height=(h) {}
+                    @if b.success > 0 {
+                        rect.ok x=(format!("{x:.1}")) y=(format!("{:.1}", BOTTOM - ok))
+                            width=(format!("{:.1}", span * 0.7)) height=(format!("{ok:.1}")) {}
+                    }
+                    @if b.failure > 0 {
+                        rect.bad x=(format!("{x:.1}")) y=(format!("{:.1}", BOTTOM - ok - bad))
+                            width=(format!("{:.1}", span * 0.7)) height=(format!("{bad:.1}")) {}
+                    }
+                }
+            }
+            @if !line.is_empty() { polyline.p50 points=(line.join(" ")) {} }
+            @for (x, y) in &points { circle.p50 cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="2.5" {} }
+            @if let (Some(f), Some(l)) = (first, last) {
+                text.axis x=(LEFT) y=(BOTTOM + 16.0) { (tick(&f.from, w)) " UTC" }
+                text.axis x=(RIGHT) y=(BOTTOM + 16.0) text-anchor="end" { (tick(&l.to, w)) " UTC" }
+            }
+        }
+    }
+}
+
+/// The chart in words: how many runs, how many succeeded, the percentiles, why runs failed.
+pub fn summary(stats: &JobStats, w: Window) -> Markup {
+    html! {
+        @if stats.total == 0 {
+            "No run finished in " (w.words) "."
+        } @else {
+            (stats.total) " runs finished in " (w.words) ": "
+            (stats.success) " succeeded, " (stats.failure) " failed"
+            @if let Some(rate) = stats.success_rate { " (" (format!("{:.1}", rate * 100.0)) "% success)" }
+            "."
+            @if let Some(l) = &stats.latency_ms {
+                " Duration p50 " (l.p50) " ms, p90 " (l.p90) " ms, p99 " (l.p99) " ms, max " (l.max) " ms."
+            }
+            @if stats.sampled { " (The window holds more runs than are read: these are its oldest.)" }
+        }
+    }
+}
+
+/// The chart's section of a job's page: the window's links, the summary and the picture.
+pub fn section(job: u64, stats: &JobStats, w: Window) -> Markup {
+    html! {
+        section aria-labelledby="chart" {
+            h2 #chart { "Outcomes and duration" }
+            nav.windows aria-label="Chart window" {
+                @for o in WINDOWS {
+                    @if o == w { span aria-current="true" { (o.name) } }
+                    @else { a href={ "/ui/jobs/" (job) "?window=" (o.name) "#chart" } { (o.name) } }
+                }
+            }
+            p #chart-summary { (summary(stats, w)) }
+            @if !stats.failure_reasons.is_empty() {
+                ul.reasons { @for (why, n) in &stats.failure_reasons { li { (why) ": " (n) } } }
+            }
+            (svg(stats, w, "chart-summary"))
+            p.legend.hint {
+                span.swatch.ok {} "succeeded " span.swatch.bad {} "failed "
+                span.swatch.p50 {} "median duration (right scale); each bar a span of "
+                (w.ms / i64::from(w.buckets) / 60_000) " minutes"
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::stats::Latency;
+
+    fn bucket(total: u64, success: u64, p50: Option<u64>) -> StatsBucket {
+        StatsBucket {
+            from: "2026-01-01T10:00:00.000Z".into(),
+            to: "2026-01-01T10:30:00.000Z".into(),
+            total,
+            success,
+            failure: total - success,
+            latency_ms: p50.map(|p| Latency {
+                p50: p,
+                p90: p,
+                p99: p,
+                max: p * 2,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_chart_draws_a_bar_a_span_and_says_the_same_in_words() {
+        let stats = JobStats {
+            job_id: 1,
+            from: String::new(),
+            to: String::new(),
+            total: 5,
+            success: 4,
+            failure: 1,
+            success_rate: Some(0.8),
+            latency_ms: Latency::of(vec![10, 20, 30, 40, 50]),
+            failure_reasons: [("httpStatus".to_string(), 1)].into(),
+            sampled: false,
+            series: Some(vec![
+                bucket(3, 2, Some(20)),
+                bucket(0, 0, None),
+                bucket(2, 2, Some(40)),
+            ]),
+        };
+        let w = WINDOWS[1];
+        let svg = svg(&stats, w, "s").into_string();
+        assert_eq!(svg.matches("<g class=\"bucket\"").count(), 3, "{svg}");
+        assert_eq!(svg.matches("<rect class=\"bad\"").count(), 1, "{svg}");
+        assert_eq!(svg.matches("<circle").count(), 2, "{svg}");
+        assert!(
+            svg.contains(
+                "10:00 to 10:30 UTC: 3 runs, 2 succeeded, 1 failed; duration p50 20 ms, max 40 ms"
+            ),
+            "{svg}"
+        );
+        let words = summary(&stats, w).into_string();
+        assert!(
+            words.contains(
+                "5 runs finished in the last 24 hours: 4 succeeded, 1 failed (80.0% success)"
+            ),
+            "{words}"
+        );
+        assert!(
+            words.contains("p50 30 ms") && words.contains("p99 50 ms"),
+            "{words}"
+        );
+        assert_eq!(Window::of(Some("7d")).unwrap().buckets, 56);
+        assert_eq!(Window::of(None).unwrap().name, "24h");
+        assert!(Window::of(Some("2y")).is_err());
+    }
+}
