@@ -70,10 +70,10 @@ const RIGHT: f64 = 676.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 160.0;
 
-/// An instant's label on the time axis: the time, with the day for a week.
+/// An instant's label on the time axis: the time, with the day for a day or more.
 fn tick(iso: &str, w: Window) -> String {
     let time = iso.get(11..16).unwrap_or(iso);
-    if w.ms > 86_400_000 {
+    if w.ms >= 86_400_000 {
         format!("{} {time}", iso.get(5..10).unwrap_or(""))
     } else {
         time.to_string()
@@ -164,7 +164,8 @@ pub fn summary(stats: &JobStats, w: Window) -> Markup {
         @if stats.total == 0 {
             "No run finished in " (w.words) "."
         } @else {
-            (stats.total) " runs finished in " (w.words) ": "
+            (stats.total) @if stats.total == 1 { " run" } @else { " runs" }
+            " finished in " (w.words) ": "
             (stats.success) " succeeded, " (stats.failure) " failed"
             @if let Some(rate) = stats.success_rate { " (" (format!("{:.1}", rate * 100.0)) "% success)" }
             "."
@@ -241,8 +242,7 @@ mod tests {
                 bucket(2, 2, Some(40)),
             ]),
         };
-        let w = WINDOWS[1];
-        let svg = svg(&stats, w, "s").into_string();
+        let svg = svg(&stats, WINDOWS[0], "s").into_string();
         assert_eq!(svg.matches("<g class=\"bucket\"").count(), 3, "{svg}");
         assert_eq!(svg.matches("<rect class=\"bad\"").count(), 1, "{svg}");
         assert_eq!(svg.matches("<circle").count(), 2, "{svg}");
@@ -252,7 +252,7 @@ mod tests {
             ),
             "{svg}"
         );
-        let words = summary(&stats, w).into_string();
+        let words = summary(&stats, WINDOWS[1]).into_string();
         assert!(
             words.contains(
                 "5 runs finished in the last 24 hours: 4 succeeded, 1 failed (80.0% success)"
