@@ -25,9 +25,10 @@ pub struct OptionalJsonBody(pub Option<Value>);
 const DRAIN_BYTES: usize = 4 * 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(2);
 
-/// The body as JSON; `None` when it is empty.
-async fn read_json(req: Request, state: &AppState) -> Result<Option<Value>, ApiError> {
-    let limit = state.settings.max_request_bytes;
+/// The body, at most `limit` bytes: a 413 past it (after reading on a little, see
+/// [`DRAIN_BYTES`]), a 400 when it cannot be read. The JSON bodies and the dashboard's forms
+/// are read so.
+pub async fn read_body(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     let too_large = || ApiError::PayloadTooLarge(limit);
     let declared = req
         .headers()
@@ -57,6 +58,12 @@ async fn read_json(req: Request, state: &AppState) -> Result<Option<Value>, ApiE
         }
         bytes.extend_from_slice(&chunk);
     }
+    Ok(bytes)
+}
+
+/// The body as JSON; `None` when it is empty.
+async fn read_json(req: Request, state: &AppState) -> Result<Option<Value>, ApiError> {
+    let bytes = read_body(req, state.settings.max_request_bytes).await?;
     if bytes.is_empty() {
         return Ok(None);
     }

@@ -169,7 +169,7 @@ pub fn router(state: AppState) -> Router {
         );
     routes
         .merge(SwaggerUi::new(DOCS_PATH).url(DOCUMENT_PATH, doc))
-        .merge(crate::ui::router())
+        .merge(crate::ui::router(state.clone()))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyTimeoutLayer::new(body_timeout))

@@ -33,8 +33,12 @@ pub mod session;
 pub mod settings;
 
 use crate::error::ApiError;
+use crate::extract::read_body;
 use crate::state::AppState;
-use axum::http::{header, StatusCode};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
@@ -108,8 +112,39 @@ impl IntoResponse for UiError {
     }
 }
 
+/// A form's body read ahead of its handler, as the API reads a JSON body ([`read_body`]): past
+/// the size cap, a 413 page the browser receives whole (the rest of the body is read on a
+/// little) on a connection that is then closed.
+async fn buffered_form(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    match read_body(
+        Request::from_parts(parts.clone(), body),
+        s.settings.max_request_bytes,
+    )
+    .await
+    {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(e) => {
+            let mut resp = UiError::Api(e).into_response();
+            if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                resp.headers_mut().insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
+            }
+            resp
+        }
+    }
+}
+
 /// The dashboard's routes (merged into the API's router, not documented in its OpenAPI).
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/ui", get(|| async { Redirect::to("/ui/jobs") }))
         .route("/ui/", get(|| async { Redirect::to("/ui/jobs") }))
@@ -150,6 +185,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ui/assets/{file}", get(assets::asset))
         .route("/ui/{*rest}", any(not_found))
+        .layer(middleware::from_fn_with_state(state, buffered_form))
 }
 
 async fn not_found() -> Response {
