@@ -1,7 +1,8 @@
 //! A job's page (its schedules with their actions, and its run history with the live tail)
 //! and the schedules' actions: run now, activate, deactivate, delete (after a confirmation
-//! page). Each action is a POST form with the session's CSRF token, done through the API's
-//! own writes ([`crate::service`]), then back to the job's page (303).
+//! page); the edit form is [`super::edit`]'s. Each action is a POST form with the session's
+//! CSRF token, done through the API's own writes ([`crate::service`]), then back to the
+//! job's page (303).
 
 use crate::auth::Tenant;
 use crate::error::ApiError;
@@ -39,6 +40,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "activated" => "The schedule is active.",
         "deactivated" => "The schedule is inactive.",
         "deleted" => "The schedule was deleted.",
+        "saved" => "The schedule was saved.",
         _ => return None,
     })
 }
@@ -171,6 +173,7 @@ fn actions(job: &Job, sc: &Schedule, csrf: &str) -> Markup {
             (button("run", "Run now", "run"))
             @if sc.active { (button("deactivate", "Deactivate", "deactivate")) }
             @else { (button("activate", "Activate", "activate")) }
+            a.edit href={ (base) "/edit" } aria-label={ "Edit: " (what) } { "Edit" }
             a.delete href={ (base) "/confirm-delete" } aria-label={ "Delete: " (what) } { "Delete…" }
         }
     }

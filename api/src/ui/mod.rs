@@ -22,6 +22,7 @@
 pub mod admin;
 pub mod assets;
 pub mod chart;
+pub mod edit;
 pub mod fires;
 pub mod job;
 pub mod jobs;
@@ -153,6 +154,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/ui/jobs", get(jobs::jobs_page))
         .route("/ui/jobs/{job}", get(job::job_page))
         .route("/ui/jobs/{job}/live", get(runs::live))
+        .route(
+            "/ui/jobs/{job}/schedules/{sid}/edit",
+            get(edit::edit_page).post(edit::save),
+        )
         .route("/ui/jobs/{job}/schedules/{sid}/{action}", post(job::act))
         .route(
             "/ui/jobs/{job}/schedules/{sid}/fires",

@@ -2,7 +2,7 @@
 //! instants as the API's `/stats` and `/fires`, their parameters checked, another tenant's
 //! schedule a 404.
 
-use super::{get, sign_in};
+use super::{csrf_of, get, post, sign_in};
 use chime_testkit::seed::{failure, minutes_ago, success};
 use chime_testkit::{SeededJob, TestEnv};
 use serde_json::Value;
@@ -123,5 +123,91 @@ async fn a_schedules_fires_page_shows_the_apis_instants_and_fates() {
         assert_eq!(st, status, "{url}: {page}");
     }
 
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_is_edited_through_its_form_as_the_api_would() {
+    let env = TestEnv::api_only().await;
+    let job = SeededJob::create(&env, "edited").await;
+    let cookie = sign_in(&env, &job.token).await;
+    let edit = format!("/ui/jobs/{}/schedules/{}/edit", job.job, job.schedule);
+    let api = format!("/scheduler/jobs/{}/schedules/{}", job.job, job.schedule);
+    let schedule = || async {
+        let (st, v): (u16, Value) = env.call("GET", &api, &job.token, None).await;
+        assert_eq!(st, 200, "{v}");
+        v
+    };
+    let before = schedule().await;
+
+    // The form holds the schedule's timing in its own mode; the job page links to it.
+    let (_, _, job_page) = get(&env, &format!("/ui/jobs/{}", job.job), &cookie).await;
+    assert!(job_page.contains(&format!("href=\"{edit}\"")), "{job_page}");
+    let (st, _, page) = get(&env, &edit, &cookie).await;
+    assert_eq!(st, 200, "{page}");
+    assert!(
+        page.contains("name=\"repeatInterval\" value=\"1 hour\""),
+        "{page}"
+    );
+    let csrf = csrf_of(&page);
+
+    // Forged (no token), or refused by the API's checks (the field named): nothing changes.
+    let (st, _) = post(&env, &edit, &cookie, &[("description", "forged")], &[]).await;
+    assert_eq!(st, 403);
+    let (st, answer) = post(
+        &env,
+        &edit,
+        &cookie,
+        &[("csrf", &csrf), ("repeatInterval", "twice")],
+        &[],
+    )
+    .await;
+    assert_eq!(st, 400, "{answer}");
+    assert!(answer.contains("repeatInterval"), "{answer}");
+    assert_eq!(schedule().await, before);
+
+    // Saved: the API shows the new description, interval and end; an empty start stays none.
+    let (st, _) = post(
+        &env,
+        &edit,
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("description", "every two hours"),
+            ("repeatInterval", "2 hours"),
+            ("startTime", ""),
+            ("endTime", "2099-01-01T00:00:00Z"),
+            ("timeZone", ""),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(st, 303);
+    let after = schedule().await;
+    assert_eq!(after["description"], "every two hours", "{after}");
+    assert_eq!(after["repeatInterval"], "2 hours", "{after}");
+    assert!(
+        after["endTime"].as_str().unwrap().starts_with("2099-01-01"),
+        "{after}"
+    );
+    assert!(after["startTime"].is_null(), "{after}");
+
+    // Another tenant's session: a 404 page for the form and for its post.
+    let other = SeededJob::create(&env, "theirs").await;
+    let theirs = sign_in(&env, &other.token).await;
+    let (st, _, _) = get(&env, &edit, &theirs).await;
+    assert_eq!(st, 404);
+    let (_, _, their_page) = get(&env, "/ui/jobs", &theirs).await;
+    let their_csrf = csrf_of(&their_page);
+    let (st, _) = post(
+        &env,
+        &edit,
+        &theirs,
+        &[("csrf", &their_csrf), ("description", "x")],
+        &[],
+    )
+    .await;
+    assert_eq!(st, 404);
+    assert_eq!(schedule().await["description"], "every two hours");
     env.cleanup().await;
 }
