@@ -5,9 +5,9 @@
 //! naming the field, the same replan.
 
 use crate::input;
-use crate::lookup::{load_job, load_schedule};
 use crate::service;
 use crate::state::AppState;
+use crate::ui::job::writable_schedule;
 use crate::ui::layout;
 use crate::ui::session::{form_error, Signed};
 use crate::ui::UiResult;
@@ -70,10 +70,7 @@ pub async fn edit_page(
     signed: Signed,
     Path((raw, sid)): Path<(String, String)>,
 ) -> UiResult<Response> {
-    let tenant = signed.tenant()?;
-    tenant.require("write")?;
-    let job = load_job(&s, tenant, &raw).await?;
-    let sc = load_schedule(&s, tenant, &job, &sid).await?;
+    let (job, sc) = writable_schedule(&s, &signed, &raw, &sid).await?;
     let body = html! {
         p { "Schedule " code { (sc.schedule_id) } " of "
             a href={ "/ui/jobs/" (job.id) } { (job.name) } "." }
@@ -123,10 +120,8 @@ pub async fn save(
         .map(|(_, v)| v.as_str())
         .unwrap_or_default();
     signed.check_form(&s, &headers, csrf)?;
+    let (job, old) = writable_schedule(&s, &signed, &raw, &sid).await?;
     let tenant = signed.tenant()?;
-    tenant.require("write")?;
-    let job = load_job(&s, tenant, &raw).await?;
-    let old = load_schedule(&s, tenant, &job, &sid).await?;
     let (ms, now) = service::now(&s).await?;
     let (req, given) = decode::<ScheduleUpdateRequest>(body_of(&fields, mode_of(&old).0))?;
     let sc = input::update_schedule(&old, &req, &given, now)?;

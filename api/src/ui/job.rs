@@ -284,6 +284,21 @@ pub async fn act(
     )))
 }
 
+/// The session's job `raw` and its schedule `sid`, for a page that changes it: 403 without
+/// `write`, 404 for what is not the tenant's.
+pub(crate) async fn writable_schedule(
+    s: &AppState,
+    signed: &Signed,
+    raw: &str,
+    sid: &str,
+) -> UiResult<(Job, Schedule)> {
+    let tenant = signed.tenant()?;
+    tenant.require("write")?;
+    let job = load_job(s, tenant, raw).await?;
+    let sc = load_schedule(s, tenant, &job, sid).await?;
+    Ok((job, sc))
+}
+
 /// `GET /ui/jobs/{job}/schedules/{sid}/confirm-delete`: the confirmation of a schedule's
 /// deletion.
 pub async fn confirm_delete(
@@ -291,10 +306,7 @@ pub async fn confirm_delete(
     signed: Signed,
     Path((raw, sid)): Path<(String, String)>,
 ) -> UiResult<Response> {
-    let tenant = signed.tenant()?;
-    tenant.require("write")?;
-    let job = load_job(&s, tenant, &raw).await?;
-    let sc = load_schedule(&s, tenant, &job, &sid).await?;
+    let (job, sc) = writable_schedule(&s, &signed, &raw, &sid).await?;
     let body = html! {
         p {
             "Delete the schedule " code { (sc.schedule_id) } " (" (timing(&sc)) ") of "
