@@ -7,7 +7,7 @@
 use crate::input;
 use crate::service;
 use crate::state::AppState;
-use crate::ui::job::writable_schedule;
+use crate::ui::job::{mode_of, writable_schedule};
 use crate::ui::layout;
 use crate::ui::session::{form_error, Signed};
 use crate::ui::UiResult;
@@ -22,22 +22,8 @@ use chime_core::model::{Job, Schedule};
 use maud::{html, Markup};
 use serde_json::{Map, Value};
 
-/// The schedule's timing field: its SAP name and value (the mode cannot change).
-fn mode_of(sc: &Schedule) -> (&'static str, String) {
-    [
-        ("cron", &sc.cron),
-        ("crontab", &sc.crontab),
-        ("repeatInterval", &sc.repeat_interval),
-        ("repeatAt", &sc.repeat_at),
-        ("time", &sc.time),
-    ]
-    .into_iter()
-    .find_map(|(name, v)| v.clone().map(|v| (name, v)))
-    .unwrap_or(("repeatInterval", String::new()))
-}
-
 fn form(job: &Job, sc: &Schedule, csrf: &str) -> Markup {
-    let (mode, value) = mode_of(sc);
+    let (mode, value) = mode_of(sc).unwrap_or(("repeatInterval", ""));
     let text = |name: &str, label: &str, value: &str, hint: &str| {
         html! {
             label {
@@ -52,7 +38,7 @@ fn form(job: &Job, sc: &Schedule, csrf: &str) -> Markup {
         form.edit method="post" action={ "/ui/jobs/" (job.id) "/schedules/" (sc.schedule_id) "/edit" } {
             input type="hidden" name="csrf" value=(csrf);
             (text("description", "Description", &sc.description, ""))
-            (text(mode, mode, &value, "The schedule's timing, in SAP's format of this mode (the mode cannot change)."))
+            (text(mode, mode, value, "The schedule's timing, in SAP's format of this mode (the mode cannot change)."))
             (text("startTime", "Start", &or_empty(&sc.start_time), "Empty: no start."))
             (text("endTime", "End", &or_empty(&sc.end_time), "Empty: no end."))
             (text("timeZone", "Time zone", &or_empty(&sc.time_zone), "An IANA zone, e.g. Europe/Berlin; empty: UTC."))
@@ -123,7 +109,10 @@ pub async fn save(
     let (job, old) = writable_schedule(&s, &signed, &raw, &sid).await?;
     let tenant = signed.tenant()?;
     let (ms, now) = service::now(&s).await?;
-    let (req, given) = decode::<ScheduleUpdateRequest>(body_of(&fields, mode_of(&old).0))?;
+    let (req, given) = decode::<ScheduleUpdateRequest>(body_of(
+        &fields,
+        mode_of(&old).map_or("repeatInterval", |(m, _)| m),
+    ))?;
     let sc = input::update_schedule(&old, &req, &given, now)?;
     let given: Vec<&str> = given.iter().map(String::as_str).collect();
     service::update_schedule(&s, tenant, &job, sc, &given, ms).await?;

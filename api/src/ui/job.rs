@@ -107,16 +107,29 @@ pub fn timing(sc: &Schedule) -> String {
         .as_deref()
         .map(|z| format!(" ({z})"))
         .unwrap_or_default();
-    let mode = [
+    let mode = mode_of(sc).map(|(field, v)| {
+        let name = match field {
+            "repeatInterval" => "every",
+            "repeatAt" => "at",
+            "time" => "once at",
+            other => other,
+        };
+        format!("{name} {v}")
+    });
+    format!("{}{zone}", mode.unwrap_or_else(|| sc.kind.to_string()))
+}
+
+/// The schedule's timing field, by its SAP name, and its value (a schedule has one).
+pub(crate) fn mode_of(sc: &Schedule) -> Option<(&'static str, &str)> {
+    [
         ("cron", &sc.cron),
         ("crontab", &sc.crontab),
-        ("every", &sc.repeat_interval),
-        ("at", &sc.repeat_at),
-        ("once at", &sc.time),
+        ("repeatInterval", &sc.repeat_interval),
+        ("repeatAt", &sc.repeat_at),
+        ("time", &sc.time),
     ]
     .into_iter()
-    .find_map(|(name, v)| v.as_ref().map(|v| format!("{name} {v}")));
-    format!("{}{zone}", mode.unwrap_or_else(|| sc.kind.to_string()))
+    .find_map(|(name, v)| v.as_deref().map(|v| (name, v)))
 }
 
 /// The schedules' table; `csrf` is the session's token when the key may write (the actions'
