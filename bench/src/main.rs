@@ -613,6 +613,22 @@ async fn query_rows(cli: &Cli, b: &Bench, q: bool, report: &mut Report) -> anyho
         ] {
             query_latency(report, r, name, l, None);
         }
+        query_latency(report, r, "SAP page of 100", &f.page_of_100, None);
+        query_latency(
+            report,
+            r,
+            "dashboard page of 100",
+            &f.dashboard_page_of_100,
+            None,
+        );
+        report.add(
+            "query",
+            &format!("dashboard page of 100 ÷ SAP page of 100, p50, {r} readers"),
+            f.dashboard_page_of_100.p50_ms / f.page_of_100.p50_ms.max(0.001),
+            "×",
+            "",
+            None,
+        );
         report.add(
             "query",
             &format!("raw XREVRANGE p99, {r} readers"),

@@ -32,6 +32,11 @@ pub struct QueryFigures {
     pub search_status: Latency,
     /// ... a body text no run has: the worst case, a call that reads its whole budget.
     pub search_no_match: Latency,
+    /// SAP's run log, a page of 100 runs of a schedule (`page_size=100`).
+    pub page_of_100: Latency,
+    /// The dashboard's page of a job with 100 runs of its history (`/ui/jobs/{job}?size=100`:
+    /// its schedules, its chart of the last 24 hours and the 100 rows, rendered as HTML).
+    pub dashboard_page_of_100: Latency,
     pub raw_xrevrange: Latency,
     /// The same page read raw: XREVRANGE, then the 50 records it points to (pipelined).
     pub raw_page: Latency,
@@ -70,6 +75,8 @@ pub async fn query(
     let mid_end = chime_core::time::format_instant(ms(&json!(mid)).unwrap_or(0) + 60_000);
     let deep = (per_schedule / 2).max(1);
 
+    let sessions = dashboard_sessions(b, layout).await?;
+    let sessions = &sessions;
     let mut figures = Vec::new();
     for &readers in readers_list {
         let pick = |i: usize| &layout[(i * 7919) % layout.len()];
@@ -87,6 +94,8 @@ pub async fn query(
                             "first page" => format!("/scheduler/jobs/{job}/schedules/{sid}/runs?page_size=50"),
                             "deep offset" => format!("/scheduler/jobs/{job}/schedules/{sid}/runs?page_size=50&offset={deep}"),
                             "date range" => format!("/v1/cron-jobs/{tenant}/logs/{job}?limit=50&start_date={mid}&end_date={mid_end}"),
+                            "page of 100" => format!("/scheduler/jobs/{job}/schedules/{sid}/runs?page_size=100"),
+                            "dashboard page of 100" => String::new(),
                             "search newest" => "/scheduler/runs?limit=50".into(),
                             "search outcome" => "/scheduler/runs?limit=50&outcome=failure".into(),
                             "search status" => "/scheduler/runs?limit=50&httpStatus=5xx&durationAbove=1".into(),
@@ -98,7 +107,11 @@ pub async fn query(
                         };
                         let token = if kind == "by id" { &known[i % known.len()].1 } else { token };
                         let t = Instant::now();
-                        let ok = b.call(token, "GET", &path, None).await.is_ok();
+                        let ok = if kind == "dashboard page of 100" {
+                            dashboard_page(b, &sessions[token], *job).await.is_ok()
+                        } else {
+                            b.call(token, "GET", &path, None).await.is_ok()
+                        };
                         bar.inc(1);
                         ok.then(|| t.elapsed().as_secs_f64() * 1000.0)
                     }
@@ -119,6 +132,8 @@ pub async fn query(
         let search_outcome = time("search outcome").await;
         let search_status = time("search status").await;
         let search_no_match = time("search no match").await;
+        let page_of_100 = time("page of 100").await;
+        let dashboard_page_of_100 = time("dashboard page of 100").await;
         let (raw, raw_page) = raw_reads(b, layout, readers, requests).await?;
         figures.push(QueryFigures {
             readers,
@@ -135,10 +150,65 @@ pub async fn query(
             search_outcome,
             search_status,
             search_no_match,
+            page_of_100,
+            dashboard_page_of_100,
             raw_xrevrange: raw,
         });
     }
     Ok(figures)
+}
+
+/// A dashboard session for each token of `layout` (token → the cookie's `name=value`), each
+/// checked to show a job's page with 100 runs.
+async fn dashboard_sessions(
+    b: &Bench,
+    layout: &[Placed],
+) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let mut sessions = std::collections::HashMap::new();
+    for (_, token, job, _) in layout {
+        if sessions.contains_key(token) {
+            continue;
+        }
+        let resp = http
+            .post(format!("{}/ui/login", b.api))
+            .form(&[("token", token)])
+            .send()
+            .await?;
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .ok_or_else(|| anyhow::anyhow!("sign-in answered {}", resp.status()))?
+            .to_string();
+        let page = dashboard_page(b, &cookie, *job).await?;
+        let rows = page.matches("<tr id=\"run-").count();
+        anyhow::ensure!(
+            rows == 100,
+            "the dashboard page of job {job} shows {rows} runs"
+        );
+        sessions.insert(token.clone(), cookie);
+    }
+    Ok(sessions)
+}
+
+/// The dashboard's page of `job` with 100 runs, read whole.
+async fn dashboard_page(b: &Bench, cookie: &str, job: u64) -> anyhow::Result<String> {
+    let resp = b
+        .http
+        .get(format!("{}/ui/jobs/{job}?size=100", b.api))
+        .header("cookie", cookie)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        resp.status() == 200,
+        "the dashboard page: {}",
+        resp.status()
+    );
+    Ok(resp.text().await?)
 }
 
 /// A schedule of the query scenario: (tenant, token, job, schedule).

@@ -1,7 +1,8 @@
-//! The dashboard's two static files, built into the binary: its stylesheet and its script
-//! (the live tail of a job's runs, with `EventSource`). Each is linked with a digest of its
-//! content in the query string, so it is cached for a year and a new build's file is fetched
-//! at once.
+//! The dashboard's static files, built into the binary: its own stylesheet and script, and
+//! the libraries vendored from the npm registry (`api/assets/vendor`, with their licences):
+//! htmx and its SSE extension (history paging without a reload, the live tail) and uPlot (the
+//! interactive chart). Each is linked with a digest of its content in the query string, so it
+//! is cached for a year and a new build's file is fetched at once.
 
 use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -9,19 +10,46 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+
 /// (name, content type, content).
-const FILES: [(&str, &str, &str); 2] = [
+const FILES: [(&str, &str, &str); 7] = [
+    ("ui.css", CSS, include_str!("../../assets/ui.css")),
+    ("ui.js", JS, include_str!("../../assets/ui.js")),
     (
-        "ui.css",
-        "text/css; charset=utf-8",
-        include_str!("../../assets/ui.css"),
+        "htmx.min.js",
+        JS,
+        include_str!("../../assets/vendor/htmx.org/htmx.min.js"),
     ),
     (
-        "ui.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../assets/ui.js"),
+        "sse.min.js",
+        JS,
+        include_str!("../../assets/vendor/htmx-ext-sse/sse.min.js"),
     ),
+    (
+        "uPlot.min.js",
+        JS,
+        include_str!("../../assets/vendor/uplot/uPlot.iife.min.js"),
+    ),
+    (
+        "uPlot.min.css",
+        CSS,
+        include_str!("../../assets/vendor/uplot/uPlot.min.css"),
+    ),
+    ("licenses.txt", "text/plain; charset=utf-8", LICENSES),
 ];
+
+/// The vendored libraries' licences, as their packages publish them.
+const LICENSES: &str = concat!(
+    "The chime dashboard serves these libraries from the npm registry.\n\n",
+    "== htmx.org 2.0.11 (htmx.min.js) ==\n\n",
+    include_str!("../../assets/vendor/htmx.org/LICENSE"),
+    "\n\n== htmx-ext-sse 2.2.4 (sse.min.js) ==\n\n",
+    include_str!("../../assets/vendor/htmx-ext-sse/LICENSE"),
+    "\n\n== uplot 1.6.32 (uPlot.min.js, uPlot.min.css) ==\n\n",
+    include_str!("../../assets/vendor/uplot/LICENSE"),
+);
 
 /// Each file's digest (12 hex digits), in the order of [`FILES`].
 static DIGESTS: LazyLock<Vec<String>> = LazyLock::new(|| {

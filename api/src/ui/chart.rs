@@ -177,12 +177,39 @@ pub fn summary(stats: &JobStats, w: Window) -> Markup {
     }
 }
 
-/// The chart's section of a job's page: the window's links, the summary and the picture.
+/// The series of the chart for uPlot (`ui.js` draws it in place of the SVG when scripts run):
+/// each span's start (seconds), runs, successes, failures, and median and p90 durations (ms,
+/// `null` for a span without runs), as JSON for the plot's `data-series` attribute.
+pub fn series_json(stats: &JobStats) -> String {
+    let series = stats.series.as_deref().unwrap_or_default();
+    let start = |b: &StatsBucket| {
+        chrono::DateTime::parse_from_rfc3339(&b.from).map_or(0, |t| t.timestamp())
+    };
+    let pick = |f: fn(&crate::wire::stats::Latency) -> u64| -> Vec<Option<u64>> {
+        series
+            .iter()
+            .map(|b| b.latency_ms.as_ref().map(f))
+            .collect()
+    };
+    serde_json::json!({
+        "t": series.iter().map(start).collect::<Vec<_>>(),
+        "total": series.iter().map(|b| b.total).collect::<Vec<_>>(),
+        "success": series.iter().map(|b| b.success).collect::<Vec<_>>(),
+        "failure": series.iter().map(|b| b.failure).collect::<Vec<_>>(),
+        "p50": pick(|l| l.p50),
+        "p90": pick(|l| l.p90),
+    })
+    .to_string()
+}
+
+/// The chart's section of a job's page: the window's links (with htmx, they swap this section
+/// only), the summary and the picture.
 pub fn section(job: u64, stats: &JobStats, w: Window) -> Markup {
     html! {
-        section aria-labelledby="chart" {
+        section #chart-view aria-labelledby="chart" hx-target="#chart-view"
+            hx-select="#chart-view" hx-swap="outerHTML" {
             h2 #chart { "Outcomes and duration" }
-            nav.windows aria-label="Chart window" {
+            nav.windows aria-label="Chart window" hx-boost="true" {
                 @for o in WINDOWS {
                     @if o == w { span aria-current="true" { (o.name) } }
                     @else { a href={ "/ui/jobs/" (job) "?window=" (o.name) "#chart" } { (o.name) } }
@@ -193,6 +220,7 @@ pub fn section(job: u64, stats: &JobStats, w: Window) -> Markup {
                 ul.reasons { @for (why, n) in &stats.failure_reasons { li { (why) ": " (n) } } }
             }
             (svg(stats, w, "chart-summary"))
+            div #chart-plot role="img" aria-labelledby="chart-summary" data-series=(series_json(stats)) {}
             p.legend.hint {
                 span.swatch.ok {} "succeeded " span.swatch.bad {} "failed "
                 span.swatch.p50 {} "median duration (right scale); each bar a span of "
@@ -263,6 +291,11 @@ mod tests {
             words.contains("p50 30 ms") && words.contains("p99 50 ms"),
             "{words}"
         );
+        let json: serde_json::Value = serde_json::from_str(&series_json(&stats)).unwrap();
+        assert_eq!(json["t"][0], 1_767_261_600, "{json}");
+        assert_eq!(json["total"], serde_json::json!([3, 0, 2]), "{json}");
+        assert_eq!(json["failure"], serde_json::json!([1, 0, 0]), "{json}");
+        assert_eq!(json["p50"], serde_json::json!([20, null, 40]), "{json}");
         assert_eq!(Window::of(Some("7d")).unwrap().buckets, 56);
         assert_eq!(Window::of(None).unwrap().name, "24h");
         assert!(Window::of(Some("2y")).is_err());

@@ -196,42 +196,56 @@ fn actions(job: &Job, sc: &Schedule, csrf: &str) -> Markup {
 fn history_section(job: &Job, f: &Filters, h: &History) -> Markup {
     let base = format!("/ui/jobs/{}", job.id);
     let live = f.newest_unfiltered().then(|| format!("{base}/live"));
+    let rows = html! {
+        @for r in &h.rows { (runs::row(r)) }
+        @if h.rows.is_empty() { (no_runs()) }
+    };
+    // With htmx, the filters and the page links fetch the page and swap this part only; on
+    // the newest page, the table's body follows the live tail (event `run`: a row on top, or
+    // in place of the run's row: `ui.js`), and closes it when the server says it fell behind.
     html! {
-        form.filters method="get" action={ (base) "#history" } {
-            label { "Outcome"
-                select name="status" {
-                    option value="" selected[f.status.is_empty()] { "any" }
-                    @for o in chime_store::OUTCOMES {
-                        option value=(o) selected[f.status == o] { (o) }
+        div #runs-view hx-target="#runs-view" hx-select="#runs-view" hx-swap="outerHTML" {
+            form.filters method="get" action={ (base) "#history" } hx-boost="true" {
+                label { "Outcome"
+                    select name="status" {
+                        option value="" selected[f.status.is_empty()] { "any" }
+                        @for o in chime_store::OUTCOMES {
+                            option value=(o) selected[f.status == o] { (o) }
+                        }
                     }
                 }
+                label { "From (UTC)" input type="datetime-local" name="from" value=(f.from); }
+                label { "To (UTC)" input type="datetime-local" name="to" value=(f.to); }
+                @if f.size != runs::PAGE_SIZE { input type="hidden" name="size" value=(f.size); }
+                button type="submit" { "Filter" }
             }
-            label { "From (UTC)" input type="datetime-local" name="from" value=(f.from); }
-            label { "To (UTC)" input type="datetime-local" name="to" value=(f.to); }
-            @if f.size != runs::PAGE_SIZE { input type="hidden" name="size" value=(f.size); }
-            button type="submit" { "Filter" }
-        }
-        @if let Some(total) = h.total { p.hint { (total) " runs in all." } }
-        p #live-status role="status" aria-live="polite" {}
-        table.runs data-live=[live] {
-            (runs::head())
-            tbody {
-                @for r in &h.rows { (runs::row(r)) }
-                @if h.rows.is_empty() {
-                    tr #no-runs { td colspan="7" .none { "No runs yet." } }
+            @if let Some(total) = h.total { p.hint { (total) " runs in all." } }
+            p #live-status role="status" aria-live="polite" {}
+            table.runs data-live=[live.as_ref()] {
+                (runs::head())
+                @if let Some(live) = &live {
+                    tbody hx-ext="sse" sse-connect=(live) sse-swap="run" sse-close="lagged"
+                        hx-target="this" hx-swap="afterbegin" { (rows) }
+                } @else {
+                    tbody { (rows) }
                 }
             }
-        }
-        nav.pages aria-label="Run history pages" {
-            @if let Some(newer) = &h.newer {
-                a rel="prev" href=(f.link(&base, Some(("before", newer)))) { "← Newer runs" }
-                a href=(f.link(&base, None)) { "Newest" }
-            }
-            @if let Some(older) = &h.older {
-                a rel="next" href=(f.link(&base, Some(("after", older)))) { "Older runs →" }
+            nav.pages aria-label="Run history pages" hx-boost="true" {
+                @if let Some(newer) = &h.newer {
+                    a rel="prev" href=(f.link(&base, Some(("before", newer)))) { "← Newer runs" }
+                    a href=(f.link(&base, None)) { "Newest" }
+                }
+                @if let Some(older) = &h.older {
+                    a rel="next" href=(f.link(&base, Some(("after", older)))) { "Older runs →" }
+                }
             }
         }
     }
+}
+
+/// The row of an empty history.
+fn no_runs() -> Markup {
+    html! { tr #no-runs { td colspan="7" .none { "No runs yet." } } }
 }
 
 /// A schedule action.

@@ -16,6 +16,11 @@ pub struct Nav<'a> {
     pub admin: bool,
 }
 
+/// htmx's settings, for the page's Content-Security-Policy and its data: no `eval` (no
+/// `hx-on`), no inline scripts or styles, and no copies of pages in the browser's storage (a
+/// history entry that is not in memory is loaded again).
+const HTMX_CONFIG: &str = r#"{"allowEval":false,"allowScriptTags":false,"includeIndicatorStyles":false,"historyCacheSize":0,"refreshOnHistoryMiss":true}"#;
+
 /// A whole page: `title` is the document's title and its one `h1`.
 pub fn page(title: &str, nav: Option<&Nav>, main: Markup) -> Markup {
     html! {
@@ -25,7 +30,12 @@ pub fn page(title: &str, nav: Option<&Nav>, main: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · chime" }
+                meta name="htmx-config" content=(HTMX_CONFIG);
+                link rel="stylesheet" href=(assets::url("uPlot.min.css"));
                 link rel="stylesheet" href=(assets::url("ui.css"));
+                script src=(assets::url("htmx.min.js")) defer {}
+                script src=(assets::url("sse.min.js")) defer {}
+                script src=(assets::url("uPlot.min.js")) defer {}
                 script src=(assets::url("ui.js")) defer {}
             }
             body {
@@ -54,6 +64,9 @@ pub fn page(title: &str, nav: Option<&Nav>, main: Markup) -> Markup {
                 main id="main" tabindex="-1" {
                     h1 { (title) }
                     (main)
+                }
+                footer.bottom {
+                    "chime · " a href=(assets::url("licenses.txt")) { "Licences of the scripts this page uses" }
                 }
             }
         }

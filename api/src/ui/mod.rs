@@ -144,6 +144,23 @@ async fn buffered_form(State(s): State<AppState>, req: Request, next: Next) -> R
     }
 }
 
+/// A page htmx asked for (`HX-Request`) that is not a plain answer (an error page, the
+/// redirect to sign in) becomes a whole navigation to the same address (`HX-Redirect`), so the
+/// person sees that page whole rather than a part of it swapped into the one they are on.
+async fn whole_page_unless_ok(req: Request, next: Next) -> Response {
+    let htmx = req.headers().get("hx-request").is_some_and(|v| v == "true");
+    let uri = req.uri().clone();
+    let resp = next.run(req).await;
+    if !htmx || resp.status().is_success() {
+        return resp;
+    }
+    let to = uri.path_and_query().map_or("/ui/jobs", |p| p.as_str());
+    match header::HeaderValue::from_str(to) {
+        Ok(to) => (StatusCode::OK, [("hx-redirect", to)]).into_response(),
+        Err(_) => resp,
+    }
+}
+
 /// The dashboard's routes (merged into the API's router, not documented in its OpenAPI).
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -191,6 +208,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/ui/assets/{file}", get(assets::asset))
         .route("/ui/{*rest}", any(not_found))
         .layer(middleware::from_fn_with_state(state, buffered_form))
+        .layer(middleware::from_fn(whole_page_unless_ok))
 }
 
 async fn not_found() -> Response {

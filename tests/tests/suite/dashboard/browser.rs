@@ -94,10 +94,12 @@ impl Browser {
         self.client.execute(script, vec![]).await.unwrap()
     }
 
-    /// Waits until `script` returns `true`.
+    /// Waits until `script` returns `true` (a script that fails, as while a page is being
+    /// replaced, is tried again).
     pub async fn wait_true(&self, what: &str, script: &str) {
         wait_until(what, WAIT, || async {
-            (self.eval(script).await == json!(true)).then_some(())
+            let v = self.client.execute(script, vec![]).await.ok();
+            (v == Some(json!(true))).then_some(())
         })
         .await;
     }

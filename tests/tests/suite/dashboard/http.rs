@@ -239,9 +239,50 @@ async fn pages_read_without_javascript_and_page_the_history() {
         assert_eq!(st, status, "{url}: {page}");
         assert!(page.contains("<h1>"), "{url}: an HTML page: {page}");
     }
-    assert_eq!(get(&env, "/ui/assets/ui.css", "").await.0, 200);
+    scripts_enhance(&env, &cookie, &path).await;
 
     env.cleanup().await;
+}
+
+/// What scripts add, seen over HTTP: an error page asked by htmx becomes a whole navigation;
+/// every file a page links is served, with the vendored libraries' licences.
+async fn scripts_enhance(env: &TestEnv, cookie: &str, path: &str) {
+    // Asked by htmx (a filter or a page link swapped in place), an error page is a whole
+    // navigation to the same address instead.
+    let bad = format!("{path}?status=maybe");
+    let resp = http()
+        .get(env.url(&bad))
+        .header("cookie", cookie)
+        .header("hx-request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["hx-redirect"].to_str().unwrap(), bad);
+    let (st, _, page) = get(env, path, cookie).await;
+    assert_eq!(st, 200, "{page}");
+    assert!(page.contains(r##"hx-select="#runs-view""##), "{page}");
+
+    // Every file a page links is served, with the licences of the vendored libraries.
+    let assets: Vec<&str> = page
+        .split('"')
+        .filter(|s| s.starts_with("/ui/assets/"))
+        .collect();
+    assert_eq!(assets.len(), 7, "{assets:?}");
+    for asset in assets {
+        let (st, _, body) = get(env, &asset.replace("&amp;", "&"), "").await;
+        assert_eq!(st, 200, "{asset}");
+        assert!(body.len() > 100, "{asset}: {body}");
+    }
+    let (_, _, licences) = get(env, "/ui/assets/licenses.txt", "").await;
+    for name in [
+        "htmx.org 2.0.11",
+        "htmx-ext-sse 2.2.4",
+        "uplot 1.6.32",
+        "MIT License",
+    ] {
+        assert!(licences.contains(name), "{name}: {licences}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! A person's way through the dashboard in headless Chromium: sign in with a key's token,
-//! watch a job's runs arrive without reloading, run a schedule now, deactivate it, open a
-//! run, page the history, find another tenant's run a 404 page, sign out.
+//! watch a job's runs arrive without reloading (htmx's SSE extension), see the chart drawn by
+//! uPlot and change its window in place, run a schedule now, deactivate it, open a run, page
+//! the history in place and go back, find another tenant's run a 404 page, sign out.
 
 use super::browser::Browser;
 use super::{get, schedule_active};
@@ -33,6 +34,42 @@ async fn a_strangers_run(env: &TestEnv, target: &Target) -> (u64, String, String
     let (st, run) = env.call("POST", &path, &stranger, None).await;
     assert!(st == 201 || st == 202, "{run}");
     (job, sid, run["runId"].as_str().unwrap().to_string())
+}
+
+/// Pages `job`'s history two runs at a time: each page swapped in place (no reload), in the
+/// address bar and in the browser's history (back is the newest page again).
+async fn page_the_history_in_place(b: &Browser, base: &str, job: u64) {
+    b.open(&format!("{base}/ui/jobs/{job}?size=2"), "table.runs")
+        .await;
+    b.eval("window.chimePaging = 'same page'; return null;")
+        .await;
+    let first: Vec<String> = serde_json::from_value(b.eval(ROW_IDS).await).unwrap();
+    b.click("nav.pages a[rel=next]").await;
+    b.wait_true(
+        "the older page",
+        "return location.search.includes('after=') && window.chimePaging === 'same page' \
+         && document.querySelector('nav.pages a[rel=prev]') !== null;",
+    )
+    .await;
+    b.wait_for("table.runs").await;
+    let older: Vec<String> = serde_json::from_value(b.eval(ROW_IDS).await).unwrap();
+    assert!(!older.is_empty() && older.len() <= 2, "{older:?}");
+    assert!(
+        older.iter().all(|id| !first.contains(id)),
+        "{first:?} {older:?}"
+    );
+    b.client.back().await.unwrap();
+    b.wait_true(
+        "back to the newest page",
+        "return !location.search.includes('after=') \
+         && document.querySelector('nav.pages a[rel=prev]') === null;",
+    )
+    .await;
+    let again: Vec<String> = serde_json::from_value(b.eval(ROW_IDS).await).unwrap();
+    assert!(
+        again.iter().all(|id| !older.contains(id)),
+        "{older:?} {again:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -84,7 +121,17 @@ async fn a_person_signs_in_watches_runs_acts_on_a_schedule_and_signs_out() {
         ),
     )
     .await;
+    // The chart is drawn by uPlot in place of the server's SVG; its window changes in place.
+    b.wait_for("#chart-view.enhanced #chart-plot canvas").await;
     screenshot(&b).await;
+    b.click("nav.windows a[href*=\"window=1h\"]").await;
+    b.wait_true(
+        "the last hour's chart, swapped in place",
+        "return location.search.includes('window=1h') && window.chimeMarker === 'still here' \
+         && document.querySelector('#chart-view.enhanced canvas') !== null \
+         && document.querySelector('nav.windows span[aria-current]').textContent === '1h';",
+    )
+    .await;
 
     // Run now: the API sees a manual run.
     b.click(&format!("#schedule-{sid} form[action$=\"/run\"] button"))
@@ -115,23 +162,7 @@ async fn a_person_signs_in_watches_runs_acts_on_a_schedule_and_signs_out() {
     );
     b.wait_for("pre.log").await;
 
-    // Page the history two runs at a time.
-    b.open(&format!("{base}/ui/jobs/{job}?size=2"), "table.runs")
-        .await;
-    let first: Vec<String> = serde_json::from_value(b.eval(ROW_IDS).await).unwrap();
-    b.click("nav.pages a[rel=next]").await;
-    b.wait_true(
-        "the older page",
-        "return location.search.includes('after=');",
-    )
-    .await;
-    b.wait_for("table.runs").await;
-    let older: Vec<String> = serde_json::from_value(b.eval(ROW_IDS).await).unwrap();
-    assert!(!older.is_empty() && older.len() <= 2, "{older:?}");
-    assert!(
-        older.iter().all(|id| !first.contains(id)),
-        "{first:?} {older:?}"
-    );
+    page_the_history_in_place(&b, &base, job).await;
 
     // Another tenant's run: a 404 page.
     let theirs = format!("{base}/ui/jobs/{their_job}/schedules/{their_sid}/runs/{their_run}");
