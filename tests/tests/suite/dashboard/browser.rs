@@ -104,6 +104,16 @@ impl Browser {
         .await;
     }
 
+    /// Presses and releases `key` (a character or a [`fantoccini::key::Key`]'s code) where the
+    /// focus is, as a keyboard would.
+    pub async fn press(&self, key: char) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.client.perform_actions(keys).await.unwrap();
+    }
+
     /// Ends the browser session and chromedriver.
     pub async fn close(self) {
         let _ = self.client.clone().close().await;

@@ -4,6 +4,7 @@
 //! page, paging, sign out).
 
 mod browser;
+mod console;
 mod http;
 mod journey;
 mod operations;
