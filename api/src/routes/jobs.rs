@@ -67,15 +67,25 @@ pub async fn create_job(
     tenant: Tenant,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
+    let (job, planned) = create_job_of(&s, &tenant, body).await?;
+    Ok(created(job_with(&job, &planned)))
+}
+
+/// A new job of SAP's Create Job body (the API's route and the dashboard's form): checked,
+/// stored with its schedules and planned.
+pub async fn create_job_of(
+    s: &AppState,
+    tenant: &Tenant,
+    body: serde_json::Value,
+) -> ApiResult<(Job, Vec<Planned>)> {
     tenant.require("write")?;
-    let (ms, now) = service::now(&s).await?;
+    let (ms, now) = service::now(s).await?;
     let (req, _) = decode::<JobRequest>(body)?;
     let id = s.store.next_job_id(&tenant.id).await?;
     let mut job = input::new_job(&req, id, s.settings.default_timeout_ms, now)?;
-    service::seal_secrets(&s, &tenant.id, &mut job, None, "Error while creating job")?;
+    service::seal_secrets(s, &tenant.id, &mut job, None, "Error while creating job")?;
     let schedules = input::schedules_of(&req, now)?;
-    let (job, planned) = service::create_job(&s, &tenant, job, schedules, ms).await?;
-    Ok(created(job_with(&job, &planned)))
+    service::create_job(s, tenant, job, schedules, ms).await
 }
 
 #[utoipa::path(
@@ -276,17 +286,31 @@ pub async fn put_job(
         return upsert_job_by_name(&s, &tenant, &raw, req.into(), ms, now).await;
     }
     let old = load_job(&s, &tenant, &raw).await?;
-    let mut job = input::update_job(&old, &req, now)?;
+    update_job_of(&s, &tenant, &old, &req, &fields, (ms, now)).await?;
+    Ok(Json(Success::YES).into_response())
+}
+
+/// Job `old` changed by SAP's Configure Job body (`req`, whose fields are `fields`) at `at`
+/// (the API's route and the dashboard's form): checked, stored, its schedules planned again
+/// when its activity or bounds changed.
+pub async fn update_job_of(
+    s: &AppState,
+    tenant: &Tenant,
+    old: &Job,
+    req: &JobUpdateRequest,
+    fields: &[String],
+    (ms, now): (i64, DateTime<Utc>),
+) -> ApiResult<()> {
+    let mut job = input::update_job(old, req, now)?;
     service::seal_secrets(
-        &s,
+        s,
         &tenant.id,
         &mut job,
-        Some(&old),
+        Some(old),
         "Error while updating job",
     )?;
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-    service::update_job(&s, &tenant, &old, &job, &fields, ms).await?;
-    Ok(Json(Success::YES).into_response())
+    service::update_job(s, tenant, old, &job, &fields, ms).await
 }
 
 /// SAP's Configure Job (by name): full replacement of an existing job, or creation.

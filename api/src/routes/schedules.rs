@@ -39,15 +39,7 @@ pub async fn create_schedule(
 ) -> ApiResult<Response> {
     tenant.require("write")?;
     let job = load_job(&s, &tenant, &raw).await?;
-    let (ms, now) = service::now(&s).await?;
-    let (req, _) = decode::<ScheduleRequest>(body)?;
-    let sc = input::new_schedule(&req, "Error while creating schedule", now)?;
-    if s.store.schedules(&tenant.id, job.id).await?.len() >= 100 {
-        return Err(ApiError::BadRequest(
-            "Error while creating schedule: a job has at most 100 schedules".into(),
-        ));
-    }
-    let (sc, next) = service::create_schedule(&s, &tenant, &job, sc, ms).await?;
+    let (sc, next) = add_schedule(&s, &tenant, &job, body).await?;
     Ok((
         StatusCode::CREATED,
         [(
@@ -57,6 +49,25 @@ pub async fn create_schedule(
         Json(SapSchedule::new(&sc, job.id, next)),
     )
         .into_response())
+}
+
+/// A new schedule of `job`, of SAP's Create Schedule body (the API's route and the
+/// dashboard's form): checked (at most 100 a job), stored and planned.
+pub async fn add_schedule(
+    s: &AppState,
+    tenant: &Tenant,
+    job: &chime_core::model::Job,
+    body: serde_json::Value,
+) -> ApiResult<service::Planned> {
+    let (ms, now) = service::now(s).await?;
+    let (req, _) = decode::<ScheduleRequest>(body)?;
+    let sc = input::new_schedule(&req, "Error while creating schedule", now)?;
+    if s.store.schedules(&tenant.id, job.id).await?.len() >= 100 {
+        return Err(ApiError::BadRequest(
+            "Error while creating schedule: a job has at most 100 schedules".into(),
+        ));
+    }
+    service::create_schedule(s, tenant, job, sc, ms).await
 }
 
 #[utoipa::path(

@@ -7,6 +7,7 @@
 use crate::input;
 use crate::service;
 use crate::state::AppState;
+use crate::ui::create::field;
 use crate::ui::job::{mode_of, writable_schedule};
 use crate::ui::layout;
 use crate::ui::session::{form_error, Signed};
@@ -100,12 +101,7 @@ pub async fn save(
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> UiResult<Response> {
     let Form(fields) = form.map_err(form_error)?;
-    let csrf = fields
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default();
-    signed.check_form(&s, &headers, csrf)?;
+    signed.check_form(&s, &headers, field(&fields, "csrf"))?;
     let (job, old) = writable_schedule(&s, &signed, &raw, &sid).await?;
     let tenant = signed.tenant()?;
     let (ms, now) = service::now(&s).await?;

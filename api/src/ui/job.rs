@@ -41,6 +41,9 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "deactivated" => "The schedule is inactive.",
         "deleted" => "The schedule was deleted.",
         "saved" => "The schedule was saved.",
+        "created" => "The job was created.",
+        "job-saved" => "The job was saved.",
+        "added" => "The schedule was added.",
         _ => return None,
     })
 }
@@ -70,9 +73,18 @@ pub async fn job_page(
             p.notice role="status" { (n) }
         }
         (summary(&job))
+        @if can_write {
+            div.actions {
+                a href={ "/ui/jobs/" (job.id) "/edit" } { "Edit the job" }
+                a.delete href={ "/ui/jobs/" (job.id) "/confirm-delete" } { "Delete the job…" }
+            }
+        }
         section aria-labelledby="schedules" {
             h2 #schedules { "Schedules" }
             (schedules(&job, &planned, can_write.then_some(csrf)))
+            @if can_write {
+                p { a href={ "/ui/jobs/" (job.id) "/schedules/new" } { "Add a schedule" } }
+            }
         }
         (chart::section(job.id, &stats, window))
         section aria-labelledby="history" {

@@ -113,7 +113,11 @@ pub async fn jobs_page(
         q.append_pair("page", &p.to_string());
         format!("/ui/jobs?{}", q.finish())
     };
+    let deleted = params.get("done").is_some_and(|d| d == "deleted");
+    let can_write = tenant.require("write").is_ok();
     let body = html! {
+        @if deleted { p.notice role="status" { "The job was deleted." } }
+        @if can_write { p { a.new href="/ui/jobs/new" { "New job" } } }
         form.search method="get" action="/ui/jobs" role="search" {
             label { "Search by name" input type="search" name="q" value=(text); }
             button type="submit" { "Search" }

@@ -22,6 +22,7 @@
 pub mod admin;
 pub mod assets;
 pub mod chart;
+pub mod create;
 pub mod edit;
 pub mod fires;
 pub mod job;
@@ -169,7 +170,24 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/ui/login", get(session::login_page).post(session::login))
         .route("/ui/logout", post(session::logout))
         .route("/ui/jobs", get(jobs::jobs_page))
+        .route(
+            "/ui/jobs/new",
+            get(create::new_job_page).post(create::create_job),
+        )
         .route("/ui/jobs/{job}", get(job::job_page))
+        .route(
+            "/ui/jobs/{job}/edit",
+            get(create::edit_job_page).post(create::save_job),
+        )
+        .route(
+            "/ui/jobs/{job}/schedules/new",
+            get(create::new_schedule_page).post(create::create_schedule),
+        )
+        .route(
+            "/ui/jobs/{job}/confirm-delete",
+            get(create::confirm_delete_job),
+        )
+        .route("/ui/jobs/{job}/delete", post(create::delete_job))
         .route("/ui/jobs/{job}/live", get(runs::live))
         .route(
             "/ui/jobs/{job}/schedules/{sid}/edit",

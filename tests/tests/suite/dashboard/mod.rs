@@ -5,6 +5,7 @@
 
 mod browser;
 mod console;
+mod create;
 mod http;
 mod journey;
 mod operations;
