@@ -5,11 +5,20 @@
 //! same in words (total, success rate, percentiles, failure reasons) for who does not see it.
 
 use crate::error::ApiError;
+use crate::lookup::load_job;
 use crate::routes::stats::job_stats_of;
 use crate::state::AppState;
+use crate::ui::job::query;
+use crate::ui::layout;
+use crate::ui::session::Signed;
 use crate::ui::{UiError, UiResult};
 use crate::wire::stats::{JobStats, StatsBucket};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
 use maud::{html, Markup};
+use std::collections::HashMap;
 
 /// A window the chart shows: its name in the query, its words, its length and its spans.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,17 +211,36 @@ pub fn series_json(stats: &JobStats) -> String {
     .to_string()
 }
 
-/// The chart's section of a job's page: the window's links (with htmx, they swap this section
-/// only), the summary and the picture.
+/// The address of `job`'s chart of window `w`.
+fn chart_url(job: u64, w: Window) -> String {
+    format!("/ui/jobs/{job}/chart?window={}", w.name)
+}
+
+/// The chart's place on a job's page. Counting a window's runs reads each of them, so the page
+/// does not wait for it: with scripts, htmx fetches the chart's page when the job's page has
+/// loaded and puts its section here; without, this is a link to that page.
+pub fn placeholder(job: u64, w: Window) -> Markup {
+    let url = chart_url(job, w);
+    html! {
+        section #chart-view aria-labelledby="chart" hx-get=(url) hx-trigger="load"
+            hx-select="#chart-view" hx-swap="outerHTML" {
+            h2 #chart { "Outcomes and duration" }
+            p { a href=(url) { "The chart of the runs of " (w.words) } }
+        }
+    }
+}
+
+/// The chart's section: the window's links (with htmx, they swap this section only, on the
+/// job's page as on the chart's), the summary and the picture.
 pub fn section(job: u64, stats: &JobStats, w: Window) -> Markup {
     html! {
         section #chart-view aria-labelledby="chart" hx-target="#chart-view"
             hx-select="#chart-view" hx-swap="outerHTML" {
             h2 #chart { "Outcomes and duration" }
-            nav.windows aria-label="Chart window" hx-boost="true" {
+            nav.windows aria-label="Chart window" hx-boost="true" hx-push-url="false" {
                 @for o in WINDOWS {
                     @if o == w { span aria-current="true" { (o.name) } }
-                    @else { a href={ "/ui/jobs/" (job) "?window=" (o.name) "#chart" } { (o.name) } }
+                    @else { a href=(chart_url(job, o)) { (o.name) } }
                 }
             }
             p #chart-summary { (summary(stats, w)) }
@@ -228,6 +256,34 @@ pub fn section(job: u64, stats: &JobStats, w: Window) -> Markup {
             }
         }
     }
+}
+
+/// `GET /ui/jobs/{job}/chart?window=`: the chart of the job's runs in the window, as a page of
+/// its own (the job's page puts its section in place).
+pub async fn chart_page(
+    State(s): State<AppState>,
+    signed: Signed,
+    Path(raw): Path<String>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> UiResult<Response> {
+    let q = query(q)?;
+    let tenant = signed.tenant()?;
+    tenant.require("read")?;
+    let job = load_job(&s, tenant, &raw).await?;
+    let window = Window::of(q.get("window").map(String::as_str))?;
+    let stats = stats(&s, &tenant.id, job.id, window).await?;
+    let body = html! {
+        p { "Of the job " a href={ "/ui/jobs/" (job.id) } { (job.name) } "." }
+        (section(job.id, &stats, window))
+    };
+    Ok(layout::respond(
+        StatusCode::OK,
+        layout::page(
+            &format!("Outcomes and duration of {}", job.name),
+            Some(&signed.nav()),
+            body,
+        ),
+    ))
 }
 
 #[cfg(test)]

@@ -61,10 +61,9 @@ pub async fn job_page(
     let job = load_job(&s, tenant, &raw).await?;
     let filters = Filters::of(&q)?;
     let window = chart::Window::of(q.get("window").map(String::as_str))?;
-    let (planned, history, stats) = tokio::try_join!(
+    let (planned, history) = tokio::try_join!(
         async { Ok::<_, UiError>(service::schedules(&s, &tenant.id, job.id).await?) },
         runs::history(&s, &tenant.id, job.id, &filters),
-        chart::stats(&s, &tenant.id, job.id, window),
     )?;
     let can_write = tenant.require("write").is_ok();
     let csrf = signed.session.csrf.as_str();
@@ -86,7 +85,7 @@ pub async fn job_page(
                 p { a href={ "/ui/jobs/" (job.id) "/schedules/new" } { "Add a schedule" } }
             }
         }
-        (chart::section(job.id, &stats, window))
+        (chart::placeholder(job.id, window))
         section aria-labelledby="history" {
             h2 #history { "Run history" }
             (history_section(&job, &filters, &history))

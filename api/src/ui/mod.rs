@@ -189,6 +189,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/ui/jobs/{job}/delete", post(create::delete_job))
         .route("/ui/jobs/{job}/live", get(runs::live))
+        .route("/ui/jobs/{job}/chart", get(chart::chart_page))
         .route(
             "/ui/jobs/{job}/schedules/{sid}/edit",
             get(edit::edit_page).post(edit::save),

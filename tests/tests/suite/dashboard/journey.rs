@@ -121,13 +121,14 @@ async fn a_person_signs_in_watches_runs_acts_on_a_schedule_and_signs_out() {
         ),
     )
     .await;
-    // The chart is drawn by uPlot in place of the server's SVG; its window changes in place.
+    // The chart, fetched once the page is there, is drawn by uPlot in place of the server's
+    // SVG; its window changes in place.
     b.wait_for("#chart-view.enhanced #chart-plot canvas").await;
     screenshot(&b).await;
     b.click("nav.windows a[href*=\"window=1h\"]").await;
     b.wait_true(
         "the last hour's chart, swapped in place",
-        "return location.search.includes('window=1h') && window.chimeMarker === 'still here' \
+        "return window.chimeMarker === 'still here' && !location.pathname.endsWith('/chart') \
          && document.querySelector('#chart-view.enhanced canvas') !== null \
          && document.querySelector('nav.windows span[aria-current]').textContent === '1h';",
     )

@@ -32,8 +32,17 @@ async fn the_job_page_charts_its_runs_in_the_window_picked() {
     let p50 = stats["latencyMs"]["p50"].as_u64().unwrap();
     let cookie = sign_in(&env, &job.token).await;
 
+    // The job's page links its chart (which htmx puts in place), so it does not wait for it.
+    let (st, _, page) = get(&env, &format!("/ui/jobs/{}", job.job), &cookie).await;
+    assert_eq!(st, 200, "{page}");
+    let path = format!("/ui/jobs/{}/chart", job.job);
+    assert!(
+        page.contains(&format!("hx-get=\"{path}?window=24h\""))
+            && !page.contains("<svg class=\"chart\""),
+        "{page}"
+    );
+
     // The default window, a day: the API's figures in words, and a bar a span.
-    let path = format!("/ui/jobs/{}", job.job);
     let (st, _, page) = get(&env, &path, &cookie).await;
     assert_eq!(st, 200, "{page}");
     assert!(
@@ -49,7 +58,7 @@ async fn the_job_page_charts_its_runs_in_the_window_picked() {
         "{page}"
     );
     assert!(
-        page.contains(&format!("href=\"{path}?window=1h#chart\"")),
+        page.contains(&format!("href=\"{path}?window=1h\"")),
         "{page}"
     );
 
@@ -65,6 +74,9 @@ async fn the_job_page_charts_its_runs_in_the_window_picked() {
     assert_eq!(week.matches("<g class=\"bucket\">").count(), 56, "{week}");
     let (st, _, bad) = get(&env, &format!("{path}?window=2y"), &cookie).await;
     assert_eq!(st, 400, "{bad}");
+    let (_, stranger) = env.tenant(&["read"]).await;
+    let stranger = sign_in(&env, &stranger).await;
+    assert_eq!(get(&env, &path, &stranger).await.0, 404);
 
     env.cleanup().await;
 }
