@@ -31,6 +31,7 @@ pub fn page(title: &str, nav: Option<&Nav>, main: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · chime" }
                 meta name="htmx-config" content=(HTMX_CONFIG);
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href=(assets::url("uPlot.min.css"));
                 link rel="stylesheet" href=(assets::url("ui.css"));
                 script src=(assets::url("htmx.min.js")) defer {}
