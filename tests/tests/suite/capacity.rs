@@ -258,13 +258,21 @@ async fn the_bound_holds_when_a_worker_is_killed() {
         hostile_token,
         ..
     } = tenants(&env).await;
+    // Both workers are up (their heartbeats are in), so the hostile runs reach each of them:
+    // a worker process starts slowly on a machine the whole suite keeps busy.
+    let store = env.store().await;
+    wait_until("both workers alive", Duration::from_secs(60), || async {
+        let now = chrono::Utc::now().timestamp_millis();
+        (store.workers_alive(now).await.ok()?.len() >= 2).then_some(())
+    })
+    .await;
     let bad = Hostile::start().await;
     let (bad_job, _) =
         every_second(&env, &hostile_token, "hang", &bad.url("/hang"), 8, 600_000).await;
     // The hostile tenant holds one call on each worker (each a worker's call-time budget).
     wait_until(
         "a hostile call on each worker",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         || async { (bad.in_flight() >= 2).then_some(()) },
     )
     .await;
