@@ -5,10 +5,9 @@
 //! same in words (total, success rate, percentiles, failure reasons) for who does not see it.
 
 use crate::error::ApiError;
-use crate::lookup::load_job;
 use crate::routes::stats::job_stats_of;
 use crate::state::AppState;
-use crate::ui::job::query;
+use crate::ui::job::readable_job;
 use crate::ui::layout;
 use crate::ui::session::Signed;
 use crate::ui::{UiError, UiResult};
@@ -266,10 +265,7 @@ pub async fn chart_page(
     Path(raw): Path<String>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> UiResult<Response> {
-    let q = query(q)?;
-    let tenant = signed.tenant()?;
-    tenant.require("read")?;
-    let job = load_job(&s, tenant, &raw).await?;
+    let (q, tenant, job) = readable_job(&s, &signed, &raw, q).await?;
     let window = Window::of(q.get("window").map(String::as_str))?;
     let stats = stats(&s, &tenant.id, job.id, window).await?;
     let body = html! {

@@ -2,10 +2,10 @@
 //! T?"), as `GET …/schedules/{scheduleId}/fires` derives them
 //! ([`crate::routes::fires::fires_of`]), 100 a page, newest first.
 
-use crate::lookup::{load_job, load_schedule};
+use crate::lookup::load_schedule;
 use crate::routes::fires::fires_of;
 use crate::state::AppState;
-use crate::ui::job::{query, timing};
+use crate::ui::job::{readable_job, timing};
 use crate::ui::layout::{self, when_iso};
 use crate::ui::runs::{instant, run_href};
 use crate::ui::session::Signed;
@@ -57,10 +57,7 @@ pub async fn fires_page(
     Path((raw, sid)): Path<(String, String)>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> UiResult<Response> {
-    let q = query(q)?;
-    let tenant = signed.tenant()?;
-    tenant.require("read")?;
-    let job = load_job(&s, tenant, &raw).await?;
+    let (q, tenant, job) = readable_job(&s, &signed, &raw, q).await?;
     let sc = load_schedule(&s, tenant, &job, &sid).await?;
     let iso = |name: &str| -> UiResult<Option<String>> {
         let v = q.get(name).map(String::as_str).unwrap_or_default();

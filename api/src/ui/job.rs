@@ -33,6 +33,21 @@ pub fn query(
         .map_err(|e| UiError::Api(crate::error::ApiError::BadRequest(e.body_text())))
 }
 
+/// A reader's page of job `raw`: its query, the session's tenant and the job (a 400 page for
+/// a bad query, 403 without `read`, 404 for what is not the tenant's).
+pub(crate) async fn readable_job<'a>(
+    s: &AppState,
+    signed: &'a Signed,
+    raw: &str,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> UiResult<(HashMap<String, String>, &'a Tenant, Job)> {
+    let q = query(q)?;
+    let tenant = signed.tenant()?;
+    tenant.require("read")?;
+    let job = load_job(s, tenant, raw).await?;
+    Ok((q, tenant, job))
+}
+
 /// What the notice above a job's page says after an action.
 fn notice(done: Option<&str>) -> Option<&'static str> {
     Some(match done? {
@@ -55,10 +70,7 @@ pub async fn job_page(
     Path(raw): Path<String>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> UiResult<Response> {
-    let q = query(q)?;
-    let tenant = signed.tenant()?;
-    tenant.require("read")?;
-    let job = load_job(&s, tenant, &raw).await?;
+    let (q, tenant, job) = readable_job(&s, &signed, &raw, q).await?;
     let filters = Filters::of(&q)?;
     let window = chart::Window::of(q.get("window").map(String::as_str))?;
     let (planned, history) = tokio::try_join!(
