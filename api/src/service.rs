@@ -99,6 +99,30 @@ pub fn seal_secrets(
     Ok(())
 }
 
+/// The conflict of a job name the tenant already has.
+pub fn name_taken(ctx: &str, name: &str) -> ApiError {
+    ApiError::Conflict(format!("{ctx}: a job named '{name}' already exists"))
+}
+
+/// A new job of `req` for `tenant`: its fields, its targets and its secret headers are checked
+/// before it takes an id, so a refused body leaves the tenant's job ids as they were.
+pub async fn new_job(
+    s: &AppState,
+    tenant: &Tenant,
+    req: &crate::wire::requests::JobRequest,
+    now: DateTime<Utc>,
+) -> ApiResult<Job> {
+    let ctx = "Error while creating job";
+    let mut job = crate::input::new_job(req, 0, s.settings.default_timeout_ms, now)?;
+    reachable(s, &job.action, ctx)?;
+    notifiable(s, &job, ctx)?;
+    // A secret is sealed to its job's id: a trial under no id first, then the real one.
+    seal_secrets(s, &tenant.id, &mut job.clone(), None, ctx)?;
+    job.id = s.store.next_job_id(&tenant.id).await?;
+    seal_secrets(s, &tenant.id, &mut job, None, ctx)?;
+    Ok(job)
+}
+
 /// Stores a new job with its schedules and plans them. 409 when the name is taken.
 pub async fn create_job(
     s: &AppState,
@@ -118,10 +142,7 @@ pub async fn create_job(
         schedules: planned.iter().map(|(sc, next)| put(sc, *next)).collect(),
     };
     if !write(s, &tenant.id, &w, ms).await? {
-        return Err(ApiError::Conflict(format!(
-            "Error while creating job: a job named '{}' already exists",
-            job.name
-        )));
+        return Err(name_taken("Error while creating job", &job.name));
     }
     tracing::info!(tenant = %tenant.id, job_id = job.id, schedules = planned.len(), "job created");
     let detail = format!(
@@ -202,10 +223,7 @@ pub async fn update_job(
             .collect(),
     };
     if !write(s, &tenant.id, &w, ms).await? {
-        return Err(ApiError::Conflict(format!(
-            "Error while updating job: a job named '{}' already exists",
-            job.name
-        )));
+        return Err(name_taken("Error while updating job", &job.name));
     }
     let detail = format!("updated {}", fields.join(", "));
     audit(s, tenant, job.id, None, "UPDATE_JOB", detail).await;

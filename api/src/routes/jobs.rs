@@ -81,10 +81,13 @@ pub async fn create_job_of(
     tenant.require("write")?;
     let (ms, now) = service::now(s).await?;
     let (req, _) = decode::<JobRequest>(body)?;
-    let id = s.store.next_job_id(&tenant.id).await?;
-    let mut job = input::new_job(&req, id, s.settings.default_timeout_ms, now)?;
-    service::seal_secrets(s, &tenant.id, &mut job, None, "Error while creating job")?;
     let schedules = input::schedules_of(&req, now)?;
+    if let Some(name) = &req.name {
+        if s.store.job_id_by_name(&tenant.id, name).await?.is_some() {
+            return Err(service::name_taken("Error while creating job", name));
+        }
+    }
+    let job = service::new_job(s, tenant, &req, now).await?;
     service::create_job(s, tenant, job, schedules, ms).await
 }
 
@@ -333,9 +336,7 @@ async fn upsert_job_by_name(
     let timeout = s.settings.default_timeout_ms;
     match s.store.job_id_by_name(&tenant.id, name).await? {
         None => {
-            let id = s.store.next_job_id(&tenant.id).await?;
-            let mut job = input::new_job(&req, id, timeout, now)?;
-            service::seal_secrets(s, &tenant.id, &mut job, None, "Error while creating job")?;
+            let job = service::new_job(s, tenant, &req, now).await?;
             let (job, planned) = service::create_job(s, tenant, job, schedules, ms).await?;
             Ok(created(job_with(&job, &planned)))
         }

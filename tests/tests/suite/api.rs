@@ -201,6 +201,7 @@ async fn bad_input_is_a_clear_error_and_stores_nothing() {
         json!({"repeatInterval": "1 hour", "active": false}),
     )
     .await;
+    assert_eq!(job_id, 1, "a refused body takes no job id");
     for q in [
         "page_size=-1",
         "page_size=0",
@@ -232,6 +233,9 @@ async fn bad_input_is_a_clear_error_and_stores_nothing() {
         )
         .await;
     assert_eq!(st, 409, "{resp}");
+    let j2 = json!({"name": "j2", "action": "http://127.0.0.1:9/"});
+    let (st, resp) = env.call("POST", "/scheduler/jobs", &token, Some(j2)).await;
+    assert_eq!((st, &resp["_id"]), (201, &json!(2)), "{resp}");
     // Changing a schedule's mode is refused and leaves it as it was.
     let (st, _) = env
         .call(
