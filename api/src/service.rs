@@ -123,7 +123,8 @@ pub async fn new_job(
     Ok(job)
 }
 
-/// Stores a new job with its schedules and plans them. 409 when the name is taken.
+/// Stores a new job (of [`new_job`], which checked it) with its schedules and plans them. 409
+/// when the name is taken.
 pub async fn create_job(
     s: &AppState,
     tenant: &Tenant,
@@ -131,8 +132,6 @@ pub async fn create_job(
     schedules: Vec<Schedule>,
     ms: i64,
 ) -> ApiResult<(Job, Vec<Planned>)> {
-    reachable(s, &job.action, "Error while creating job")?;
-    notifiable(s, &job, "Error while creating job")?;
     let (planned, finished) = plan_each(&job, schedules, ms);
     let w = JobWrite {
         job_id: job.id,

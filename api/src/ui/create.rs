@@ -10,11 +10,11 @@
 
 use crate::auth::Tenant;
 use crate::error::ApiError;
-use crate::lookup::load_job;
 use crate::routes::jobs::{create_job_of, update_job_of};
 use crate::routes::schedules::add_schedule;
 use crate::service;
 use crate::state::AppState;
+use crate::ui::job::{writable_job, writer};
 use crate::ui::layout;
 use crate::ui::session::{form_error, CsrfForm, Signed};
 use crate::ui::UiResult;
@@ -101,7 +101,7 @@ fn job_body(fields: &Fields, with_schedule: bool) -> Value {
 }
 
 /// A labelled text input with a hint.
-fn text(name: &str, label: &str, value: &str, hint: &str) -> Markup {
+pub(crate) fn text(name: &str, label: &str, value: &str, hint: &str) -> Markup {
     html! {
         label {
             (label)
@@ -230,15 +230,8 @@ impl FormPage {
     }
 }
 
-/// The session's tenant, allowed to write.
-fn writer(signed: &Signed) -> UiResult<&Tenant> {
-    let tenant = signed.tenant()?;
-    tenant.require("write")?;
-    Ok(tenant)
-}
-
 /// A form's fields, sent from this session's page.
-fn checked_form(
+pub(crate) fn checked_form(
     s: &AppState,
     signed: &Signed,
     headers: &HeaderMap,
@@ -259,8 +252,7 @@ async fn job_form<'a>(
     raw: &str,
 ) -> UiResult<(Vec<(String, String)>, &'a Tenant, Job)> {
     let f = checked_form(s, signed, headers, sent)?;
-    let tenant = writer(signed)?;
-    let job = load_job(s, tenant, raw).await?;
+    let (tenant, job) = writable_job(s, signed, raw).await?;
     Ok((f, tenant, job))
 }
 
@@ -304,7 +296,7 @@ pub async fn edit_job_page(
     signed: Signed,
     Path(raw): Path<String>,
 ) -> UiResult<Response> {
-    let job = load_job(&s, writer(&signed)?, &raw).await?;
+    let (_, job) = writable_job(&s, &signed, &raw).await?;
     let fields = job_fields(None, Some(&job));
     Ok(FormPage::edit_job(&job).show(&signed, StatusCode::OK, None, fields))
 }
@@ -337,7 +329,7 @@ pub async fn new_schedule_page(
     signed: Signed,
     Path(raw): Path<String>,
 ) -> UiResult<Response> {
-    let job = load_job(&s, writer(&signed)?, &raw).await?;
+    let (_, job) = writable_job(&s, &signed, &raw).await?;
     let fields = schedule_fields(None);
     Ok(FormPage::new_schedule(&job).show(&signed, StatusCode::OK, None, fields))
 }
@@ -370,7 +362,7 @@ pub async fn confirm_delete_job(
     signed: Signed,
     Path(raw): Path<String>,
 ) -> UiResult<Response> {
-    let job = load_job(&s, writer(&signed)?, &raw).await?;
+    let (_, job) = writable_job(&s, &signed, &raw).await?;
     let body = html! {
         p {
             "Delete the job " a href={ "/ui/jobs/" (job.id) } { (job.name) }
@@ -399,8 +391,7 @@ pub async fn delete_job(
 ) -> UiResult<Response> {
     let Form(form) = sent.map_err(form_error)?;
     signed.check_form(&s, &headers, &form.csrf)?;
-    let tenant = writer(&signed)?;
-    let job = load_job(&s, tenant, &raw).await?;
+    let (tenant, job) = writable_job(&s, &signed, &raw).await?;
     service::delete_job(&s, tenant, &job).await?;
     Ok(layout::see_other("/ui/jobs?done=deleted".into()))
 }

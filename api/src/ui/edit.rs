@@ -7,10 +7,10 @@
 use crate::input;
 use crate::service;
 use crate::state::AppState;
-use crate::ui::create::field;
+use crate::ui::create::{checked_form, text};
 use crate::ui::job::{mode_of, writable_schedule};
 use crate::ui::layout;
-use crate::ui::session::{form_error, Signed};
+use crate::ui::session::Signed;
 use crate::ui::UiResult;
 use crate::wire::decode;
 use crate::wire::requests::ScheduleUpdateRequest;
@@ -25,15 +25,6 @@ use serde_json::{Map, Value};
 
 fn form(job: &Job, sc: &Schedule, csrf: &str) -> Markup {
     let (mode, value) = mode_of(sc).unwrap_or(("repeatInterval", ""));
-    let text = |name: &str, label: &str, value: &str, hint: &str| {
-        html! {
-            label {
-                (label)
-                input type="text" name=(name) value=(value) aria-describedby={ (name) "-hint" };
-                small.hint id={ (name) "-hint" } { (hint) }
-            }
-        }
-    };
     let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
     html! {
         form.edit method="post" action={ "/ui/jobs/" (job.id) "/schedules/" (sc.schedule_id) "/edit" } {
@@ -100,8 +91,7 @@ pub async fn save(
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> UiResult<Response> {
-    let Form(fields) = form.map_err(form_error)?;
-    signed.check_form(&s, &headers, field(&fields, "csrf"))?;
+    let fields = checked_form(&s, &signed, &headers, form)?;
     let (job, old) = writable_schedule(&s, &signed, &raw, &sid).await?;
     let tenant = signed.tenant()?;
     let (ms, now) = service::now(&s).await?;

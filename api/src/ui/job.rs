@@ -302,9 +302,7 @@ pub async fn act(
             )))
         }
     };
-    let tenant: &Tenant = signed.tenant()?;
-    tenant.require("write")?;
-    let job = load_job(&s, tenant, &raw).await?;
+    let (tenant, job) = writable_job(&s, &signed, &raw).await?;
     let sc = load_schedule(&s, tenant, &job, &sid).await?;
     let (ms, _) = service::now(&s).await?;
     let done = match action {
@@ -334,6 +332,25 @@ pub async fn act(
     )))
 }
 
+/// The session's tenant, allowed to write (403 without `write`).
+pub(crate) fn writer(signed: &Signed) -> UiResult<&Tenant> {
+    let tenant = signed.tenant()?;
+    tenant.require("write")?;
+    Ok(tenant)
+}
+
+/// The session's tenant and its job `raw`, for a page that changes it: 403 without `write`,
+/// 404 for what is not the tenant's.
+pub(crate) async fn writable_job<'a>(
+    s: &AppState,
+    signed: &'a Signed,
+    raw: &str,
+) -> UiResult<(&'a Tenant, Job)> {
+    let tenant = writer(signed)?;
+    let job = load_job(s, tenant, raw).await?;
+    Ok((tenant, job))
+}
+
 /// The session's job `raw` and its schedule `sid`, for a page that changes it: 403 without
 /// `write`, 404 for what is not the tenant's.
 pub(crate) async fn writable_schedule(
@@ -342,9 +359,7 @@ pub(crate) async fn writable_schedule(
     raw: &str,
     sid: &str,
 ) -> UiResult<(Job, Schedule)> {
-    let tenant = signed.tenant()?;
-    tenant.require("write")?;
-    let job = load_job(s, tenant, raw).await?;
+    let (tenant, job) = writable_job(s, signed, raw).await?;
     let sc = load_schedule(s, tenant, &job, sid).await?;
     Ok((job, sc))
 }
